@@ -1,0 +1,128 @@
+/**
+ * The shape of deploy.toml. The JSON Schema in ./schema.ts is typed against these
+ * (ajv's JSONSchemaType), so the two cannot drift apart.
+ */
+
+/** `[build]`: how the Go binary is cross-compiled. */
+export interface BuildConfig {
+  main?: string;
+  binary?: string;
+  cgo?: boolean;
+  ldflags?: string;
+  tags?: string[];
+  stamp?: { symbol: string; value: string };
+}
+
+/** `[web]`: the web process behind Caddy. */
+export interface WebConfig {
+  domains?: string[];
+  health?: string;
+  tls?: "auto" | "internal" | "off";
+  drain?: string;
+  /** How long a new release may take to answer its health path. */
+  health_timeout?: string;
+}
+
+/** `[restart]`: scheduled zero-downtime restart. */
+export interface RestartConfig {
+  at: string;
+  jitter?: string;
+}
+
+/** One `[[jobs]]` entry: a scheduled one-off command. */
+export interface JobConfig {
+  name: string;
+  command: string;
+  at: string;
+  jitter?: string;
+}
+
+/** `[ssh]`: how hosts are reached. */
+export interface SshConfig {
+  identity?: string;
+  known_hosts?: string;
+  jump?: string;
+  host_key?: "strict" | "accept-new";
+}
+
+/** `[secrets]`: where secret values come from. */
+export interface SecretsConfig {
+  store?: "age" | "env" | "command";
+  /** store = "env": the names read from the local environment. */
+  names?: string[];
+  /** store = "command": an argv whose stdout is KEY=VALUE lines. */
+  command?: string[];
+  /** store = "age": the encrypted file; default secrets/ENV.env.age. */
+  file?: string;
+  /** store = "age": the recipients file; default secrets/recipients.txt. */
+  recipients?: string;
+}
+
+/** The tables an environment may override. */
+export interface Overridable {
+  build?: BuildConfig;
+  processes?: Record<string, string>;
+  web?: WebConfig;
+  scale?: Record<string, number>;
+  restart?: RestartConfig;
+  jobs?: JobConfig[];
+  env?: Record<string, string>;
+  secrets?: SecretsConfig;
+  ssh?: SshConfig;
+  /** Releases kept on each host (default 5). */
+  keep_releases?: number;
+}
+
+/** `[environments.NAME]`. */
+export interface EnvironmentConfig extends Overridable {
+  hosts: string[];
+}
+
+/** deploy.toml as written. */
+export interface RawConfig extends Overridable {
+  app: string;
+  environments?: Record<string, EnvironmentConfig>;
+}
+
+/** A host of `user@host[:port]`, parsed. */
+export interface HostAddress {
+  user: string;
+  host: string;
+  port: number;
+  /** As written in deploy.toml, used as the log prefix. */
+  label: string;
+}
+
+/** One environment with every default filled in: what planning and deploying read. */
+export interface ResolvedConfig {
+  app: string;
+  env: string;
+  /** Folder of deploy.toml; relative paths in it are taken from here. */
+  root: string;
+  hosts: HostAddress[];
+  build: {
+    main: string;
+    binary: string;
+    cgo: boolean;
+    ldflags: string;
+    tags: string[];
+    stamp: { symbol: string; value: string } | null;
+  };
+  /** Process name -> command line; "web" is the one behind Caddy. */
+  processes: Record<string, string>;
+  web: {
+    domains: string[];
+    health: string;
+    tls: "auto" | "internal" | "off";
+    drainSec: number;
+    healthTimeoutSec: number;
+  } | null;
+  /** Instances per host for every non-web process (web always runs one live instance). */
+  scale: Record<string, number>;
+  restart: { at: string; jitterSec: number } | null;
+  jobs: { name: string; command: string; at: string; jitterSec: number }[];
+  vars: Record<string, string>;
+  secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
+  ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };
+  keepReleases: number;
+}

@@ -1,0 +1,54 @@
+/** Where things live on a server (docs/server-layout.md). Pure: names and paths only. */
+
+/** The root of everything qdeploy keeps for one app. */
+export function appDir(app: string): string {
+  return `/srv/qdeploy/${app}`;
+}
+
+/** Paths inside appDir, and the system paths qdeploy writes for the app. */
+export function layout(app: string) {
+  const root = appDir(app);
+  return {
+    root,
+    blobs: `${root}/blobs`,
+    blob: (sha256: string) => `${root}/blobs/${sha256}`,
+    releases: `${root}/releases`,
+    release: (id: string) => `${root}/releases/${id}`,
+    slots: `${root}/slots`,
+    slot: (port: number) => `${root}/slots/${port}`,
+    current: `${root}/current`,
+    previous: `${root}/previous`,
+    liveSlot: `${root}/live-slot`,
+    lock: `${root}/lock`,
+    audit: `${root}/audit.log`,
+    switchScript: `${root}/switch`,
+    unitDir: "/etc/systemd/system",
+    caddyMain: "/etc/caddy/Caddyfile",
+    caddySites: "/etc/caddy/qdeploy",
+    caddySite: `/etc/caddy/qdeploy/${app}.caddy`,
+  };
+}
+
+/** Unit names on the server (SPEC: APP-web@..., APP-restart.timer, APP-job-NAME.timer). */
+export const unitNames = {
+  template: (app: string, proc: string) => `${app}-${proc}@.service`,
+  instance: (app: string, proc: string, instance: string | number) => `${app}-${proc}@${instance}.service`,
+  restartService: (app: string) => `${app}-restart.service`,
+  restartTimer: (app: string) => `${app}-restart.timer`,
+  jobService: (app: string, job: string) => `${app}-job-${job}.service`,
+  jobTimer: (app: string, job: string) => `${app}-job-${job}.timer`,
+};
+
+/**
+ * The two loopback ports an app's web slots use (blue/green). Derived from the app name so
+ * several apps share a host without a registry of ports; the pair is in 8001..8800.
+ */
+export function webPorts(app: string): [number, number] {
+  let h = 2166136261; // FNV-1a, stable across runs and platforms
+  for (const c of app) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  const base = 8001 + (h % 400) * 2;
+  return [base, base + 1];
+}
+
+/** The placeholder in a release's site.caddy that the switch replaces with the live port. */
+export const UPSTREAM_PLACEHOLDER = "__QDEPLOY_UPSTREAM__";

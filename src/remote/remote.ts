@@ -1,0 +1,46 @@
+/**
+ * The one interface through which qdeploy touches a host. The real implementation
+ * speaks SSH (./ssh.ts); unit tests of planning pass a recording one.
+ */
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Sent on the channel's stdin (file contents, secrets): never part of the command line. */
+  stdin?: string | Uint8Array;
+  /** Called with output as it arrives (logs -f, progress). */
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+  /** Throw RemoteError on a non-zero exit (default true). */
+  check?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface UploadOptions {
+  /** Expected sha256 (hex) of the uncompressed file; checked on the host before the rename. */
+  sha256: string;
+  mode?: number;
+  /** Wire compression; the host must have the decompressor. */
+  compression?: "gzip" | "zstd";
+  /** Bytes put on the wire so far. */
+  onProgress?: (bytesSent: number) => void;
+}
+
+export interface Remote {
+  /** `user@host[:port]` as written in deploy.toml; prefixes output and errors. */
+  readonly label: string;
+  /** Runs argv on the host; each word is quoted once, here. */
+  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Writes a file atomically (temp file + rename) with this mode; content travels on stdin. */
+  write(path: string, content: string | Uint8Array, mode: number): Promise<void>;
+  /**
+   * Sends a local file compressed, checks its sha256 on the host, then renames it to
+   * remotePath. An interrupted or corrupt upload never appears at remotePath.
+   */
+  upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }>;
+  close(): Promise<void>;
+}
