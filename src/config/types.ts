@@ -5,6 +5,8 @@
 
 /** `[build]`: how the Go binary is cross-compiled. */
 export interface BuildConfig {
+  /** The Go module's folder (with go.mod), relative to deploy.toml; default: deploy.toml's folder. */
+  dir?: string;
   main?: string;
   binary?: string;
   cgo?: boolean;
@@ -101,6 +103,8 @@ export interface ResolvedConfig {
   root: string;
   hosts: HostAddress[];
   build: {
+    /** The Go module's folder, absolute (build.dir resolved against root). Optional only for older fixtures: resolveEnvironment always sets it. */
+    dir?: string;
     main: string;
     binary: string;
     cgo: boolean;

@@ -1,0 +1,293 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ResolvedConfig } from "../config/types.ts";
+import { BuildError } from "../errors.ts";
+import { goTarget } from "./arch.ts";
+import { buildBinary, goBuildArgs, goBuildEnv, goLdflags, stampValue } from "./go-build.ts";
+
+const EXAMPLE = resolve(import.meta.dir, "../../examples/hello");
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const BUILD: ResolvedConfig["build"] = {
+  main: "./cmd/hello",
+  binary: "hello",
+  cgo: false,
+  ldflags: "-s -w",
+  tags: [],
+  stamp: { symbol: "main.version", value: "{git.sha}" },
+};
+const SLOW = 180_000; // a cold cross-compile of the standard library takes a while
+
+const dirs: string[] = [];
+function tempDir(prefix = "qdeploy-build-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A copy of the example app, optionally edited. */
+function exampleCopy(edit?: (dir: string) => void): string {
+  const d = tempDir("qdeploy-src-");
+  cpSync(EXAMPLE, d, { recursive: true });
+  edit?.(d);
+  return d;
+}
+
+const localGo = execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim();
+const localMinor = /^go(\d+\.\d+)/.exec(localGo)![1]!;
+const env = { ...process.env, GOVERSION: undefined };
+
+describe("stamp and argv (pure)", () => {
+  test("stampValue", () => {
+    expect(stampValue("{git.sha}", SHA)).toBe(SHA);
+    expect(stampValue("{git.sha}", SHA, true)).toBe(`${SHA}-dirty`);
+    expect(stampValue("{git.sha}", null, true)).toBe("unknown");
+    expect(stampValue("v1.2 ({git.sha})", "abc")).toBe("v1.2 (abc)");
+    expect(stampValue("fixed", SHA)).toBe("fixed");
+  });
+
+  test("goLdflags: the user's flags, an empty build id, the stamp (quoted for go when it has spaces)", () => {
+    expect(goLdflags(BUILD, SHA)).toBe(`-s -w -buildid= -X main.version=${SHA}`);
+    expect(goLdflags({ ...BUILD, ldflags: "", stamp: null }, SHA)).toBe("-buildid=");
+    expect(goLdflags({ ...BUILD, stamp: { symbol: "main.version", value: "v1 {git.sha}" } }, "abc")).toBe(
+      "-s -w -buildid= -X 'main.version=v1 abc'",
+    );
+    expect(goLdflags({ ...BUILD, stamp: { symbol: "main.version", value: "it's {git.sha}" } }, "abc")).toBe(
+      `-s -w -buildid= -X "main.version=it's abc"`,
+    );
+    expect(() => goLdflags({ ...BUILD, stamp: { symbol: "main.v", value: `it's "x" y` } }, "abc")).toThrow(BuildError);
+  });
+
+  test("goBuildArgs", () => {
+    expect(goBuildArgs(BUILD, "/out/.tmp", SHA)).toEqual([
+      "build",
+      "-trimpath",
+      "-buildvcs=false",
+      "-ldflags",
+      `-s -w -buildid= -X main.version=${SHA}`,
+      "-o",
+      "/out/.tmp",
+      "./cmd/hello",
+    ]);
+    expect(goBuildArgs({ ...BUILD, main: ".", tags: ["netgo", "osusergo"], stamp: null }, "o", null)).toEqual([
+      "build",
+      "-trimpath",
+      "-buildvcs=false",
+      "-ldflags",
+      "-s -w -buildid=",
+      "-tags",
+      "netgo,osusergo",
+      "-o",
+      "o",
+      ".",
+    ]);
+  });
+
+  test("goBuildEnv: the target, no cgo by default, never a toolchain download", () => {
+    const base = { PATH: "/bin", HOME: "/h", GOARM: "5", GOFLAGS: "-mod=vendor", UNSET: undefined };
+    expect(goBuildEnv(base, BUILD, goTarget("x86_64"))).toEqual({
+      PATH: "/bin",
+      HOME: "/h",
+      GOFLAGS: "-mod=vendor",
+      GOOS: "linux",
+      GOARCH: "amd64",
+      CGO_ENABLED: "0",
+      GOTOOLCHAIN: "local",
+    });
+    expect(goBuildEnv({ GOTOOLCHAIN: "auto" }, { ...BUILD, cgo: true }, goTarget("armv7l"))).toEqual({
+      GOOS: "linux",
+      GOARCH: "arm",
+      GOARM: "7",
+      CGO_ENABLED: "1",
+      GOTOOLCHAIN: "local",
+    });
+  });
+});
+
+/** e_machine from an ELF header (little-endian targets). */
+function elfMachine(path: string): number {
+  const head = readFileSync(path).subarray(0, 20);
+  expect([...head.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]); // \x7fELF
+  expect(head[5]).toBe(1); // little-endian
+  return head.readUInt16LE(18);
+}
+const hasFile = (() => {
+  try {
+    execFileSync("file", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe("buildBinary (real go)", () => {
+  const outDir = tempDir();
+  const built: Record<string, Awaited<ReturnType<typeof buildBinary>>> = {};
+
+  for (const [uname, machine, fileSays] of [
+    ["x86_64", 0x3e, "x86-64"],
+    ["aarch64", 0xb7, "ARM aarch64"],
+  ] as const) {
+    test(
+      `cross-compiles the example for ${uname}`,
+      async () => {
+        const lines: string[] = [];
+        const b = await buildBinary({
+          root: EXAMPLE,
+          build: BUILD,
+          target: goTarget(uname),
+          gitSha: SHA,
+          outDir,
+          env,
+          log: (l) => lines.push(l),
+        });
+        built[uname] = b;
+        expect(b.path).toBe(join(outDir, b.sha256));
+        expect(b.sha256).toMatch(/^[0-9a-f]{64}$/);
+        expect(b.size).toBe(readFileSync(b.path).length);
+        expect(b.goVersion).toBe(localGo);
+        expect(b.seconds).toBeGreaterThan(0);
+        expect(elfMachine(b.path)).toBe(machine);
+        if (hasFile) {
+          const f = execFileSync("file", ["-b", b.path], { encoding: "utf8" });
+          expect(f).toContain("ELF 64-bit LSB");
+          expect(f).toContain(fileSays);
+          expect(f).toContain("statically linked");
+        }
+        expect(lines[0]).toStartWith(`linux/${goTarget(uname).goarch}: go build -trimpath -buildvcs=false -ldflags`);
+        expect(lines.at(-1)).toContain(`built ${b.sha256.slice(0, 12)}`);
+        // only the artifact is left behind: the temp file was renamed
+        expect(readdirSync(outDir).filter((f) => f.startsWith("."))).toEqual([]);
+      },
+      SLOW,
+    );
+  }
+
+  test(
+    "the stamp is in the binary: `hello version` prints the sha",
+    () => {
+      const mine = process.arch === "arm64" ? "aarch64" : "x86_64";
+      const b = built[mine];
+      expect(b).toBeDefined();
+      expect(execFileSync(b!.path, ["version"], { encoding: "utf8" })).toBe(`${SHA}\n`);
+    },
+    SLOW,
+  );
+
+  test(
+    "the same source gives the same sha256, from another folder and another outDir",
+    async () => {
+      const a = built["x86_64"]!;
+      const again = await buildBinary({
+        root: exampleCopy(),
+        build: BUILD,
+        target: goTarget("amd64"),
+        gitSha: SHA,
+        outDir: tempDir(),
+        env,
+      });
+      expect(again.sha256).toBe(a.sha256);
+      expect(again.size).toBe(a.size);
+    },
+    SLOW,
+  );
+
+  test(
+    "another stamp gives another binary; -dirty is stamped",
+    async () => {
+      const b = await buildBinary({
+        root: EXAMPLE,
+        build: BUILD,
+        target: goTarget(process.arch === "arm64" ? "aarch64" : "x86_64"),
+        gitSha: SHA,
+        dirty: true,
+        outDir: tempDir(),
+        env,
+      });
+      expect(b.sha256).not.toBe(built[process.arch === "arm64" ? "aarch64" : "x86_64"]!.sha256);
+      expect(execFileSync(b.path, ["version"], { encoding: "utf8" })).toBe(`${SHA}-dirty\n`);
+    },
+    SLOW,
+  );
+
+  test(
+    "a broken Go file: BuildError with go's own file:line text, and no temp file left",
+    async () => {
+      const root = exampleCopy((d) => {
+        const f = join(d, "cmd/hello/main.go");
+        writeFileSync(f, readFileSync(f, "utf8").replace('var version = "dev"', 'var version = undefinedThing + "dev"'));
+      });
+      const out = tempDir();
+      const err = await buildBinary({ root, build: BUILD, target: goTarget("x86_64"), gitSha: null, outDir: out, env }).catch(
+        (e) => e,
+      );
+      expect(err).toBeInstanceOf(BuildError);
+      expect(err.message).toStartWith("go build failed for linux/amd64\n");
+      expect(err.message).toMatch(/cmd\/hello\/main\.go:\d+:\d+: undefined: undefinedThing/);
+      expect(err.output).toContain("undefined: undefinedThing");
+      expect(readdirSync(out)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  test("a go.mod asking for go 1.99 fails the toolchain check before building", async () => {
+    const root = exampleCopy((d) => writeFileSync(join(d, "go.mod"), "module example.com/hello\n\ngo 1.99\n"));
+    const out = join(tempDir(), "out");
+    const err = await buildBinary({ root, build: BUILD, target: goTarget("x86_64"), gitSha: null, outDir: out, env }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toBe(
+      `wrong Go version for ${root}\n` +
+        `go.mod:3 go asks for Go 1.99 or newer, but the local Go is ${localGo}. qdeploy never downloads a toolchain ` +
+        "(it builds with GOTOOLCHAIN=local): install Go 1.99 or newer (https://go.dev/dl/) and put it first on PATH, " +
+        "or lower the go line in go.mod if the module does not need go1.99.",
+    );
+    expect(existsSync(out)).toBe(false); // nothing was built
+  });
+
+  test("the go line stays a floor even when GOVERSION matches the local Go", async () => {
+    const root = exampleCopy((d) => writeFileSync(join(d, "go.mod"), "module example.com/hello\n\ngo 1.99\n"));
+    const err = await buildBinary({
+      root,
+      build: BUILD,
+      target: goTarget("x86_64"),
+      gitSha: null,
+      outDir: tempDir(),
+      env: { ...env, GOVERSION: `go${localMinor}` },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toContain("go.mod:3 go asks for Go 1.99 or newer");
+  });
+
+  test("GOVERSION naming another minor line is refused; a heroku directive naming ours builds", async () => {
+    const err = await buildBinary({
+      root: EXAMPLE,
+      build: BUILD,
+      target: goTarget("x86_64"),
+      gitSha: null,
+      outDir: tempDir(),
+      env: { ...env, GOVERSION: "go1.22" },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toContain(`GOVERSION asks for Go 1.22.x, but the local Go is ${localGo}.`);
+
+    const root = exampleCopy((d) =>
+      writeFileSync(join(d, "go.mod"), `// +heroku goVersion go${localMinor}\nmodule example.com/hello\n\ngo 1.22\n`),
+    );
+    const ok = await buildBinary({ root, build: BUILD, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env });
+    expect(ok.sha256).toMatch(/^[0-9a-f]{64}$/);
+  }, SLOW);
+
+  test("no go.mod: a BuildError that says so", async () => {
+    const root = tempDir();
+    const err = await buildBinary({ root, build: BUILD, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toStartWith(`no go.mod in ${root}`);
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * The local cross-compile: `go build` for one Linux target, the artifact named by its
+ * sha256. The argv and environment are computed by pure functions (goBuildArgs,
+ * goBuildEnv) so tests can compare them exactly; buildBinary only runs them.
+ */
+
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { $, type Shell } from "zx";
+import { BuildError } from "../errors.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { quoteArgv } from "../util/quote.ts";
+import { platformName, type GoTarget } from "./arch.ts";
+import { checkToolchain, parseGoMod, requiredGoVersion, type GoMod } from "./gomod.ts";
+
+/** What buildBinary needs. */
+export interface BuildOptions {
+  /** The folder holding go.mod; `go build` runs here. */
+  root: string;
+  build: ResolvedConfig["build"];
+  target: GoTarget;
+  /** The commit for the stamp's `{git.sha}`; null outside git ("unknown"). */
+  gitSha: string | null;
+  /** The work tree differs from gitSha: the stamp gets "-dirty" appended to the sha. */
+  dirty?: boolean;
+  /** Where the artifact goes, as `outDir/<sha256>`; created when missing. */
+  outDir: string;
+  /** The complete environment for go (PATH, HOME, GOPATH...); default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Progress lines (the command, the result). */
+  log?: (line: string) => void;
+}
+
+/** A built binary. */
+export interface BuiltBinary {
+  /** `outDir/<sha256>`. */
+  path: string;
+  sha256: string;
+  size: number;
+  /** Wall time of `go build` alone. */
+  seconds: number;
+  /** The Go that built it, e.g. "go1.26.8". */
+  goVersion: string;
+}
+
+/**
+ * The stamp value: `{git.sha}` becomes the commit, with "-dirty" when the tree is modified
+ * (the binary then holds code that no commit has, and `version` should say so), or
+ * "unknown" outside git. Other text is kept as written.
+ */
+export function stampValue(template: string, gitSha: string | null, dirty = false): string {
+  const sha = gitSha ? `${gitSha}${dirty ? "-dirty" : ""}` : "unknown";
+  return template.replaceAll("{git.sha}", sha);
+}
+
+/**
+ * The linker flags: the user's, then `-buildid=` (an empty build ID, so the same source
+ * gives the same bytes), then `-X symbol=value` for the stamp.
+ */
+export function goLdflags(build: ResolvedConfig["build"], gitSha: string | null, dirty = false): string {
+  const parts = [build.ldflags.trim(), "-buildid="];
+  if (build.stamp) {
+    parts.push("-X", quoteLdflag(`${build.stamp.symbol}=${stampValue(build.stamp.value, gitSha, dirty)}`));
+  }
+  return parts.filter(Boolean).join(" ");
+}
+
+/** The argv after `go`: `build -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT MAIN`. */
+export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false): string[] {
+  const args = ["build", "-trimpath", "-buildvcs=false", "-ldflags", goLdflags(build, gitSha, dirty)];
+  if (build.tags.length) args.push("-tags", build.tags.join(","));
+  args.push("-o", output, build.main);
+  return args;
+}
+
+/**
+ * The environment for `go build`: `base` with the target's GOOS/GOARCH/GOARM, CGO_ENABLED
+ * (0 unless [build] cgo) and GOTOOLCHAIN=local, so go never downloads a toolchain; the
+ * toolchain check reports a mismatch instead. GOFLAGS is left alone: go's default
+ * (-mod=readonly, or vendor/ when present) builds what go.mod and go.sum pin and never
+ * rewrites them behind the user's back.
+ */
+export function goBuildEnv(
+  base: Record<string, string | undefined>,
+  build: ResolvedConfig["build"],
+  target: GoTarget,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  env.GOOS = target.goos;
+  env.GOARCH = target.goarch;
+  if (target.goarm) env.GOARM = target.goarm;
+  else delete env.GOARM;
+  env.CGO_ENABLED = build.cgo ? "1" : "0";
+  env.GOTOOLCHAIN = "local";
+  return env;
+}
+
+/**
+ * Reads go.mod in `root`, checks the local Go against what it asks for, runs `go build` and
+ * moves the binary to `outDir/<sha256>`. Throws BuildError with go's own output when the
+ * toolchain does not fit or the build fails. go's build cache makes a rebuild fast.
+ */
+export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
+  const { root, build, target, log } = opts;
+  const env = goBuildEnv(opts.env ?? process.env, build, target);
+  const go = $({ cwd: root, env, nothrow: true, quiet: true, verbose: false });
+  const platform = platformName(target);
+
+  const mod = await readGoMod(root);
+  const goVersion = await localGoVersion(go);
+  const problem = toolchainProblem(mod, opts.env ?? process.env, goVersion);
+  if (problem) throw new BuildError(`wrong Go version for ${root}`, problem);
+
+  await mkdir(opts.outDir, { recursive: true });
+  const tmp = join(resolve(opts.outDir), `.build-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty);
+  log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED})`);
+
+  const started = performance.now();
+  try {
+    const out = await go`go ${args}`;
+    const seconds = (performance.now() - started) / 1000;
+    if (out.exitCode !== 0) {
+      throw new BuildError(`go build failed for ${platform}`, out.stdall || `go exited with status ${out.exitCode}`);
+    }
+    const sha256 = await hashFile(tmp);
+    const path = join(resolve(opts.outDir), sha256);
+    await rename(tmp, path);
+    const { size } = await stat(path);
+    log?.(`${platform}: built ${sha256.slice(0, 12)} (${(size / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)}s`);
+    return { path, sha256, size, seconds, goVersion };
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function readGoMod(root: string): Promise<GoMod> {
+  let text: string;
+  try {
+    text = await readFile(join(root, "go.mod"), "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BuildError(
+      code === "ENOENT"
+        ? `no go.mod in ${root}: qdeploy builds Go modules (run \`go mod init\` there, or point deploy.toml at the module)`
+        : `cannot read ${join(root, "go.mod")}: ${(e as Error).message}`,
+    );
+  }
+  return parseGoMod(text);
+}
+
+async function localGoVersion(go: Shell): Promise<string> {
+  let out;
+  try {
+    out = await go`go env GOVERSION`;
+  } catch (e) {
+    throw new BuildError(`cannot run go: ${(e as Error).message}`);
+  }
+  if (out.exitCode === 127) throw new BuildError("go is not installed (not found on PATH): install Go from https://go.dev/dl/");
+  if (out.exitCode !== 0) throw new BuildError("`go env GOVERSION` failed", out.stdall);
+  return out.stdout.trim();
+}
+
+/**
+ * The requirement that wins (checkToolchain), then the `go` line as a floor: go itself
+ * refuses a module whose go line is newer than the toolchain, whatever a directive or
+ * GOVERSION says, so that is reported here too, in the same words.
+ */
+function toolchainProblem(mod: GoMod, env: Record<string, string | undefined>, local: string): string | null {
+  const required = requiredGoVersion(mod, env);
+  const problem = checkToolchain(required, local);
+  if (problem || !mod.go || required?.source.endsWith(" go")) return problem;
+  return checkToolchain({ version: mod.go.value, source: `go.mod:${mod.go.line} go`, atLeast: true }, local);
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+// go splits -ldflags on spaces and honours '...' and "..." (cmd/internal/quoted); no escapes.
+function quoteLdflag(word: string): string {
+  if (!/[\s'"]/.test(word)) return word;
+  if (!word.includes("'")) return `'${word}'`;
+  if (!word.includes('"')) return `"${word}"`;
+  throw new BuildError(`the stamp ${JSON.stringify(word)} has both ' and " and spaces: go's -ldflags cannot carry it`);
+}

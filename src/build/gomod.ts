@@ -1,0 +1,245 @@
+/**
+ * go.mod as the Go builders of Heroku and Qoddi read it: the module path, the `go` and
+ * `toolchain` lines, and the `// +heroku ...` / `// +qoddi ...` comment directives; then
+ * which Go version the module asks for and whether the local Go satisfies it. Pure.
+ */
+
+/** A value read from go.mod and the 1-based line it is on. */
+export interface GoModValue {
+  value: string;
+  line: number;
+}
+
+/** What qdeploy reads from go.mod. Versions are kept as written. */
+export interface GoMod {
+  /** `module example.com/hello`; null when the line is missing. */
+  module: string | null;
+  /** `go 1.22` -> "1.22". */
+  go: GoModValue | null;
+  /** `toolchain go1.22.3` -> "go1.22.3". */
+  toolchain: GoModValue | null;
+  /** `// +qoddi goVersion go1.22` -> "go1.22". */
+  qoddiGoVersion: GoModValue | null;
+  /** `// +heroku goVersion go1.22` -> "go1.22". */
+  herokuGoVersion: GoModValue | null;
+  /** `// +heroku install ./cmd/... ./other` -> the package patterns, in order. */
+  herokuInstall: { packages: string[]; line: number } | null;
+}
+
+/**
+ * The Go version a build must use and where that came from, e.g.
+ * `{ version: "go1.22", source: "go.mod:3 // +heroku goVersion", atLeast: false }`.
+ * `version` is normalised to `goX.Y[.Z]`; `atLeast` is the matching rule (see checkToolchain).
+ */
+export interface GoVersionRequirement {
+  version: string;
+  source: string;
+  /** true: this version or newer (`go`, `toolchain` lines); false: that release line. */
+  atLeast: boolean;
+}
+
+const DIRECTIVE = /^\/\/\s*\+(heroku|qoddi)\s+(goVersion|install)\b\s*(.*)$/;
+
+/** Parses go.mod text. Unknown lines and blocks (require, replace, ...) are skipped. */
+export function parseGoMod(text: string): GoMod {
+  const mod: GoMod = {
+    module: null,
+    go: null,
+    toolchain: null,
+    qoddiGoVersion: null,
+    herokuGoVersion: null,
+    herokuInstall: null,
+  };
+  const lines = text.split(/\r?\n/);
+  let inBlock = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = i + 1;
+    const raw = lines[i]!.trim();
+
+    // Directives are whole-line comments and may sit anywhere in the file (Heroku's
+    // buildpack scans every line). The first of each kind wins, as it does there.
+    const d = DIRECTIVE.exec(raw);
+    if (d) {
+      const [, tool, name, rest] = d as unknown as [string, "heroku" | "qoddi", string, string];
+      const words = rest.split(/\s+/).filter(Boolean);
+      if (name === "goVersion" && words[0]) {
+        const key = tool === "heroku" ? "herokuGoVersion" : "qoddiGoVersion";
+        mod[key] ??= { value: words[0], line };
+      } else if (name === "install" && tool === "heroku" && words.length) {
+        mod.herokuInstall ??= { packages: words, line };
+      }
+      continue;
+    }
+
+    const code = stripComment(raw);
+    // Skip the inside of require ( ... ), replace ( ... ) and other blocks.
+    if (inBlock) {
+      if (code === ")") inBlock = false;
+      continue;
+    }
+    if (code.endsWith("(")) {
+      inBlock = true;
+      continue;
+    }
+    const m = /^(module|go|toolchain)\s+(\S+)$/.exec(code);
+    if (!m) continue;
+    const value = unquote(m[2]!);
+    if (m[1] === "module") mod.module ??= value;
+    else if (m[1] === "go") mod.go ??= { value, line };
+    else mod.toolchain ??= { value, line };
+  }
+  return mod;
+}
+
+/**
+ * The Go version the module asks for. Precedence, highest first: the GOVERSION environment
+ * variable, `// +qoddi goVersion`, `// +heroku goVersion`, the `toolchain` line, the `go`
+ * line. null when none is present (any local Go is then acceptable).
+ */
+export function requiredGoVersion(
+  mod: GoMod,
+  env: Record<string, string | undefined>,
+): GoVersionRequirement | null {
+  const fromEnv = env.GOVERSION?.trim();
+  if (fromEnv) return { version: normalise(fromEnv), source: "GOVERSION", atLeast: false };
+  if (mod.qoddiGoVersion) {
+    return {
+      version: normalise(mod.qoddiGoVersion.value),
+      source: `go.mod:${mod.qoddiGoVersion.line} // +qoddi goVersion`,
+      atLeast: false,
+    };
+  }
+  if (mod.herokuGoVersion) {
+    return {
+      version: normalise(mod.herokuGoVersion.value),
+      source: `go.mod:${mod.herokuGoVersion.line} // +heroku goVersion`,
+      atLeast: false,
+    };
+  }
+  if (mod.toolchain && mod.toolchain.value !== "default") {
+    return { version: normalise(mod.toolchain.value), source: `go.mod:${mod.toolchain.line} toolchain`, atLeast: true };
+  }
+  if (mod.go) return { version: normalise(mod.go.value), source: `go.mod:${mod.go.line} go`, atLeast: true };
+  return null;
+}
+
+/**
+ * null when the local Go (a `go env GOVERSION` or `go version` output) satisfies
+ * `required`, else one message: what is asked for and where, what is installed, what to do.
+ *
+ * The rule:
+ * - `go` and `toolchain` lines (atLeast) mean "this version or newer", as Go itself reads
+ *   them: `go 1.22` accepts 1.22.0, 1.22.5, 1.26.8; `go 1.22.3` accepts 1.22.3 and later.
+ * - `+qoddi`/`+heroku goVersion` and GOVERSION pin a release: `go1.22` means that minor
+ *   line (any 1.22.x, including its release candidates), `go1.22.3` exactly 1.22.3, as
+ *   the hosted builders install exactly what is named. A newer Go is refused because
+ *   the user asked for a specific toolchain, and the binary would differ from theirs.
+ * qdeploy builds with GOTOOLCHAIN=local, so a mismatch is reported, never downloaded.
+ */
+export function checkToolchain(required: GoVersionRequirement | null, localVersion: string): string | null {
+  if (!required) return null;
+  const want = parseGoVersion(required.version);
+  const have = parseGoVersion(localVersion);
+  const installed = have ? formatVersion(have) : JSON.stringify(localVersion.trim());
+  if (!want) {
+    return (
+      `${required.source} asks for Go ${JSON.stringify(required.version)}, which is not a Go version; ` +
+      `write it as go1.22 (any 1.22.x) or go1.22.3 (exactly that release).`
+    );
+  }
+  if (!have) {
+    return `cannot tell which Go is installed: \`go env GOVERSION\` printed ${installed}. Install Go from https://go.dev/dl/.`;
+  }
+  if (required.atLeast ? compare(have, want) >= 0 : sameRelease(have, want)) return null;
+
+  const asked = required.atLeast
+    ? `Go ${formatVersion(want).slice(2)} or newer`
+    : want.patch === undefined && !want.pre
+      ? `Go ${want.major}.${want.minor}.x`
+      : `exactly Go ${formatVersion(want).slice(2)}`;
+  const localPin = `go${have.major}.${have.minor}`;
+  const install = `install ${required.atLeast ? `Go ${formatVersion(want).slice(2)} or newer` : formatVersion(want)} (https://go.dev/dl/) and put it first on PATH`;
+  let todo: string;
+  if (required.source === "GOVERSION") {
+    todo = `${install}, or set GOVERSION=${localPin} (or unset it) to build with the Go you have.`;
+  } else if (required.atLeast) {
+    todo = required.source.endsWith("toolchain")
+      ? `${install}, or lower the toolchain line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`
+      : `${install}, or lower the go line in go.mod if the module does not need ${formatVersion(want)}.`;
+  } else {
+    todo = `${install}, or change that line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`;
+  }
+  return (
+    `${required.source} asks for ${asked}, but the local Go is ${installed}. ` +
+    `qdeploy never downloads a toolchain (it builds with GOTOOLCHAIN=local): ${todo}`
+  );
+}
+
+/** A Go release: go1.22 is {1, 22}, go1.22.3 {1, 22, 3}, go1.23rc1 {1, 23, pre: "rc1"}. */
+export interface GoVersion {
+  major: number;
+  minor: number;
+  patch?: number;
+  pre?: string;
+}
+
+/**
+ * Parses "go1.22.3", "1.22", "go1.23rc1", or finds the version inside `go version` output
+ * ("go version go1.26.8 linux/amd64") and `go env GOVERSION` oddities ("go1.26.8 X:nodwarf5",
+ * "devel go1.27-abcdef ..."). null when there is none.
+ */
+export function parseGoVersion(text: string): GoVersion | null {
+  const t = text.trim();
+  const exact = /^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?((?:rc|beta)\d+)?$/.exec(t);
+  const m = exact ?? /\bgo(\d+)\.(\d+)(?:\.(\d+))?((?:rc|beta)\d+)?(?![\d.])/.exec(t);
+  if (!m) return null;
+  const v: GoVersion = { major: Number(m[1]), minor: Number(m[2]) };
+  if (m[3] !== undefined) v.patch = Number(m[3]);
+  if (m[4]) v.pre = m[4];
+  return v;
+}
+
+function formatVersion(v: GoVersion): string {
+  return `go${v.major}.${v.minor}${v.patch === undefined ? "" : `.${v.patch}`}${v.pre ?? ""}`;
+}
+
+/** goX.Y[.Z] when it parses; as written otherwise (checkToolchain reports it). */
+function normalise(version: string): string {
+  const v = parseGoVersion(version);
+  return v ? formatVersion(v) : version;
+}
+
+// Orders releases as Go does: go1.22 (the language version) < go1.22rc1 < go1.22.0 < go1.22.1.
+function key(v: GoVersion): number[] {
+  if (v.pre) {
+    const n = Number(/\d+$/.exec(v.pre)![0]);
+    return [v.major, v.minor, 0, v.pre.startsWith("beta") ? 1 : 2, n];
+  }
+  if (v.patch === undefined) return [v.major, v.minor, 0, 0, 0];
+  return [v.major, v.minor, v.patch, 3, 0];
+}
+
+function compare(a: GoVersion, b: GoVersion): number {
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
+  return 0;
+}
+
+function sameRelease(have: GoVersion, want: GoVersion): boolean {
+  if (have.major !== want.major || have.minor !== want.minor) return false;
+  if (want.patch === undefined && !want.pre) return true; // go1.22: any 1.22.x
+  return compare(have, want) === 0;
+}
+
+function stripComment(line: string): string {
+  const i = line.indexOf("//");
+  return (i < 0 ? line : line.slice(0, i)).trim();
+}
+
+function unquote(word: string): string {
+  if (word.length >= 2 && (word[0] === '"' || word[0] === "`") && word.at(-1) === word[0]) {
+    return word.slice(1, -1);
+  }
+  return word;
+}

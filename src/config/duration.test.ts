@@ -1,0 +1,33 @@
+import { describe, expect, test } from "bun:test";
+import { parseDuration } from "./duration.ts";
+
+describe("parseDuration", () => {
+  const good: [string, number][] = [
+    ["30s", 30],
+    ["15m", 900],
+    ["1h30m", 5400],
+    ["1h 30min", 5400],
+    ["500ms", 0.5],
+    ["90", 90],
+    ["2.5", 2.5],
+    ["1.5h", 5400],
+    ["2d", 172800],
+    ["1w", 604800],
+    ["1M", 2629800],
+    ["0", 0],
+    [" 10s ", 10],
+    ["1s 100ms", 1.1],
+    ["250us", 0.00025],
+  ];
+  for (const [input, seconds] of good) test(`"${input}" is ${seconds}s`, () => expect(parseDuration(input)).toBe(seconds));
+
+  const bad: [string, string][] = [
+    ["", 'empty duration; write e.g. "30s", "15m" or "1h30m"'],
+    ["soon", 'bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)'],
+    ["-5s", 'bad duration "-5s"'],
+    ["5 parsecs", 'bad duration "5 parsecs": unknown unit "parsecs"; use ms, s, m, h, d or w'],
+    ["10S", 'unknown unit "S"'],
+    ["1h30", 'bad duration "1h30"'],
+  ];
+  for (const [input, message] of bad) test(`"${input}" throws`, () => expect(() => parseDuration(input)).toThrow(message));
+});

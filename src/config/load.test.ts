@@ -1,0 +1,425 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ConfigError, UsageError, formatProblem } from "../errors.ts";
+import { loadConfig, loadConfigOrThrow } from "./load.ts";
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+/** Writes deploy.toml (and a Procfile) to a fresh folder; returns deploy.toml's path. */
+async function fixture(toml: string | null, procfile?: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "qdeploy-config-"));
+  dirs.push(dir);
+  if (toml !== null) await writeFile(path.join(dir, "deploy.toml"), toml);
+  if (procfile !== undefined) await writeFile(path.join(dir, "Procfile"), procfile);
+  return path.join(dir, "deploy.toml");
+}
+
+/** Problems as the user sees them, with the temp folder taken out of file names. */
+async function check(toml: string | null, opts: { env?: string; procfile?: string } = {}): Promise<string[]> {
+  const file = await fixture(toml, opts.procfile);
+  const { problems } = await loadConfig(file, opts.env);
+  return problems.map((p) => formatProblem(p).replaceAll(`${path.dirname(file)}/`, ""));
+}
+
+/** Joins lines (and multi-line parts) into one text ending in a newline. */
+const lines = (...ls: string[]) => `${ls.map((l) => l.replace(/\n$/, "")).join("\n")}\n`;
+
+/** A valid file; rows below are variations of it. Lines: 1 app, 2 [processes], 3 web, 4 worker, 5 [web], 6 domains, 7 health, 8 [environments.prod], 9 hosts. */
+const GOOD = lines(
+  'app = "hello"',
+  "[processes]",
+  'web = "hello serve"',
+  'worker = "hello work"',
+  "[web]",
+  'domains = ["hello.example.com"]',
+  'health = "/healthz"',
+  "[environments.prod]",
+  'hosts = ["deploy@203.0.113.10"]',
+);
+
+const ENV = lines("[environments.prod]", 'hosts = ["deploy@203.0.113.10"]');
+
+const hasSystemdAnalyze = Bun.which("systemd-analyze") !== null;
+
+interface Row {
+  name: string;
+  toml: string | null;
+  env?: string;
+  procfile?: string;
+  want: string[];
+  skip?: boolean;
+}
+
+const rows: Row[] = [
+  { name: "a valid file has no problems", toml: GOOD, want: [] },
+  { name: "a missing file says to run init", toml: null, want: ["deploy.toml: not found; run `qdeploy init` to write one"] },
+  {
+    name: "TOML syntax error: one problem with line and column",
+    toml: lines('app = "hello"', "[web]", "health = "),
+    want: [
+      "deploy.toml:3: unexpected character, expecting string, number, datetime, boolean, inline array or inline table (column 10)",
+    ],
+  },
+  {
+    name: "TOML: unterminated string",
+    toml: lines('app = "hello', ENV),
+    want: ["deploy.toml:1: unterminated string (column 14)"],
+  },
+  {
+    name: "TOML: a key defined twice",
+    toml: lines('app = "hello"', 'app = "again"'),
+    want: ["deploy.toml:2: can't redefine existing key (column 14)"],
+  },
+  { name: "app is required", toml: GOOD.replace('app = "hello"\n', ""), want: ["deploy.toml app: missing (required)"] },
+  {
+    name: "app must fit the pattern",
+    toml: GOOD.replace('"hello"', '"Hello_World"'),
+    want: ['deploy.toml:1 app: "Hello_World" must match ^[a-z][a-z0-9-]*$'],
+  },
+  {
+    name: "app is at most 32 characters",
+    toml: GOOD.replace('"hello"', `"${"a".repeat(33)}"`),
+    want: ["deploy.toml:1 app: must NOT have more than 32 characters"],
+  },
+  {
+    name: "a type error names the key and its line",
+    toml: GOOD.replace('health = "/healthz"', "health = 5"),
+    want: ["deploy.toml:7 web.health: must be string"],
+  },
+  {
+    name: "a typo'd key gets a did-you-mean",
+    toml: GOOD.replace("health =", "helth ="),
+    want: [
+      'deploy.toml:5 web.health: required with a web process: a path that answers 2xx, e.g. "/healthz"',
+      'deploy.toml:7 web.helth: unknown key (did you mean "health"?)',
+    ],
+  },
+  {
+    name: "an unknown key far from any lists the allowed ones",
+    toml: GOOD.replace("[web]", "[web]\ncolour = 1"),
+    want: ["deploy.toml:6 web.colour: unknown key; expected one of: domains, health, tls, drain, health_timeout"],
+  },
+  {
+    name: "an unknown table at the top level",
+    toml: lines(GOOD, "[buidl]", 'main = "."'),
+    want: ['deploy.toml:10 buidl: unknown key (did you mean "build"?)'],
+  },
+  {
+    name: "enums list their values",
+    toml: lines(GOOD, "[ssh]", 'host_key = "yes"', "[secrets]", 'store = "vault"'),
+    want: [
+      'deploy.toml:11 ssh.host_key: must be one of "strict", "accept-new"',
+      'deploy.toml:13 secrets.store: must be one of "age", "env", "command"',
+    ],
+  },
+  {
+    name: "scale is a whole number 0..100; keep_releases 1..100",
+    toml: lines(GOOD.replace('app = "hello"', 'app = "hello"\nkeep_releases = 0'), "[scale]", "worker = 1.5"),
+    want: [
+      "deploy.toml:2 keep_releases: must be >= 1",
+      "deploy.toml:12 scale.worker: must be an integer",
+    ],
+  },
+  {
+    name: "scale above 100; scale.web is 0 or 1",
+    toml: lines(GOOD, "[scale]", "worker = 101", "web = 2"),
+    want: [
+      "deploy.toml:11 scale.worker: must be <= 100",
+      "deploy.toml:12 scale.web: must be 0 or 1: web runs one live instance per host (blue/green)",
+    ],
+  },
+  {
+    name: "every [scale] key names a process",
+    toml: lines(GOOD, "[scale]", "wroker = 2"),
+    want: ['deploy.toml:11 scale.wroker: no process "wroker"; processes: web, worker'],
+  },
+  {
+    name: "process names fit the pattern; commands are not empty",
+    toml: GOOD.replace('worker = "hello work"', 'Worker = "hello work"\nclock = "  "'),
+    want: [
+      "deploy.toml:4 processes.Worker: bad name; must match ^[a-z][a-z0-9_-]*$",
+      "deploy.toml:5 processes.clock: empty command",
+    ],
+  },
+  {
+    name: "hosts are user@host[:port], port 1..65535, none twice, at least one",
+    toml: lines(
+      GOOD,
+      "[environments.staging]",
+      'hosts = ["203.0.113.20", "deploy@203.0.113.21:0", "deploy@203.0.113.22:99999",',
+      '  "deploy@[2001:db8::1]:2222", "deploy@[2001:db8::1]:2222"]',
+      "[environments.empty]",
+      "hosts = []",
+    ),
+    want: [
+      'deploy.toml:11 environments.staging.hosts[0]: "203.0.113.20" is not user@host[:port]',
+      'deploy.toml:11 environments.staging.hosts[1]: "deploy@203.0.113.21:0": port must be 1..65535',
+      'deploy.toml:11 environments.staging.hosts[2]: "deploy@203.0.113.22:99999": port must be 1..65535',
+      'deploy.toml:12 environments.staging.hosts[4]: "deploy@[2001:db8::1]:2222" is listed twice',
+      "deploy.toml:14 environments.empty.hosts: no hosts; add at least one user@host[:port]",
+    ],
+  },
+  {
+    name: "an environment without hosts, and a bad environment name",
+    toml: lines(GOOD, "[environments.Staging]", 'hosts = ["deploy@h"]', "[environments.qa]", 'web = { tls = "internal" }'),
+    want: [
+      "deploy.toml:10 environments.Staging: bad environment name; use lowercase letters, digits, - and _ (^[a-z][a-z0-9_-]*$)",
+      "deploy.toml:12 environments.qa.hosts: missing (required)",
+    ],
+  },
+  {
+    name: "no environments at all",
+    toml: GOOD.replace(ENV, ""),
+    want: ['deploy.toml environments: none defined; add [environments.NAME] with hosts = ["user@host"]'],
+  },
+  {
+    name: "a web process needs [web] domains and health",
+    toml: lines('app = "hello"', "[processes]", 'web = "hello serve"', ENV),
+    want: [
+      'deploy.toml:3 web.domains: required with a web process: the domains Caddy serves, e.g. ["app.example.com"]',
+      'deploy.toml:3 web.health: required with a web process: a path that answers 2xx, e.g. "/healthz"',
+    ],
+  },
+  {
+    name: "empty domains; health must start with /; domains are bare names",
+    toml: GOOD.replace('["hello.example.com"]', "[]").replace('"/healthz"', '"healthz"').replace(
+      ENV,
+      lines("[environments.prod]", 'hosts = ["deploy@h"]', 'web = { domains = ["https://hello.example.com/"] }'),
+    ),
+    want: [
+      'deploy.toml:7 web.health: must start with "/", e.g. "/healthz"',
+      'deploy.toml:10 environments.prod.web.domains[0]: "https://hello.example.com/" is not a host name (no scheme, port or path)',
+    ],
+  },
+  {
+    name: "a [web] table without a web process",
+    toml: GOOD.replace('web = "hello serve"\n', ""),
+    want: ['deploy.toml:4 web: there is no web process; add processes.web (or Procfile "web:") or remove this table'],
+  },
+  {
+    name: "scale.web = 0 needs no [web] domains",
+    toml: lines('app = "hello"', "[processes]", 'web = "hello serve"', "[scale]", "web = 0", ENV),
+    want: [],
+  },
+  {
+    name: "job names are unique and fit the pattern; commands not empty; fields required",
+    toml: lines(
+      GOOD,
+      "[[jobs]]",
+      'name = "cleanup"',
+      'command = "hello cleanup"',
+      'at = "hourly"',
+      "[[jobs]]",
+      'name = "cleanup"',
+      'command = ""',
+      'at = "daily"',
+      "[[jobs]]",
+      'name = "Report_1"',
+      'command = "hello report"',
+    ),
+    want: [
+      'deploy.toml:15 jobs[1].name: "cleanup" is already the name of jobs[0]',
+      "deploy.toml:16 jobs[1].command: empty command",
+      "deploy.toml:18 jobs[2].at: missing (required)",
+      'deploy.toml:19 jobs[2].name: "Report_1" must match ^[a-z][a-z0-9-]*$',
+    ],
+  },
+  {
+    name: "durations are systemd time spans",
+    toml: GOOD.replace(
+      'health = "/healthz"',
+      lines('health = "/healthz"', 'drain = "30 parsecs"', 'health_timeout = "soon"').trimEnd(),
+    ) + lines("[restart]", 'at = "daily"', 'jitter = "-5m"'),
+    want: [
+      'deploy.toml:8 web.drain: bad duration "30 parsecs": unknown unit "parsecs"; use ms, s, m, h, d or w',
+      'deploy.toml:9 web.health_timeout: bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
+      'deploy.toml:14 restart.jitter: bad duration "-5m"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
+    ],
+  },
+  {
+    name: "calendar expressions are checked by systemd-analyze",
+    skip: !hasSystemdAnalyze,
+    toml: lines(GOOD, "[restart]", 'at = "Sun *-*-* 25:00:00"', "[[jobs]]", 'name = "a"', 'command = "x"', 'at = "hourly"', "[[jobs]]", 'name = "b"', 'command = "x"', 'at = "every tuesday"'),
+    want: [
+      'deploy.toml:11 restart.at: not a valid calendar expression (systemd-analyze calendar: Invalid argument); e.g. "hourly" or "Sun *-*-* 04:00:00"',
+      'deploy.toml:19 jobs[1].at: not a valid calendar expression (systemd-analyze calendar: Invalid argument); e.g. "hourly" or "Sun *-*-* 04:00:00"',
+    ],
+  },
+  {
+    name: "env var names are valid, PORT and QDEPLOY_* are reserved",
+    toml: lines(GOOD, "[env]", 'LOG_LEVEL = "info"', 'PORT = "80"', 'QDEPLOY_RELEASE = "x"', '"1BAD" = "x"', '"MY VAR" = "x"', "[secrets]", 'store = "env"', 'names = ["DATABASE_URL", "my-key"]'),
+    want: [
+      'deploy.toml:12 env.PORT: "PORT" is reserved: qdeploy sets PORT and QDEPLOY_*',
+      'deploy.toml:13 env.QDEPLOY_RELEASE: "QDEPLOY_RELEASE" is reserved: qdeploy sets PORT and QDEPLOY_*',
+      'deploy.toml:14 env.1BAD: "1BAD" is not a valid variable name (^[A-Za-z_][A-Za-z0-9_]*$)',
+      'deploy.toml:15 env."MY VAR": "MY VAR" is not a valid variable name (^[A-Za-z_][A-Za-z0-9_]*$)',
+      'deploy.toml:18 secrets.names[1]: "my-key" is not a valid variable name (^[A-Za-z_][A-Za-z0-9_]*$)',
+    ],
+  },
+  {
+    name: 'secrets store "env" needs names, "command" needs command',
+    toml: lines(GOOD.replace(ENV, ""), "[secrets]", 'store = "env"', ENV, "[environments.staging]", 'hosts = ["deploy@h"]', 'secrets = { store = "command" }'),
+    want: [
+      'deploy.toml:8 secrets.names: required with store = "env": the variable names to read, e.g. ["DATABASE_URL"] (environment prod)',
+      'deploy.toml:14 environments.staging.secrets.command: required with store = "command": an argv printing KEY=VALUE lines',
+    ],
+  },
+  {
+    name: "ssh values: strings, jump is a host",
+    toml: lines(GOOD, "[ssh]", "identity = 1", 'jump = "bastion"'),
+    want: ["deploy.toml:11 ssh.identity: must be string", 'deploy.toml:12 ssh.jump: "bastion" is not user@host[:port]'],
+  },
+  {
+    name: "an environment's inline table: problems point at its line",
+    toml: lines(GOOD, "[environments.sandbox]", 'hosts = ["root@127.0.0.1:2222"]', 'web = { domains = "hello.localhost", tls = "internal", helth = "/" }'),
+    want: [
+      'deploy.toml:12 environments.sandbox.web.helth: unknown key (did you mean "health"?)',
+      "deploy.toml:12 environments.sandbox.web.domains: must be array",
+    ],
+  },
+  {
+    name: "an environment that drops the web process keeps no [web] table of its own",
+    toml: lines(GOOD, "[environments.jobs]", 'hosts = ["deploy@h"]', 'processes = { worker = "hello work" }', 'web = { domains = ["x.example.com"] }', "scale = { web = 1 }"),
+    want: [
+      'deploy.toml:13 environments.jobs.web: there is no web process; add processes.web (or Procfile "web:") or remove this table',
+      'deploy.toml:14 environments.jobs.scale.web: no process "web"; processes: worker',
+    ],
+  },
+  {
+    name: "a key missing in only some environments names them",
+    toml: lines('app = "hello"', "[processes]", 'web = "hello serve"', "[web]", 'health = "/"', ENV, "[environments.staging]", 'hosts = ["deploy@h"]', 'web = { domains = ["s.example.com"] }'),
+    want: ['deploy.toml:4 web.domains: required with a web process: the domains Caddy serves, e.g. ["app.example.com"] (environment prod)'],
+  },
+  {
+    name: "several mistakes in one file, each with its line, in line order",
+    toml: lines(
+      'app = "Hello"',
+      "[build]",
+      'cgo = "no"',
+      "[processes]",
+      'web = "hello serve"',
+      "[web]",
+      'domains = ["hello.example.com"]',
+      'health = "healthz"',
+      'tls = "on"',
+      "[scale]",
+      "worker = 2",
+      "[env]",
+      "PORT = 8080",
+      "[environments.prod]",
+      'hosts = ["deploy@"]',
+    ),
+    want: [
+      'deploy.toml:1 app: "Hello" must match ^[a-z][a-z0-9-]*$',
+      "deploy.toml:3 build.cgo: must be boolean",
+      'deploy.toml:8 web.health: must start with "/", e.g. "/healthz"',
+      'deploy.toml:9 web.tls: must be one of "auto", "internal", "off"',
+      'deploy.toml:11 scale.worker: no process "worker"; processes: web',
+      "deploy.toml:13 env.PORT: must be string",
+      'deploy.toml:13 env.PORT: "PORT" is reserved: qdeploy sets PORT and QDEPLOY_*',
+      'deploy.toml:15 environments.prod.hosts[0]: "deploy@" is not user@host[:port]',
+    ],
+  },
+  {
+    name: "without [processes], ./Procfile is read and its problems reported too",
+    toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), "").replace("[web]", "[scale]\nclock = 1\n[web]"),
+    procfile: lines("# processes", 'web: hello serve', "", "worker hello work", "Clock: hello clock"),
+    want: [
+      'deploy.toml:3 scale.clock: no process "clock"; processes: web',
+      'Procfile:4: expected "name: command", got "worker hello work"',
+      "Procfile:5 Clock: bad process name; use lowercase letters, digits, - and _, starting with a letter",
+    ],
+  },
+  {
+    name: "no [processes] and no Procfile",
+    toml: lines('app = "hello"', ENV),
+    want: ['deploy.toml processes: none defined; add [processes] (e.g. web = "APP serve") or a Procfile beside deploy.toml'],
+  },
+  {
+    name: "an unknown environment lists the defined ones",
+    toml: lines(GOOD, "[environments.sandbox]", 'hosts = ["root@127.0.0.1:2222"]'),
+    env: "staging",
+    want: ['deploy.toml:8 environments: no environment "staging"; defined: prod, sandbox'],
+  },
+];
+
+describe("loadConfig problems", () => {
+  for (const row of rows) {
+    test.skipIf(row.skip === true)(row.name, async () => {
+      expect(await check(row.toml, { env: row.env, procfile: row.procfile })).toEqual(row.want);
+    });
+  }
+});
+
+describe("loadConfig results", () => {
+  const SPEC_EXAMPLE = lines(
+    'app = "hello"',
+    "[build]",
+    'main = "./cmd/hello"',
+    "[processes]",
+    'web = "hello serve"',
+    'worker = "hello work"',
+    "[web]",
+    'domains = ["hello.example.com"]',
+    'health = "/healthz"',
+    'drain = "10s"',
+    "[scale]",
+    "worker = 2",
+    "[env]",
+    'LOG_LEVEL = "info"',
+    "[environments.prod]",
+    'hosts = ["deploy@203.0.113.10", "deploy@203.0.113.11"]',
+    "[environments.sandbox]",
+    'hosts = ["root@127.0.0.1:2222"]',
+    'ssh = { identity = ".qdeploy/sandbox/id_ed25519", known_hosts = ".qdeploy/sandbox/known_hosts" }',
+    'web = { domains = ["hello.localhost"], tls = "internal" }',
+    'env = { LOG_LEVEL = "debug" }',
+  );
+
+  test("an environment overrides the top-level tables key by key", async () => {
+    const file = await fixture(SPEC_EXAMPLE);
+    const { config, problems } = await loadConfig(file, "sandbox");
+    expect(problems).toEqual([]);
+    expect(config!.root).toBe(path.dirname(file));
+    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60 });
+    expect(config!.vars).toEqual({ LOG_LEVEL: "debug" });
+    expect(config!.ssh).toEqual({ identity: ".qdeploy/sandbox/id_ed25519", knownHosts: ".qdeploy/sandbox/known_hosts", hostKey: "strict" });
+    expect(config!.hosts).toEqual([{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }]);
+  });
+
+  test("the other environment keeps the top-level values", async () => {
+    const config = await loadConfigOrThrow(await fixture(SPEC_EXAMPLE), "prod");
+    expect(config.web!.domains).toEqual(["hello.example.com"]);
+    expect(config.web!.tls).toBe("auto");
+    expect(config.vars).toEqual({ LOG_LEVEL: "info" });
+    expect(config.scale).toEqual({ worker: 2 });
+    expect(config.hosts.map((h) => h.label)).toEqual(["deploy@203.0.113.10", "deploy@203.0.113.11"]);
+  });
+
+  test("Procfile processes are used when the file has none", async () => {
+    const file = await fixture(GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""), "web: hello serve --port $PORT\nclock: hello clock\n");
+    const config = await loadConfigOrThrow(file, "prod");
+    expect(config.processes).toEqual({ web: "hello serve --port $PORT", clock: "hello clock" });
+    expect(config.scale).toEqual({ clock: 1 });
+  });
+
+  test("without an environment name: checks all, resolves the only one", async () => {
+    const { config, problems } = await loadConfig(await fixture(GOOD));
+    expect(problems).toEqual([]);
+    expect(config!.env).toBe("prod");
+    const two = await fixture(SPEC_EXAMPLE);
+    expect((await loadConfig(two)).config).toBeNull();
+    await expect(loadConfigOrThrow(two)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  test("loadConfigOrThrow throws every problem in one ConfigError", async () => {
+    const file = await fixture(GOOD.replace('"/healthz"', "5").replace('"hello"', '"Hello"'));
+    const err = await loadConfigOrThrow(file, "prod").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => `${p.line} ${p.path}`)).toEqual(["1 app", "7 web.health"]);
+    expect((err as ConfigError).message.split("\n")).toHaveLength(2);
+  });
+});

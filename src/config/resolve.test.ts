@@ -1,0 +1,157 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError } from "../errors.ts";
+import { mergeEnvironment, parseHost, resolveEnvironment } from "./resolve.ts";
+import type { RawConfig, ResolvedConfig } from "./types.ts";
+
+const minimal: RawConfig = {
+  app: "hello",
+  processes: { web: "hello serve", worker: "hello work" },
+  web: { domains: ["hello.example.com"], health: "/healthz" },
+  environments: { prod: { hosts: ["deploy@203.0.113.10"] } },
+};
+
+describe("resolveEnvironment", () => {
+  test("fills every default", () => {
+    const want: ResolvedConfig = {
+      app: "hello",
+      env: "prod",
+      root: "/src/hello",
+      hosts: [{ user: "deploy", host: "203.0.113.10", port: 22, label: "deploy@203.0.113.10" }],
+      build: {
+        dir: "/src/hello",
+        main: ".",
+        binary: "hello",
+        cgo: false,
+        ldflags: "-s -w",
+        tags: [],
+        stamp: { symbol: "main.version", value: "{git.sha}" },
+      },
+      processes: { web: "hello serve", worker: "hello work" },
+      web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60 },
+      scale: { worker: 1 },
+      restart: null,
+      jobs: [],
+      vars: {},
+      secrets: { store: "age" },
+      ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
+      keepReleases: 5,
+    };
+    expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
+  });
+
+  test("an environment's tables override the top level's one key at a time; processes, jobs and arrays replace", () => {
+    const raw: RawConfig = {
+      app: "hello",
+      build: { dir: "examples/hello", main: "./cmd/hello", tags: ["netgo"], stamp: { symbol: "main.commit", value: "{git.sha}" } },
+      processes: { web: "hello serve", worker: "hello work" },
+      web: { domains: ["hello.example.com"], health: "/healthz", drain: "1m", health_timeout: "2m30s" },
+      scale: { worker: 3 },
+      restart: { at: "Sun *-*-* 04:00:00", jitter: "15m" },
+      jobs: [{ name: "cleanup", command: "hello cleanup", at: "hourly" }],
+      env: { LOG_LEVEL: "info", REGION: "eu" },
+      secrets: { store: "env", names: ["DATABASE_URL"] },
+      ssh: { identity: "~/.ssh/deploy", host_key: "accept-new" },
+      keep_releases: 3,
+      environments: {
+        staging: {
+          hosts: ["root@127.0.0.1:2222", "deploy@[2001:db8::1]:2200"],
+          build: { tags: ["debug"] },
+          processes: { web: "hello serve --debug", clock: "hello clock" },
+          web: { domains: ["staging.example.com"], tls: "internal" },
+          scale: { clock: 2 },
+          restart: { at: "daily" },
+          jobs: [{ name: "report", command: "hello report", at: "weekly", jitter: "500ms" }],
+          env: { LOG_LEVEL: "debug" },
+          ssh: { known_hosts: ".qdeploy/known_hosts" },
+          keep_releases: 10,
+        },
+      },
+    };
+    const want: ResolvedConfig = {
+      app: "hello",
+      env: "staging",
+      root: "/r",
+      hosts: [
+        { user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" },
+        { user: "deploy", host: "2001:db8::1", port: 2200, label: "deploy@[2001:db8::1]:2200" },
+      ],
+      build: {
+        dir: "/r/examples/hello",
+        main: "./cmd/hello",
+        binary: "hello",
+        cgo: false,
+        ldflags: "-s -w",
+        tags: ["debug"],
+        stamp: { symbol: "main.commit", value: "{git.sha}" },
+      },
+      processes: { web: "hello serve --debug", clock: "hello clock" },
+      web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150 },
+      scale: { clock: 2 },
+      restart: { at: "daily", jitterSec: 900 },
+      jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5 }],
+      vars: { LOG_LEVEL: "debug", REGION: "eu" },
+      secrets: { store: "env", names: ["DATABASE_URL"] },
+      ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
+      keepReleases: 10,
+    };
+    expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
+  });
+
+  test("no web process: web is null, scale covers every process", () => {
+    const raw: RawConfig = { app: "jobs", processes: { worker: "jobs work", clock: "jobs clock" }, scale: { clock: 0 }, environments: { prod: { hosts: ["d@h"] } } };
+    const c = resolveEnvironment(raw, "prod", "/r");
+    expect([c.web, c.scale]).toEqual([null, { worker: 1, clock: 0 }]);
+  });
+
+  test("scale.web = 0 runs no web process in that environment", () => {
+    const raw: RawConfig = { ...minimal, environments: { prod: { hosts: ["d@h"], scale: { web: 0 } } } };
+    const c = resolveEnvironment(raw, "prod", "/r");
+    expect([c.web, c.processes, c.scale]).toEqual([null, { worker: "hello work" }, { worker: 1 }]);
+  });
+
+  test("the age store's files are left to the store's defaults unless named", () => {
+    const raw: RawConfig = { ...minimal, secrets: { recipients: "keys.txt" } };
+    expect(resolveEnvironment(raw, "prod", "/r").secrets).toEqual({ store: "age", recipients: "keys.txt" });
+  });
+
+  test("an unknown environment is a ConfigError listing the defined ones", () => {
+    const err = (() => {
+      try {
+        resolveEnvironment(minimal, "staging", "/r");
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.message).toBe('deploy.toml environments: no environment "staging"; defined: prod');
+  });
+});
+
+describe("mergeEnvironment", () => {
+  test("without an environment: the top-level tables", () => {
+    expect(mergeEnvironment(minimal, null)).toEqual({ processes: minimal.processes, web: minimal.web });
+  });
+  test("web merges one level deep", () => {
+    const raw: RawConfig = { ...minimal, environments: { prod: { hosts: ["d@h"], web: { tls: "off" } } } };
+    expect(mergeEnvironment(raw, "prod").web).toEqual({ domains: ["hello.example.com"], health: "/healthz", tls: "off" });
+  });
+});
+
+describe("parseHost", () => {
+  const rows: [string, string | object][] = [
+    ["deploy@example.com", { user: "deploy", host: "example.com", port: 22 }],
+    ["root@127.0.0.1:2222", { user: "root", host: "127.0.0.1", port: 2222 }],
+    ["ops@[::1]:22", { user: "ops", host: "::1", port: 22 }],
+    ["example.com", '"example.com" is not user@host[:port]'],
+    ["a@b:0", '"a@b:0": port must be 1..65535'],
+    ["a@b:65536", '"a@b:65536": port must be 1..65535'],
+    ["a@b c", '"a@b c" is not user@host[:port]'],
+    ["@host", '"@host" is not user@host[:port]'],
+  ];
+  for (const [input, want] of rows) {
+    test(input, () => {
+      if (typeof want === "string") expect(() => parseHost(input)).toThrow(want);
+      else expect(parseHost(input)).toEqual({ ...want, label: input } as never);
+    });
+  }
+});

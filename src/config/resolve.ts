@@ -1,0 +1,167 @@
+/**
+ * One environment of a validated deploy.toml, with every default filled in. Pure: no
+ * files, no network. The rules in ./rules.ts check what this relies on; called on a
+ * config that did not pass them, it throws ConfigError.
+ */
+import path from "node:path";
+import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { parseDuration } from "./duration.ts";
+import type { HostAddress, Overridable, RawConfig, ResolvedConfig } from "./types.ts";
+
+/** Defaults that are not derived from other keys. */
+export const DEFAULTS = {
+  main: ".",
+  cgo: false,
+  ldflags: "-s -w",
+  stamp: { symbol: "main.version", value: "{git.sha}" },
+  tls: "auto",
+  drain: "30s",
+  healthTimeout: "60s",
+  store: "age",
+  knownHosts: "~/.ssh/known_hosts",
+  hostKey: "strict",
+  keepReleases: 5,
+  scale: 1,
+} as const;
+
+/** Tables an environment replaces whole; every other table is merged one level deep. */
+const REPLACED = new Set<keyof Overridable>(["processes", "jobs", "keep_releases"]);
+
+/**
+ * The top-level tables with one environment's on top: for objects (web, build, ssh,
+ * secrets, env, scale, restart) the environment's keys replace the top level's one by
+ * one; processes, jobs and scalars are replaced whole. Arrays inside tables (web.domains,
+ * build.tags) are values, so they are replaced too.
+ */
+export function mergeEnvironment(raw: RawConfig, envName: string | null): Overridable {
+  const { app: _app, environments, ...top } = raw;
+  const env = envName === null ? undefined : environments?.[envName];
+  if (!env) return { ...top };
+  const { hosts: _hosts, ...over } = env;
+  const merged: Record<string, unknown> = { ...top };
+  for (const [key, value] of Object.entries(over)) {
+    const base = merged[key];
+    merged[key] =
+      !REPLACED.has(key as keyof Overridable) && isTable(base) && isTable(value) ? { ...base, ...value } : value;
+  }
+  return merged as Overridable;
+}
+
+/** Parses `user@host[:port]` (IPv6 in brackets: `root@[2001:db8::1]:2222`); throws an Error saying what is wrong. */
+export function parseHost(label: string): HostAddress {
+  const m = /^([A-Za-z0-9_][A-Za-z0-9._-]*)@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d+))?$/.exec(label);
+  if (!m) throw new Error(`"${label}" is not user@host[:port]`);
+  const port = m[3] === undefined ? 22 : Number(m[3]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`"${label}": port must be 1..65535`);
+  }
+  return { user: m[1]!, host: m[2]!.replace(/^\[(.*)\]$/, "$1"), port, label };
+}
+
+/** A problem naming the defined environments when envName is not one of them; null when it is. */
+export function environmentProblem(raw: RawConfig, envName: string, file = "deploy.toml"): ConfigProblem | null {
+  const names = Object.keys(raw.environments ?? {});
+  if (names.includes(envName)) return null;
+  return {
+    file,
+    path: "environments",
+    message: names.length
+      ? `no environment "${envName}"; defined: ${names.join(", ")}`
+      : `no environment "${envName}"; add [environments.${envName}] with hosts`,
+  };
+}
+
+/**
+ * One environment with defaults filled in. `root` is the folder of deploy.toml. When the
+ * web process is scaled to 0 (scale.web = 0), the environment runs no web process: web is
+ * null and processes leaves it out.
+ */
+export function resolveEnvironment(raw: RawConfig, envName: string, root: string, file = "deploy.toml"): ResolvedConfig {
+  const unknown = environmentProblem(raw, envName, file);
+  if (unknown) throw new ConfigError([unknown]);
+  const env = raw.environments![envName]!;
+  const view = mergeEnvironment(raw, envName);
+  const seconds = (value: string | undefined, fallback: string | number, key: string): number => {
+    if (value === undefined) return typeof fallback === "number" ? fallback : parseDuration(fallback);
+    try {
+      return parseDuration(value);
+    } catch (e) {
+      throw new ConfigError([{ file, path: key, message: (e as Error).message }]);
+    }
+  };
+
+  const scaleGiven = view.scale ?? {};
+  const webOff = scaleGiven.web === 0;
+  const processes: Record<string, string> = { ...(view.processes ?? {}) };
+  if (webOff) delete processes.web;
+  const scale: Record<string, number> = {};
+  for (const name of Object.keys(processes)) {
+    if (name !== "web") scale[name] = scaleGiven[name] ?? DEFAULTS.scale;
+  }
+
+  const w = view.web ?? {};
+  const web: ResolvedConfig["web"] =
+    processes.web === undefined
+      ? null
+      : {
+          domains: w.domains ?? [],
+          health: w.health ?? "/",
+          tls: w.tls ?? DEFAULTS.tls,
+          drainSec: seconds(w.drain, DEFAULTS.drain, "web.drain"),
+          healthTimeoutSec: seconds(w.health_timeout, DEFAULTS.healthTimeout, "web.health_timeout"),
+        };
+
+  const b = view.build ?? {};
+  const s = view.ssh ?? {};
+  const store = view.secrets?.store ?? DEFAULTS.store;
+  // The age store's file and recipients keep their defaults in the store: a missing default
+  // file means "no secrets yet", a missing named one is an error.
+  const secrets: ResolvedConfig["secrets"] = { ...view.secrets, store };
+
+  return {
+    app: raw.app,
+    env: envName,
+    root,
+    hosts: env.hosts.map((label) => {
+      try {
+        return parseHost(label);
+      } catch (e) {
+        throw new ConfigError([{ file, path: `environments.${envName}.hosts`, message: (e as Error).message }]);
+      }
+    }),
+    build: {
+      dir: path.resolve(root, b.dir ?? "."),
+      main: b.main ?? DEFAULTS.main,
+      binary: b.binary ?? raw.app,
+      cgo: b.cgo ?? DEFAULTS.cgo,
+      ldflags: b.ldflags ?? DEFAULTS.ldflags,
+      tags: b.tags ?? [],
+      stamp: b.stamp ?? { ...DEFAULTS.stamp },
+    },
+    processes,
+    web,
+    scale,
+    restart: view.restart
+      ? { at: view.restart.at, jitterSec: seconds(view.restart.jitter, 0, "restart.jitter") }
+      : null,
+    jobs: (view.jobs ?? []).map((j, i) => ({
+      name: j.name,
+      command: j.command,
+      at: j.at,
+      jitterSec: seconds(j.jitter, 0, `jobs[${i}].jitter`),
+    })),
+    vars: { ...(view.env ?? {}) },
+    secrets,
+    ssh: {
+      ...(s.identity !== undefined && { identity: s.identity }),
+      knownHosts: s.known_hosts ?? DEFAULTS.knownHosts,
+      ...(s.jump !== undefined && { jump: s.jump }),
+      hostKey: s.host_key ?? DEFAULTS.hostKey,
+    },
+    keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
+  };
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}

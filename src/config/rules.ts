@@ -1,0 +1,393 @@
+/**
+ * The semantic rules of deploy.toml: what the JSON Schema cannot say. One small named
+ * function per rule, each returning every problem it finds. They run even when the
+ * schema found problems (so one `qdeploy check` reports everything), so each rule skips
+ * values of the wrong type: the schema has reported those already.
+ *
+ * Value checks look at each place a key is written (the top level and every
+ * environment). Checks that depend on several tables (a web process needs web.domains)
+ * look at each environment's merged view and point at the place the answer belongs.
+ */
+import type { ConfigProblem } from "../errors.ts";
+import { parseDuration } from "./duration.ts";
+import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
+import { mergeEnvironment, parseHost } from "./resolve.ts";
+import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
+import type { Overridable, RawConfig } from "./types.ts";
+
+/** What rules know besides the config: where keys are, and what was checked outside. */
+export interface RuleContext {
+  /** deploy.toml's name as the user gave it. */
+  file: string;
+  lines: KeyLines;
+  /**
+   * Calendar expression -> systemd-analyze's complaint, or null when it is valid.
+   * Expressions missing from the map were not checked (no systemd-analyze here).
+   */
+  calendars: Map<string, string | null>;
+}
+
+/** One semantic rule. */
+export type Rule = (raw: RawConfig, ctx: RuleContext) => ConfigProblem[];
+
+/** Names that processes' environments may not set: qdeploy sets them. */
+export function reservedVar(name: string): boolean {
+  return name === "PORT" || name.startsWith("QDEPLOY_");
+}
+
+// ---- the rules -------------------------------------------------------------------------
+
+/** There is at least one environment to deploy to. */
+export const environmentsDefined: Rule = (raw, ctx) =>
+  Object.keys(table(raw.environments)).length === 0 && (raw.environments === undefined || isTable(raw.environments))
+    ? [problem(ctx, ["environments"], 'none defined; add [environments.NAME] with hosts = ["user@host"]')]
+    : [];
+
+/** Environment names are lowercase words (they name secret files and appear on command lines). */
+export const environmentNames: Rule = (raw, ctx) =>
+  Object.keys(table(raw.environments))
+    .filter((name) => !new RegExp(ENVIRONMENT_PATTERN).test(name))
+    .map((name) =>
+      problem(ctx, ["environments", name], `bad environment name; use lowercase letters, digits, - and _ (${ENVIRONMENT_PATTERN})`),
+    );
+
+/** Every environment has hosts, each `user@host[:port]`, none twice. */
+export const hostsValid: Rule = (raw, ctx) => {
+  const out: ConfigProblem[] = [];
+  for (const [name, env] of Object.entries(table(raw.environments))) {
+    if (!isTable(env) || !Array.isArray(env.hosts)) continue;
+    const path: KeyPath = ["environments", name, "hosts"];
+    if (env.hosts.length === 0) out.push(problem(ctx, path, "no hosts; add at least one user@host[:port]"));
+    const seen = new Set<string>();
+    env.hosts.forEach((host, i) => {
+      if (typeof host !== "string") return;
+      try {
+        parseHost(host);
+      } catch (e) {
+        out.push(problem(ctx, [...path, i], (e as Error).message));
+      }
+      if (seen.has(host)) out.push(problem(ctx, [...path, i], `"${host}" is listed twice`));
+      seen.add(host);
+    });
+  }
+  return out;
+};
+
+/** There is something to run: a [processes] table or a Procfile. */
+export const processesDefined: Rule = (raw, ctx) =>
+  perEnvironment(raw, ctx, (view) =>
+    view.processes === undefined || (isTable(view.processes) && Object.keys(view.processes).length === 0)
+      ? [{ path: ["processes"], message: 'none defined; add [processes] (e.g. web = "APP serve") or a Procfile beside deploy.toml' }]
+      : [],
+  );
+
+/** Process commands are not empty. */
+export const processCommands: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) =>
+    Object.entries(table(tables.processes))
+      .filter(([, command]) => typeof command === "string" && command.trim() === "")
+      .map(([name]) => problem(ctx, [...prefix, "processes", name], "empty command")),
+  );
+
+/** A running web process needs domains and a health path. */
+export const webNeedsDomainsAndHealth: Rule = (raw, ctx) =>
+  perEnvironment(raw, ctx, (view) => {
+    if (!webRuns(view)) return [];
+    const web = table(view.web);
+    const found: Finding[] = [];
+    if (web.domains === undefined || (Array.isArray(web.domains) && web.domains.length === 0)) {
+      found.push({ path: ["web", "domains"], cause: ["processes", "web"], message: 'required with a web process: the domains Caddy serves, e.g. ["app.example.com"]' });
+    }
+    if (web.health === undefined) {
+      found.push({ path: ["web", "health"], cause: ["processes", "web"], message: 'required with a web process: a path that answers 2xx, e.g. "/healthz"' });
+    }
+    return found;
+  });
+
+/** A [web] table with no web process anywhere it applies is a mistake (a typo'd process name, say). */
+export const webTableNeedsWebProcess: Rule = (raw, ctx) => {
+  const out: ConfigProblem[] = [];
+  const envs = Object.keys(environmentTables(raw));
+  const hasWeb = (env: string | null) => "web" in table(mergeEnvironment(raw, env).processes);
+  const noWebProcess = 'there is no web process; add processes.web (or Procfile "web:") or remove this table';
+  if (raw.web !== undefined && !hasWeb(null) && envs.every((env) => !hasWeb(env))) {
+    out.push(problem(ctx, ["web"], noWebProcess));
+  }
+  for (const [name, env] of Object.entries(environmentTables(raw))) {
+    if (env.web !== undefined && !hasWeb(name)) out.push(problem(ctx, ["environments", name, "web"], noWebProcess));
+  }
+  return out;
+};
+
+/** web.health is a path; domains are bare host names. */
+export const webValues: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const web = table(tables.web);
+    const out: ConfigProblem[] = [];
+    if (typeof web.health === "string" && !web.health.startsWith("/")) {
+      out.push(problem(ctx, [...prefix, "web", "health"], `must start with "/", e.g. "/healthz"`));
+    }
+    if (Array.isArray(web.domains)) {
+      web.domains.forEach((d, i) => {
+        if (typeof d === "string" && !/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(d)) {
+          out.push(problem(ctx, [...prefix, "web", "domains", i], `"${d}" is not a host name (no scheme, port or path)`));
+        }
+      });
+    }
+    return out;
+  });
+
+/** Every [scale] key names a process. */
+export const scaleNamesProcess: Rule = (raw, ctx) =>
+  perEnvironment(raw, ctx, (view) => {
+    const processes = Object.keys(table(view.processes));
+    return Object.keys(table(view.scale))
+      .filter((name) => !processes.includes(name))
+      .map((name) => ({
+        path: ["scale", name],
+        message: `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
+      }));
+  });
+
+/** The web process runs one live instance per host (blue/green), so scale.web is 0 or 1. */
+export const scaleWeb: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const web = table(tables.scale).web;
+    return typeof web === "number" && web !== 0 && web !== 1
+      ? [problem(ctx, [...prefix, "scale", "web"], "must be 0 or 1: web runs one live instance per host (blue/green)")]
+      : [];
+  });
+
+/** Job names are unique in their list (they name timers); commands are not empty. */
+export const jobsValid: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const out: ConfigProblem[] = [];
+    const seen = new Map<string, number>();
+    jobList(tables).forEach((job, i) => {
+      if (typeof job.command === "string" && job.command.trim() === "") {
+        out.push(problem(ctx, [...prefix, "jobs", i, "command"], "empty command"));
+      }
+      if (typeof job.name !== "string") return;
+      const first = seen.get(job.name);
+      if (first !== undefined) {
+        out.push(problem(ctx, [...prefix, "jobs", i, "name"], `"${job.name}" is already the name of jobs[${first}]`));
+      } else seen.set(job.name, i);
+    });
+    return out;
+  });
+
+/** drain, health_timeout and jitter are systemd time spans. */
+export const durationsValid: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const spans: [KeyPath, unknown][] = [
+      [["web", "drain"], table(tables.web).drain],
+      [["web", "health_timeout"], table(tables.web).health_timeout],
+      [["restart", "jitter"], table(tables.restart).jitter],
+      ...jobList(tables).map((job, i): [KeyPath, unknown] => [["jobs", i, "jitter"], job.jitter]),
+    ];
+    return spans.flatMap(([path, value]) => {
+      if (typeof value !== "string") return [];
+      try {
+        parseDuration(value);
+        return [];
+      } catch (e) {
+        return [problem(ctx, [...prefix, ...path], (e as Error).message)];
+      }
+    });
+  });
+
+/** restart.at and jobs' `at` are calendar expressions systemd accepts. */
+export const calendarsValid: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) =>
+    calendarKeys(tables).flatMap(([path, expr]) => {
+      const complaint = expr.trim() === "" ? "empty calendar expression" : ctx.calendars.get(expr);
+      return complaint ? [problem(ctx, [...prefix, ...path], complaint)] : [];
+    }),
+  );
+
+/** Environment variable names are valid, and PORT and QDEPLOY_* stay qdeploy's. */
+export const envVarNames: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const names: [KeyPath, string][] = [
+      ...Object.keys(table(tables.env)).map((n): [KeyPath, string] => [["env", n], n]),
+      ...(Array.isArray(table(tables.secrets).names) ? (table(tables.secrets).names as unknown[]) : []).flatMap(
+        (n, i): [KeyPath, string][] => (typeof n === "string" ? [[["secrets", "names", i], n]] : []),
+      ),
+    ];
+    return names.flatMap(([path, name]) => {
+      if (!new RegExp(ENV_VAR_PATTERN).test(name)) {
+        return [problem(ctx, [...prefix, ...path], `"${name}" is not a valid variable name (${ENV_VAR_PATTERN})`)];
+      }
+      if (reservedVar(name)) return [problem(ctx, [...prefix, ...path], `"${name}" is reserved: qdeploy sets PORT and QDEPLOY_*`)];
+      return [];
+    });
+  });
+
+/** secrets.store "env" needs names; "command" needs command. */
+export const secretsStore: Rule = (raw, ctx) =>
+  perEnvironment(raw, ctx, (view) => {
+    const s = table(view.secrets);
+    const empty = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0);
+    if (s.store === "env" && empty(s.names)) {
+      return [{ path: ["secrets", "names"], cause: ["secrets", "store"], message: 'required with store = "env": the variable names to read, e.g. ["DATABASE_URL"]' }];
+    }
+    if (s.store === "command" && empty(s.command)) {
+      return [{ path: ["secrets", "command"], cause: ["secrets", "store"], message: 'required with store = "command": an argv printing KEY=VALUE lines' }];
+    }
+    return [];
+  });
+
+/** ssh.jump is a host like the others. (identity and known_hosts are checked when connecting.) */
+export const sshJump: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const jump = table(tables.ssh).jump;
+    if (typeof jump !== "string") return [];
+    try {
+      parseHost(jump);
+      return [];
+    } catch (e) {
+      return [problem(ctx, [...prefix, "ssh", "jump"], (e as Error).message)];
+    }
+  });
+
+/** Every rule, in the order their problems are reported (load.ts sorts by line anyway). */
+export const RULES: Rule[] = [
+  environmentsDefined,
+  environmentNames,
+  hostsValid,
+  processesDefined,
+  processCommands,
+  webNeedsDomainsAndHealth,
+  webTableNeedsWebProcess,
+  webValues,
+  scaleNamesProcess,
+  scaleWeb,
+  jobsValid,
+  durationsValid,
+  calendarsValid,
+  envVarNames,
+  secretsStore,
+  sshJump,
+];
+
+/** Runs every rule. */
+export function checkRules(raw: RawConfig, ctx: RuleContext): ConfigProblem[] {
+  return RULES.flatMap((rule) => rule(raw, ctx));
+}
+
+/** The distinct calendar expressions in the config, for load.ts to have systemd check. */
+export function calendarExpressions(raw: RawConfig): string[] {
+  const all = places(raw).flatMap(({ tables }) => calendarKeys(tables).map(([, expr]) => expr));
+  return [...new Set(all.filter((e) => e.trim() !== ""))];
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+interface Finding {
+  path: KeyPath;
+  message: string;
+  /** The key whose value makes `path` required: an environment that sets it owns the finding. */
+  cause?: KeyPath;
+}
+
+/** A problem at path, on its line (else its table's, else the line of `fallback`, the key that caused it). */
+function problem(ctx: RuleContext, path: KeyPath, message: string, fallback?: KeyPath): ConfigProblem {
+  const line = lineOf(ctx.lines, path) ?? (fallback && lineOf(ctx.lines, fallback));
+  return { file: ctx.file, ...(line !== undefined && { line }), path: formatPath(path), message };
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** v when it is a table, else an empty one: rules skip what the schema rejects. */
+function table(v: unknown): Record<string, unknown> {
+  return isTable(v) ? v : {};
+}
+
+function environmentTables(raw: RawConfig): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(table(raw.environments)).filter(([, env]) => isTable(env))) as Record<
+    string,
+    Record<string, unknown>
+  >;
+}
+
+/** Each place tables are written: the top level, then every environment. */
+function places(raw: RawConfig): { prefix: KeyPath; tables: Record<string, unknown> }[] {
+  return [
+    { prefix: [], tables: table(raw) },
+    ...Object.entries(environmentTables(raw)).map(([name, env]) => ({ prefix: ["environments", name], tables: env })),
+  ];
+}
+
+function jobList(tables: Record<string, unknown>): Record<string, unknown>[] {
+  return Array.isArray(tables.jobs) ? tables.jobs.map(table) : [];
+}
+
+function calendarKeys(tables: Record<string, unknown>): [KeyPath, string][] {
+  const out: [KeyPath, string][] = [];
+  const at = table(tables.restart).at;
+  if (typeof at === "string") out.push([["restart", "at"], at]);
+  jobList(tables).forEach((job, i) => {
+    if (typeof job.at === "string") out.push([["jobs", i, "at"], job.at]);
+  });
+  return out;
+}
+
+function webRuns(view: Overridable): boolean {
+  return "web" in table(view.processes) && table(view.scale).web !== 0;
+}
+
+/** Sections an environment replaces whole when it gives them. */
+const WHOLE = new Set(["processes", "jobs"]);
+
+/**
+ * Runs a check on each environment's merged view (or the top level alone when there
+ * are no environments) and reports each finding once, at the place it belongs: the
+ * environment when it wrote the key, or the key that requires it (secrets.store), or the
+ * only table of that name; else the top level, naming the environments when not all of
+ * them are affected (and once, not once per environment).
+ */
+function perEnvironment(raw: RawConfig, ctx: RuleContext, check: (view: Overridable) => Finding[]): ConfigProblem[] {
+  const envs = environmentTables(raw);
+  const names = Object.keys(envs);
+  if (names.length === 0) return check(mergeEnvironment(raw, null)).map((f) => problem(ctx, f.path, f.message, f.cause));
+
+  const top = table(raw);
+  const out: ConfigProblem[] = [];
+  const topLevel = new Map<string, { finding: Finding; envs: string[] }>();
+  for (const name of names) {
+    const env = envs[name]!;
+    for (const f of check(mergeEnvironment(raw, name))) {
+      const section = f.path[0] as string;
+      const owned =
+        get(env, f.path) !== undefined ||
+        (f.cause !== undefined && get(env, f.cause) !== undefined) ||
+        (WHOLE.has(section) && env[section] !== undefined) ||
+        (top[section] === undefined && env[section] !== undefined);
+      if (owned) {
+        const cause = f.cause && get(env, f.cause) !== undefined ? ["environments", name, ...f.cause] : f.cause;
+        out.push(problem(ctx, ["environments", name, ...f.path], f.message, cause));
+      } else {
+        const key = `${formatPath(f.path)}\n${f.message}`;
+        const entry = topLevel.get(key) ?? { finding: f, envs: [] };
+        entry.envs.push(name);
+        topLevel.set(key, entry);
+      }
+    }
+  }
+  for (const { finding, envs: affected } of topLevel.values()) {
+    const suffix = affected.length === names.length ? "" : ` (environment${affected.length > 1 ? "s" : ""} ${affected.join(", ")})`;
+    out.push(problem(ctx, finding.path, finding.message + suffix, finding.cause));
+  }
+  return out;
+}
+
+function get(v: unknown, path: KeyPath): unknown {
+  let cur = v;
+  for (const seg of path) {
+    if (typeof cur !== "object" || cur === null) return undefined;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return cur;
+}

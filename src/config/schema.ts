@@ -1,0 +1,294 @@
+/**
+ * The JSON Schema of deploy.toml: the one source of truth. ajv checks files against it,
+ * editors complete and document keys from it (schema/deploy.schema.json, written by
+ * scripts/write-schema.ts), and it is typed against RawConfig so the two cannot drift.
+ *
+ * ajv's JSONSchemaType wants `nullable: true` on every optional property; TOML has no
+ * null, so it only widens what ajv accepts in theory, and editors ignore the keyword.
+ */
+import type { JSONSchemaType } from "ajv";
+import type {
+  BuildConfig,
+  EnvironmentConfig,
+  JobConfig,
+  Overridable,
+  RawConfig,
+  RestartConfig,
+  SecretsConfig,
+  SshConfig,
+  WebConfig,
+} from "./types.ts";
+
+/** The schema's `$id`: a URN, since the schema is shipped as a file, not served. */
+export const SCHEMA_ID = "urn:qdeploy:deploy.schema.json";
+
+/** `app` and job names: they name systemd units and directories. */
+export const APP_PATTERN = "^[a-z][a-z0-9-]*$";
+/** Process names (Procfile types). */
+export const PROCESS_PATTERN = "^[a-z][a-z0-9_-]*$";
+/** Names under `[environments]`. */
+export const ENVIRONMENT_PATTERN = "^[a-z][a-z0-9_-]*$";
+/** Environment variable names. */
+export const ENV_VAR_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+const DURATION = "systemd time span: 30s, 15m, 1h30m, 500ms; a plain number is seconds";
+const CALENDAR = "systemd OnCalendar expression, e.g. \"hourly\" or \"Sun *-*-* 04:00:00\" (see `systemd-analyze calendar`)";
+
+const stringList = (description: string) =>
+  ({ type: "array", items: { type: "string" }, nullable: true, description }) as const;
+
+const buildSchema: JSONSchemaType<BuildConfig> = {
+  type: "object",
+  description: "Local cross-compile of the Go binary; GOOS/GOARCH follow each host's `uname -m`.",
+  additionalProperties: false,
+  properties: {
+    dir: {
+      type: "string",
+      nullable: true,
+      description: "The Go module's folder (where go.mod is), relative to deploy.toml. Default: deploy.toml's folder.",
+    },
+    main: {
+      type: "string",
+      nullable: true,
+      description: "Package to build (Heroku's GO_INSTALL_PACKAGE_SPEC), e.g. \"./cmd/hello\". Default \".\".",
+    },
+    binary: {
+      type: "string",
+      nullable: true,
+      description: "The executable's name, which process commands start with. Default: app.",
+    },
+    cgo: { type: "boolean", nullable: true, description: "CGO_ENABLED. Default false." },
+    ldflags: {
+      type: "string",
+      nullable: true,
+      description: "Linker flags, added to -trimpath and the stamp. Default \"-s -w\".",
+    },
+    tags: stringList("Go build tags. Default none."),
+    stamp: {
+      type: "object",
+      nullable: true,
+      description:
+        "-X symbol=value stamped into the binary (GO_LINKER_SYMBOL/VALUE). Default { symbol = \"main.version\", value = \"{git.sha}\" }.",
+      additionalProperties: false,
+      required: ["symbol", "value"],
+      properties: {
+        symbol: { type: "string", description: "Fully qualified string variable, e.g. \"main.version\"." },
+        value: { type: "string", description: "Its value; {git.sha} is replaced by the commit." },
+      },
+    },
+  },
+};
+
+const webSchema: JSONSchemaType<WebConfig> = {
+  type: "object",
+  description: "The web process: gets $PORT, listens on loopback, sits behind Caddy.",
+  additionalProperties: false,
+  properties: {
+    domains: stringList("Domains Caddy serves the app on (required when there is a web process)."),
+    health: {
+      type: "string",
+      nullable: true,
+      description: "Path that must answer 2xx before a release takes traffic, e.g. \"/healthz\" (required with a web process).",
+    },
+    tls: {
+      type: "string",
+      nullable: true,
+      enum: ["auto", "internal", "off"],
+      description: "auto: certificates from ACME; internal: Caddy's own CA; off: plain HTTP. Default \"auto\".",
+    },
+    drain: {
+      type: "string",
+      nullable: true,
+      description: `How long a stopping instance may finish its requests after SIGTERM, before SIGKILL. ${DURATION}. Default "30s".`,
+    },
+    health_timeout: {
+      type: "string",
+      nullable: true,
+      description: `How long a new release may take to answer its health path. ${DURATION}. Default "60s".`,
+    },
+  },
+};
+
+const restartSchema: JSONSchemaType<RestartConfig> = {
+  type: "object",
+  description: "Scheduled zero-downtime restart, run by a systemd timer.",
+  additionalProperties: false,
+  required: ["at"],
+  properties: {
+    at: { type: "string", description: `When to restart: ${CALENDAR}.` },
+    jitter: {
+      type: "string",
+      nullable: true,
+      description: `Random delay added to each run (RandomizedDelaySec). ${DURATION}. Default 0.`,
+    },
+  },
+};
+
+const jobSchema: JSONSchemaType<JobConfig> = {
+  type: "object",
+  description: "A scheduled one-off command, run by a systemd timer.",
+  additionalProperties: false,
+  required: ["name", "command", "at"],
+  properties: {
+    name: {
+      type: "string",
+      pattern: APP_PATTERN,
+      maxLength: 32,
+      description: "Unique job name; names the unit APP-job-NAME.",
+    },
+    command: { type: "string", description: "Command line, run in the release folder with the app's environment." },
+    at: { type: "string", description: `When to run: ${CALENDAR}.` },
+    jitter: {
+      type: "string",
+      nullable: true,
+      description: `Random delay added to each run (RandomizedDelaySec). ${DURATION}. Default 0.`,
+    },
+  },
+};
+
+const sshSchema: JSONSchemaType<SshConfig> = {
+  type: "object",
+  description: "How hosts are reached. The SSH agent is used when SSH_AUTH_SOCK is set.",
+  additionalProperties: false,
+  properties: {
+    identity: { type: "string", nullable: true, description: "Private key file, relative to deploy.toml or ~/..." },
+    known_hosts: {
+      type: "string",
+      nullable: true,
+      description: "known_hosts file (OpenSSH format, hashed entries too). Default \"~/.ssh/known_hosts\".",
+    },
+    jump: { type: "string", nullable: true, description: "A bastion host, user@host[:port]." },
+    host_key: {
+      type: "string",
+      nullable: true,
+      enum: ["strict", "accept-new"],
+      description: "strict: the host must be in known_hosts; accept-new: record unknown hosts on first use. Default \"strict\".",
+    },
+  },
+};
+
+const secretsSchema: JSONSchemaType<SecretsConfig> = {
+  type: "object",
+  description: "Where secret values come from. They reach the hosts in env files (0600), never on a command line.",
+  additionalProperties: false,
+  properties: {
+    store: {
+      type: "string",
+      nullable: true,
+      enum: ["age", "env", "command"],
+      description: "age: an encrypted file per environment in the repo; env: the local environment; command: a command's output. Default \"age\".",
+    },
+    names: stringList("store = \"env\": the variable names read from the local environment."),
+    command: stringList("store = \"command\": an argv whose stdout is KEY=VALUE lines."),
+    file: {
+      type: "string",
+      nullable: true,
+      description: "store = \"age\": the encrypted file. Default \"secrets/ENV.env.age\".",
+    },
+    recipients: {
+      type: "string",
+      nullable: true,
+      description: "store = \"age\": the recipients file. Default \"secrets/recipients.txt\".",
+    },
+  },
+};
+
+/** The tables that may appear at the top level and in every environment. */
+const overridableProperties = {
+  build: { ...buildSchema, nullable: true },
+  processes: {
+    type: "object",
+    nullable: true,
+    description: "Process types, as in a Procfile: name = command line. \"web\" is the one behind Caddy. Without this table ./Procfile is read.",
+    propertyNames: { pattern: PROCESS_PATTERN },
+    additionalProperties: { type: "string", description: "Command line; the first word is usually the binary." },
+    required: [],
+  },
+  web: { ...webSchema, nullable: true },
+  scale: {
+    type: "object",
+    nullable: true,
+    description: "Instances per host, by process name. Default 1; web is 0 or 1 (one live instance per host, blue/green).",
+    propertyNames: { pattern: PROCESS_PATTERN },
+    additionalProperties: { type: "integer", minimum: 0, maximum: 100, description: "Instances per host." },
+    required: [],
+  },
+  restart: { ...restartSchema, nullable: true },
+  jobs: {
+    type: "array",
+    nullable: true,
+    description: "Scheduled one-off commands ([[jobs]] tables).",
+    items: jobSchema,
+  },
+  env: {
+    type: "object",
+    nullable: true,
+    description: "Plain config variables, set in every process's environment. PORT and QDEPLOY_* are reserved.",
+    additionalProperties: { type: "string", description: "The variable's value." },
+    required: [],
+  },
+  secrets: { ...secretsSchema, nullable: true },
+  ssh: { ...sshSchema, nullable: true },
+  keep_releases: {
+    type: "integer",
+    nullable: true,
+    minimum: 1,
+    maximum: 100,
+    description: "Releases kept on each host; a live one is never pruned. Default 5.",
+  },
+} as const;
+
+const environmentSchema: JSONSchemaType<EnvironmentConfig> = {
+  type: "object",
+  description: "An environment: its hosts, and any table above to override for it.",
+  additionalProperties: false,
+  required: ["hosts"],
+  properties: {
+    hosts: {
+      type: "array",
+      items: { type: "string", description: "user@host[:port]" },
+      description: "Servers to deploy to, as user@host[:port].",
+    },
+    ...overridableProperties,
+  },
+};
+
+/** The JSON Schema of deploy.toml, as ajv checks it and schema/deploy.schema.json ships it. */
+export const deploySchema: JSONSchemaType<RawConfig> = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  $id: SCHEMA_ID,
+  title: "qdeploy deploy.toml",
+  description: "How qdeploy builds a Go app and runs it on your servers with systemd and Caddy.",
+  type: "object",
+  additionalProperties: false,
+  required: ["app"],
+  properties: {
+    app: {
+      type: "string",
+      pattern: APP_PATTERN,
+      maxLength: 32,
+      description: "The app's name: lowercase letters, digits and -; names units and directories.",
+    },
+    ...overridableProperties,
+    environments: {
+      type: "object",
+      nullable: true,
+      description: "Environments by name ([environments.prod]); each overrides the tables above.",
+      additionalProperties: environmentSchema,
+      required: [],
+    },
+  },
+};
+
+// Compile-time check that the shared part is also a valid schema for the Overridable type.
+const _overridable: JSONSchemaType<Overridable> = {
+  type: "object",
+  properties: overridableProperties,
+  required: [],
+};
+void _overridable;
+
+/** schema/deploy.schema.json's exact text (and what `qdeploy init` writes beside deploy.toml). */
+export function renderSchemaJson(): string {
+  return `${JSON.stringify(deploySchema, null, 2)}\n`;
+}

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/types.ts";
+import { UPSTREAM_PLACEHOLDER } from "../plan/layout.ts";
+import { renderCaddyMain, renderCaddySite } from "./caddy.ts";
+
+const cfg: ResolvedConfig = {
+  app: "hello",
+  env: "sandbox",
+  root: "/work/example",
+  hosts: [{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }],
+  build: { main: "./cmd/hello", binary: "hello", cgo: false, ldflags: "-s -w", tags: [], stamp: null },
+  processes: { web: "hello serve", worker: "hello work" },
+  web: { domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 30, healthTimeoutSec: 60 },
+  scale: { worker: 2 },
+  restart: { at: "Sun *-*-* 04:00:00", jitterSec: 900 },
+  jobs: [{ name: "cleanup", command: "hello cleanup", at: "hourly", jitterSec: 0 }],
+  vars: { LOG_LEVEL: "info" },
+  secrets: { store: "env", names: [] },
+  ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
+  keepReleases: 5,
+};
+
+function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConfig {
+  return { ...cfg, web: { ...cfg.web!, ...web } };
+}
+
+describe("renderCaddySite", () => {
+  test("tls internal", () => {
+    expect(renderCaddySite(cfg)).toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
+# On the server the switch fills in the live web slot's port as the upstream.
+hello.localhost {
+	tls internal
+	reverse_proxy 127.0.0.1:__QDEPLOY_UPSTREAM__ {
+		# During a switch or a restart, hold a request briefly instead of failing it.
+		lb_try_duration 5s
+		lb_try_interval 100ms
+	}
+}
+`);
+  });
+
+  test("tls auto: several domains on one address line, no tls directive", () => {
+    expect(renderCaddySite(withWeb({ tls: "auto", domains: ["hello.example.com", "www.hello.example.com"] })))
+      .toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
+# On the server the switch fills in the live web slot's port as the upstream.
+hello.example.com, www.hello.example.com {
+	reverse_proxy 127.0.0.1:__QDEPLOY_UPSTREAM__ {
+		# During a switch or a restart, hold a request briefly instead of failing it.
+		lb_try_duration 5s
+		lb_try_interval 100ms
+	}
+}
+`);
+  });
+
+  test("tls off: http:// addresses", () => {
+    expect(renderCaddySite(withWeb({ tls: "off", domains: ["a.test", "b.test:8080"] }))).toContain(
+      "\nhttp://a.test, http://b.test:8080 {\n\treverse_proxy",
+    );
+  });
+
+  test("the placeholder is there exactly once for the switch to replace", () => {
+    expect(renderCaddySite(cfg).split(UPSTREAM_PLACEHOLDER).length).toBe(2);
+  });
+
+  test("empty without [web]", () => {
+    expect(renderCaddySite({ ...cfg, web: null })).toBe("");
+  });
+
+  test("refuses no domains and anything that is not a host name", () => {
+    expect(() => renderCaddySite(withWeb({ domains: [] }))).toThrow("at least one domain");
+    for (const bad of ["a b", "a.test {", "http://a.test", "a.test\nimport /etc/passwd", "-a.test", ""]) {
+      expect(() => renderCaddySite(withWeb({ domains: [bad] }))).toThrow("is not a host name");
+    }
+    expect(renderCaddySite(withWeb({ domains: ["*.hello.example.com"] }))).toContain("\n*.hello.example.com {\n");
+  });
+});
+
+describe("renderCaddyMain", () => {
+  test("global grace_period and the import of every app's site file", () => {
+    expect(renderCaddyMain()).toBe(`# /etc/caddy/Caddyfile: managed by qdeploy (\`qdeploy setup\` rewrites it); do not edit.
+# Each app's sites are in their own file under /etc/caddy/qdeploy/, written by that app's
+# switch only after \`caddy validate\` passed, so one app's deploy never breaks another's.
+{
+	# A reload lets in-flight requests finish on the old config for up to this long.
+	grace_period 60s
+}
+
+import /etc/caddy/qdeploy/*.caddy
+`);
+  });
+
+  test("another sites folder (tests), a plain absolute path only", () => {
+    expect(renderCaddyMain("/tmp/x/sites/")).toContain("\nimport /tmp/x/sites/*.caddy\n");
+    expect(() => renderCaddyMain("relative")).toThrow("plain absolute path");
+    expect(() => renderCaddyMain("/tmp/a b")).toThrow("plain absolute path");
+  });
+});
+
+// ---- The real Caddy judges the real output. ----
+
+const hasCaddy = Bun.which("caddy") !== null;
+if (!hasCaddy) console.warn("skipping caddy validate/fmt tests: caddy is not installed");
+
+describe.skipIf(!hasCaddy)("caddy validate", () => {
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "qdeploy-caddy-"));
+  });
+  afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  /** The main Caddyfile importing the given site files, as the switch would write them. */
+  function validate(sites: Record<string, string>): { ok: boolean; output: string } {
+    const sitesDir = join(dir, "sites");
+    rmSync(sitesDir, { recursive: true, force: true });
+    mkdirSync(sitesDir);
+    for (const [app, text] of Object.entries(sites)) {
+      writeFileSync(join(sitesDir, `${app}.caddy`), text.replaceAll(UPSTREAM_PLACEHOLDER, "8247"));
+    }
+    writeFileSync(join(dir, "Caddyfile"), renderCaddyMain(sitesDir));
+    // cwd and HOME in the temp dir: validate provisions the TLS apps, which may touch storage.
+    const r = Bun.spawnSync(["caddy", "validate", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], {
+      cwd: dir,
+      env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { ok: r.exitCode === 0, output: r.stdout.toString() + r.stderr.toString() };
+  }
+
+  for (const tls of ["internal", "auto", "off"] as const) {
+    test(`tls ${tls}: valid, and formatted as caddy fmt would`, () => {
+      const site = renderCaddySite(withWeb({ tls, domains: ["hello.localhost", "www.hello.localhost"] }));
+      const r = validate({ hello: site });
+      expect(r.output).toContain("Valid configuration");
+      expect(r.output).not.toContain("not formatted");
+      expect(r.ok).toBe(true);
+      const fmt = Bun.spawnSync(["caddy", "fmt", "-"], { stdin: new TextEncoder().encode(site), stdout: "pipe" });
+      expect(fmt.stdout.toString()).toBe(site);
+    });
+  }
+
+  test("two apps side by side, and no apps at all", () => {
+    const other = renderCaddySite({ ...withWeb({ domains: ["other.localhost"] }), app: "other" });
+    expect(validate({ hello: renderCaddySite(cfg), other }).ok).toBe(true);
+    expect(validate({}).ok).toBe(true);
+  });
+
+  test("the check can fail: a broken site file is refused with its file and line", () => {
+    const broken = renderCaddySite(cfg).replace("lb_try_interval 100ms", "stream_close_delay 5m");
+    const r = validate({ hello: broken });
+    expect(r.ok).toBe(false);
+    expect(r.output).toContain("hello.caddy:");
+  });
+});

@@ -1,0 +1,410 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ResolvedConfig } from "../config/types.ts";
+import { layout } from "../plan/layout.ts";
+import { renderEnvFile } from "./env-file.ts";
+import {
+  quoteExecWord,
+  renderExecStart,
+  renderJobUnits,
+  renderProcessUnit,
+  renderRestartUnits,
+  renderUnits,
+  renderWebUnit,
+  splitCommand,
+} from "./units.ts";
+
+const cfg: ResolvedConfig = {
+  app: "hello",
+  env: "sandbox",
+  root: "/work/example",
+  hosts: [{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }],
+  build: { main: "./cmd/hello", binary: "hello", cgo: false, ldflags: "-s -w", tags: [], stamp: null },
+  processes: { web: "hello serve", worker: "hello work" },
+  web: { domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 30, healthTimeoutSec: 60 },
+  scale: { worker: 2 },
+  restart: { at: "Sun *-*-* 04:00:00", jitterSec: 900 },
+  jobs: [{ name: "cleanup", command: "hello cleanup --older-than 7d", at: "hourly", jitterSec: 60 }],
+  vars: { LOG_LEVEL: "info" },
+  secrets: { store: "env", names: [] },
+  ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
+  keepReleases: 5,
+};
+
+const HARDENING = `DynamicUser=yes
+User=hello
+StateDirectory=hello
+UMask=0077
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+SystemCallArchitectures=native
+`;
+
+describe("renderWebUnit", () => {
+  test("renders hello-web@.service", () => {
+    expect(renderWebUnit(cfg)).toBe(`# hello-web@.service: written by qdeploy from the release's deploy.toml; do not edit.
+# Instance %i is the loopback port of a web slot (8247 or 8248); the switch starts the idle
+# slot, checks its health, moves Caddy to it, then stops the old one.
+[Unit]
+Description=hello web on 127.0.0.1:%i
+Wants=network-online.target
+After=network-online.target
+# Keep retrying a crashing app instead of giving up after 5 starts in 10 s.
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=/srv/qdeploy/hello/slots/%i/bin/hello serve
+Environment=PORT=%i
+Environment=QDEPLOY_INSTANCE=%i
+EnvironmentFile=/srv/qdeploy/hello/slots/%i/env
+WorkingDirectory=%S/hello
+SyslogIdentifier=hello-web
+Restart=on-failure
+RestartSec=1s
+# Like Heroku: SIGTERM to every process of the unit, 30 s to finish, then SIGKILL.
+KillMode=control-group
+KillSignal=SIGTERM
+TimeoutStopSec=30s
+SendSIGKILL=yes
+
+${HARDENING}
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test("takes the drain time from [web], at least 1 s (0 would mean never SIGKILL)", () => {
+    expect(renderWebUnit({ ...cfg, web: { ...cfg.web!, drainSec: 5 } })).toContain("\nTimeoutStopSec=5s\n");
+    expect(renderWebUnit({ ...cfg, web: { ...cfg.web!, drainSec: 0 } })).toContain("\nTimeoutStopSec=1s\n");
+  });
+
+  test("throws without a web process", () => {
+    expect(() => renderWebUnit({ ...cfg, processes: { worker: "hello work" } })).toThrow('no "web" process');
+  });
+});
+
+describe("renderProcessUnit", () => {
+  test("renders hello-worker@.service", () => {
+    expect(renderProcessUnit(cfg, "worker")).toBe(`# hello-worker@.service: written by qdeploy from the release's deploy.toml; do not edit.
+# Instance %i is 1..scale; every instance runs the live release (/srv/qdeploy/hello/current).
+[Unit]
+Description=hello worker %i
+Wants=network-online.target
+After=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=/srv/qdeploy/hello/current/bin/hello work
+Environment=QDEPLOY_INSTANCE=%i
+EnvironmentFile=/srv/qdeploy/hello/current/env
+WorkingDirectory=%S/hello
+SyslogIdentifier=hello-worker
+Restart=always
+RestartSec=1s
+KillMode=control-group
+KillSignal=SIGTERM
+TimeoutStopSec=30s
+SendSIGKILL=yes
+
+${HARDENING}
+[Install]
+WantedBy=multi-user.target
+`);
+  });
+
+  test("refuses web, unknown processes and names that cannot be unit names", () => {
+    expect(() => renderProcessUnit(cfg, "web")).toThrow("own unit");
+    expect(() => renderProcessUnit(cfg, "nope")).toThrow('no process "nope"');
+    expect(() => renderProcessUnit({ ...cfg, processes: { "a b": "hello" } }, "a b")).toThrow("may only use");
+  });
+});
+
+describe("renderRestartUnits", () => {
+  test("renders hello-restart.service and .timer", () => {
+    expect(renderRestartUnits(cfg)).toEqual({
+      service: `# hello-restart.service: written by qdeploy from the release's deploy.toml; do not edit.
+# The same zero-downtime restart as \`qdeploy restart\`: the switch starts the live release
+# on the idle slot, checks it, moves Caddy over and drains the old one. Runs as root.
+[Unit]
+Description=hello zero-downtime restart
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/srv/qdeploy/hello/switch restart
+SyslogIdentifier=hello-restart
+`,
+      timer: `# hello-restart.timer: written by qdeploy from the release's deploy.toml; do not edit.
+[Unit]
+Description=hello scheduled restart (Sun *-*-* 04:00:00)
+
+[Timer]
+OnCalendar=Sun *-*-* 04:00:00
+RandomizedDelaySec=900s
+# A restart missed while the host was down is pointless after the boot that started it.
+Persistent=false
+Unit=hello-restart.service
+
+[Install]
+WantedBy=timers.target
+`,
+    });
+  });
+
+  test("is null without [restart]; refuses a multi-line schedule", () => {
+    expect(renderRestartUnits({ ...cfg, restart: null })).toBeNull();
+    expect(() => renderRestartUnits({ ...cfg, restart: { at: "daily\nExecStart=/bin/sh", jitterSec: 0 } })).toThrow(
+      "restart.at",
+    );
+  });
+});
+
+describe("renderJobUnits", () => {
+  test("renders hello-job-cleanup.service and .timer", () => {
+    expect(renderJobUnits(cfg, cfg.jobs[0]!)).toEqual({
+      service: `# hello-job-cleanup.service: written by qdeploy from the release's deploy.toml; do not edit.
+# Started by hello-job-cleanup.timer; runs once on the live release (/srv/qdeploy/hello/current).
+[Unit]
+Description=hello job cleanup
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/srv/qdeploy/hello/current/bin/hello cleanup --older-than 7d
+EnvironmentFile=/srv/qdeploy/hello/current/env
+WorkingDirectory=%S/hello
+SyslogIdentifier=hello-job-cleanup
+KillMode=control-group
+KillSignal=SIGTERM
+TimeoutStopSec=30s
+SendSIGKILL=yes
+
+${HARDENING}`,
+      timer: `# hello-job-cleanup.timer: written by qdeploy from the release's deploy.toml; do not edit.
+[Unit]
+Description=hello job cleanup (hourly)
+
+[Timer]
+OnCalendar=hourly
+RandomizedDelaySec=60s
+# Like cron: a run missed while the host was down is skipped, not made up at boot.
+Persistent=false
+Unit=hello-job-cleanup.service
+
+[Install]
+WantedBy=timers.target
+`,
+    });
+  });
+});
+
+describe("renderUnits", () => {
+  test("names every unit a release installs", () => {
+    const units = renderUnits(cfg);
+    expect(Object.keys(units)).toEqual([
+      "hello-web@.service",
+      "hello-worker@.service",
+      "hello-restart.service",
+      "hello-restart.timer",
+      "hello-job-cleanup.service",
+      "hello-job-cleanup.timer",
+    ]);
+    expect(units["hello-web@.service"]).toBe(renderWebUnit(cfg));
+    expect(units["hello-job-cleanup.timer"]).toBe(renderJobUnits(cfg, cfg.jobs[0]!).timer);
+  });
+
+  test("a worker-only app without restart or jobs", () => {
+    const units = renderUnits({ ...cfg, processes: { worker: "hello work" }, web: null, restart: null, jobs: [] });
+    expect(Object.keys(units)).toEqual(["hello-worker@.service"]);
+  });
+});
+
+describe("ExecStart=", () => {
+  // [Procfile command, ExecStart= value] with releaseDir /R.
+  const table: [string, string][] = [
+    ["hello serve", "/R/bin/hello serve"],
+    ["  hello   serve  ", "/R/bin/hello serve"],
+    ["hello --name 'a b'", '/R/bin/hello --name "a b"'],
+    [`hello "say \\"hi\\"" 'it''s'`, '/R/bin/hello "say \\"hi\\"" its'],
+    ["hello '' x", '/R/bin/hello "" x'],
+    ["hello 100% $HOME ${PORT}", '/R/bin/hello "100%%" "$$HOME" "$${PORT}"'],
+    ["hello a\\ b back\\\\slash", '/R/bin/hello "a b" "back\\\\slash"'],
+    ["hello 'x;y' '*' '#' \"'\"", "/R/bin/hello \"x;y\" \"*\" \"#\" \"'\""],
+    ["hello ';'", '/R/bin/hello ";"'],
+    ["hello 'tab\there' 'nl\nhere'", '/R/bin/hello "tab\\there" "nl\\nhere"'],
+    ["hello 'bell\x07'", '/R/bin/hello "bell\\x07"'],
+    ["hello héllo", '/R/bin/hello "héllo"'],
+    ["/usr/bin/env FOO=1 hello", "/usr/bin/env FOO=1 hello"],
+    ["sleep 10", "sleep 10"],
+  ];
+  for (const [command, expected] of table) {
+    test(JSON.stringify(command), () => expect(renderExecStart(cfg, command, "/R")).toBe(expected));
+  }
+
+  test("refuses what systemd would misread and shell syntax it would not run", () => {
+    expect(() => renderExecStart(cfg, "", "/R", "processes.web")).toThrow("processes.web: the command is empty");
+    expect(() => renderExecStart(cfg, "./bin/hello", "/R")).toThrow("absolute path");
+    expect(() => renderExecStart(cfg, "-hello", "/R")).toThrow("ExecStart= prefix");
+    expect(() => renderExecStart(cfg, "hello a | tee x", "/R")).toThrow('shell syntax "|"');
+    expect(() => renderExecStart(cfg, "hello a && b", "/R")).toThrow('shell syntax "&"');
+    expect(() => renderExecStart(cfg, "hello 'a", "/R")).toThrow("unterminated '");
+    expect(() => quoteExecWord("a\0b")).toThrow("NUL");
+  });
+
+  test("splitCommand follows sh word splitting", () => {
+    expect(splitCommand(`a "b c" 'd e'f g\\ h "\\$x \\q"`)).toEqual(["a", "b c", "d ef", "g h", "$x \\q"]);
+  });
+});
+
+// ---- The real tools judge the real output. ----
+
+const hasSystemdAnalyze = Bun.which("systemd-analyze") !== null;
+const DIST_UNITS = "/usr/lib/systemd/system";
+if (!hasSystemdAnalyze) console.warn("skipping systemd-analyze verify tests: systemd-analyze is not installed");
+
+describe.skipIf(!hasSystemdAnalyze)("systemd-analyze verify", () => {
+  let root = "";
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "qdeploy-verify-"));
+    cpSync(DIST_UNITS, join(root, DIST_UNITS), { recursive: true, verbatimSymlinks: true });
+  });
+  afterAll(() => root && rmSync(root, { recursive: true, force: true }));
+
+  /** Installs units into a fresh etc/ with the executables and env files they name, then verifies. */
+  function verify(units: Record<string, string>, names: string[]): string {
+    const unitDir = join(root, layout(cfg.app).unitDir);
+    rmSync(unitDir, { recursive: true, force: true });
+    rmSync(join(root, "srv"), { recursive: true, force: true });
+    mkdirSync(unitDir, { recursive: true });
+    for (const [name, text] of Object.entries(units)) writeFileSync(join(unitDir, name), text);
+    const l = layout(cfg.app);
+    for (const dir of [l.slot(8247), l.current]) {
+      for (const [file, mode] of [["bin/hello", 0o755], ["env", 0o600]] as const) {
+        const path = join(root, dir, file);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, file === "env" ? renderEnvFile(cfg.vars) : "#!/bin/sh\n");
+        chmodSync(path, mode);
+      }
+    }
+    writeFileSync(join(root, l.switchScript), "#!/bin/sh\n");
+    chmodSync(join(root, l.switchScript), 0o755);
+    const r = Bun.spawnSync(["systemd-analyze", "verify", `--root=${root}`, ...names], { stderr: "pipe", stdout: "pipe" });
+    // Exit 0 is not enough: unknown keys are only printed (FACTS.md).
+    return `${r.stdout.toString()}${r.stderr.toString()}${r.exitCode === 0 ? "" : `exit ${r.exitCode}`}`;
+  }
+
+  const instances = [
+    "hello-web@8247.service",
+    "hello-worker@1.service",
+    "hello-restart.service",
+    "hello-restart.timer",
+    "hello-job-cleanup.service",
+    "hello-job-cleanup.timer",
+  ];
+
+  test("every rendered unit verifies with no output", () => {
+    expect(verify(renderUnits(cfg), instances)).toBe("");
+  });
+
+  test("a unit with odd arguments verifies too", () => {
+    const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' ''` } };
+    expect(verify(renderUnits(odd), ["hello-web@8247.service"])).toBe("");
+  });
+
+  test("the check can fail: an unknown key and a missing binary are reported", () => {
+    const units = renderUnits(cfg);
+    const broken = { ...units, "hello-worker@.service": `${units["hello-worker@.service"]}[Service]\nProtectEverything=yes\n` };
+    expect(verify(broken, ["hello-worker@1.service"])).toContain("Unknown key 'ProtectEverything'");
+    expect(verify(units, ["hello-web@8001.service"])).toContain("is not executable");
+  });
+});
+
+// A real systemd (a user manager in a private mount namespace, since this machine's PID 1 is
+// not systemd) runs the rendered ExecStart= and EnvironmentFile= and we compare what the
+// process received. Needs root for the mount namespace; the VM e2e suite covers the rest.
+const userManager = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd"].find((p) => existsSync(p));
+const canUnshare = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("systemctl") !== null;
+if (!userManager || !canUnshare) {
+  console.warn("skipping the real systemd round trip: needs root, unshare, systemctl and the systemd binary");
+}
+
+describe.skipIf(!userManager || !canUnshare)("real systemd round trip", () => {
+  test("argv and environment reach the process exactly", () => {
+    const dir = mkdtempSync(join(tmpdir(), "qdeploy-run-"));
+    try {
+      const args = ["a b", "", ";", "100%", "$HOME", "${PORT}", 'q"uote', "it's", "back\\slash", "nl\nx", "tab\tx", "cr\rx", "bell\x07", "é", "#"];
+      const vars: Record<string, string> = {
+        PLAIN: "info",
+        SPACES: "  leading and trailing  ",
+        QUOTES: `"double" 'single' \`tick\``,
+        DOLLAR: "$HOME ${PORT} $$",
+        BACKSLASH: "a\\b\\\\c\\nd\\",
+        HASH: "#not a comment ;nor this",
+        NEWLINES: "line1\nline2\r\nline3\n",
+        EQUALS: "a=b==c",
+        EMPTY: "",
+        UNICODE: "héllo ☃ 𝄞",
+        CONTROL: "\x01\x1b[0m\x7f\t",
+      };
+      const bin = join(dir, "release", "bin", "hello");
+      mkdirSync(dirname(bin), { recursive: true });
+      // printf '%s\0' keeps every byte but NUL, so newlines inside values survive the dump.
+      writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done > ${dir}/argv\nenv -0 > ${dir}/env\n`);
+      chmodSync(bin, 0o755);
+      writeFileSync(join(dir, "env"), renderEnvFile(vars));
+      const command = ["hello", ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+      mkdirSync(join(dir, "units"));
+      writeFileSync(
+        join(dir, "units", "probe@.service"),
+        `[Service]\nType=oneshot\nExecStart=${renderExecStart(cfg, command, join(dir, "release"))}\nEnvironment=PORT=%i\nEnvironmentFile=${dir}/env\n`,
+      );
+      const script = `set -eu
+mount -t tmpfs tmpfs /run   # only in this mount namespace: makes the user manager believe systemd booted
+mkdir -p /run/systemd/system ${dir}/xdg
+chmod 700 ${dir}/xdg
+export XDG_RUNTIME_DIR=${dir}/xdg SYSTEMD_UNIT_PATH=${dir}/units:
+${userManager} --user >${dir}/manager.log 2>&1 &
+pid=$!
+trap 'kill $pid' EXIT
+for i in $(seq 100); do systemctl --user show-environment >/dev/null 2>&1 && break; sleep 0.05; done
+systemctl --user start probe@8123.service
+`;
+      const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], { stderr: "pipe", stdout: "pipe" });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.exitCode).toBe(0);
+      const argv = readFileSync(join(dir, "argv"), "utf8").split("\0").slice(0, -1);
+      expect(argv).toEqual(args);
+      const env = Object.fromEntries(
+        readFileSync(join(dir, "env"), "utf8")
+          .split("\0")
+          .slice(0, -1)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      );
+      for (const [k, v] of Object.entries(vars)) expect([k, env[k]]).toEqual([k, v]);
+      expect(env.PORT).toBe("8123");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,253 @@
+/**
+ * The systemd units a release installs (docs/server-layout.md), rendered from the templates
+ * in systemd/. Pure: (config) -> text. Names and paths come from src/plan/layout.ts.
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { layout, unitNames, webPorts } from "../plan/layout.ts";
+import { renderTemplate } from "./template.ts";
+import webTemplate from "../../systemd/web@.service" with { type: "text" };
+import processTemplate from "../../systemd/process@.service" with { type: "text" };
+import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };
+import restartTimerTemplate from "../../systemd/restart.timer" with { type: "text" };
+import jobServiceTemplate from "../../systemd/job.service" with { type: "text" };
+import jobTimerTemplate from "../../systemd/job.timer" with { type: "text" };
+
+type Job = ResolvedConfig["jobs"][number];
+
+/** Stop timeout for units without a web drain of their own: Heroku's 30 s. */
+const DEFAULT_DRAIN_SEC = 30;
+
+/** `APP-web@.service`: instance %i is the slot's loopback port; runs slots/%i/bin/BINARY. */
+export function renderWebUnit(cfg: ResolvedConfig): string {
+  const command = cfg.processes.web;
+  if (command === undefined) throw new Error(`${cfg.app}: no "web" process to render a web unit for`);
+  const slot = `${layout(cfg.app).slots}/%i`;
+  return renderTemplate(
+    webTemplate,
+    {
+      app: checkApp(cfg.app),
+      slots: webSlotsText(cfg.app),
+      execStart: renderExecStart(cfg, command, slot, "processes.web"),
+      envFile: `${slot}/env`,
+      workingDirectory: workingDirectory(cfg.app),
+      drainSec: drainSec(cfg),
+    },
+    "systemd/web@.service",
+  );
+}
+
+/** `APP-PROC@.service` for a non-web process: instance %i is 1..scale; runs current/. */
+export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
+  const command = cfg.processes[proc];
+  if (proc === "web") throw new Error(`${cfg.app}: the web process has its own unit (renderWebUnit)`);
+  if (command === undefined) throw new Error(`${cfg.app}: no process "${proc}"`);
+  const current = layout(cfg.app).current;
+  return renderTemplate(
+    processTemplate,
+    {
+      app: checkApp(cfg.app),
+      proc: checkUnitPart(proc, `processes.${proc}`),
+      current,
+      execStart: renderExecStart(cfg, command, current, `processes.${proc}`),
+      envFile: `${current}/env`,
+      workingDirectory: workingDirectory(cfg.app),
+      drainSec: drainSec(cfg),
+    },
+    "systemd/process@.service",
+  );
+}
+
+/** `APP-restart.{service,timer}`: the scheduled zero-downtime restart; null without [restart]. */
+export function renderRestartUnits(cfg: ResolvedConfig): { service: string; timer: string } | null {
+  if (!cfg.restart) return null;
+  const app = checkApp(cfg.app);
+  return {
+    service: renderTemplate(
+      restartServiceTemplate,
+      { app, switchScript: layout(app).switchScript },
+      "systemd/restart.service",
+    ),
+    timer: renderTemplate(
+      restartTimerTemplate,
+      { app, at: unitValue(cfg.restart.at, "restart.at"), jitterSec: seconds(cfg.restart.jitterSec, "restart.jitter") },
+      "systemd/restart.timer",
+    ),
+  };
+}
+
+/** `APP-job-NAME.{service,timer}`: one scheduled run of the job's command on the live release. */
+export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string; timer: string } {
+  const app = checkApp(cfg.app);
+  const name = checkUnitPart(job.name, `jobs.${job.name}.name`);
+  const current = layout(app).current;
+  return {
+    service: renderTemplate(
+      jobServiceTemplate,
+      {
+        app,
+        job: name,
+        current,
+        execStart: renderExecStart(cfg, job.command, current, `jobs.${name}.command`),
+        envFile: `${current}/env`,
+        workingDirectory: workingDirectory(app),
+        drainSec: drainSec(cfg),
+      },
+      "systemd/job.service",
+    ),
+    timer: renderTemplate(
+      jobTimerTemplate,
+      { app, job: name, at: unitValue(job.at, `jobs.${name}.at`), jitterSec: seconds(job.jitterSec, `jobs.${name}.jitter`) },
+      "systemd/job.timer",
+    ),
+  };
+}
+
+/** Every unit file a release installs: file name -> content. */
+export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
+  const units: Record<string, string> = {};
+  for (const proc of Object.keys(cfg.processes).sort()) {
+    units[unitNames.template(cfg.app, proc)] = proc === "web" ? renderWebUnit(cfg) : renderProcessUnit(cfg, proc);
+  }
+  const restart = renderRestartUnits(cfg);
+  if (restart) {
+    units[unitNames.restartService(cfg.app)] = restart.service;
+    units[unitNames.restartTimer(cfg.app)] = restart.timer;
+  }
+  for (const job of cfg.jobs) {
+    const { service, timer } = renderJobUnits(cfg, job);
+    units[unitNames.jobService(cfg.app, job.name)] = service;
+    units[unitNames.jobTimer(cfg.app, job.name)] = timer;
+  }
+  return units;
+}
+
+/**
+ * A process command as systemd's ExecStart= value. The command is split into words like a
+ * shell would (quotes, backslashes) but nothing is expanded: a first word equal to the
+ * binary becomes the release's absolute path, the rest is quoted for systemd with `%` and
+ * `$` doubled so systemd passes them through literally. Shell syntax (pipes, `;`, `&&`,
+ * redirections) is refused rather than silently passed as arguments.
+ */
+export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir: string, where = "command"): string {
+  const words = splitCommand(command, where);
+  const [first, ...args] = words;
+  if (first === undefined) throw new Error(`${where}: the command is empty`);
+  let exec: string;
+  if (first === cfg.build.binary) {
+    if (!/^[A-Za-z0-9._+-]+$/.test(first)) throw new Error(`build.binary: "${first}" is not a plain file name`);
+    exec = `${releaseDir}/bin/${first}`;
+  } else if (first.startsWith("/")) {
+    exec = quoteExecWord(first);
+  } else if (first.includes("/")) {
+    throw new Error(`${where}: "${first}" must be the binary's name, an absolute path, or a command on systemd's PATH`);
+  } else if (/^[-@:+!]/.test(first)) {
+    throw new Error(`${where}: a command may not start with "${first[0]}" (systemd reads it as an ExecStart= prefix)`);
+  } else {
+    exec = quoteExecWord(first);
+  }
+  return [exec, ...args.map(quoteExecWord)].join(" ");
+}
+
+/** One argument in systemd's ExecStart= syntax, taken literally (no specifiers, no $VARs). */
+export function quoteExecWord(word: string): string {
+  if (word.includes("\0")) throw new Error("a command argument cannot contain a NUL byte");
+  const plain = /^[A-Za-z0-9_\/.,:=@+-]+$/.test(word);
+  const body = plain
+    ? word
+    : `"${word.replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
+  return body.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+}
+
+const C_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r" };
+
+/**
+ * Splits a Procfile command into words with POSIX shell quoting: '...' is literal, "..."
+ * honours \\ \" \$ \` and backslash-newline, a bare backslash escapes the next character.
+ */
+export function splitCommand(command: string, where = "command"): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === " " || c === "\t" || c === "\n") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`${where}: unterminated ' in ${JSON.stringify(command)}`);
+      word += command.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; ; i++) {
+        if (i >= command.length) throw new Error(`${where}: unterminated " in ${JSON.stringify(command)}`);
+        const d = command[i]!;
+        if (d === '"') break;
+        if (d === "\\" && i + 1 < command.length && '\\"$`\n'.includes(command[i + 1]!)) {
+          i++;
+          if (command[i] !== "\n") word += command[i];
+        } else word += d;
+      }
+    } else if (c === "\\") {
+      if (i + 1 >= command.length) throw new Error(`${where}: trailing backslash in ${JSON.stringify(command)}`);
+      i++;
+      if (command[i] !== "\n") {
+        word += command[i];
+        inWord = true;
+      }
+    } else if ("|&;<>()`".includes(c)) {
+      throw new Error(
+        `${where}: shell syntax "${c}" is not supported in ${JSON.stringify(command)}; quote it, or run a script`,
+      );
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/**
+ * The working directory: the app's StateDirectory (/var/lib/APP), writable by the dynamic
+ * user and kept across releases, so relative paths an app writes survive a deploy; the
+ * release dir is root-owned and read-only to the app, and the binary is run by full path.
+ */
+function workingDirectory(app: string): string {
+  return `%S/${app}`;
+}
+
+function webSlotsText(app: string): string {
+  const [a, b] = webPorts(app);
+  return `${a} or ${b}`;
+}
+
+/** TimeoutStopSec=0 would mean "never SIGKILL", so a zero drain still gets 1 s. */
+function drainSec(cfg: ResolvedConfig): string {
+  return seconds(Math.max(cfg.web?.drainSec ?? DEFAULT_DRAIN_SEC, 1), "web.drain");
+}
+
+function seconds(n: number, where: string): string {
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${where}: ${n} is not a number of seconds`);
+  return String(n);
+}
+
+function checkApp(app: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(app)) throw new Error(`app: "${app}" must match [a-z][a-z0-9-]*`);
+  return app;
+}
+
+/** Process and job names become part of unit names. */
+function checkUnitPart(name: string, where: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`${where}: "${name}" may only use letters, digits, _ and -`);
+  return name;
+}
+
+/** A free-text value on one unit line (OnCalendar=, Description=): one line, `%` escaped. */
+function unitValue(value: string, where: string): string {
+  if (/[\x00-\x1f\x7f]/.test(value) || value.trim() === "") throw new Error(`${where}: ${JSON.stringify(value)} is not a one-line value`);
+  return value.replace(/%/g, "%%");
+}

@@ -1,0 +1,156 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { Encrypter, armor, generateIdentity, identityToRecipient } from "age-encryption";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ResolvedConfig } from "../config/types.ts";
+import { ConfigError, OperationError } from "../errors.ts";
+import { runSecretsCommand, type SecretsIO } from "./commands.ts";
+import { loadSecrets } from "./store.ts";
+
+let root: string;
+let alice: { key: string; pub: string };
+let bob: { key: string; pub: string };
+
+const person = async () => {
+  const key = await generateIdentity();
+  return { key, pub: await identityToRecipient(key) };
+};
+const config = (env = "prod", secrets: ResolvedConfig["secrets"] = { store: "age" }) =>
+  ({ app: "hello", env, root, secrets }) as ResolvedConfig;
+const source = (secrets: ResolvedConfig["secrets"] = { store: "age" }) => ({
+  load: async (env: string) => config(env, secrets),
+  environments: ["prod", "staging"],
+});
+const io = (key: string, lines: string[] = []): SecretsIO => ({
+  stdin: async () => "",
+  out: (l) => lines.push(l),
+  err: (l) => lines.push(l),
+  environ: { QDEPLOY_AGE_KEY: key, XDG_CONFIG_HOME: join(root, "config") },
+});
+const load = (key: string, env = "prod", secrets: ResolvedConfig["secrets"] = { store: "age" }) =>
+  loadSecrets(config(env, secrets), { environ: { QDEPLOY_AGE_KEY: key, XDG_CONFIG_HOME: join(root, "config") } });
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "qdeploy-age-test-"));
+  alice = await person();
+  bob = await person();
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("age store", () => {
+  test("set, read back, unset: a round trip through the encrypted file", async () => {
+    const lines: string[] = [];
+    const value = 'multi\nline "value" \\ with = signs';
+    expect(await runSecretsCommand(["set", "prod", `DB=${value}`, "API_KEY=k-1234"], source(), io(alice.key, lines))).toBe(0);
+    const file = await readFile(join(root, "secrets", "prod.env.age"));
+    expect(new TextDecoder().decode(file.subarray(0, 21))).toBe("age-encryption.org/v1"); // binary format
+    expect(file.includes(Buffer.from("k-1234"))).toBe(false);
+    expect(await load(alice.key)).toEqual({ DB: value, API_KEY: "k-1234" });
+
+    // The first set created recipients.txt with the user's key, and said so.
+    expect(await readFile(join(root, "secrets", "recipients.txt"), "utf8")).toContain(`\n${alice.pub}\n`);
+    expect(lines.join("\n")).toContain(`created secrets/recipients.txt with your public key ${alice.pub}`);
+    expect(lines.join("\n")).not.toContain("k-1234");
+
+    await runSecretsCommand(["unset", "prod", "DB"], source(), io(alice.key));
+    expect(await load(alice.key)).toEqual({ API_KEY: "k-1234" });
+    expect(await load(alice.key, "staging")).toEqual({}); // no file yet: no secrets
+  });
+
+  test("a file not encrypted to you says which key you have and what to do", async () => {
+    await runSecretsCommand(["set", "prod", "A=secretvalue"], source(), io(alice.key));
+    const err = await load(bob.key).catch((e) => e);
+    expect(err).toBeInstanceOf(OperationError);
+    expect(err.message).toBe(
+      `secrets/prod.env.age is not encrypted to your age key ${bob.pub} (from QDEPLOY_AGE_KEY). ` +
+        `A teammate who can read it must run \`qdeploy secrets recipients add ${bob.pub}\`.`,
+    );
+  });
+
+  test("a corrupted file says so", async () => {
+    await runSecretsCommand(["set", "prod", "A=secretvalue"], source(), io(alice.key));
+    const path = join(root, "secrets", "prod.env.age");
+    const bytes = await readFile(path);
+    bytes[bytes.length - 5]! ^= 0xff; // flip a payload byte
+    await writeFile(path, bytes);
+    await expect(load(alice.key)).rejects.toThrow("secrets/prod.env.age is corrupted (it does not decrypt)");
+    await writeFile(path, "not age at all");
+    await expect(load(alice.key)).rejects.toThrow("secrets/prod.env.age is corrupted (not an age file)");
+    await writeFile(path, bytes.subarray(0, 30));
+    await expect(load(alice.key)).rejects.toThrow("secrets/prod.env.age is corrupted");
+  });
+
+  test("recipients add re-encrypts every environment so the new key can read them", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    await runSecretsCommand(["set", "staging", "B=2222"], source(), io(alice.key));
+    await expect(load(bob.key)).rejects.toThrow("not encrypted to your age key");
+
+    const lines: string[] = [];
+    expect(await runSecretsCommand(["recipients", "add", bob.pub], source(), io(alice.key, lines))).toBe(0);
+    expect(lines).toContain(`added ${bob.pub} to secrets/recipients.txt`);
+    expect(lines).toContain("re-encrypted secrets/prod.env.age to 2 recipients");
+    expect(await load(bob.key)).toEqual({ A: "1111" });
+    expect(await load(bob.key, "staging")).toEqual({ B: "2222" });
+    expect(await load(alice.key)).toEqual({ A: "1111" });
+
+    const listed: string[] = [];
+    await runSecretsCommand(["recipients", "list"], source(), io(bob.key, listed));
+    expect(listed).toEqual([alice.pub, `${bob.pub} (you)`]);
+  });
+
+  test("recipients add by someone who cannot read a file reports it and exits 1", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    const carol = await person();
+    const lines: string[] = [];
+    expect(await runSecretsCommand(["recipients", "add", carol.pub], source(), io(bob.key, lines))).toBe(1);
+    expect(lines.join("\n")).toContain("could not re-encrypt 1 file");
+    expect(lines.join("\n")).toContain(`secrets/prod.env.age: secrets/prod.env.age is not encrypted to your age key ${bob.pub}`);
+  });
+
+  test("recipients add refuses a secret key without echoing it", async () => {
+    const err = await runSecretsCommand(["recipients", "add", alice.key], source(), io(alice.key)).catch((e) => e);
+    expect(err.message).toContain("this is a secret key");
+    expect(err.message).not.toContain(alice.key);
+  });
+
+  test("a bad recipients file names the line", async () => {
+    await mkdir(join(root, "secrets"));
+    await writeFile(join(root, "secrets", "recipients.txt"), `# team\n${alice.pub}\nage1notakey\n`);
+    const err = await runSecretsCommand(["set", "prod", "A=1"], source(), io(alice.key)).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe("secrets/recipients.txt:3: not a valid age public key (age1...): check it was copied whole");
+  });
+
+  test("secrets.file and secrets.recipients move the files; a configured file that is missing is an error", async () => {
+    const secrets = { store: "age" as const, file: "config/prod.age", recipients: "config/keys.txt" };
+    await expect(load(alice.key, "prod", secrets)).rejects.toThrow("config/prod.age (secrets.file) does not exist");
+    await runSecretsCommand(["set", "prod", "A=1"], source(secrets), io(alice.key));
+    expect(await readFile(join(root, "config", "keys.txt"), "utf8")).toContain(alice.pub);
+    expect(await load(alice.key, "prod", secrets)).toEqual({ A: "1" });
+  });
+
+  test("an armored file reads too", async () => {
+    const e = new Encrypter();
+    e.addRecipient(alice.pub);
+    await mkdir(join(root, "secrets"));
+    await writeFile(join(root, "secrets", "prod.env.age"), armor.encode(await e.encrypt("A=armored\n")));
+    expect(await load(alice.key)).toEqual({ A: "armored" });
+  });
+
+  test("a decrypted file with bad lines names file and line only", async () => {
+    const e = new Encrypter();
+    e.addRecipient(alice.pub);
+    await mkdir(join(root, "secrets"));
+    await writeFile(join(root, "secrets", "prod.env.age"), await e.encrypt("A=1\nsecretline\n"));
+    await expect(load(alice.key)).rejects.toThrow(/^secrets\/prod\.env\.age:2: expected KEY=VALUE$/);
+  });
+
+  test("reading needs an identity, and says how to get one", async () => {
+    await runSecretsCommand(["set", "prod", "A=1"], source(), io(alice.key));
+    const err = await loadSecrets(config(), { environ: { XDG_CONFIG_HOME: join(root, "config") } }).catch((e) => e);
+    expect(err.message).toStartWith("no age identity to decrypt secrets with");
+  });
+});
