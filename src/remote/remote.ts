@@ -17,7 +17,10 @@ export interface ExecOptions {
   onStderr?: (chunk: string) => void;
   /** Throw RemoteError on a non-zero exit (default true). */
   check?: boolean;
+  /** Aborting closes the channel (the remote command sees EOF / SIGHUP). */
   signal?: AbortSignal;
+  /** Leave stdin open until the channel closes (the deploy lock lives as long as it). */
+  keepStdinOpen?: boolean;
 }
 
 export interface UploadOptions {

@@ -1,0 +1,30 @@
+# qdeploy's deploy lock, run as `bash -c "$(cat lock.sh)" lock APP hold|status|release [WHO WAIT]`.
+# An flock on /srv/qdeploy/APP/lock held by a shell that lives as long as the SSH channel
+# that started it: a push that dies (killed, lost connection) frees the lock by itself.
+set -u
+app=$1 cmd=$2
+root=/srv/qdeploy/$app
+holder=$root/lock.holder
+mkdir -p "$root"
+case $cmd in
+  hold)
+    who=$3 wait=$4
+    exec 9>>"$root/lock"
+    if ! flock -w "$wait" 9; then
+      printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "$(cat "$holder" 2>/dev/null || echo unknown)" "$wait" >&2
+      exit 75
+    fi
+    printf '%s, pid %s, since %s\n' "$who" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$holder"
+    echo LOCKED
+    # A builtin read, not cat: only this shell holds fd 9, so ending it frees the lock.
+    while IFS= read -r _; do :; done
+    rm -f "$holder" ;;
+  status)
+    if [ ! -e "$root/lock" ] || flock -n "$root/lock" true; then echo free
+    else echo "held by $(cat "$holder" 2>/dev/null || echo 'a running restart')"; fi ;;
+  release)
+    pid=$(sed -n 's/.*, pid \([0-9]*\),.*/\1/p' "$holder" 2>/dev/null)
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then echo "released (ended pid $pid)"; else echo "not held"; fi
+    rm -f "$holder" ;;
+  *) echo "usage: lock APP hold|status|release" >&2; exit 2 ;;
+esac

@@ -1,0 +1,213 @@
+#!/bin/bash
+# qdeploy's server side. Installed as /srv/qdeploy/APP/switch by setup; run by push,
+# rollback and restart over SSH, and by APP-restart.service from its timer, so the
+# zero-downtime switch has exactly one implementation. See docs/server-layout.md.
+#
+#   switch activate ID WHO [web]  health-gated blue/green switch to release ID
+#   switch restart [PROC]         the same switch to the live release (or restart PROC)
+#   switch status                 live release, unit states, health, next timer runs
+#   switch exec CMD...            run CMD with the live release's environment, as the app user
+set -euo pipefail
+umask 022
+
+root=$(dirname "$(readlink -f "$0")")
+app=$(basename "$root")
+units_dir=/etc/systemd/system
+site=/etc/caddy/qdeploy/$app.caddy
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Atomically point symlink $1 at $2 (rename: never a moment without the link).
+relink() { ln -sfn "$2" "$1.tmp.$$" && mv -Tf "$1.tmp.$$" "$1"; }
+# Atomically replace file $1 with stdin.
+replace() { cat > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+
+live_release() { if [ -L "$root/current" ]; then basename "$(readlink "$root/current")"; fi; }
+live_slot() { cat "$root/live-slot" 2>/dev/null || true; }
+
+# 0 when GET http://127.0.0.1:$1$2 answers 2xx (bash's /dev/tcp: no curl on a bare server).
+probe() {
+  ( exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$2" >&3
+    IFS=' ' read -r -t 5 _ status _ <&3 || exit 1
+    [[ $status == 2?? ]] ) 2>/dev/null
+}
+
+# Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
+wait_healthy() {
+  local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state
+  while (( SECONDS < deadline )); do
+    probe "$port" "$path" && return 0
+    if (( i++ % 5 == 0 )); then
+      state=$(systemctl show -P SubState "$unit")
+      case $state in failed|auto-restart|dead|exited)
+        say "$unit stopped ($state) before it answered $path" >&2; return 1 ;;
+      esac
+    fi
+    sleep 0.1
+  done
+  say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s" >&2
+  return 1
+}
+
+journal_tail() {
+  say "last lines of $1:" >&2
+  journalctl -u "$1" -n 20 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
+}
+
+# Installs release $1's unit files; removes the units an earlier release had and this one lacks.
+install_units() {
+  local rel=$1 changed=0 f name manifest=$root/installed-units
+  for f in "$rel"/units/*; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f")
+    if ! cmp -s "$f" "$units_dir/$name"; then
+      install -m 0644 "$f" "$units_dir/$name.tmp.$$" && mv -f "$units_dir/$name.tmp.$$" "$units_dir/$name"
+      changed=1
+    fi
+  done
+  if [ -f "$manifest" ]; then
+    while read -r name; do
+      if [ -z "$name" ] || [ -e "$rel/units/$name" ]; then continue; fi
+      case $name in
+        *@.service) systemctl disable --now "${name%@.service}@*.service" >/dev/null 2>&1 || true ;;
+        *) systemctl disable --now "$name" >/dev/null 2>&1 || true ;;
+      esac
+      rm -f "$units_dir/$name"; changed=1
+    done < "$manifest"
+  fi
+  ls -1 "$rel/units" | replace "$manifest"
+  if (( changed )); then systemctl daemon-reload; fi
+}
+
+# Points Caddy at port $2 with release $1's site; a config that fails validation is never loaded.
+switch_caddy() {
+  local rel=$1 port=$2 backup="" out
+  mkdir -p "$(dirname "$site")"
+  if [ -f "$site" ]; then backup=$site.prev; cp -p "$site" "$backup"; fi
+  sed "s/__QDEPLOY_UPSTREAM__/$port/g" "$rel/site.caddy" | replace "$site"
+  if ! out=$(caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile 2>&1) ||
+     ! out=$(systemctl reload caddy 2>&1); then
+    if [ -n "$backup" ]; then mv -f "$backup" "$site"; else rm -f "$site"; fi
+    systemctl reload caddy >/dev/null 2>&1 || true
+    printf '%s\n' "$out" | grep -v '"level":"info"' | tail -n 15 | sed 's/^/  | /' >&2
+    return 1
+  fi
+  rm -f "$backup"
+}
+
+# Brings the other processes and the timers in line with the sourced switch.conf.
+sync_processes() {
+  local spec proc count i unit
+  for spec in $PROCS; do
+    proc=${spec%%:*}; count=${spec##*:}
+    for ((i = 1; i <= count; i++)); do
+      systemctl enable --quiet "$app-$proc@$i.service"
+      systemctl restart "$app-$proc@$i.service"
+    done
+    for unit in $(systemctl list-units --all --plain --no-legend "$app-$proc@*.service" | awk '{print $1}'); do
+      i=${unit#*@}; i=${i%.service}
+      if [[ $i =~ ^[0-9]+$ ]] && (( i > count )); then systemctl disable --quiet --now "$unit" || true; fi
+    done
+  done
+  for unit in $TIMERS; do systemctl enable --quiet --now "$unit"; done
+}
+
+audit() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >> "$root/audit.log"; }
+
+# The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
+activate() {
+  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit
+  [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
+  # shellcheck source=/dev/null
+  . "$rel/switch.conf"
+  install_units "$rel"
+  old=$(live_slot)
+  if (( WEB )); then
+    next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
+    unit=$app-web@$next.service
+    systemctl stop "$unit" 2>/dev/null || true  # a leftover of an interrupted switch
+    relink "$root/slots/$next" "../releases/$id"
+    say "starting $unit ($id)"
+    systemctl start "$unit"
+    if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
+      journal_tail "$unit"
+      systemctl stop "$unit" || true
+      audit "refused $id by $who: health check failed"
+      die "release $id failed its health check; the live release keeps serving"
+    fi
+    say "healthy: $unit answers $HEALTH"
+    if ! switch_caddy "$rel" "$next"; then
+      systemctl stop "$unit" || true
+      audit "refused $id by $who: caddy config invalid"
+      die "the Caddy config of release $id failed validation; the live release keeps serving"
+    fi
+    say "caddy sends traffic to 127.0.0.1:$next"
+    printf '%s\n' "$next" | replace "$root/live-slot"
+    systemctl enable --quiet "$unit"
+  fi
+  relink "$root/current" "releases/$id"
+  touch "$rel/activated"
+  if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
+    systemctl disable --quiet "$app-web@$old.service" 2>/dev/null || true
+    say "draining $app-web@$old.service"
+    systemctl stop "$app-web@$old.service"
+  fi
+  [ "$only" = web ] || sync_processes
+  audit "activated $id by $who${only:+ ($only only)}"
+  say "live: $id"
+}
+
+# Zero-downtime restart of the live release: everything, or one process.
+restart() {
+  local proc=${1:-} id spec i
+  id=$(live_release)
+  [ -n "$id" ] || die "no live release to restart"
+  . "$root/releases/$id/switch.conf"
+  case $proc in
+    "") activate "$id" restart; return ;;
+    web) (( WEB )) || die "release $id has no web process"; activate "$id" restart web; return ;;
+  esac
+  for spec in $PROCS; do
+    [ "${spec%%:*}" = "$proc" ] || continue
+    for ((i = 1; i <= ${spec##*:}; i++)); do systemctl restart "$app-$proc@$i.service"; done
+    audit "restarted $proc"
+    return
+  done
+  die "no process \"$proc\" in release $id"
+}
+
+status() {
+  local id t
+  id=$(live_release)
+  say "live=$id"
+  say "slot=$(live_slot)"
+  systemctl list-units --all --plain --no-legend "$app-*" | awk '{print "unit=" $1 " " $3 " " $4}'
+  [ -n "$id" ] || return 0
+  . "$root/releases/$id/switch.conf"
+  if (( WEB )); then
+    if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
+  fi
+  for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
+}
+
+run_exec() {
+  local id
+  id=$(live_release)
+  [ -n "$id" ] || die "no live release"
+  exec systemd-run --quiet --pipe --wait --collect --service-type=exec \
+    -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
+    -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=/var/lib/$app" \
+    --setenv="PATH=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin" -- "$@"
+}
+
+cmd=${1:-}; shift || true
+case $cmd in
+  activate) activate "$1" "${2:-unknown}" "${3:-}" ;;
+  # The timer's restart waits for a push in progress (lock.sh holds the same lock).
+  restart) exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"; restart "${1:-}" ;;
+  status) status ;;
+  exec) run_exec "$@" ;;
+  *) die "usage: switch activate|restart|status|exec" ;;
+esac

@@ -1,0 +1,205 @@
+#!/usr/bin/env bun
+/**
+ * qdeploy's entry point: parse the command line, run one command, and turn every error
+ * into one clear message and an exit status (0 done, 1 failed, 2 bad usage or config).
+ */
+import { QdeployError, UsageError } from "./errors.ts";
+import { createOutput, type Output } from "./output.ts";
+import { type Ctx } from "./commands/context.ts";
+
+const HELP = `qdeploy: deploy Go apps to your own Linux servers (systemd + Caddy, zero downtime)
+
+usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
+
+  init                          write a deploy.toml for the Go module here
+  check [ENV]                   validate deploy.toml; every problem at once, with its line
+  plan ENV [--arch A]           what push would build, upload, write and run (offline)
+  setup ENV                     prepare the hosts (Caddy, directories); push does it when needed
+  push ENV                      build, upload, switch with zero downtime
+  rollback ENV [RELEASE]        back to the previous good release (or the one named)
+  releases ENV [--json]         releases on the hosts; which is live
+  status ENV [--json]           live release, units, health, next timer runs
+  logs ENV [PROCESS] [-f] [--since T] [-n N]
+                                the journal of the app's units, host-prefixed
+  restart ENV [PROCESS]         zero-downtime restart (the one the restart timer runs)
+  exec ENV [--host N] -- CMD... run a one-off command with the app's environment
+  secrets set|unset|list|edit ENV ...   the per-environment secret store
+  secrets recipients list|add ...       who can decrypt the age store
+  lock status|release ENV       the deploy lock
+  sandbox up|down|ssh|status    a local disposable Debian VM to deploy to
+
+options:
+  --config FILE     deploy.toml to read (default ./deploy.toml)
+  --identity FILE   age identity for the secret store (else $QDEPLOY_AGE_KEY or your default)
+  --lock-wait SECS  how long push waits for another deploy's lock (default 60)
+  --json            machine-readable output where a command reports state
+  --quiet, --verbose, --help
+`;
+
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host"]);
+const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h"]);
+
+/** The command line split into positionals, flags and what follows `--`. */
+export interface Args {
+  positionals: string[];
+  flags: Map<string, string | true>;
+  rest: string[];
+}
+
+/** Parses argv (without the program name); unknown flags are usage errors. */
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { positionals: [], flags: new Map(), rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      args.rest = argv.slice(i + 1);
+      break;
+    }
+    const [name, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    if (VALUE_FLAGS.has(name)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      args.flags.set(canonical(name), v);
+    } else if (BOOL_FLAGS.has(name)) {
+      args.flags.set(canonical(name), true);
+    } else if (a.startsWith("-") && a !== "-") {
+      throw new UsageError(`unknown option ${a} (see qdeploy --help)`);
+    } else {
+      args.positionals.push(a);
+    }
+  }
+  return args;
+}
+
+function canonical(flag: string): string {
+  return ({ "-q": "--quiet", "-v": "--verbose", "-f": "--follow", "-h": "--help", "-n": "--lines" } as Record<string, string>)[flag] ?? flag;
+}
+
+/** Runs one command line; returns the exit status. */
+export async function main(argv: string[], out?: Output): Promise<number> {
+  let verbose = argv.includes("--verbose") || argv.includes("-v");
+  let o = out ?? createOutput({ verbose });
+  try {
+    const args = parseArgs(argv);
+    const flag = (n: string) => args.flags.get(n);
+    verbose = Boolean(flag("--verbose"));
+    o = out ?? createOutput({ verbose, quiet: Boolean(flag("--quiet")), json: Boolean(flag("--json")) });
+    const [command, ...pos] = args.positionals;
+    if (!command || flag("--help")) {
+      process.stdout.write(HELP);
+      return command || flag("--help") ? 0 : 2;
+    }
+    const ctx: Ctx = {
+      out: o,
+      configFile: String(flag("--config") ?? "deploy.toml"),
+      identityFile: flag("--identity") as string | undefined,
+      lockWaitSec: Number(flag("--lock-wait") ?? 60),
+    };
+    return await dispatch(ctx, command, pos, args);
+  } catch (e) {
+    return report(e, o, verbose);
+  }
+}
+
+const need = (v: string | undefined, usage: string): string => {
+  if (!v) throw new UsageError(`usage: qdeploy ${usage}`);
+  return v;
+};
+
+async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): Promise<number> {
+  const flag = (n: string) => args.flags.get(n);
+  switch (command) {
+    case "init": {
+      const { writeInitConfig } = await import("./config/init.ts");
+      const file = await writeInitConfig(process.cwd());
+      ctx.out.result(`wrote ${file}; check it with: qdeploy check`);
+      return 0;
+    }
+    case "check": {
+      const { check } = await import("./commands/check.ts");
+      return check(ctx, pos[0]);
+    }
+    case "plan": {
+      const { plan } = await import("./commands/deploy.ts");
+      await plan(ctx, need(pos[0], "plan ENV [--arch ARCH]"), String(flag("--arch") ?? "x86_64"));
+      return 0;
+    }
+    case "setup": {
+      const { setup } = await import("./commands/deploy.ts");
+      await setup(ctx, need(pos[0], "setup ENV"));
+      return 0;
+    }
+    case "push": {
+      const { push } = await import("./commands/deploy.ts");
+      const r = await push(ctx, need(pos[0], "push ENV"));
+      ctx.out.data(r);
+      return 0;
+    }
+    case "rollback": {
+      const { rollback } = await import("./commands/deploy.ts");
+      const r = await rollback(ctx, need(pos[0], "rollback ENV [RELEASE]"), pos[1] ?? null);
+      ctx.out.data(r);
+      return 0;
+    }
+    case "releases": {
+      const { releases } = await import("./commands/inspect.ts");
+      await releases(ctx, need(pos[0], "releases ENV"));
+      return 0;
+    }
+    case "status": {
+      const { status } = await import("./commands/inspect.ts");
+      await status(ctx, need(pos[0], "status ENV"));
+      return 0;
+    }
+    case "logs": {
+      const { logs } = await import("./commands/inspect.ts");
+      const since = flag("--since");
+      await logs(ctx, need(pos[0], "logs ENV [PROCESS] [-f] [--since T]"), pos[1] ?? null, Boolean(flag("--follow")), since ? String(since) : null, Number(flag("--lines") ?? 100));
+      return 0;
+    }
+    case "restart": {
+      const { restart } = await import("./commands/inspect.ts");
+      await restart(ctx, need(pos[0], "restart ENV [PROCESS]"), pos[1] ?? null);
+      return 0;
+    }
+    case "exec": {
+      const { execCommand } = await import("./commands/inspect.ts");
+      const env = need(pos[0], "exec ENV -- COMMAND [ARGS...]");
+      return execCommand(ctx, env, [...pos.slice(1), ...args.rest], Number(flag("--host") ?? 1) - 1);
+    }
+    case "lock": {
+      const { lock } = await import("./commands/inspect.ts");
+      const sub = pos[0];
+      if (sub !== "status" && sub !== "release") throw new UsageError("usage: qdeploy lock status|release ENV");
+      await lock(ctx, need(pos[1], "lock status|release ENV"), sub);
+      return 0;
+    }
+    case "secrets": {
+      const { secrets } = await import("./commands/secrets.ts");
+      return secrets(ctx, pos);
+    }
+    case "sandbox": {
+      const { sandbox } = await import("./commands/sandbox.ts");
+      return sandbox(ctx, pos[0]);
+    }
+    default:
+      throw new UsageError(`unknown command "${command}" (see qdeploy --help)`);
+  }
+}
+
+/** The one place errors become output. */
+function report(e: unknown, out: Output, verbose: boolean): number {
+  if (e instanceof QdeployError) {
+    out.error(e.message);
+    if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+    return e.exitCode;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  out.error(`${err.message}${verbose ? "" : " (run with --verbose for details)"}`);
+  if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,46 @@
+/** What every command gets: flags, output, and helpers to reach deploy.toml and the hosts. */
+import os from "node:os";
+import path from "node:path";
+import { loadConfigOrThrow } from "../config/load.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import type { Output } from "../output.ts";
+import type { Remote } from "../remote/remote.ts";
+import { openRemotes } from "../remote/ssh.ts";
+
+export interface Ctx {
+  out: Output;
+  /** deploy.toml as the user named it. */
+  configFile: string;
+  /** --identity for the age secret store. */
+  identityFile?: string;
+  /** Seconds a push waits for another's deploy lock. */
+  lockWaitSec: number;
+}
+
+/** Loads and checks deploy.toml for one environment (every problem at once, or a ConfigError). */
+export function loadEnvironment(ctx: Ctx, env: string): Promise<ResolvedConfig> {
+  return loadConfigOrThrow(ctx.configFile, env);
+}
+
+/** Connects to every host of the environment (one connection each), runs f, closes them. */
+export async function withRemotes<T>(cfg: ResolvedConfig, ctx: Ctx, f: (remotes: Remote[]) => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const remotes = await openRemotes(cfg.hosts, cfg.ssh, { root: cfg.root, log: (l) => ctx.out.debug(l) });
+  ctx.out.debug(`connected to ${remotes.length} host(s) in ${((performance.now() - started) / 1000).toFixed(2)}s`);
+  try {
+    return await f(remotes);
+  } finally {
+    await Promise.all(remotes.map((r) => r.close().catch(() => {})));
+  }
+}
+
+/** Who is deploying, for release records and the audit log. */
+export function whoAmI(): string {
+  const user = process.env.QDEPLOY_USER || os.userInfo().username;
+  return `${user}@${os.hostname()}`;
+}
+
+/** The folder of deploy.toml. */
+export function projectDir(ctx: Ctx): string {
+  return path.dirname(path.resolve(ctx.configFile));
+}

@@ -1,0 +1,80 @@
+/** What a host reports before anything is planned (server/facts.sh), as plain data. */
+import type { HostAddress } from "../config/types.ts";
+
+/** One release on a host, from its release.json. */
+export interface ReleaseRecord {
+  id: string;
+  created: string;
+  git: string | null;
+  sha256: string;
+  by: string;
+  /** Digest of everything the release holds but the binary (env file, units, site). */
+  configDigest: string;
+  /** It passed its health check and went live at least once. */
+  activated: boolean;
+}
+
+export interface HostFacts {
+  host: HostAddress;
+  arch: string;
+  user: string;
+  systemd: boolean;
+  caddy: boolean;
+  zstd: boolean;
+  /** sha256 of the installed switch script and Caddyfile ("" when absent). */
+  switchSha: string;
+  caddyfileSha: string;
+  live: string | null;
+  liveSlot: number | null;
+  /** Who holds the deploy lock, or null. */
+  lock: string | null;
+  blobs: string[];
+  /** Sorted by id, oldest first. */
+  releases: ReleaseRecord[];
+}
+
+/** Parses facts.sh's `key=value` lines. */
+export function parseFacts(host: HostAddress, text: string): HostFacts {
+  const one = new Map<string, string>();
+  const releases: ReleaseRecord[] = [];
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1).trim();
+    if (key === "release") releases.push(parseRelease(value));
+    else one.set(key, value);
+  }
+  const get = (k: string) => one.get(k) ?? "";
+  if (!one.has("arch")) throw new Error(`unexpected facts from ${host.label}: ${text.slice(0, 200)}`);
+  return {
+    host,
+    arch: get("arch"),
+    user: get("user"),
+    systemd: get("systemd") === "1",
+    caddy: get("caddy") === "1",
+    zstd: get("zstd") === "1",
+    switchSha: get("switch_sha"),
+    caddyfileSha: get("caddyfile_sha"),
+    live: get("live") || null,
+    liveSlot: get("live_slot") ? Number(get("live_slot")) : null,
+    lock: get("lock") || null,
+    blobs: get("blobs").split(/\s+/).filter(Boolean),
+    releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
+  };
+}
+
+function parseRelease(value: string): ReleaseRecord {
+  const space = value.indexOf(" ");
+  const activated = value.slice(0, space) === "1";
+  const json = JSON.parse(value.slice(space + 1));
+  return {
+    id: String(json.id),
+    created: String(json.created ?? ""),
+    git: json.git ?? null,
+    sha256: String(json.sha256 ?? ""),
+    by: String(json.by ?? ""),
+    configDigest: String(json.configDigest ?? ""),
+    activated,
+  };
+}

@@ -1,0 +1,131 @@
+import { describe, expect, test } from "bun:test";
+import { helloConfig as cfg } from "../../test/fixtures/config.ts";
+import { type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
+import { planPush, planPrune, rollbackTarget } from "./push.ts";
+import { planRollback } from "./rollback.ts";
+import { renderBatchScript } from "./script.ts";
+import { describeStep, type Step } from "./steps.ts";
+
+const host = cfg.hosts[0]!;
+const SHA = "a".repeat(64);
+const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
+
+function facts(over: Partial<HostFacts> = {}): HostFacts {
+  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], ...over };
+}
+
+const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
+  planPush({
+    config: cfg,
+    facts: [f],
+    artifacts: { x86_64: { path: "/b/" + SHA, sha256: SHA, size: 1000 } },
+    releaseId: "20261122010203",
+    created: "2026-11-22T01:02:03Z",
+    git: "abc",
+    who: "me@here",
+    secrets,
+  });
+
+const lines = (steps: Step[]) => steps.map(describeStep);
+
+describe("planPush", () => {
+  test("a fresh host gets setup, the upload, the release and the switch", () => {
+    const p = push(facts());
+    const h = p.hosts[0]!;
+    expect(lines(h.setup).map((l) => l.split(" (")[0])).toEqual([
+      "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots /etc/caddy/qdeploy",
+      "write  /etc/caddy/Caddyfile",
+      "run    systemctl enable --quiet caddy",
+      "run    systemctl reload-or-restart caddy",
+      "write  /srv/qdeploy/hello/switch",
+    ]);
+    expect(lines(h.upload)).toEqual([`upload /b/${SHA} -> /srv/qdeploy/hello/blobs/${SHA} (1000 bytes raw, sha256 aaaaaaaaaaaa)`]);
+    const d = "/srv/qdeploy/hello/releases/20261122010203";
+    expect(lines(h.release).map((l) => l.split(" (")[0])).toEqual([
+      `run    install -d -m 0755 ${d} ${d}/bin ${d}/units`,
+      `run    ln -f /srv/qdeploy/hello/blobs/${SHA} ${d}/bin/hello`,
+      `write  ${d}/env`,
+      `write  ${d}/switch.conf`,
+      `write  ${d}/site.caddy`,
+      `write  ${d}/units/hello-job-cleanup.service`,
+      `write  ${d}/units/hello-job-cleanup.timer`,
+      `write  ${d}/units/hello-restart.service`,
+      `write  ${d}/units/hello-restart.timer`,
+      `write  ${d}/units/hello-web@.service`,
+      `write  ${d}/units/hello-worker@.service`,
+      `write  ${d}/release.json`,
+      "run    /srv/qdeploy/hello/switch activate 20261122010203 me@here",
+      "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -name '[0-9a-f]*' -delete",
+    ]);
+  });
+
+  test("a binary already on the host is not uploaded", () => {
+    const h = push(facts({ blobs: [SHA] })).hosts[0]!;
+    expect(h.upload).toEqual([]);
+    expect(h.notes).toEqual(["binary aaaaaaaaaaaa is already on the host: nothing to upload"]);
+  });
+
+  test("the env file is 0600 and marked secret; release.json holds no secret value", () => {
+    const h = push(facts(), { API_TOKEN: "s3cr3t-value" }).hosts[0]!;
+    const env = h.release.find((s) => s.kind === "write" && s.path.endsWith("/env"));
+    expect(env).toMatchObject({ mode: 0o600, secret: true });
+    expect(env?.kind === "write" && env.content).toContain('API_TOKEN="s3cr3t-value"');
+    const meta = h.release.find((s) => s.kind === "write" && s.path.endsWith("release.json"));
+    expect(meta?.kind === "write" && meta.content).not.toContain("s3cr3t");
+    expect(describeStep(env!)).toContain("secret");
+    expect(describeStep(env!)).not.toContain("s3cr3t");
+  });
+
+  test("switch.conf tells the server what to run", () => {
+    const h = push(facts()).hosts[0]!;
+    const conf = h.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
+    expect(conf?.kind === "write" && conf.content).toMatch(
+      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=\d+\nPORT_B=\d+\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer'\n$/,
+    );
+  });
+});
+
+describe("pruning and rollback targets", () => {
+  test("keeps the newest N, the new one and the rollback target", () => {
+    const existing = ["01", "02", "03", "04", "05", "06"].map((id) => rel(id, id !== "06"));
+    // 07 is new; 06 was refused (never activated), so 05 is the rollback target and stays
+    // although only the newest two are kept.
+    const steps = planPrune({ ...cfg, keepReleases: 2 }, existing, "07");
+    expect(lines(steps).filter((l) => l.includes("rm -rf"))).toEqual(
+      ["04", "03", "02", "01"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id}`),
+    );
+  });
+
+  test("the rollback target is the newest older release that went live", () => {
+    const rs = [rel("01"), rel("02"), rel("03", false), rel("04")];
+    expect(rollbackTarget(rs, "04")?.id).toBe("02");
+    expect(rollbackTarget(rs, "02")?.id).toBe("01");
+    expect(rollbackTarget(rs, "01")).toBeNull();
+  });
+
+  test("rollback plans one switch per host; a release missing on a host is an error", () => {
+    const f = facts({ live: "04", releases: [rel("01"), rel("02"), rel("04")] });
+    const p = planRollback(cfg, [f], null, "me");
+    expect(p.release).toBe("02");
+    expect(lines(p.hosts[0]!.release)).toEqual(["run    /srv/qdeploy/hello/switch activate 02 me"]);
+    expect(() => planRollback(cfg, [f], "03", "me")).toThrow("release 03 is not on this host (it has: 01, 02, 04)");
+    expect(() => planRollback(cfg, [facts({ live: "01", releases: [rel("01")] })], null, "me")).toThrow("no earlier release");
+  });
+});
+
+test("parseFacts reads facts.sh's output", () => {
+  const text = `arch=aarch64\nuser=root\nsystemd=1\ncaddy=0\nzstd=1\nswitch_sha=\ncaddyfile_sha=\nlive=02\nlive_slot=8001\nlock=\nblobs=${SHA} \nrelease=1 {"id":"02","sha256":"${SHA}","by":"x","created":"c","git":null,"configDigest":"d"}\nrelease=0 {"id":"01","sha256":"${SHA}","by":"x","created":"c","git":"g","configDigest":"d"}\n`;
+  const f = parseFacts(host, text);
+  expect(f).toMatchObject({ arch: "aarch64", caddy: false, live: "02", liveSlot: 8001, lock: null, blobs: [SHA] });
+  expect(f.releases.map((r) => [r.id, r.activated])).toEqual([["01", false], ["02", true]]);
+});
+
+test("a batch script carries file contents on stdin, base64 in a heredoc, never in argv", () => {
+  const script = renderBatchScript([
+    { kind: "run", argv: ["echo", "it's"], why: "x" },
+    { kind: "write", path: "/x/env", content: "TOKEN=abc\n", mode: 0o600, why: "y", secret: true },
+  ]);
+  expect(script).toContain("echo 'it'\\''s'");
+  expect(script).toContain(`qd_write /x/env 600 <<'QDEPLOY_EOF'\n${Buffer.from("TOKEN=abc\n").toString("base64")}\nQDEPLOY_EOF`);
+  expect(script).not.toContain("TOKEN=abc");
+});

@@ -1,0 +1,109 @@
+/** planPush: config + host facts + built artifacts -> the steps of a push. Pure. */
+import type { ResolvedConfig } from "../config/types.ts";
+import type { HostFacts, ReleaseRecord } from "./facts.ts";
+import { layout } from "./layout.ts";
+import { type ReleaseMeta, renderReleaseFiles } from "./release.ts";
+import { planSetup } from "./setup.ts";
+import type { HostPlan, Plan, Step } from "./steps.ts";
+
+/** A binary built for one host architecture (`uname -m`). */
+export interface Artifact {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface PushInputs {
+  config: ResolvedConfig;
+  facts: HostFacts[];
+  /** Keyed by the hosts' `uname -m`. */
+  artifacts: Record<string, Artifact>;
+  releaseId: string;
+  created: string;
+  git: string | null;
+  who: string;
+  secrets: Record<string, string>;
+}
+
+/** The steps of `push` on every host. */
+export function planPush(inp: PushInputs): Plan {
+  const cfg = inp.config;
+  const files = renderReleaseFiles(cfg, inp.secrets);
+  const hosts = inp.facts.map((facts): HostPlan => {
+    const artifact = inp.artifacts[facts.arch];
+    if (!artifact) throw new Error(`no artifact built for ${facts.arch} (${facts.host.label})`);
+    const meta: ReleaseMeta = {
+      id: inp.releaseId,
+      created: inp.created,
+      git: inp.git,
+      sha256: artifact.sha256,
+      by: inp.who,
+      configDigest: files.configDigest,
+    };
+    const notes: string[] = [];
+    const l = layout(cfg.app);
+    const upload: Step[] = [];
+    if (facts.blobs.includes(artifact.sha256)) {
+      notes.push(`binary ${artifact.sha256.slice(0, 12)} is already on the host: nothing to upload`);
+    } else {
+      upload.push({
+        kind: "upload",
+        local: artifact.path,
+        remote: l.blob(artifact.sha256),
+        sha256: artifact.sha256,
+        size: artifact.size,
+        why: `the ${facts.arch} binary`,
+      });
+    }
+    const release = [
+      ...releaseSteps(cfg, meta, files),
+      { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" } as Step,
+      ...planPrune(cfg, facts.releases, inp.releaseId),
+    ];
+    return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, notes };
+  });
+  return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts };
+}
+
+/** Writes one release directory: binary link, env file, units, site, metadata. */
+export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: ReturnType<typeof renderReleaseFiles>): Step[] {
+  const l = layout(cfg.app);
+  const dir = l.release(meta.id);
+  const steps: Step[] = [
+    { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
+    { kind: "run", argv: ["ln", "-f", l.blob(meta.sha256), `${dir}/bin/${cfg.build.binary}`], why: "the binary" },
+    { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true },
+    { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs" },
+  ];
+  if (files.site) steps.push({ kind: "write", path: `${dir}/site.caddy`, content: files.site, mode: 0o644, why: "the Caddy site" });
+  for (const [name, content] of Object.entries(files.units).sort()) {
+    steps.push({ kind: "write", path: `${dir}/units/${name}`, content, mode: 0o644, why: "systemd unit" });
+  }
+  // Last, so a release.json marks a complete release directory.
+  steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record" });
+  return steps;
+}
+
+/**
+ * Removes releases beyond the newest `keepReleases` once `newId` is live, never the new one
+ * and never the rollback target after it (the newest older release that went live).
+ */
+export function planPrune(cfg: ResolvedConfig, existing: ReleaseRecord[], newId: string): Step[] {
+  const l = layout(cfg.app);
+  const ids = [...new Set([...existing.map((r) => r.id), newId])].sort().reverse();
+  const target = rollbackTarget(existing, newId);
+  const doomed = ids.slice(cfg.keepReleases).filter((id) => id !== newId && id !== target?.id);
+  const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}` }));
+  steps.push({
+    kind: "run",
+    argv: ["find", l.blobs, "-maxdepth", "1", "-type", "f", "-links", "1", "-name", "[0-9a-f]*", "-delete"],
+    why: "remove binaries no release uses",
+  });
+  return steps;
+}
+
+/** The release `rollback` goes back to from `live`: the newest older one that went live. */
+export function rollbackTarget(releases: ReleaseRecord[], live: string | null): ReleaseRecord | null {
+  const older = releases.filter((r) => r.activated && (live === null || r.id < live));
+  return older.sort((a, b) => a.id.localeCompare(b.id)).at(-1) ?? null;
+}

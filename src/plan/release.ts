@@ -1,0 +1,73 @@
+/** The files that make up one release on a host, rendered purely from the config. */
+import { createHash } from "node:crypto";
+import type { ResolvedConfig } from "../config/types.ts";
+import { renderCaddySite } from "../render/caddy.ts";
+import { renderEnvFile } from "../render/env-file.ts";
+import { renderUnits } from "../render/units.ts";
+import { quote } from "../util/quote.ts";
+import { unitNames, webPorts } from "./layout.ts";
+
+/** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
+export function releaseId(now: Date): string {
+  return now.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+
+/** Metadata kept as release.json (no secret values). */
+export interface ReleaseMeta {
+  id: string;
+  created: string;
+  git: string | null;
+  sha256: string;
+  by: string;
+  configDigest: string;
+}
+
+/** Everything a release holds besides its binary. */
+export interface ReleaseFiles {
+  env: string;
+  units: Record<string, string>;
+  site: string;
+  switchConf: string;
+  /** sha256 over env, units, site and switch.conf: equal digests mean equal config. */
+  configDigest: string;
+}
+
+/** The env file's variables: [env], then secrets, then what qdeploy itself provides. */
+export function releaseVars(cfg: ResolvedConfig, secrets: Record<string, string>): Record<string, string> {
+  return { ...cfg.vars, ...secrets, QDEPLOY_APP: cfg.app, QDEPLOY_ENV: cfg.env };
+}
+
+/** The settings the server-side switch reads for this release (sourced by bash). */
+export function renderSwitchConf(cfg: ResolvedConfig): string {
+  const [portA, portB] = webPorts(cfg.app);
+  const procs = Object.keys(cfg.processes)
+    .filter((p) => p !== "web")
+    .sort()
+    .map((p) => `${p}:${cfg.scale[p] ?? 1}`);
+  const timers = [
+    ...(cfg.restart ? [unitNames.restartTimer(cfg.app)] : []),
+    ...cfg.jobs.map((j) => unitNames.jobTimer(cfg.app, j.name)),
+  ];
+  const web = cfg.web && (cfg.scale.web ?? 1) > 0;
+  const lines = {
+    WEB: web ? "1" : "0",
+    HEALTH: cfg.web?.health ?? "",
+    HEALTH_TIMEOUT: String(cfg.web?.healthTimeoutSec ?? 0),
+    PORT_A: String(portA),
+    PORT_B: String(portB),
+    PROCS: procs.join(" "),
+    TIMERS: timers.join(" "),
+  };
+  return Object.entries(lines).map(([k, v]) => `${k}=${quote(v)}\n`).join("");
+}
+
+/** Renders a release's files for this config and these secret values. */
+export function renderReleaseFiles(cfg: ResolvedConfig, secrets: Record<string, string>): ReleaseFiles {
+  const env = renderEnvFile(releaseVars(cfg, secrets));
+  const units = renderUnits(cfg);
+  const site = cfg.web ? renderCaddySite(cfg) : "";
+  const switchConf = renderSwitchConf(cfg);
+  const h = createHash("sha256");
+  for (const part of [env, site, switchConf, ...Object.entries(units).sort().flat()]) h.update(part).update("\0");
+  return { env, units, site, switchConf, configDigest: h.digest("hex") };
+}

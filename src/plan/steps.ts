@@ -1,0 +1,46 @@
+/** A plan is data: ordered steps per host, printed by `plan` and run by the executor. */
+import type { HostAddress } from "../config/types.ts";
+import { quoteArgv } from "../util/quote.ts";
+
+export type Step =
+  /** Run an argv on the host. */
+  | { kind: "run"; argv: string[]; why: string }
+  /** Write a file atomically with this mode. `secret` content is never printed. */
+  | { kind: "write"; path: string; content: string; mode: number; why: string; secret?: boolean }
+  /** Send a local file compressed; it appears at `remote` only with the right sha256. */
+  | { kind: "upload"; local: string; remote: string; sha256: string; size: number; why: string };
+
+/** Steps for one host, in phases the executor runs in order. */
+export interface HostPlan {
+  host: HostAddress;
+  arch: string;
+  /** Idempotent preparation, run before the lock is needed (empty when the host is ready). */
+  setup: Step[];
+  /** Uploads (only blobs the host lacks). */
+  upload: Step[];
+  /** Writing the release and switching to it; one batch, one round trip. */
+  release: Step[];
+  /** What the plan decided and why, for the user. */
+  notes: string[];
+}
+
+/** The whole plan of a push or rollback. */
+export interface Plan {
+  action: "push" | "rollback" | "setup";
+  app: string;
+  env: string;
+  release: string | null;
+  hosts: HostPlan[];
+}
+
+/** One line describing a step, for `plan` and progress output. */
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case "run":
+      return `run    ${quoteArgv(step.argv)}`;
+    case "write":
+      return `write  ${step.path} (${step.mode.toString(8).padStart(4, "0")}, ${Buffer.byteLength(step.content)} bytes${step.secret ? ", secret" : ""})`;
+    case "upload":
+      return `upload ${step.local} -> ${step.remote} (${step.size} bytes raw, sha256 ${step.sha256.slice(0, 12)})`;
+  }
+}

@@ -1,0 +1,47 @@
+/** The few remote calls that are not plan steps: facts, the deploy lock. */
+import { OperationError, RemoteError } from "../errors.ts";
+import { type HostFacts, parseFacts } from "../plan/facts.ts";
+import { factsScript, lockScript } from "../server-scripts.ts";
+import type { HostAddress } from "../config/types.ts";
+import type { Remote } from "./remote.ts";
+
+/** Reads a host's facts in one round trip (works on a host qdeploy never touched). */
+export async function gatherFacts(remote: Remote, host: HostAddress, app: string): Promise<HostFacts> {
+  const r = await remote.exec(["bash", "-s", "--", app], { stdin: factsScript });
+  return parseFacts(host, r.stdout);
+}
+
+/**
+ * Takes the deploy lock on a host and holds it until the returned function is called.
+ * The lock lives as long as this SSH channel: a push that dies frees it by itself.
+ */
+export async function acquireLock(remote: Remote, app: string, who: string, waitSec: number): Promise<() => Promise<void>> {
+  const abort = new AbortController();
+  let onLocked = () => {};
+  const locked = new Promise<void>((resolve) => (onLocked = resolve));
+  let seen = "";
+  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec)], {
+    keepStdinOpen: true,
+    signal: abort.signal,
+    check: false,
+    onStdout: (chunk) => {
+      seen += chunk;
+      if (seen.includes("LOCKED")) onLocked();
+    },
+  });
+  const first = await Promise.race([locked.then(() => null), done]);
+  if (first) {
+    const msg = first.stderr.trim() || `could not take the deploy lock (exit ${first.code})`;
+    throw first.code === 75 ? new OperationError(`${remote.label}: ${msg}; see \`qdeploy lock status\``) : new RemoteError(remote.label, msg);
+  }
+  return async () => {
+    abort.abort();
+    await done.catch(() => {});
+  };
+}
+
+/** `lock status` / `lock release` on one host: one line. */
+export async function lockCommand(remote: Remote, app: string, cmd: "status" | "release"): Promise<string> {
+  const r = await remote.exec(["bash", "-c", lockScript, "lock", app, cmd]);
+  return r.stdout.trim();
+}

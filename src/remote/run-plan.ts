@@ -1,0 +1,65 @@
+/** Carries out a host's plan through a Remote: setup batch, uploads, release batch. */
+import { RemoteError } from "../errors.ts";
+import { lineSplitter, type Output } from "../output.ts";
+import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
+import { describeStep, type HostPlan, type Step } from "../plan/steps.ts";
+import type { Remote } from "./remote.ts";
+
+export interface HostRunResult {
+  label: string;
+  bytesSent: number;
+  seconds: { setup: number; upload: number; release: number };
+}
+
+/** Runs a host plan's phases in order; the first failure throws a RemoteError. */
+export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, compression: "gzip" | "zstd" = "gzip"): Promise<HostRunResult> {
+  const label = plan.host.label;
+  const timed = async (f: () => Promise<void>) => {
+    const t = performance.now();
+    await f();
+    return (performance.now() - t) / 1000;
+  };
+  let bytesSent = 0;
+  const setup = await timed(() => runBatch(remote, plan.setup, out));
+  const upload = await timed(async () => {
+    for (const step of plan.upload) {
+      if (step.kind !== "upload") continue;
+      out.host(label, `uploading ${step.why} (${formatBytes(step.size)} raw)`);
+      const started = performance.now();
+      const r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression });
+      const secs = (performance.now() - started) / 1000;
+      bytesSent += r.bytesSent;
+      out.host(label, `uploaded ${formatBytes(r.bytesSent)} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
+    }
+  });
+  const release = await timed(() => runBatch(remote, plan.release, out));
+  return { label, bytesSent, seconds: { setup, upload, release } };
+}
+
+/** Runs steps as one `bash -s` script; its stdout streams as host progress. */
+export async function runBatch(remote: Remote, steps: Step[], out: Output): Promise<void> {
+  if (steps.length === 0) return;
+  for (const s of steps) out.debug(`${remote.label} ${describeStep(s)}`);
+  const lines = lineSplitter((l) => out.host(remote.label, l));
+  const r = await remote.exec(["bash", "-s"], { stdin: renderBatchScript(steps), onStdout: lines.push, check: false });
+  lines.flush();
+  if (r.code === 0) return;
+  const marks = [...r.stderr.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))];
+  const failed = steps[Number(marks.at(-1)?.[1] ?? 0)]!;
+  const stderr = r.stderr.split("\n").filter((l) => !l.startsWith(STEP_MARK)).join("\n");
+  const what = failed.kind === "run" ? `${failed.why} failed (exit ${r.code})` : `${describeStep(failed)} failed (exit ${r.code})`;
+  throw new RemoteError(remote.label, what, { argv: failed.kind === "run" ? failed.argv : undefined, code: r.code, stderr });
+}
+
+/** 1234567 -> "1.2 MB" */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${Math.round(n)} B`;
+  const units = ["kB", "MB", "GB"];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

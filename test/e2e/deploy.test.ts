@@ -1,0 +1,204 @@
+/**
+ * push, rollback, restart, timers, logs, exec, reboot and failures against a real Debian VM
+ * (systemd as PID 1, sshd, Caddy) that the project's own sandbox code starts.
+ * Tests run in order and build on each other: one VM, one app, a history of releases.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { get, keepRequesting, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+
+const MIN = 60_000;
+let vm: SandboxInfo;
+let dir: string;
+const timings: Record<string, string> = {};
+
+const ok = (r: Run) => {
+  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+};
+const sent = (r: Run) => r.stdout.match(/live \(\w+ [\d.]+s, ([^)]*) sent\)/)?.[1] ?? "?";
+
+beforeAll(async () => {
+  vm = await sandbox();
+  dir = makeProject("deploy");
+  // A clean app on the VM: earlier runs against the same VM leave nothing behind.
+  await onVm(vm, ["bash", "-c", "systemctl stop 'hello-*' 2>/dev/null; rm -rf /srv/qdeploy/hello /etc/caddy/qdeploy/hello.caddy; true"]);
+}, 10 * MIN);
+
+describe("deploying to the sandbox", () => {
+  test("first push serves the app over HTTPS", async () => {
+    writeConfig(dir, vm, { stamp: "v1" });
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    timings["first push"] = `${r.seconds.toFixed(1)}s, ${sent(r)}`;
+    expect(r.stdout).toContain(`https://hello.localhost:${vm.httpsPort}/`);
+    const page = await get(vm);
+    expect(page).toEqual({ status: 200, body: "hello from v1\n" });
+  }, 5 * MIN);
+
+  test("a changed binary is uploaded and served; traffic never fails during the switch", async () => {
+    writeConfig(dir, vm, { stamp: "v2" });
+    const load = keepRequesting(vm);
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    const results = await load.stop();
+    timings["push, changed binary"] = `${r.seconds.toFixed(1)}s, ${sent(r)}`;
+    expect(results.failed).toEqual([]);
+    expect(results.ok).toBeGreaterThan(3);
+    expect((await get(vm)).body).toBe("hello from v2\n");
+  }, 5 * MIN);
+
+  test("a config-only change uploads nothing and reaches the app", async () => {
+    writeConfig(dir, vm, { stamp: "v2", env: { APP_MESSAGE: "config two" } });
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    timings["push, same binary"] = `${r.seconds.toFixed(1)}s, ${sent(r)}`;
+    expect(r.stdout).toContain("nothing to upload");
+    expect(sent(r)).toBe("0 B");
+    expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
+  }, 5 * MIN);
+
+  test("a release that fails its health check never takes traffic", async () => {
+    writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" } });
+    const r = await qdeploy(dir, ["push", "sandbox"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("failed its health check; the live release keeps serving");
+    expect(r.stderr).toContain("last lines of hello-web@"); // the unit's journal is shown
+    expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
+    const units = await onVm(vm, ["bash", "-c", "systemctl list-units --plain --no-legend --state=active 'hello-web@*' | wc -l"]);
+    expect(units.stdout.trim()).toBe("1");
+  }, 5 * MIN);
+
+  test("rollback returns to the previous release with its config", async () => {
+    const r = ok(await qdeploy(dir, ["rollback", "sandbox"]));
+    timings["rollback"] = `${r.seconds.toFixed(1)}s, ${sent(r)}`;
+    expect(sent(r)).toBe("0 B");
+    expect((await get(vm)).body).toBe("hello from v2\n");
+  }, 5 * MIN);
+
+  test("releases lists them with the live one marked", async () => {
+    const r = ok(await qdeploy(dir, ["releases", "sandbox", "--json"]));
+    const [host] = JSON.parse(r.stdout);
+    expect(host.releases.length).toBe(4); // v1, v2, v2+config, the refused v3
+    expect(host.releases.filter((x: { live: boolean }) => x.live).length).toBe(1);
+    expect(host.releases.find((x: { live: boolean }) => x.live).id).toBe(host.releases[1].id);
+  }, MIN);
+
+  test("workers run at their scale, timers are scheduled, status reports it", async () => {
+    const r = ok(await qdeploy(dir, ["status", "sandbox", "--json"]));
+    const [s] = JSON.parse(r.stdout);
+    expect(s.health).toBe("ok");
+    const active = s.units.filter((u: { active: string }) => u.active === "active").map((u: { unit: string }) => u.unit).sort();
+    expect(active).toContain("hello-worker@1.service");
+    expect(active).toContain("hello-worker@2.service");
+    expect(active).toContain("hello-restart.timer");
+    expect(active).toContain("hello-job-cleanup.timer");
+    expect(s.timers.find((t: { timer: string }) => t.timer === "hello-restart.timer").next).toMatch(/Sun \d{4}-\d\d-\d\d/);
+  }, MIN);
+
+  test("the restart timer's service restarts with zero downtime", async () => {
+    const before = (await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim();
+    const load = keepRequesting(vm);
+    const r = await onVm(vm, ["systemctl", "start", "hello-restart.service"]);
+    const results = await load.stop();
+    expect(r.code).toBe(0);
+    expect(results.failed).toEqual([]);
+    const after = (await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim();
+    expect(after).not.toBe(before);
+  }, 5 * MIN);
+
+  test("logs shows the app's output with the host prefix", async () => {
+    const r = ok(await qdeploy(dir, ["logs", "sandbox", "web", "-n", "50"]));
+    expect(r.stdout).toMatch(new RegExp(`^root@127\\.0\\.0\\.1:${vm.sshPort} .*listening`, "m"));
+  }, MIN);
+
+  test("exec runs a command with the app's environment as the app user", async () => {
+    const r = ok(await qdeploy(dir, ["exec", "sandbox", "--", "sh", "-c", 'echo "$LOG_LEVEL $(id -un) $QDEPLOY_APP"']));
+    expect(r.stdout.trim()).toBe("info hello hello");
+  }, MIN);
+
+  test("after a reboot the live release answers again", async () => {
+    await onVm(vm, ["systemctl", "reboot"]);
+    await Bun.sleep(3000);
+    const deadline = Date.now() + 4 * MIN;
+    let page = { status: 0, body: "" };
+    while (Date.now() < deadline) {
+      page = await get(vm);
+      if (page.status === 200) break;
+      await Bun.sleep(1000);
+    }
+    expect(page).toEqual({ status: 200, body: "hello from v2\n" });
+  }, 5 * MIN);
+
+  test("a push killed mid-upload leaves the live release serving, and the next push works", async () => {
+    writeConfig(dir, vm, { stamp: "v4-killed" });
+    const p = Bun.spawn([path.join(import.meta.dir, "../../bin/qdeploy"), "push", "sandbox"], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const reader = p.stdout.getReader();
+    let seen = "";
+    while (!seen.includes("uploading")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    p.kill("SIGKILL");
+    await p.exited;
+    expect(seen).toContain("uploading");
+    expect((await get(vm)).body).toBe("hello from v2\n");
+    const r = ok(await qdeploy(dir, ["push", "sandbox", "--lock-wait", "30"]));
+    expect(r.code).toBe(0);
+    expect((await get(vm)).body).toBe("hello from v4-killed\n");
+  }, 5 * MIN);
+
+  test("a second push waits for the lock, then fails naming who holds it", async () => {
+    const { connectSsh } = await import("../../src/remote/ssh.ts");
+    const { acquireLock } = await import("../../src/remote/host-ops.ts");
+    const host = { user: "root", host: "127.0.0.1", port: vm.sshPort, label: "test" };
+    const remote = await connectSsh(host, { identity: vm.identity, knownHosts: vm.knownHosts, hostKey: "strict" });
+    const unlock = await acquireLock(remote, "hello", "the-e2e-test", 5);
+    try {
+      const r = await qdeploy(dir, ["push", "sandbox", "--lock-wait", "2"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("held by the-e2e-test");
+      const st = ok(await qdeploy(dir, ["lock", "status", "sandbox"]));
+      expect(st.stdout).toContain("held by the-e2e-test");
+    } finally {
+      await unlock();
+      await remote.close();
+    }
+    const st = ok(await qdeploy(dir, ["lock", "status", "sandbox"]));
+    expect(st.stdout).toContain("free");
+  }, 2 * MIN);
+
+  test("a wrong host key fails with both fingerprints", async () => {
+    const kh = path.join(dir, "wrong_known_hosts");
+    const other = readFileSync(vm.knownHosts, "utf8").replace(/ssh-ed25519 \S+/, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvTzw1Zp2x0hZ4m8Tz7pJ5G3kX0bq0a6W9pZ5dXqQ0p");
+    writeFileSync(kh, other);
+    writeConfig(dir, vm, { stamp: "v4-killed", ssh: { known_hosts: kh } });
+    const r = await qdeploy(dir, ["status", "sandbox"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SHA256:\S+[\s\S]*SHA256:\S+/);
+    expect(r.stderr.toLowerCase()).toContain("mismatch");
+  }, MIN);
+
+  test("a key the server does not accept fails clearly", async () => {
+    const key = path.join(dir, "other_key");
+    Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key]);
+    writeConfig(dir, vm, { stamp: "v4-killed", ssh: { identity: key } });
+    const r = await qdeploy(dir, ["status", "sandbox"], { env: { SSH_AUTH_SOCK: "" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refused the key");
+  }, MIN);
+
+  test("an unreachable host fails clearly", async () => {
+    writeConfig(dir, vm, { stamp: "v4-killed", extra: "" });
+    const toml = readFileSync(path.join(dir, "deploy.toml"), "utf8").replace(`127.0.0.1:${vm.sshPort}`, "127.0.0.1:1");
+    writeFileSync(path.join(dir, "deploy.toml"), toml);
+    const r = await qdeploy(dir, ["push", "sandbox"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("127.0.0.1:1");
+    expect(r.stderr).not.toContain("    at "); // no stack trace
+  }, MIN);
+});
+
+test("timings", () => {
+  console.log("e2e timings on the sandbox (TCG):", timings);
+});
