@@ -23,6 +23,10 @@ else
 fi
 say "blobs=$(ls -1 "$root/blobs" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | tr '\n' ' ')"
 for dir in "$root"/releases/*/; do
-  [ -f "$dir/release.json" ] || continue
-  say "release=$([ -e "$dir/activated" ] && echo 1 || echo 0) $(tr -d '\n' < "$dir/release.json")"
+  [ -d "$dir" ] || continue
+  if [ -f "$dir/release.json" ]; then
+    say "release=$([ -e "$dir/activated" ] && echo 1 || echo 0) $(tr -d '\n' < "$dir/release.json")"
+  else
+    say "partial=$(basename "$dir")"
+  fi
 done

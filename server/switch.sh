@@ -51,74 +51,79 @@ wait_healthy() {
   return 1
 }
 
+# The journal of unit $1 since $2 (this attempt only, not the slot's earlier releases).
 journal_tail() {
   say "last lines of $1:" >&2
-  journalctl -u "$1" -n 20 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
+  journalctl -u "$1" --since "$2" -n 12 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
 }
 
-# Installs release $1's unit files; removes the units an earlier release had and this one lacks.
+# Installs release $1's unit files when they differ from the installed ones (UNITS_DIGEST,
+# computed by the planner, saves a cmp per file); removes units a release no longer has.
 install_units() {
-  local rel=$1 changed=0 f name manifest=$root/installed-units
+  local rel=$1 f name manifest=$root/installed-units
+  [ "$(cat "$manifest.digest" 2>/dev/null)" = "$UNITS_DIGEST" ] && return 0
   for f in "$rel"/units/*; do
     [ -e "$f" ] || continue
     name=$(basename "$f")
-    if ! cmp -s "$f" "$units_dir/$name"; then
-      install -m 0644 "$f" "$units_dir/$name.tmp.$$" && mv -f "$units_dir/$name.tmp.$$" "$units_dir/$name"
-      changed=1
-    fi
+    cmp -s "$f" "$units_dir/$name" || { cp "$f" "$units_dir/$name.tmp.$$" && mv -f "$units_dir/$name.tmp.$$" "$units_dir/$name"; }
   done
   if [ -f "$manifest" ]; then
     while read -r name; do
       if [ -z "$name" ] || [ -e "$rel/units/$name" ]; then continue; fi
       case $name in
-        *@.service) systemctl disable --now "${name%@.service}@*.service" >/dev/null 2>&1 || true ;;
-        *) systemctl disable --now "$name" >/dev/null 2>&1 || true ;;
+        *@.service) systemctl disable --no-reload --now "${name%@.service}@*.service" >/dev/null 2>&1 || true ;;
+        *) systemctl disable --no-reload --now "$name" >/dev/null 2>&1 || true ;;
       esac
-      rm -f "$units_dir/$name"; changed=1
+      rm -f "$units_dir/$name"
     done < "$manifest"
   fi
   ls -1 "$rel/units" | replace "$manifest"
-  if (( changed )); then systemctl daemon-reload; fi
+  systemctl daemon-reload
+  printf '%s\n' "$UNITS_DIGEST" | replace "$manifest.digest"
 }
 
-# Points Caddy at port $2 with release $1's site; a config that fails validation is never loaded.
+# Points Caddy at port $2 with release $1's site. `caddy reload` (the /load API) adapts and
+# provisions the whole config before it switches and keeps the running config on any
+# error, which is `caddy validate`'s check done once; on failure the old file is put back.
 switch_caddy() {
   local rel=$1 port=$2 backup="" out
-  mkdir -p "$(dirname "$site")"
   if [ -f "$site" ]; then backup=$site.prev; cp -p "$site" "$backup"; fi
   sed "s/__QDEPLOY_UPSTREAM__/$port/g" "$rel/site.caddy" | replace "$site"
-  if ! out=$(caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile 2>&1) ||
-     ! out=$(systemctl reload caddy 2>&1); then
+  if ! out=$(systemctl reload caddy 2>&1 && systemctl is-active --quiet caddy); then
     if [ -n "$backup" ]; then mv -f "$backup" "$site"; else rm -f "$site"; fi
     systemctl reload caddy >/dev/null 2>&1 || true
-    printf '%s\n' "$out" | grep -v '"level":"info"' | tail -n 15 | sed 's/^/  | /' >&2
+    printf '%s\n' "$out" | tail -n 8 | sed 's/^/  | /' >&2
+    journalctl -u caddy -n 5 --no-pager -o cat 2>/dev/null | grep -v '"level":"info"' | sed 's/^/  | /' >&2 || true
     return 1
   fi
   rm -f "$backup"
 }
 
-# Brings the other processes and the timers in line with the sourced switch.conf.
-sync_processes() {
-  local spec proc count i unit
+# The other processes' instances (for release conf, sourced): "APP-PROC@N.service" words.
+instances() {
+  local spec i
   for spec in $PROCS; do
-    proc=${spec%%:*}; count=${spec##*:}
-    for ((i = 1; i <= count; i++)); do
-      systemctl enable --quiet "$app-$proc@$i.service"
-      systemctl restart "$app-$proc@$i.service"
-    done
+    for ((i = 1; i <= ${spec##*:}; i++)); do printf '%s ' "$app-${spec%%:*}@$i.service"; done
+  done
+}
+
+# Stops instances of the other processes beyond their new scale.
+stop_extra_instances() {
+  local spec proc unit i
+  for spec in $PROCS; do
+    proc=${spec%%:*}
     for unit in $(systemctl list-units --all --plain --no-legend "$app-$proc@*.service" | awk '{print $1}'); do
       i=${unit#*@}; i=${i%.service}
-      if [[ $i =~ ^[0-9]+$ ]] && (( i > count )); then systemctl disable --quiet --now "$unit" || true; fi
+      if [[ $i =~ ^[0-9]+$ ]] && (( i > ${spec##*:} )); then systemctl disable --no-reload --quiet --now "$unit" || true; fi
     done
   done
-  for unit in $TIMERS; do systemctl enable --quiet --now "$unit"; done
 }
 
 audit() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >> "$root/audit.log"; }
 
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
 activate() {
-  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit
+  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit started procs
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   # shellcheck source=/dev/null
   . "$rel/switch.conf"
@@ -130,9 +135,10 @@ activate() {
     systemctl stop "$unit" 2>/dev/null || true  # a leftover of an interrupted switch
     relink "$root/slots/$next" "../releases/$id"
     say "starting $unit ($id)"
+    started=$(date '+%Y-%m-%d %H:%M:%S')
     systemctl start "$unit"
     if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
-      journal_tail "$unit"
+      journal_tail "$unit" "$started"
       systemctl stop "$unit" || true
       audit "refused $id by $who: health check failed"
       die "release $id failed its health check; the live release keeps serving"
@@ -140,21 +146,29 @@ activate() {
     say "healthy: $unit answers $HEALTH"
     if ! switch_caddy "$rel" "$next"; then
       systemctl stop "$unit" || true
-      audit "refused $id by $who: caddy config invalid"
-      die "the Caddy config of release $id failed validation; the live release keeps serving"
+      audit "refused $id by $who: caddy did not accept the site"
+      die "Caddy refused the site of release $id; the live release keeps serving"
     fi
     say "caddy sends traffic to 127.0.0.1:$next"
     printf '%s\n' "$next" | replace "$root/live-slot"
-    systemctl enable --quiet "$unit"
   fi
   relink "$root/current" "releases/$id"
   touch "$rel/activated"
+  procs=""; [ "$only" = web ] || procs=$(instances)
+  # --no-reload: enabling only links units for the next boot; a daemon-reload costs seconds.
+  if [ -n "${unit:-}$procs$TIMERS" ]; then systemctl enable --quiet --no-reload ${unit:+"$unit"} $procs $TIMERS; fi
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
-    systemctl disable --quiet "$app-web@$old.service" 2>/dev/null || true
+    systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
     say "draining $app-web@$old.service"
     systemctl stop "$app-web@$old.service"
   fi
-  [ "$only" = web ] || sync_processes
+  if [ "$only" != web ]; then
+    # Stop-then-start, all instances at once: instance numbers stay stable and a worker
+    # never runs two releases side by side.
+    [ -z "$procs" ] || systemctl restart $procs
+    stop_extra_instances
+    [ -z "$TIMERS" ] || systemctl start $TIMERS
+  fi
   audit "activated $id by $who${only:+ ($only only)}"
   say "live: $id"
 }
@@ -171,7 +185,9 @@ restart() {
   esac
   for spec in $PROCS; do
     [ "${spec%%:*}" = "$proc" ] || continue
-    for ((i = 1; i <= ${spec##*:}; i++)); do systemctl restart "$app-$proc@$i.service"; done
+    local units=()
+    for ((i = 1; i <= ${spec##*:}; i++)); do units+=("$app-$proc@$i.service"); done
+    systemctl restart "${units[@]}"
     audit "restarted $proc"
     return
   done

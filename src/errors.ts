@@ -67,7 +67,7 @@ export class InternalError extends QdeployError {
   readonly exitCode = 1;
 }
 
-function tail(label: string, text?: string, lines = 15): string {
+function tail(label: string, text?: string, lines = 25): string {
   if (!text || !text.trim()) return "";
   const last = text.trimEnd().split("\n").slice(-lines);
   return `\n  ${label}:\n${last.map((l) => `    ${l}`).join("\n")}`;

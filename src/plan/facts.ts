@@ -31,18 +31,22 @@ export interface HostFacts {
   blobs: string[];
   /** Sorted by id, oldest first. */
   releases: ReleaseRecord[];
+  /** Release directories without release.json (an interrupted push wrote them). */
+  partial: string[];
 }
 
 /** Parses facts.sh's `key=value` lines. */
 export function parseFacts(host: HostAddress, text: string): HostFacts {
   const one = new Map<string, string>();
   const releases: ReleaseRecord[] = [];
+  const partial: string[] = [];
   for (const line of text.split("\n")) {
     const eq = line.indexOf("=");
     if (eq < 0) continue;
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1).trim();
     if (key === "release") releases.push(parseRelease(value));
+    else if (key === "partial") partial.push(value);
     else one.set(key, value);
   }
   const get = (k: string) => one.get(k) ?? "";
@@ -61,6 +65,7 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     lock: get("lock") || null,
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
+    partial,
   };
 }
 

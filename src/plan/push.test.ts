@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
 import { type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
 import { planPush, planPrune, rollbackTarget } from "./push.ts";
 import { planRollback } from "./rollback.ts";
-import { renderBatchScript } from "./script.ts";
+import { renderBatchScript, STEP_MARK } from "./script.ts";
 import { describeStep, type Step } from "./steps.ts";
 
 const host = cfg.hosts[0]!;
@@ -11,7 +14,7 @@ const SHA = "a".repeat(64);
 const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], ...over };
+  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], ...over };
 }
 
 const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
@@ -80,7 +83,7 @@ describe("planPush", () => {
     const h = push(facts()).hosts[0]!;
     const conf = h.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
     expect(conf?.kind === "write" && conf.content).toMatch(
-      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=\d+\nPORT_B=\d+\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer'\n$/,
+      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=\d+\nPORT_B=\d+\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer'\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
     );
   });
 });
@@ -120,12 +123,32 @@ test("parseFacts reads facts.sh's output", () => {
   expect(f.releases.map((r) => [r.id, r.activated])).toEqual([["01", false], ["02", true]]);
 });
 
-test("a batch script carries file contents on stdin, base64 in a heredoc, never in argv", () => {
+test("a batch script writes files exactly, with their modes, when bash runs it", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-script-"));
+  const awkward = "A=\"$HOME\" \\n `x`\nQDEPLOY_EOF\n\n  trailing spaces  ";
   const script = renderBatchScript([
-    { kind: "run", argv: ["echo", "it's"], why: "x" },
-    { kind: "write", path: "/x/env", content: "TOKEN=abc\n", mode: 0o600, why: "y", secret: true },
+    { kind: "run", argv: ["mkdir", `${dir}/rel`], why: "x" },
+    { kind: "write", path: `${dir}/rel/env`, content: awkward, mode: 0o600, why: "y", secret: true, fresh: true },
+    { kind: "write", path: `${dir}/conf`, content: "one\n", mode: 0o644, why: "z" },
+    { kind: "write", path: `${dir}/tool`, content: "#!/bin/sh\necho hi\n", mode: 0o755, why: "w" },
   ]);
-  expect(script).toContain("echo 'it'\\''s'");
-  expect(script).toContain(`qd_write /x/env 600 <<'QDEPLOY_EOF'\n${Buffer.from("TOKEN=abc\n").toString("base64")}\nQDEPLOY_EOF`);
-  expect(script).not.toContain("TOKEN=abc");
+  writeFileSync(`${dir}/conf`, "old");
+  const r = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script]) });
+  expect(r.exitCode).toBe(0);
+  expect(readFileSync(`${dir}/rel/env`, "utf8")).toBe(awkward);
+  expect(readFileSync(`${dir}/conf`, "utf8")).toBe("one\n");
+  expect([`${dir}/rel/env`, `${dir}/conf`, `${dir}/tool`].map((f) => (statSync(f).mode & 0o777).toString(8))).toEqual(["600", "644", "755"]);
+  expect(readdirSync(dir).sort()).toEqual(["conf", "rel", "tool"]); // no temp files left
+  rmSync(dir, { recursive: true });
+});
+
+test("a failing step is named by its marker", () => {
+  const script = renderBatchScript([
+    { kind: "run", argv: ["true"], why: "a" },
+    { kind: "run", argv: ["false"], why: "b" },
+    { kind: "run", argv: ["true"], why: "c" },
+  ]);
+  const r = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script]) });
+  expect(r.exitCode).toBe(1);
+  expect(r.stderr.toString().trim().split("\n").at(-1)).toBe(`${STEP_MARK}1`);
 });

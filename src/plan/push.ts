@@ -58,7 +58,7 @@ export function planPush(inp: PushInputs): Plan {
     const release = [
       ...releaseSteps(cfg, meta, files),
       { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" } as Step,
-      ...planPrune(cfg, facts.releases, inp.releaseId),
+      ...planPrune(cfg, facts.releases, inp.releaseId, facts.partial),
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, notes };
   });
@@ -72,27 +72,29 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
   const steps: Step[] = [
     { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
     { kind: "run", argv: ["ln", "-f", l.blob(meta.sha256), `${dir}/bin/${cfg.build.binary}`], why: "the binary" },
-    { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true },
-    { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs" },
+    { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true, fresh: true },
+    { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs", fresh: true },
   ];
-  if (files.site) steps.push({ kind: "write", path: `${dir}/site.caddy`, content: files.site, mode: 0o644, why: "the Caddy site" });
+  if (files.site) steps.push({ kind: "write", path: `${dir}/site.caddy`, content: files.site, mode: 0o644, why: "the Caddy site", fresh: true });
   for (const [name, content] of Object.entries(files.units).sort()) {
-    steps.push({ kind: "write", path: `${dir}/units/${name}`, content, mode: 0o644, why: "systemd unit" });
+    steps.push({ kind: "write", path: `${dir}/units/${name}`, content, mode: 0o644, why: "systemd unit", fresh: true });
   }
   // Last, so a release.json marks a complete release directory.
-  steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record" });
+  steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record", fresh: true });
   return steps;
 }
 
 /**
  * Removes releases beyond the newest `keepReleases` once `newId` is live, never the new one
- * and never the rollback target after it (the newest older release that went live).
+ * and never the rollback target after it (the newest older release that went live), and
+ * the half-written directories of interrupted pushes.
  */
-export function planPrune(cfg: ResolvedConfig, existing: ReleaseRecord[], newId: string): Step[] {
+export function planPrune(cfg: ResolvedConfig, existing: ReleaseRecord[], newId: string, partial: string[] = []): Step[] {
   const l = layout(cfg.app);
   const ids = [...new Set([...existing.map((r) => r.id), newId])].sort().reverse();
   const target = rollbackTarget(existing, newId);
-  const doomed = ids.slice(cfg.keepReleases).filter((id) => id !== newId && id !== target?.id);
+  // Directories without release.json are writes an interrupted push left: never a release.
+  const doomed = [...ids.slice(cfg.keepReleases).filter((id) => id !== newId && id !== target?.id), ...partial.filter((id) => id !== newId)];
   const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}` }));
   steps.push({
     kind: "run",

@@ -38,7 +38,7 @@ export function releaseVars(cfg: ResolvedConfig, secrets: Record<string, string>
 }
 
 /** The settings the server-side switch reads for this release (sourced by bash). */
-export function renderSwitchConf(cfg: ResolvedConfig): string {
+export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, string>): string {
   const [portA, portB] = webPorts(cfg.app);
   const procs = Object.keys(cfg.processes)
     .filter((p) => p !== "web")
@@ -57,6 +57,8 @@ export function renderSwitchConf(cfg: ResolvedConfig): string {
     PORT_B: String(portB),
     PROCS: procs.join(" "),
     TIMERS: timers.join(" "),
+    // The switch installs units only when this differs from what it installed last.
+    UNITS_DIGEST: digest(Object.entries(units).sort().flat()),
   };
   return Object.entries(lines).map(([k, v]) => `${k}=${quote(v)}\n`).join("");
 }
@@ -66,8 +68,13 @@ export function renderReleaseFiles(cfg: ResolvedConfig, secrets: Record<string, 
   const env = renderEnvFile(releaseVars(cfg, secrets));
   const units = renderUnits(cfg);
   const site = cfg.web ? renderCaddySite(cfg) : "";
-  const switchConf = renderSwitchConf(cfg);
+  const switchConf = renderSwitchConf(cfg, units);
+  return { env, units, site, switchConf, configDigest: digest([env, site, switchConf]) };
+}
+
+/** sha256 over the parts, each ended by a NUL so ["ab","c"] and ["a","bc"] differ. */
+function digest(parts: string[]): string {
   const h = createHash("sha256");
-  for (const part of [env, site, switchConf, ...Object.entries(units).sort().flat()]) h.update(part).update("\0");
-  return { env, units, site, switchConf, configDigest: h.digest("hex") };
+  for (const part of parts) h.update(part).update("\0");
+  return h.digest("hex");
 }

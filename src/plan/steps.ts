@@ -5,8 +5,11 @@ import { quoteArgv } from "../util/quote.ts";
 export type Step =
   /** Run an argv on the host. */
   | { kind: "run"; argv: string[]; why: string }
-  /** Write a file atomically with this mode. `secret` content is never printed. */
-  | { kind: "write"; path: string; content: string; mode: number; why: string; secret?: boolean }
+  /**
+   * Write a file with this mode: atomically (temp + rename), or in place when `fresh` (a new
+   * release directory that nothing reads yet). `secret` content is never printed.
+   */
+  | { kind: "write"; path: string; content: string; mode: number; why: string; secret?: boolean; fresh?: boolean }
   /** Send a local file compressed; it appears at `remote` only with the right sha256. */
   | { kind: "upload"; local: string; remote: string; sha256: string; size: number; why: string };
 

@@ -113,8 +113,8 @@ export async function get(info: SandboxInfo, urlPath = "/", domain = "hello.loca
 }
 
 /** Runs a command on the sandbox as root with the system ssh client. */
-export async function onVm(info: SandboxInfo, command: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn(sandboxSshArgv(info, command), { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+export async function onVm(info: SandboxInfo, command: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = Bun.spawn(sandboxSshArgv(info, command), { stdout: "pipe", stderr: "pipe", stdin: stdin === undefined ? "ignore" : new Blob([stdin]) });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }

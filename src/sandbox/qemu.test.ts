@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { kernelCmdline, qemuArgv, type VmSpec } from "./qemu.ts";
+import { recipeKey } from "./recipe.ts";
+
+const spec: VmSpec = {
+  imageDir: "/cache/abc",
+  overlay: "/p,1/.qdeploy/sandbox/overlay.qcow2",
+  consoleLog: "/p/console.log",
+  pidFile: "/p/qemu.pid",
+  sshPort: 2222,
+  httpPort: 8080,
+  httpsPort: 8443,
+  authorizedKey: "ssh-ed25519 AAAAC3Nz+/key=",
+  accel: "tcg",
+};
+
+const after = (argv: string[], flag: string) => argv[argv.indexOf(flag) + 1];
+
+describe("qemuArgv", () => {
+  test("forwards every port on 127.0.0.1 only", () => {
+    expect(after(qemuArgv(spec), "-nic")).toBe(
+      "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:8443-:443",
+    );
+  });
+
+  test("TCG by default, KVM on request; never -no-reboot (a guest reboot must come back)", () => {
+    expect(after(qemuArgv(spec), "-accel")).toBe("tcg,thread=multi");
+    expect(after(qemuArgv({ ...spec, accel: "kvm" }), "-accel")).toBe("kvm");
+    expect(qemuArgv(spec)).not.toContain("-no-reboot");
+  });
+
+  test("escapes commas in the disk path", () => {
+    expect(after(qemuArgv(spec), "-drive")).toBe("file=/p,,1/.qdeploy/sandbox/overlay.qcow2,if=virtio,format=qcow2");
+  });
+
+  test("passes root's key on the kernel command line without spaces", () => {
+    expect(kernelCmdline(spec.authorizedKey)).toBe(
+      "root=/dev/vda rw console=ttyS0 tsc=reliable qdeploy.authorized_key=ssh-ed25519_AAAAC3Nz+/key=",
+    );
+  });
+});
+
+test("the recipe key is stable and short", () => {
+  expect(recipeKey()).toMatch(/^[0-9a-f]{16}$/);
+  expect(recipeKey()).toBe(recipeKey());
+});
