@@ -38,7 +38,7 @@ export function createOutput(opts: OutputOptions = {}): Output {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
   const writeErr = opts.writeErr ?? ((t: string) => process.stderr.write(t));
   const hostColors = new Map<string, string>();
-  const stamp = () => (tty ? "" : `${new Date().toISOString().slice(0, 19)}Z `);
+  const stamp = () => (tty ? "" : `${new Date().toISOString()} `);
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const progress = (line: string) => {
     if (!opts.quiet && !opts.json) write(`${stamp()}${line}\n`);
@@ -82,5 +82,19 @@ export function lineSplitter(onLine: (line: string) => void): { push: (chunk: st
       if (partial) onLine(partial);
       partial = "";
     },
+  };
+}
+
+/** The same output with every occurrence of these values replaced (see secrets/redact.ts). */
+export function redactingOutput(out: Output, redactText: (s: string) => string): Output {
+  return {
+    verbose: out.verbose,
+    json: out.json,
+    info: (l) => out.info(redactText(l)),
+    host: (label, l) => out.host(label, redactText(l)),
+    debug: (l) => out.debug(redactText(l)),
+    result: (l) => out.result(redactText(l)),
+    data: (v) => out.data(JSON.parse(redactText(JSON.stringify(v)))),
+    error: (l) => out.error(redactText(l)),
   };
 }

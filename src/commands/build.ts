@@ -2,6 +2,7 @@
 import path from "node:path";
 import { goTarget, platformName } from "../build/arch.ts";
 import { gitInfo } from "../build/git.ts";
+import { buildKey, findCachedBuild, localGoVersion, rememberBuild } from "../build/cache.ts";
 import { buildBinary } from "../build/go-build.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
@@ -18,10 +19,20 @@ export interface Builds {
 export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output): Promise<Builds> {
   const started = performance.now();
   const moduleDir = cfg.build.dir ?? cfg.root;
-  const git = await gitInfo(moduleDir);
+  // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
+  const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);
   const artifacts: Record<string, Artifact> = {};
+  const outDir = path.join(cfg.root, ".qdeploy", "build");
+  const goVersion = localGoVersion();
   for (const arch of [...new Set(archs)]) {
     const target = goTarget(arch);
+    const key = buildKey(git, cfg.build, target, goVersion, process.env);
+    const cached = await findCachedBuild(outDir, key);
+    if (cached) {
+      out.info(`${platformName(target)}: commit ${git.sha!.slice(0, 12)} was built already (sha256 ${cached.sha256.slice(0, 12)}): no build`);
+      artifacts[arch] = { path: path.join(outDir, cached.sha256), ...cached };
+      continue;
+    }
     out.info(`building ${cfg.build.main} for ${platformName(target)}...`);
     const b = await buildBinary({
       root: moduleDir,
@@ -29,11 +40,12 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
       target,
       gitSha: git.sha,
       dirty: git.dirty,
-      outDir: path.join(cfg.root, ".qdeploy", "build"),
+      outDir,
       log: (l) => out.debug(l),
     });
     out.info(`built ${platformName(target)} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
     artifacts[arch] = { path: b.path, sha256: b.sha256, size: b.size };
+    await rememberBuild(outDir, key, b);
   }
   return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000 };
 }

@@ -8,9 +8,11 @@ import { releaseId } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { planSetup } from "../plan/setup.ts";
 import { describeStep, type Plan } from "../plan/steps.ts";
-import { acquireLock, gatherFacts } from "../remote/host-ops.ts";
+import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
+import { redactingOutput } from "../output.ts";
+import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildForArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
@@ -19,7 +21,8 @@ import { siteUrls } from "./urls.ts";
 /** Timings and counts of one push or rollback, for the summary and the benchmark. */
 export interface DeployReport {
   release: string;
-  seconds: { connect: number; lock: number; facts: number; build: number; total: number };
+  /** lockAndFacts: taking every host's lock and reading its facts, one round trip. */
+  seconds: { connect: number; lockAndFacts: number; build: number; total: number };
   hosts: HostRunResult[];
   urls: string[];
 }
@@ -30,8 +33,11 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
   const cfg = await loadEnvironment(ctx, env);
   // Secrets first: a missing key fails before any host is touched.
   const secrets = await loadSecrets(cfg, { identityFile: ctx.identityFile });
+  // A journal tail or a remote error could echo a value: everything printed is redacted.
+  const hide = (text: string) => redact(text, Object.values(secrets));
+  ctx = { ...ctx, out: redactingOutput(ctx.out, hide) };
   const who = whoAmI();
-  return withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
+  return redactErrors(hide, () => withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
     const tb = performance.now();
     const builds = await buildForArchs(cfg, facts.map((f) => f.arch), ctx.out);
     times.build = (performance.now() - tb) / 1000;
@@ -47,7 +53,17 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
       secrets,
     });
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
-  });
+  }));
+}
+
+/** Runs f; an error it throws leaves with its message redacted. */
+async function redactErrors<T>(hide: (s: string) => string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof Error) e.message = hide(e.message);
+    throw e;
+  }
 }
 
 /** `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch. */
@@ -105,7 +121,7 @@ async function withLockedHosts(
   who: string,
   f: (remotes: Remote[], facts: HostFacts[], times: Times) => Promise<DeployReport>,
 ): Promise<DeployReport> {
-  const times: Times = { connect: 0, lock: 0, facts: 0, build: 0, total: 0 };
+  const times: Times = { connect: 0, lockAndFacts: 0, build: 0, total: 0 };
   let t = performance.now();
   const lap = () => {
     const now = performance.now();
@@ -117,14 +133,13 @@ async function withLockedHosts(
     times.connect = lap();
     const unlocks: (() => Promise<void>)[] = [];
     try {
-      for (const r of await Promise.all(remotes.map((r) => acquireLock(r, cfg.app, who, ctx.lockWaitSec).then((u) => ({ u }), (e) => ({ e }))))) {
-        if ("u" in r) unlocks.push(r.u);
-        else throw r.e;
-      }
-      times.lock = lap();
-      const facts = await Promise.all(remotes.map((r, i) => gatherFacts(r, cfg.hosts[i]!, cfg.app)));
+      const held = await Promise.allSettled(remotes.map((r, i) => lockAndGatherFacts(r, cfg.hosts[i]!, cfg.app, who, ctx.lockWaitSec)));
+      for (const h of held) if (h.status === "fulfilled") unlocks.push(h.value.unlock);
+      const failed = held.find((h) => h.status === "rejected");
+      if (failed) throw failed.reason;
+      const facts = held.map((h) => (h as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts);
       facts.forEach(requireSystemd);
-      times.facts = lap();
+      times.lockAndFacts = lap();
       return await f(remotes, facts, times);
     } finally {
       await Promise.all(unlocks.map((u) => u()));

@@ -16,17 +16,39 @@ export async function gatherFacts(remote: Remote, host: HostAddress, app: string
  * The lock lives as long as this SSH channel: a push that dies frees it by itself.
  */
 export async function acquireLock(remote: Remote, app: string, who: string, waitSec: number): Promise<() => Promise<void>> {
+  return (await holdLock(remote, app, who, waitSec, null)).unlock;
+}
+
+/** Takes the deploy lock and, in the same round trip, reads the host's facts under it. */
+export async function lockAndGatherFacts(
+  remote: Remote,
+  host: HostAddress,
+  app: string,
+  who: string,
+  waitSec: number,
+): Promise<{ unlock: () => Promise<void>; facts: HostFacts }> {
+  const { unlock, output } = await holdLock(remote, app, who, waitSec, factsScript);
+  try {
+    return { unlock, facts: parseFacts(host, output.slice(output.indexOf("LOCKED") + 6)) };
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
+}
+
+async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null) {
   const abort = new AbortController();
   let onLocked = () => {};
   const locked = new Promise<void>((resolve) => (onLocked = resolve));
+  const ready = facts ? "::facts-end" : "LOCKED";
   let seen = "";
-  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec)], {
+  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...(facts ? [facts] : [])], {
     keepStdinOpen: true,
     signal: abort.signal,
     check: false,
     onStdout: (chunk) => {
       seen += chunk;
-      if (seen.includes("LOCKED")) onLocked();
+      if (seen.includes(ready)) onLocked();
     },
   });
   const first = await Promise.race([locked.then(() => null), done]);
@@ -34,10 +56,11 @@ export async function acquireLock(remote: Remote, app: string, who: string, wait
     const msg = first.stderr.trim() || `could not take the deploy lock (exit ${first.code})`;
     throw first.code === 75 ? new OperationError(`${remote.label}: ${msg}; see \`qdeploy lock status\``) : new RemoteError(remote.label, msg);
   }
-  return async () => {
+  const unlock = async () => {
     abort.abort();
     await done.catch(() => {});
   };
+  return { unlock, output: seen.slice(0, seen.indexOf(ready)) };
 }
 
 /** `lock status` / `lock release` on one host: one line. */

@@ -1,0 +1,117 @@
+/** The CLI as a user runs it: bin/qdeploy in a folder, exit codes and messages. */
+import { describe, expect, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const REPO = path.resolve(import.meta.dir, "..");
+const QDEPLOY = path.join(REPO, "bin/qdeploy");
+
+function run(cwd: string, args: string[]) {
+  const p = Bun.spawnSync([QDEPLOY, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+function tempDir(): string {
+  return mkdtempSync(path.join(tmpdir(), "qdeploy-cli-"));
+}
+
+describe("qdeploy", () => {
+  test("--help lists the commands; no command is a usage error", () => {
+    const r = run(REPO, ["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of ["init", "check", "plan", "setup", "push", "rollback", "releases", "status", "logs", "restart", "exec", "secrets", "lock", "sandbox"]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, "m"));
+    }
+    expect(run(REPO, []).code).toBe(2);
+    const bad = run(REPO, ["frobnicate"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('error: unknown command "frobnicate" (see qdeploy --help)\n');
+  });
+
+  test("check passes the repository's deploy.toml", () => {
+    const r = run(REPO, ["check"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("deploy.toml: ok (app hello; environments: sandbox)\n");
+    expect(r.code).toBe(0);
+  });
+
+  test("check names every mistake with its line, exit 2, no stack trace", () => {
+    const dir = tempDir();
+    writeFileSync(
+      path.join(dir, "deploy.toml"),
+      [
+        'app = "Hello"', //                      1: bad name
+        "[processes]", //                        2
+        'web = "hello serve"', //                3
+        "[web]", //                              4
+        "domains = []", //                       5: empty
+        "health = 42", //                        6: not a string
+        'drain = "soon"', //                     7: not a duration
+        "[restart]", //                          8
+        'at = "every tuesday"', //               9: not a calendar
+        "[environments.prod]", //               10
+        'hosts = ["nobody"]', //                11: not user@host
+      ].join("\n"),
+    );
+    const r = run(dir, ["check"]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    for (const [line, key] of [[1, "app"], [5, "web.domains"], [6, "web.health"], [7, "web.drain"], [9, "restart.at"], [11, "environments.prod.hosts"]] as const) {
+      expect(lines.some((l) => l.startsWith(`error: deploy.toml:${line} ${key}`))).toBe(true);
+    }
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  test("a TOML syntax error gives its line", () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, "deploy.toml"), 'app = "x"\n[web\n');
+    const r = run(dir, ["check"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: deploy\.toml:2: /);
+  });
+
+  test("plan shows the build, the units, the Caddy site and the steps, touching no server", () => {
+    const r = run(REPO, ["plan", "sandbox", "--arch", "aarch64"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("plan: push hello to sandbox as release");
+    expect(r.stdout).toContain("(linux/arm64; assumes fresh hosts, touches none)");
+    expect(r.stdout).toMatch(/upload \S+ -> \/srv\/qdeploy\/hello\/blobs\/[0-9a-f]{64}/);
+    expect(r.stdout).toContain("| [Service]");
+    expect(r.stdout).toContain("| ExecStart=/srv/qdeploy/hello/slots/%i/bin/hello serve");
+    expect(r.stdout).toContain("| hello.localhost {");
+    expect(r.stdout).toContain("run    /srv/qdeploy/hello/switch activate");
+    expect(r.stdout).toMatch(/variables: LOG_LEVEL, QDEPLOY_APP, QDEPLOY_ENV; values not shown/);
+  }, 180_000); // a cold Go cache cross-compiles the standard library first
+
+  test("plan of an unknown environment is a config error", () => {
+    const r = run(REPO, ["plan", "staging"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no environment "staging"; defined: sandbox');
+  });
+
+  test("init writes a deploy.toml that check accepts, and refuses to overwrite it", () => {
+    const dir = tempDir();
+    cpSync(path.join(REPO, "examples/hello"), dir, { recursive: true });
+    const r = run(dir, ["init"]);
+    expect(r.code).toBe(0);
+    const toml = readFileSync(path.join(dir, "deploy.toml"), "utf8");
+    expect(toml).toStartWith("#:schema ");
+    expect(toml).toContain('app = "hello"');
+    expect(run(dir, ["check"]).code).toBe(0);
+    const again = run(dir, ["init"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("exists");
+  }, 30_000);
+
+  test("a failing go build prints go's own error and stops", () => {
+    const dir = tempDir();
+    cpSync(path.join(REPO, "examples/hello"), dir, { recursive: true });
+    run(dir, ["init"]);
+    writeFileSync(path.join(dir, "cmd/hello/broken.go"), "package main\nfunc broken() { undefinedThing() }\n");
+    const r = run(dir, ["plan", "sandbox"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("go build failed for linux/amd64");
+    expect(r.stderr).toMatch(/cmd\/hello\/broken\.go:2:\d+: undefined: undefinedThing/);
+  }, 180_000);
+});
