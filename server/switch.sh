@@ -105,17 +105,21 @@ caddy_load() {
   return 1
 }
 
-# Points Caddy at port $2 with release $1's site; on failure the old file is put back.
-switch_caddy() {
-  local rel=$1 port=$2 old="" new
+# Installs release $1's site for Caddy when it differs from the live one (a first deploy,
+# changed domains); the old file is put back if Caddy refuses it. A switch between slots
+# needs no reload: both slots are upstreams, and Caddy routes to the first healthy one.
+sync_site() {
+  local rel=$1 old="" new
   [ -f "$site" ] && old=$(<"$site")
   new=$(<"$rel/site.caddy")
-  replace "$site" "${new//__QDEPLOY_UPSTREAM__/$port}"
+  [ "$old" = "$new" ] && return 0
+  replace "$site" "$new"
   if ! caddy_load 2> >(sed 's/^/  | caddy: /' >&2); then
     if [ -n "$old" ]; then replace "$site" "$old"; else rm -f "$site"; fi
     caddy_load >/dev/null 2>&1 || true
     return 1
   fi
+  say "caddy loaded the site of $rel"
 }
 
 # The other processes' instances (for release conf, sourced): "APP-PROC@N.service" words.
@@ -165,12 +169,14 @@ activate() {
       die "release $id failed its health check; the live release keeps serving"
     fi
     say "healthy: $unit answers $HEALTH"
-    if ! switch_caddy "$rel" "$next"; then
+    if ! sync_site "$rel"; then
       systemctl stop "$unit" || true
       audit "refused $id by $who: caddy did not accept the site"
       die "Caddy refused the site of release $id; the live release keeps serving"
     fi
-    say "caddy sends traffic to 127.0.0.1:$next"
+    # Caddy's own health check must see the new slot up before the old one goes away.
+    sleep "$CADDY_SETTLE"
+    say "caddy routes to 127.0.0.1:$next"
     replace "$root/live-slot" "$next"
   fi
   relink "$root/current" "releases/$id"

@@ -18,7 +18,8 @@ import {
 
 const SLOW = 300_000;
 const projectDir = mkdtempSync(join(tmpdir(), "qdeploy-sandbox-test-"));
-const opts = { projectDir, log: (l: string) => console.log(`  [sandbox] ${l}`) };
+// Ports of its own, so it never meets the e2e suites' sandbox on the default ones.
+const opts = { projectDir, sshPort: 2422, httpPort: 8280, httpsPort: 8643, log: (l: string) => console.log(`  [sandbox] ${l}`) };
 const times: Record<string, string> = {};
 let info: SandboxInfo;
 
@@ -72,7 +73,7 @@ describe("sandbox VM", () => {
     times.bootToSsh = seconds(t0);
     expect(info.running).toBe(true);
     expect(info.pid).toBeGreaterThan(0);
-    expect(info.sshPort).toBe(Number(process.env.QDEPLOY_SANDBOX_SSH_PORT ?? 2222));
+    expect(info.sshPort).toBe(2422);
     expect(info.identity).toBe(join(projectDir, ".qdeploy/sandbox/id_ed25519"));
     expect(info.knownHosts).toBe(join(projectDir, ".qdeploy/sandbox/known_hosts"));
     expect(statSync(info.identity).mode & 0o777).toBe(0o600);

@@ -50,5 +50,8 @@ export function webPorts(app: string): [number, number] {
   return [base, base + 1];
 }
 
-/** The placeholder in a release's site.caddy that the switch replaces with the live port. */
-export const UPSTREAM_PLACEHOLDER = "__QDEPLOY_UPSTREAM__";
+/**
+ * How often Caddy checks each web slot's health path. A slot takes traffic at most this long
+ * after it is healthy; the switch waits that long before it stops the old slot.
+ */
+export const CADDY_HEALTH_INTERVAL_MS = 500;

@@ -5,7 +5,7 @@ import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
 import { renderUnits } from "../render/units.ts";
 import { quote } from "../util/quote.ts";
-import { unitNames, webPorts } from "./layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, unitNames, webPorts } from "./layout.ts";
 
 /** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
 export function releaseId(now: Date): string {
@@ -57,6 +57,8 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     PORT_B: String(portB),
     PROCS: procs.join(" "),
     TIMERS: timers.join(" "),
+    // Seconds for Caddy's health check to see a new slot up (one interval and a margin).
+    CADDY_SETTLE: ((CADDY_HEALTH_INTERVAL_MS + 200) / 1000).toFixed(1),
     // The switch installs units only when this differs from what it installed last.
     UNITS_DIGEST: digest(Object.entries(units).sort().flat()),
   };

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
-import { UPSTREAM_PLACEHOLDER } from "../plan/layout.ts";
+import { webPorts } from "../plan/layout.ts";
 import { renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
 const cfg: ResolvedConfig = {
@@ -23,6 +23,8 @@ const cfg: ResolvedConfig = {
   keepReleases: 5,
 };
 
+const [a, b] = webPorts("hello");
+
 function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConfig {
   return { ...cfg, web: { ...cfg.web!, ...web } };
 }
@@ -30,13 +32,22 @@ function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConf
 describe("renderCaddySite", () => {
   test("tls internal", () => {
     expect(renderCaddySite(cfg)).toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
-# On the server the switch fills in the live web slot's port as the upstream.
+# Both web slots are upstreams; Caddy sends traffic to the first one that is up and passes
+# its health check, so a switch moves traffic without reloading Caddy (a reload drops TLS
+# handshakes while certificates reload, and closes WebSockets).
 hello.localhost {
 	tls internal
-	reverse_proxy 127.0.0.1:__QDEPLOY_UPSTREAM__ {
-		# During a switch or a restart, hold a request briefly instead of failing it.
+	reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
+		lb_policy first
+		# While no slot is up, hold a request briefly instead of failing it.
 		lb_try_duration 5s
 		lb_try_interval 100ms
+		# A slot that refuses a connection is skipped at once.
+		fail_duration 1s
+		# A slot takes traffic only once its health path answers 2xx.
+		health_uri /healthz
+		health_interval 500ms
+		health_timeout 2s
 	}
 }
 `);
@@ -45,12 +56,21 @@ hello.localhost {
   test("tls auto: several domains on one address line, no tls directive", () => {
     expect(renderCaddySite(withWeb({ tls: "auto", domains: ["hello.example.com", "www.hello.example.com"] })))
       .toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
-# On the server the switch fills in the live web slot's port as the upstream.
+# Both web slots are upstreams; Caddy sends traffic to the first one that is up and passes
+# its health check, so a switch moves traffic without reloading Caddy (a reload drops TLS
+# handshakes while certificates reload, and closes WebSockets).
 hello.example.com, www.hello.example.com {
-	reverse_proxy 127.0.0.1:__QDEPLOY_UPSTREAM__ {
-		# During a switch or a restart, hold a request briefly instead of failing it.
+	reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
+		lb_policy first
+		# While no slot is up, hold a request briefly instead of failing it.
 		lb_try_duration 5s
 		lb_try_interval 100ms
+		# A slot that refuses a connection is skipped at once.
+		fail_duration 1s
+		# A slot takes traffic only once its health path answers 2xx.
+		health_uri /healthz
+		health_interval 500ms
+		health_timeout 2s
 	}
 }
 `);
@@ -62,8 +82,10 @@ hello.example.com, www.hello.example.com {
     );
   });
 
-  test("the placeholder is there exactly once for the switch to replace", () => {
-    expect(renderCaddySite(cfg).split(UPSTREAM_PLACEHOLDER).length).toBe(2);
+  test("both web slots of the app are the upstreams, the health path is Caddy's check", () => {
+    expect(renderCaddySite(withWeb({ health: "/up?full=1" }))).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
+    expect(renderCaddySite(withWeb({ health: "/up?full=1" }))).toContain("health_uri /up?full=1\n");
+    expect(() => renderCaddySite(withWeb({ health: "/x {" }))).toThrow("is not a plain path");
   });
 
   test("empty without [web]", () => {
@@ -80,13 +102,18 @@ hello.example.com, www.hello.example.com {
 });
 
 describe("renderCaddyMain", () => {
-  test("global grace_period and the import of every app's site file", () => {
+  test("global grace_period, quiet health checks, and the import of every app's site file", () => {
     expect(renderCaddyMain()).toBe(`# /etc/caddy/Caddyfile: managed by qdeploy (\`qdeploy setup\` rewrites it); do not edit.
 # Each app's sites are in their own file under /etc/caddy/qdeploy/, written by that app's
-# switch only after \`caddy validate\` passed, so one app's deploy never breaks another's.
+# switch, which puts the old file back if Caddy refuses the new one, so one app's deploy
+# never breaks another's.
 {
 	# A reload lets in-flight requests finish on the old config for up to this long.
 	grace_period 60s
+	# Health checks of a stopped (idle) web slot fail by design: not worth a log line each.
+	log default {
+		exclude http.handlers.reverse_proxy.health_checker.active
+	}
 }
 
 import /etc/caddy/qdeploy/*.caddy
@@ -118,7 +145,7 @@ describe.skipIf(!hasCaddy)("caddy validate", () => {
     rmSync(sitesDir, { recursive: true, force: true });
     mkdirSync(sitesDir);
     for (const [app, text] of Object.entries(sites)) {
-      writeFileSync(join(sitesDir, `${app}.caddy`), text.replaceAll(UPSTREAM_PLACEHOLDER, "8247"));
+      writeFileSync(join(sitesDir, `${app}.caddy`), text);
     }
     writeFileSync(join(dir, "Caddyfile"), renderCaddyMain(sitesDir));
     // cwd and HOME in the temp dir: validate provisions the TLS apps, which may touch storage.

@@ -1,10 +1,10 @@
 /**
  * Caddy configuration (docs/server-layout.md): the main Caddyfile that imports one file per
- * app, and an app's site file with the upstream port left as UPSTREAM_PLACEHOLDER for the
- * switch to fill in. Pure: (config) -> text.
+ * app, and an app's site file proxying to both web slots, the first healthy one taking the
+ * traffic. Pure: (config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, UPSTREAM_PLACEHOLDER } from "../plan/layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, layout, webPorts } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
@@ -12,10 +12,11 @@ import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
 /** The sites folder does not depend on the app; layout() only needs a name to build paths. */
 const SITES_DIR = layout("-").caddySites;
 
-/** The app's site file: its domains proxied to 127.0.0.1:UPSTREAM_PLACEHOLDER; "" without [web]. */
+/** The app's site file: its domains proxied to both web slots; "" without [web]. */
 export function renderCaddySite(cfg: ResolvedConfig): string {
   if (!cfg.web) return "";
-  const { domains, tls } = cfg.web;
+  const { domains, tls, health } = cfg.web;
+  if (!/^\/[A-Za-z0-9._~\/%?=&+-]*$/.test(health)) throw new Error(`web.health: ${JSON.stringify(health)} is not a plain path`);
   if (domains.length === 0) throw new Error(`web.domains: the web process needs at least one domain`);
   for (const d of domains) {
     // Also what keeps a domain from injecting Caddyfile syntax.
@@ -30,7 +31,10 @@ export function renderCaddySite(cfg: ResolvedConfig): string {
       app: cfg.app,
       addresses,
       tls: tls === "internal" ? "\ttls internal\n" : "",
-      upstream: UPSTREAM_PLACEHOLDER,
+      portA: String(webPorts(cfg.app)[0]),
+      portB: String(webPorts(cfg.app)[1]),
+      health,
+      healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
     },
     "caddy/site.caddy",
   );

@@ -3,11 +3,11 @@
  * (systemd as PID 1, sshd, Caddy) that the project's own sandbox code starts.
  * Tests run in order and build on each other: one VM, one app, a history of releases.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, keepRequesting, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { sandboxDown, type SandboxInfo } from "../../src/sandbox/index.ts";
+import { get, keepRequesting, makeProject, onVm, qdeploy, REPO, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -26,6 +26,9 @@ beforeAll(async () => {
   // A clean app on the VM: earlier runs against the same VM leave nothing behind.
   await onVm(vm, ["bash", "-c", "systemctl stop 'hello-*' 2>/dev/null; rm -rf /srv/qdeploy/hello /etc/caddy/qdeploy/hello.caddy; true"]);
 }, 10 * MIN);
+
+// The next suite gets a clean server.
+afterAll(() => sandboxDown({ projectDir: REPO }), MIN);
 
 describe("deploying to the sandbox", () => {
   test("first push serves the app over HTTPS", async () => {
@@ -58,7 +61,7 @@ describe("deploying to the sandbox", () => {
   }, 5 * MIN);
 
   test("a release that fails its health check never takes traffic", async () => {
-    writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" } });
+    writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" }, healthTimeout: "5s" });
     const r = await qdeploy(dir, ["push", "sandbox"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("failed its health check; the live release keeps serving");

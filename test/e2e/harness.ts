@@ -10,12 +10,9 @@ import { sandboxSshArgv, sandboxUp, type SandboxInfo } from "../../src/sandbox/i
 export const REPO = path.resolve(import.meta.dir, "../..");
 const QDEPLOY = path.join(REPO, "bin/qdeploy");
 
-let vm: Promise<SandboxInfo> | null = null;
-
-/** The shared sandbox VM, started once per test process. */
+/** The shared sandbox VM: started if it is not running (another suite may have stopped it). */
 export function sandbox(): Promise<SandboxInfo> {
-  vm ??= sandboxUp({ projectDir: REPO, log: (l) => console.log(`[sandbox] ${l}`) });
-  return vm;
+  return sandboxUp({ projectDir: REPO, log: (l) => console.log(`[sandbox] ${l}`) });
 }
 
 /** A throwaway copy of examples/hello with a deploy.toml for the sandbox. */
@@ -31,6 +28,7 @@ export interface ProjectConfig {
   extra?: string;
   ssh?: { identity?: string; known_hosts?: string };
   workers?: number;
+  healthTimeout?: string;
 }
 
 /** Writes the project's deploy.toml aimed at the sandbox. */
@@ -53,7 +51,7 @@ domains = ["hello.localhost"]
 health = "/healthz"
 tls = "internal"
 drain = "20s"
-health_timeout = "20s"
+health_timeout = "${c.healthTimeout ?? "20s"}"
 
 [scale]
 worker = ${c.workers ?? 2}
@@ -103,13 +101,15 @@ export async function qdeploy(cwd: string, args: string[], opts: { env?: Record<
 /** GET https://hello.localhost/PATH through Caddy on the sandbox (SNI set, internal CA). */
 export async function get(info: SandboxInfo, urlPath = "/", domain = "hello.localhost"): Promise<{ status: number; body: string }> {
   const p = Bun.spawn(
-    ["curl", "-sk", "--max-time", "30", "--resolve", `${domain}:${info.httpsPort}:127.0.0.1`, "-w", "\n%{http_code}", `https://${domain}:${info.httpsPort}${urlPath}`],
+    ["curl", "-sSk", "--max-time", "30", "--resolve", `${domain}:${info.httpsPort}:127.0.0.1`, "-w", "\n%{http_code}", `https://${domain}:${info.httpsPort}${urlPath}`],
     { stdout: "pipe", stderr: "pipe" },
   );
-  const out = await new Response(p.stdout).text();
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   await p.exited;
   const cut = out.lastIndexOf("\n");
-  return { status: Number(out.slice(cut + 1)) || 0, body: out.slice(0, cut) };
+  const status = Number(out.slice(cut + 1)) || 0;
+  // On a failed connection curl's own error is the body, so a test failure says what happened.
+  return { status, body: status ? out.slice(0, cut) : err.trim() };
 }
 
 /** Runs a command on the sandbox as root with the system ssh client. */
