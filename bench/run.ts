@@ -235,7 +235,7 @@ function longRequests(info: SandboxInfo, op: string) {
 // ---------------------------------------------------------------------------------------
 // The switch's phases, from the VM's journal (its own clock, so no skew)
 
-interface SwitchPhases { start?: number; health?: number; caddy?: number; enable?: number; drain?: number }
+interface SwitchPhases { start?: number; route?: number; caddy?: number; drain?: number }
 
 let journalCursor = "";
 async function switchPhases(info: SandboxInfo): Promise<SwitchPhases> {
@@ -261,16 +261,18 @@ async function switchPhases(info: SandboxInfo): Promise<SwitchPhases> {
       return false;
     }
   };
-  // systemd logs "Started" for the new slot, the app "listening on", Caddy (JSON) the
-  // admin API's POST /load and "load complete", systemd "Stopping"/"Stopped" for the old slot.
+  // systemd logs "Started" for the new slot, the app "listening on"; then the switch waits
+  // for its health check, has Caddy route to it (a POST /load only when the site file
+  // changed: Caddy's JSON log), enables units; systemd logs "Stopping"/"Stopped" of the old slot.
   const started = after(ev[0]?.t, re(/^Start(ed|ing) hello-web@/));
   const listening = after(started, re(/^listening on 127\.0\.0\.1/));
+  const stopping = after(listening, re(/^Stopping hello-web@/));
+  const stopped = after(stopping, re(/^Stopped hello-web@/));
   const load = after(listening, caddy((j) => j.msg === "received request" && j.uri === "/load"));
   const loaded = after(load, caddy((j) => j.msg === "load complete"));
-  const stopping = after(loaded ?? listening, re(/^Stopping hello-web@/));
-  const stopped = after(stopping, re(/^Stopped hello-web@/));
   const d = (a?: number, b?: number) => (a !== undefined && b !== undefined && b >= a ? b - a : undefined);
-  return { start: d(started, listening), health: d(listening, load), caddy: d(load, loaded), enable: d(loaded, stopping), drain: d(stopping, stopped) };
+  const caddyLoad = load !== undefined && (stopping === undefined || load <= stopping) ? d(load, loaded) : undefined;
+  return { start: d(started, listening), route: d(listening, stopping), caddy: caddyLoad, drain: d(stopping, stopped) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -528,13 +530,13 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push("");
 
   L.push("## Each push and rollback", "");
-  L.push("Seconds. `total` is the CLI's own (DeployReport); `wall` includes starting Bun. `switch` is the release batch (files + the server-side switch, drain included); `start`, `health`, `caddy`, `enable`, `drain` are the switch's phases from the VM's journal: the new slot's `Started` → the app's `listening on` (process start), → Caddy's `POST /load` (health polling, site file), → Caddy's `load complete` (the config reload), → the old slot's `Stopping` (`current`, enabling/disabling units), → `Stopped` (the drain: the old process finishes its in-flight requests, the long ones included). What follows the drain in `switch` is the workers' restart and the audit line.", "");
-  L.push("| # | kind | stamp | wall | total | connect | lock+facts | build | upload | switch | start | health | caddy | enable | drain | bytes sent | raw binary | peak RSS |");
-  L.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  L.push("Seconds. `total` is the CLI's own (DeployReport); `wall` includes starting Bun. `switch` is the release batch (files + the server-side switch, drain included); `start`, `route`, `caddy load`, `drain` are the switch's phases from the VM's journal (the VM's clock): `start` is the new slot's `Started` → the app's `listening on`; `route` is from there to the old slot's `Stopping` (the switch's health wait, Caddy routing to the new slot — a Caddy config load only when the site file changed, shown in `caddy load` — the settle wait, `current`, enabling units); `drain` is the old slot's `Stopping` → `Stopped` (it finishes its in-flight requests, the long ones included). What the switch does besides (writing the release's files over SSH, restarting the workers, the audit line) is the rest of `switch`.", "");
+  L.push("| # | kind | stamp | wall | total | connect | lock+facts | build | upload | switch | start | route | caddy load | drain | bytes sent | raw binary | peak RSS |");
+  L.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   ops.forEach((o, i) => {
     const s = o.report?.seconds;
     const h = o.report?.hosts[0]?.seconds;
-    L.push(`| ${i} | ${o.kind}${o.ok ? "" : " **FAILED**"} | ${o.stamp || "(previous)"} | ${f1(o.wall)} | ${f1(s?.total)} | ${f2(s?.connect)} | ${f2(s ? (s.lock ?? 0) + (s.facts ?? 0) + (s.lockAndFacts ?? 0) : undefined)} | ${f2(s?.build)} | ${f2(h?.upload)} | ${f1(h?.release)} | ${f2(o.phases.start)} | ${f2(o.phases.health)} | ${f2(o.phases.caddy)} | ${f2(o.phases.enable)} | ${f2(o.phases.drain)} | ${o.bytesSent.toLocaleString("en")} | ${o.rawSize ? o.rawSize.toLocaleString("en") : "–"} | ${o.maxRssMb.toFixed(0)} MB |`);
+    L.push(`| ${i} | ${o.kind}${o.ok ? "" : " **FAILED**"} | ${o.stamp || "(previous)"} | ${f1(o.wall)} | ${f1(s?.total)} | ${f2(s?.connect)} | ${f2(s ? (s.lock ?? 0) + (s.facts ?? 0) + (s.lockAndFacts ?? 0) : undefined)} | ${f2(s?.build)} | ${f2(h?.upload)} | ${f1(h?.release)} | ${f2(o.phases.start)} | ${f2(o.phases.route)} | ${f2(o.phases.caddy)} | ${f2(o.phases.drain)} | ${o.bytesSent.toLocaleString("en")} | ${o.rawSize ? o.rawSize.toLocaleString("en") : "–"} | ${o.maxRssMb.toFixed(0)} MB |`);
   });
   L.push("");
   L.push(`Medians under load: push ${f1(pushMed)} s (${f1(pushNoDrainMed)} s without the drain), rollback ${f1(rbMed)} s, drain ${f1(median(drains))} s.`, "");
@@ -553,7 +555,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   }
   L.push("");
   if (all.errors.read > 0) {
-    L.push(`Read errors are wrk seeing its TLS connection to Caddy closed before a response came: ${during.errors.read} of ${all.errors.read} happened during switches. Each switch reloads Caddy's config, and Caddy (Go's \`http.Server.Shutdown\` of the old config's server) closes keep-alive connections that are idle at that instant; a request written on such a connection in the same moment is lost. wrk does not retry; browsers and most HTTP clients retry an idempotent request once on such a close, so a user would rarely see it, but by this benchmark's definition it is a failed request.`, "");
+    L.push(`Read errors: wrk saw its TLS connection to Caddy closed before a response came (${during.errors.read} of ${all.errors.read} during switches). wrk does not retry; browsers and most HTTP clients retry an idempotent request once when a keep-alive connection closes under it, but by this benchmark's definition it is a failed request.`, "");
   }
   for (const p of load.problems) L.push(`- load generator problem: ${p}`);
   if (load.problems.length) L.push("");
