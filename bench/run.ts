@@ -397,6 +397,7 @@ async function machine() {
     bun: Bun.version,
     wrk: (await sh("wrk -v 2>&1 | head -1")).out.trim(),
     otherVms: Number(others) || 0,
+    commit: (await sh(`cd ${quoteArgv([REPO])} && git rev-parse --short HEAD && git status --porcelain -- src server caddy systemd bin | head -1`)).out.trim().split("\n"),
   };
 }
 
@@ -522,6 +523,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push(`| OS, kernel | ${mach.os}, ${mach.kernel} |`);
   L.push(`| server | the sandbox VM: Debian bookworm under QEMU TCG (software emulation, 2 vCPUs, 1 GiB) |`);
   L.push(`| other VMs running meanwhile | ${otherVmsSeen ? `up to ${otherVmsSeen} (sampled before each push/rollback; they share the CPUs: slower numbers than on an idle machine)` : "none (sampled before each push/rollback)"} |`);
+  L.push(`| qdeploy | commit ${mach.commit[0]}${mach.commit[1] ? " with uncommitted changes to src/server" : ""} |`);
   L.push(`| tools | ${mach.go}; Bun ${mach.bun}; ${mach.wrk} |`, "");
 
   L.push("## Targets", "");
@@ -591,6 +593,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push(`Peak resident set of the qdeploy process (\`/usr/bin/time -v\`, Bun included): **${peakRss.toFixed(0)} MB** (max over all runs; push median ${f1(median(pushes.map((o) => o.maxRssMb)))} MB, rollback median ${f1(median(rollbacks.map((o) => o.maxRssMb)))} MB).`, "");
 
   writeFileSync(path.join(BENCH, "RESULTS.md"), L.join("\n"));
+  rmSync(dir, { recursive: true, force: true }); // the throwaway project and its builds
 
   // ---- summary
   console.log("");
