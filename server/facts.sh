@@ -5,13 +5,14 @@ set -u
 app=$1
 root=/srv/qdeploy/$app
 say() { printf '%s\n' "$*"; }
-has() { if command -v "$1" >/dev/null 2>&1; then echo 1; else echo 0; fi; }
+# 1 or 0 for a test, without the fork of $(...).
+flag() { if "$@" >/dev/null 2>&1; then say "$key=1"; else say "$key=0"; fi; }
 
 say "arch=$(uname -m)"
 say "user=${USER:-$(id -un)}"
-say "systemd=$([ -d /run/systemd/system ] && echo 1 || echo 0)"
-say "caddy=$(has caddy)"
-say "zstd=$(has zstd)"
+key=systemd flag test -d /run/systemd/system
+key=caddy flag command -v caddy
+key=zstd flag command -v zstd
 switch_sha="" caddyfile_sha=""
 while read -r sum file; do
   case $file in
@@ -43,7 +44,9 @@ for dir in "$root"/releases/*/; do
   if [ -f "$dir/release.json" ]; then
     json=""
     IFS= read -r -d '' json < "$dir/release.json"
-    say "release=$([ -e "$dir/activated" ] && echo 1 || echo 0) ${json//$'\n'/}"
+    activated=0
+    [ -e "$dir/activated" ] && activated=1
+    say "release=$activated ${json//$'\n'/}"
   else
     dir=${dir%/}
     say "partial=${dir##*/}"

@@ -148,7 +148,7 @@ audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.lo
 
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
 activate() {
-  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit started procs
+  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit started procs settle
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   # shellcheck source=/dev/null
   . "$rel/switch.conf"
@@ -174,9 +174,9 @@ activate() {
       audit "refused $id by $who: caddy did not accept the site"
       die "Caddy refused the site of release $id; the live release keeps serving"
     fi
-    # Caddy's own health check must see the new slot up before the old one goes away.
-    sleep "$CADDY_SETTLE"
-    say "caddy routes to 127.0.0.1:$next"
+    # Caddy's own health check must see the new slot up before the old one goes away;
+    # the bookkeeping below runs meanwhile.
+    sleep "$CADDY_SETTLE" & settle=$!
     replace "$root/live-slot" "$next"
   fi
   relink "$root/current" "releases/$id"
@@ -187,9 +187,13 @@ activate() {
   local draining=""
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
     systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
-    say "draining $app-web@$old.service"
+    wait "$settle"
+    say "caddy routes to 127.0.0.1:$next; draining $app-web@$old.service"
     # In the background: the other processes move on while in-flight requests finish.
     systemctl stop "$app-web@$old.service" & draining=$!
+  elif [ -n "$next" ]; then
+    wait "$settle"
+    say "caddy routes to 127.0.0.1:$next"
   fi
   if [ "$only" != web ]; then
     # Stop-then-start, all instances at once: instance numbers stay stable and a worker

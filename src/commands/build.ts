@@ -1,4 +1,5 @@
 /** Builds the Go binary once per host architecture. */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "../build/arch.ts";
 import { gitInfo } from "../build/git.ts";
@@ -48,4 +49,28 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     await rememberBuild(outDir, key, b);
   }
   return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000 };
+}
+
+const archFile = (cfg: ResolvedConfig) => path.join(cfg.root, ".qdeploy", "host-archs.json");
+
+/** The hosts' architectures as the last push saw them, if it saw every one of them. */
+export async function lastKnownArchs(cfg: ResolvedConfig): Promise<string[] | null> {
+  try {
+    const known: Record<string, string> = JSON.parse(await readFile(archFile(cfg), "utf8"));
+    const archs = cfg.hosts.map((h) => known[h.label]);
+    return archs.every(Boolean) ? [...new Set(archs as string[])] : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Records each host's architecture for the next push's early build. */
+export async function rememberArchs(cfg: ResolvedConfig, facts: { host: { label: string }; arch: string }[]): Promise<void> {
+  let known: Record<string, string> = {};
+  try {
+    known = JSON.parse(await readFile(archFile(cfg), "utf8"));
+  } catch {}
+  for (const f of facts) known[f.host.label] = f.arch;
+  await mkdir(path.dirname(archFile(cfg)), { recursive: true });
+  await writeFile(archFile(cfg), `${JSON.stringify(known, null, 1)}\n`);
 }

@@ -14,7 +14,7 @@ import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remot
 import { redactingOutput } from "../output.ts";
 import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
-import { buildForArchs } from "./build.ts";
+import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
 import { siteUrls } from "./urls.ts";
 
@@ -37,9 +37,16 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
   const hide = (text: string) => redact(text, Object.values(secrets));
   ctx = { ...ctx, out: redactingOutput(ctx.out, hide) };
   const who = whoAmI();
+  // The build needs the hosts' architectures, which the facts tell; with the ones the last
+  // push saw, it starts now and runs while the hosts are reached and locked.
+  const guess = await lastKnownArchs(cfg);
+  const early = guess ? settle(buildForArchs(cfg, guess, ctx.out)) : null;
   return redactErrors(hide, () => withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
-    const tb = performance.now();
-    const builds = await buildForArchs(cfg, facts.map((f) => f.arch), ctx.out);
+    const tb = performance.now(); // build: how long the push waits for it once the facts are in
+    const archs = [...new Set(facts.map((f) => f.arch))];
+    const earlyBuild = early ? await early : null;
+    const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await buildForArchs(cfg, archs, ctx.out);
+    await rememberArchs(cfg, facts);
     times.build = (performance.now() - tb) / 1000;
     const now = new Date();
     const plan = planPush({
@@ -54,6 +61,18 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
     });
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
   }));
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects, so it may wait unobserved while other work runs. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }));
+}
+
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error;
+  return s.value;
 }
 
 /** Runs f; an error it throws leaves with its message redacted. */
