@@ -1,15 +1,9 @@
 /** What a host reports before anything is planned (server/facts.sh), as plain data. */
 import type { HostAddress } from "../config/types.ts";
+import type { ReleaseMeta } from "./release.ts";
 
-/** One release on a host, from its release.json. */
-export interface ReleaseRecord {
-  id: string;
-  created: string;
-  git: string | null;
-  sha256: string;
-  by: string;
-  /** Digest of everything the release holds but the binary (env file, units, site). */
-  configDigest: string;
+/** One release on a host: its release.json, and whether it ever went live. */
+export interface ReleaseRecord extends ReleaseMeta {
   /** It passed its health check and went live at least once. */
   activated: boolean;
 }

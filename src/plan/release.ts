@@ -19,6 +19,7 @@ export interface ReleaseMeta {
   git: string | null;
   sha256: string;
   by: string;
+  /** Digest of everything the release holds but the binary (env file, site, switch.conf). */
   configDigest: string;
 }
 

@@ -3,25 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
+import { helloConfig } from "../../test/fixtures/config.ts";
 import { webPorts } from "../plan/layout.ts";
 import { renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
-const cfg: ResolvedConfig = {
-  app: "hello",
-  env: "sandbox",
-  root: "/work/example",
-  hosts: [{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }],
-  build: { main: "./cmd/hello", binary: "hello", cgo: false, ldflags: "-s -w", tags: [], stamp: null },
-  processes: { web: "hello serve", worker: "hello work" },
-  web: { domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 30, healthTimeoutSec: 60 },
-  scale: { worker: 2 },
-  restart: { at: "Sun *-*-* 04:00:00", jitterSec: 900 },
-  jobs: [{ name: "cleanup", command: "hello cleanup", at: "hourly", jitterSec: 0 }],
-  vars: { LOG_LEVEL: "info" },
-  secrets: { store: "env", names: [] },
-  ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
-  keepReleases: 5,
-};
+const cfg: ResolvedConfig = helloConfig;
 
 const [a, b] = webPorts("hello");
 

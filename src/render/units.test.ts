@@ -3,6 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
+import { helloConfig } from "../../test/fixtures/config.ts";
 import { layout } from "../plan/layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
@@ -16,22 +17,7 @@ import {
   splitCommand,
 } from "./units.ts";
 
-const cfg: ResolvedConfig = {
-  app: "hello",
-  env: "sandbox",
-  root: "/work/example",
-  hosts: [{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }],
-  build: { main: "./cmd/hello", binary: "hello", cgo: false, ldflags: "-s -w", tags: [], stamp: null },
-  processes: { web: "hello serve", worker: "hello work" },
-  web: { domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 30, healthTimeoutSec: 60 },
-  scale: { worker: 2 },
-  restart: { at: "Sun *-*-* 04:00:00", jitterSec: 900 },
-  jobs: [{ name: "cleanup", command: "hello cleanup --older-than 7d", at: "hourly", jitterSec: 60 }],
-  vars: { LOG_LEVEL: "info" },
-  secrets: { store: "env", names: [] },
-  ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
-  keepReleases: 5,
-};
+const cfg: ResolvedConfig = helloConfig;
 
 const HARDENING = `DynamicUser=yes
 User=hello
