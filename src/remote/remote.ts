@@ -12,7 +12,7 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Sent on the channel's stdin (file contents, secrets): never part of the command line. */
   stdin?: string | Uint8Array;
-  /** Called with output as it arrives (logs -f, progress). */
+  /** Called with output as it arrives (logs -f, progress); the result's stdout is then empty. */
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
   /** Throw RemoteError on a non-zero exit (default true). */

@@ -353,6 +353,7 @@ const UPLOAD_SCRIPT = [
 ].join("\n");
 
 const SHA_MISMATCH_EXIT = 3;
+const STDERR_KEPT = 64 * 1024;
 
 interface ChannelOutcome {
   code: number | null;
@@ -546,12 +547,14 @@ class SshRemote implements Remote {
         opts.signal?.addEventListener("abort", onAbort, { once: true });
         ch.on("data", (b: Buffer) => {
           const s = outDec.decode(b, { stream: true });
-          stdout += s;
-          if (s) opts.onStdout?.(s);
+          // Streamed output is not also kept: `logs -f` may run for days.
+          if (opts.onStdout) {
+            if (s) opts.onStdout(s);
+          } else stdout += s;
         });
         ch.stderr.on("data", (b: Buffer) => {
           const s = errDec.decode(b, { stream: true });
-          stderr += s;
+          stderr = (stderr + s).slice(-STDERR_KEPT); // enough for an error message's tail
           if (s) opts.onStderr?.(s);
         });
         ch.on("exit", (c: number | null, sig?: string) => {

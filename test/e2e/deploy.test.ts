@@ -129,6 +129,32 @@ describe("deploying to the sandbox", () => {
     expect(after).not.toBe(before);
   }, 5 * MIN);
 
+  test("restart PROCESS restarts that process's instances, nothing else", async () => {
+    const pids = async () => (await onVm(vm, ["systemctl", "show", "-P", "MainPID", "hello-worker@1.service", "hello-worker@2.service", `hello-web@${(await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim()}.service`])).stdout.split("\n").filter(Boolean); // systemctl puts a blank line between units
+    const before = await pids();
+    const r = ok(await qdeploy(dir, ["restart", "sandbox", "worker"]));
+    expect(r.stdout).toContain("restarted worker");
+    const after = await pids();
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+    expect(after[2]).toBe(before[2]); // the web slot kept running
+  }, 2 * MIN);
+
+  test("logs -f follows the journal until stopped", async () => {
+    const p = Bun.spawn([path.join(import.meta.dir, "../../bin/qdeploy"), "logs", "sandbox", "worker", "-f", "-n", "1"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    const reader = p.stdout.getReader();
+    let seen = "";
+    const deadline = Date.now() + 30_000;
+    while (!/worker \d tick/.test(seen) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    p.kill();
+    await p.exited;
+    expect(seen).toMatch(new RegExp(`^root@127\\.0\\.0\\.1:${vm.sshPort} .*worker \\d tick`, "m"));
+  }, MIN);
+
   test("logs shows the app's output with the host prefix", async () => {
     const r = ok(await qdeploy(dir, ["logs", "sandbox", "web", "-n", "50"]));
     expect(r.stdout).toMatch(new RegExp(`^root@127\\.0\\.0\\.1:${vm.sshPort} .*listening`, "m"));
