@@ -144,14 +144,20 @@ stop_extra_instances() {
   (( ${#extra[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${extra[@]}" || true
 }
 
+# Reads a release's switch.conf; defaults cover keys that releases of older qdeploys lack.
+load_conf() {
+  # shellcheck source=/dev/null
+  . "$1/switch.conf"
+  : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}"
+}
+
 audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.log"; }
 
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
 activate() {
   local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit started procs settle
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
-  # shellcheck source=/dev/null
-  . "$rel/switch.conf"
+  load_conf "$rel"
   install_units "$rel"
   old=$(live_slot)
   if (( WEB )); then
@@ -212,7 +218,7 @@ restart() {
   local proc=${1:-} id spec i
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
-  . "$root/releases/$id/switch.conf"
+  load_conf "$root/releases/$id"
   case $proc in
     "") activate "$id" restart; return ;;
     web) (( WEB )) || die "release $id has no web process"; activate "$id" restart web; return ;;
@@ -235,7 +241,7 @@ status() {
   say "slot=$(live_slot)"
   systemctl list-units --all --plain --no-legend "$app-*" | awk '{print "unit=" $1 " " $3 " " $4}'
   [ -n "$id" ] || return 0
-  . "$root/releases/$id/switch.conf"
+  load_conf "$root/releases/$id"
   if (( WEB )); then
     if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
   fi
