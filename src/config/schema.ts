@@ -109,6 +109,12 @@ const webSchema: JSONSchemaType<WebConfig> = {
   },
 };
 
+const jitterSchema = {
+  type: "string",
+  nullable: true,
+  description: `Random delay added to each run (RandomizedDelaySec). ${DURATION}. Default 0.`,
+} as const;
+
 const restartSchema: JSONSchemaType<RestartConfig> = {
   type: "object",
   description: "Scheduled zero-downtime restart, run by a systemd timer.",
@@ -116,11 +122,7 @@ const restartSchema: JSONSchemaType<RestartConfig> = {
   required: ["at"],
   properties: {
     at: { type: "string", description: `When to restart: ${CALENDAR}.` },
-    jitter: {
-      type: "string",
-      nullable: true,
-      description: `Random delay added to each run (RandomizedDelaySec). ${DURATION}. Default 0.`,
-    },
+    jitter: jitterSchema,
   },
 };
 
@@ -136,13 +138,9 @@ const jobSchema: JSONSchemaType<JobConfig> = {
       maxLength: 32,
       description: "Unique job name; names the unit APP-job-NAME.",
     },
-    command: { type: "string", description: "Command line, run in the release folder with the app's environment." },
+    command: { type: "string", description: "Command line, run from the live release with the app's environment, as the app's user." },
     at: { type: "string", description: `When to run: ${CALENDAR}.` },
-    jitter: {
-      type: "string",
-      nullable: true,
-      description: `Random delay added to each run (RandomizedDelaySec). ${DURATION}. Default 0.`,
-    },
+    jitter: jitterSchema,
   },
 };
 
