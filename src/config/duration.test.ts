@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseDuration } from "./duration.ts";
+import { parseDuration, systemdSpan, wholeSeconds } from "./duration.ts";
 
 describe("parseDuration", () => {
   const good: [string, number][] = [
@@ -30,4 +30,27 @@ describe("parseDuration", () => {
     ["1h30", 'bad duration "1h30"'],
   ];
   for (const [input, message] of bad) test(`"${input}" throws`, () => expect(() => parseDuration(input)).toThrow(message));
+});
+
+describe("systemdSpan and wholeSeconds", () => {
+  const cases: [number, string, number][] = [
+    [30, "30s", 30],
+    [0, "0s", 1],
+    [1.5, "1500ms", 2],
+    [0.5, "500ms", 1],
+    [1.1, "1100ms", 2],
+    [0.00025, "1ms", 1],
+    [1e-7, "1ms", 1],
+    [5400, "5400s", 5400],
+  ];
+  for (const [sec, span, whole] of cases) {
+    test(`${sec}s is ${span} for systemd, ${whole} for the switch`, () => {
+      expect(systemdSpan(sec)).toBe(span);
+      expect(wholeSeconds(sec)).toBe(whole);
+    });
+  }
+  test("refuses what is not a number of seconds", () => {
+    expect(() => systemdSpan(-1)).toThrow("not a number of seconds");
+    expect(() => wholeSeconds(NaN)).toThrow("not a number of seconds");
+  });
 });

@@ -38,3 +38,23 @@ export function parseDuration(s: string): number {
   // Keep sums like 1.1s + 100ms exact to the microsecond.
   return Math.round(total * 1e6) / 1e6;
 }
+
+/**
+ * Seconds as a systemd time span for a unit file: whole seconds as "30s", anything finer
+ * rounded up to the millisecond ("1500ms"), never exponent notation like String(1e-7).
+ */
+export function systemdSpan(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) throw new Error(`${sec} is not a number of seconds`);
+  if (Number.isInteger(sec)) return `${sec}s`;
+  // toFixed drops float noise (1.1 * 1000 = 1100.0000000000002) before rounding up.
+  return `${Math.max(1, Math.ceil(Number((sec * 1000).toFixed(6))))}ms`;
+}
+
+/**
+ * Seconds as the switch script can count them: bash has integer arithmetic only
+ * (`SECONDS + 1.5` is a syntax error), so a fraction rounds up, and at least 1.
+ */
+export function wholeSeconds(sec: number): number {
+  if (!Number.isFinite(sec) || sec < 0) throw new Error(`${sec} is not a number of seconds`);
+  return Math.max(1, Math.ceil(Number(sec.toFixed(6))));
+}

@@ -1,5 +1,6 @@
 /** The files that make up one release on a host, rendered purely from the config. */
 import { createHash } from "node:crypto";
+import { wholeSeconds } from "../config/duration.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
@@ -53,7 +54,8 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
   const lines = {
     WEB: web ? "1" : "0",
     HEALTH: cfg.web?.health ?? "",
-    HEALTH_TIMEOUT: String(cfg.web?.healthTimeoutSec ?? 0),
+    // bash counts whole seconds: a fraction rounds up (wholeSeconds).
+    HEALTH_TIMEOUT: String(wholeSeconds(cfg.web?.healthTimeoutSec ?? 0)),
     PORT_A: String(portA),
     PORT_B: String(portB),
     PROCS: procs.join(" "),

@@ -66,7 +66,7 @@ WorkingDirectory=%S/hello
 SyslogIdentifier=hello-web
 Restart=on-failure
 RestartSec=1s
-# Like Heroku: SIGTERM to every process of the unit, 30 s to finish, then SIGKILL.
+# Like Heroku: SIGTERM to every process of the unit, 30s to finish, then SIGKILL.
 KillMode=control-group
 KillSignal=SIGTERM
 TimeoutStopSec=30s
@@ -311,6 +311,23 @@ describe.skipIf(!hasSystemdAnalyze)("systemd-analyze verify", () => {
 
   test("every rendered unit verifies with no output", () => {
     expect(verify(renderUnits(cfg), instances)).toBe("");
+  });
+
+  test("fractional durations (every duration key) render as systemd spans that verify", () => {
+    const frac: ResolvedConfig = {
+      ...cfg,
+      web: { ...cfg.web!, drainSec: 1.5, healthTimeoutSec: 0.5 },
+      restart: { at: "hourly", jitterSec: 0.25 },
+      jobs: [{ ...cfg.jobs[0]!, jitterSec: 1e-7 }],
+    };
+    const units = renderUnits(frac);
+    expect(units["hello-web@.service"]).toContain("\nTimeoutStopSec=1500ms\n");
+    expect(units["hello-worker@.service"]).toContain("\nTimeoutStopSec=1500ms\n");
+    expect(units["hello-job-cleanup.service"]).toContain("\nTimeoutStopSec=1500ms\n");
+    expect(units["hello-restart.timer"]).toContain("\nRandomizedDelaySec=250ms\n");
+    // 0.1 µs rounds up to a millisecond, never "1e-7s".
+    expect(units["hello-job-cleanup.timer"]).toContain("\nRandomizedDelaySec=1ms\n");
+    expect(verify(units, instances)).toBe("");
   });
 
   test("a unit with odd arguments verifies too", () => {

@@ -5,6 +5,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { layout, unitNames, webPorts } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
+import { systemdSpan } from "../config/duration.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
 import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };
@@ -30,7 +31,7 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
       execStart: renderExecStart(cfg, command, slot, "processes.web"),
       envFile: `${slot}/env`,
       workingDirectory: workingDirectory(cfg.app),
-      drainSec: drainSec(cfg),
+      drain: drainSpan(cfg),
     },
     "systemd/web@.service",
   );
@@ -51,7 +52,7 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
       execStart: renderExecStart(cfg, command, current, `processes.${proc}`),
       envFile: `${current}/env`,
       workingDirectory: workingDirectory(cfg.app),
-      drainSec: drainSec(cfg),
+      drain: drainSpan(cfg),
     },
     "systemd/process@.service",
   );
@@ -69,7 +70,7 @@ export function renderRestartUnits(cfg: ResolvedConfig): { service: string; time
     ),
     timer: renderTemplate(
       restartTimerTemplate,
-      { app, at: unitValue(cfg.restart.at, "restart.at"), jitterSec: seconds(cfg.restart.jitterSec, "restart.jitter") },
+      { app, at: unitValue(cfg.restart.at, "restart.at"), jitter: span(cfg.restart.jitterSec, "restart.jitter") },
       "systemd/restart.timer",
     ),
   };
@@ -90,13 +91,13 @@ export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string
         execStart: renderExecStart(cfg, job.command, current, `jobs.${name}.command`),
         envFile: `${current}/env`,
         workingDirectory: workingDirectory(app),
-        drainSec: drainSec(cfg),
+        drain: drainSpan(cfg),
       },
       "systemd/job.service",
     ),
     timer: renderTemplate(
       jobTimerTemplate,
-      { app, job: name, at: unitValue(job.at, `jobs.${name}.at`), jitterSec: seconds(job.jitterSec, `jobs.${name}.jitter`) },
+      { app, job: name, at: unitValue(job.at, `jobs.${name}.at`), jitter: span(job.jitterSec, `jobs.${name}.jitter`) },
       "systemd/job.timer",
     ),
   };
@@ -226,13 +227,17 @@ function webSlotsText(app: string): string {
 }
 
 /** TimeoutStopSec=0 would mean "never SIGKILL", so a zero drain still gets 1 s. */
-function drainSec(cfg: ResolvedConfig): string {
-  return seconds(Math.max(cfg.web?.drainSec ?? DEFAULT_DRAIN_SEC, 1), "web.drain");
+function drainSpan(cfg: ResolvedConfig): string {
+  return span(Math.max(cfg.web?.drainSec ?? DEFAULT_DRAIN_SEC, 1), "web.drain");
 }
 
-function seconds(n: number, where: string): string {
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${where}: ${n} is not a number of seconds`);
-  return String(n);
+/** A duration key's seconds as a unit file's time span ("30s", "1500ms"). */
+function span(sec: number, where: string): string {
+  try {
+    return systemdSpan(sec);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
 }
 
 function checkApp(app: string): string {

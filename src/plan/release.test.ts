@@ -1,0 +1,13 @@
+import { describe, expect, test } from "bun:test";
+import { helloConfig } from "../../test/fixtures/config.ts";
+import { renderSwitchConf } from "./release.ts";
+
+describe("renderSwitchConf", () => {
+  // The switch counts in bash integers: `SECONDS + 1.5` is a syntax error that breaks every switch.
+  for (const [sec, whole] of [[1.5, "2"], [0.5, "1"], [60, "60"], [0, "1"]] as const) {
+    test(`health_timeout ${sec}s is HEALTH_TIMEOUT=${whole}`, () => {
+      const cfg = { ...helloConfig, web: { ...helloConfig.web!, healthTimeoutSec: sec } };
+      expect(renderSwitchConf(cfg, {})).toContain(`\nHEALTH_TIMEOUT=${whole}\n`);
+    });
+  }
+});
