@@ -145,6 +145,24 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "build.binary is a plain file name: it becomes releases/ID/bin/BINARY",
+    toml: lines(GOOD, "[build]", 'binary = "../../../../usr/sbin/sshd"', "[environments.prod.build]", 'binary = ".hidden"'),
+    want: [
+      'deploy.toml:11 build.binary: "../../../../usr/sbin/sshd" must match ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$',
+      'deploy.toml:13 environments.prod.build.binary: ".hidden" must match ^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$',
+    ],
+  },
+  {
+    name: "names that become unit names have a length limit",
+    toml: GOOD.replace('worker = "hello work"', `${"w".repeat(40)} = "hello work"`),
+    want: [`deploy.toml:4 processes.${"w".repeat(40)}: bad name; must be at most 32 characters`],
+  },
+  {
+    name: "web.health is one path: it goes into the health probe's request line and Caddy's health_uri",
+    toml: GOOD.replace('health = "/healthz"', 'health = "/healthz HTTP/1.0\\r\\nX: y"'),
+    want: ['deploy.toml:7 web.health: must be a URL path without spaces or control characters, e.g. "/healthz"'],
+  },
+  {
     name: "hosts are user@host[:port], port 1..65535, none twice, at least one",
     toml: lines(
       GOOD,

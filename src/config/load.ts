@@ -147,6 +147,12 @@ function convertError(e: ErrorObject): { path: KeyPath; message: string } | null
       if (name !== undefined) return { path: [...at, name], message: `bad name; must match ${e.params.pattern}` };
       return { path: at, message: `${JSON.stringify(e.data)} must match ${e.params.pattern}` };
     }
+    case "maxLength": {
+      // A key name too long (a process name) is reported at that key, like a bad pattern.
+      const name = (e as ErrorObject & { propertyName?: string }).propertyName;
+      if (name !== undefined) return { path: [...at, name], message: `bad name; must be at most ${e.params.limit} characters` };
+      return { path: at, message: e.message ?? e.keyword };
+    }
     case "type":
       return { path: at, message: `must be ${e.params.type === "integer" ? "an integer" : e.params.type}` };
     default:

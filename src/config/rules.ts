@@ -126,6 +126,9 @@ export const webValues: Rule = (raw, ctx) =>
     const out: ConfigProblem[] = [];
     if (typeof web.health === "string" && !web.health.startsWith("/")) {
       out.push(problem(ctx, [...prefix, "web", "health"], `must start with "/", e.g. "/healthz"`));
+    } else if (typeof web.health === "string" && /[\s\x00-\x1f\x7f]/.test(web.health)) {
+      // It is written into the probe's request line and Caddy's health_uri.
+      out.push(problem(ctx, [...prefix, "web", "health"], 'must be a URL path without spaces or control characters, e.g. "/healthz"'));
     }
     if (Array.isArray(web.domains)) {
       web.domains.forEach((d, i) => {

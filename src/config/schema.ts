@@ -26,6 +26,11 @@ export const SCHEMA_ID = "urn:qdeploy:deploy.schema.json";
 export const APP_PATTERN = "^[a-z][a-z0-9-]*$";
 /** Process names (Procfile types). */
 export const PROCESS_PATTERN = "^[a-z][a-z0-9_-]*$";
+/**
+ * build.binary: a plain file name (it becomes releases/ID/bin/BINARY, hard-linked as root),
+ * so no "/", and no leading dot ("..", hidden files).
+ */
+export const BINARY_PATTERN = "^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$";
 /** Names under `[environments]`. */
 export const ENVIRONMENT_PATTERN = "^[a-z][a-z0-9_-]*$";
 /** Environment variable names. */
@@ -55,7 +60,9 @@ const buildSchema: JSONSchemaType<BuildConfig> = {
     binary: {
       type: "string",
       nullable: true,
-      description: "The executable's name, which process commands start with. Default: app.",
+      pattern: BINARY_PATTERN,
+      maxLength: 64,
+      description: "The executable's name (a plain file name), which process commands start with. Default: app.",
     },
     cgo: { type: "boolean", nullable: true, description: "CGO_ENABLED. Default false." },
     ldflags: {
@@ -198,7 +205,7 @@ const overridableProperties = {
     type: "object",
     nullable: true,
     description: "Process types, as in a Procfile: name = command line. \"web\" is the one behind Caddy. Without this table ./Procfile is read.",
-    propertyNames: { pattern: PROCESS_PATTERN },
+    propertyNames: { pattern: PROCESS_PATTERN, maxLength: 32 },
     additionalProperties: { type: "string", description: "Command line; the first word is usually the binary." },
     required: [],
   },
@@ -207,7 +214,7 @@ const overridableProperties = {
     type: "object",
     nullable: true,
     description: "Instances per host, by process name. Default 1; web is 0 or 1 (one live instance per host, blue/green).",
-    propertyNames: { pattern: PROCESS_PATTERN },
+    propertyNames: { pattern: PROCESS_PATTERN, maxLength: 32 },
     additionalProperties: { type: "integer", minimum: 0, maximum: 100, description: "Instances per host." },
     required: [],
   },
