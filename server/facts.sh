@@ -46,7 +46,9 @@ for dir in "$root"/releases/*/; do
     IFS= read -r -d '' json < "$dir/release.json"
     activated=0
     [ -e "$dir/activated" ] && activated=1
-    say "release=$activated ${json//$'\n'/}"
+    dir=${dir%/}
+    # The directory's name too, so a release.json that does not parse can be named.
+    say "release=$activated ${dir##*/} ${json//$'\n'/}"
   else
     dir=${dir%/}
     say "partial=${dir##*/}"

@@ -2,7 +2,7 @@
 import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError } from "../errors.ts";
-import type { HostFacts } from "../plan/facts.ts";
+import { factWarnings, type HostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
 import { releaseId } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
@@ -158,6 +158,7 @@ async function withLockedHosts(
       if (failed) throw failed.reason;
       const facts = held.map((h) => (h as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts);
       facts.forEach(requireSystemd);
+      for (const w of facts.flatMap((fa) => factWarnings(fa, cfg.app))) ctx.out.error(`warning: ${w}`);
       times.lockAndFacts = lap();
       return await f(remotes, facts, times);
     } finally {
@@ -201,7 +202,7 @@ function requireSystemd(f: HostFacts): void {
 
 /** Facts of a host qdeploy never touched, for the offline plan. */
 function freshHostFacts(host: ResolvedConfig["hosts"][number], arch: string): HostFacts {
-  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [] };
+  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
 }
 
 function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string): void {

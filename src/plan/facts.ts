@@ -1,5 +1,6 @@
 /** What a host reports before anything is planned (server/facts.sh), as plain data. */
 import type { HostAddress } from "../config/types.ts";
+import { layout } from "./layout.ts";
 import type { ReleaseMeta } from "./release.ts";
 
 /** One release on a host: its release.json, and whether it ever went live. */
@@ -27,6 +28,12 @@ export interface HostFacts {
   releases: ReleaseRecord[];
   /** Release directories without release.json (an interrupted push wrote them). */
   partial: string[];
+  /**
+   * Releases whose release.json cannot be read (truncated by a full disk, say): skipped, so
+   * one bad file does not fail every later command, and reported (factWarnings). Never
+   * pruned automatically: one may still be what `current` points at.
+   */
+  corrupt: string[];
 }
 
 /** Parses facts.sh's `key=value` lines. */
@@ -34,12 +41,17 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
   const one = new Map<string, string>();
   const releases: ReleaseRecord[] = [];
   const partial: string[] = [];
+  const corrupt: string[] = [];
   for (const line of text.split("\n")) {
     const eq = line.indexOf("=");
     if (eq < 0) continue;
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1).trim();
-    if (key === "release") releases.push(parseRelease(value));
+    if (key === "release") {
+      const record = parseRelease(value);
+      if (typeof record === "string") corrupt.push(record);
+      else releases.push(record);
+    }
     else if (key === "partial") partial.push(value);
     else one.set(key, value);
   }
@@ -60,20 +72,36 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
+    corrupt: corrupt.sort(),
   };
 }
 
-function parseRelease(value: string): ReleaseRecord {
-  const space = value.indexOf(" ");
-  const activated = value.slice(0, space) === "1";
-  const json = JSON.parse(value.slice(space + 1));
+/** One line per problem the facts show that the user should see, naming the host. */
+export function factWarnings(facts: HostFacts, app: string): string[] {
+  return facts.corrupt.map(
+    (id) =>
+      `${facts.host.label}: release ${id} has an unreadable release.json (truncated?): skipped; it cannot be rolled back to. ` +
+      `Remove ${layout(app).release(id)} if it is not live`,
+  );
+}
+
+/** `ACTIVATED ID JSON` (facts.sh) -> the record, or the directory's id when the JSON is unreadable. */
+function parseRelease(value: string): ReleaseRecord | string {
+  const [flag = "", dir = "", ...rest] = value.split(" ");
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(rest.join(" "));
+  } catch {
+    return dir;
+  }
+  if (typeof json !== "object" || json === null || typeof json.id !== "string" || typeof json.sha256 !== "string") return dir;
   return {
     id: String(json.id),
     created: String(json.created ?? ""),
-    git: json.git ?? null,
+    git: (json.git as string | null | undefined) ?? null,
     sha256: String(json.sha256 ?? ""),
     by: String(json.by ?? ""),
     configDigest: String(json.configDigest ?? ""),
-    activated,
+    activated: flag === "1",
   };
 }

@@ -14,7 +14,7 @@ const SHA = "a".repeat(64);
 const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], ...over };
+  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [], ...over };
 }
 
 const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
@@ -79,6 +79,24 @@ describe("planPush", () => {
     expect(describeStep(env!)).not.toContain("s3cr3t");
   });
 
+  test("release.json is written atomically: a full disk leaves no truncated release.json", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "qdeploy-full-"));
+    try {
+      const h = push(facts()).hosts[0]!;
+      const meta = h.release.find((s) => s.kind === "write" && s.path.endsWith("release.json"))!;
+      const step = { ...meta, path: path.join(dir, "release.json") } as Step;
+      // ulimit -f 0: every write fails with EFBIG, as on a full disk.
+      const r = Bun.spawnSync(["bash", "-c", `trap '' XFSZ; ulimit -f 0; bash -s`], {
+        stdin: new TextEncoder().encode(renderBatchScript([step])),
+        stderr: "pipe",
+      });
+      expect(r.exitCode).not.toBe(0);
+      expect(readdirSync(dir).filter((f) => f === "release.json")).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("switch.conf tells the server what to run", () => {
     const h = push(facts()).hosts[0]!;
     const conf = h.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
@@ -117,7 +135,7 @@ describe("pruning and rollback targets", () => {
 });
 
 test("parseFacts reads facts.sh's output", () => {
-  const text = `arch=aarch64\nuser=root\nsystemd=1\ncaddy=0\nzstd=1\nswitch_sha=\ncaddyfile_sha=\nlive=02\nlive_slot=8001\nlock=\nblobs=${SHA} \nrelease=1 {"id":"02","sha256":"${SHA}","by":"x","created":"c","git":null,"configDigest":"d"}\nrelease=0 {"id":"01","sha256":"${SHA}","by":"x","created":"c","git":"g","configDigest":"d"}\n`;
+  const text = `arch=aarch64\nuser=root\nsystemd=1\ncaddy=0\nzstd=1\nswitch_sha=\ncaddyfile_sha=\nlive=02\nlive_slot=8001\nlock=\nblobs=${SHA} \nrelease=1 02 {"id":"02","sha256":"${SHA}","by":"x","created":"c","git":null,"configDigest":"d"}\nrelease=0 01 {"id":"01","sha256":"${SHA}","by":"x","created":"c","git":"g","configDigest":"d"}\n`;
   const f = parseFacts(host, text);
   expect(f).toMatchObject({ arch: "aarch64", caddy: false, live: "02", liveSlot: 8001, lock: null, blobs: [SHA] });
   expect(f.releases.map((r) => [r.id, r.activated])).toEqual([["01", false], ["02", true]]);

@@ -79,8 +79,9 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
   for (const [name, content] of Object.entries(files.units).sort()) {
     steps.push({ kind: "write", path: `${dir}/units/${name}`, content, mode: 0o644, why: "systemd unit", fresh: true });
   }
-  // Last, so a release.json marks a complete release directory.
-  steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record", fresh: true });
+  // Last, so a release.json marks a complete release directory; atomically (not fresh), so
+  // a full disk or a dropped connection never leaves a truncated one.
+  steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record" });
   return steps;
 }
 
