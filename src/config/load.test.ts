@@ -258,6 +258,14 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "a job's timeout is a time span, more than 0 (0 would mean no timeout)",
+    toml: lines(GOOD, "[[jobs]]", 'name = "a"', 'command = "x"', 'at = "hourly"', 'timeout = "a while"', "[[jobs]]", 'name = "b"', 'command = "x"', 'at = "hourly"', 'timeout = "0s"', 'jitter = "1.5s"'),
+    want: [
+      'deploy.toml:14 jobs[0].timeout: bad duration "a while"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
+      'deploy.toml:19 jobs[1].timeout: must be more than 0 (0 would mean no timeout at all)',
+    ],
+  },
+  {
     name: "calendar expressions are checked by systemd-analyze",
     skip: !hasSystemdAnalyze,
     toml: lines(GOOD, "[restart]", 'at = "Sun *-*-* 25:00:00"', "[[jobs]]", 'name = "a"', 'command = "x"', 'at = "hourly"', "[[jobs]]", 'name = "b"', 'command = "x"', 'at = "every tuesday"'),

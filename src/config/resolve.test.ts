@@ -35,6 +35,7 @@ describe("resolveEnvironment", () => {
       secrets: { store: "age" },
       ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
       keepReleases: 5,
+      firewall: { allow: [22, 80, 443] },
     };
     expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
   });
@@ -52,6 +53,7 @@ describe("resolveEnvironment", () => {
       secrets: { store: "env", names: ["DATABASE_URL"] },
       ssh: { identity: "~/.ssh/deploy", host_key: "accept-new" },
       keep_releases: 3,
+      firewall: { allow: [8443] },
       environments: {
         staging: {
           hosts: ["root@127.0.0.1:2222", "deploy@[2001:db8::1]:2200"],
@@ -60,10 +62,11 @@ describe("resolveEnvironment", () => {
           web: { domains: ["staging.example.com"], tls: "internal" },
           scale: { clock: 2 },
           restart: { at: "daily" },
-          jobs: [{ name: "report", command: "hello report", at: "weekly", jitter: "500ms" }],
+          jobs: [{ name: "report", command: "hello report", at: "weekly", jitter: "500ms", timeout: "1.5m" }],
           env: { LOG_LEVEL: "debug" },
           ssh: { known_hosts: ".qdeploy/known_hosts" },
           keep_releases: 10,
+          firewall: { allow: [2222, 80, 2222] },
         },
       },
     };
@@ -88,13 +91,20 @@ describe("resolveEnvironment", () => {
       web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150 },
       scale: { clock: 2 },
       restart: { at: "daily", jitterSec: 900 },
-      jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5 }],
+      jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5, timeoutSec: 90 }],
       vars: { LOG_LEVEL: "debug", REGION: "eu" },
       secrets: { store: "env", names: ["DATABASE_URL"] },
       ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
       keepReleases: 10,
+      firewall: { allow: [80, 2222] },
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
+  });
+
+  test("firewall.enabled = false leaves the host's firewall alone; a job's timeout defaults to 1h", () => {
+    const raw: RawConfig = { ...minimal, jobs: [{ name: "j", command: "hello j", at: "hourly" }], environments: { prod: { hosts: ["d@h"], firewall: { enabled: false } } } };
+    const c = resolveEnvironment(raw, "prod", "/r");
+    expect([c.firewall, c.jobs[0]!.timeoutSec]).toEqual([null, 3600]);
   });
 
   test("no web process: web is null, scale covers every process", () => {

@@ -22,6 +22,8 @@ export const DEFAULTS = {
   hostKey: "strict",
   keepReleases: 5,
   scale: 1,
+  jobTimeout: "1h",
+  firewallAllow: [22, 80, 443],
 } as const;
 
 /** Tables an environment replaces whole; every other table is merged one level deep. */
@@ -149,6 +151,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       command: j.command,
       at: j.at,
       jitterSec: seconds(j.jitter, 0, `jobs[${i}].jitter`),
+      timeoutSec: seconds(j.timeout, DEFAULTS.jobTimeout, `jobs[${i}].timeout`),
     })),
     vars: { ...(view.env ?? {}) },
     secrets,
@@ -159,6 +162,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       hostKey: s.host_key ?? DEFAULTS.hostKey,
     },
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
+    firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
 }
 

@@ -179,18 +179,25 @@ export const jobsValid: Rule = (raw, ctx) =>
     return out;
   });
 
-/** drain, health_timeout and jitter are systemd time spans. */
+/** drain, health_timeout, jitter and a job's timeout are systemd time spans; a timeout is more than 0. */
 export const durationsValid: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) => {
     const spans: [KeyPath, unknown][] = [
       [["web", "drain"], table(tables.web).drain],
       [["web", "health_timeout"], table(tables.web).health_timeout],
       [["restart", "jitter"], table(tables.restart).jitter],
-      ...jobList(tables).map((job, i): [KeyPath, unknown] => [["jobs", i, "jitter"], job.jitter]),
+      ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [
+        [["jobs", i, "jitter"], job.jitter],
+        [["jobs", i, "timeout"], job.timeout],
+      ]),
     ];
     return spans.flatMap(([path, value]) => {
       if (typeof value !== "string") return [];
       try {
+        // TimeoutStartSec=0 means "no timeout": the opposite of what the key asks for.
+        if (path.at(-1) === "timeout" && parseDuration(value) === 0) {
+          return [problem(ctx, [...prefix, ...path], "must be more than 0 (0 would mean no timeout at all)")];
+        }
         parseDuration(value);
         return [];
       } catch (e) {

@@ -10,6 +10,7 @@ import type { JSONSchemaType } from "ajv";
 import type {
   BuildConfig,
   EnvironmentConfig,
+  FirewallConfig,
   JobConfig,
   Overridable,
   RawConfig,
@@ -148,6 +149,27 @@ const jobSchema: JSONSchemaType<JobConfig> = {
     command: { type: "string", description: "Command line, run from the live release with the app's environment, as the app's user." },
     at: { type: "string", description: `When to run: ${CALENDAR}.` },
     jitter: jitterSchema,
+    timeout: {
+      type: "string",
+      nullable: true,
+      description: `Longest a run may take; then systemd stops it (SIGTERM, then SIGKILL), so a hung run cannot keep its timer from firing again (TimeoutStartSec). ${DURATION}. Default "1h".`,
+    },
+  },
+};
+
+const firewallSchema: JSONSchemaType<FirewallConfig> = {
+  type: "object",
+  description:
+    "The host's inbound policy, an nftables table of its own (inet qdeploy) that setup installs and a unit restores at boot: only these TCP ports (and the SSH server's own) are reachable from outside; loopback and replies are always let through. The host's own rules are left as they are.",
+  additionalProperties: false,
+  properties: {
+    enabled: { type: "boolean", nullable: true, description: "false: leave the host's firewall alone. Default true." },
+    allow: {
+      type: "array",
+      nullable: true,
+      items: { type: "integer", minimum: 1, maximum: 65535 },
+      description: "TCP ports admitted from outside (443 admits UDP 443 too, for HTTP/3). Default [22, 80, 443]; the ports sshd listens on are always added.",
+    },
   },
 };
 
@@ -234,6 +256,7 @@ const overridableProperties = {
   },
   secrets: { ...secretsSchema, nullable: true },
   ssh: { ...sshSchema, nullable: true },
+  firewall: { ...firewallSchema, nullable: true },
   keep_releases: {
     type: "integer",
     nullable: true,

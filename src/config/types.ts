@@ -37,6 +37,16 @@ export interface JobConfig {
   command: string;
   at: string;
   jitter?: string;
+  /** Longest a run may take before systemd stops it (a hung run would stop its timer for good). */
+  timeout?: string;
+}
+
+/** `[firewall]`: the host's inbound policy (nftables), installed by setup. */
+export interface FirewallConfig {
+  /** false: leave the host's firewall alone. Default true. */
+  enabled?: boolean;
+  /** TCP ports admitted from outside. Default [22, 80, 443]; the SSH server's ports are always admitted. */
+  allow?: number[];
 }
 
 /** `[ssh]`: how hosts are reached. */
@@ -73,6 +83,7 @@ export interface Overridable {
   ssh?: SshConfig;
   /** Releases kept on each host (default 5). */
   keep_releases?: number;
+  firewall?: FirewallConfig;
 }
 
 /** `[environments.NAME]`. */
@@ -124,7 +135,9 @@ export interface ResolvedConfig {
   /** Instances per host for every non-web process (web always runs one live instance). */
   scale: Record<string, number>;
   restart: { at: string; jitterSec: number } | null;
-  jobs: { name: string; command: string; at: string; jitterSec: number }[];
+  jobs: { name: string; command: string; at: string; jitterSec: number; timeoutSec: number }[];
+  /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
+  firewall: { allow: number[] } | null;
   vars: Record<string, string>;
   secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
   ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };

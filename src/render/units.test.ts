@@ -42,6 +42,16 @@ LockPersonality=yes
 MemoryDenyWriteExecute=yes
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 SystemCallArchitectures=native
+# Go needs nothing outside systemd's service set; a denied call fails with EPERM (a Go
+# program handles an error) rather than killing the process.
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+ProtectProc=invisible
+ProcSubset=pid
+DevicePolicy=closed
+# Caddy's admin socket: root and caddy only, and not even visible here.
+InaccessiblePaths=-/run/caddy
 `;
 
 describe("renderWebUnit", () => {
@@ -184,6 +194,8 @@ SyslogIdentifier=hello-job-cleanup
 KillMode=control-group
 KillSignal=SIGTERM
 TimeoutStopSec=30s
+# A run that hangs is stopped after this long: a timer never starts a unit still running.
+TimeoutStartSec=3600s
 SendSIGKILL=yes
 
 ${HARDENING}`,
@@ -318,7 +330,7 @@ describe.skipIf(!hasSystemdAnalyze)("systemd-analyze verify", () => {
       ...cfg,
       web: { ...cfg.web!, drainSec: 1.5, healthTimeoutSec: 0.5 },
       restart: { at: "hourly", jitterSec: 0.25 },
-      jobs: [{ ...cfg.jobs[0]!, jitterSec: 1e-7 }],
+      jobs: [{ ...cfg.jobs[0]!, jitterSec: 1e-7, timeoutSec: 2.5 }],
     };
     const units = renderUnits(frac);
     expect(units["hello-web@.service"]).toContain("\nTimeoutStopSec=1500ms\n");
@@ -327,6 +339,7 @@ describe.skipIf(!hasSystemdAnalyze)("systemd-analyze verify", () => {
     expect(units["hello-restart.timer"]).toContain("\nRandomizedDelaySec=250ms\n");
     // 0.1 µs rounds up to a millisecond, never "1e-7s".
     expect(units["hello-job-cleanup.timer"]).toContain("\nRandomizedDelaySec=1ms\n");
+    expect(units["hello-job-cleanup.service"]).toContain("\nTimeoutStartSec=2500ms\n");
     expect(verify(units, instances)).toBe("");
   });
 

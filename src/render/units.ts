@@ -92,6 +92,7 @@ export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string
         envFile: `${current}/env`,
         workingDirectory: workingDirectory(app),
         drain: drainSpan(cfg),
+        timeout: span(Math.max(job.timeoutSec, 0.001), `jobs.${name}.timeout`),
       },
       "systemd/job.service",
     ),
