@@ -13,15 +13,26 @@ say "user=${USER:-$(id -un)}"
 key=systemd flag test -d /run/systemd/system
 key=caddy flag command -v caddy
 key=zstd flag command -v zstd
-switch_sha="" caddyfile_sha=""
+key=nft flag test -x /usr/sbin/nft
+fw=/etc/qdeploy/firewall
+dropin=/etc/systemd/system/caddy.service.d/qdeploy.conf
+switch_sha="" caddyfile_sha="" caddy_dropin_sha="" firewall_apply_sha="" firewall_unit_sha=""
 while read -r sum file; do
   case $file in
     "$root/switch") switch_sha=$sum ;;
     /etc/caddy/Caddyfile) caddyfile_sha=$sum ;;
+    "$dropin") caddy_dropin_sha=$sum ;;
+    "$fw/apply") firewall_apply_sha=$sum ;;
+    /etc/systemd/system/qdeploy-firewall.service) firewall_unit_sha=$sum ;;
   esac
-done < <(sha256sum "$root/switch" /etc/caddy/Caddyfile 2>/dev/null)
+done < <(sha256sum "$root/switch" /etc/caddy/Caddyfile "$dropin" "$fw/apply" /etc/systemd/system/qdeploy-firewall.service 2>/dev/null)
 say "switch_sha=$switch_sha"
 say "caddyfile_sha=$caddyfile_sha"
+say "caddy_dropin_sha=$caddy_dropin_sha"
+say "firewall_sha=$firewall_apply_sha $firewall_unit_sha"
+ports=""
+[ -f "$fw/$app.ports" ] && read -r ports < "$fw/$app.ports"
+say "firewall_ports=$ports"
 live=""
 [ -L "$root/current" ] && live=$(readlink "$root/current")
 say "live=${live##*/}"

@@ -88,20 +88,18 @@ install_units() {
   replace "$manifest.digest" "$UNITS_DIGEST"
 }
 
-# Gives Caddy its whole config again through its admin API (what `caddy reload` does,
-# without starting a second caddy process: half a second on a small VM). Caddy adapts and
-# provisions the new config before it switches and keeps the running one on any error: that
-# is `caddy validate`'s check, done once. Falls back to systemctl when the API is not there.
+# Gives Caddy its whole config again through its admin API, which listens on a unix socket
+# only root and caddy can reach (qdeploy's Caddyfile and caddy.service drop-in): `caddy
+# reload` adapts the Caddyfile and POSTs it there (bash's /dev/tcp cannot speak to a unix
+# socket, and curl is not on a bare server). Caddy provisions the new config before it
+# switches and keeps the running one on any error: that is `caddy validate`'s check, done
+# once. Falls back to systemctl when the socket is not there (Caddy not running).
 caddy_load() {
-  local LC_ALL=C body status reply
-  body=$(cat /etc/caddy/Caddyfile)
-  if ! exec 3<>/dev/tcp/127.0.0.1/2019; then systemctl reload caddy; return; fi 2>/dev/null
-  printf 'POST /load HTTP/1.0\r\nHost: localhost:2019\r\nOrigin: http://localhost:2019\r\nContent-Type: text/caddyfile\r\nCache-Control: must-revalidate\r\nContent-Length: %s\r\n\r\n%s' "${#body}" "$body" >&3
-  IFS=' ' read -r -t 60 _ status _ <&3 || status=000
-  reply=$(cat <&3)
-  exec 3<&-
-  [ "$status" = 200 ] && return 0
-  printf '%s\n' "${reply##*$'\r\n\r\n'}" >&2
+  local out sock=/run/caddy/admin.sock
+  if [ ! -S "$sock" ]; then systemctl reload caddy; return; fi
+  if out=$(caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --address "unix/$sock" 2>&1); then return 0; fi
+  # Its info lines are noise; the error says which file and line Caddy refused.
+  grep -v '^{"level":"info"' <<<"$out" >&2 || true
   return 1
 }
 

@@ -1,6 +1,7 @@
 /** The scripts qdeploy runs on servers, embedded so a compiled qdeploy carries them. */
 import factsScript from "../server/facts.sh" with { type: "text" };
+import firewallScript from "../server/firewall.sh" with { type: "text" };
 import lockScript from "../server/lock.sh" with { type: "text" };
 import switchScript from "../server/switch.sh" with { type: "text" };
 
-export { factsScript, lockScript, switchScript };
+export { factsScript, firewallScript, lockScript, switchScript };

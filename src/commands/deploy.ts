@@ -202,7 +202,7 @@ function requireSystemd(f: HostFacts): void {
 
 /** Facts of a host qdeploy never touched, for the offline plan. */
 function freshHostFacts(host: ResolvedConfig["hosts"][number], arch: string): HostFacts {
-  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
+  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
 }
 
 function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string): void {

@@ -16,9 +16,17 @@ export interface HostFacts {
   systemd: boolean;
   caddy: boolean;
   zstd: boolean;
+  /** nftables' nft is installed (setup's firewall needs it). */
+  nft: boolean;
   /** sha256 of the installed switch script and Caddyfile ("" when absent). */
   switchSha: string;
   caddyfileSha: string;
+  /** sha256 of qdeploy's caddy.service drop-in ("" when absent). */
+  caddyDropInSha: string;
+  /** "APPLY_SHA UNIT_SHA" of the firewall's script and unit (" " when absent). */
+  firewallSha: string;
+  /** This app's firewall ports file, one line ("" when absent). */
+  firewallPorts: string;
   live: string | null;
   liveSlot: number | null;
   /** Who holds the deploy lock, or null. */
@@ -64,8 +72,12 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     systemd: get("systemd") === "1",
     caddy: get("caddy") === "1",
     zstd: get("zstd") === "1",
+    nft: get("nft") === "1",
     switchSha: get("switch_sha"),
     caddyfileSha: get("caddyfile_sha"),
+    caddyDropInSha: get("caddy_dropin_sha"),
+    firewallSha: one.get("firewall_sha") ?? "",
+    firewallPorts: get("firewall_ports"),
     live: get("live") || null,
     liveSlot: get("live_slot") ? Number(get("live_slot")) : null,
     lock: get("lock") || null,

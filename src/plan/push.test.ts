@@ -14,7 +14,7 @@ const SHA = "a".repeat(64);
 const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [], ...over };
+  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, nft: true, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [], ...over };
 }
 
 const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
@@ -37,10 +37,19 @@ describe("planPush", () => {
     const h = p.hosts[0]!;
     expect(lines(h.setup).map((l) => l.split(" (")[0])).toEqual([
       "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots /etc/caddy/qdeploy",
+      "run    install -d -m 0755 /etc/systemd/system/caddy.service.d",
+      "write  /etc/systemd/system/caddy.service.d/qdeploy.conf",
+      "run    install -d -m 0755 /etc/qdeploy/firewall",
+      "write  /etc/qdeploy/firewall/apply",
+      "write  /etc/systemd/system/qdeploy-firewall.service",
+      "run    systemctl daemon-reload",
       "write  /etc/caddy/Caddyfile",
       "run    systemctl enable --quiet caddy",
-      "run    systemctl reload-or-restart caddy",
+      "run    systemctl restart caddy",
       "write  /srv/qdeploy/hello/switch",
+      "write  /etc/qdeploy/firewall/hello.ports",
+      "run    systemctl enable --quiet qdeploy-firewall.service",
+      "run    /etc/qdeploy/firewall/apply",
     ]);
     expect(lines(h.upload)).toEqual([`upload /b/${SHA} -> /srv/qdeploy/hello/blobs/${SHA} (1000 bytes raw, sha256 aaaaaaaaaaaa)`]);
     const d = "/srv/qdeploy/hello/releases/20261122010203";

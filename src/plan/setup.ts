@@ -1,23 +1,32 @@
 /** What a host needs before releases can land on it; empty when it has all of it. */
 import { createHash } from "node:crypto";
 import type { ResolvedConfig } from "../config/types.ts";
-import { renderCaddyMain } from "../render/caddy.ts";
-import { switchScript } from "../server-scripts.ts";
+import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
+import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "../render/firewall.ts";
+import { firewallScript, switchScript } from "../server-scripts.ts";
 import type { HostFacts } from "./facts.ts";
 import { layout } from "./layout.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
+/** qdeploy's drop-in for Debian's caddy.service (the admin socket's directory and umask). */
+export const CADDY_DROP_IN = "/etc/systemd/system/caddy.service.d/qdeploy.conf";
+
 /** Setup steps for one host (idempotent; `force` repeats the cheap ones anyway). */
 export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false): Step[] {
   const l = layout(cfg.app);
   const steps: Step[] = [];
   const caddyMain = renderCaddyMain();
-  if (!facts.caddy) {
+  const dropIn = renderCaddyDropIn();
+  const ports = renderFirewallPorts(cfg);
+  const firewallFiles = `${sha256(firewallScript)} ${sha256(renderFirewallUnit())}`;
+
+  const packages = [...(facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
+  if (packages.length) {
     steps.push(
-      { kind: "run", argv: ["apt-get", "update", "-q"], why: "Caddy is not installed" },
-      { kind: "run", argv: ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "caddy"], why: "install Caddy" },
+      { kind: "run", argv: ["apt-get", "update", "-q"], why: `${packages.join(" and ")} not installed` },
+      { kind: "run", argv: ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", ...packages], why: `install ${packages.join(", ")}` },
     );
   }
   if (force || !facts.switchSha) {
@@ -27,15 +36,50 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
       why: "the app's directories",
     });
   }
-  if (force || facts.caddyfileSha !== sha256(caddyMain)) {
+
+  const newDropIn = facts.caddyDropInSha !== sha256(dropIn);
+  const newFirewall = ports !== null && facts.firewallSha !== firewallFiles;
+  if (newDropIn) {
+    steps.push(
+      { kind: "run", argv: ["install", "-d", "-m", "0755", dirOf(CADDY_DROP_IN)], why: "caddy.service drop-ins" },
+      { kind: "write", path: CADDY_DROP_IN, content: dropIn, mode: 0o644, why: "Caddy's admin socket: a /run/caddy only caddy and root enter" },
+    );
+  }
+  if (newFirewall) {
+    steps.push(
+      { kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" },
+      { kind: "write", path: FIREWALL.apply, content: firewallScript, mode: 0o755, why: "loads the nftables table inet qdeploy" },
+      { kind: "write", path: FIREWALL.unit, content: renderFirewallUnit(), mode: 0o644, why: "restores the firewall at boot" },
+    );
+  }
+  if (newDropIn || newFirewall) steps.push({ kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the new units" });
+
+  if (force || newDropIn || facts.caddyfileSha !== sha256(caddyMain)) {
     steps.push(
       { kind: "write", path: l.caddyMain, content: caddyMain, mode: 0o644, why: "Caddy imports one file per app" },
       { kind: "run", argv: ["systemctl", "enable", "--quiet", "caddy"], why: "Caddy starts at boot" },
-      { kind: "run", argv: ["systemctl", "reload-or-restart", "caddy"], why: "Caddy reads the new Caddyfile" },
+      // Moving the admin API to the socket needs a start (the RuntimeDirectory is made then);
+      // once it is there, a reload keeps every site up.
+      newDropIn
+        ? { kind: "run", argv: ["systemctl", "restart", "caddy"], why: "Caddy starts with its admin API on the socket" }
+        : { kind: "run", argv: ["systemctl", "reload-or-restart", "caddy"], why: "Caddy reads the new Caddyfile" },
     );
   }
   if (force || facts.switchSha !== sha256(switchScript)) {
     steps.push({ kind: "write", path: l.switchScript, content: switchScript, mode: 0o755, why: "the server-side switch" });
   }
+
+  if (ports !== null && (force || newFirewall || facts.firewallPorts !== ports.trim())) {
+    steps.push(
+      ...(newFirewall ? [] : [{ kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" } as Step]),
+      { kind: "write", path: FIREWALL.ports(cfg.app), content: ports, mode: 0o644, why: `the TCP ports ${cfg.app} admits from outside` },
+      { kind: "run", argv: ["systemctl", "enable", "--quiet", FIREWALL.unitName], why: "the firewall comes back at boot" },
+      { kind: "run", argv: [FIREWALL.apply], why: "load the inbound policy (every app's ports, and sshd's)" },
+    );
+  }
   return steps;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
 }

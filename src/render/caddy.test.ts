@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { webPorts } from "../plan/layout.ts";
-import { renderCaddyMain, renderCaddySite } from "./caddy.ts";
+import { renderCaddyDropIn, renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
 const cfg: ResolvedConfig = helloConfig;
 
@@ -94,6 +94,11 @@ describe("renderCaddyMain", () => {
 # switch, which puts the old file back if Caddy refuses the new one, so one app's deploy
 # never breaks another's.
 {
+	# The admin API on a unix socket in /run/caddy (0700, caddy's; the socket 0700 too, by
+	# the umask qdeploy's drop-in gives caddy.service): only root and caddy reach it. The
+	# default, TCP localhost:2019 without authentication, lets any local process, the apps
+	# included, rewrite every site or read the TLS keys.
+	admin unix//run/caddy/admin.sock
 	# A reload lets in-flight requests finish on the old config for up to this long.
 	grace_period 60s
 	# Health checks of a stopped (idle) web slot fail by design: not worth a log line each.
@@ -110,6 +115,7 @@ import /etc/caddy/qdeploy/*.caddy
     expect(renderCaddyMain("/tmp/x/sites/")).toContain("\nimport /tmp/x/sites/*.caddy\n");
     expect(() => renderCaddyMain("relative")).toThrow("plain absolute path");
     expect(() => renderCaddyMain("/tmp/a b")).toThrow("plain absolute path");
+    expect(() => renderCaddyMain("/tmp/x", "/run/a b.sock")).toThrow("plain absolute path");
   });
 });
 
@@ -160,6 +166,30 @@ describe.skipIf(!hasCaddy)("caddy validate", () => {
     const other = renderCaddySite({ ...withWeb({ domains: ["other.localhost"] }), app: "other" });
     expect(validate({ hello: renderCaddySite(cfg), other }).ok).toBe(true);
     expect(validate({}).ok).toBe(true);
+  });
+
+  test("the admin API listens only on the unix socket, mode 0700 under the drop-in's umask, and caddy reload reaches it", async () => {
+    const run = join(dir, "run");
+    mkdirSync(run, { recursive: true, mode: 0o700 });
+    const sock = join(run, "admin.sock");
+    writeFileSync(join(dir, "Caddyfile"), renderCaddyMain(join(dir, "sites"), sock));
+    mkdirSync(join(dir, "sites"), { recursive: true });
+    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
+    const umask = renderCaddyDropIn().match(/^UMask=(\d+)$/m)![1]!;
+    const caddy = Bun.spawn(["sh", "-c", `umask ${umask}; exec caddy run --config Caddyfile --adapter caddyfile`], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await Bun.sleep(50);
+      expect((statSync(sock).mode & 0o777).toString(8)).toBe("700");
+      const reload = Bun.spawnSync(["caddy", "reload", "--config", "Caddyfile", "--adapter", "caddyfile", "--address", `unix/${sock}`], { cwd: dir, env, stderr: "pipe" });
+      expect(reload.stderr.toString()).not.toContain("Error");
+      expect(reload.exitCode).toBe(0);
+    } finally {
+      caddy.kill();
+      await caddy.exited;
+    }
+    const log = await new Response(caddy.stderr).text();
+    expect(log).toContain(`"msg":"admin endpoint started","address":"unix/${sock}"`);
+    expect(log).not.toContain("localhost:2019");
   });
 
   test("the check can fail: a broken site file is refused with its file and line", () => {

@@ -40,8 +40,27 @@ export function renderCaddySite(cfg: ResolvedConfig): string {
   );
 }
 
+/** Caddy's admin API socket: in caddy.service's RuntimeDirectory (see renderCaddyDropIn). */
+export const CADDY_ADMIN_SOCKET = "/run/caddy/admin.sock";
+
 /** /etc/caddy/Caddyfile: global options and an import of every app's site file in sitesDir. */
-export function renderCaddyMain(sitesDir: string = SITES_DIR): string {
-  if (!/^\/[A-Za-z0-9_.\/-]*$/.test(sitesDir)) throw new Error(`caddy sites dir ${JSON.stringify(sitesDir)} must be a plain absolute path`);
-  return renderTemplate(mainTemplate, { sitesDir: sitesDir.replace(/\/+$/, "") }, "caddy/Caddyfile");
+export function renderCaddyMain(sitesDir: string = SITES_DIR, adminSocket: string = CADDY_ADMIN_SOCKET): string {
+  for (const p of [sitesDir, adminSocket]) {
+    if (!/^\/[A-Za-z0-9_.\/-]*$/.test(p)) throw new Error(`caddy path ${JSON.stringify(p)} must be a plain absolute path`);
+  }
+  return renderTemplate(mainTemplate, { sitesDir: sitesDir.replace(/\/+$/, ""), adminSocket }, "caddy/Caddyfile");
+}
+
+/**
+ * /etc/systemd/system/caddy.service.d/qdeploy.conf: a /run/caddy that only caddy (and root)
+ * can enter, for the admin socket, and a umask that makes the socket 0700 (Debian's Caddy
+ * 2.6.2 has no syntax for the socket's mode: `unix//path|0600` arrived in 2.7).
+ */
+export function renderCaddyDropIn(): string {
+  return `# caddy.service.d/qdeploy.conf: written by \`qdeploy setup\`; do not edit.
+[Service]
+RuntimeDirectory=caddy
+RuntimeDirectoryMode=0700
+UMask=0077
+`;
 }

@@ -4,6 +4,8 @@
  * copy-on-write disk in `.qdeploy/sandbox/`, with its own root key and a host key known in advance.
  *
  * Environment: QDEPLOY_SANDBOX_SSH_PORT / _HTTP_PORT / _HTTPS_PORT (defaults 2222, 8080, 8443),
+ * QDEPLOY_SANDBOX_PROBE_PORT (off by default): a host port forwarded to the guest's port 8999,
+ * for tests that reach a listener around Caddy (the firewall's).
  * QDEPLOY_SANDBOX_ACCEL=kvm to try KVM (default TCG), QDEPLOY_SANDBOX_TIMEOUT (boot wait, seconds).
  */
 import { existsSync } from "node:fs";
@@ -35,6 +37,8 @@ export interface SandboxInfo {
   sshPort: number;
   httpPort: number;
   httpsPort: number;
+  /** Forwarded to the guest's PROBE_GUEST_PORT, when the sandbox was started with one. */
+  probePort?: number;
   identity: string;
   knownHosts: string;
   stateDir: string;
@@ -47,6 +51,7 @@ interface SandboxState {
   sshPort: number;
   httpPort: number;
   httpsPort: number;
+  probePort?: number;
 }
 
 const DEFAULT_PORTS = { ssh: 2222, http: 8080, https: 8443 };
@@ -65,7 +70,7 @@ export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
   const authorizedKey = await ensureIdentity(p.identity);
   const state: SandboxState = { imageDir: image.dir, hostKey: await readHostKey(image.dir), ...resolvePorts(opts) };
   await writeKnownHosts(p.knownHosts, state);
-  await checkPortsFree({ ssh: state.sshPort, http: state.httpPort, https: state.httpsPort });
+  await checkPortsFree({ ssh: state.sshPort, http: state.httpPort, https: state.httpsPort, ...(state.probePort && { probe: state.probePort }) });
   await prepareOverlay(p, state.imageDir, log);
 
   const accel = process.env.QDEPLOY_SANDBOX_ACCEL === "kvm" ? "kvm" : "tcg";
@@ -151,7 +156,7 @@ function sandboxPaths(projectDir: string): SandboxPaths {
 
 function toInfo(
   p: SandboxPaths,
-  ports: { sshPort: number; httpPort: number; httpsPort: number },
+  ports: { sshPort: number; httpPort: number; httpsPort: number; probePort?: number },
   pid: number | undefined,
 ): SandboxInfo {
   return {
@@ -160,6 +165,7 @@ function toInfo(
     sshPort: ports.sshPort,
     httpPort: ports.httpPort,
     httpsPort: ports.httpsPort,
+    ...(ports.probePort && { probePort: ports.probePort }),
     identity: p.identity,
     knownHosts: p.knownHosts,
     stateDir: p.stateDir,
@@ -236,11 +242,13 @@ async function readState(file: string): Promise<SandboxState | undefined> {
 }
 
 /** Options first, then QDEPLOY_SANDBOX_*_PORT, then the defaults. */
-function resolvePorts(opts: SandboxOptions): { sshPort: number; httpPort: number; httpsPort: number } {
+function resolvePorts(opts: SandboxOptions): { sshPort: number; httpPort: number; httpsPort: number; probePort?: number } {
+  const probe = process.env.QDEPLOY_SANDBOX_PROBE_PORT;
   return {
     sshPort: pickPort("SSH", opts.sshPort, DEFAULT_PORTS.ssh),
     httpPort: pickPort("HTTP", opts.httpPort, DEFAULT_PORTS.http),
     httpsPort: pickPort("HTTPS", opts.httpsPort, DEFAULT_PORTS.https),
+    ...(probe && { probePort: pickPort("PROBE", undefined, 0) }),
   };
 }
 

@@ -23,6 +23,10 @@ describe("qemuArgv", () => {
     );
   });
 
+  test("the probe port, when given, forwards to the guest's 8999, on 127.0.0.1 too", () => {
+    expect(after(qemuArgv({ ...spec, probePort: 8232 }), "-nic")).toEndWith(",hostfwd=tcp:127.0.0.1:8443-:443,hostfwd=tcp:127.0.0.1:8232-:8999");
+  });
+
   test("TCG by default, KVM on request; never -no-reboot (a guest reboot must come back)", () => {
     expect(after(qemuArgv(spec), "-accel")).toBe("tcg,thread=multi");
     expect(after(qemuArgv({ ...spec, accel: "kvm" }), "-accel")).toBe("kvm");

@@ -7,6 +7,12 @@ import { join } from "node:path";
 import { OperationError } from "../errors.ts";
 import { runOk } from "./run.ts";
 
+/**
+ * The guest port the optional probe port forwards to: what an app bound to 0.0.0.0:$PORT
+ * looks like from outside, so a test can show the firewall keeps it from being reached.
+ */
+export const PROBE_GUEST_PORT = 8999;
+
 /** Everything QEMU's command line depends on. */
 export interface VmSpec {
   imageDir: string;
@@ -16,6 +22,8 @@ export interface VmSpec {
   sshPort: number;
   httpPort: number;
   httpsPort: number;
+  /** Host port forwarded to the guest's PROBE_GUEST_PORT (tests reach a listener around Caddy), if any. */
+  probePort?: number;
   /** Root's public key, `ssh-ed25519 AAAA...`. */
   authorizedKey: string;
   accel: "tcg" | "kvm";
@@ -41,6 +49,7 @@ export function qemuArgv(s: VmSpec): string[] {
   // KVM crashes nested guests on the machines we measured (FACTS.md), so TCG is the default.
   const accel = s.accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"];
   const fwd = [`tcp:127.0.0.1:${s.sshPort}-:22`, `tcp:127.0.0.1:${s.httpPort}-:80`, `tcp:127.0.0.1:${s.httpsPort}-:443`];
+  if (s.probePort) fwd.push(`tcp:127.0.0.1:${s.probePort}-:${PROBE_GUEST_PORT}`);
   return [
     "qemu-system-x86_64",
     "-name", "qdeploy-sandbox",

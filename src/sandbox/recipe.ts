@@ -22,6 +22,8 @@ export const PACKAGES = [
   "ca-certificates",
   "zstd",
   "iproute2",
+  // setup's inbound firewall (qdeploy installs it on demand on a host without it).
+  "nftables",
   // What a stock Debian cloud VPS has too, and what deploy scripts expect to find.
   "procps",
   "curl",

@@ -1,0 +1,52 @@
+#!/bin/bash
+# qdeploy's inbound firewall: installed as /etc/qdeploy/firewall/apply by setup, run by setup
+# and by qdeploy-firewall.service at boot. It (re)loads one nftables table of its own,
+# `inet qdeploy`, that drops inbound traffic except loopback, replies, ICMP, DHCP replies,
+# the TCP ports every app on this host asked for (/etc/qdeploy/firewall/APP.ports, the
+# union) and the ports sshd listens on, so an app bound to 0.0.0.0:$PORT is reachable only
+# through Caddy. Other tables (the host's own rules) are left as they are. The table is
+# replaced in one nft transaction: there is no moment without a policy.
+set -euo pipefail
+dir=${BASH_SOURCE[0]%/*}
+
+ports=()
+for f in "$dir"/*.ports; do
+  [ -f "$f" ] || continue
+  read -r -a more < "$f" || true
+  ports+=("${more[@]}")
+done
+# Never lock out SSH: sshd's own ports (sshd -T reads every Include), and the port of the
+# session running this, if any.
+while read -r key value; do
+  [ "$key" = port ] && ports+=("$value")
+done < <(sshd -T 2>/dev/null || printf 'port 22\n')
+[ -n "${SSH_CONNECTION:-}" ] && ports+=("${SSH_CONNECTION##* }")
+
+tcp="" udp_rule=""
+declare -A seen=()
+for p in "${ports[@]}"; do
+  [[ $p =~ ^[0-9]+$ ]] && (( p >= 1 && p <= 65535 )) || { printf 'firewall: bad port %q\n' "$p" >&2; exit 1; }
+  [ -n "${seen[$p]:-}" ] && continue
+  seen[$p]=1
+  tcp+="${tcp:+, }$p"
+  # HTTP/3 is QUIC on UDP 443.
+  [ "$p" = 443 ] && udp_rule="udp dport 443 accept comment \"HTTP/3\""
+done
+
+nft -f - <<EOF
+table inet qdeploy
+delete table inet qdeploy
+table inet qdeploy {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif lo accept
+    ct state established,related accept
+    ct state invalid drop
+    meta l4proto { icmp, ipv6-icmp } accept
+    udp dport { 68, 546 } accept comment "DHCP replies"
+    tcp dport { $tcp } accept
+    $udp_rule
+  }
+}
+EOF
+printf 'firewall: inbound TCP %s%s; everything else dropped\n' "$tcp" "${udp_rule:+, UDP 443}"

@@ -1,0 +1,61 @@
+import { describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { helloConfig as cfg } from "../../test/fixtures/config.ts";
+import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
+import { renderFirewallUnit } from "../render/firewall.ts";
+import { firewallScript, switchScript } from "../server-scripts.ts";
+import type { HostFacts } from "./facts.ts";
+import { planSetup } from "./setup.ts";
+import { describeStep } from "./steps.ts";
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** A host that has everything this qdeploy installs. */
+const ready: HostFacts = {
+  host: cfg.hosts[0]!, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, nft: true,
+  switchSha: sha(switchScript), caddyfileSha: sha(renderCaddyMain()), caddyDropInSha: sha(renderCaddyDropIn()),
+  firewallSha: `${sha(firewallScript)} ${sha(renderFirewallUnit())}`, firewallPorts: "22 80 443",
+  live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [],
+};
+const steps = (f: Partial<HostFacts>, c = cfg) => planSetup(c, { ...ready, ...f }).map((s) => describeStep(s).split(" (")[0]);
+
+describe("planSetup", () => {
+  test("a ready host needs nothing", () => expect(steps({})).toEqual([]));
+
+  test("a host with the old Caddyfile (admin on localhost:2019) gets the drop-in and a restart, not a reload", () => {
+    expect(steps({ caddyfileSha: "old", caddyDropInSha: "" })).toEqual([
+      "run    install -d -m 0755 /etc/systemd/system/caddy.service.d",
+      "write  /etc/systemd/system/caddy.service.d/qdeploy.conf",
+      "run    systemctl daemon-reload",
+      "write  /etc/caddy/Caddyfile",
+      "run    systemctl enable --quiet caddy",
+      "run    systemctl restart caddy",
+    ]);
+  });
+
+  test("a changed Caddyfile with the drop-in in place is a reload", () => {
+    expect(steps({ caddyfileSha: "old" })).toEqual([
+      "write  /etc/caddy/Caddyfile",
+      "run    systemctl enable --quiet caddy",
+      "run    systemctl reload-or-restart caddy",
+    ]);
+  });
+
+  test("nftables is installed on demand; changed ports only rewrite this app's file and reload the policy", () => {
+    expect(steps({ nft: false, firewallPorts: "22 80" })).toEqual([
+      "run    apt-get update -q",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables",
+      "run    install -d -m 0755 /etc/qdeploy/firewall",
+      "write  /etc/qdeploy/firewall/hello.ports",
+      "run    systemctl enable --quiet qdeploy-firewall.service",
+      "run    /etc/qdeploy/firewall/apply",
+    ]);
+  });
+
+  test("firewall = off leaves the firewall alone: no nftables, no files", () => {
+    expect(steps({ nft: false, caddy: false, firewallSha: "", firewallPorts: "" }, { ...cfg, firewall: null })).toEqual([
+      "run    apt-get update -q",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy",
+    ]);
+  });
+});

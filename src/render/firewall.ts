@@ -1,0 +1,31 @@
+/**
+ * The host's inbound firewall ([firewall] in deploy.toml): the files setup installs. The
+ * ruleset itself is built on the host by server/firewall.sh from every app's ports file, so
+ * apps sharing a host add up instead of overwriting each other. Pure: (config) -> text.
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { renderTemplate } from "./template.ts";
+import unitTemplate from "../../systemd/qdeploy-firewall.service" with { type: "text" };
+
+/** Where the firewall's files live on a host. */
+export const FIREWALL = {
+  dir: "/etc/qdeploy/firewall",
+  apply: "/etc/qdeploy/firewall/apply",
+  ports: (app: string) => `/etc/qdeploy/firewall/${app}.ports`,
+  unitName: "qdeploy-firewall.service",
+  unit: "/etc/systemd/system/qdeploy-firewall.service",
+} as const;
+
+/** qdeploy-firewall.service: runs the apply script at boot. */
+export function renderFirewallUnit(): string {
+  return renderTemplate(unitTemplate, { apply: FIREWALL.apply }, "systemd/qdeploy-firewall.service");
+}
+
+/** APP.ports: the TCP ports this app wants open, one line; null when [firewall] is off. */
+export function renderFirewallPorts(cfg: ResolvedConfig): string | null {
+  if (!cfg.firewall) return null;
+  for (const p of cfg.firewall.allow) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`firewall.allow: ${p} is not a TCP port`);
+  }
+  return `${cfg.firewall.allow.join(" ")}\n`;
+}
