@@ -1,0 +1,177 @@
+/**
+ * Validation and hardening on the real sandbox VM (issue 8, items 4, 7, 9, 12): fractional
+ * durations that switch, Caddy's admin API out of the apps' reach, the hardened units'
+ * `systemd-analyze security` score, a truncated release.json, and setup's nftables policy
+ * seen from outside the VM. Own app "hard"; tests build on each other, in order.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { PROBE_GUEST_PORT } from "../../src/sandbox/qemu.ts";
+import { get, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+
+const MIN = 60_000;
+const APP = "hard";
+const DOMAIN = "hard.localhost";
+let vm: SandboxInfo;
+let dir: string;
+
+const ok = (r: Run) => {
+  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+};
+const vmOk = async (command: string) => {
+  const r = await onVm(vm, ["bash", "-c", command]);
+  if (r.code !== 0) throw new Error(`on the VM: ${command}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+};
+
+/** The harness's config for app "hard" (binary hello), every duration key with a fraction. */
+function writeHardConfig(stamp: string): void {
+  writeConfig(dir, vm, { stamp, healthTimeout: "7.5s" });
+  const file = path.join(dir, "deploy.toml");
+  const text = readFileSync(file, "utf8")
+    .replace('app = "hello"', `app = "${APP}"`)
+    .replace("[build]\n", '[build]\nbinary = "hello"\n')
+    .replace('domains = ["hello.localhost"]', `domains = ["${DOMAIN}"]`)
+    .replace('drain = "20s"', 'drain = "1.5s"')
+    .replace('jitter = "15m"', 'jitter = "0.5s"')
+    .replace('at = "hourly"', 'at = "hourly"\njitter = "250ms"\ntimeout = "90.5s"');
+  writeFileSync(file, text);
+}
+
+/** An HTTP GET of 127.0.0.1:PORT from this machine (outside the VM); the status, or an error text. */
+async function fromOutside(port: number): Promise<string> {
+  const p = Bun.spawn(["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-w", "%{http_code}", `http://127.0.0.1:${port}/`], { stdout: "pipe", stderr: "pipe" });
+  const [out] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  return out.trim() === "000" ? `no answer (curl exit ${p.exitCode})` : out.trim();
+}
+
+const livePort = async () => Number((await vmOk(`cat /srv/qdeploy/${APP}/live-slot`)).trim());
+
+beforeAll(async () => {
+  vm = await sandbox();
+  dir = makeProject(APP);
+  // Only this suite's app and the firewall's probe listener: other suites' apps stay.
+  await onVm(vm, [
+    "bash",
+    "-c",
+    `systemctl stop '${APP}-*' ${APP}-probe.service 2>/dev/null; systemctl disable '${APP}-*' 2>/dev/null; ` +
+      `rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/qdeploy/firewall/${APP}.ports /etc/systemd/system/${APP}-*; ` +
+      "systemctl daemon-reload; true",
+  ]);
+}, 10 * MIN);
+
+describe("fractional durations", () => {
+  test("a push with drain 1.5s, health_timeout 7.5s, jitters 0.5s/250ms, job timeout 90.5s switches and serves", async () => {
+    writeHardConfig("v1");
+    ok(await qdeploy(dir, ["check", "sandbox"]));
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    expect(r.stderr).not.toContain("syntax error");
+    expect(await get(vm, "/", DOMAIN)).toEqual({ status: 200, body: "hello from v1\n" });
+    const conf = await vmOk(`cat /srv/qdeploy/${APP}/current/switch.conf`);
+    expect(conf).toContain("\nHEALTH_TIMEOUT=8\n");
+    const port = await livePort();
+    // systemd read the spans as written: 1.5 s, 500 ms, 250 ms, 90.5 s.
+    const shown = await vmOk(
+      `systemctl show -P TimeoutStopUSec ${APP}-web@${port}.service; systemctl show -P RandomizedDelayUSec ${APP}-restart.timer; ` +
+        `systemctl show -P RandomizedDelayUSec ${APP}-job-cleanup.timer; systemctl show -P TimeoutStartUSec ${APP}-job-cleanup.service`,
+    );
+    expect(shown.trim().split("\n")).toEqual(["1.500000s", "500ms", "250ms", "1min 30.500000s"]);
+  }, 5 * MIN);
+
+  test("every installed unit verifies on the VM with no output", async () => {
+    const port = await livePort();
+    const units = [`${APP}-web@${port}.service`, `${APP}-worker@1.service`, `${APP}-restart.service`, `${APP}-restart.timer`, `${APP}-job-cleanup.service`, `${APP}-job-cleanup.timer`];
+    const r = await onVm(vm, ["systemd-analyze", "verify", ...units]);
+    expect(`${r.stdout}${r.stderr}`).toBe("");
+    expect(r.code).toBe(0);
+  }, MIN);
+});
+
+describe("Caddy's admin API", () => {
+  test("listens on a unix socket only root and caddy reach; not on TCP 2019", async () => {
+    expect(await vmOk("ss -Hltn 'sport = :2019'")).toBe("");
+    expect((await vmOk("stat -c '%a %U' /run/caddy /run/caddy/admin.sock")).trim().split("\n")).toEqual(["700 caddy", "700 caddy"]);
+    // Root (the switch) can: the push above loaded the site this way. Again, directly:
+    await vmOk("caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --address unix//run/caddy/admin.sock");
+  }, MIN);
+
+  test("the app's dynamic user cannot reach it, by the socket or by TCP", async () => {
+    const viaSocket = await qdeploy(dir, ["exec", "sandbox", "--", "caddy", "reload", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile", "--address", "unix//run/caddy/admin.sock"]);
+    expect(viaSocket.code).not.toBe(0);
+    expect(viaSocket.stdout + viaSocket.stderr).toContain("permission denied");
+    const viaTcp = await qdeploy(dir, ["exec", "sandbox", "--", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2019 && echo connected"]);
+    expect(viaTcp.stdout).not.toContain("connected");
+    expect(viaTcp.code).not.toBe(0);
+  }, MIN);
+
+  test("a changed site (a second domain) is loaded through the socket, and served", async () => {
+    writeHardConfig("v1");
+    const file = path.join(dir, "deploy.toml");
+    writeFileSync(file, readFileSync(file, "utf8").replace(`domains = ["${DOMAIN}"]`, `domains = ["${DOMAIN}", "www.${DOMAIN}"]`));
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    expect(r.stdout + r.stderr).toContain("caddy loaded the site");
+    expect((await get(vm, "/", `www.${DOMAIN}`)).status).toBe(200);
+  }, 5 * MIN);
+});
+
+describe("hardened units", () => {
+  test("systemd-analyze security scores the web unit well below the 3.2 it had", async () => {
+    const port = await livePort();
+    const out = await vmOk(`systemd-analyze security --no-pager ${APP}-web@${port}.service`);
+    const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
+    console.log(`systemd-analyze security ${APP}-web@${port}.service: ${score}`);
+    expect(score).toBeLessThan(2.5);
+    // And the app still serves with the syscall filter in place.
+    expect((await get(vm, "/", DOMAIN)).status).toBe(200);
+  }, MIN);
+});
+
+describe("a truncated release.json", () => {
+  test("is skipped with a warning naming host and release; the push goes on", async () => {
+    const first = (await vmOk(`ls /srv/qdeploy/${APP}/releases | head -1`)).trim();
+    await vmOk(`head -c 30 /srv/qdeploy/${APP}/releases/${first}/release.json > /tmp/t && mv /tmp/t /srv/qdeploy/${APP}/releases/${first}/release.json`);
+    writeHardConfig("v2");
+    const r = ok(await qdeploy(dir, ["push", "sandbox"]));
+    expect(r.stderr).toContain(`warning: root@127.0.0.1:${vm.sshPort}: release ${first} has an unreadable release.json`);
+    expect(await get(vm, "/", DOMAIN)).toEqual({ status: 200, body: "hello from v2\n" });
+    const list = ok(await qdeploy(dir, ["releases", "sandbox"]));
+    expect(list.stderr).toContain(`release ${first} has an unreadable release.json`);
+  }, 5 * MIN);
+});
+
+describe("the firewall, seen from outside the VM", () => {
+  test("a listener on 0.0.0.0 is reachable before the policy, dropped after; 22, 80 and 443 keep working", async () => {
+    if (!vm.probePort) throw new Error("the sandbox has no probe port: start it with QDEPLOY_SANDBOX_PROBE_PORT=PORT (qdeploy sandbox down first)");
+    // What a Heroku-style app bound to :$PORT looks like: a listener on every address.
+    await vmOk(`systemctl stop ${APP}-probe.service 2>/dev/null; systemd-run --unit=${APP}-probe -p DynamicUser=yes caddy respond --listen :${PROBE_GUEST_PORT} --body probe`);
+    await vmOk("nft delete table inet qdeploy 2>/dev/null; true");
+    let before = "";
+    for (let i = 0; i < 50 && before !== "200"; i++) before = await fromOutside(vm.probePort);
+    expect(before).toBe("200");
+
+    const r = ok(await qdeploy(dir, ["setup", "sandbox"]));
+    expect(r.stdout + r.stderr).toContain("firewall: inbound TCP 22, 80, 443");
+    expect(await fromOutside(vm.probePort)).toStartWith("no answer");
+    expect((await get(vm, "/", DOMAIN)).status).toBe(200);
+    expect(await fromOutside(vm.httpPort)).toMatch(/^30[18]$/); // Caddy's redirect to HTTPS
+    expect((await onVm(vm, ["true"])).code).toBe(0);
+    // Inside the VM, loopback is untouched: the listener still answers there.
+    expect((await vmOk(`curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${PROBE_GUEST_PORT}/`)).trim()).toBe("200");
+  }, 5 * MIN);
+
+  test("the policy comes back after a reboot", async () => {
+    await onVm(vm, ["systemctl", "reboot"]);
+    await Bun.sleep(5000);
+    vm = await sandbox();
+    expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
+    expect(await vmOk("nft list table inet qdeploy")).toContain("policy drop;");
+    await vmOk(`systemd-run --unit=${APP}-probe -p DynamicUser=yes caddy respond --listen :${PROBE_GUEST_PORT} --body probe`);
+    expect(await fromOutside(vm.probePort!)).toStartWith("no answer");
+    let page = { status: 0, body: "" };
+    for (let i = 0; i < 30 && page.status !== 200; i++) page = await get(vm, "/", DOMAIN);
+    expect(page.status).toBe(200);
+  }, 10 * MIN);
+});
