@@ -42,7 +42,7 @@ table inet qdeploy {
     iif lo accept
     ct state established,related accept
     ct state invalid drop
-    meta l4proto { icmp, ipv6-icmp } accept
+    meta l4proto { 1, 58 } accept comment "ICMP, ICMPv6 (numbers: a bare server may lack /etc/protocols)"
     udp dport { 68, 546 } accept comment "DHCP replies"
     tcp dport { $tcp } accept
     $udp_rule
