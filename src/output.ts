@@ -27,6 +27,8 @@ export interface Output {
   data(value: unknown): void;
   /** A problem, on stderr. */
   error(line: string): void;
+  /** Something the user should look at that did not stop the command, on stderr. */
+  warn(line: string): void;
 }
 
 const COLORS = ["36", "35", "33", "32", "34"];
@@ -63,6 +65,9 @@ export function createOutput(opts: OutputOptions = {}): Output {
     error(line) {
       writeErr(`${paint("31", "error:")} ${line}\n`);
     },
+    warn(line) {
+      writeErr(`${paint("33", "warning:")} ${line}\n`);
+    },
   };
 }
 
@@ -96,5 +101,6 @@ export function redactingOutput(out: Output, redactText: (s: string) => string):
     result: (l) => out.result(redactText(l)),
     data: (v) => out.data(JSON.parse(redactText(JSON.stringify(v)))),
     error: (l) => out.error(redactText(l)),
+    warn: (l) => out.warn(redactText(l)),
   };
 }

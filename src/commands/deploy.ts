@@ -158,7 +158,7 @@ async function withLockedHosts(
       if (failed) throw failed.reason;
       const facts = held.map((h) => (h as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts);
       facts.forEach(requireSystemd);
-      for (const w of facts.flatMap((fa) => factWarnings(fa, cfg.app))) ctx.out.error(`warning: ${w}`);
+      for (const w of facts.flatMap((fa) => factWarnings(fa, cfg.app))) ctx.out.warn(w);
       times.lockAndFacts = lap();
       return await f(remotes, facts, times);
     } finally {

@@ -12,7 +12,7 @@ export async function releases(ctx: Ctx, env: string): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
   await withRemotes(cfg, ctx, async (remotes) => {
     const facts = await Promise.all(remotes.map((r, i) => gatherFacts(r, cfg.hosts[i]!, cfg.app)));
-    for (const w of facts.flatMap((f) => factWarnings(f, cfg.app))) ctx.out.error(`warning: ${w}`);
+    for (const w of facts.flatMap((f) => factWarnings(f, cfg.app))) ctx.out.warn(w);
     ctx.out.data(facts.map((f) => ({ host: f.host.label, live: f.live, releases: f.releases.map((r) => ({ ...r, live: r.id === f.live })) })));
     for (const f of facts) {
       ctx.out.result(`${f.host.label}`);

@@ -50,6 +50,8 @@ SystemCallErrorNumber=EPERM
 ProtectProc=invisible
 ProcSubset=pid
 DevicePolicy=closed
+# Other users (root included) look like "nobody" from inside: files stay readable as before.
+PrivateUsers=yes
 # Caddy's admin socket: root and caddy only, and not even visible here.
 InaccessiblePaths=-/run/caddy
 `;

@@ -29,7 +29,7 @@ const vmOk = async (command: string) => {
 
 /** The harness's config for app "hard" (binary hello), every duration key with a fraction. */
 function writeHardConfig(stamp: string): void {
-  writeConfig(dir, vm, { stamp, healthTimeout: "7.5s" });
+  writeConfig(dir, vm, { stamp, healthTimeout: "20.5s" });
   const file = path.join(dir, "deploy.toml");
   const text = readFileSync(file, "utf8")
     .replace('app = "hello"', `app = "${APP}"`)
@@ -64,14 +64,14 @@ beforeAll(async () => {
 }, 10 * MIN);
 
 describe("fractional durations", () => {
-  test("a push with drain 1.5s, health_timeout 7.5s, jitters 0.5s/250ms, job timeout 90.5s switches and serves", async () => {
+  test("a push with drain 1.5s, health_timeout 20.5s, jitters 0.5s/250ms, job timeout 90.5s switches and serves", async () => {
     writeHardConfig("v1");
     ok(await qdeploy(dir, ["check", "sandbox"]));
     const r = ok(await qdeploy(dir, ["push", "sandbox"]));
     expect(r.stderr).not.toContain("syntax error");
     expect(await get(vm, "/", DOMAIN)).toEqual({ status: 200, body: "hello from v1\n" });
     const conf = await vmOk(`cat /srv/qdeploy/${APP}/current/switch.conf`);
-    expect(conf).toContain("\nHEALTH_TIMEOUT=8\n");
+    expect(conf).toContain("\nHEALTH_TIMEOUT=21\n");
     const port = await livePort();
     // systemd read the spans as written: 1.5 s, 500 ms, 250 ms, 90.5 s.
     const shown = await vmOk(
@@ -123,7 +123,7 @@ describe("hardened units", () => {
     const out = await vmOk(`systemd-analyze security --no-pager ${APP}-web@${port}.service`);
     const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
     console.log(`systemd-analyze security ${APP}-web@${port}.service: ${score}`);
-    expect(score).toBeLessThan(2.5);
+    expect(score).toBeLessThanOrEqual(1.2);
     // And the app still serves with the syscall filter in place.
     expect((await get(vm, "/", DOMAIN)).status).toBe(200);
   }, MIN);
@@ -165,6 +165,8 @@ describe("the firewall, seen from outside the VM", () => {
   test("the policy comes back after a reboot", async () => {
     await onVm(vm, ["systemctl", "reboot"]);
     await Bun.sleep(5000);
+    // A reboot of the emulated VM on a loaded machine can take minutes.
+    process.env.QDEPLOY_SANDBOX_TIMEOUT ??= "480";
     vm = await sandbox();
     expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
     expect(await vmOk("nft list table inet qdeploy")).toContain("policy drop;");
