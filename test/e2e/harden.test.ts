@@ -37,7 +37,7 @@ function writeHardConfig(stamp: string): void {
     .replace('domains = ["hello.localhost"]', `domains = ["${DOMAIN}"]`)
     .replace('drain = "20s"', 'drain = "1.5s"')
     .replace('jitter = "15m"', 'jitter = "0.5s"')
-    .replace('at = "hourly"', 'at = "hourly"\njitter = "250ms"\ntimeout = "90.5s"');
+    .replace('at = "hourly"', 'at = "hourly"\njitter = "250ms"\ntimeout = "90.5s"\n\n[[jobs]]\nname = "hang"\ncommand = "/bin/sleep 600"\nat = "yearly"\ntimeout = "2.5s"');
   writeFileSync(file, text);
 }
 
@@ -83,11 +83,23 @@ describe("fractional durations", () => {
 
   test("every installed unit verifies on the VM with no output", async () => {
     const port = await livePort();
-    const units = [`${APP}-web@${port}.service`, `${APP}-worker@1.service`, `${APP}-restart.service`, `${APP}-restart.timer`, `${APP}-job-cleanup.service`, `${APP}-job-cleanup.timer`];
+    const units = [`${APP}-web@${port}.service`, `${APP}-worker@1.service`, `${APP}-restart.service`, `${APP}-restart.timer`, `${APP}-job-cleanup.service`, `${APP}-job-cleanup.timer`, `${APP}-job-hang.service`, `${APP}-job-hang.timer`];
     const r = await onVm(vm, ["systemd-analyze", "verify", ...units]);
     expect(`${r.stdout}${r.stderr}`).toBe("");
     expect(r.code).toBe(0);
   }, MIN);
+});
+
+describe("a job's timeout", () => {
+  test("a hung run is stopped after jobs.timeout (2.5s), so its timer can fire again", async () => {
+    const t = performance.now();
+    const r = await onVm(vm, ["systemctl", "start", `${APP}-job-hang.service`]);
+    const seconds = (performance.now() - t) / 1000;
+    expect(r.code).not.toBe(0);
+    expect((await vmOk(`systemctl show -P Result ${APP}-job-hang.service`)).trim()).toBe("timeout");
+    expect(seconds).toBeLessThan(30);
+    console.log(`hung job stopped after ${seconds.toFixed(1)}s (timeout 2.5s, over ssh)`);
+  }, 2 * MIN);
 });
 
 describe("Caddy's admin API", () => {
