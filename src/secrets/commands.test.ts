@@ -151,6 +151,15 @@ describe("secrets edit", () => {
     expect(existsSync(await editedDir())).toBe(false);
   });
 
+  test("the editor does not inherit QDEPLOY_AGE_KEY", async () => {
+    const seen = join(root, "editor-env");
+    const script = join(root, "env-editor.sh");
+    await writeFile(script, `#!/bin/sh\necho "\${QDEPLOY_AGE_KEY:-none}" > ${seen}\n`);
+    await chmod(script, 0o755);
+    await runSecretsCommand(["edit", "prod"], cfg(), io({}, { EDITOR: script, VISUAL: undefined }));
+    expect(await readFile(seen, "utf8")).toBe("none\n");
+  });
+
   test("VISUAL wins, arguments in it are kept, and an untouched file changes nothing", async () => {
     await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
     out = [];

@@ -18,7 +18,7 @@ import {
   type AgeFiles,
 } from "./age-store.ts";
 import { formatDotenv, parseDotenv, secretNameProblem } from "./dotenv.ts";
-import { resolveIdentity, type AgeIdentity } from "./identity.ts";
+import { childEnviron, resolveIdentity, type AgeIdentity } from "./identity.ts";
 import { loadSecrets } from "./store.ts";
 
 /** The command's terminal: standard input, output lines, message lines, and the environment. */
@@ -211,7 +211,7 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
     try {
       child = Bun.spawn([...editor, path], {
         stdio: ["inherit", "inherit", "inherit"],
-        env: definedOnly(ctx.io.environ),
+        env: childEnviron(ctx.io.environ),
       });
     } catch (e) {
       throw new OperationError(
@@ -411,8 +411,4 @@ function ownerNote(): string {
     // no passwd entry (containers): the note is only a courtesy
   }
   return `${who ? `${who}, ` : ""}added ${new Date().toISOString().slice(0, 10)}`;
-}
-
-function definedOnly(environ: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(environ).filter((e): e is [string, string] => e[1] !== undefined));
 }
