@@ -4,7 +4,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError } from "../errors.ts";
 import type { HostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
-import { releaseId } from "../plan/release.ts";
+import { releaseId, releaseVars } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { planSetup } from "../plan/setup.ts";
 import { describeStep, type Plan } from "../plan/steps.ts";
@@ -33,9 +33,8 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
   const cfg = await loadEnvironment(ctx, env);
   // Secrets first: a missing key fails before any host is touched.
   const secrets = await loadSecrets(cfg, { identityFile: ctx.identityFile });
-  // A journal tail or a remote error could echo a value: everything printed is redacted.
-  const hide = (text: string) => redact(text, Object.values(secrets));
-  ctx = { ...ctx, out: redactingOutput(ctx.out, hide) };
+  const hide = hider(secrets);
+  ctx = hidingIn(ctx, hide);
   const who = whoAmI();
   // The build needs the hosts' architectures, which the facts tell; with the ones the last
   // push saw, it starts now and runs while the hosts are reached and locked.
@@ -75,6 +74,34 @@ function unwrap<T>(s: Settled<T>): T {
   return s.value;
 }
 
+/**
+ * Hides these secret values in text: a journal tail, a remote error or go's output could
+ * echo one, so everything a command prints goes through it (see secrets/redact.ts).
+ */
+function hider(secrets: Record<string, string>): (text: string) => string {
+  const values = Object.values(secrets);
+  return (text) => redact(text, values);
+}
+
+/** ctx whose output (every level, --json data included) is redacted. */
+function hidingIn(ctx: Ctx, hide: (text: string) => string): Ctx {
+  return { ...ctx, out: redactingOutput(ctx.out, hide) };
+}
+
+/**
+ * The secrets to hide in a command that does not need them (rollback): the store as it is
+ * now, or none when it cannot be read here (a CI without the key still rolls back). A value
+ * rotated since the target release was made is not known, so not hidden.
+ */
+async function secretsToHide(cfg: ResolvedConfig, ctx: Ctx): Promise<Record<string, string>> {
+  try {
+    return await loadSecrets(cfg, { identityFile: ctx.identityFile });
+  } catch (e) {
+    ctx.out.debug(`secrets not loaded, so not redacted from the output (${(e as Error).message.split("\n")[0]})`);
+    return {};
+  }
+}
+
 /** Runs f; an error it throws leaves with its message redacted. */
 async function redactErrors<T>(hide: (s: string) => string, f: () => Promise<T>): Promise<T> {
   try {
@@ -90,11 +117,14 @@ export async function rollback(ctx: Ctx, env: string, named: string | null): Pro
   const t0 = performance.now();
   const cfg = await loadEnvironment(ctx, env);
   const who = whoAmI();
-  return withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
+  // The target's units can fail their health check and print a journal tail: hide secrets there too.
+  const hide = hider(await secretsToHide(cfg, ctx));
+  ctx = hidingIn(ctx, hide);
+  return redactErrors(hide, () => withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
     const plan = planRollback(cfg, facts, named, who);
     ctx.out.info(`rolling back ${cfg.app} (${env}) to ${plan.release}`);
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
-  });
+  }));
 }
 
 /** `qdeploy setup ENV`: prepares the hosts (idempotent). */
@@ -123,12 +153,18 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
   } catch (e) {
     notes.push(`secrets not loaded (${(e as Error).message.split("\n")[0]}); push needs them`);
   }
-  const builds = await buildForArchs(cfg, [arch], ctx.out);
-  const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
-  const now = new Date();
-  const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets });
-  printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)));
-  return p;
+  const hide = hider(secrets);
+  ctx = hidingIn(ctx, hide);
+  return redactErrors(hide, async () => {
+    const builds = await buildForArchs(cfg, [arch], ctx.out);
+    const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
+    const now = new Date();
+    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets });
+    // The env file's names come from the variables themselves: its text cannot be split into
+    // lines to find them, since a value (a PEM key) may hold newlines.
+    printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
+    return p;
+  });
 }
 
 type Times = DeployReport["seconds"];
@@ -204,7 +240,8 @@ function freshHostFacts(host: ResolvedConfig["hosts"][number], arch: string): Ho
   return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [] };
 }
 
-function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string): void {
+/** Prints a plan: steps, the units and site in full, the env file's variable names only (`envNames`). */
+function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string, envNames: string[]): void {
   const o = ctx.out;
   if (o.json) {
     o.data({ ...p, hosts: p.hosts.map((h) => ({ ...h, release: h.release.map((s) => (s.kind === "write" && s.secret ? { ...s, content: "[secret]" } : s)) })) });
@@ -225,8 +262,7 @@ function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], plat
           o.result(s.content.replace(/^/gm, "      | ").trimEnd());
         }
         if (s.kind === "write" && s.secret) {
-          const names = s.content.split("\n").map((l) => l.split("=")[0]).filter(Boolean);
-          o.result(`      | (${names.length} variables: ${names.join(", ")}; values not shown)`);
+          o.result(`      | (${envNames.length} variables: ${envNames.join(", ")}; values not shown)`);
         }
       }
     }
