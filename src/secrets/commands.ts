@@ -23,8 +23,13 @@ import { loadSecrets } from "./store.ts";
 
 /** The command's terminal: standard input, output lines, message lines, and the environment. */
 export interface SecretsIO {
-  /** All of standard input (read only for `set ENV KEY` with a bare KEY). */
+  /** All of standard input (read only for `set ENV KEY` with a bare KEY, when stdin is not a terminal). */
   stdin: () => Promise<string>;
+  /**
+   * Set when standard input is a terminal: shows the prompt and reads one line without echo.
+   * `set ENV KEY` then asks for the value instead of reading stdin to its end.
+   */
+  promptHidden?: (prompt: string) => Promise<string>;
   /** Results: `list`'s names, confirmations. */
   out: (line: string) => void;
   /** Notes and warnings (an identity created, a recipients file created, ...). */
@@ -43,7 +48,7 @@ export type SecretsConfigSource =
   | { load: (env: string) => Promise<ResolvedConfig>; environments: string[] };
 
 const USAGE = [
-  "usage: qdeploy secrets set ENV KEY=VALUE... | KEY   (a bare KEY reads its value from standard input)",
+  "usage: qdeploy secrets set ENV KEY | KEY=VALUE...   (a bare KEY asks for its value, hidden, or reads standard input)",
   "       qdeploy secrets unset ENV KEY...",
   "       qdeploy secrets list ENV",
   "       qdeploy secrets edit ENV",
@@ -109,13 +114,29 @@ async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
     );
   }
   const files = await ageOnly(ctx, env);
+  const inline = parsed.filter((p) => p.value);
+  if (inline.length) {
+    // The command line is kept in the shell's history and shown to every user by ps.
+    const names = inline.map((p) => p.name).join(", ");
+    ctx.io.err(
+      `warning: ${names}: a value on the command line stays in your shell history and is visible in the ` +
+        `process list; prefer \`qdeploy secrets set ${env} ${inline[0]!.name}\`, which asks for it without echo ` +
+        `on a terminal, or reads it from standard input (\`... ${inline[0]!.name} < file\`)`,
+    );
+  }
   if (bare.length === 1) {
-    let value = await ctx.io.stdin();
-    value = value.endsWith("\r\n") ? value.slice(0, -2) : value.endsWith("\n") ? value.slice(0, -1) : value;
+    const name = bare[0]!.name;
+    let value: string;
+    if (ctx.io.promptHidden) {
+      value = await ctx.io.promptHidden(`${name} for ${env} (typing is hidden; a multi-line value: pipe it in): `);
+    } else {
+      value = await ctx.io.stdin();
+      value = value.endsWith("\r\n") ? value.slice(0, -2) : value.endsWith("\n") ? value.slice(0, -1) : value;
+    }
     if (value === "") {
       throw new UsageError(
-        `qdeploy secrets set: no value for ${bare[0]!.name} on standard input: pipe it in ` +
-          `(e.g. \`qdeploy secrets set ${env} ${bare[0]!.name} < file\`), or write ${bare[0]!.name}= for an empty value`,
+        `qdeploy secrets set: ${ctx.io.promptHidden ? `no value typed for ${name}` : `no value for ${name} on standard input`}: ` +
+          `pipe it in (e.g. \`qdeploy secrets set ${env} ${name} < file\`), or write ${name}= for an empty value`,
       );
     }
     bare[0]!.value = value;
