@@ -1,5 +1,5 @@
 /**
- * `qdeploy secrets set/unset/list/edit ENV ...` and `qdeploy secrets recipients add/list`.
+ * `qdeploy secrets set/unset/list/edit ENV ...` and `qdeploy secrets recipients add/remove/list`.
  * Names are printed, values never: not in output, not in errors.
  */
 import { existsSync, rmSync } from "node:fs";
@@ -12,6 +12,7 @@ import {
   ageFiles,
   appendRecipient,
   readRecipients,
+  removeRecipientLines,
   readSecretsFile,
   recipientProblem,
   writeSecretsFile,
@@ -54,6 +55,7 @@ const USAGE = [
   "       qdeploy secrets edit ENV",
   "       qdeploy secrets recipients list",
   "       qdeploy secrets recipients add AGE1...",
+  "       qdeploy secrets recipients remove AGE1...   (re-encrypts; rotate what the removed key could read)",
 ].join("\n");
 
 /** Runs `qdeploy secrets ARGS...` (args after "secrets"); returns the exit code, throws QdeployErrors. */
@@ -280,13 +282,13 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
 
 async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): Promise<number> {
   const [what, ...keys] = args;
-  if (what !== "add" && what !== "list") throw new UsageError(`qdeploy secrets recipients: add or list\n${USAGE}`);
+  if (what !== "add" && what !== "list" && what !== "remove") throw new UsageError(`qdeploy secrets recipients: add, remove or list\n${USAGE}`);
   if (what === "list" && keys.length) throw new UsageError(`qdeploy secrets recipients list: takes no arguments\n${USAGE}`);
-  if (what === "add" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients add: needs a public key (age1...)\n${USAGE}`);
+  if (what !== "list" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients ${what}: needs a public key (age1...)\n${USAGE}`);
   for (const k of keys) {
     const p = recipientProblem(k);
     // A secret key pasted here must not be echoed back.
-    if (p) throw new UsageError(`qdeploy secrets recipients add: ${k.startsWith("AGE-SECRET-KEY-") ? "that" : `"${k}"`}: ${p}`);
+    if (p) throw new UsageError(`qdeploy secrets recipients ${what}: ${k.startsWith("AGE-SECRET-KEY-") ? "that" : `"${k}"`}: ${p}`);
   }
 
   // Every environment stored with age; they usually share one recipients file.
@@ -312,6 +314,7 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
   }
 
   const identity = await identityFor(ctx);
+  if (what === "remove") return removeRecipients(ctx, keys, recipientFiles, await reencryptTargets(envs, recipientFiles), identity);
   for (const files of recipientFiles) {
     const shown = files.show(files.recipients);
     const existing = await readRecipients(files.recipients, shown);
@@ -328,26 +331,13 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
     }
   }
 
-  // Re-encrypt every environment's file, and any other *.env.age beside a recipients file.
-  const targets = new Map<string, AgeFiles>();
-  for (const e of envs) targets.set(e.files.file, e.files);
-  for (const files of recipientFiles) {
-    const dir = dirname(files.recipients);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const n of names.filter((n) => n.endsWith(".env.age"))) {
-      const file = join(dir, n);
-      if (!targets.has(file)) targets.set(file, { ...files, file });
-    }
-  }
   const failed: string[] = [];
-  for (const [file, files] of targets) {
+  for (const [file, files] of await reencryptTargets(envs, recipientFiles)) {
     const shown = files.show(file);
     try {
       const values = await readSecretsFile(file, async () => identity, shown);
       if (!values) continue;
-      const recipients = (await readRecipients(files.recipients, files.show(files.recipients))) ?? [];
-      await writeSecretsFile(file, values, recipients);
-      ctx.io.out(`re-encrypted ${shown} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
+      await reencrypt(ctx, file, files, values);
     } catch (e) {
       failed.push(`${shown}: ${(e as Error).message}`);
     }
@@ -361,6 +351,92 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
     return 1;
   }
   return 0;
+}
+
+/**
+ * `recipients remove`: all or nothing. Every file is decrypted first (one that cannot be
+ * would stay readable by the removed key), then the keys leave the recipients files and
+ * every file is encrypted again to the keys that remain. A file keeps at least one recipient.
+ */
+async function removeRecipients(
+  ctx: Ctx,
+  keys: string[],
+  recipientFiles: AgeFiles[],
+  targets: Map<string, AgeFiles>,
+  identity: AgeIdentity,
+): Promise<number> {
+  const listed = new Set<string>();
+  for (const files of recipientFiles) {
+    const shown = files.show(files.recipients);
+    const existing = (await readRecipients(files.recipients, shown)) ?? [];
+    for (const k of existing) listed.add(k);
+    if (existing.length && existing.every((k) => keys.includes(k))) {
+      throw new OperationError(
+        `refusing to remove the last recipient of ${shown}: nobody could read the secrets afterwards; ` +
+          `add the key that replaces it first (\`qdeploy secrets recipients add age1...\`), then remove this one`,
+      );
+    }
+  }
+  const unknown = keys.filter((k) => !listed.has(k));
+  if (unknown.length) {
+    const where = recipientFiles.map((f) => f.show(f.recipients)).join(", ");
+    throw new UsageError(`qdeploy secrets recipients remove: ${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not in ${where}`);
+  }
+
+  const plain = new Map<string, { files: AgeFiles; values: Record<string, string> }>();
+  const unreadable: string[] = [];
+  for (const [file, files] of targets) {
+    try {
+      const values = await readSecretsFile(file, async () => identity, files.show(file));
+      if (values) plain.set(file, { files, values });
+    } catch (e) {
+      unreadable.push(`  ${files.show(file)}: ${(e as Error).message}`);
+    }
+  }
+  if (unreadable.length) {
+    throw new OperationError(
+      `nothing was changed: the removed key could still read ${unreadable.length === 1 ? "this file" : "these files"}, ` +
+        `which you cannot decrypt to encrypt again; someone who can read ${unreadable.length === 1 ? "it" : "them"} ` +
+        `must run \`qdeploy secrets recipients remove\`:\n${unreadable.join("\n")}`,
+    );
+  }
+
+  for (const files of recipientFiles) {
+    const removed = await removeRecipientLines(files.recipients, keys);
+    for (const k of removed) ctx.io.out(`removed ${k} from ${files.show(files.recipients)}`);
+  }
+  for (const [file, { files, values }] of plain) await reencrypt(ctx, file, files, values);
+  if (keys.includes(identity.publicKey)) {
+    ctx.io.err(`note: you removed your own key ${identity.publicKey}: you can no longer read these secrets`);
+  }
+  ctx.io.err(
+    "the removed key cannot read the new files, but whoever holds it keeps every value it could read " +
+      "(and the old files, in git history and clones): rotate those secrets, i.e. change each at its source " +
+      "and run `qdeploy secrets set`, then push",
+  );
+  return 0;
+}
+
+/** Every environment's file, and any other *.env.age beside a recipients file: what a change of recipients re-encrypts. */
+async function reencryptTargets(envs: { files: AgeFiles }[], recipientFiles: AgeFiles[]): Promise<Map<string, AgeFiles>> {
+  const targets = new Map<string, AgeFiles>();
+  for (const e of envs) targets.set(e.files.file, e.files);
+  for (const files of recipientFiles) {
+    const dir = dirname(files.recipients);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names.filter((n) => n.endsWith(".env.age"))) {
+      const file = join(dir, n);
+      if (!targets.has(file)) targets.set(file, { ...files, file });
+    }
+  }
+  return targets;
+}
+
+/** Encrypts `values` again to the keys now in the file's recipients file, and says so. */
+async function reencrypt(ctx: Ctx, file: string, files: AgeFiles, values: Record<string, string>): Promise<void> {
+  const recipients = (await readRecipients(files.recipients, files.show(files.recipients))) ?? [];
+  await writeSecretsFile(file, values, recipients);
+  ctx.io.out(`re-encrypted ${files.show(file)} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
 }
 
 // ---- shared ----
