@@ -1,4 +1,5 @@
 /** push, rollback, setup and plan: read the world, plan purely, then carry the plan out. */
+import { randomBytes } from "node:crypto";
 import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError } from "../errors.ts";
@@ -57,6 +58,7 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
       git: builds.git,
       who,
       secrets,
+      newDigestKey: newDigestKey(),
     });
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
   }));
@@ -159,7 +161,7 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
     const builds = await buildForArchs(cfg, [arch], ctx.out);
     const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
     const now = new Date();
-    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets });
+    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: newDigestKey() });
     // The env file's names come from the variables themselves: its text cannot be split into
     // lines to find them, since a value (a PEM key) may hold newlines.
     printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
@@ -222,6 +224,11 @@ async function carryOut(plan: Plan, remotes: Remote[], facts: HostFacts[], ctx: 
   return { release: plan.release!, seconds: times, hosts, urls };
 }
 
+/** A fresh key for release.json's config digest, used by a host that has none yet. */
+function newDigestKey(): string {
+  return randomBytes(32).toString("hex");
+}
+
 /** A release id later than every one on the hosts (two pushes in one second stay apart). */
 function uniqueReleaseId(now: Date, facts: HostFacts[]): string {
   let id = releaseId(now);
@@ -262,7 +269,7 @@ function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], plat
           o.result(s.content.replace(/^/gm, "      | ").trimEnd());
         }
         if (s.kind === "write" && s.secret) {
-          o.result(`      | (${envNames.length} variables: ${envNames.join(", ")}; values not shown)`);
+          o.result(s.path.endsWith("/env") ? `      | (${envNames.length} variables: ${envNames.join(", ")}; values not shown)` : "      | (not shown)");
         }
       }
     }

@@ -27,6 +27,8 @@ export interface HostFacts {
   releases: ReleaseRecord[];
   /** Release directories without release.json (an interrupted push wrote them). */
   partial: string[];
+  /** The host's digest.key for release.json's configDigest (64 hex digits), "" or absent when it has none. */
+  digestKey?: string;
 }
 
 /** Parses facts.sh's `key=value` lines. */
@@ -60,6 +62,7 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
+    digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
   };
 }
 

@@ -27,6 +27,7 @@ const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
     git: "abc",
     who: "me@here",
     secrets,
+    newDigestKey: "ab".repeat(32),
   });
 
 const lines = (steps: Step[]) => steps.map(describeStep);
@@ -45,6 +46,7 @@ describe("planPush", () => {
     expect(lines(h.upload)).toEqual([`upload /b/${SHA} -> /srv/qdeploy/hello/blobs/${SHA} (1000 bytes raw, sha256 aaaaaaaaaaaa)`]);
     const d = "/srv/qdeploy/hello/releases/20261122010203";
     expect(lines(h.release).map((l) => l.split(" (")[0])).toEqual([
+      "write  /srv/qdeploy/hello/digest.key",
       `run    install -d -m 0755 ${d} ${d}/bin ${d}/units`,
       `run    ln -f /srv/qdeploy/hello/blobs/${SHA} ${d}/bin/hello`,
       `write  ${d}/env`,
