@@ -12,11 +12,10 @@ import { describeStep, type Plan } from "../plan/steps.ts";
 import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
-import { redactingOutput } from "../output.ts";
-import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
+import { hider, hidingIn, redactErrors, secretsToHide } from "./redaction.ts";
 import { siteUrls } from "./urls.ts";
 
 /** Timings and counts of one push or rollback, for the summary and the benchmark. */
@@ -74,44 +73,6 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 function unwrap<T>(s: Settled<T>): T {
   if (!s.ok) throw s.error;
   return s.value;
-}
-
-/**
- * Hides these secret values in text: a journal tail, a remote error or go's output could
- * echo one, so everything a command prints goes through it (see secrets/redact.ts).
- */
-function hider(secrets: Record<string, string>): (text: string) => string {
-  const values = Object.values(secrets);
-  return (text) => redact(text, values);
-}
-
-/** ctx whose output (every level, --json data included) is redacted. */
-function hidingIn(ctx: Ctx, hide: (text: string) => string): Ctx {
-  return { ...ctx, out: redactingOutput(ctx.out, hide) };
-}
-
-/**
- * The secrets to hide in a command that does not need them (rollback): the store as it is
- * now, or none when it cannot be read here (a CI without the key still rolls back). A value
- * rotated since the target release was made is not known, so not hidden.
- */
-async function secretsToHide(cfg: ResolvedConfig, ctx: Ctx): Promise<Record<string, string>> {
-  try {
-    return await loadSecrets(cfg, { identityFile: ctx.identityFile });
-  } catch (e) {
-    ctx.out.debug(`secrets not loaded, so not redacted from the output (${(e as Error).message.split("\n")[0]})`);
-    return {};
-  }
-}
-
-/** Runs f; an error it throws leaves with its message redacted. */
-async function redactErrors<T>(hide: (s: string) => string, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof Error) e.message = hide(e.message);
-    throw e;
-  }
 }
 
 /** `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch. */
