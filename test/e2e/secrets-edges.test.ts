@@ -3,7 +3,7 @@
  * secret into its journal shows it redacted, and release.json's configDigest is keyed with
  * the host's root-only digest.key, which the first push leaves and later pushes reuse.
  */
-import { beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -39,19 +39,25 @@ const releaseJson = async (id: string) =>
 const releaseIds = async () =>
   (await onVm(vm, ["bash", "-c", `ls /srv/qdeploy/${APP}/releases | sort`])).stdout.trim().split("\n").filter(Boolean);
 
+/** Removes this file's app from the VM; other suites' apps keep running. */
+const removeApp = () =>
+  onVm(vm, [
+    "bash",
+    "-c",
+    `systemctl disable --now '${APP}-*' >/dev/null 2>&1; rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/systemd/system/${APP}-*; systemctl daemon-reload; systemctl reset-failed '${APP}-*' 2>/dev/null; true`,
+  ]);
+
 beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject("secret-edges");
   env = { QDEPLOY_AGE_KEY: Bun.spawnSync(["age-keygen"]).stdout.toString(), XDG_CONFIG_HOME: mkdtempSync(path.join(tmpdir(), "qdeploy-cfg-")) };
-  // Only this file's app: other suites' apps keep running.
-  await onVm(vm, [
-    "bash",
-    "-c",
-    `systemctl disable --now '${APP}-*' >/dev/null 2>&1; rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/systemd/system/${APP}-*; systemctl daemon-reload; true`,
-  ]);
+  await removeApp();
   configure("hello serve");
   ok(await qdeploy(dir, ["secrets", "set", "sandbox", "API_TOKEN"], { env, stdin: `${TOKEN}\n` }));
 }, 10 * MIN);
+
+// A refused release's units would leave failed units behind for the next suite's boot check.
+afterAll(() => removeApp(), MIN);
 
 test("configDigest: keyed with a root-only digest.key the first push leaves; equal config, equal digest", async () => {
   ok(await qdeploy(dir, ["push", "sandbox"], { env }));
