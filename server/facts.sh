@@ -65,3 +65,7 @@ for dir in "$root"/releases/*/; do
     say "partial=${dir##*/}"
   fi
 done
+# The key of release.json's configDigest (root-only): the client keys the digest with it.
+digest_key=""
+[ -f "$root/digest.key" ] && read -r digest_key < "$root/digest.key"
+say "digest_key=$digest_key"

@@ -107,6 +107,41 @@ describe("stamp and argv (pure)", () => {
   });
 });
 
+describe("what go build inherits", () => {
+  test("goBuildEnv leaves out QDEPLOY_AGE_KEY and any other variable holding an age secret key", () => {
+    const base = { PATH: "/bin", QDEPLOY_AGE_KEY: "AGE-SECRET-KEY-1AAA", SOPS_AGE_KEY: "# x\nAGE-SECRET-KEY-1BBB", GOPATH: "/g" };
+    expect(goBuildEnv(base, BUILD, goTarget("x86_64"))).toEqual({
+      PATH: "/bin",
+      GOPATH: "/g",
+      GOOS: "linux",
+      GOARCH: "amd64",
+      CGO_ENABLED: "0",
+      GOTOOLCHAIN: "local",
+    });
+  });
+
+  test("the tools go build runs cannot see QDEPLOY_AGE_KEY", async () => {
+    // -toolexec runs each compile and link through a script that records its environment:
+    // what go passes on is what it was given.
+    const bin = tempDir("qdeploy-toolexec-");
+    const dump = join(bin, "env.txt");
+    writeFileSync(join(bin, "record"), `#!/bin/sh\nenv >> ${dump}\nexec "$@"\n`, { mode: 0o755 });
+    const built = await buildBinary({
+      root: exampleCopy(),
+      build: BUILD,
+      target: goTarget("x86_64"),
+      gitSha: SHA,
+      outDir: tempDir(),
+      env: { ...env, GOFLAGS: `-toolexec=${join(bin, "record")}`, QDEPLOY_AGE_KEY: "AGE-SECRET-KEY-1LEAKCHECK" },
+    });
+    expect(built.size).toBeGreaterThan(0);
+    const seen = readFileSync(dump, "utf8");
+    expect(seen).toContain("GOOS=linux");
+    expect(seen).not.toContain("QDEPLOY_AGE_KEY");
+    expect(seen).not.toContain("LEAKCHECK");
+  }, SLOW);
+});
+
 /** e_machine from an ELF header (little-endian targets). */
 function elfMachine(path: string): number {
   const head = readFileSync(path).subarray(0, 20);

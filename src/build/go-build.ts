@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { $, type Shell } from "zx";
 import { BuildError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
+import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
 import { checkToolchain, parseGoMod, requiredGoVersion, type GoMod } from "./gomod.ts";
@@ -80,15 +81,15 @@ export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitS
  * (0 unless [build] cgo) and GOTOOLCHAIN=local, so go never downloads a toolchain; the
  * toolchain check reports a mismatch instead. GOFLAGS is left alone: go's default
  * (-mod=readonly, or vendor/ when present) builds what go.mod and go.sum pin and never
- * rewrites them behind the user's back.
+ * rewrites them behind the user's back. QDEPLOY_AGE_KEY, and any variable holding an age
+ * secret key, is left out: a build (and every tool and go:generate it runs) needs none.
  */
 export function goBuildEnv(
   base: Record<string, string | undefined>,
   build: ResolvedConfig["build"],
   target: GoTarget,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  const env = childEnviron(base, { anyAgeKey: true });
   env.GOOS = target.goos;
   env.GOARCH = target.goarch;
   if (target.goarm) env.GOARM = target.goarm;

@@ -1,21 +1,21 @@
 /** push, rollback, setup and plan: read the world, plan purely, then carry the plan out. */
+import { randomBytes } from "node:crypto";
 import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError } from "../errors.ts";
-import { factWarnings, type HostFacts } from "../plan/facts.ts";
+import { factWarnings, freshHostFacts, type HostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
-import { releaseId } from "../plan/release.ts";
+import { releaseId, releaseVars } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { planSetup } from "../plan/setup.ts";
 import { describeStep, type Plan } from "../plan/steps.ts";
 import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
-import { redactingOutput } from "../output.ts";
-import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
+import { hider, hidingIn, redactErrors, secretsToHide } from "./redaction.ts";
 import { siteUrls } from "./urls.ts";
 
 /** Timings and counts of one push or rollback, for the summary and the benchmark. */
@@ -33,9 +33,8 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
   const cfg = await loadEnvironment(ctx, env);
   // Secrets first: a missing key fails before any host is touched.
   const secrets = await loadSecrets(cfg, { identityFile: ctx.identityFile });
-  // A journal tail or a remote error could echo a value: everything printed is redacted.
-  const hide = (text: string) => redact(text, Object.values(secrets));
-  ctx = { ...ctx, out: redactingOutput(ctx.out, hide) };
+  const hide = hider(secrets);
+  ctx = hidingIn(ctx, hide);
   const who = whoAmI();
   // The build needs the hosts' architectures, which the facts tell; with the ones the last
   // push saw, it starts now and runs while the hosts are reached and locked.
@@ -58,6 +57,7 @@ export async function push(ctx: Ctx, env: string): Promise<DeployReport> {
       git: builds.git,
       who,
       secrets,
+      newDigestKey: newDigestKey(),
     });
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
   }));
@@ -75,26 +75,19 @@ function unwrap<T>(s: Settled<T>): T {
   return s.value;
 }
 
-/** Runs f; an error it throws leaves with its message redacted. */
-async function redactErrors<T>(hide: (s: string) => string, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof Error) e.message = hide(e.message);
-    throw e;
-  }
-}
-
 /** `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch. */
 export async function rollback(ctx: Ctx, env: string, named: string | null): Promise<DeployReport> {
   const t0 = performance.now();
   const cfg = await loadEnvironment(ctx, env);
   const who = whoAmI();
-  return withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
+  // The target's units can fail their health check and print a journal tail: hide secrets there too.
+  const hide = hider(await secretsToHide(cfg, ctx));
+  ctx = hidingIn(ctx, hide);
+  return redactErrors(hide, () => withLockedHosts(cfg, ctx, who, async (remotes, facts, times) => {
     const plan = planRollback(cfg, facts, named, who);
     ctx.out.info(`rolling back ${cfg.app} (${env}) to ${plan.release}`);
     return carryOut(plan, remotes, facts, ctx, cfg, times, t0);
-  });
+  }));
 }
 
 /** `qdeploy setup ENV`: prepares the hosts (idempotent). */
@@ -123,12 +116,18 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
   } catch (e) {
     notes.push(`secrets not loaded (${(e as Error).message.split("\n")[0]}); push needs them`);
   }
-  const builds = await buildForArchs(cfg, [arch], ctx.out);
-  const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
-  const now = new Date();
-  const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets });
-  printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)));
-  return p;
+  const hide = hider(secrets);
+  ctx = hidingIn(ctx, hide);
+  return redactErrors(hide, async () => {
+    const builds = await buildForArchs(cfg, [arch], ctx.out);
+    const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
+    const now = new Date();
+    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: newDigestKey() });
+    // The env file's names come from the variables themselves: its text cannot be split into
+    // lines to find them, since a value (a PEM key) may hold newlines.
+    printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
+    return p;
+  });
 }
 
 type Times = DeployReport["seconds"];
@@ -187,6 +186,11 @@ async function carryOut(plan: Plan, remotes: Remote[], facts: HostFacts[], ctx: 
   return { release: plan.release!, seconds: times, hosts, urls };
 }
 
+/** A fresh key for release.json's config digest, used by a host that has none yet. */
+function newDigestKey(): string {
+  return randomBytes(32).toString("hex");
+}
+
 /** A release id later than every one on the hosts (two pushes in one second stay apart). */
 function uniqueReleaseId(now: Date, facts: HostFacts[]): string {
   let id = releaseId(now);
@@ -200,12 +204,9 @@ function requireSystemd(f: HostFacts): void {
   if (f.user !== "root") throw new OperationError(`${f.host.label}: qdeploy logs in as root for now (user ${f.user} is not); use root@host`);
 }
 
-/** Facts of a host qdeploy never touched, for the offline plan. */
-function freshHostFacts(host: ResolvedConfig["hosts"][number], arch: string): HostFacts {
-  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
-}
 
-function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string): void {
+/** Prints a plan: steps, the units and site in full, the env file's variable names only (`envNames`). */
+function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string, envNames: string[]): void {
   const o = ctx.out;
   if (o.json) {
     o.data({ ...p, hosts: p.hosts.map((h) => ({ ...h, release: h.release.map((s) => (s.kind === "write" && s.secret ? { ...s, content: "[secret]" } : s)) })) });
@@ -226,8 +227,7 @@ function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], plat
           o.result(s.content.replace(/^/gm, "      | ").trimEnd());
         }
         if (s.kind === "write" && s.secret) {
-          const names = s.content.split("\n").map((l) => l.split("=")[0]).filter(Boolean);
-          o.result(`      | (${names.length} variables: ${names.join(", ")}; values not shown)`);
+          o.result(s.path.endsWith("/env") ? `      | (${envNames.length} variables: ${envNames.join(", ")}; values not shown)` : "      | (not shown)");
         }
       }
     }

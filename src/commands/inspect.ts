@@ -6,6 +6,7 @@ import { layout } from "../plan/layout.ts";
 import { rollbackTarget } from "../plan/push.ts";
 import { gatherFacts, lockCommand } from "../remote/host-ops.ts";
 import { type Ctx, loadEnvironment, withRemotes } from "./context.ts";
+import { hider, hidingIn, redactErrors, secretsToHide } from "./redaction.ts";
 
 /** `qdeploy releases ENV`: every host's releases, the live one marked. */
 export async function releases(ctx: Ctx, env: string): Promise<void> {
@@ -77,10 +78,12 @@ export async function logs(ctx: Ctx, env: string, proc: string | null, follow: b
   if (proc && !cfg.processes[proc] && proc !== "restart") throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
   const pattern = proc ? `${cfg.app}-${proc}@*` : `${cfg.app}-*`;
   const argv = ["journalctl", "-u", pattern, "--no-pager", "-o", "short-iso", ...(follow ? ["-f"] : []), ...(since ? ["--since", since] : ["-n", String(lines)])];
+  // An app that logs a secret must not have qdeploy print it.
+  const hide = hider(await secretsToHide(cfg, ctx));
   await withRemotes(cfg, ctx, async (remotes) => {
     await Promise.all(
       remotes.map(async (r) => {
-        const lines = lineSplitter((line) => process.stdout.write(`${r.label} ${line}\n`));
+        const lines = lineSplitter((line) => process.stdout.write(`${r.label} ${hide(line)}\n`));
         await r.exec(argv, { onStdout: lines.push });
         lines.flush();
       }),
@@ -92,7 +95,10 @@ export async function logs(ctx: Ctx, env: string, proc: string | null, follow: b
 export async function restart(ctx: Ctx, env: string, proc: string | null): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
   if (proc && !cfg.processes[proc]) throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
-  await withRemotes(cfg, ctx, (remotes) =>
+  // A failed restart prints the unit's journal tail, which may hold a secret.
+  const hide = hider(await secretsToHide(cfg, ctx));
+  ctx = hidingIn(ctx, hide);
+  await redactErrors(hide, () => withRemotes(cfg, ctx, (remotes) =>
     Promise.all(
       remotes.map(async (r) => {
         const lines = lineSplitter((l) => ctx.out.host(r.label, l));
@@ -101,7 +107,7 @@ export async function restart(ctx: Ctx, env: string, proc: string | null): Promi
         ctx.out.result(`${r.label} restarted ${proc ?? "all processes"}`);
       }),
     ),
-  );
+  ));
 }
 
 /** `qdeploy exec ENV -- CMD...`: a one-off command with the live release's environment. */

@@ -42,6 +42,13 @@ export interface HostFacts {
    * pruned automatically: one may still be what `current` points at.
    */
   corrupt: string[];
+  /** The host's digest.key for release.json's configDigest (64 hex digits), "" or absent when it has none. */
+  digestKey?: string;
+}
+
+/** Facts of a host qdeploy never touched, for the offline plan and tests. */
+export function freshHostFacts(host: HostAddress, arch: string): HostFacts {
+  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
 }
 
 /** Parses facts.sh's `key=value` lines. */
@@ -85,6 +92,7 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
     corrupt: corrupt.sort(),
+    digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
   };
 }
 

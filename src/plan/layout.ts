@@ -21,6 +21,8 @@ export function layout(app: string) {
     liveSlot: `${root}/live-slot`,
     lock: `${root}/lock`,
     audit: `${root}/audit.log`,
+    /** The key of release.json's configDigest (0600 root, never printed). */
+    digestKey: `${root}/digest.key`,
     switchScript: `${root}/switch`,
     unitDir: "/etc/systemd/system",
     caddyMain: "/etc/caddy/Caddyfile",

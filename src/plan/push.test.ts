@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
-import { type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
+import { freshHostFacts, type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
 import { planPush, planPrune, rollbackTarget } from "./push.ts";
 import { planRollback } from "./rollback.ts";
 import { renderBatchScript, STEP_MARK } from "./script.ts";
@@ -14,7 +14,7 @@ const SHA = "a".repeat(64);
 const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { host, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, nft: true, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [], ...over };
+  return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, ...over };
 }
 
 const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
@@ -27,6 +27,7 @@ const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
     git: "abc",
     who: "me@here",
     secrets,
+    newDigestKey: "ab".repeat(32),
   });
 
 const lines = (steps: Step[]) => steps.map(describeStep);
@@ -54,6 +55,7 @@ describe("planPush", () => {
     expect(lines(h.upload)).toEqual([`upload /b/${SHA} -> /srv/qdeploy/hello/blobs/${SHA} (1000 bytes raw, sha256 aaaaaaaaaaaa)`]);
     const d = "/srv/qdeploy/hello/releases/20261122010203";
     expect(lines(h.release).map((l) => l.split(" (")[0])).toEqual([
+      "write  /srv/qdeploy/hello/digest.key",
       `run    install -d -m 0755 ${d} ${d}/bin ${d}/units`,
       `run    ln -f /srv/qdeploy/hello/blobs/${SHA} ${d}/bin/hello`,
       `write  ${d}/env`,

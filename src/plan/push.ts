@@ -2,7 +2,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "./layout.ts";
-import { type ReleaseMeta, renderReleaseFiles } from "./release.ts";
+import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planSetup } from "./setup.ts";
 import type { HostPlan, Plan, Step } from "./steps.ts";
 
@@ -23,6 +23,8 @@ export interface PushInputs {
   git: string | null;
   who: string;
   secrets: Record<string, string>;
+  /** 64 random hex digits: the digest key for a host that has none yet (facts.digestKey). */
+  newDigestKey: string;
 }
 
 /** The steps of `push` on every host. */
@@ -32,13 +34,15 @@ export function planPush(inp: PushInputs): Plan {
   const hosts = inp.facts.map((facts): HostPlan => {
     const artifact = inp.artifacts[facts.arch];
     if (!artifact) throw new Error(`no artifact built for ${facts.arch} (${facts.host.label})`);
+    const digestKey = facts.digestKey || inp.newDigestKey;
+    if (!digestKey) throw new Error(`no digest key for ${facts.host.label}: the host has none and none was made`);
     const meta: ReleaseMeta = {
       id: inp.releaseId,
       created: inp.created,
       git: inp.git,
       sha256: artifact.sha256,
       by: inp.who,
-      configDigest: files.configDigest,
+      configDigest: configDigest(files, digestKey),
     };
     const notes: string[] = [];
     const l = layout(cfg.app);
@@ -56,6 +60,10 @@ export function planPush(inp: PushInputs): Plan {
       });
     }
     const release = [
+      // A host's first push leaves the key there; later pushes key their digests with it.
+      ...(facts.digestKey
+        ? []
+        : [{ kind: "write", path: l.digestKey, content: `${digestKey}\n`, mode: 0o600, why: "the key of release.json's config digest", secret: true } as Step]),
       ...releaseSteps(cfg, meta, files),
       { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" } as Step,
       ...planPrune(cfg, facts.releases, inp.releaseId, facts.partial),

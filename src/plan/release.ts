@@ -1,5 +1,5 @@
 /** The files that make up one release on a host, rendered purely from the config. */
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { wholeSeconds } from "../config/duration.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddySite } from "../render/caddy.ts";
@@ -20,7 +20,11 @@ export interface ReleaseMeta {
   git: string | null;
   sha256: string;
   by: string;
-  /** Digest of everything the release holds but the binary (env file, site, switch.conf). */
+  /**
+   * HMAC of everything the release holds but the binary (env file, site, switch.conf), keyed
+   * with the host's digest.key: equal on one host means equal config, and without the key
+   * (root-only on the host) a guessed secret cannot be confirmed from it.
+   */
   configDigest: string;
 }
 
@@ -30,8 +34,6 @@ export interface ReleaseFiles {
   units: Record<string, string>;
   site: string;
   switchConf: string;
-  /** sha256 over env, units, site and switch.conf: equal digests mean equal config. */
-  configDigest: string;
 }
 
 /** The env file's variables: [env], then secrets, then what qdeploy itself provides. */
@@ -74,7 +76,20 @@ export function renderReleaseFiles(cfg: ResolvedConfig, secrets: Record<string, 
   const units = renderUnits(cfg);
   const site = cfg.web ? renderCaddySite(cfg) : "";
   const switchConf = renderSwitchConf(cfg, units);
-  return { env, units, site, switchConf, configDigest: digest([env, site, switchConf]) };
+  return { env, units, site, switchConf };
+}
+
+/**
+ * release.json's configDigest: HMAC-SHA256 over the env file, site and switch.conf, keyed
+ * with `keyHex` (the host's digest.key, 32 random bytes). An unkeyed hash of the env file
+ * would let anyone who reads release.json test guesses of a secret (a PIN, a short
+ * password) offline; with the key that needs root on the host, which can read the env file.
+ */
+export function configDigest(files: ReleaseFiles, keyHex: string): string {
+  if (!/^[0-9a-f]{64}$/.test(keyHex)) throw new Error("configDigest: the digest key must be 64 hex digits");
+  const h = createHmac("sha256", Buffer.from(keyHex, "hex"));
+  for (const part of [files.env, files.site, files.switchConf]) h.update(part).update("\0");
+  return `hmac-sha256:${h.digest("hex")}`;
 }
 
 /** sha256 over the parts, each ended by a NUL so ["ab","c"] and ["a","bc"] differ. */

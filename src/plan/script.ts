@@ -32,7 +32,9 @@ export function renderBatchScript(steps: Step[]): string {
     const mark = `printf '%s\\n' ${quoteArgv([STEP_MARK + i])} >&2`;
     switch (step.kind) {
       case "run":
-        return `${mark}\n${quoteArgv(step.argv)}`;
+        // bash -s reads this script from stdin as it runs: a command that reads stdin would
+        // swallow the steps after it, so run steps read /dev/null.
+        return `${mark}\n${quoteArgv(step.argv)} </dev/null`;
       case "write": {
         // A delimiter derived from the content cannot occur in it as a line.
         const eof = `QDEPLOY_EOF_${createHash("sha256").update(step.content).digest("hex").slice(0, 16)}`;

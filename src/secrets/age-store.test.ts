@@ -110,6 +110,57 @@ describe("age store", () => {
     expect(lines.join("\n")).toContain(`secrets/prod.env.age: secrets/prod.env.age is not encrypted to your age key ${bob.pub}`);
   });
 
+  test("recipients remove re-encrypts every environment so the removed key reads none of them, and says to rotate", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    await runSecretsCommand(["set", "staging", "B=2222"], source(), io(alice.key));
+    await runSecretsCommand(["recipients", "add", bob.pub], source(), io(alice.key));
+    expect(await load(bob.key, "staging")).toEqual({ B: "2222" });
+
+    const lines: string[] = [];
+    expect(await runSecretsCommand(["recipients", "remove", bob.pub], source(), io(alice.key, lines))).toBe(0);
+    expect(lines).toContain(`removed ${bob.pub} from secrets/recipients.txt`);
+    expect(lines).toContain("re-encrypted secrets/prod.env.age to 1 recipient");
+    expect(lines).toContain("re-encrypted secrets/staging.env.age to 1 recipient");
+    expect(lines.join("\n")).toContain("keeps every value it could read");
+    expect(lines.join("\n")).toContain("rotate those secrets");
+    await expect(load(bob.key)).rejects.toThrow("not encrypted to your age key");
+    await expect(load(bob.key, "staging")).rejects.toThrow("not encrypted to your age key");
+    expect(await load(alice.key)).toEqual({ A: "1111" });
+    expect(await load(alice.key, "staging")).toEqual({ B: "2222" });
+    const text = await readFile(join(root, "secrets", "recipients.txt"), "utf8");
+    expect(text).not.toContain(bob.pub);
+    expect(text).toContain(`\n${alice.pub}\n`);
+    expect(text).toStartWith("# Public keys"); // comments stay
+  });
+
+  test("recipients remove refuses the last recipient and a key that is not there, changing nothing", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    const before = await readFile(join(root, "secrets", "prod.env.age"));
+    const last = await runSecretsCommand(["recipients", "remove", alice.pub], source(), io(alice.key)).catch((e) => e);
+    expect(last).toBeInstanceOf(OperationError);
+    expect(last.message).toStartWith("refusing to remove the last recipient of secrets/recipients.txt");
+    const absent = await runSecretsCommand(["recipients", "remove", bob.pub], source(), io(alice.key)).catch((e) => e);
+    expect(absent.message).toBe(`qdeploy secrets recipients remove: ${bob.pub} is not in secrets/recipients.txt`);
+    expect(await readFile(join(root, "secrets", "prod.env.age"))).toEqual(before);
+    expect(await load(alice.key)).toEqual({ A: "1111" });
+  });
+
+  test("recipients remove by someone who cannot read every file changes nothing", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    const carol = await person();
+    await runSecretsCommand(["recipients", "add", bob.pub, carol.pub], source(), io(alice.key));
+    // staging is encrypted to alice alone, so bob cannot re-encrypt it without carol.
+    const onlyAlice = new Encrypter();
+    onlyAlice.addRecipient(alice.pub);
+    await writeFile(join(root, "secrets", "staging.env.age"), await onlyAlice.encrypt("B=2222\n"));
+    const e = await runSecretsCommand(["recipients", "remove", carol.pub], source(), io(bob.key)).catch((x) => x);
+    expect(e).toBeInstanceOf(OperationError);
+    expect(e.message).toStartWith("nothing was changed: the removed key could still read this file");
+    expect(e.message).toContain("secrets/staging.env.age");
+    expect(await readFile(join(root, "secrets", "recipients.txt"), "utf8")).toContain(carol.pub);
+    expect(await load(carol.key)).toEqual({ A: "1111" });
+  });
+
   test("recipients add refuses a secret key without echoing it", async () => {
     const err = await runSecretsCommand(["recipients", "add", alice.key], source(), io(alice.key)).catch((e) => e);
     expect(err.message).toContain("this is a secret key");

@@ -110,6 +110,26 @@ export async function appendRecipient(path: string, key: string, note?: string):
   await atomicWrite(path, text);
 }
 
+/** Removes the lines holding these keys from a recipients file (comments stay); returns the keys it found. */
+export async function removeRecipientLines(path: string, keys: string[]): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+  const found = new Set<string>();
+  const kept = text.split("\n").filter((line) => {
+    const key = line.trim();
+    if (!keys.includes(key)) return true;
+    found.add(key);
+    return false;
+  });
+  if (found.size) await atomicWrite(path, kept.join("\n"));
+  return keys.filter((k) => found.has(k));
+}
+
 /** Encrypts names and values (as dotenv-lite) to the recipients, in age's binary format. */
 export async function encryptSecrets(values: Record<string, string>, recipients: string[]): Promise<Uint8Array> {
   if (recipients.length === 0) throw new OperationError("no recipients to encrypt the secrets to");

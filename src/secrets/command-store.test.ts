@@ -53,3 +53,11 @@ describe("command store", () => {
     await expect(loadSecrets(cfg([]), { environ })).rejects.toBeInstanceOf(ConfigError);
   });
 });
+
+test("secrets.command does not inherit QDEPLOY_AGE_KEY (qdeploy's own key is not the command's business)", async () => {
+  const out = await loadSecrets(cfg(["sh", "-c", 'echo "SEEN=${QDEPLOY_AGE_KEY:-none}"; echo "OTHER=$SOPS_AGE_KEY"']), {
+    environ: { ...environ, QDEPLOY_AGE_KEY: "AGE-SECRET-KEY-1QDEPLOYS", SOPS_AGE_KEY: "AGE-SECRET-KEY-1SOPSOWN" },
+  });
+  // sops and friends keep their own key variables; only qdeploy's is withheld.
+  expect(out).toEqual({ SEEN: "none", OTHER: "AGE-SECRET-KEY-1SOPSOWN" });
+});

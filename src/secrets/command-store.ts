@@ -6,12 +6,13 @@
  */
 import { ConfigError, OperationError } from "../errors.ts";
 import { parseDotenv } from "./dotenv.ts";
+import { childEnviron } from "./identity.ts";
 import { redact } from "./redact.ts";
 import type { SecretStore } from "./store.ts";
 
 const STDERR_TAIL_LINES = 15;
 
-/** Runs `argv` in `cwd` with `environ` as its environment and parses what it prints. */
+/** Runs `argv` in `cwd` with `environ` (less QDEPLOY_AGE_KEY) as its environment and parses what it prints. */
 export function commandStore(argv: string[], cwd: string, environ: Record<string, string | undefined>): SecretStore {
   const name = argv[0] ?? "";
   return {
@@ -21,7 +22,8 @@ export function commandStore(argv: string[], cwd: string, environ: Record<string
       if (argv.length === 0 || !name) {
         throw new ConfigError([{ file: "deploy.toml", path: "secrets.command", message: 'store = "command" needs a command: an argv array such as ["sops", "-d", "secrets/prod.env"]' }]);
       }
-      const env = Object.fromEntries(Object.entries(environ).filter((e): e is [string, string] => e[1] !== undefined));
+      // The command gets qdeploy's environment (its own logins, VAULT_TOKEN...) but not qdeploy's age key.
+      const env = childEnviron(environ);
       let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
       try {
         proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });

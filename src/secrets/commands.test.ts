@@ -47,6 +47,38 @@ describe("secrets set", () => {
     expect(all()).not.toContain("abc");
   });
 
+  test("KEY=VALUE works but warns, on stderr, that the value is in argv and history, naming the safer form", async () => {
+    expect(await runSecretsCommand(["set", "prod", "API_TOKEN=tok-123456", "EMPTY="], cfg(), io())).toBe(0);
+    expect(await read()).toEqual({ API_TOKEN: "tok-123456", EMPTY: "" });
+    expect(err).toContain(
+      "warning: API_TOKEN: a value on the command line stays in your shell history and is visible in the process list; " +
+        "prefer `qdeploy secrets set prod API_TOKEN`, which asks for it without echo on a terminal, or reads it from " +
+        "standard input (`... API_TOKEN < file`)",
+    );
+    expect(out).toEqual(["set API_TOKEN, EMPTY in prod (secrets/prod.env.age)"]);
+    expect(all()).not.toContain("tok-123456");
+  });
+
+  test("a bare KEY from stdin does not warn", async () => {
+    await runSecretsCommand(["set", "prod", "API_TOKEN"], cfg(), io({ stdin: async () => "tok-123456\n" }));
+    expect(await read()).toEqual({ API_TOKEN: "tok-123456" });
+    expect(err.filter((l) => l.startsWith("warning:"))).toEqual([]);
+  });
+
+  test("on a terminal a bare KEY is asked for at the hidden prompt, and stdin is not read", async () => {
+    const prompts: string[] = [];
+    const promptHidden = async (p: string) => {
+      prompts.push(p);
+      return "typed-value";
+    };
+    expect(await runSecretsCommand(["set", "prod", "API_TOKEN"], cfg(), io({ promptHidden }))).toBe(0);
+    expect(prompts).toEqual(["API_TOKEN for prod (typing is hidden; a multi-line value: pipe it in): "]);
+    expect(await read()).toEqual({ API_TOKEN: "typed-value" });
+    await expect(runSecretsCommand(["set", "prod", "B"], cfg(), io({ promptHidden: async () => "" }))).rejects.toThrow(
+      "no value typed for B",
+    );
+  });
+
   test("an empty stdin for a bare KEY, or two bare KEYs, is bad usage", async () => {
     const stdin = async () => "\n";
     await expect(runSecretsCommand(["set", "prod", "A"], cfg(), io({ stdin }))).rejects.toThrow("no value for A on standard input");
@@ -149,6 +181,15 @@ describe("secrets edit", () => {
     const modes = await readFile(join(root, "edited-modes"), "utf8");
     expect(modes).toMatch(/^drwx------ .*\n-rw------- /); // dir 0700, file 0600
     expect(existsSync(await editedDir())).toBe(false);
+  });
+
+  test("the editor does not inherit QDEPLOY_AGE_KEY", async () => {
+    const seen = join(root, "editor-env");
+    const script = join(root, "env-editor.sh");
+    await writeFile(script, `#!/bin/sh\necho "\${QDEPLOY_AGE_KEY:-none}" > ${seen}\n`);
+    await chmod(script, 0o755);
+    await runSecretsCommand(["edit", "prod"], cfg(), io({}, { EDITOR: script, VISUAL: undefined }));
+    expect(await readFile(seen, "utf8")).toBe("none\n");
   });
 
   test("VISUAL wins, arguments in it are kept, and an untouched file changes nothing", async () => {

@@ -1,5 +1,5 @@
 /**
- * `qdeploy secrets set/unset/list/edit ENV ...` and `qdeploy secrets recipients add/list`.
+ * `qdeploy secrets set/unset/list/edit ENV ...` and `qdeploy secrets recipients add/remove/list`.
  * Names are printed, values never: not in output, not in errors.
  */
 import { existsSync, rmSync } from "node:fs";
@@ -12,19 +12,25 @@ import {
   ageFiles,
   appendRecipient,
   readRecipients,
+  removeRecipientLines,
   readSecretsFile,
   recipientProblem,
   writeSecretsFile,
   type AgeFiles,
 } from "./age-store.ts";
 import { formatDotenv, parseDotenv, secretNameProblem } from "./dotenv.ts";
-import { resolveIdentity, type AgeIdentity } from "./identity.ts";
+import { childEnviron, resolveIdentity, type AgeIdentity } from "./identity.ts";
 import { loadSecrets } from "./store.ts";
 
 /** The command's terminal: standard input, output lines, message lines, and the environment. */
 export interface SecretsIO {
-  /** All of standard input (read only for `set ENV KEY` with a bare KEY). */
+  /** All of standard input (read only for `set ENV KEY` with a bare KEY, when stdin is not a terminal). */
   stdin: () => Promise<string>;
+  /**
+   * Set when standard input is a terminal: shows the prompt and reads one line without echo.
+   * `set ENV KEY` then asks for the value instead of reading stdin to its end.
+   */
+  promptHidden?: (prompt: string) => Promise<string>;
   /** Results: `list`'s names, confirmations. */
   out: (line: string) => void;
   /** Notes and warnings (an identity created, a recipients file created, ...). */
@@ -43,12 +49,13 @@ export type SecretsConfigSource =
   | { load: (env: string) => Promise<ResolvedConfig>; environments: string[] };
 
 const USAGE = [
-  "usage: qdeploy secrets set ENV KEY=VALUE... | KEY   (a bare KEY reads its value from standard input)",
+  "usage: qdeploy secrets set ENV KEY | KEY=VALUE...   (a bare KEY asks for its value, hidden, or reads standard input)",
   "       qdeploy secrets unset ENV KEY...",
   "       qdeploy secrets list ENV",
   "       qdeploy secrets edit ENV",
   "       qdeploy secrets recipients list",
   "       qdeploy secrets recipients add AGE1...",
+  "       qdeploy secrets recipients remove AGE1...   (re-encrypts; rotate what the removed key could read)",
 ].join("\n");
 
 /** Runs `qdeploy secrets ARGS...` (args after "secrets"); returns the exit code, throws QdeployErrors. */
@@ -109,13 +116,29 @@ async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
     );
   }
   const files = await ageOnly(ctx, env);
+  const inline = parsed.filter((p) => p.value);
+  if (inline.length) {
+    // The command line is kept in the shell's history and shown to every user by ps.
+    const names = inline.map((p) => p.name).join(", ");
+    ctx.io.err(
+      `warning: ${names}: a value on the command line stays in your shell history and is visible in the ` +
+        `process list; prefer \`qdeploy secrets set ${env} ${inline[0]!.name}\`, which asks for it without echo ` +
+        `on a terminal, or reads it from standard input (\`... ${inline[0]!.name} < file\`)`,
+    );
+  }
   if (bare.length === 1) {
-    let value = await ctx.io.stdin();
-    value = value.endsWith("\r\n") ? value.slice(0, -2) : value.endsWith("\n") ? value.slice(0, -1) : value;
+    const name = bare[0]!.name;
+    let value: string;
+    if (ctx.io.promptHidden) {
+      value = await ctx.io.promptHidden(`${name} for ${env} (typing is hidden; a multi-line value: pipe it in): `);
+    } else {
+      value = await ctx.io.stdin();
+      value = value.endsWith("\r\n") ? value.slice(0, -2) : value.endsWith("\n") ? value.slice(0, -1) : value;
+    }
     if (value === "") {
       throw new UsageError(
-        `qdeploy secrets set: no value for ${bare[0]!.name} on standard input: pipe it in ` +
-          `(e.g. \`qdeploy secrets set ${env} ${bare[0]!.name} < file\`), or write ${bare[0]!.name}= for an empty value`,
+        `qdeploy secrets set: ${ctx.io.promptHidden ? `no value typed for ${name}` : `no value for ${name} on standard input`}: ` +
+          `pipe it in (e.g. \`qdeploy secrets set ${env} ${name} < file\`), or write ${name}= for an empty value`,
       );
     }
     bare[0]!.value = value;
@@ -211,7 +234,7 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
     try {
       child = Bun.spawn([...editor, path], {
         stdio: ["inherit", "inherit", "inherit"],
-        env: definedOnly(ctx.io.environ),
+        env: childEnviron(ctx.io.environ),
       });
     } catch (e) {
       throw new OperationError(
@@ -259,13 +282,13 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
 
 async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): Promise<number> {
   const [what, ...keys] = args;
-  if (what !== "add" && what !== "list") throw new UsageError(`qdeploy secrets recipients: add or list\n${USAGE}`);
+  if (what !== "add" && what !== "list" && what !== "remove") throw new UsageError(`qdeploy secrets recipients: add, remove or list\n${USAGE}`);
   if (what === "list" && keys.length) throw new UsageError(`qdeploy secrets recipients list: takes no arguments\n${USAGE}`);
-  if (what === "add" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients add: needs a public key (age1...)\n${USAGE}`);
+  if (what !== "list" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients ${what}: needs a public key (age1...)\n${USAGE}`);
   for (const k of keys) {
     const p = recipientProblem(k);
     // A secret key pasted here must not be echoed back.
-    if (p) throw new UsageError(`qdeploy secrets recipients add: ${k.startsWith("AGE-SECRET-KEY-") ? "that" : `"${k}"`}: ${p}`);
+    if (p) throw new UsageError(`qdeploy secrets recipients ${what}: ${k.startsWith("AGE-SECRET-KEY-") ? "that" : `"${k}"`}: ${p}`);
   }
 
   // Every environment stored with age; they usually share one recipients file.
@@ -291,6 +314,7 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
   }
 
   const identity = await identityFor(ctx);
+  if (what === "remove") return removeRecipients(ctx, keys, recipientFiles, await reencryptTargets(envs, recipientFiles), identity);
   for (const files of recipientFiles) {
     const shown = files.show(files.recipients);
     const existing = await readRecipients(files.recipients, shown);
@@ -307,26 +331,13 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
     }
   }
 
-  // Re-encrypt every environment's file, and any other *.env.age beside a recipients file.
-  const targets = new Map<string, AgeFiles>();
-  for (const e of envs) targets.set(e.files.file, e.files);
-  for (const files of recipientFiles) {
-    const dir = dirname(files.recipients);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const n of names.filter((n) => n.endsWith(".env.age"))) {
-      const file = join(dir, n);
-      if (!targets.has(file)) targets.set(file, { ...files, file });
-    }
-  }
   const failed: string[] = [];
-  for (const [file, files] of targets) {
+  for (const [file, files] of await reencryptTargets(envs, recipientFiles)) {
     const shown = files.show(file);
     try {
       const values = await readSecretsFile(file, async () => identity, shown);
       if (!values) continue;
-      const recipients = (await readRecipients(files.recipients, files.show(files.recipients))) ?? [];
-      await writeSecretsFile(file, values, recipients);
-      ctx.io.out(`re-encrypted ${shown} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
+      await reencrypt(ctx, file, files, values);
     } catch (e) {
       failed.push(`${shown}: ${(e as Error).message}`);
     }
@@ -340,6 +351,92 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
     return 1;
   }
   return 0;
+}
+
+/**
+ * `recipients remove`: all or nothing. Every file is decrypted first (one that cannot be
+ * would stay readable by the removed key), then the keys leave the recipients files and
+ * every file is encrypted again to the keys that remain. A file keeps at least one recipient.
+ */
+async function removeRecipients(
+  ctx: Ctx,
+  keys: string[],
+  recipientFiles: AgeFiles[],
+  targets: Map<string, AgeFiles>,
+  identity: AgeIdentity,
+): Promise<number> {
+  const listed = new Set<string>();
+  for (const files of recipientFiles) {
+    const shown = files.show(files.recipients);
+    const existing = (await readRecipients(files.recipients, shown)) ?? [];
+    for (const k of existing) listed.add(k);
+    if (existing.length && existing.every((k) => keys.includes(k))) {
+      throw new OperationError(
+        `refusing to remove the last recipient of ${shown}: nobody could read the secrets afterwards; ` +
+          `add the key that replaces it first (\`qdeploy secrets recipients add age1...\`), then remove this one`,
+      );
+    }
+  }
+  const unknown = keys.filter((k) => !listed.has(k));
+  if (unknown.length) {
+    const where = recipientFiles.map((f) => f.show(f.recipients)).join(", ");
+    throw new UsageError(`qdeploy secrets recipients remove: ${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not in ${where}`);
+  }
+
+  const plain = new Map<string, { files: AgeFiles; values: Record<string, string> }>();
+  const unreadable: string[] = [];
+  for (const [file, files] of targets) {
+    try {
+      const values = await readSecretsFile(file, async () => identity, files.show(file));
+      if (values) plain.set(file, { files, values });
+    } catch (e) {
+      unreadable.push(`  ${files.show(file)}: ${(e as Error).message}`);
+    }
+  }
+  if (unreadable.length) {
+    throw new OperationError(
+      `nothing was changed: the removed key could still read ${unreadable.length === 1 ? "this file" : "these files"}, ` +
+        `which you cannot decrypt to encrypt again; someone who can read ${unreadable.length === 1 ? "it" : "them"} ` +
+        `must run \`qdeploy secrets recipients remove\`:\n${unreadable.join("\n")}`,
+    );
+  }
+
+  for (const files of recipientFiles) {
+    const removed = await removeRecipientLines(files.recipients, keys);
+    for (const k of removed) ctx.io.out(`removed ${k} from ${files.show(files.recipients)}`);
+  }
+  for (const [file, { files, values }] of plain) await reencrypt(ctx, file, files, values);
+  if (keys.includes(identity.publicKey)) {
+    ctx.io.err(`note: you removed your own key ${identity.publicKey}: you can no longer read these secrets`);
+  }
+  ctx.io.err(
+    "the removed key cannot read the new files, but whoever holds it keeps every value it could read " +
+      "(and the old files, in git history and clones): rotate those secrets, i.e. change each at its source " +
+      "and run `qdeploy secrets set`, then push",
+  );
+  return 0;
+}
+
+/** Every environment's file, and any other *.env.age beside a recipients file: what a change of recipients re-encrypts. */
+async function reencryptTargets(envs: { files: AgeFiles }[], recipientFiles: AgeFiles[]): Promise<Map<string, AgeFiles>> {
+  const targets = new Map<string, AgeFiles>();
+  for (const e of envs) targets.set(e.files.file, e.files);
+  for (const files of recipientFiles) {
+    const dir = dirname(files.recipients);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names.filter((n) => n.endsWith(".env.age"))) {
+      const file = join(dir, n);
+      if (!targets.has(file)) targets.set(file, { ...files, file });
+    }
+  }
+  return targets;
+}
+
+/** Encrypts `values` again to the keys now in the file's recipients file, and says so. */
+async function reencrypt(ctx: Ctx, file: string, files: AgeFiles, values: Record<string, string>): Promise<void> {
+  const recipients = (await readRecipients(files.recipients, files.show(files.recipients))) ?? [];
+  await writeSecretsFile(file, values, recipients);
+  ctx.io.out(`re-encrypted ${files.show(file)} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
 }
 
 // ---- shared ----
@@ -411,8 +508,4 @@ function ownerNote(): string {
     // no passwd entry (containers): the note is only a courtesy
   }
   return `${who ? `${who}, ` : ""}added ${new Date().toISOString().slice(0, 10)}`;
-}
-
-function definedOnly(environ: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(environ).filter((e): e is [string, string] => e[1] !== undefined));
 }
