@@ -10,6 +10,7 @@ import { planSetup } from "../plan/setup.ts";
 import { describeStep, type Plan } from "../plan/steps.ts";
 import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
+import { sudoAdvice } from "../remote/sudo.ts";
 import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
 import { redactingOutput } from "../output.ts";
 import { redact } from "../secrets/redact.ts";
@@ -104,7 +105,7 @@ export async function setup(ctx: Ctx, env: string): Promise<void> {
     await Promise.all(
       remotes.map(async (remote, i) => {
         const facts = await gatherFacts(remote, cfg.hosts[i]!, cfg.app);
-        requireSystemd(facts);
+        requireSystemd(facts, cfg.env);
         await runBatch(remote, planSetup(cfg, facts, true), ctx.out);
         ctx.out.result(`${remote.label} ready for ${cfg.app}`);
       }),
@@ -157,7 +158,7 @@ async function withLockedHosts(
       const failed = held.find((h) => h.status === "rejected");
       if (failed) throw failed.reason;
       const facts = held.map((h) => (h as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts);
-      facts.forEach(requireSystemd);
+      for (const f of facts) requireSystemd(f, cfg.env);
       times.lockAndFacts = lap();
       return await f(remotes, facts, times);
     } finally {
@@ -194,9 +195,10 @@ function uniqueReleaseId(now: Date, facts: HostFacts[]): string {
   return id;
 }
 
-function requireSystemd(f: HostFacts): void {
+function requireSystemd(f: HostFacts, env?: string): void {
   if (!f.systemd) throw new RemoteError(f.host.label, "systemd is not running on this host (qdeploy runs apps as systemd units)");
-  if (f.user !== "root") throw new OperationError(`${f.host.label}: qdeploy logs in as root for now (user ${f.user} is not); use root@host`);
+  // A login other than root works through `sudo -n` (src/remote/sudo.ts); facts say whether it can.
+  if (f.user !== "root" && !f.sudo) throw new OperationError(`${f.host.label}: user ${f.user} is not root and cannot run commands as root with sudo -n; ${sudoAdvice(f.user, env)}`);
 }
 
 /** Facts of a host qdeploy never touched, for the offline plan. */
