@@ -15,6 +15,7 @@ import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remot
 import { redactingOutput } from "../output.ts";
 import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
+import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
 import { siteUrls } from "./urls.ts";
@@ -98,9 +99,10 @@ export async function rollback(ctx: Ctx, env: string, named: string | null): Pro
   });
 }
 
-/** `qdeploy setup ENV`: prepares the hosts (idempotent). */
-export async function setup(ctx: Ctx, env: string): Promise<void> {
+/** `qdeploy setup ENV [--bootstrap]`: prepares the hosts (idempotent); first makes the deploy user with --bootstrap. */
+export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
+  if (bootstrap) await bootstrapHosts(ctx, cfg, bootstrap);
   await withRemotes(cfg, ctx, async (remotes) => {
     await Promise.all(
       remotes.map(async (remote, i) => {

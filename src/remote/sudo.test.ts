@@ -23,6 +23,12 @@ describe("sudoRefusal", () => {
     ],
     ["no sudo on the host", 127, "bash: line 1: sudo: command not found\n", `sudo is not installed on this host, and user deploy is not root; ${advice}`],
     ["dash says not found", 127, "sh: 1: sudo: not found\n", `sudo is not installed on this host, and user deploy is not root; ${advice}`],
+    [
+      "requiretty (RHEL's old default)",
+      1,
+      "sudo: sorry, you must have a tty to run sudo\n",
+      `user deploy cannot run commands as root without a password (sudo -n: sorry, you must have a tty to run sudo); ${advice}`,
+    ],
     ["the command's own failure", 1, "grep: x: No such file\n", null],
     ["a command printing sudo-like text with another code", 3, "sudo: a password is required\n", null],
     ["success", 0, "", null],

@@ -34,7 +34,7 @@ export function sudoRefusal(loginUser: string, code: number | null, stderr: stri
     return `sudo is not installed on this host, and user ${loginUser} is not root; ${sudoAdvice(loginUser, env)}`;
   }
   if (code !== 1) return null;
-  const said = /^sudo: (.*(?:password is required|terminal is required|not in the sudoers file|is not allowed to execute|may not run sudo).*)$/m.exec(stderr);
+  const said = /^sudo: (.*(?:password is required|terminal is required|must have a tty|not in the sudoers file|is not allowed to execute|may not run sudo).*)$/m.exec(stderr);
   if (!said) return null;
   return `user ${loginUser} cannot run commands as root without a password (sudo -n: ${said[1]!.trim()}); ${sudoAdvice(loginUser, env)}`;
 }
