@@ -50,8 +50,9 @@ describe("resolveSshTarget", () => {
     expect(resolve("admin@prod:22")).toMatchObject({ user: "admin", host: "203.0.113.10", port: 22 });
   });
 
-  test("setup --bootstrap's user wins over both", () => {
+  test("setup --bootstrap's user wins over both; the jump host keeps the host's own user", () => {
     expect(resolve("admin@prod", undefined, CONFIG, "root")).toMatchObject({ user: "root", host: "203.0.113.10", port: 2200 });
+    expect(resolve("admin@prod", "bastion", CONFIG, "root").jump).toMatchObject({ user: "admin", host: "198.51.100.1" });
   });
 
   test("no entry and no file: root, port 22, the name as written, no keys", () => {

@@ -73,8 +73,10 @@ export function resolveSshTarget(
   loginUser?: string,
 ): SshTarget {
   const config = configText === null ? null : SSHConfig.parse(configText);
-  const ep = endpoint(loginUser ? { ...addr, user: loginUser } : addr, config, "root");
-  const { proxyJump, ...target } = ep;
+  const { proxyJump, ...target } = endpoint(addr, config, "root");
+  // The jump host's default user is the host's own, not the bootstrap login's.
+  const jumpUser = target.user;
+  if (loginUser) target.user = loginUser;
   const jumpSpec = ssh.jump ?? proxyJump;
   if (!jumpSpec) return target;
   if (jumpSpec.includes(",")) {
@@ -87,6 +89,6 @@ export function resolveSshTarget(
   } catch (e) {
     throw new OperationError(`${addr.label}: jump host: ${(e as Error).message}`);
   }
-  const { proxyJump: _ignored, ...jump } = endpoint(jumpAddr, config, target.user);
+  const { proxyJump: _ignored, ...jump } = endpoint(jumpAddr, config, jumpUser);
   return { ...target, jump };
 }
