@@ -2,7 +2,8 @@
  * A deploy user other than root, on the sandbox VM: `setup --bootstrap` from root makes
  * it (key, sudoers drop-in), then push, status, logs, exec, rollback and the deploy lock all
  * run as deployer@ through `sudo -n`, and what lands on the server keeps root's owners and
- * modes. A user without passwordless sudo fails with one clear message.
+ * modes. A user without passwordless sudo, or on a host without sudo, fails with one clear
+ * message. (Bootstrap installs the missing sudo with apt-get: the VM needs Debian's mirror.)
  * The VM is shared with the other e2e files: this one touches only its own app and users.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
@@ -69,10 +70,23 @@ describe("a deploy user with sudo", () => {
     expect(await vmSh(`test -e /srv/qdeploy/${APP} && echo touched || echo untouched`)).toBe("untouched\n");
   }, 2 * MIN);
 
-  test("setup --bootstrap from root creates the user, its key and a checked sudoers drop-in; again, changes nothing", async () => {
+  test("on a host without sudo, a login other than root is told so", async () => {
+    // Removed, not purged: its conffiles stay; bootstrap (next) installs it again.
+    // sudo's prerm refuses without SUDO_FORCE_REMOVE when root has no password.
+    await vmSh("SUDO_FORCE_REMOVE=yes DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq sudo >/dev/null; ! command -v sudo");
+    const r = await qdeploy(dir, ["status", "sandbox"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `error: nosudo@127.0.0.1:${vm.sshPort}: sudo is not installed on this host, and user nosudo is not root; ` +
+        'run `qdeploy setup sandbox --bootstrap` once (it logs in as root and sets nosudo up), or add the line "nosudo ALL=(root) NOPASSWD: ALL" to /etc/sudoers.d/qdeploy-nosudo with visudo -f',
+    );
+  }, 2 * MIN);
+
+  test("setup --bootstrap from root installs sudo, creates the user, its key and a checked sudoers drop-in; again, changes nothing", async () => {
     configure("v1");
     const first = ok(await qdeploy(dir, ["setup", "sandbox", "--bootstrap"]));
     const label = `${USER}@127.0.0.1:${vm.sshPort}`;
+    expect(first.stdout).toContain(`${label} installed sudo\n`); // apt-get, from Debian's mirror
     expect(first.stdout).toContain(`${label} created user ${USER}\n`);
     expect(first.stdout).toContain(`${label} /home/${USER}/.ssh/authorized_keys: 1 key(s) added\n`);
     expect(first.stdout).toContain(`${label} wrote /etc/sudoers.d/qdeploy-${USER}\n`);
@@ -94,8 +108,9 @@ describe("a deploy user with sudo", () => {
     expect(again.stdout).toContain(`${label} user ${USER} exists\n`);
     expect(again.stdout).toContain(`${label} /home/${USER}/.ssh/authorized_keys: 0 key(s) added\n`);
     expect(again.stdout).toContain(`${label} /etc/sudoers.d/qdeploy-${USER} unchanged\n`);
+    expect(again.stdout).not.toContain("installed sudo");
     expect(await vmSh(`wc -l < /home/${USER}/.ssh/authorized_keys`)).toBe("1\n");
-  }, 3 * MIN);
+  }, 8 * MIN);
 
   test("push as deployer@ serves over HTTPS; what it wrote is root's, the env file 0600", async () => {
     configure("v1");
