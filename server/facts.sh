@@ -9,7 +9,19 @@ say() { printf '%s\n' "$*"; }
 flag() { if "$@" >/dev/null 2>&1; then say "$key=1"; else say "$key=0"; fi; }
 
 say "arch=$(uname -m)"
-say "user=${USER:-$(id -un)}"
+# The login user, even when reached through `sudo -n` (every command is, for a login
+# other than root), and whether root's commands are open to it: sudo=1 when this runs as
+# root through sudo or `sudo -n true` works, 0 when not, empty for a root login.
+if [ -n "${SUDO_USER:-}" ] && [ "$EUID" -eq 0 ]; then
+  say "user=$SUDO_USER"
+  say "sudo=1"
+elif [ "$EUID" -eq 0 ]; then
+  say "user=$(id -un)"
+  say "sudo="
+else
+  say "user=$(id -un)"
+  key=sudo flag sudo -n true
+fi
 key=systemd flag test -d /run/systemd/system
 key=caddy flag command -v caddy
 key=zstd flag command -v zstd

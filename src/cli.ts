@@ -14,7 +14,9 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   init                          write a deploy.toml for the Go module here
   check [ENV]                   validate deploy.toml; every problem at once, with its line
   plan ENV [--arch A]           what push would build, upload, write and run (offline)
-  setup ENV                     prepare the hosts (Caddy, directories); push does it when needed
+  setup ENV [--bootstrap [--bootstrap-user U] [--key FILE.pub]]
+                                prepare the hosts (Caddy, directories); push does it when needed;
+                                --bootstrap first logs in as U (root) and creates the deploy user
   push ENV                      build, upload, switch with zero downtime
   rollback ENV [RELEASE]        back to the previous good release (or the one named)
   releases ENV [--json]         releases on the hosts; which is live
@@ -36,8 +38,8 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host"]);
-const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key"]);
+const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
 export interface Args {
@@ -126,7 +128,13 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     }
     case "setup": {
       const { setup } = await import("./commands/deploy.ts");
-      await setup(ctx, need(pos[0], "setup ENV"));
+      const env = need(pos[0], "setup ENV [--bootstrap [--bootstrap-user USER] [--key FILE.pub]]");
+      if (!flag("--bootstrap") && (flag("--bootstrap-user") || flag("--key"))) {
+        throw new UsageError("--bootstrap-user and --key go with --bootstrap");
+      }
+      const key = flag("--key") as string | undefined;
+      const bootstrap = flag("--bootstrap") ? { user: String(flag("--bootstrap-user") ?? "root"), ...(key && { keyFile: key }) } : undefined;
+      await setup(ctx, env, bootstrap);
       return 0;
     }
     case "push": {

@@ -1,7 +1,8 @@
 /** The scripts qdeploy runs on servers, embedded so a compiled qdeploy carries them. */
+import bootstrapScript from "../server/bootstrap.sh" with { type: "text" };
 import factsScript from "../server/facts.sh" with { type: "text" };
 import firewallScript from "../server/firewall.sh" with { type: "text" };
 import lockScript from "../server/lock.sh" with { type: "text" };
 import switchScript from "../server/switch.sh" with { type: "text" };
 
-export { factsScript, firewallScript, lockScript, switchScript };
+export { bootstrapScript, factsScript, firewallScript, lockScript, switchScript };

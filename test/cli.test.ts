@@ -51,7 +51,7 @@ describe("qdeploy", () => {
         "[restart]", //                          8
         'at = "every tuesday"', //               9: not a calendar
         "[environments.prod]", //               10
-        'hosts = ["nobody"]', //                11: not user@host
+        'hosts = ["root@host:99999"]', //       11: no such port
       ].join("\n"),
     );
     const r = run(dir, ["check"]);

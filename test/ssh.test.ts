@@ -12,6 +12,7 @@ import type { HostAddress, ResolvedConfig } from "../src/config/types.ts";
 import { OperationError, RemoteError } from "../src/errors.ts";
 import type { Remote } from "../src/remote/remote.ts";
 import { connectSsh, openRemotes } from "../src/remote/ssh.ts";
+import { parseHost } from "../src/config/resolve.ts";
 import { freePort, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
 
 // Each session on a dev machine may run a slow ~/.bashrc (root's shell); CI is faster.
@@ -468,6 +469,95 @@ describe("jump host", () => {
     const port = await freePort();
     const err = await remoteError(connectSsh(addr(port), cfg({ jump: `root@127.0.0.1:${sshd.port}` })));
     expect(err.message).toContain(`jump host root@127.0.0.1:${sshd.port} cannot reach 127.0.0.1 port ${port}`);
+  });
+});
+
+describe("~/.ssh/config", () => {
+  /** An ssh_config file in the test's temp dir. */
+  const sshConfig = (text: string): string => {
+    const file = join(work, `ssh_config-${randomBytes(4).toString("hex")}`);
+    writeFileSync(file, text);
+    return file;
+  };
+  const known = (over: Partial<ResolvedConfig["ssh"]> = {}) => cfg({ identity: undefined, ...over });
+
+  test("an alias: HostName, Port, User and IdentityFile come from it; the label stays as written", async () => {
+    const file = sshConfig(`Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.identity}\n`);
+    const r = await connectSsh(parseHost("box"), known(), { sshConfigFile: file });
+    expect(r.label).toBe("box");
+    expect((await r.exec(["id", "-un"])).stdout.trim()).toBe("root");
+    await r.close();
+  });
+
+  test("User from ~/.ssh/config is the one that logs in; deploy.toml's user wins over it", async () => {
+    const file = sshConfig(`Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User nosuchuser\n  IdentityFile ${sshd.identity}\n`);
+    const err = await remoteError(connectSsh(parseHost("box"), known(), { sshConfigFile: file }));
+    expect(err.message).toBe(`box: the server refused the key ${sshd.identity} for user nosuchuser`);
+    const r = await connectSsh(parseHost("root@box"), known(), { sshConfigFile: file });
+    await r.close();
+  });
+
+  test("deploy.toml's port wins over Port", async () => {
+    const closed = await freePort();
+    const file = sshConfig(`Host box\n  HostName 127.0.0.1\n  Port ${closed}\n  IdentityFile ${sshd.identity}\n`);
+    const err = await remoteError(connectSsh(parseHost("box"), known(), { sshConfigFile: file }));
+    expect(err.message).toContain(`cannot connect to 127.0.0.1 port ${closed}: connection refused`);
+    const r = await connectSsh(parseHost(`box:${sshd.port}`), known(), { sshConfigFile: file });
+    await r.close();
+  });
+
+  test("every IdentityFile is offered in order (missing ones skipped); ssh.identity wins over them", async () => {
+    const both = sshConfig(
+      `Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentityFile ${join(work, "missing")}\n  IdentityFile ${sshd.wrongIdentity}\n  IdentityFile ${sshd.identity}\n`,
+    );
+    const r = await connectSsh(parseHost("box"), known(), { sshConfigFile: both });
+    await r.close();
+    const wrongOnly = sshConfig(`Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentityFile ${sshd.wrongIdentity}\n`);
+    const err = await remoteError(connectSsh(parseHost("box"), known(), { sshConfigFile: wrongOnly }));
+    expect(err.message).toBe(`box: the server refused the key ${sshd.wrongIdentity} for user root`);
+    const r2 = await connectSsh(parseHost("box"), known({ identity: sshd.identity }), { sshConfigFile: wrongOnly });
+    await r2.close();
+  });
+
+  test("ProxyJump (itself an alias) carries the connection; ssh.jump wins over it", async () => {
+    const unreachable = await freePort();
+    const file = sshConfig(
+      [
+        `Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentityFile ${sshd.identity}\n  ProxyJump bastion`,
+        `Host dead\n  HostName 127.0.0.1\n  Port ${unreachable}\n  IdentityFile ${sshd.identity}\n  ProxyJump bastion`,
+        `Host bastion\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n`,
+      ].join("\n"),
+    );
+    const log: string[] = [];
+    const r = await connectSsh(parseHost("box"), known(), { sshConfigFile: file, log: (l) => log.push(l) });
+    expect((await r.exec(["printf", "%s", "via jump"])).stdout).toBe("via jump");
+    await r.close();
+    expect(log).toEqual([
+      `box: jump host bastion: connected to root@127.0.0.1 port ${sshd.port} in ${/in (\d+) ms/.exec(log[0]!)?.[1]} ms`,
+      `box: via jump host bastion: connected to root@127.0.0.1 port ${sshd.port} in ${/in (\d+) ms/.exec(log[1]!)?.[1]} ms`,
+    ]);
+    // Only the bastion's side of the tunnel can say it cannot reach the target.
+    const err = await remoteError(connectSsh(parseHost("dead"), known(), { sshConfigFile: file }));
+    expect(err.message).toBe(`dead: jump host bastion cannot reach 127.0.0.1 port ${unreachable}: Connection refused`);
+    const direct = await freePort();
+    const err2 = await remoteError(connectSsh(parseHost("dead"), known({ jump: `root@127.0.0.1:${direct}` }), { sshConfigFile: file }));
+    expect(err2.message).toContain(`jump host root@127.0.0.1:${direct}: cannot connect to 127.0.0.1 port ${direct}: connection refused`);
+  });
+
+  test("~/.ssh/config is read by default", async () => {
+    const home = mkdtempSync(join(tmpdir(), "qdeploy-home-"));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      mkdirSync(join(home, ".ssh"));
+      writeFileSync(join(home, ".ssh", "config"), `Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentityFile ~/.ssh/key\n`);
+      copyFileSync(sshd.identity, join(home, ".ssh", "key"));
+      const r = await connectSsh(parseHost("box"), known());
+      await r.close();
+    } finally {
+      process.env.HOME = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { loadConfigOrThrow } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
-import { openRemotes } from "../remote/ssh.ts";
+import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
 
 export interface Ctx {
   out: Output;
@@ -22,10 +22,13 @@ export function loadEnvironment(ctx: Ctx, env: string): Promise<ResolvedConfig> 
   return loadConfigOrThrow(ctx.configFile, env);
 }
 
-/** Connects to every host of the environment (one connection each), runs f, closes them. */
-export async function withRemotes<T>(cfg: ResolvedConfig, ctx: Ctx, f: (remotes: Remote[]) => Promise<T>): Promise<T> {
+/**
+ * Connects to every host of the environment (one connection each), runs f, closes them.
+ * `opts.user` logs in as that user instead of the hosts' own (setup --bootstrap).
+ */
+export async function withRemotes<T>(cfg: ResolvedConfig, ctx: Ctx, f: (remotes: Remote[]) => Promise<T>, opts: Pick<ConnectOptions, "user"> = {}): Promise<T> {
   const started = performance.now();
-  const remotes = await openRemotes(cfg.hosts, cfg.ssh, { root: cfg.root, log: (l) => ctx.out.debug(l) });
+  const remotes = await openRemotes(cfg.hosts, cfg.ssh, { root: cfg.root, env: cfg.env, log: (l) => ctx.out.debug(l), ...opts });
   ctx.out.debug(`connected to ${remotes.length} host(s) in ${((performance.now() - started) / 1000).toFixed(2)}s`);
   try {
     return await f(remotes);

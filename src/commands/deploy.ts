@@ -11,8 +11,10 @@ import { planSetup } from "../plan/setup.ts";
 import { describeStep, type Plan } from "../plan/steps.ts";
 import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
+import { sudoAdvice } from "../remote/sudo.ts";
 import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
 import { loadSecrets } from "../secrets/store.ts";
+import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, whoAmI, withRemotes } from "./context.ts";
 import { hider, hidingIn, redactErrors, secretsToHide } from "./redaction.ts";
@@ -90,14 +92,15 @@ export async function rollback(ctx: Ctx, env: string, named: string | null): Pro
   }));
 }
 
-/** `qdeploy setup ENV`: prepares the hosts (idempotent). */
-export async function setup(ctx: Ctx, env: string): Promise<void> {
+/** `qdeploy setup ENV [--bootstrap]`: prepares the hosts (idempotent); first makes the deploy user with --bootstrap. */
+export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
+  if (bootstrap) await bootstrapHosts(ctx, cfg, bootstrap);
   await withRemotes(cfg, ctx, async (remotes) => {
     await Promise.all(
       remotes.map(async (remote, i) => {
         const facts = await gatherFacts(remote, cfg.hosts[i]!, cfg.app);
-        requireSystemd(facts);
+        requireSystemd(facts, cfg.env);
         await runBatch(remote, planSetup(cfg, facts, true), ctx.out);
         ctx.out.result(`${remote.label} ready for ${cfg.app}`);
       }),
@@ -156,7 +159,7 @@ async function withLockedHosts(
       const failed = held.find((h) => h.status === "rejected");
       if (failed) throw failed.reason;
       const facts = held.map((h) => (h as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts);
-      facts.forEach(requireSystemd);
+      for (const f of facts) requireSystemd(f, cfg.env);
       for (const w of facts.flatMap((fa) => factWarnings(fa, cfg.app))) ctx.out.warn(w);
       times.lockAndFacts = lap();
       return await f(remotes, facts, times);
@@ -199,9 +202,10 @@ function uniqueReleaseId(now: Date, facts: HostFacts[]): string {
   return id;
 }
 
-function requireSystemd(f: HostFacts): void {
+function requireSystemd(f: HostFacts, env?: string): void {
   if (!f.systemd) throw new RemoteError(f.host.label, "systemd is not running on this host (qdeploy runs apps as systemd units)");
-  if (f.user !== "root") throw new OperationError(`${f.host.label}: qdeploy logs in as root for now (user ${f.user} is not); use root@host`);
+  // A login other than root works through `sudo -n` (src/remote/sudo.ts); facts say whether it can.
+  if (f.user !== "root" && !f.sudo) throw new OperationError(`${f.host.label}: user ${f.user} is not root and cannot run commands as root with sudo -n; ${sudoAdvice(f.user, env)}`);
 }
 
 

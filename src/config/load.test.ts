@@ -163,21 +163,21 @@ const rows: Row[] = [
     want: ['deploy.toml:7 web.health: must be a URL path without spaces or control characters, e.g. "/healthz"'],
   },
   {
-    name: "hosts are user@host[:port], port 1..65535, none twice, at least one",
+    name: "hosts are [user@]host[:port], port 1..65535, none twice, at least one",
     toml: lines(
       GOOD,
       "[environments.staging]",
-      'hosts = ["203.0.113.20", "deploy@203.0.113.21:0", "deploy@203.0.113.22:99999",',
+      'hosts = ["203.0.113.20 x", "deploy@203.0.113.21:0", "deploy@203.0.113.22:99999",',
       '  "deploy@[2001:db8::1]:2222", "deploy@[2001:db8::1]:2222"]',
       "[environments.empty]",
       "hosts = []",
     ),
     want: [
-      'deploy.toml:11 environments.staging.hosts[0]: "203.0.113.20" is not user@host[:port]',
+      'deploy.toml:11 environments.staging.hosts[0]: "203.0.113.20 x" is not [user@]host[:port]',
       'deploy.toml:11 environments.staging.hosts[1]: "deploy@203.0.113.21:0": port must be 1..65535',
       'deploy.toml:11 environments.staging.hosts[2]: "deploy@203.0.113.22:99999": port must be 1..65535',
       'deploy.toml:12 environments.staging.hosts[4]: "deploy@[2001:db8::1]:2222" is listed twice',
-      "deploy.toml:14 environments.empty.hosts: no hosts; add at least one user@host[:port]",
+      "deploy.toml:14 environments.empty.hosts: no hosts; add at least one [user@]host[:port]",
     ],
   },
   {
@@ -295,8 +295,8 @@ const rows: Row[] = [
   },
   {
     name: "ssh values: strings, jump is a host",
-    toml: lines(GOOD, "[ssh]", "identity = 1", 'jump = "bastion"'),
-    want: ["deploy.toml:11 ssh.identity: must be string", 'deploy.toml:12 ssh.jump: "bastion" is not user@host[:port]'],
+    toml: lines(GOOD, "[ssh]", "identity = 1", 'jump = "ops@bastion:x"'),
+    want: ["deploy.toml:11 ssh.identity: must be string", 'deploy.toml:12 ssh.jump: "ops@bastion:x" is not [user@]host[:port]'],
   },
   {
     name: "an environment's inline table: problems point at its line",
@@ -346,7 +346,7 @@ const rows: Row[] = [
       'deploy.toml:11 scale.worker: no process "worker"; processes: web',
       "deploy.toml:13 env.PORT: must be string",
       'deploy.toml:13 env.PORT: "PORT" is reserved: qdeploy sets PORT and QDEPLOY_*',
-      'deploy.toml:15 environments.prod.hosts[0]: "deploy@" is not user@host[:port]',
+      'deploy.toml:15 environments.prod.hosts[0]: "deploy@" is not [user@]host[:port]',
     ],
   },
   {

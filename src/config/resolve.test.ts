@@ -16,7 +16,7 @@ describe("resolveEnvironment", () => {
       app: "hello",
       env: "prod",
       root: "/src/hello",
-      hosts: [{ user: "deploy", host: "203.0.113.10", port: 22, label: "deploy@203.0.113.10" }],
+      hosts: [{ user: "deploy", host: "203.0.113.10", label: "deploy@203.0.113.10" }],
       build: {
         dir: "/src/hello",
         main: ".",
@@ -149,14 +149,18 @@ describe("mergeEnvironment", () => {
 
 describe("parseHost", () => {
   const rows: [string, string | object][] = [
-    ["deploy@example.com", { user: "deploy", host: "example.com", port: 22 }],
+    // A user or port left out stays unset: ~/.ssh/config may give it (src/remote/ssh-config.ts).
+    ["deploy@example.com", { user: "deploy", host: "example.com" }],
     ["root@127.0.0.1:2222", { user: "root", host: "127.0.0.1", port: 2222 }],
     ["ops@[::1]:22", { user: "ops", host: "::1", port: 22 }],
-    ["example.com", '"example.com" is not user@host[:port]'],
+    ["example.com", { host: "example.com" }],
+    ["prod-web", { host: "prod-web" }],
+    ["my_alias:2200", { host: "my_alias", port: 2200 }],
     ["a@b:0", '"a@b:0": port must be 1..65535'],
     ["a@b:65536", '"a@b:65536": port must be 1..65535'],
-    ["a@b c", '"a@b c" is not user@host[:port]'],
-    ["@host", '"@host" is not user@host[:port]'],
+    ["a@b c", '"a@b c" is not [user@]host[:port]'],
+    ["@host", '"@host" is not [user@]host[:port]'],
+    ["-oProxyCommand=x", '"-oProxyCommand=x" is not [user@]host[:port]'],
   ];
   for (const [input, want] of rows) {
     test(input, () => {

@@ -49,15 +49,22 @@ export function mergeEnvironment(raw: RawConfig, envName: string | null): Overri
   return merged as Overridable;
 }
 
-/** Parses `user@host[:port]` (IPv6 in brackets: `root@[2001:db8::1]:2222`); throws an Error saying what is wrong. */
+/**
+ * Parses `[user@]host[:port]` (IPv6 in brackets: `root@[2001:db8::1]:2222`); host may be a
+ * Host alias of ~/.ssh/config. A user or port left out is not filled in here: the
+ * connection takes it from ~/.ssh/config, else root and 22. Throws an Error saying what is wrong.
+ */
 export function parseHost(label: string): HostAddress {
-  const m = /^([A-Za-z0-9_][A-Za-z0-9._-]*)@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d+))?$/.exec(label);
-  if (!m) throw new Error(`"${label}" is not user@host[:port]`);
-  const port = m[3] === undefined ? 22 : Number(m[3]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`"${label}": port must be 1..65535`);
+  const m = /^(?:([A-Za-z0-9_][A-Za-z0-9._-]*)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?::(\d+))?$/.exec(label);
+  if (!m) throw new Error(`"${label}" is not [user@]host[:port]`);
+  const addr: HostAddress = { host: m[2]!.replace(/^\[(.*)\]$/, "$1"), label };
+  if (m[1] !== undefined) addr.user = m[1];
+  if (m[3] !== undefined) {
+    const port = Number(m[3]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${label}": port must be 1..65535`);
+    addr.port = port;
   }
-  return { user: m[1]!, host: m[2]!.replace(/^\[(.*)\]$/, "$1"), port, label };
+  return addr;
 }
 
 /** A problem naming the defined environments when envName is not one of them; null when it is. */

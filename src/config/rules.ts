@@ -51,13 +51,13 @@ export const environmentNames: Rule = (raw, ctx) =>
       problem(ctx, ["environments", name], `bad environment name; use lowercase letters, digits, - and _ (${ENVIRONMENT_PATTERN})`),
     );
 
-/** Every environment has hosts, each `user@host[:port]`, none twice. */
+/** Every environment has hosts, each `[user@]host[:port]` (host may be a ~/.ssh/config alias), none twice. */
 export const hostsValid: Rule = (raw, ctx) => {
   const out: ConfigProblem[] = [];
   for (const [name, env] of Object.entries(table(raw.environments))) {
     if (!isTable(env) || !Array.isArray(env.hosts)) continue;
     const path: KeyPath = ["environments", name, "hosts"];
-    if (env.hosts.length === 0) out.push(problem(ctx, path, "no hosts; add at least one user@host[:port]"));
+    if (env.hosts.length === 0) out.push(problem(ctx, path, "no hosts; add at least one [user@]host[:port]"));
     const seen = new Set<string>();
     env.hosts.forEach((host, i) => {
       if (typeof host !== "string") return;

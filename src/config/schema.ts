@@ -178,13 +178,13 @@ const sshSchema: JSONSchemaType<SshConfig> = {
   description: "How hosts are reached. The SSH agent is used when SSH_AUTH_SOCK is set.",
   additionalProperties: false,
   properties: {
-    identity: { type: "string", nullable: true, description: "Private key file, relative to deploy.toml or ~/..." },
+    identity: { type: "string", nullable: true, description: "Private key file, relative to deploy.toml or ~/... Default: ~/.ssh/config's IdentityFile, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa." },
     known_hosts: {
       type: "string",
       nullable: true,
       description: "known_hosts file (OpenSSH format, hashed entries too). Default \"~/.ssh/known_hosts\".",
     },
-    jump: { type: "string", nullable: true, description: "A bastion host, user@host[:port]." },
+    jump: { type: "string", nullable: true, description: "A bastion host, [user@]host[:port] (may be a ~/.ssh/config alias). Default: ~/.ssh/config's ProxyJump." },
     host_key: {
       type: "string",
       nullable: true,
@@ -274,8 +274,8 @@ const environmentSchema: JSONSchemaType<EnvironmentConfig> = {
   properties: {
     hosts: {
       type: "array",
-      items: { type: "string", description: "user@host[:port]" },
-      description: "Servers to deploy to, as user@host[:port].",
+      items: { type: "string", description: "[user@]host[:port]; host may be a Host alias of ~/.ssh/config" },
+      description: "Servers to deploy to, as [user@]host[:port]. What is left out comes from ~/.ssh/config, else root and 22.",
     },
     ...overridableProperties,
   },

@@ -99,9 +99,12 @@ export interface RawConfig extends Overridable {
 
 /** A host of `user@host[:port]`, parsed. */
 export interface HostAddress {
-  user: string;
+  /** Not given in deploy.toml: ~/.ssh/config's User, else root (src/remote/ssh-config.ts). */
+  user?: string;
+  /** A name or address, or a Host alias of ~/.ssh/config. */
   host: string;
-  port: number;
+  /** Not given: ~/.ssh/config's Port, else 22. */
+  port?: number;
   /** As written in deploy.toml, used as the log prefix. */
   label: string;
 }

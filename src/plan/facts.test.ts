@@ -40,3 +40,28 @@ test("a truncated or empty release.json is skipped and reported, not an error", 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** facts.sh's user and sudo lines as the login user `as` would see them. */
+function factsAs(argvPrefix: string[], env: Record<string, string> = {}) {
+  const r = Bun.spawnSync([...argvPrefix, "bash", "-s", "--", "qdeploy-never-deployed"], {
+    stdin: new Blob([factsScript]),
+    env: { PATH: process.env.PATH!, ...env },
+  });
+  expect(r.stderr.toString()).toBe("");
+  const f = parseFacts(host, r.stdout.toString());
+  return { user: f.user, sudo: f.sudo };
+}
+
+test("facts.sh: a root login is root and needs no sudo", () => {
+  expect(factsAs([])).toStrictEqual({ user: "root", sudo: undefined });
+});
+
+test("facts.sh: through sudo, the login user is SUDO_USER and root's commands are open to it", () => {
+  // What `sudo -n -- bash -s` gives the script: uid 0 and SUDO_USER.
+  expect(factsAs([], { SUDO_USER: "deploy" })).toEqual({ user: "deploy", sudo: true });
+});
+
+test("facts.sh: a login that is not root, without passwordless sudo, says so", () => {
+  // nobody is in no sudoers file (and this machine may have no sudo at all): sudo -n true fails.
+  expect(factsAs(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])).toEqual({ user: "nobody", sudo: false });
+});

@@ -12,7 +12,10 @@ export interface ReleaseRecord extends ReleaseMeta {
 export interface HostFacts {
   host: HostAddress;
   arch: string;
+  /** The login user (the one sudo was run by, when it was). */
   user: string;
+  /** A non-root login can run commands as root with `sudo -n`; unset for a root login. */
+  sudo?: boolean;
   systemd: boolean;
   caddy: boolean;
   zstd: boolean;
@@ -76,6 +79,8 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     host,
     arch: get("arch"),
     user: get("user"),
+    // Absent for a root login (and from an older facts.sh): not known, not needed.
+    ...(get("sudo") !== "" && { sudo: get("sudo") === "1" }),
     systemd: get("systemd") === "1",
     caddy: get("caddy") === "1",
     zstd: get("zstd") === "1",

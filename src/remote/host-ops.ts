@@ -1,7 +1,7 @@
 /** The few remote calls that are not plan steps: facts, the deploy lock. */
 import { OperationError, RemoteError } from "../errors.ts";
 import { type HostFacts, parseFacts } from "../plan/facts.ts";
-import { factsScript, lockScript } from "../server-scripts.ts";
+import { bootstrapScript, factsScript, lockScript } from "../server-scripts.ts";
 import type { HostAddress } from "../config/types.ts";
 import type { Remote } from "./remote.ts";
 
@@ -67,4 +67,15 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
 export async function lockCommand(remote: Remote, app: string, cmd: "status" | "release"): Promise<string> {
   const r = await remote.exec(["bash", "-c", lockScript, "lock", app, cmd]);
   return r.stdout.trim();
+}
+
+/**
+ * setup --bootstrap on one host, logged in as root (or a user with sudo): creates `user`
+ * with these authorized public keys and its sudoers drop-in (server/bootstrap.sh). The keys
+ * travel on stdin. Returns what it did, a line each.
+ */
+export async function bootstrapLoginUser(remote: Remote, user: string, publicKeys: string[]): Promise<string[]> {
+  const r = await remote.exec(["bash", "-c", bootstrapScript, "bootstrap", user], { stdin: `${publicKeys.join("\n")}\n`, check: false });
+  if (r.code !== 0) throw new RemoteError(remote.label, `bootstrapping user ${user} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { code: r.code });
+  return r.stdout.split("\n").filter(Boolean);
 }

@@ -21,6 +21,8 @@ import {
   readKnownHosts,
 } from "./known-hosts.ts";
 import type { ExecOptions, ExecResult, Remote, UploadOptions } from "./remote.ts";
+import { resolveSshTarget, type SshEndpoint, type SshTarget } from "./ssh-config.ts";
+import { privilegedArgv, sudoRefusal } from "./sudo.ts";
 
 /** How connectSsh finds relative paths, how long it waits, where it reports. */
 export interface ConnectOptions {
@@ -29,6 +31,12 @@ export interface ConnectOptions {
   /** Handshake + authentication deadline (default 20 s). */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** The OpenSSH client config to honour (default ~/.ssh/config; a missing file is none). */
+  sshConfigFile?: string;
+  /** Log in as this user, whatever deploy.toml and ~/.ssh/config say (setup --bootstrap's root). */
+  user?: string;
+  /** The environment's name, for the advice in a sudo refusal. */
+  env?: string;
 }
 
 type SshSettings = ResolvedConfig["ssh"];
@@ -37,15 +45,28 @@ const KEEPALIVE_MS = 10_000;
 /** sshd's MaxSessions defaults to 10 channels per connection; stay below it. */
 const MAX_CHANNELS = 8;
 
-/** Connects to one host (through ssh.jump if set) and returns a Remote on that connection. */
+/** The host resolved through deploy.toml and ~/.ssh/config (see ./ssh-config.ts). */
+export function resolveTarget(host: HostAddress, ssh: SshSettings, opts: ConnectOptions = {}): SshTarget {
+  const file = opts.sshConfigFile ?? resolve(home(), ".ssh", "config");
+  let text: string | null = null;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new OperationError(`${host.label}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  return resolveSshTarget(host, ssh, text, opts.user);
+}
+
+/** Connects to one host (through its jump host if any) and returns a Remote on that connection. */
 export async function connectSsh(host: HostAddress, ssh: SshSettings, opts: ConnectOptions = {}): Promise<Remote> {
   const root = opts.root ?? process.cwd();
+  const target = resolveTarget(host, ssh, opts);
   const ctx: Ctx = {
     knownHosts: expandPath(ssh.knownHosts || "~/.ssh/known_hosts", root),
     hostKey: ssh.hostKey ?? "strict",
     timeoutMs: opts.timeoutMs ?? 20_000,
     log: opts.log ?? (() => {}),
-    identities: loadIdentities(host.label, ssh.identity, root),
+    identities: loadIdentities(host.label, ssh.identity, [...target.identityFiles, ...(target.jump?.identityFiles ?? [])], root),
     agent: process.env.SSH_AUTH_SOCK || undefined,
   };
   if (!ctx.identities.length && !ctx.agent) {
@@ -55,19 +76,19 @@ export async function connectSsh(host: HostAddress, ssh: SshSettings, opts: Conn
   }
   let jump: Client | undefined;
   let sock: Readable | undefined;
-  if (ssh.jump) {
-    const j = parseJump(ssh.jump, host.user);
-    jump = await openClient(j, ctx, host.label, `jump host ${ssh.jump}: `);
+  if (target.jump) {
+    const j = target.jump;
+    jump = await openClient(j, ctx, host.label, `jump host ${j.label}: `);
     try {
-      sock = await forwardTo(jump, host, ssh.jump);
+      sock = await forwardTo(jump, target, j.label);
     } catch (e) {
       jump.end();
       throw e;
     }
   }
   try {
-    const client = await openClient(host, ctx, host.label, ssh.jump ? `via jump host ${ssh.jump}: ` : "", sock);
-    return new SshRemote(host.label, client, jump);
+    const client = await openClient(target, ctx, host.label, target.jump ? `via jump host ${target.jump.label}: ` : "", sock);
+    return new SshRemote(host.label, target.user, client, jump, opts.env);
   } catch (e) {
     jump?.end();
     throw e;
@@ -112,7 +133,12 @@ export function expandPath(p: string, root: string): string {
   return isAbsolute(p) ? p : resolve(root, p);
 }
 
-function loadIdentities(label: string, identity: string | undefined, root: string): Identity[] {
+/**
+ * The keys to offer: ssh.identity alone when set (an error if unusable); else, like
+ * ssh(1), ~/.ssh/config's IdentityFile entries if it has any, else the default keys;
+ * of those, the files that exist and are usable without a passphrase.
+ */
+function loadIdentities(label: string, identity: string | undefined, configured: string[], root: string): Identity[] {
   if (identity) {
     const file = expandPath(identity, root);
     if (!existsSync(file)) throw new OperationError(`${label}: ssh.identity ${file} does not exist`);
@@ -126,21 +152,16 @@ function loadIdentities(label: string, identity: string | undefined, root: strin
     }
     return [{ file, key }];
   }
-  // No identity configured: like ssh(1), offer the usual default keys that are usable.
-  return ["id_ed25519", "id_ecdsa", "id_rsa"]
-    .map((n) => resolve(home(), ".ssh", n))
+  const files = configured.length
+    ? [...new Set(configured.map((f) => expandPath(f, home())))]
+    : ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => resolve(home(), ".ssh", n));
+  return files
     .filter((f) => existsSync(f))
     .map((file) => ({ file, key: readFileSync(file) }))
     .filter((i) => !(sshUtils.parseKey(i.key) instanceof Error));
 }
 
-function parseJump(spec: string, defaultUser: string): HostAddress {
-  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(spec.trim());
-  if (!m) throw new OperationError(`ssh.jump ${JSON.stringify(spec)} is not user@host[:port]`);
-  return { user: m[1] ?? defaultUser, host: m[2]!.replace(/^\[|\]$/g, ""), port: m[3] ? Number(m[3]) : 22, label: spec };
-}
-
-function forwardTo(jump: Client, target: HostAddress, jumpLabel: string): Promise<Readable> {
+function forwardTo(jump: Client, target: SshEndpoint, jumpLabel: string): Promise<Readable> {
   return new Promise((res, rej) => {
     jump.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
       if (err) {
@@ -167,7 +188,7 @@ function hostKeyAlgorithms(knownTypes: string[]): string[] | undefined {
   return [...first, ...all.filter((a) => !first.includes(a))];
 }
 
-function openClient(addr: HostAddress, ctx: Ctx, label: string, prefix: string, sock?: Readable): Promise<Client> {
+function openClient(addr: SshEndpoint, ctx: Ctx, label: string, prefix: string, sock?: Readable): Promise<Client> {
   const entries = readKnownHosts(ctx.knownHosts);
   const hkName = knownHostName(addr.host, addr.port);
   let hostKeyProblem: string | undefined;
@@ -280,7 +301,7 @@ function openClient(addr: HostAddress, ctx: Ctx, label: string, prefix: string, 
 
 function describeConnectError(
   err: Error & { level?: string; code?: string | number },
-  c: { addr: HostAddress; where: string; tcpConnected: boolean; handshaken: boolean; tried: string[]; agentProblem: string; timeoutMs: number },
+  c: { addr: SshEndpoint; where: string; tcpConnected: boolean; handshaken: boolean; tried: string[]; agentProblem: string; timeoutMs: number },
 ): string {
   const check = `is the host up? is port ${c.addr.port} right?`;
   const what = c.tried.length ? c.tried.join(" and ") : "no key";
@@ -372,8 +393,11 @@ class SshRemote implements Remote {
 
   constructor(
     readonly label: string,
+    /** Who logged in: anyone but root runs every command through `sudo -n` (./sudo.ts). */
+    private readonly loginUser: string,
     private readonly client: Client,
     private readonly jump?: Client,
+    private readonly env?: string,
   ) {
     client.on("error", (err) => (this.lastError = err));
     client.on("close", () => {
@@ -389,8 +413,13 @@ class SshRemote implements Remote {
     });
   }
 
+  /** The one command line for argv: quoted once, through sudo unless the login is root. */
+  private commandLine(argv: string[]): string {
+    return quoteArgv(privilegedArgv(this.loginUser, argv));
+  }
+
   async exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const command = quoteArgv(argv);
+    const command = this.commandLine(argv);
     const shown = `\`${command.length > 200 ? `${command.slice(0, 200)}…` : command}\``;
     const out = await this.run(command, shown, opts, (ch) => {
       if (opts.stdin !== undefined) ch.write(Buffer.from(opts.stdin));
@@ -411,7 +440,7 @@ class SshRemote implements Remote {
     // Only the path, the mode and the length are on the command line; the content is on stdin.
     const argv = ["sh", "-c", WRITE_SCRIPT, "sh", path, modeStr, String(data.length)];
     const shown = `writing ${path}`;
-    const out = await this.run(quoteArgv(argv), shown, {}, (ch) => {
+    const out = await this.run(this.commandLine(argv), shown, {}, (ch) => {
       ch.end(data);
     });
     if (out.code !== 0) {
@@ -439,7 +468,7 @@ class SshRemote implements Remote {
     const src = createReadStream(localPath);
     src.on("error", (e) => comp.destroy(e));
     comp.on("error", () => {}); // read by the loop below, or dropped if the channel never opens
-    const out = await this.run(quoteArgv(argv), shown, {}, async (ch, isClosed) => {
+    const out = await this.run(this.commandLine(argv), shown, {}, async (ch, isClosed) => {
       src.pipe(comp);
       try {
         for await (const chunk of comp as AsyncIterable<Buffer>) {
@@ -570,6 +599,9 @@ class SshRemote implements Remote {
             if (this.lostReason && !this.closing) return lost();
             return finish(() => rej(new RemoteError(this.label, `${shown} ended without an exit status`, { stderr })));
           }
+          // sudo refusing (a password wanted, no sudo at all) is one clear message, whatever ran.
+          const refused = this.loginUser === "root" ? null : sudoRefusal(this.loginUser, code, stderr, this.env);
+          if (refused) return finish(() => rej(new OperationError(`${this.label}: ${refused}`)));
           finish(() => res({ code: code ?? null, signal, stdout, stderr }));
         });
         Promise.resolve(feed(ch, () => closed)).catch(() => ch.close());
