@@ -21,10 +21,10 @@ function fail(lines: string[]): never {
   process.exit(1);
 }
 
-/** Runs argv with the terminal's output; exits naming the step when it fails. */
+/** Runs argv with the terminal's output; throws naming the step when it fails (so `finally` runs). */
 function mustRun(argv: string[]): void {
   const r = Bun.spawnSync(argv, { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  if (r.exitCode !== 0) fail([`test tools: \`${argv.join(" ")}\` failed (exit ${r.exitCode})`]);
+  if (r.exitCode !== 0) throw new Error(`test tools: \`${argv.join(" ")}\` failed (exit ${r.exitCode})`);
 }
 
 function packagesOf(missing: { pkg: string }[]): string[] {
@@ -56,17 +56,24 @@ if (missing.length > 0) {
   // deb-systemd-invoke both ask policy-rc.d; 101 = "action forbidden"). An existing one is left as is.
   const ownPolicy = !existsSync(POLICY_RC);
   if (ownPolicy) writeFileSync(POLICY_RC, "#!/bin/sh\n# written by qdeploy's test/setup-tools.ts for the duration of an install\nexit 101\n", { mode: 0o755 });
+  // Ctrl-C reaches apt-get too; we stay alive to remove our policy-rc.d, then fail.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => {});
+  let error: Error | undefined;
   try {
-    mustRun(["apt-get", "update", "-q"]);
-    mustRun(["apt-get", "install", "-y", "-q", ...pkgs]);
-  } finally {
-    if (ownPolicy) rmSync(POLICY_RC, { force: true });
+    // A fresh cloud machine often runs unattended-upgrades at first boot: wait for its lock.
+    mustRun(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q"]);
+    mustRun(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", ...pkgs]);
+    const services = pkgs.flatMap((p) => (SERVICES[p] ? [SERVICES[p]] : []));
+    if (services.length > 0 && existsSync("/run/systemd/system")) {
+      mustRun(["systemctl", "disable", "--now", ...services]);
+      console.log(`test tools: left ${services.join(" ")} disabled (the tests run their own)`);
+    }
+  } catch (err) {
+    error = err as Error;
   }
-  const services = pkgs.flatMap((p) => (SERVICES[p] ? [SERVICES[p]] : []));
-  if (services.length > 0 && existsSync("/run/systemd/system")) {
-    mustRun(["systemctl", "disable", "--now", ...services]);
-    console.log(`test tools: left ${services.join(" ")} disabled (the tests run their own)`);
-  }
+  // Always, before any exit: a policy-rc.d left behind would keep every service from starting.
+  if (ownPolicy) rmSync(POLICY_RC, { force: true });
+  if (error) fail([error.message]);
   missing = missingTools();
   if (missing.length > 0) fail(["test tools: still missing after apt-get install:", ...describeMissing(missing), ...noGo]);
 }
