@@ -21,7 +21,7 @@ function fail(lines: string[]): never {
   process.exit(1);
 }
 
-/** Runs argv with the terminal's output; throws naming the step when it fails (so `finally` runs). */
+/** Runs argv with the terminal's output; throws naming the step when it fails (the caller cleans up first). */
 function mustRun(argv: string[]): void {
   const r = Bun.spawnSync(argv, { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
   if (r.exitCode !== 0) throw new Error(`test tools: \`${argv.join(" ")}\` failed (exit ${r.exitCode})`);
