@@ -11,21 +11,38 @@ import { cleanApp, onVm, sandbox } from "./harness.ts";
 const MIN = 60_000;
 let vm: SandboxInfo;
 
-/** Installs app APP as qdeploy lays it out: a web template with an enabled instance, a worker, a job timer, a Caddy site. */
-const FAKE_APP = String.raw`set -eu
-app=$1
-mkdir -p /srv/qdeploy/$app/current/bin /etc/caddy/qdeploy
-printf '#!/bin/sh\nexec sleep infinity\n' > /srv/qdeploy/$app/current/bin/run
-chmod 755 /srv/qdeploy/$app/current/bin/run
+/** Installs each app as qdeploy lays one out: a web template with an enabled instance, a worker, a job timer, a Caddy site. */
+const FAKE_APPS = String.raw`set -eu
+mkdir -p /etc/caddy/qdeploy
 cd /etc/systemd/system
-for u in web@ worker@; do
-  printf '[Service]\nExecStart=/srv/qdeploy/%s/current/bin/run\n[Install]\nWantedBy=multi-user.target\n' $app > $app-$u.service
+enable=""
+for app in "$@"; do
+  mkdir -p /srv/qdeploy/$app/current/bin
+  printf '#!/bin/sh
+exec sleep infinity
+' > /srv/qdeploy/$app/current/bin/run
+  chmod 755 /srv/qdeploy/$app/current/bin/run
+  for u in web@ worker@; do
+    printf '[Service]
+ExecStart=/srv/qdeploy/%s/current/bin/run
+[Install]
+WantedBy=multi-user.target
+' $app > $app-$u.service
+  done
+  printf '[Service]
+Type=oneshot
+ExecStart=/srv/qdeploy/%s/current/bin/run
+' $app > $app-job-tick.service
+  printf '[Timer]
+OnCalendar=hourly
+[Install]
+WantedBy=timers.target
+' > $app-job-tick.timer
+  echo "# $app" > /etc/caddy/qdeploy/$app.caddy
+  enable="$enable $app-web@8001.service $app-worker@1.service $app-job-tick.timer"
 done
-printf '[Service]\nType=oneshot\nExecStart=/srv/qdeploy/%s/current/bin/run\n' $app > $app-job-tick.service
-printf '[Timer]\nOnCalendar=hourly\n[Install]\nWantedBy=timers.target\n' > $app-job-tick.timer
-echo "# $app" > /etc/caddy/qdeploy/$app.caddy
 systemctl daemon-reload
-systemctl enable -q --now $app-web@8001.service $app-worker@1.service $app-job-tick.timer
+systemctl enable -q --now $enable # unit names have no spaces: split on purpose
 `;
 
 /** What of APP is on the VM: unit files, enablement links, active units, files. */
@@ -47,11 +64,9 @@ test("sandbox() returns the same running VM to every caller", async () => {
 }, 2 * MIN);
 
 test("cleanApp removes one app entirely and leaves the app whose name starts the same", async () => {
-  for (const app of ["qtest", "qtest-api"]) {
-    const r = await onVm(vm, ["bash", "-s", "--", app], FAKE_APP);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-  }
+  const made = await onVm(vm, ["bash", "-s", "--", "qtest", "qtest-api"], FAKE_APPS);
+  expect(made.stderr).toBe("");
+  expect(made.code).toBe(0);
   const before = await traces("qtest-api");
   expect(before).toContain("qtest-api-web@8001.service active");
   expect(before).toContain("multi-user.target.wants/qtest-api-web@8001.service");
