@@ -24,6 +24,8 @@ export const TEST_TOOLS: Record<string, string> = {
   "/usr/lib/systemd/systemd": "systemd", // a real user manager runs a rendered unit
   unshare: "util-linux",
   setpriv: "util-linux",
+  script: "bsdutils", // a terminal for the hidden secret prompt
+  nft: "nftables", // checks and applies the host firewall in a namespace
   git: "git",
   "qemu-system-x86_64": "qemu-system-x86", // the sandbox VM for the e2e suite
   "qemu-img": "qemu-utils",
