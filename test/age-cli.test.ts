@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../src/config/types.ts";
 import { runSecretsCommand, type SecretsIO } from "../src/secrets/commands.ts";
 import { formatDotenv } from "../src/secrets/dotenv.ts";
 import { loadSecrets } from "../src/secrets/store.ts";
+import { requireTool } from "./tools.ts";
 
 let root: string;
 let idFile: string;
@@ -24,7 +25,7 @@ async function run(argv: string[], stdin?: string): Promise<{ code: number; stdo
 }
 
 beforeEach(async () => {
-  if (!Bun.which("age") || !Bun.which("age-keygen")) throw new Error("this suite needs the age CLI: apt-get install age");
+  for (const tool of ["age", "age-keygen"]) requireTool(tool);
   root = await mkdtemp(join(tmpdir(), "qdeploy-age-cli-"));
   idFile = join(root, "key.txt");
   const gen = await run(["age-keygen", "-o", idFile]);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireTool } from "./tools.ts";
 
 export interface LocalSshd {
   port: number;
@@ -25,7 +26,7 @@ export interface LocalSshd {
 }
 
 function keygen(file: string): string {
-  const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", file]);
+  const r = spawnSync(requireTool("ssh-keygen"), ["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", file]);
   if (r.status !== 0) throw new Error(`ssh-keygen: ${r.stderr}`);
   return readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
 }
@@ -58,8 +59,9 @@ async function waitForBanner(port: number, child: ChildProcess, log: () => strin
   throw new Error(`sshd did not come up on ${port}: ${log()}`);
 }
 
-/** Starts `/usr/sbin/sshd -D -e` on 127.0.0.1 with everything in a temp dir. */
+/** Starts `sshd -D -e` on 127.0.0.1 with everything in a temp dir; a missing sshd or ssh-keygen fails naming it. */
 export async function startSshd(): Promise<LocalSshd> {
+  const sshd = requireTool("sshd"); // Debian's sshd refuses a relative path: this is absolute
   const dir = mkdtempSync(join(tmpdir(), "qdeploy-sshd-"));
   const hostPub = keygen(join(dir, "host_ed25519"));
   const clientPub = keygen(join(dir, "id_ed25519"));
@@ -89,7 +91,7 @@ export async function startSshd(): Promise<LocalSshd> {
   const fp = spawnSync("ssh-keygen", ["-lf", join(dir, "host_ed25519.pub")]).stdout.toString().split(" ")[1]!;
 
   let log = "";
-  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config"), "-p", String(port)], {
+  const child = spawn(sshd, ["-D", "-e", "-f", join(dir, "sshd_config"), "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   child.stderr!.on("data", (d) => (log += d));

@@ -18,8 +18,10 @@ import {
 
 const SLOW = 300_000;
 const projectDir = mkdtempSync(join(tmpdir(), "qdeploy-sandbox-test-"));
-// Ports of its own, so it never meets the e2e suites' sandbox on the default ones.
-const opts = { projectDir, sshPort: 2422, httpPort: 8280, httpsPort: 8643, log: (l: string) => console.log(`  [sandbox] ${l}`) };
+// Ports of its own, 200 above the e2e suites' sandbox (QDEPLOY_SANDBOX_*_PORT or the
+// defaults 2222/8080/8443), so it never meets that VM or another checkout's.
+const own = (name: string, fallback: number) => (Number(process.env[`QDEPLOY_SANDBOX_${name}_PORT`]) || fallback) + 200;
+const opts = { projectDir, sshPort: own("SSH", 2222), httpPort: own("HTTP", 8080), httpsPort: own("HTTPS", 8443), log: (l: string) => console.log(`  [sandbox] ${l}`) };
 const times: Record<string, string> = {};
 let info: SandboxInfo;
 
@@ -73,7 +75,7 @@ describe("sandbox VM", () => {
     times.bootToSsh = seconds(t0);
     expect(info.running).toBe(true);
     expect(info.pid).toBeGreaterThan(0);
-    expect(info.sshPort).toBe(2422);
+    expect(info.sshPort).toBe(opts.sshPort);
     expect(info.identity).toBe(join(projectDir, ".qdeploy/sandbox/id_ed25519"));
     expect(info.knownHosts).toBe(join(projectDir, ".qdeploy/sandbox/known_hosts"));
     expect(statSync(info.identity).mode & 0o777).toBe(0o600);

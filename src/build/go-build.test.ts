@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { BuildError } from "../errors.ts";
 import { goTarget } from "./arch.ts";
+import { requireTool } from "../../test/tools.ts";
 import { buildBinary, goBuildArgs, goBuildEnv, goLdflags, stampValue } from "./go-build.ts";
 
 const EXAMPLE = resolve(import.meta.dir, "../../examples/hello");
@@ -36,7 +37,7 @@ function exampleCopy(edit?: (dir: string) => void): string {
   return d;
 }
 
-const localGo = execFileSync("go", ["env", "GOVERSION"], { encoding: "utf8" }).trim();
+const localGo = execFileSync(requireTool("go"), ["env", "GOVERSION"], { encoding: "utf8" }).trim();
 const localMinor = /^go(\d+\.\d+)/.exec(localGo)![1]!;
 const env = { ...process.env, GOVERSION: undefined };
 
@@ -149,14 +150,6 @@ function elfMachine(path: string): number {
   expect(head[5]).toBe(1); // little-endian
   return head.readUInt16LE(18);
 }
-const hasFile = (() => {
-  try {
-    execFileSync("file", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe("buildBinary (real go)", () => {
   const outDir = tempDir();
@@ -186,12 +179,11 @@ describe("buildBinary (real go)", () => {
         expect(b.goVersion).toBe(localGo);
         expect(b.seconds).toBeGreaterThan(0);
         expect(elfMachine(b.path)).toBe(machine);
-        if (hasFile) {
-          const f = execFileSync("file", ["-b", b.path], { encoding: "utf8" });
-          expect(f).toContain("ELF 64-bit LSB");
-          expect(f).toContain(fileSays);
-          expect(f).toContain("statically linked");
-        }
+        // `file` is a second opinion on the ELF header; missing, the test fails naming it.
+        const f = execFileSync(requireTool("file"), ["-b", b.path], { encoding: "utf8" });
+        expect(f).toContain("ELF 64-bit LSB");
+        expect(f).toContain(fileSays);
+        expect(f).toContain("statically linked");
         expect(lines[0]).toStartWith(`linux/${goTarget(uname).goarch}: go build -trimpath -buildvcs=false -ldflags`);
         expect(lines.at(-1)).toContain(`built ${b.sha256.slice(0, 12)}`);
         // only the artifact is left behind: the temp file was renamed

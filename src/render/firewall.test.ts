@@ -3,6 +3,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
+import { requireTool } from "../../test/tools.ts";
 import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "./firewall.ts";
 
 const script = join(import.meta.dir, "../../server/firewall.sh");
@@ -25,7 +26,7 @@ describe("renderFirewallPorts", () => {
 
 describe("qdeploy-firewall.service", () => {
   test("verifies with no output (systemd-analyze)", () => {
-    for (const tool of ["systemd-analyze", "nft"]) if (!Bun.which(tool)) throw new Error(`${tool} is not installed (apt-get install systemd nftables)`);
+    for (const tool of ["systemd-analyze", "nft"]) requireTool(tool);
     const root = tempDir();
     cpSync("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), { recursive: true });
     mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
@@ -43,10 +44,11 @@ describe("qdeploy-firewall.service", () => {
 // The real nft applies the script's ruleset, in a network namespace of its own (unshare -n):
 // this machine's firewall is never touched.
 describe("server/firewall.sh with the real nft", () => {
-  const canRun = process.getuid?.() === 0 && Bun.which("unshare") !== null;
+  const canRun = process.getuid?.() === 0;
   test("admits the union of every app's ports and sshd's, replaces only its own table, twice in a row", () => {
-    if (!Bun.which("nft")) throw new Error("nft is not installed (apt-get install nftables)");
-    if (!canRun) throw new Error("needs root and unshare for a private network namespace");
+    requireTool("nft");
+    requireTool("unshare");
+    if (!canRun) throw new Error("needs root for a private network namespace (unshare -n)");
     const dir = tempDir();
     cpSync(script, join(dir, "apply"));
     writeFileSync(join(dir, "hello.ports"), renderFirewallPorts(cfg)!);
@@ -73,7 +75,9 @@ describe("server/firewall.sh with the real nft", () => {
   });
 
   test("refuses a ports file that is not ports, and leaves the old table in place", () => {
-    if (!canRun || !Bun.which("nft")) throw new Error("needs root, unshare and nft");
+    requireTool("nft");
+    requireTool("unshare");
+    if (!canRun) throw new Error("needs root for a private network namespace (unshare -n)");
     const dir = tempDir();
     cpSync(script, join(dir, "apply"));
     writeFileSync(join(dir, "bad.ports"), "80; flush ruleset\n");

@@ -28,6 +28,8 @@ export interface SandboxOptions {
   sshPort?: number;
   httpPort?: number;
   httpsPort?: number;
+  /** A host port forwarded to the guest's probe port (default: QDEPLOY_SANDBOX_PROBE_PORT, else none). */
+  probePort?: number;
 }
 
 /** The sandbox's state and how to reach it; paths are absolute. */
@@ -248,7 +250,7 @@ function resolvePorts(opts: SandboxOptions): { sshPort: number; httpPort: number
     sshPort: pickPort("SSH", opts.sshPort, DEFAULT_PORTS.ssh),
     httpPort: pickPort("HTTP", opts.httpPort, DEFAULT_PORTS.http),
     httpsPort: pickPort("HTTPS", opts.httpsPort, DEFAULT_PORTS.https),
-    ...(probe && { probePort: pickPort("PROBE", undefined, 0) }),
+    ...((opts.probePort ?? probe) && { probePort: pickPort("PROBE", opts.probePort, 0) }),
   };
 }
 

@@ -3,11 +3,11 @@
  * (systemd as PID 1, sshd, Caddy) that the project's own sandbox code starts.
  * Tests run in order and build on each other: one VM, one app, a history of releases.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { sandboxDown, type SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, keepRequesting, makeProject, onVm, qdeploy, REPO, type Run, sandbox, writeConfig } from "./harness.ts";
+import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { cleanApp, get, keepRequesting, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -23,12 +23,9 @@ const sent = (r: Run) => r.stdout.match(/live \(\w+ [\d.]+s, ([^)]*) sent\)/)?.[
 beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject("deploy");
-  // A clean app on the VM: earlier runs against the same VM leave nothing behind.
-  await onVm(vm, ["bash", "-c", "systemctl stop 'hello-*' 2>/dev/null; rm -rf /srv/qdeploy/hello /etc/caddy/qdeploy/hello.caddy; true"]);
+  // A clean app on the shared VM: earlier suites and runs leave nothing behind.
+  await cleanApp(vm, "hello");
 }, 10 * MIN);
-
-// The next suite gets a clean server.
-afterAll(() => sandboxDown({ projectDir: REPO }), MIN);
 
 describe("deploying to the sandbox", () => {
   test("first push serves the app over HTTPS", async () => {

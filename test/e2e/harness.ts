@@ -1,8 +1,21 @@
 /**
- * The end-to-end harness: one sandbox VM (started by the project's own code) shared by the
- * e2e suites, a throwaway project folder per suite, and the real CLI run as a user runs it.
+ * The end-to-end harness: one sandbox VM (started by the project's own code) shared by every
+ * e2e suite of one `bun test` run, a throwaway project folder per suite, and the real CLI
+ * run as a user runs it.
+ *
+ * One boot for the whole run: bun runs all test files in one process. The first suite's
+ * sandbox() boots the VM (or attaches to one already running); later suites attach to it;
+ * test/preload.ts (bunfig.toml) stops it once after the last file. So a suite:
+ *   - calls `vm = await sandbox()` in its beforeAll (it waits until the VM has booted, so a
+ *     suite after one that rebooted the VM, as deploy.test.ts does, finds it ready);
+ *   - deploys its own app name (`writeConfig(dir, vm, { app: "mysuite" })`, domain
+ *     `mysuite.localhost`, get(vm, "/", "mysuite.localhost")), so suites never share state;
+ *   - cleans its own app first (`await cleanApp(vm, "mysuite")`): a suite may run after any
+ *     other, or on a VM an earlier run left behind;
+ *   - never calls sandboxDown (the next suite would boot a new VM); reboot if you must.
+ * Run one file with `npx bun test test/e2e/FILE`; the VM is stopped at the end either way.
  */
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { sandboxSshArgv, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
@@ -10,9 +23,35 @@ import { sandboxSshArgv, sandboxUp, type SandboxInfo } from "../../src/sandbox/i
 export const REPO = path.resolve(import.meta.dir, "../..");
 const QDEPLOY = path.join(REPO, "bin/qdeploy");
 
-/** The shared sandbox VM: started if it is not running (another suite may have stopped it). */
-export function sandbox(): Promise<SandboxInfo> {
-  return sandboxUp({ projectDir: REPO, log: (l) => console.log(`[sandbox] ${l}`) });
+/** The e2e VM's probe port when QDEPLOY_SANDBOX_PROBE_PORT does not name one (127.0.0.1 only). */
+const E2E_PROBE_PORT = 8999;
+
+/** Set once this process used the shared VM; test/preload.ts then stops it after the last file. */
+export const SANDBOX_USED = Symbol.for("qdeploy.e2e.sandbox-used");
+
+/** The shared sandbox VM: booted on first use in this run, else attached to; returns once systemd has finished booting. */
+export async function sandbox(): Promise<SandboxInfo> {
+  (globalThis as Record<symbol, unknown>)[SANDBOX_USED] = true;
+  // The firewall suite reaches a guest port around Caddy through the probe port.
+  const probePort = Number(process.env.QDEPLOY_SANDBOX_PROBE_PORT) || E2E_PROBE_PORT;
+  const info = await sandboxUp({ projectDir: REPO, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
+  // SSH answers before every unit has started (Caddy, say) after a reboot by an earlier suite.
+  const booted = await onVm(info, ["systemctl", "is-system-running", "--wait"]);
+  if (!["running", "degraded"].includes(booted.stdout.trim())) {
+    throw new Error(`the sandbox did not finish booting: systemctl is-system-running says ${JSON.stringify(booted.stdout.trim())} ${booted.stderr.trim()}`);
+  }
+  return info;
+}
+
+/**
+ * Removes every trace of `app` from the VM (test/e2e/clean-app.sh): its units (stopped,
+ * disabled, deleted), its directory and its Caddy site. Units are found by the app directory
+ * they run from, so another app whose name starts the same ("hello-api") is never touched.
+ */
+export async function cleanApp(info: SandboxInfo, app: string): Promise<void> {
+  if (!/^[a-z][a-z0-9-]*$/.test(app)) throw new Error(`cleanApp: bad app name ${JSON.stringify(app)}`);
+  const r = await onVm(info, ["bash", "-s", "--", app], readFileSync(path.join(import.meta.dir, "clean-app.sh"), "utf8"));
+  if (r.code !== 0) throw new Error(`cleanApp ${app} on the sandbox exited ${r.code}: ${r.stderr.trim()}`);
 }
 
 /** A throwaway copy of examples/hello with a deploy.toml for the sandbox. */
@@ -23,6 +62,8 @@ export function makeProject(name: string): string {
 }
 
 export interface ProjectConfig {
+  /** The app name (default "hello"); its domain is APP.localhost. */
+  app?: string;
   stamp?: string;
   env?: Record<string, string>;
   extra?: string;
@@ -36,7 +77,7 @@ export function writeConfig(dir: string, info: SandboxInfo, c: ProjectConfig = {
   const env = Object.entries(c.env ?? {}).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n");
   writeFileSync(
     path.join(dir, "deploy.toml"),
-    `app = "hello"
+    `app = ${JSON.stringify(c.app ?? "hello")}
 
 [build]
 main = "./cmd/hello"
@@ -47,7 +88,7 @@ web = "hello serve"
 worker = "hello work"
 
 [web]
-domains = ["hello.localhost"]
+domains = [${JSON.stringify(`${c.app ?? "hello"}.localhost`)}]
 health = "/healthz"
 tls = "internal"
 drain = "20s"
@@ -98,7 +139,7 @@ export async function qdeploy(cwd: string, args: string[], opts: { env?: Record<
   return { code, stdout, stderr, seconds: (performance.now() - t) / 1000 };
 }
 
-/** GET https://hello.localhost/PATH through Caddy on the sandbox (SNI set, internal CA). */
+/** GET https://DOMAIN/PATH (default hello.localhost) through Caddy on the sandbox (SNI set, internal CA). */
 export async function get(info: SandboxInfo, urlPath = "/", domain = "hello.localhost"): Promise<{ status: number; body: string }> {
   const p = Bun.spawn(
     ["curl", "-sSk", "--max-time", "30", "--resolve", `${domain}:${info.httpsPort}:127.0.0.1`, "-w", "\n%{http_code}", `https://${domain}:${info.httpsPort}${urlPath}`],
@@ -120,12 +161,12 @@ export async function onVm(info: SandboxInfo, command: string[], stdin?: string)
 }
 
 /** Requests the site in a loop until stop() is called; counts what failed. */
-export function keepRequesting(info: SandboxInfo, urlPath = "/") {
+export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost") {
   let running = true;
   const results = { ok: 0, failed: [] as string[] };
   const loop = (async () => {
     while (running) {
-      const r = await get(info, urlPath);
+      const r = await get(info, urlPath, domain);
       if (r.status >= 200 && r.status < 300) results.ok++;
       else results.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
     }

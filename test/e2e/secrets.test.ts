@@ -2,12 +2,12 @@
  * Secrets on the sandbox: set with `qdeploy secrets set`, they reach the app through the
  * release's env file and nowhere else (no argv on either side, no journal line, no output).
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { sandboxDown, type SandboxInfo } from "../../src/sandbox/index.ts";
-import { makeProject, onVm, qdeploy, REPO, type Run, sandbox, writeConfig } from "./harness.ts";
+import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { cleanApp, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -61,11 +61,8 @@ beforeAll(async () => {
   writeConfig(dir, vm, { stamp: "secrets-v1" });
   const key = Bun.spawnSync(["age-keygen"]).stdout.toString();
   env = { QDEPLOY_AGE_KEY: key, XDG_CONFIG_HOME: mkdtempSync(path.join(tmpdir(), "qdeploy-cfg-")) };
-  await onVm(vm, ["bash", "-c", "systemctl stop 'hello-*' 2>/dev/null; rm -rf /srv/qdeploy/hello /etc/caddy/qdeploy/hello.caddy; true"]);
+  await cleanApp(vm, "hello");
 }, 10 * MIN);
-
-// The next suite gets a clean server.
-afterAll(() => sandboxDown({ projectDir: REPO }), MIN);
 
 test("a secret set from stdin reaches the app, and only through the 0600 env file", async () => {
   ok(await qdeploy(dir, ["secrets", "set", "sandbox", "API_TOKEN"], { env, stdin: `${FIRST}\n` }));

@@ -1,0 +1,17 @@
+/**
+ * Preloaded into every `bun test` run (bunfig.toml). Hooks here wrap the whole run, not one
+ * file: the e2e suites share one sandbox VM (test/e2e/harness.ts), stopped here after the
+ * last file, so one boot serves them all. A run that never touched the VM does nothing.
+ */
+import { afterAll } from "bun:test";
+import { sandboxDown } from "../src/sandbox/index.ts";
+import { REPO, SANDBOX_USED } from "./e2e/harness.ts";
+
+/** Set when this preload ran (test/e2e-shared-vm.test.ts checks bunfig.toml loads it). */
+export const PRELOADED = Symbol.for("qdeploy.test.preloaded");
+(globalThis as Record<symbol, unknown>)[PRELOADED] = true;
+
+afterAll(async () => {
+  if (!(globalThis as Record<symbol, unknown>)[SANDBOX_USED]) return;
+  await sandboxDown({ projectDir: REPO, log: (l) => console.log(`[sandbox] ${l}`) });
+}, 60_000);
