@@ -3,6 +3,7 @@ import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError } from "../errors.ts";
 import type { HostFacts } from "../plan/facts.ts";
+import { FIRST_WEB_PORTS } from "../plan/layout.ts";
 import { planPush } from "../plan/push.ts";
 import { releaseId } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
@@ -201,7 +202,7 @@ function requireSystemd(f: HostFacts): void {
 
 /** Facts of a host qdeploy never touched, for the offline plan. */
 function freshHostFacts(host: ResolvedConfig["hosts"][number], arch: string): HostFacts {
-  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [] };
+  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, switchSha: "", caddyfileSha: "", live: null, liveSlot: null, lock: null, webPorts: FIRST_WEB_PORTS, history: [], blobs: [], releases: [], partial: [] };
 }
 
 function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string): void {

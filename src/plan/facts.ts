@@ -22,6 +22,13 @@ export interface HostFacts {
   liveSlot: number | null;
   /** Who holds the deploy lock, or null. */
   lock: string | null;
+  /**
+   * The app's two web ports from the host's port registry (/srv/qdeploy/.ports); claimed
+   * there when push reads the facts under the lock. null: the app has none on this host yet.
+   */
+  webPorts: [number, number] | null;
+  /** Releases in the order they went live, oldest first (audit.log; repeats collapsed). */
+  history: string[];
   blobs: string[];
   /** Sorted by id, oldest first. */
   releases: ReleaseRecord[];
@@ -57,10 +64,17 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     live: get("live") || null,
     liveSlot: get("live_slot") ? Number(get("live_slot")) : null,
     lock: get("lock") || null,
+    webPorts: parsePorts(get("ports")),
+    history: get("history").split(/\s+/).filter(Boolean),
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
   };
+}
+
+function parsePorts(value: string): [number, number] | null {
+  const m = /^(\d+) (\d+)$/.exec(value);
+  return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
 function parseRelease(value: string): ReleaseRecord {
