@@ -42,7 +42,7 @@ ports_of() {
 }
 claim_ports() {
   local pair taken registered p a q PORT_A="" PORT_B=""
-  mkdir -p /srv/qdeploy
+  [ -d /srv/qdeploy ] || mkdir -p /srv/qdeploy
   exec 7>>"$registry.lock"
   flock -w 30 7 || { echo "the port registry's lock ($registry.lock) stayed busy" >&2; return 1; }
   pair=$(ports_of "$app")

@@ -262,8 +262,8 @@ log_to_file() {
   trap '' HUP PIPE
   size=$(stat -c %s "$log" 2>/dev/null || echo 0)
   if (( size > 1000000 )); then tail -c 500000 "$log" > "$log.tmp.$$" && mv -f "$log.tmp.$$" "$log"; fi
+  TZ=UTC printf '== %(%Y-%m-%dT%H:%M:%SZ)T switch %s\n' -1 "$*" >> "$log"
   exec > >(tee -p -a "$log") 2> >(tee -p -a "$log" >&2)
-  TZ=UTC printf '== %(%Y-%m-%dT%H:%M:%SZ)T switch %s\n' -1 "$*"
 }
 
 # The switch's own lock (switch.lock), held for its whole run, and the deploy lock. push
