@@ -272,6 +272,8 @@ log_to_file() {
 # nobody holds the deploy lock (the switch run by hand, or push's channel died before the
 # switch began), the switch takes it itself. `switch restart` holds it already (fd 9).
 take_locks() {
+  [ -z "${have_switch_lock:-}" ] || return 0
+  have_switch_lock=1
   exec 8>>"$root/switch.lock"
   flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
   if [ -z "${have_deploy_lock:-}" ]; then
@@ -410,6 +412,8 @@ activate() {
 # Zero-downtime restart of the live release: everything, or one process.
 restart() {
   local proc=${1:-} id spec i
+  take_locks
+  reconcile
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
   load_conf "$root/releases/$id"
@@ -421,7 +425,6 @@ restart() {
     [ "${spec%%:*}" = "$proc" ] || continue
     local units=()
     for ((i = 1; i <= ${spec##*:}; i++)); do units+=("$app-$proc@$i.service"); done
-    take_locks
     systemctl restart "${units[@]}"
     audit "restarted $proc"
     return

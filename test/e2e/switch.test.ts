@@ -216,6 +216,23 @@ describe("a push whose connection is cut during the switch", () => {
   }, 6 * MIN);
 });
 
+describe("the next command reconciles what a killed switch left", () => {
+  test("live-slot moved without current, and the old slot still running: current follows, the old slot stops", async () => {
+    // What a switch to cut-v2 killed (SIGKILL) right after it wrote live-slot leaves behind.
+    const releases = (await vmText("ls /srv/qdeploy/cutapp/releases")).split("\n");
+    const v2 = releases.at(-2)!;
+    const live = await liveSlot("cutapp");
+    const idle = (await vmText("grep '^cutapp ' /srv/qdeploy/.ports")).split(" ").slice(1).find((p) => p !== live)!;
+    await onVm(vm, ["bash", "-c", `cd /srv/qdeploy/cutapp && ln -sfn ../releases/${v2} slots/${idle} && systemctl start cutapp-web@${idle} && echo ${idle} > live-slot`]);
+    const r = ok(await qdeploy(dirs.cutapp!, ["restart", "sandbox", "worker"]));
+    expect(r.stdout).toContain(`reconciled: ${v2} is live`);
+    expect(r.stdout).toContain(`reconciled: stopped cutapp-web@${live}.service`);
+    expect(await vmText("readlink /srv/qdeploy/cutapp/current")).toBe(`releases/${v2}`);
+    expect(await activeWeb("cutapp")).toBe(`cutapp-web@${idle}.service`);
+    expect(await get(vm, "/", "cutapp.localhost")).toEqual({ status: 200, body: "hello from cut-v2\n" });
+  }, 3 * MIN);
+});
+
 describe("a refused release, then a reboot", () => {
   test("the live release's command lines and timers come back, not the refused one's", async () => {
     writeApp("bootapp", { stamp: "boot-v1" });
