@@ -1,8 +1,10 @@
-# qdeploy's fact finding: run as `bash -s -- APP` with this text on stdin, in one round trip
-# before anything is planned. Works on a host qdeploy has never touched. One `key=value` a
-# line. Builtins wherever they do: each process costs tens of milliseconds on a small VM.
+# qdeploy's fact finding: run as `bash -s -- APP [claim]` with this text on stdin, in one
+# round trip before anything is planned. Works on a host qdeploy has never touched. One
+# `key=value` a line. Builtins wherever they do: each process costs tens of milliseconds on
+# a small VM. With "claim" (push, under the app's deploy lock: lock.sh) a new app is given
+# its web ports.
 set -u
-app=$1
+app=$1 claim=${2:-}
 root=/srv/qdeploy/$app
 say() { printf '%s\n' "$*"; }
 # 1 or 0 for a test, without the fork of $(...).
@@ -51,6 +53,53 @@ say "live=${live##*/}"
 slot=""
 [ -f "$root/live-slot" ] && read -r slot < "$root/live-slot"
 say "live_slot=$slot"
+
+# The app's two web ports (blue/green) from the host-wide registry /srv/qdeploy/.ports, one
+# "APP PORT PORT" a line, claimed under its flock so two apps never get the same pair. An
+# app keeps the pair it has; one deployed before the registry keeps its live release's.
+registry=/srv/qdeploy/.ports
+ports_of() {
+  local a p q
+  [ -f "$registry" ] || return 0
+  while read -r a p q; do [ "$a" = "$1" ] && { printf '%s %s\n' "$p" "$q"; return 0; }; done < "$registry"
+}
+claim_ports() {
+  local pair taken registered p a q PORT_A="" PORT_B=""
+  [ -d /srv/qdeploy ] || mkdir -p /srv/qdeploy
+  exec 7>>"$registry.lock"
+  flock -w 30 7 || { echo "the port registry's lock ($registry.lock) stayed busy" >&2; return 1; }
+  pair=$(ports_of "$app")
+  if [ -z "$pair" ]; then
+    # Taken: every registered port, and every port something listens on now.
+    registered=" "
+    [ -f "$registry" ] && while read -r a p q; do registered+="$p $q "; done < "$registry"
+    taken="$registered$(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
+    if [ -n "$live" ] && [ -f "$root/releases/${live##*/}/switch.conf" ]; then
+      # Deployed before the registry: keep the pair its live slot listens on, unless
+      # another app has registered it since.
+      eval "$(grep -E '^PORT_[AB]=[0-9]+$' "$root/releases/${live##*/}/switch.conf")"
+      [ -z "$PORT_A" ] || [[ $registered == *" $PORT_A "* || $registered == *" $PORT_B "* ]] || pair="$PORT_A $PORT_B"
+    fi
+    for ((p = 8001; p < 8800 && ${#pair} == 0; p += 2)); do
+      [[ $taken == *" $p "* || $taken == *" $((p + 1)) "* ]] || pair="$p $((p + 1))"
+    done
+    [ -n "$pair" ] || { echo "no free pair of web ports in 8001-8800" >&2; return 1; }
+    { [ -f "$registry" ] && cat "$registry"; printf '%s %s\n' "$app" "$pair"; } > "$registry.tmp.$$" && mv -f "$registry.tmp.$$" "$registry"
+  fi
+  exec 7>&-
+  printf '%s\n' "$pair"
+}
+if [ "$claim" = claim ]; then say "ports=$(claim_ports)"; else say "ports=$(ports_of "$app")"; fi
+
+# The releases that went live, oldest first (the audit trail; repeats of one release in a
+# row, restarts, count once): rollback goes to the one before the live one.
+history="" last=""
+if [ -f "$root/audit.log" ]; then
+  while read -r _ verb id _; do
+    [ "$verb" = activated ] && [ "$id" != "$last" ] && { history+="$id "; last=$id; }
+  done < <(tail -n 1000 "$root/audit.log")
+fi
+say "history=$history"
 holder=""
 if [ -e "$root/lock" ] && ! flock -n "$root/lock" true 2>/dev/null; then
   holder=unknown

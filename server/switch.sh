@@ -61,31 +61,94 @@ journal_tail() {
   journalctl -u "$1" --since "$2" -n 12 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
 }
 
-# Installs release $1's unit files when they differ from the installed ones (UNITS_DIGEST,
-# computed by the planner, saves a cmp per file); removes units a release no longer has.
+# Unit names are host-wide: /srv/qdeploy/*/installed-units list what each app's releases
+# installed, and a name another app already claims is refused (app "foo" with process
+# "bar-worker" and app "foo-bar" with process "worker" would both be foo-bar-worker@.service).
+# The host lock keeps two apps' first installs from claiming a name at once.
+claims_lock=/srv/qdeploy/.claims.lock
+manifest=$root/installed-units
+
+# The names of release $1's unit files, one a line.
+release_units() { local f; for f in "$1"/units/*; do [ -e "$f" ] && printf '%s\n' "${f##*/}"; done; return 0; }
+
+# Fails naming the app when another app's manifest lists one of release $1's unit names.
+refuse_claimed() {
+  local rel=$1 m other name
+  for m in /srv/qdeploy/*/installed-units; do
+    [ -f "$m" ] && [ "$m" != "$manifest" ] || continue
+    other=${m%/installed-units}; other=${other##*/}
+    while read -r name; do
+      [ -n "$name" ] && [ -e "$rel/units/$name" ] || continue
+      die "unit $name of $app is already installed by app $other; rename a process or job (unit names are APP-PROCESS@, APP-job-NAME)"
+    done < "$m"
+  done
+}
+
+# Every instance of template $1 (APP-PROC@.service) that is loaded or enabled, one a line.
+instances_of() {
+  local prefix=${1%@.service}@ link
+  systemctl list-units --all --plain --no-legend "$prefix*.service" | while read -r u _; do printf '%s\n' "$u"; done
+  for link in "$units_dir"/*.wants/"$prefix"*.service; do [ -e "$link" ] || [ -L "$link" ] && printf '%s\n' "${link##*/}"; done
+  return 0
+}
+
+# Installs release $1's unit files that differ from the installed ones (UNITS_DIGEST,
+# computed by the planner, saves a cmp per file) and adds them to the manifest. Removes
+# nothing: units the release lacks go only once it is live (remove_stale_units), so a
+# refused release never stops the live one's processes or timers.
 install_units() {
-  local rel=$1 f name manifest=$root/installed-units
-  local installed=""
+  local rel=$1 name installed="" names
   [ -f "$manifest.digest" ] && read -r installed < "$manifest.digest"
   [ "$installed" = "$UNITS_DIGEST" ] && return 0
-  for f in "$rel"/units/*; do
-    [ -e "$f" ] || continue
-    name=$(basename "$f")
-    cmp -s "$f" "$units_dir/$name" || { cp "$f" "$units_dir/$name.tmp.$$" && mv -f "$units_dir/$name.tmp.$$" "$units_dir/$name"; }
-  done
-  if [ -f "$manifest" ]; then
-    while read -r name; do
-      if [ -z "$name" ] || [ -e "$rel/units/$name" ]; then continue; fi
-      case $name in
-        *@.service) systemctl disable --no-reload --now "${name%@.service}@*.service" >/dev/null 2>&1 || true ;;
-        *) systemctl disable --no-reload --now "$name" >/dev/null 2>&1 || true ;;
-      esac
-      rm -f "$units_dir/$name"
-    done < "$manifest"
-  fi
-  ls -1 "$rel/units" | replace "$manifest"
+  exec 7>>"$claims_lock"
+  flock -w 60 7 || die "the host's unit-name lock ($claims_lock) stayed busy for 60s"
+  refuse_claimed "$rel"
+  names=$(release_units "$rel")
+  # The manifest first: a name is claimed before its file exists.
+  { [ -f "$manifest" ] && cat "$manifest"; printf '%s\n' "$names"; } | sort -u | grep -v '^$' | replace "$manifest" || true
+  exec 7>&-
+  while read -r name; do
+    [ -n "$name" ] || continue
+    cmp -s "$rel/units/$name" "$units_dir/$name" || { cp "$rel/units/$name" "$units_dir/$name.tmp.$$" && mv -f "$units_dir/$name.tmp.$$" "$units_dir/$name"; }
+  done <<< "$names"
   systemctl daemon-reload
   replace "$manifest.digest" "$UNITS_DIGEST"
+}
+
+# Disables, stops and removes the app's units that release $1 does not have (by exact
+# name: `systemctl disable` takes no glob), and leaves the manifest listing release $1's.
+remove_stale_units() {
+  local rel=$1 name names stale=() files=()
+  [ -f "$manifest" ] || return 0
+  names=$(release_units "$rel")
+  while read -r name; do
+    [ -n "$name" ] || continue
+    grep -qxF -- "$name" <<< "$names" && continue
+    files+=("$units_dir/$name")
+    case $name in
+      *@.service) while read -r u; do [ -n "$u" ] && stale+=("$u"); done < <(instances_of "$name" | sort -u) ;;
+      *) stale+=("$name") ;;
+    esac
+  done < "$manifest"
+  (( ${#files[@]} )) || return 0
+  (( ${#stale[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${stale[@]}" 2>/dev/null || true
+  rm -f "${files[@]}"
+  printf '%s\n' "$names" | grep -v '^$' | replace "$manifest" || true
+  systemctl daemon-reload
+  say "removed units: ${files[*]##*/}"
+}
+
+# After a refused release: the live release $1's unit files back in place (a reboot must run
+# the live release's command lines), and the refused release's new units gone.
+restore_units() {
+  local prev=$1
+  if [ -z "$prev" ] || [ ! -f "$root/releases/$prev/switch.conf" ]; then
+    # A refused first release: nothing of it may start at boot.
+    ( UNITS_DIGEST=""; remove_stale_units /nonexistent; rm -f "$manifest.digest" ) || true
+    return 0
+  fi
+  ( load_conf "$root/releases/$prev"; install_units "$root/releases/$prev"; remove_stale_units "$root/releases/$prev" ) ||
+    say "could not restore the units of $prev" >&2
 }
 
 # Gives Caddy its whole config again through its admin API, which listens on a unix socket
@@ -128,17 +191,15 @@ instances() {
   done
 }
 
-# Stops instances of the other processes beyond their new scale (one systemctl to list).
+# Stops instances of the other processes beyond their new scale. Only the release's own
+# templates (APP-PROC@), whose names no other app can hold (refuse_claimed).
 stop_extra_instances() {
-  local unit rest proc i spec extra=()
-  [ -n "$PROCS" ] || return 0
-  while read -r unit rest; do
-    [[ $unit =~ ^$app-([a-z][a-z0-9_-]*)@([0-9]+)\.service$ ]] || continue
-    proc=${BASH_REMATCH[1]} i=${BASH_REMATCH[2]}
-    [ "$proc" = web ] && continue
-    for spec in $PROCS; do [ "${spec%%:*}" = "$proc" ] && (( i <= ${spec##*:} )) && continue 2; done
-    extra+=("$unit")
-  done < <(systemctl list-units --all --plain --no-legend "$app-*@*.service")
+  local spec u extra=()
+  for spec in $PROCS; do
+    while read -r u; do
+      [[ $u =~ @([0-9]+)\.service$ ]] && (( BASH_REMATCH[1] > ${spec##*:} )) && extra+=("$u")
+    done < <(instances_of "$app-${spec%%:*}@.service" | sort -u)
+  done
   (( ${#extra[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${extra[@]}" || true
 }
 
@@ -151,31 +212,163 @@ load_conf() {
 
 audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.log"; }
 
+# The pids listening on TCP port $1 (any address), one a line.
+listeners() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u; }
+
+# Fails unless every listener on port $2 is a process of unit $1 (its cgroup): a port
+# another program holds would answer the health check for a release that is not running.
+# $3 = "before": the unit is not started yet, so no listener at all is the good case.
+check_listener() {
+  local unit=$1 port=$2 when=$3 pid cg comm
+  command -v ss >/dev/null || { say "ss (iproute2) is missing: the switch needs it to check who listens on port $port" >&2; return 1; }
+  for pid in $(listeners "$port"); do
+    cg=$(cat "/proc/$pid/cgroup" 2>/dev/null) || continue
+    [[ $cg == *"/$unit" ]] && continue
+    read -r comm < "/proc/$pid/comm" 2>/dev/null || comm=?
+    say "port $port ($app's web slot) is held by pid $pid ($comm, ${cg##*::}), not by $unit; stop it or free the port (the host's port registry: /srv/qdeploy/.ports)" >&2
+    return 1
+  done
+  [ "$when" = before ] || [ -n "$(listeners "$port")" ]
+}
+
+# Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
+wait_healthy() {
+  local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state
+  while (( SECONDS < deadline )); do
+    if probe "$port" "$path"; then
+      # One look at who answered: the unit's own process, not something else on the port.
+      check_listener "$unit" "$port" after && return 0
+      return 1
+    fi
+    if (( i++ % 5 == 0 )); then
+      state=$(systemctl show -P SubState "$unit")
+      case $state in failed|auto-restart|dead|exited)
+        say "$unit stopped ($state) before it answered $path" >&2; return 1 ;;
+      esac
+    fi
+    sleep 0.1
+  done
+  say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s" >&2
+  return 1
+}
+
+# The switch's output also goes to switch.log, and it ignores SIGHUP/SIGPIPE: when push's
+# connection drops mid-switch the switch still finishes (a dead channel only loses the
+# copy on stdout: tee -p keeps writing the log), so it never stops half-way.
+log_to_file() {
+  local log=$root/switch.log size
+  trap '' HUP PIPE
+  size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+  if (( size > 1000000 )); then tail -c 500000 "$log" > "$log.tmp.$$" && mv -f "$log.tmp.$$" "$log"; fi
+  TZ=UTC printf '== %(%Y-%m-%dT%H:%M:%SZ)T switch %s\n' -1 "$*" >> "$log"
+  exec > >(tee -p -a "$log") 2> >(tee -p -a "$log" >&2)
+}
+
+# The switch's own lock (switch.lock), held for its whole run, and the deploy lock. push
+# holds the deploy lock (lock.sh) on another SSH channel, and that holder waits for
+# switch.lock before it lets go: the deploy lock outlives a switch whose push is gone. When
+# nobody holds the deploy lock (the switch run by hand, or push's channel died before the
+# switch began), the switch takes it itself. `switch restart` holds it already (fd 9).
+take_locks() {
+  [ -z "${have_switch_lock:-}" ] || return 0
+  have_switch_lock=1
+  exec 8>>"$root/switch.lock"
+  flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
+  if [ -z "${have_deploy_lock:-}" ]; then
+    exec 9>>"$root/lock"
+    flock -n 9 || exec 9>&-
+  fi
+}
+
+# A switch that was killed outright (SIGKILL, power loss) may have left a web slot running
+# that lb_policy first routes to, or moved live-slot without current. live-slot is the
+# commit point (written once the new slot passed its health check and Caddy has its site):
+# current follows it, and every other web slot is stopped.
+reconcile() {
+  local live slot target u
+  live=$(live_slot)
+  if [ -n "$live" ] && target=$(readlink "$root/slots/$live" 2>/dev/null); then
+    target=${target##*/}
+    if [ -n "$target" ] && [ "$target" != "$(live_release)" ] && [ -d "$root/releases/$target" ]; then
+      relink "$root/current" "releases/$target"
+      : > "$root/releases/$target/activated"
+      audit "activated $target by reconcile (an interrupted switch had made it live)"
+      say "reconciled: $target is live (an interrupted switch had left current behind)"
+    fi
+  fi
+  while read -r u _; do
+    [ "$u" = "$app-web@$live.service" ] && continue
+    systemctl disable --quiet --no-reload "$u" 2>/dev/null || true
+    systemctl stop "$u" || true
+    say "reconciled: stopped $u, left running by an interrupted switch"
+  done < <(systemctl list-units --plain --no-legend --state=active,activating,reloading "$app-web@*.service")
+}
+
+# The web process is gone (no web process, or scale.web = 0): stop both slots, remove the
+# site so Caddy no longer serves the app's domains.
+remove_web() {
+  local u units=()
+  while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service" | sort -u)
+  (( ${#units[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${units[@]}" || true
+  rm -f "$root/live-slot"
+  if [ -f "$site" ]; then
+    rm -f "$site"
+    caddy_load || say "caddy did not reload without the site of $app" >&2
+    say "removed the site of $app"
+  fi
+}
+
+# Fails when release $1 was made for other ports than the ones the host's registry gives
+# the app (a rollback across a port change): its site and slots would use someone else's.
+check_ports() {
+  local a p q
+  [ -f /srv/qdeploy/.ports ] || return 0
+  while read -r a p q; do
+    [ "$a" = "$app" ] || continue
+    [ "$p $q" = "$PORT_A $PORT_B" ] && return 0
+    die "release $1 was made for ports $PORT_A/$PORT_B, but $app now has $p/$q on this host; push a new release instead"
+  done < /srv/qdeploy/.ports
+}
+
+# Refuses the release being activated: its slot stopped, the live release's units back.
+refuse() {
+  local unit=$1 prev=$2 id=$3 who=$4 why=$5
+  [ -z "$unit" ] || systemctl stop "$unit" || true
+  restore_units "$prev"
+  audit "refused $id by $who: $why"
+}
+
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
 activate() {
-  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit started procs settle
+  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
+  take_locks
+  reconcile
+  prev=$(live_release)
   load_conf "$rel"
+  (( ! WEB )) || check_ports "$id"
   install_units "$rel"
   old=$(live_slot)
   if (( WEB )); then
     next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
     unit=$app-web@$next.service
+    systemctl stop "$unit" 2>/dev/null || true
+    if ! check_listener "$unit" "$next" before; then
+      refuse "" "$prev" "$id" "$who" "port $next is held by another process"
+      die "release $id cannot start: port $next is not free; the live release keeps serving"
+    fi
     relink "$root/slots/$next" "../releases/$id"
     say "starting $unit ($id)"
     started=$(printf '%(%Y-%m-%d %H:%M:%S)T' -1)
-    # restart, not start: a leftover of an interrupted switch must not keep the old release.
-    systemctl restart "$unit"
+    systemctl start "$unit"
     if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
       journal_tail "$unit" "$started"
-      systemctl stop "$unit" || true
-      audit "refused $id by $who: health check failed"
+      refuse "$unit" "$prev" "$id" "$who" "health check failed"
       die "release $id failed its health check; the live release keeps serving"
     fi
     say "healthy: $unit answers $HEALTH"
     if ! sync_site "$rel"; then
-      systemctl stop "$unit" || true
-      audit "refused $id by $who: caddy did not accept the site"
+      refuse "$unit" "$prev" "$id" "$who" "caddy did not accept the site"
       die "Caddy refused the site of release $id; the live release keeps serving"
     fi
     # Caddy's own health check must see the new slot up before the old one goes away;
@@ -187,7 +380,7 @@ activate() {
   : > "$rel/activated"
   procs=""; [ "$only" = web ] || procs=$(instances)
   # --no-reload: enabling only links units for the next boot; a daemon-reload costs seconds.
-  if [ -n "${unit:-}$procs$TIMERS" ]; then systemctl enable --quiet --no-reload ${unit:+"$unit"} $procs $TIMERS; fi
+  if [ -n "$unit$procs$TIMERS" ]; then systemctl enable --quiet --no-reload ${unit:+"$unit"} $procs $TIMERS; fi
   local draining=""
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
     systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
@@ -198,6 +391,8 @@ activate() {
   elif [ -n "$next" ]; then
     wait "$settle"
     say "caddy routes to 127.0.0.1:$next"
+  else
+    remove_web
   fi
   if [ "$only" != web ]; then
     # Stop-then-start, all instances at once: instance numbers stay stable and a worker
@@ -207,6 +402,7 @@ activate() {
     [ -z "$TIMERS" ] || systemctl start $TIMERS
   fi
   [ -z "$draining" ] || wait "$draining"
+  remove_stale_units "$rel"
   audit "activated $id by $who${only:+ ($only only)}"
   say "live: $id"
 }
@@ -214,6 +410,8 @@ activate() {
 # Zero-downtime restart of the live release: everything, or one process.
 restart() {
   local proc=${1:-} id spec i
+  take_locks
+  reconcile
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
   load_conf "$root/releases/$id"
@@ -232,12 +430,28 @@ restart() {
   die "no process \"$proc\" in release $id"
 }
 
+# The app's units by the manifest (exact names; templates as APP-PROC@*), for status.
+unit_patterns() {
+  local name
+  [ -f "$manifest" ] || return 0
+  while read -r name; do
+    case $name in
+      "") ;;
+      *@.service) printf '%s\n' "${name%@.service}@*.service" ;;
+      *) printf '%s\n' "$name" ;;
+    esac
+  done < "$manifest"
+}
+
 status() {
-  local id t
+  local id t patterns=()
   id=$(live_release)
   say "live=$id"
   say "slot=$(live_slot)"
-  systemctl list-units --all --plain --no-legend "$app-*" | awk '{print "unit=" $1 " " $3 " " $4}'
+  while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
+  if (( ${#patterns[@]} )); then
+    systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{print "unit=" $1 " " $3 " " $4}'
+  fi
   [ -n "$id" ] || return 0
   load_conf "$root/releases/$id"
   if (( WEB )); then
@@ -258,9 +472,12 @@ run_exec() {
 
 cmd=${1:-}; shift || true
 case $cmd in
-  activate) activate "$1" "${2:-unknown}" "${3:-}" ;;
+  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" ;;
   # The timer's restart waits for a push in progress (lock.sh holds the same lock).
-  restart) exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"; restart "${1:-}" ;;
+  restart)
+    log_to_file restart "$@"
+    exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
+    have_deploy_lock=1 restart "${1:-}" ;;
   status) status ;;
   exec) run_exec "$@" ;;
   *) die "usage: switch activate|restart|status|exec" ;;

@@ -2,7 +2,7 @@
 import { UsageError } from "../errors.ts";
 import { lineSplitter } from "../output.ts";
 import { factWarnings } from "../plan/facts.ts";
-import { layout } from "../plan/layout.ts";
+import { layout, unitNames, unitPatterns } from "../plan/layout.ts";
 import { rollbackTarget } from "../plan/push.ts";
 import { gatherFacts, lockCommand } from "../remote/host-ops.ts";
 import { type Ctx, loadEnvironment, withRemotes } from "./context.ts";
@@ -17,7 +17,7 @@ export async function releases(ctx: Ctx, env: string): Promise<void> {
     ctx.out.data(facts.map((f) => ({ host: f.host.label, live: f.live, releases: f.releases.map((r) => ({ ...r, live: r.id === f.live })) })));
     for (const f of facts) {
       ctx.out.result(`${f.host.label}`);
-      const target = rollbackTarget(f.releases, f.live)?.id;
+      const target = rollbackTarget(f.releases, f.live, f.history)?.id;
       for (const r of [...f.releases].reverse()) {
         const mark = r.id === f.live ? "live    " : r.id === target ? "previous" : r.activated ? "        " : "refused ";
         ctx.out.result(`  ${mark} ${r.id}  ${r.created.slice(0, 19)}Z  git ${(r.git ?? "-").slice(0, 12).padEnd(12)}  sha256 ${r.sha256.slice(0, 12)}  by ${r.by}`);
@@ -76,8 +76,14 @@ export function parseStatus(text: string) {
 export async function logs(ctx: Ctx, env: string, proc: string | null, follow: boolean, since: string | null, lines: number): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
   if (proc && !cfg.processes[proc] && proc !== "restart") throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
-  const pattern = proc ? `${cfg.app}-${proc}@*` : `${cfg.app}-*`;
-  const argv = ["journalctl", "-u", pattern, "--no-pager", "-o", "short-iso", ...(follow ? ["-f"] : []), ...(since ? ["--since", since] : ["-n", String(lines)])];
+  // Exact patterns (APP-PROC@*.service), never APP-*: that would match app "APP-api"'s units.
+  const patterns =
+    proc === "restart"
+      ? [unitNames.restartService(cfg.app)]
+      : proc
+        ? unitPatterns(cfg.app, [proc], [], false)
+        : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart);
+  const argv = ["journalctl", ...patterns.flatMap((p) => ["-u", p]), "--no-pager", "-o", "short-iso", ...(follow ? ["-f"] : []), ...(since ? ["--since", since] : ["-n", String(lines)])];
   // An app that logs a secret must not have qdeploy print it.
   const hide = hider(await secretsToHide(cfg, ctx));
   await withRemotes(cfg, ctx, async (remotes) => {

@@ -11,10 +11,11 @@ import { configDigest, renderReleaseFiles } from "./release.ts";
 const KEY = "ab".repeat(32);
 const OTHER_KEY = "cd".repeat(32);
 const SHA = "a".repeat(64);
+const PORTS: [number, number] = [8001, 8002];
 const host = cfg.hosts[0]!;
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, ...over };
+  return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, webPorts: PORTS, ...over };
 }
 const push = (f: HostFacts, secrets: Record<string, string>, newDigestKey = OTHER_KEY) =>
   planPush({
@@ -36,10 +37,10 @@ const meta = (h: ReturnType<typeof push>) => JSON.parse(write(h.release, "/relea
 
 describe("configDigest", () => {
   test("equal config and key give equal digests; a changed secret or another key does not", () => {
-    const a = configDigest(renderReleaseFiles(cfg, { PIN: "4711" }), KEY);
-    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }), KEY)).toBe(a);
-    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4712" }), KEY)).not.toBe(a);
-    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }), OTHER_KEY)).not.toBe(a);
+    const a = configDigest(renderReleaseFiles(cfg, { PIN: "4711" }, PORTS), KEY);
+    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }, PORTS), KEY)).toBe(a);
+    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4712" }, PORTS), KEY)).not.toBe(a);
+    expect(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }, PORTS), OTHER_KEY)).not.toBe(a);
     expect(a).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
   });
 
@@ -47,7 +48,7 @@ describe("configDigest", () => {
     // The attack on an unkeyed digest: render every candidate and compare.
     const published = meta(push(facts({ digestKey: KEY }), { PIN: "4711" })).configDigest as string;
     const unkeyed = (pin: string) => {
-      const f = renderReleaseFiles(cfg, { PIN: pin });
+      const f = renderReleaseFiles(cfg, { PIN: pin }, PORTS);
       const h = createHash("sha256");
       for (const part of [f.env, f.site, f.switchConf]) h.update(part).update("\0");
       return h.digest("hex");
@@ -62,7 +63,7 @@ describe("configDigest", () => {
 describe("the digest key in a push", () => {
   test("a host with a key: the digest uses it, and the key is not written again", () => {
     const h = push(facts({ digestKey: KEY }), { PIN: "4711" });
-    expect(meta(h).configDigest).toBe(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }), KEY));
+    expect(meta(h).configDigest).toBe(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }, PORTS), KEY));
     expect(write(h.release, "/digest.key")).toBeUndefined();
   });
 
@@ -71,7 +72,7 @@ describe("the digest key in a push", () => {
     const key = write(h.release, "/digest.key")!;
     expect(key).toMatchObject({ path: "/srv/qdeploy/hello/digest.key", content: `${OTHER_KEY}\n`, mode: 0o600, secret: true });
     expect(h.release.indexOf(key)).toBeLessThan(h.release.indexOf(write(h.release, "/release.json")!));
-    expect(meta(h).configDigest).toBe(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }), OTHER_KEY));
+    expect(meta(h).configDigest).toBe(configDigest(renderReleaseFiles(cfg, { PIN: "4711" }, PORTS), OTHER_KEY));
     expect(write(h.release, "/release.json")!.content).not.toContain(OTHER_KEY);
   });
 

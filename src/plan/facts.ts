@@ -1,6 +1,6 @@
 /** What a host reports before anything is planned (server/facts.sh), as plain data. */
 import type { HostAddress } from "../config/types.ts";
-import { layout } from "./layout.ts";
+import { FIRST_WEB_PORTS, layout } from "./layout.ts";
 import type { ReleaseMeta } from "./release.ts";
 
 /** One release on a host: its release.json, and whether it ever went live. */
@@ -34,6 +34,13 @@ export interface HostFacts {
   liveSlot: number | null;
   /** Who holds the deploy lock, or null. */
   lock: string | null;
+  /**
+   * The app's two web ports from the host's port registry (/srv/qdeploy/.ports); claimed
+   * there when push reads the facts under the lock. null: the app has none on this host yet.
+   */
+  webPorts: [number, number] | null;
+  /** Releases in the order they went live, oldest first (audit.log; repeats collapsed). */
+  history: string[];
   blobs: string[];
   /** Sorted by id, oldest first. */
   releases: ReleaseRecord[];
@@ -51,7 +58,7 @@ export interface HostFacts {
 
 /** Facts of a host qdeploy never touched, for the offline plan and tests. */
 export function freshHostFacts(host: HostAddress, arch: string): HostFacts {
-  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [] };
+  return { host, arch, user: "root", systemd: true, caddy: false, zstd: true, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "", live: null, liveSlot: null, lock: null, webPorts: FIRST_WEB_PORTS, history: [], blobs: [], releases: [], partial: [], corrupt: [] };
 }
 
 /** Parses facts.sh's `key=value` lines. */
@@ -93,12 +100,19 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     live: get("live") || null,
     liveSlot: get("live_slot") ? Number(get("live_slot")) : null,
     lock: get("lock") || null,
+    webPorts: parsePorts(get("ports")),
+    history: get("history").split(/\s+/).filter(Boolean),
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
     corrupt: corrupt.sort(),
     digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
   };
+}
+
+function parsePorts(value: string): [number, number] | null {
+  const m = /^(\d+) (\d+)$/.exec(value);
+  return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
 /** One line per problem the facts show that the user should see, naming the host. */

@@ -42,15 +42,20 @@ export const unitNames = {
 };
 
 /**
- * The two loopback ports an app's web slots use (blue/green). Derived from the app name so
- * several apps share a host without a registry of ports; the pair is in 8001..8800.
+ * Shell-style patterns (journalctl -u, systemctl list-units) matching exactly the units of
+ * an app with these processes, jobs and restart timer: templates as `APP-PROC@*.service`.
+ * No other app can hold these names: the switch refuses a unit name another app installed.
  */
-export function webPorts(app: string): [number, number] {
-  let h = 2166136261; // FNV-1a, stable across runs and platforms
-  for (const c of app) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
-  const base = 8001 + (h % 400) * 2;
-  return [base, base + 1];
+export function unitPatterns(app: string, processes: string[], jobs: string[], restart: boolean): string[] {
+  return [
+    ...processes.map((p) => `${app}-${p}@*.service`),
+    ...(restart ? [unitNames.restartService(app), unitNames.restartTimer(app)] : []),
+    ...jobs.flatMap((j) => [unitNames.jobService(app, j), unitNames.jobTimer(app, j)]),
+  ];
 }
+
+/** The web ports a host qdeploy never touched gives its first app (the registry's first pair). */
+export const FIRST_WEB_PORTS: [number, number] = [8001, 8002];
 
 /**
  * How often Caddy checks each web slot's health path. A slot takes traffic at most this long

@@ -14,7 +14,7 @@ const SHA = "a".repeat(64);
 const rel = (id: string, activated = true, sha256 = SHA): ReleaseRecord => ({ id, created: "", git: null, sha256, by: "t", configDigest: "", activated });
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, ...over };
+  return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, webPorts: [8101, 8102], ...over };
 }
 
 const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
@@ -112,8 +112,36 @@ describe("planPush", () => {
     const h = push(facts()).hosts[0]!;
     const conf = h.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
     expect(conf?.kind === "write" && conf.content).toMatch(
-      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=\d+\nPORT_B=\d+\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer'\nCADDY_SETTLE=0.7\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
+      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=8101\nPORT_B=8102\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer'\nCADDY_SETTLE=0.7\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
     );
+  });
+});
+
+describe("web ports from the hosts", () => {
+  test("each host's site and switch.conf use the pair that host gave the app", () => {
+    const two = planPush({
+      config: cfg,
+      facts: [facts(), facts({ host: { ...host, label: "b" }, webPorts: [8003, 8004] })],
+      artifacts: { x86_64: { path: "/b/" + SHA, sha256: SHA, size: 1000 } },
+      releaseId: "20261122010203",
+      created: "c",
+      git: null,
+      who: "me",
+      secrets: {},
+      newDigestKey: "ab".repeat(32),
+    });
+    const file = (i: number, end: string) => {
+      const s = two.hosts[i]!.release.find((x) => x.kind === "write" && x.path.endsWith(end));
+      return s?.kind === "write" ? s.content : "";
+    };
+    expect(file(0, "site.caddy")).toContain("reverse_proxy 127.0.0.1:8101 127.0.0.1:8102 {");
+    expect(file(1, "site.caddy")).toContain("reverse_proxy 127.0.0.1:8003 127.0.0.1:8004 {");
+    expect(file(0, "switch.conf")).toContain("PORT_A=8101\nPORT_B=8102\n");
+    expect(file(1, "switch.conf")).toContain("PORT_A=8003\nPORT_B=8004\n");
+  });
+
+  test("a host that claimed no ports is a bug, not a guess", () => {
+    expect(() => push(facts({ webPorts: null }))).toThrow("reported no web ports for hello");
   });
 });
 
@@ -122,7 +150,7 @@ describe("pruning and rollback targets", () => {
     const existing = ["01", "02", "03", "04", "05", "06"].map((id) => rel(id, id !== "06"));
     // 07 is new; 06 was refused (never activated), so 05 is the rollback target and stays
     // although only the newest two are kept.
-    const steps = planPrune({ ...cfg, keepReleases: 2 }, existing, "07");
+    const steps = planPrune({ ...cfg, keepReleases: 2 }, { releases: existing, partial: [], live: "05" }, "07");
     expect(lines(steps).filter((l) => l.includes("rm -rf"))).toEqual(
       ["04", "03", "02", "01"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id}`),
     );
@@ -133,6 +161,28 @@ describe("pruning and rollback targets", () => {
     expect(rollbackTarget(rs, "04")?.id).toBe("02");
     expect(rollbackTarget(rs, "02")?.id).toBe("01");
     expect(rollbackTarget(rs, "01")).toBeNull();
+  });
+
+  test("the rollback target is the release live before the current one, by the audit trail", () => {
+    const rs = [rel("01"), rel("02"), rel("03", false), rel("04")];
+    // 01, 02, 04 went live, then a rollback to 02: back again goes to 04, not to 01.
+    expect(rollbackTarget(rs, "02", ["01", "02", "04", "02"])?.id).toBe("04");
+    // 04 live after a rollback to 01 and a push of 04: 01, not the newer 02.
+    expect(rollbackTarget(rs, "04", ["02", "01", "04"])?.id).toBe("01");
+    // A release in the trail that is gone (pruned) is skipped.
+    expect(rollbackTarget([rel("01"), rel("04")], "04", ["01", "02", "04"])?.id).toBe("01");
+    // No usable trail (an older qdeploy's host): the newest older release that went live.
+    expect(rollbackTarget(rs, "04", ["04"])?.id).toBe("02");
+  });
+
+  test("pruning keeps the last good release (the rollback target after the push), however old", () => {
+    const existing = ["01", "02", "03", "04", "05", "06"].map((id) => rel(id));
+    // 01 is live (rolled back to): it stays with keep_releases = 2, and is 07's rollback target.
+    const steps = planPrune({ ...cfg, keepReleases: 2 }, { releases: existing, partial: [], live: "01" }, "07");
+    expect(lines(steps).filter((l) => l.includes("rm -rf"))).toEqual(
+      ["05", "04", "03", "02"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id}`),
+    );
+    expect(rollbackTarget([...existing, rel("07")], "07", ["05", "01", "07"])?.id).toBe("01");
   });
 
   test("rollback plans one switch per host; a release missing on a host is an error", () => {

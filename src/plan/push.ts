@@ -30,12 +30,14 @@ export interface PushInputs {
 /** The steps of `push` on every host. */
 export function planPush(inp: PushInputs): Plan {
   const cfg = inp.config;
-  const files = renderReleaseFiles(cfg, inp.secrets);
   const hosts = inp.facts.map((facts): HostPlan => {
     const artifact = inp.artifacts[facts.arch];
     if (!artifact) throw new Error(`no artifact built for ${facts.arch} (${facts.host.label})`);
     const digestKey = facts.digestKey || inp.newDigestKey;
     if (!digestKey) throw new Error(`no digest key for ${facts.host.label}: the host has none and none was made`);
+    // Per host: each host gives the app its own pair of web ports (its port registry).
+    if (!facts.webPorts) throw new Error(`${facts.host.label} reported no web ports for ${cfg.app} (facts read without claiming them)`);
+    const files = renderReleaseFiles(cfg, inp.secrets, facts.webPorts);
     const meta: ReleaseMeta = {
       id: inp.releaseId,
       created: inp.created,
@@ -66,7 +68,7 @@ export function planPush(inp: PushInputs): Plan {
         : [{ kind: "write", path: l.digestKey, content: `${digestKey}\n`, mode: 0o600, why: "the key of release.json's config digest", secret: true } as Step]),
       ...releaseSteps(cfg, meta, files),
       { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" } as Step,
-      ...planPrune(cfg, facts.releases, inp.releaseId, facts.partial),
+      ...planPrune(cfg, facts, inp.releaseId),
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, notes };
   });
@@ -95,15 +97,16 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
 
 /**
  * Removes releases beyond the newest `keepReleases` once `newId` is live, never the new one
- * and never the rollback target after it (the newest older release that went live), and
- * the half-written directories of interrupted pushes.
+ * and never the one live now (the last good release, and the rollback target once `newId`
+ * is live, however old it is), and the half-written directories of interrupted pushes.
  */
-export function planPrune(cfg: ResolvedConfig, existing: ReleaseRecord[], newId: string, partial: string[] = []): Step[] {
+export function planPrune(cfg: ResolvedConfig, facts: Pick<HostFacts, "releases" | "partial" | "live">, newId: string): Step[] {
   const l = layout(cfg.app);
+  const existing = facts.releases;
   const ids = [...new Set([...existing.map((r) => r.id), newId])].sort().reverse();
-  const target = rollbackTarget(existing, newId);
+  const keep = new Set([newId, facts.live]);
   // Directories without release.json are writes an interrupted push left: never a release.
-  const doomed = [...ids.slice(cfg.keepReleases).filter((id) => id !== newId && id !== target?.id), ...partial.filter((id) => id !== newId)];
+  const doomed = [...ids.slice(cfg.keepReleases).filter((id) => !keep.has(id)), ...facts.partial.filter((id) => id !== newId)];
   const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}` }));
   steps.push({
     kind: "run",
@@ -113,8 +116,19 @@ export function planPrune(cfg: ResolvedConfig, existing: ReleaseRecord[], newId:
   return steps;
 }
 
-/** The release `rollback` goes back to from `live`: the newest older one that went live. */
-export function rollbackTarget(releases: ReleaseRecord[], live: string | null): ReleaseRecord | null {
-  const older = releases.filter((r) => r.activated && (live === null || r.id < live));
+/**
+ * The release `rollback` goes back to from `live`: the one that was live before it, by the
+ * audit trail (`history`, oldest first), if it is still on the host; after a rollback that
+ * is the release rolled back from, not an older one. Without a usable trail (hosts of older
+ * qdeploys), the newest older release that went live.
+ */
+export function rollbackTarget(releases: ReleaseRecord[], live: string | null, history: string[] = []): ReleaseRecord | null {
+  const good = new Map(releases.filter((r) => r.activated).map((r) => [r.id, r]));
+  const at = live === null ? -1 : history.lastIndexOf(live);
+  for (let i = (at < 0 ? history.length : at) - 1; i >= 0; i--) {
+    const r = history[i] !== live ? good.get(history[i]!) : undefined;
+    if (r) return r;
+  }
+  const older = [...good.values()].filter((r) => live === null || r.id < live);
   return older.sort((a, b) => a.id.localeCompare(b.id)).at(-1) ?? null;
 }

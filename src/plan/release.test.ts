@@ -7,7 +7,7 @@ describe("renderSwitchConf", () => {
   for (const [sec, whole] of [[1.5, "2"], [0.5, "1"], [60, "60"], [0, "1"]] as const) {
     test(`health_timeout ${sec}s is HEALTH_TIMEOUT=${whole}`, () => {
       const cfg = { ...helloConfig, web: { ...helloConfig.web!, healthTimeoutSec: sec } };
-      expect(renderSwitchConf(cfg, {})).toContain(`\nHEALTH_TIMEOUT=${whole}\n`);
+      expect(renderSwitchConf(cfg, {}, [8001, 8002])).toContain(`\nHEALTH_TIMEOUT=${whole}\n`);
     });
   }
 });

@@ -6,7 +6,7 @@ import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
 import { renderUnits } from "../render/units.ts";
 import { quote } from "../util/quote.ts";
-import { CADDY_HEALTH_INTERVAL_MS, unitNames, webPorts } from "./layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "./layout.ts";
 
 /** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
 export function releaseId(now: Date): string {
@@ -41,9 +41,12 @@ export function releaseVars(cfg: ResolvedConfig, secrets: Record<string, string>
   return { ...cfg.vars, ...secrets, QDEPLOY_APP: cfg.app, QDEPLOY_ENV: cfg.env };
 }
 
-/** The settings the server-side switch reads for this release (sourced by bash). */
-export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, string>): string {
-  const [portA, portB] = webPorts(cfg.app);
+/**
+ * The settings the server-side switch reads for this release (sourced by bash). `ports`:
+ * the web slots' pair the host gave the app (facts, from the host's port registry).
+ */
+export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, string>, ports: [number, number]): string {
+  const [portA, portB] = ports;
   const procs = Object.keys(cfg.processes)
     .filter((p) => p !== "web")
     .sort()
@@ -70,12 +73,12 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
   return Object.entries(lines).map(([k, v]) => `${k}=${quote(v)}\n`).join("");
 }
 
-/** Renders a release's files for this config and these secret values. */
-export function renderReleaseFiles(cfg: ResolvedConfig, secrets: Record<string, string>): ReleaseFiles {
+/** Renders a release's files for this config, these secret values and the host's web ports. */
+export function renderReleaseFiles(cfg: ResolvedConfig, secrets: Record<string, string>, ports: [number, number]): ReleaseFiles {
   const env = renderEnvFile(releaseVars(cfg, secrets));
   const units = renderUnits(cfg);
-  const site = cfg.web ? renderCaddySite(cfg) : "";
-  const switchConf = renderSwitchConf(cfg, units);
+  const site = cfg.web ? renderCaddySite(cfg, ports) : "";
+  const switchConf = renderSwitchConf(cfg, units, ports);
   return { env, units, site, switchConf };
 }
 

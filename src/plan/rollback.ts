@@ -33,7 +33,7 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
 }
 
 function commonTarget(facts: HostFacts[]): string {
-  const targets = new Set(facts.map((f) => rollbackTarget(f.releases, f.live)?.id ?? null));
+  const targets = new Set(facts.map((f) => rollbackTarget(f.releases, f.live, f.history)?.id ?? null));
   const [only] = targets;
   if (targets.size !== 1) {
     throw new OperationError(`the hosts disagree on the previous release (${[...targets].join(", ")}); name one: qdeploy rollback ENV RELEASE`);

@@ -15,7 +15,7 @@ const ready: HostFacts = {
   host: cfg.hosts[0]!, arch: "x86_64", user: "root", systemd: true, caddy: true, zstd: true, nft: true,
   switchSha: sha(switchScript), caddyfileSha: sha(renderCaddyMain()), caddyDropInSha: sha(renderCaddyDropIn()),
   firewallSha: `${sha(firewallScript)} ${sha(renderFirewallUnit())}`, firewallPorts: "22 80 443",
-  live: null, liveSlot: null, lock: null, blobs: [], releases: [], partial: [], corrupt: [],
+  live: null, liveSlot: null, lock: null, webPorts: [8001, 8002], history: [], blobs: [], releases: [], partial: [], corrupt: [],
 };
 const steps = (f: Partial<HostFacts>, c = cfg) => planSetup(c, { ...ready, ...f }).map((s) => describeStep(s).split(" (")[0]);
 

@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
-import { webPorts } from "../plan/layout.ts";
 import { requireTool } from "../../test/tools.ts";
 import { renderCaddyDropIn, renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
 const cfg: ResolvedConfig = helloConfig;
 
-const [a, b] = webPorts("hello");
+// The pair a host gave the app (facts); any pair renders the same way.
+const PORTS: [number, number] = [8101, 8102];
+const [a, b] = PORTS;
 
 function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConfig {
   return { ...cfg, web: { ...cfg.web!, ...web } };
@@ -18,7 +19,7 @@ function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConf
 
 describe("renderCaddySite", () => {
   test("tls internal", () => {
-    expect(renderCaddySite(cfg)).toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
+    expect(renderCaddySite(cfg, PORTS)).toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
 # Both web slots are upstreams; Caddy sends traffic to the first one that is up and passes
 # its health check, so a switch moves traffic without reloading Caddy (a reload drops TLS
 # handshakes while certificates reload, and closes WebSockets).
@@ -41,7 +42,7 @@ hello.localhost {
   });
 
   test("tls auto: several domains on one address line, no tls directive", () => {
-    expect(renderCaddySite(withWeb({ tls: "auto", domains: ["hello.example.com", "www.hello.example.com"] })))
+    expect(renderCaddySite(withWeb({ tls: "auto", domains: ["hello.example.com", "www.hello.example.com"] }), PORTS))
       .toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
 # Both web slots are upstreams; Caddy sends traffic to the first one that is up and passes
 # its health check, so a switch moves traffic without reloading Caddy (a reload drops TLS
@@ -64,27 +65,27 @@ hello.example.com, www.hello.example.com {
   });
 
   test("tls off: http:// addresses", () => {
-    expect(renderCaddySite(withWeb({ tls: "off", domains: ["a.test", "b.test:8080"] }))).toContain(
+    expect(renderCaddySite(withWeb({ tls: "off", domains: ["a.test", "b.test:8080"] }), PORTS)).toContain(
       "\nhttp://a.test, http://b.test:8080 {\n\treverse_proxy",
     );
   });
 
   test("both web slots of the app are the upstreams, the health path is Caddy's check", () => {
-    expect(renderCaddySite(withWeb({ health: "/up?full=1" }))).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
-    expect(renderCaddySite(withWeb({ health: "/up?full=1" }))).toContain("health_uri /up?full=1\n");
-    expect(() => renderCaddySite(withWeb({ health: "/x {" }))).toThrow("is not a plain path");
+    expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
+    expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain("health_uri /up?full=1\n");
+    expect(() => renderCaddySite(withWeb({ health: "/x {" }), PORTS)).toThrow("is not a plain path");
   });
 
   test("empty without [web]", () => {
-    expect(renderCaddySite({ ...cfg, web: null })).toBe("");
+    expect(renderCaddySite({ ...cfg, web: null }, PORTS)).toBe("");
   });
 
   test("refuses no domains and anything that is not a host name", () => {
-    expect(() => renderCaddySite(withWeb({ domains: [] }))).toThrow("at least one domain");
+    expect(() => renderCaddySite(withWeb({ domains: [] }), PORTS)).toThrow("at least one domain");
     for (const bad of ["a b", "a.test {", "http://a.test", "a.test\nimport /etc/passwd", "-a.test", ""]) {
-      expect(() => renderCaddySite(withWeb({ domains: [bad] }))).toThrow("is not a host name");
+      expect(() => renderCaddySite(withWeb({ domains: [bad] }), PORTS)).toThrow("is not a host name");
     }
-    expect(renderCaddySite(withWeb({ domains: ["*.hello.example.com"] }))).toContain("\n*.hello.example.com {\n");
+    expect(renderCaddySite(withWeb({ domains: ["*.hello.example.com"] }), PORTS)).toContain("\n*.hello.example.com {\n");
   });
 });
 
@@ -152,7 +153,7 @@ describe("caddy validate", () => {
 
   for (const tls of ["internal", "auto", "off"] as const) {
     test(`tls ${tls}: valid, and formatted as caddy fmt would`, () => {
-      const site = renderCaddySite(withWeb({ tls, domains: ["hello.localhost", "www.hello.localhost"] }));
+      const site = renderCaddySite(withWeb({ tls, domains: ["hello.localhost", "www.hello.localhost"] }), PORTS);
       const r = validate({ hello: site });
       expect(r.output).toContain("Valid configuration");
       expect(r.output).not.toContain("not formatted");
@@ -163,8 +164,8 @@ describe("caddy validate", () => {
   }
 
   test("two apps side by side, and no apps at all", () => {
-    const other = renderCaddySite({ ...withWeb({ domains: ["other.localhost"] }), app: "other" });
-    expect(validate({ hello: renderCaddySite(cfg), other }).ok).toBe(true);
+    const other = renderCaddySite({ ...withWeb({ domains: ["other.localhost"] }), app: "other" }, PORTS);
+    expect(validate({ hello: renderCaddySite(cfg, PORTS), other }).ok).toBe(true);
     expect(validate({}).ok).toBe(true);
   });
 
@@ -193,7 +194,7 @@ describe("caddy validate", () => {
   });
 
   test("the check can fail: a broken site file is refused with its file and line", () => {
-    const broken = renderCaddySite(cfg).replace("lb_try_interval 100ms", "stream_close_delay 5m");
+    const broken = renderCaddySite(cfg, PORTS).replace("lb_try_interval 100ms", "stream_close_delay 5m");
     const r = validate({ hello: broken });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("hello.caddy:");

@@ -4,7 +4,7 @@
  * traffic. Pure: (config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { CADDY_HEALTH_INTERVAL_MS, layout, webPorts } from "../plan/layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, layout } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
@@ -12,8 +12,8 @@ import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
 /** The sites folder does not depend on the app; layout() only needs a name to build paths. */
 const SITES_DIR = layout("-").caddySites;
 
-/** The app's site file: its domains proxied to both web slots; "" without [web]. */
-export function renderCaddySite(cfg: ResolvedConfig): string {
+/** The app's site file: its domains proxied to both web slots (the host's pair); "" without [web]. */
+export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): string {
   if (!cfg.web) return "";
   const { domains, tls, health } = cfg.web;
   if (!/^\/[A-Za-z0-9._~\/%?=&+-]*$/.test(health)) throw new Error(`web.health: ${JSON.stringify(health)} is not a plain path`);
@@ -31,8 +31,8 @@ export function renderCaddySite(cfg: ResolvedConfig): string {
       app: cfg.app,
       addresses,
       tls: tls === "internal" ? "\ttls internal\n" : "",
-      portA: String(webPorts(cfg.app)[0]),
-      portB: String(webPorts(cfg.app)[1]),
+      portA: String(ports[0]),
+      portB: String(ports[1]),
       health,
       healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
     },

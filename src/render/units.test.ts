@@ -60,7 +60,7 @@ InaccessiblePaths=-/run/caddy
 describe("renderWebUnit", () => {
   test("renders hello-web@.service", () => {
     expect(renderWebUnit(cfg)).toBe(`# hello-web@.service: written by qdeploy from the release's deploy.toml; do not edit.
-# Instance %i is the loopback port of a web slot (8247 or 8248); the switch starts the idle
+# Instance %i is the loopback port of a web slot (one of the two the host gave the app); the switch starts the idle
 # slot, checks its health, moves Caddy to it, then stops the old one.
 [Unit]
 Description=hello web on 127.0.0.1:%i

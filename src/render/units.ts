@@ -3,7 +3,7 @@
  * in systemd/. Pure: (config) -> text. Names and paths come from src/plan/layout.ts.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, unitNames, webPorts } from "../plan/layout.ts";
+import { layout, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
@@ -27,7 +27,6 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
     webTemplate,
     {
       app: checkApp(cfg.app),
-      slots: webSlotsText(cfg.app),
       execStart: renderExecStart(cfg, command, slot, "processes.web"),
       envFile: `${slot}/env`,
       workingDirectory: workingDirectory(cfg.app),
@@ -220,11 +219,6 @@ export function splitCommand(command: string, where = "command"): string[] {
  */
 function workingDirectory(app: string): string {
   return `%S/${app}`;
-}
-
-function webSlotsText(app: string): string {
-  const [a, b] = webPorts(app);
-  return `${a} or ${b}`;
 }
 
 /** TimeoutStopSec=0 would mean "never SIGKILL", so a zero drain still gets 1 s. */
