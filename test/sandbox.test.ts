@@ -131,7 +131,7 @@ describe("sandbox VM", () => {
     const listening = await sh(["ss", "-H", "-ltnp"]);
     const qemu = listening.out.split("\n").filter((l) => l.includes(`pid=${info.pid},`));
     const addrs = qemu.map((l) => l.split(/\s+/)[3]).sort();
-    expect(addrs).toEqual([info.sshPort, info.httpPort, info.httpsPort].map((p) => `127.0.0.1:${p}`).sort());
+    expect(addrs).toEqual([info.sshPort, info.httpPort, info.httpsPort, ...(info.probePort ? [info.probePort] : [])].map((p) => `127.0.0.1:${p}`).sort());
     const curl = await sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${info.httpPort}/`]);
     expect(curl.out).toBe("200");
   }, SLOW);

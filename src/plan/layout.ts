@@ -17,7 +17,6 @@ export function layout(app: string) {
     slots: `${root}/slots`,
     slot: (port: number) => `${root}/slots/${port}`,
     current: `${root}/current`,
-    previous: `${root}/previous`,
     liveSlot: `${root}/live-slot`,
     lock: `${root}/lock`,
     audit: `${root}/audit.log`,
