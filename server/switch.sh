@@ -38,23 +38,6 @@ probe() {
     [[ $status == 2?? ]] ) 2>/dev/null
 }
 
-# Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
-wait_healthy() {
-  local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state
-  while (( SECONDS < deadline )); do
-    probe "$port" "$path" && return 0
-    if (( i++ % 5 == 0 )); then
-      state=$(systemctl show -P SubState "$unit")
-      case $state in failed|auto-restart|dead|exited)
-        say "$unit stopped ($state) before it answered $path" >&2; return 1 ;;
-      esac
-    fi
-    sleep 0.1
-  done
-  say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s" >&2
-  return 1
-}
-
 # The journal of unit $1 since $2 (this attempt only, not the slot's earlier releases).
 journal_tail() {
   say "last lines of $1:" >&2

@@ -7,17 +7,13 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, get, keepRequesting, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, keepRequesting, makeProject, ok, onVm, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
 let dir: string;
 const timings: Record<string, string> = {};
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 const sent = (r: Run) => r.stdout.match(/live \(\w+ [\d.]+s, ([^)]*) sent\)/)?.[1] ?? "?";
 
 beforeAll(async () => {
@@ -138,17 +134,7 @@ describe("deploying to the sandbox", () => {
   }, 2 * MIN);
 
   test("logs -f follows the journal until stopped", async () => {
-    const p = Bun.spawn([path.join(import.meta.dir, "../../bin/qdeploy"), "logs", "sandbox", "worker", "-f", "-n", "1"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-    const reader = p.stdout.getReader();
-    let seen = "";
-    const deadline = Date.now() + 30_000;
-    while (!/worker \d tick/.test(seen) && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    p.kill();
-    await p.exited;
+    const seen = await qdeployUntil(dir, ["logs", "sandbox", "worker", "-f", "-n", "1"], /worker \d tick/);
     expect(seen).toMatch(new RegExp(`^root@127\\.0\\.0\\.1:${vm.sshPort} .*worker \\d tick`, "m"));
   }, MIN);
 

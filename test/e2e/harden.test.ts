@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { PROBE_GUEST_PORT } from "../../src/sandbox/qemu.ts";
-import { get, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { get, makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "hard";
@@ -17,10 +17,6 @@ const DOMAIN = "hard.localhost";
 let vm: SandboxInfo;
 let dir: string;
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 const vmOk = async (command: string) => {
   const r = await onVm(vm, ["bash", "-c", command]);
   if (r.code !== 0) throw new Error(`on the VM: ${command}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);

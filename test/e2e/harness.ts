@@ -139,6 +139,28 @@ export async function qdeploy(cwd: string, args: string[], opts: { env?: Record<
   return { code, stdout, stderr, seconds: (performance.now() - t) / 1000 };
 }
 
+/** Fails a test with qdeploy's own output unless it exited 0. */
+export function ok(r: Run): Run {
+  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** Runs a long-lived qdeploy command (logs -f) until its stdout matches `until` or `ms` pass, then stops it; returns what it printed. */
+export async function qdeployUntil(cwd: string, args: string[], until: RegExp, ms = 30_000): Promise<string> {
+  const p = Bun.spawn([QDEPLOY, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+  const reader = p.stdout.getReader();
+  let seen = "";
+  const deadline = Date.now() + ms;
+  while (!until.test(seen) && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  p.kill();
+  await p.exited;
+  return seen;
+}
+
 /** GET https://DOMAIN/PATH (default hello.localhost) through Caddy on the sandbox (SNI set, internal CA). */
 export async function get(info: SandboxInfo, urlPath = "/", domain = "hello.localhost"): Promise<{ status: number; body: string }> {
   const p = Bun.spawn(

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "secret-edges";
@@ -17,10 +17,6 @@ let vm: SandboxInfo;
 let dir: string;
 let env: Record<string, string>;
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 
 /** The harness's config under this file's own app name and domain, with `web` as the web command. */
 function configure(web: string): void {

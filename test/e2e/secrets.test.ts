@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, makeProject, ok, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -16,10 +16,6 @@ let env: Record<string, string>;
 const FIRST = `first-Secret-${crypto.randomUUID()}`;
 const SECOND = `second-Secret-${crypto.randomUUID()}`;
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 
 /** The value of NAME in the live web process's environment, read by root on the VM. */
 async function liveEnv(name: string): Promise<string | null> {

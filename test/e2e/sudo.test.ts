@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, makeProject, onVm, qdeploy, type Run, sandbox, writeConfig } from "./harness.ts";
+import { get, makeProject, ok, onVm, qdeploy, qdeployUntil, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "sudoapp"; // no prefix in common with the other suites' apps
@@ -19,10 +19,6 @@ const USER = "deployer";
 let vm: SandboxInfo;
 let dir: string;
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 
 /** The harness's deploy.toml, for this suite's app, logging in as `user`. */
 function configure(stamp: string, user = USER): void {
@@ -138,17 +134,7 @@ describe("a deploy user with sudo", () => {
   }, 2 * MIN);
 
   test("logs -f streams through sudo until stopped", async () => {
-    const p = Bun.spawn([path.join(import.meta.dir, "../../bin/qdeploy"), "logs", "sandbox", "worker", "-f", "-n", "1"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-    const reader = p.stdout.getReader();
-    let seen = "";
-    const deadline = Date.now() + 30_000;
-    while (!/worker \d tick/.test(seen) && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    p.kill();
-    await p.exited;
+    const seen = await qdeployUntil(dir, ["logs", "sandbox", "worker", "-f", "-n", "1"], /worker \d tick/);
     expect(seen).toMatch(new RegExp(`^${USER}@127\\.0\\.0\\.1:${vm.sshPort} .*worker \\d tick`, "m"));
   }, MIN);
 

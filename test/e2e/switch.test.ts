@@ -9,17 +9,13 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, makeProject, onVm, qdeploy, type Run, sandbox } from "./harness.ts";
+import { get, makeProject, ok, onVm, qdeploy, sandbox } from "./harness.ts";
 
 const MIN = 60_000;
 const APPS = ["shop", "shop-api", "cutapp", "bootapp"];
 let vm: SandboxInfo;
 const dirs: Record<string, string> = {};
 
-const ok = (r: Run) => {
-  if (r.code !== 0) throw new Error(`qdeploy exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r;
-};
 
 interface AppOptions {
   stamp: string;
