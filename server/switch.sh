@@ -67,11 +67,14 @@ refuse_claimed() {
   done
 }
 
-# Every instance of template $1 (APP-PROC@.service) that is loaded or enabled, one a line.
+# Every instance of template $1 (APP-PROC@.service) that is loaded or enabled, once each,
+# one a line (builtins for the rest: each process costs tens of milliseconds on a small VM).
 instances_of() {
-  local prefix=${1%@.service}@ link
-  systemctl list-units --all --plain --no-legend "$prefix*.service" | while read -r u _; do printf '%s\n' "$u"; done
-  for link in "$units_dir"/*.wants/"$prefix"*.service; do [ -e "$link" ] || [ -L "$link" ] && printf '%s\n' "${link##*/}"; done
+  local prefix=${1%@.service}@ link u seen=" "
+  while read -r u _; do
+    [[ $seen == *" $u "* ]] || { seen+="$u "; printf '%s\n' "$u"; }
+  done < <(systemctl list-units --all --plain --no-legend "$prefix*.service"
+           for link in "$units_dir"/*.wants/"$prefix"*.service; do [ -e "$link" ] || [ -L "$link" ] && printf '%s\n' "${link##*/}"; done)
   return 0
 }
 
@@ -106,10 +109,10 @@ remove_stale_units() {
   names=$(release_units "$rel")
   while read -r name; do
     [ -n "$name" ] || continue
-    grep -qxF -- "$name" <<< "$names" && continue
+    [[ $'\n'$names$'\n' == *$'\n'"$name"$'\n'* ]] && continue
     files+=("$units_dir/$name")
     case $name in
-      *@.service) while read -r u; do [ -n "$u" ] && stale+=("$u"); done < <(instances_of "$name" | sort -u) ;;
+      *@.service) while read -r u; do [ -n "$u" ] && stale+=("$u"); done < <(instances_of "$name") ;;
       *) stale+=("$name") ;;
     esac
   done < "$manifest"
@@ -181,7 +184,7 @@ stop_extra_instances() {
   for spec in $PROCS; do
     while read -r u; do
       [[ $u =~ @([0-9]+)\.service$ ]] && (( BASH_REMATCH[1] > ${spec##*:} )) && extra+=("$u")
-    done < <(instances_of "$app-${spec%%:*}@.service" | sort -u)
+    done < <(instances_of "$app-${spec%%:*}@.service")
   done
   (( ${#extra[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${extra[@]}" || true
 }
@@ -196,18 +199,29 @@ load_conf() {
 audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.log"; }
 
 # The pids listening on TCP port $1 (any address), one a line.
-listeners() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u; }
+listeners() {
+  local line seen=" "
+  while read -r line; do
+    while [[ $line =~ pid=([0-9]+)(.*) ]]; do
+      line=${BASH_REMATCH[2]}
+      [[ $seen == *" ${BASH_REMATCH[1]} "* ]] || { seen+="${BASH_REMATCH[1]} "; printf '%s\n' "${BASH_REMATCH[1]}"; }
+    done
+  done < <(ss -Hltnp "sport = :$1" 2>/dev/null)
+}
 
 # Fails unless every listener on port $2 is a process of unit $1 (its cgroup): a port
 # another program holds would answer the health check for a release that is not running.
 # $3 = "before": the unit is not started yet, so no listener at all is the good case.
 check_listener() {
-  local unit=$1 port=$2 when=$3 pid cg comm
+  local unit=$1 port=$2 when=$3 pid cg comm line
   command -v ss >/dev/null || { say "ss (iproute2) is missing: the switch needs it to check who listens on port $port" >&2; return 1; }
   for pid in $(listeners "$port"); do
-    cg=$(cat "/proc/$pid/cgroup" 2>/dev/null) || continue
+    # The last line is the unified hierarchy's (0::/...), also on a hybrid cgroup setup.
+    cg=""
+    { while read -r line; do cg=$line; done < "/proc/$pid/cgroup"; } 2>/dev/null
+    [ -n "$cg" ] || continue
     [[ $cg == *"/$unit" ]] && continue
-    read -r comm < "/proc/$pid/comm" 2>/dev/null || comm=?
+    { read -r comm < "/proc/$pid/comm"; } 2>/dev/null || comm=?
     say "port $port ($app's web slot) is held by pid $pid ($comm, ${cg##*::}), not by $unit; stop it or free the port (the host's port registry: /srv/qdeploy/.ports)" >&2
     return 1
   done
@@ -291,7 +305,7 @@ reconcile() {
 # site so Caddy no longer serves the app's domains.
 remove_web() {
   local u units=()
-  while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service" | sort -u)
+  while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service")
   (( ${#units[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${units[@]}" || true
   rm -f "$root/live-slot"
   if [ -f "$site" ]; then
@@ -335,7 +349,7 @@ activate() {
   if (( WEB )); then
     next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
     unit=$app-web@$next.service
-    systemctl stop "$unit" 2>/dev/null || true
+    # reconcile stopped every web slot but the live one: the idle unit is not running.
     if ! check_listener "$unit" "$next" before; then
       refuse "" "$prev" "$id" "$who" "port $next is held by another process"
       die "release $id cannot start: port $next is not free; the live release keeps serving"
