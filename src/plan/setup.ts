@@ -1,5 +1,6 @@
 /** What a host needs before releases can land on it; empty when it has all of it. */
 import { createHash } from "node:crypto";
+import { dirname } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "../render/firewall.ts";
@@ -41,7 +42,7 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   const newFirewall = ports !== null && facts.firewallSha !== firewallFiles;
   if (newDropIn) {
     steps.push(
-      { kind: "run", argv: ["install", "-d", "-m", "0755", dirOf(CADDY_DROP_IN)], why: "caddy.service drop-ins" },
+      { kind: "run", argv: ["install", "-d", "-m", "0755", dirname(CADDY_DROP_IN)], why: "caddy.service drop-ins" },
       { kind: "write", path: CADDY_DROP_IN, content: dropIn, mode: 0o644, why: "Caddy's admin socket: a /run/caddy only caddy and root enter" },
     );
   }
@@ -78,8 +79,4 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
     );
   }
   return steps;
-}
-
-function dirOf(path: string): string {
-  return path.slice(0, path.lastIndexOf("/"));
 }

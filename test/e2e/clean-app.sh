@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Removes every trace of app $1 from a sandbox host (run by harness.ts cleanApp, as root).
+# Removes every trace of app $1 from a sandbox host (units, files, site, firewall ports, web ports) (run by harness.ts cleanApp, as root).
 # Its units are the ones that run from /srv/qdeploy/APP/ (and their timers): matching on the
 # directory, not on a name glob, never touches "hello-api" when cleaning "hello".
 set -euo pipefail
@@ -26,5 +26,7 @@ if ((${#units[@]})); then
   systemctl daemon-reload
   systemctl reset-failed # the sandbox is ours: no stale "failed" marks degrade it
 fi
-rm -rf -- "$root" "/etc/caddy/qdeploy/$app.caddy"
+rm -rf -- "$root" "/etc/caddy/qdeploy/$app.caddy" "/etc/qdeploy/firewall/$app.ports"
+# Its web ports go back to the host's registry.
+if [[ -f /srv/qdeploy/.ports ]]; then sed -i "/^$app /d" /srv/qdeploy/.ports; fi
 if systemctl is-active -q caddy; then systemctl reload caddy; fi

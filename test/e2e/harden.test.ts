@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { PROBE_GUEST_PORT } from "../../src/sandbox/qemu.ts";
-import { get, makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "hard";
@@ -17,11 +17,7 @@ const DOMAIN = "hard.localhost";
 let vm: SandboxInfo;
 let dir: string;
 
-const vmOk = async (command: string) => {
-  const r = await onVm(vm, ["bash", "-c", command]);
-  if (r.code !== 0) throw new Error(`on the VM: ${command}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-};
+const vmOk = (script: string) => onVmOk(vm, script);
 
 /** The harness's config for app "hard" (binary hello), every duration key with a fraction. */
 function writeHardConfig(stamp: string): void {
@@ -50,13 +46,8 @@ beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject(APP);
   // Only this suite's app and the firewall's probe listener: other suites' apps stay.
-  await onVm(vm, [
-    "bash",
-    "-c",
-    `systemctl stop '${APP}-*' ${APP}-probe.service 2>/dev/null; systemctl disable '${APP}-*' 2>/dev/null; ` +
-      `rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/qdeploy/firewall/${APP}.ports /etc/systemd/system/${APP}-*; ` +
-      "systemctl daemon-reload; true",
-  ]);
+  await onVm(vm, ["bash", "-c", `systemctl stop ${APP}-probe.service 2>/dev/null; true`]);
+  await cleanApp(vm, APP);
 }, 10 * MIN);
 
 describe("fractional durations", () => {

@@ -182,6 +182,13 @@ export async function onVm(info: SandboxInfo, command: string[], stdin?: string)
   return { code, stdout, stderr };
 }
 
+/** Runs a bash script on the sandbox as root; its stdout, or an error with its exit code and output. */
+export async function onVmOk(info: SandboxInfo, script: string): Promise<string> {
+  const r = await onVm(info, ["bash", "-c", script]);
+  if (r.code !== 0) throw new Error(`on the VM: ${script}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
 /** Requests the site in a loop until stop() is called; counts what failed. */
 export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost") {
   let running = true;

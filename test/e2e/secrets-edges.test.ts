@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "secret-edges";
@@ -36,12 +36,7 @@ const releaseIds = async () =>
   (await onVm(vm, ["bash", "-c", `ls /srv/qdeploy/${APP}/releases | sort`])).stdout.trim().split("\n").filter(Boolean);
 
 /** Removes this file's app from the VM; other suites' apps keep running. */
-const removeApp = () =>
-  onVm(vm, [
-    "bash",
-    "-c",
-    `systemctl disable --now '${APP}-*' >/dev/null 2>&1; rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/systemd/system/${APP}-*; systemctl daemon-reload; systemctl reset-failed '${APP}-*' 2>/dev/null; true`,
-  ]);
+const removeApp = () => cleanApp(vm, APP);
 
 beforeAll(async () => {
   vm = await sandbox();

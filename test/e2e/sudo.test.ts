@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, makeProject, ok, onVm, qdeploy, qdeployUntil, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, onVmOk, qdeploy, qdeployUntil, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "sudoapp"; // no prefix in common with the other suites' apps
@@ -32,11 +32,7 @@ function configure(stamp: string, user = USER): void {
   writeFileSync(file, toml);
 }
 
-const vmSh = async (script: string) => {
-  const r = await onVm(vm, ["bash", "-c", script]);
-  if (r.code !== 0) throw new Error(`on the VM: ${script}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-};
+const vmSh = (script: string) => onVmOk(vm, script);
 
 beforeAll(async () => {
   vm = await sandbox();
@@ -45,9 +41,9 @@ beforeAll(async () => {
   await onVm(vm, [
     "bash",
     "-c",
-    `systemctl stop '${APP}-*' 2>/dev/null; systemctl disable '${APP}-*' 2>/dev/null; rm -rf /srv/qdeploy/${APP} /etc/caddy/qdeploy/${APP}.caddy /etc/systemd/system/${APP}-*; ` +
-      `for u in ${USER} nosudo; do userdel -rf $u 2>/dev/null; rm -f /etc/sudoers.d/qdeploy-$u; done; systemctl daemon-reload; true`,
+    `for u in ${USER} nosudo; do userdel -rf $u 2>/dev/null; rm -f /etc/sudoers.d/qdeploy-$u; done; true`,
   ]);
+  await cleanApp(vm, APP);
 }, 10 * MIN);
 
 describe("a deploy user with sudo", () => {

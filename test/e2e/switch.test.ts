@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { get, makeProject, ok, onVm, qdeploy, sandbox } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, qdeploy, sandbox } from "./harness.ts";
 
 const MIN = 60_000;
 const APPS = ["shop", "shop-api", "cutapp", "bootapp"];
@@ -72,12 +72,8 @@ beforeAll(async () => {
   vm = await sandbox();
   for (const a of APPS) dirs[a] = makeProject(a);
   // Only this file's apps: their units, files, sites and port registrations.
-  const clean = APPS.map(
-    (a) => `systemctl disable --now $(systemctl list-units --all --plain --no-legend '${a}-*' | awk '{print $1}') >/dev/null 2>&1
-      for f in $(cat /srv/qdeploy/${a}/installed-units 2>/dev/null); do rm -f /etc/systemd/system/$f; done
-      rm -rf /srv/qdeploy/${a} /etc/caddy/qdeploy/${a}.caddy; sed -i '/^${a} /d' /srv/qdeploy/.ports 2>/dev/null`,
-  );
-  await onVm(vm, ["bash", "-c", `${clean.join("\n")}\nsystemctl stop foreign-listener 2>/dev/null; systemctl daemon-reload; true`]);
+  await onVm(vm, ["bash", "-c", "systemctl stop foreign-listener 2>/dev/null; true"]);
+  for (const a of APPS) await cleanApp(vm, a);
 }, 10 * MIN);
 
 describe("two apps whose names share a prefix", () => {
