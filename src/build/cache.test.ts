@@ -20,19 +20,33 @@ test("only a clean commit has a build key, and every input changes it", () => {
     buildKey(clean, helloConfig.build, { goos: "linux", goarch: "arm64" }, "go1.26.8", {}),
     buildKey(clean, helloConfig.build, amd64, "go1.26.9", {}),
     buildKey(clean, helloConfig.build, amd64, "go1.26.8", { GOFLAGS: "-tags=x" }),
+    buildKey(clean, helloConfig.build, amd64, "go1.26.8", {}, ["example.com/x/cmd/web web"]),
   ];
-  expect(new Set([k, ...others]).size).toBe(6);
+  expect(new Set([k, ...others]).size).toBe(7);
+  // The names known after expansion are an output of the build, not an input.
+  expect(buildKey(clean, { ...helloConfig.build, binaries: ["web"] }, amd64, "go1.26.8", {})).toBe(k);
 });
 
-test("a remembered build is found while its file exists", async () => {
+test("a remembered build is found while every binary's file exists", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "qd-cache-"));
-  const sha256 = "c".repeat(64);
+  const [web, worker] = ["c".repeat(64), "d".repeat(64)];
+  const built = { binaries: { web: { sha256: web, size: 3 }, worker: { sha256: worker, size: 4 } } };
   expect(await findCachedBuild(dir, "k")).toBeNull();
-  await rememberBuild(dir, "k", { sha256, size: 3 });
+  await rememberBuild(dir, "k", built);
   expect(await findCachedBuild(dir, "k")).toBeNull(); // no artifact file yet
-  writeFileSync(path.join(dir, sha256), "bin");
-  expect(await findCachedBuild(dir, "k")).toEqual({ sha256, size: 3 });
+  writeFileSync(path.join(dir, web), "bin");
+  expect(await findCachedBuild(dir, "k")).toBeNull(); // one of two
+  writeFileSync(path.join(dir, worker), "bin2");
+  expect(await findCachedBuild(dir, "k")).toEqual(built);
   expect(await findCachedBuild(dir, null)).toBeNull();
+});
+
+test("an index entry of an older version (one sha256) is a miss, not a crash", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-cache-"));
+  const sha256 = "e".repeat(64);
+  writeFileSync(path.join(dir, sha256), "bin");
+  writeFileSync(path.join(dir, "index.json"), JSON.stringify({ k: { sha256, size: 3 } }));
+  expect(await findCachedBuild(dir, "k")).toBeNull();
 });
 
 test("editing deploy.toml or secrets leaves the source clean", async () => {

@@ -10,22 +10,32 @@ import path from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { GoTarget } from "./arch.ts";
 
-export interface CachedBuild {
+/** One binary of a cached build. */
+export interface CachedBinary {
   sha256: string;
   size: number;
 }
 
-/** The key of one build: commit, build settings, target, Go version and Go's env knobs. Pure. */
+/** What one build key built: every binary by its name in bin/. */
+export interface CachedBuild {
+  binaries: Record<string, CachedBinary>;
+}
+
+/**
+ * The key of one build: commit, build settings, target, Go version, Go's env knobs and the
+ * programs built (import path and name each: GO_INSTALL_PACKAGE_SPEC may change them). Pure.
+ */
 export function buildKey(
   git: { sha: string | null; dirty: boolean },
   build: ResolvedConfig["build"],
   target: GoTarget,
   goVersion: string,
   env: Record<string, string | undefined>,
+  programs: string[] = [],
 ): string | null {
   if (!git.sha || git.dirty) return null;
-  const { dir: _dir, ...settings } = build;
-  const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", GOVERSION: env.GOVERSION ?? "" };
+  const { dir: _dir, binaries: _binaries, ...settings } = build;
+  const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", GOVERSION: env.GOVERSION ?? "", programs };
   return createHash("sha256").update(JSON.stringify(inputs)).digest("hex");
 }
 
@@ -39,18 +49,19 @@ async function readIndex(outDir: string): Promise<Record<string, CachedBuild>> {
   }
 }
 
-/** The artifact built earlier for this key, if its file is still there. */
+/** The binaries built earlier for this key, if every file is still there (entries of older versions are misses). */
 export async function findCachedBuild(outDir: string, key: string | null): Promise<CachedBuild | null> {
   if (!key) return null;
   const hit = (await readIndex(outDir))[key];
-  return hit && existsSync(path.join(outDir, hit.sha256)) ? hit : null;
+  const binaries = Object.values(hit?.binaries ?? {});
+  return hit && binaries.length && binaries.every((b) => existsSync(path.join(outDir, b.sha256))) ? hit : null;
 }
 
 /** Records what a key built to. */
 export async function rememberBuild(outDir: string, key: string | null, built: CachedBuild): Promise<void> {
   if (!key) return;
   const index = await readIndex(outDir);
-  index[key] = { sha256: built.sha256, size: built.size };
+  index[key] = { binaries: Object.fromEntries(Object.entries(built.binaries).map(([n, b]) => [n, { sha256: b.sha256, size: b.size }])) };
   await writeFile(indexFile(outDir), `${JSON.stringify(index, null, 1)}\n`);
 }
 

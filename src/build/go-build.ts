@@ -22,6 +22,8 @@ export interface BuildOptions {
   root: string;
   build: ResolvedConfig["build"];
   target: GoTarget;
+  /** The main package to build, e.g. "./cmd/web" (src/build/packages.ts); default build.main as a single pattern, else ".". */
+  pkg?: string;
   /** The commit for the stamp's `{git.sha}`; null outside git ("unknown"). */
   gitSha: string | null;
   /** The work tree differs from gitSha: the stamp gets "-dirty" appended to the sha. */
@@ -68,12 +70,16 @@ export function goLdflags(build: ResolvedConfig["build"], gitSha: string | null,
   return parts.filter(Boolean).join(" ");
 }
 
-/** The argv after `go`: `build -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT MAIN`. */
-export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false): string[] {
+/** The argv after `go`: `build -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT PKG`. */
+export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false, pkg = singlePackage(build)): string[] {
   const args = ["build", "-trimpath", "-buildvcs=false", "-ldflags", goLdflags(build, gitSha, dirty)];
   if (build.tags.length) args.push("-tags", build.tags.join(","));
-  args.push("-o", output, build.main);
+  args.push("-o", output, pkg);
   return args;
+}
+
+function singlePackage(build: ResolvedConfig["build"]): string {
+  return typeof build.main === "string" ? build.main : (build.main?.[0] ?? ".");
 }
 
 /**
@@ -117,7 +123,7 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
 
   await mkdir(opts.outDir, { recursive: true });
   const tmp = join(resolve(opts.outDir), `.build-${process.pid}-${randomBytes(6).toString("hex")}`);
-  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty);
+  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg);
   log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED})`);
 
   const started = performance.now();

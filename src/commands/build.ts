@@ -1,13 +1,15 @@
-/** Builds the Go binary once per host architecture. */
+/** Builds the app's Go binaries once per host architecture. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "../build/arch.ts";
 import { gitInfo } from "../build/git.ts";
 import { buildKey, findCachedBuild, localGoVersion, rememberBuild } from "../build/cache.ts";
 import { buildBinary } from "../build/go-build.ts";
+import { parseGoMod } from "../build/gomod.ts";
+import { type MainPackage, resolveBinaries } from "../build/packages.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
-import type { Artifact } from "../plan/push.ts";
+import type { Artifact, BinaryArtifact } from "../plan/push.ts";
 import { formatBytes } from "../remote/run-plan.ts";
 
 export interface Builds {
@@ -16,37 +18,47 @@ export interface Builds {
   seconds: number;
 }
 
-/** Cross-compiles for each distinct `uname -m` in archs (in turn: go build uses every core). */
+/**
+ * Expands build.main to the app's main packages (setting cfg.build.binaries) and
+ * cross-compiles each for each distinct `uname -m` in archs, one `go build` per package in
+ * turn (go build uses every core), so each binary's time is its own.
+ */
 export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output): Promise<Builds> {
   const started = performance.now();
   const moduleDir = cfg.build.dir ?? cfg.root;
+  const mod = await readFile(path.join(moduleDir, "go.mod"), "utf8").then(parseGoMod, () => null);
+  // No go.mod: buildBinary says so in its own words; "." is then the only thing to try.
+  const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
   const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);
   const artifacts: Record<string, Artifact> = {};
   const outDir = path.join(cfg.root, ".qdeploy", "build");
   const goVersion = localGoVersion();
+  const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
   for (const arch of [...new Set(archs)]) {
     const target = goTarget(arch);
-    const key = buildKey(git, cfg.build, target, goVersion, process.env);
+    const platform = platformName(target);
+    const key = buildKey(git, cfg.build, target, goVersion, process.env, programs);
     const cached = await findCachedBuild(outDir, key);
     if (cached) {
-      out.info(`${platformName(target)}: commit ${git.sha!.slice(0, 12)} was built already (sha256 ${cached.sha256.slice(0, 12)}): no build`);
-      artifacts[arch] = { path: path.join(outDir, cached.sha256), ...cached };
+      const list = Object.entries(cached.binaries).map(([n, b]) => `${n} ${b.sha256.slice(0, 12)}`).join(", ");
+      out.info(`${platform}: commit ${git.sha!.slice(0, 12)} was built already (${list}): no build`);
+      artifacts[arch] = { binaries: Object.fromEntries(Object.entries(cached.binaries).map(([n, b]) => [n, { path: path.join(outDir, b.sha256), ...b }])) };
       continue;
     }
-    out.info(`building ${cfg.build.main} for ${platformName(target)}...`);
-    const b = await buildBinary({
-      root: moduleDir,
-      build: cfg.build,
-      target,
-      gitSha: git.sha,
-      dirty: git.dirty,
-      outDir,
-      log: (l) => out.debug(l),
-    });
-    out.info(`built ${platformName(target)} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
-    artifacts[arch] = { path: b.path, sha256: b.sha256, size: b.size };
-    await rememberBuild(outDir, key, b);
+    const binaries: Record<string, BinaryArtifact> = {};
+    for (const pkg of pkgs) {
+      out.info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
+      const b = await buildBinary({ root: moduleDir, build: cfg.build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, log: (l) => out.debug(l) });
+      out.info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
+      binaries[pkg.name] = { path: b.path, sha256: b.sha256, size: b.size };
+    }
+    // One program is also bin/<build.binary> (shared contract 2): the same blob, a second link.
+    for (const name of cfg.build.binaries ?? []) {
+      if (!binaries[name] && pkgs.length === 1) binaries[name] = binaries[pkgs[0]!.name]!;
+    }
+    artifacts[arch] = { binaries };
+    await rememberBuild(outDir, key, { binaries });
   }
   return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000 };
 }

@@ -10,7 +10,6 @@ import type { HostAddress, Overridable, RawConfig, ResolvedConfig } from "./type
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
-  main: ".",
   cgo: false,
   ldflags: "-s -w",
   stamp: { symbol: "main.version", value: "{git.sha}" },
@@ -140,8 +139,9 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     }),
     build: {
       dir: path.resolve(root, b.dir ?? "."),
-      main: b.main ?? DEFAULTS.main,
+      ...(b.main !== undefined && { main: b.main }),
       binary: b.binary ?? raw.app,
+      ...(b.binary !== undefined && { binaryGiven: true }),
       cgo: b.cgo ?? DEFAULTS.cgo,
       ldflags: b.ldflags ?? DEFAULTS.ldflags,
       tags: b.tags ?? [],

@@ -53,11 +53,15 @@ const buildSchema: JSONSchemaType<BuildConfig> = {
       nullable: true,
       description: "The Go module's folder (where go.mod is), relative to deploy.toml. Default: deploy.toml's folder.",
     },
+    // ajv's JSONSchemaType cannot type a string-or-list property: the cast keeps the rest typed.
     main: {
-      type: "string",
-      nullable: true,
-      description: "Package to build (Heroku's GO_INSTALL_PACKAGE_SPEC), e.g. \"./cmd/hello\". Default \".\".",
-    },
+      anyOf: [
+        { type: "string", minLength: 1 },
+        { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
+      ],
+      description:
+        "Packages to build (Heroku's install spec, GO_INSTALL_PACKAGE_SPEC): a pattern or a list, e.g. \"./cmd/...\" or [\"./cmd/web\", \"./cmd/worker\"]; each main package becomes bin/NAME. Default: GO_INSTALL_PACKAGE_SPEC, go.mod's `// +heroku install`, else \".\".",
+    } as unknown as JSONSchemaType<BuildConfig>["properties"]["main"],
     binary: {
       type: "string",
       nullable: true,

@@ -7,7 +7,8 @@
 export interface BuildConfig {
   /** The Go module's folder (with go.mod), relative to deploy.toml; default: deploy.toml's folder. */
   dir?: string;
-  main?: string;
+  /** Package patterns: one string (space-separated, like GO_INSTALL_PACKAGE_SPEC) or a list. */
+  main?: string | string[];
   binary?: string;
   cgo?: boolean;
   ldflags?: string;
@@ -119,8 +120,19 @@ export interface ResolvedConfig {
   build: {
     /** The Go module's folder, absolute (build.dir resolved against root). Optional only for older fixtures: resolveEnvironment always sets it. */
     dir?: string;
-    main: string;
+    /**
+     * build.main as written (a pattern string or a list); absent: GO_INSTALL_PACKAGE_SPEC,
+     * go.mod's `// +heroku install`, else "." (src/build/packages.ts packageSpec).
+     */
+    main?: string | string[];
     binary: string;
+    /** build.binary was written (not the app-name default): refused with several main packages. */
+    binaryGiven?: boolean;
+    /**
+     * The names in a release's bin/ (shared contract 1), set once the packages are expanded
+     * (src/build/packages.ts resolveBinaries). Absent: `[binary]`.
+     */
+    binaries?: string[];
     cgo: boolean;
     ldflags: string;
     tags: string[];

@@ -21,7 +21,7 @@ const push = (f: HostFacts, secrets: Record<string, string>, newDigestKey = OTHE
   planPush({
     config: cfg,
     facts: [f],
-    artifacts: { x86_64: { path: "/b", sha256: SHA, size: 1 } },
+    artifacts: { x86_64: { binaries: { hello: { path: "/b", sha256: SHA, size: 1 } } } },
     releaseId: "20261122010203",
     created: "c",
     git: null,

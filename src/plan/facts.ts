@@ -110,6 +110,10 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
   };
 }
 
+function isShaMap(v: unknown): v is Record<string, string> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+}
+
 function parsePorts(value: string): [number, number] | null {
   const m = /^(\d+) (\d+)$/.exec(value);
   return m ? [Number(m[1]), Number(m[2])] : null;
@@ -139,6 +143,7 @@ function parseRelease(value: string): ReleaseRecord | string {
     created: String(json.created ?? ""),
     git: (json.git as string | null | undefined) ?? null,
     sha256: String(json.sha256 ?? ""),
+    ...(isShaMap(json.binaries) && { binaries: json.binaries }),
     by: String(json.by ?? ""),
     configDigest: String(json.configDigest ?? ""),
     activated: flag === "1",

@@ -21,7 +21,7 @@ const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
   planPush({
     config: cfg,
     facts: [f],
-    artifacts: { x86_64: { path: "/b/" + SHA, sha256: SHA, size: 1000 } },
+    artifacts: { x86_64: { binaries: { hello: { path: "/b/" + SHA, sha256: SHA, size: 1000 } } } },
     releaseId: "20261122010203",
     created: "2026-11-22T01:02:03Z",
     git: "abc",
@@ -122,7 +122,7 @@ describe("web ports from the hosts", () => {
     const two = planPush({
       config: cfg,
       facts: [facts(), facts({ host: { ...host, label: "b" }, webPorts: [8003, 8004] })],
-      artifacts: { x86_64: { path: "/b/" + SHA, sha256: SHA, size: 1000 } },
+      artifacts: { x86_64: { binaries: { hello: { path: "/b/" + SHA, sha256: SHA, size: 1000 } } } },
       releaseId: "20261122010203",
       created: "c",
       git: null,
@@ -230,4 +230,92 @@ test("a failing step is named by its marker", () => {
   const r = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script]) });
   expect(r.exitCode).toBe(1);
   expect(r.stderr.toString().trim().split("\n").at(-1)).toBe(`${STEP_MARK}1`);
+});
+
+describe("several binaries", () => {
+  const [WEB, WORKER, MIGRATE] = ["1".repeat(64), "2".repeat(64), "3".repeat(64)];
+  const multi = { ...cfg, processes: { web: "bin/web", worker: "worker --queue default" }, build: { ...cfg.build, binaries: ["migrate", "web", "worker"] } };
+  const three = (f: HostFacts) =>
+    planPush({
+      config: multi,
+      facts: [f],
+      artifacts: {
+        x86_64: {
+          binaries: {
+            web: { path: `/b/${WEB}`, sha256: WEB, size: 10 },
+            worker: { path: `/b/${WORKER}`, sha256: WORKER, size: 20 },
+            migrate: { path: `/b/${MIGRATE}`, sha256: MIGRATE, size: 30 },
+          },
+        },
+      },
+      releaseId: "20261122010203",
+      created: "c",
+      git: "abc",
+      who: "me",
+      secrets: {},
+      newDigestKey: "ab".repeat(32),
+    });
+  const d = "/srv/qdeploy/hello/releases/20261122010203";
+
+  test("only the blob the host lacks is uploaded; every name is linked", () => {
+    const h = three(facts({ blobs: [WEB, MIGRATE] })).hosts[0]!;
+    expect(lines(h.upload)).toEqual([`upload /b/${WORKER} -> /srv/qdeploy/hello/blobs/${WORKER} (20 bytes raw, sha256 222222222222)`]);
+    expect(h.upload[0]!.why).toBe("the x86_64 binary of worker");
+    expect(h.notes).toEqual([
+      `binary of migrate ${MIGRATE.slice(0, 12)} is already on the host: nothing to upload`,
+      `binary of web ${WEB.slice(0, 12)} is already on the host: nothing to upload`,
+    ]);
+    expect(lines(h.release).filter((l) => l.includes("ln -f"))).toEqual([
+      `run    ln -f /srv/qdeploy/hello/blobs/${MIGRATE} ${d}/bin/migrate`,
+      `run    ln -f /srv/qdeploy/hello/blobs/${WEB} ${d}/bin/web`,
+      `run    ln -f /srv/qdeploy/hello/blobs/${WORKER} ${d}/bin/worker`,
+    ]);
+  });
+
+  test("release.json records every binary and keeps sha256 for older readers", () => {
+    const h = three(facts()).hosts[0]!;
+    expect(h.upload).toHaveLength(3);
+    const rec = h.release.find((s) => s.kind === "write" && s.path.endsWith("release.json"));
+    const meta = JSON.parse(rec?.kind === "write" ? rec.content : "{}");
+    expect(meta.binaries).toEqual({ migrate: MIGRATE, web: WEB, worker: WORKER });
+    // No bin/hello here: the first name's.
+    expect(meta.sha256).toBe(MIGRATE);
+  });
+
+  test("two names of one blob (build.binary beside the only program) upload it once", () => {
+    const one = planPush({
+      config: { ...cfg, build: { ...cfg.build, binaries: ["web", "hello"] } },
+      facts: [facts()],
+      artifacts: { x86_64: { binaries: { web: { path: `/b/${WEB}`, sha256: WEB, size: 10 }, hello: { path: `/b/${WEB}`, sha256: WEB, size: 10 } } } },
+      releaseId: "20261122010203",
+      created: "c",
+      git: null,
+      who: "me",
+      secrets: {},
+      newDigestKey: "ab".repeat(32),
+    }).hosts[0]!;
+    expect(one.upload).toHaveLength(1);
+    expect(one.upload[0]!.why).toBe("the x86_64 binary of hello, web");
+    expect(lines(one.release).filter((l) => l.includes("ln -f"))).toHaveLength(2);
+    const rec = one.release.find((s) => s.kind === "write" && s.path.endsWith("release.json"));
+    expect(JSON.parse(rec?.kind === "write" ? rec.content : "{}").sha256).toBe(WEB);
+  });
+
+  test("units run bin/NAME and NAME from the release's bin/", () => {
+    const h = three(facts()).hosts[0]!;
+    const unit = (n: string) => {
+      const s = h.release.find((x) => x.kind === "write" && x.path.endsWith(n));
+      return s?.kind === "write" ? s.content : "";
+    };
+    expect(unit("hello-web@.service")).toContain("/bin/web\n");
+    expect(unit("hello-worker@.service")).toContain("/bin/worker --queue default\n");
+  });
+});
+
+test("facts keep a release's binaries, and an older release.json without them still reads", () => {
+  const b = JSON.stringify({ web: SHA });
+  const text = `arch=x86_64\nuser=root\nsystemd=1\nrelease=1 02 {"id":"02","sha256":"${SHA}","binaries":${b},"by":"x","created":"c","git":null,"configDigest":"d"}\nrelease=1 01 {"id":"01","sha256":"${SHA}","by":"x","created":"c","git":null,"configDigest":"d"}\n`;
+  const f = parseFacts(host, text);
+  expect(f.releases.map((r) => r.binaries)).toEqual([undefined, { web: SHA }]);
+  expect(f.releases[0]!.sha256).toBe(SHA);
 });

@@ -6,11 +6,27 @@ import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts
 import { planSetup } from "./setup.ts";
 import type { HostPlan, Plan, Step } from "./steps.ts";
 
-/** A binary built for one host architecture (`uname -m`). */
-export interface Artifact {
+/** One built binary: a file named by its sha256. */
+export interface BinaryArtifact {
   path: string;
   sha256: string;
   size: number;
+}
+
+/** What was built for one host architecture (`uname -m`): every binary by its name in bin/. */
+export interface Artifact {
+  binaries: Record<string, BinaryArtifact>;
+}
+
+/**
+ * The sha256 release.json keeps as `sha256` (what older qdeploys read and `releases` lists
+ * first): build.binary's, else the first name's. Pure.
+ */
+export function primaryBinary(cfg: ResolvedConfig, binaries: Record<string, string>): string {
+  const names = Object.keys(binaries).sort();
+  const name = binaries[cfg.build.binary] !== undefined ? cfg.build.binary : names[0];
+  if (name === undefined) throw new Error("a release without a binary");
+  return binaries[name]!;
 }
 
 export interface PushInputs {
@@ -38,28 +54,34 @@ export function planPush(inp: PushInputs): Plan {
     // Per host: each host gives the app its own pair of web ports (its port registry).
     if (!facts.webPorts) throw new Error(`${facts.host.label} reported no web ports for ${cfg.app} (facts read without claiming them)`);
     const files = renderReleaseFiles(cfg, inp.secrets, facts.webPorts);
+    const binaries = Object.fromEntries(Object.entries(artifact.binaries).sort().map(([name, b]) => [name, b.sha256]));
     const meta: ReleaseMeta = {
       id: inp.releaseId,
       created: inp.created,
       git: inp.git,
-      sha256: artifact.sha256,
+      sha256: primaryBinary(cfg, binaries),
+      binaries,
       by: inp.who,
       configDigest: configDigest(files, digestKey),
     };
     const notes: string[] = [];
     const l = layout(cfg.app);
     const upload: Step[] = [];
-    if (facts.blobs.includes(artifact.sha256)) {
-      notes.push(`binary ${artifact.sha256.slice(0, 12)} is already on the host: nothing to upload`);
-    } else {
-      upload.push({
-        kind: "upload",
-        local: artifact.path,
-        remote: l.blob(artifact.sha256),
-        sha256: artifact.sha256,
-        size: artifact.size,
-        why: `the ${facts.arch} binary`,
-      });
+    // One upload per blob the host lacks: a name linked to bytes already there costs nothing.
+    const blobs = new Map<string, { b: BinaryArtifact; names: string[] }>();
+    for (const [name, b] of Object.entries(artifact.binaries).sort()) {
+      const entry = blobs.get(b.sha256) ?? { b, names: [] };
+      entry.names.push(name);
+      blobs.set(b.sha256, entry);
+    }
+    const single = blobs.size === 1 && Object.keys(artifact.binaries).length === 1;
+    for (const [sha256, { b, names }] of blobs) {
+      const what = single ? "binary" : `binary of ${names.join(", ")}`;
+      if (facts.blobs.includes(sha256)) {
+        notes.push(`${what} ${sha256.slice(0, 12)} is already on the host: nothing to upload`);
+        continue;
+      }
+      upload.push({ kind: "upload", local: b.path, remote: l.blob(sha256), sha256, size: b.size, why: `the ${facts.arch} ${what}` });
     }
     const release = [
       // A host's first push leaves the key there; later pushes key their digests with it.
@@ -75,13 +97,15 @@ export function planPush(inp: PushInputs): Plan {
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts };
 }
 
-/** Writes one release directory: binary link, env file, units, site, metadata. */
+/** Writes one release directory: a hard link per binary, env file, units, site, metadata. */
 export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: ReturnType<typeof renderReleaseFiles>): Step[] {
   const l = layout(cfg.app);
   const dir = l.release(meta.id);
+  const binaries = Object.entries(meta.binaries ?? { [cfg.build.binary]: meta.sha256 }).sort();
   const steps: Step[] = [
     { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
-    { kind: "run", argv: ["ln", "-f", l.blob(meta.sha256), `${dir}/bin/${cfg.build.binary}`], why: "the binary" },
+    // Hard links keep each blob's link count above 1 while a release uses it (the prune's test).
+    ...binaries.map(([name, sha256]): Step => ({ kind: "run", argv: ["ln", "-f", l.blob(sha256), `${dir}/bin/${name}`], why: binaries.length === 1 ? "the binary" : `the binary ${name}` })),
     { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true, fresh: true },
     { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs", fresh: true },
   ];

@@ -18,7 +18,10 @@ export interface ReleaseMeta {
   id: string;
   created: string;
   git: string | null;
+  /** The primary binary's sha256 (build.binary's, else the first name's): what older qdeploys read. */
   sha256: string;
+  /** Every binary in bin/ by name; absent in releases written before several binaries. */
+  binaries?: Record<string, string>;
   by: string;
   /**
    * HMAC of everything the release holds but the binary (env file, site, switch.conf), keyed

@@ -134,9 +134,11 @@ export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir
   const [first, ...args] = words;
   if (first === undefined) throw new Error(`${where}: the command is empty`);
   let exec: string;
-  if (first === cfg.build.binary) {
-    if (!/^[A-Za-z0-9._+-]+$/.test(first)) throw new Error(`build.binary: "${first}" is not a plain file name`);
-    exec = `${releaseDir}/bin/${first}`;
+  // NAME or bin/NAME for any binary of the release (shared contract 1), as on Heroku.
+  const own = first.replace(/^bin\//, "");
+  if ((cfg.build.binaries ?? [cfg.build.binary]).includes(own)) {
+    if (!/^[A-Za-z0-9._+-]+$/.test(own)) throw new Error(`build.binary: "${own}" is not a plain file name`);
+    exec = `${releaseDir}/bin/${own}`;
   } else if (first.startsWith("/")) {
     exec = quoteExecWord(first);
   } else if (first.includes("/")) {

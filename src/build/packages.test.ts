@@ -1,0 +1,116 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { helloConfig } from "../../test/fixtures/config.ts";
+import { requireTool } from "../../test/tools.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import { ConfigError } from "../errors.ts";
+import { binaryNames, expandPackages, installName, packageSpec, resolveBinaries } from "./packages.ts";
+
+const MAIN = "package main\n\nfunc main() {}\n";
+
+/** A module example.com/shop/v2 with cmd/web, cmd/worker, cmd/v3 (a main whose folder is a version), lib (not main). */
+function tempModule(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-pkgs-"));
+  const put = (p: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    writeFileSync(path.join(dir, p), text);
+  };
+  put("go.mod", "module example.com/shop/v2\n\ngo 1.22\n");
+  put("cmd/web/main.go", MAIN);
+  put("cmd/worker/main.go", MAIN);
+  put("tools/v3/main.go", MAIN);
+  put("lib/lib.go", "package lib\n");
+  return dir;
+}
+
+describe("installName: as go install names a binary", () => {
+  test.each([
+    ["example.com/shop/cmd/web", "web"],
+    ["example.com/shop/v2", "shop"],
+    ["example.com/shop/v2/cmd/worker", "worker"],
+    ["example.com/tools/v3", "tools"],
+    ["example.com/shop/v1", "v1"],
+    ["example.com/shop/v0", "v0"],
+    ["example.com/shop/v02", "v02"],
+    ["hello", "hello"],
+    ["v2", "v2"],
+  ])("%s -> %s", (importPath, name) => expect(installName(importPath)).toBe(name));
+});
+
+describe("packageSpec: where the patterns come from", () => {
+  const mod = { herokuInstall: { packages: ["./cmd/..."], line: 4 } };
+  test.each([
+    ["build.main string, split on spaces", "./cmd/web ./cmd/worker", {}, {}, mod, ["./cmd/web", "./cmd/worker"], "build.main"],
+    ["build.main list", ["./cmd/web"], { GO_INSTALL_PACKAGE_SPEC: "./x" }, {}, mod, ["./cmd/web"], "build.main"],
+    ["local environment", undefined, { GO_INSTALL_PACKAGE_SPEC: " ./a  ./b " }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./a", "./b"], "GO_INSTALL_PACKAGE_SPEC"],
+    ["[env] table", undefined, { GO_INSTALL_PACKAGE_SPEC: "" }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./c"], "[env] GO_INSTALL_PACKAGE_SPEC"],
+    ["go.mod's install line", undefined, {}, {}, mod, ["./cmd/..."], "go.mod:4 // +heroku install"],
+    ["default", undefined, {}, {}, null, ["."], "default"],
+  ] as const)("%s", (_name, main, env, vars, m, patterns, source) => {
+    expect(packageSpec(main as string | string[] | undefined, env, vars, m)).toEqual({ patterns: [...patterns], source });
+  });
+});
+
+test("binaryNames: one program is also bin/<build.binary>; several are only their own names", () => {
+  const p = (name: string) => ({ importPath: `x/${name}`, dir: name, name });
+  expect(binaryNames([p("web")], "shop")).toEqual(["web", "shop"]);
+  expect(binaryNames([p("shop")], "shop")).toEqual(["shop"]);
+  expect(binaryNames([p("web"), p("worker")], "shop")).toEqual(["web", "worker"]);
+});
+
+describe("expandPackages with go list", () => {
+  requireTool("go");
+  const dir = tempModule();
+  const spec = (...patterns: string[]) => ({ patterns, source: "build.main" });
+  const problems = async (patterns: string[]) => {
+    try {
+      await expandPackages(dir, spec(...patterns));
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+      throw e;
+    }
+    throw new Error("no error");
+  };
+
+  test("./... keeps the main packages only, named as go install names them", async () => {
+    const pkgs = await expandPackages(dir, spec("./..."));
+    expect(pkgs).toEqual([
+      { importPath: "example.com/shop/v2/cmd/web", dir: "cmd/web", name: "web" },
+      { importPath: "example.com/shop/v2/cmd/worker", dir: "cmd/worker", name: "worker" },
+      { importPath: "example.com/shop/v2/tools/v3", dir: "tools/v3", name: "tools" },
+    ]);
+  });
+
+  test("a list, in order, each package once", async () => {
+    const pkgs = await expandPackages(dir, spec("./cmd/worker", "./cmd/...", "./cmd/web"));
+    expect(pkgs.map((p) => p.name)).toEqual(["worker", "web"]);
+  });
+
+  test("patterns without a main package, and ones go cannot find, are config problems naming them", async () => {
+    expect(await problems(["./lib"])).toEqual(['build.main: "./lib" holds no main package (a Go program: package main with func main)']);
+    expect(await problems(["./cmd/...", "./lib/..."])).toEqual(['build.main: "./lib/..." holds no main package (a Go program: package main with func main)']);
+    const missing = await problems(["./nope"]);
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatch(/^build\.main: "\.\/nope": .*directory not found/);
+    expect(missing[0]).not.toContain(dir); // no temp folder paths in the message
+    expect((await problems(["./cmd/zz/..."]))[0]).toContain('"./cmd/zz/..."');
+    expect(await problems([])).toEqual(['build.main: no package patterns (e.g. "." or "./cmd/...")']);
+  });
+
+  const env = { ...process.env, GO_INSTALL_PACKAGE_SPEC: undefined };
+  test("resolveBinaries sets cfg.build.binaries and refuses build.binary with several programs", async () => {
+    const cfg: ResolvedConfig = { ...helloConfig, root: dir, vars: {}, build: { ...helloConfig.build, dir, main: "./cmd/..." } };
+    await resolveBinaries(cfg, null, env);
+    expect(cfg.build.binaries).toEqual(["web", "worker"]);
+    const one = { ...cfg, build: { ...cfg.build, main: "./cmd/web" } };
+    delete one.build.binaries;
+    await resolveBinaries(one, null, env);
+    expect(one.build.binaries).toEqual(["web", "hello"]);
+    const given = { ...cfg, build: { ...cfg.build, binaryGiven: true } };
+    const err = await resolveBinaries(given, null, env).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems[0]!.path).toBe("build.binary");
+  });
+});

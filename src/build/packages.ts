@@ -1,0 +1,196 @@
+/**
+ * Which programs an app builds: build.main's package patterns (Heroku's install spec),
+ * expanded in the module with `go list` to its main packages, each named as `go install`
+ * names it. One `bin/NAME` per main package in a release.
+ */
+import path from "node:path";
+import { BuildError, ConfigError } from "../errors.ts";
+import type { ResolvedConfig } from "../config/types.ts";
+import type { GoMod } from "./gomod.ts";
+
+/** The patterns to build and where they came from (for messages). */
+export interface PackageSpec {
+  patterns: string[];
+  /** "build.main", "GO_INSTALL_PACKAGE_SPEC", "[env] GO_INSTALL_PACKAGE_SPEC", "go.mod:N // +heroku install" or "default". */
+  source: string;
+}
+
+/** One main package and the name of its binary. */
+export interface MainPackage {
+  importPath: string;
+  /** The folder, relative to the module root ("." for the root). */
+  dir: string;
+  /** `go install`'s name: the last import-path element, skipping a /vN suffix. */
+  name: string;
+}
+
+/**
+ * The patterns, highest first (shared contract 5): build.main, GO_INSTALL_PACKAGE_SPEC in
+ * the local environment, then in the environment's [env] table, then go.mod's
+ * `// +heroku install`, then ".". Pure.
+ */
+export function packageSpec(
+  main: string | string[] | undefined,
+  env: Record<string, string | undefined>,
+  vars: Record<string, string>,
+  mod: Pick<GoMod, "herokuInstall"> | null,
+): PackageSpec {
+  if (main !== undefined) return { patterns: typeof main === "string" ? splitSpec(main) : main, source: "build.main" };
+  const local = splitSpec(env.GO_INSTALL_PACKAGE_SPEC ?? "");
+  if (local.length) return { patterns: local, source: "GO_INSTALL_PACKAGE_SPEC" };
+  const fromVars = splitSpec(vars.GO_INSTALL_PACKAGE_SPEC ?? "");
+  if (fromVars.length) return { patterns: fromVars, source: "[env] GO_INSTALL_PACKAGE_SPEC" };
+  if (mod?.herokuInstall) return { patterns: mod.herokuInstall.packages, source: `go.mod:${mod.herokuInstall.line} // +heroku install` };
+  return { patterns: ["."], source: "default" };
+}
+
+/** `go install`'s binary name for an import path (cmd/go's DefaultExecName, module mode). Pure. */
+export function installName(importPath: string): string {
+  const parts = importPath.split("/");
+  const last = parts.at(-1) ?? importPath;
+  return parts.length > 1 && isVersionElement(last) ? parts.at(-2)! : last;
+}
+
+// v2, v3, ...: a major-version suffix; v0, v1 and v01 are not (cmd/go's isVersionElement).
+function isVersionElement(s: string): boolean {
+  return /^v\d+$/.test(s) && s[1] !== "0" && s !== "v1";
+}
+
+/**
+ * The names in a release's bin/ for these main packages: each package's install name, and
+ * when there is exactly one, also `binary` (build.binary, default the app), so apps written
+ * for one binary keep working. Pure.
+ */
+export function binaryNames(pkgs: MainPackage[], binary: string): string[] {
+  const names = pkgs.map((p) => p.name);
+  if (pkgs.length === 1 && !names.includes(binary)) names.push(binary);
+  return names;
+}
+
+/** One entry of `go list -json`. */
+interface ListedPackage {
+  ImportPath?: string;
+  Name?: string;
+  Dir?: string;
+  Match?: string[];
+  Error?: { Err?: string };
+}
+
+/**
+ * Parses `go list -e -json` output and keeps the main packages, or lists the problems: a
+ * pattern go could not resolve, a pattern matching no main package, two programs with the
+ * same name. Pure; `where` names the key in messages.
+ */
+export function mainPackagesFromList(json: string, moduleDir: string, spec: PackageSpec): { packages: MainPackage[]; problems: string[] } {
+  const listed: ListedPackage[] = [];
+  // `go list -json` prints one JSON object after another, not an array.
+  const decoder = json.replace(/}\s*{/g, "},{");
+  if (decoder.trim()) listed.push(...(JSON.parse(`[${decoder}]`) as ListedPackage[]));
+  const problems: string[] = [];
+  const packages: MainPackage[] = [];
+  const mainsPer = new Map<string, number>(spec.patterns.map((p) => [p, 0]));
+  for (const p of listed) {
+    if (p.Error?.Err) {
+      problems.push(`${JSON.stringify(p.ImportPath ?? "")}: ${cleanGoError(p.Error.Err, moduleDir)}`);
+      for (const m of p.Match ?? []) mainsPer.set(m, -1);
+      continue;
+    }
+    if (p.Name !== "main" || !p.ImportPath) continue;
+    for (const m of p.Match ?? []) mainsPer.set(m, (mainsPer.get(m) ?? 0) + 1);
+    if (packages.some((q) => q.importPath === p.ImportPath)) continue;
+    const dir = path.relative(moduleDir, p.Dir ?? moduleDir) || ".";
+    packages.push({ importPath: p.ImportPath, dir, name: installName(p.ImportPath) });
+  }
+  const empty = [...mainsPer].filter(([, n]) => n === 0).map(([p]) => p);
+  if (packages.length === 0) {
+    if (!problems.length) problems.push(`${quoteList(spec.patterns)} ${spec.patterns.length > 1 ? "hold" : "holds"} no main package (a Go program: package main with func main)`);
+  } else if (empty.length) {
+    problems.push(`${quoteList(empty)} ${empty.length > 1 ? "hold" : "holds"} no main package (a Go program: package main with func main)`);
+  }
+  const byName = new Map<string, string[]>();
+  for (const p of packages) byName.set(p.name, [...(byName.get(p.name) ?? []), p.importPath]);
+  for (const [name, paths] of byName) {
+    if (paths.length > 1) problems.push(`${paths.join(" and ")} would both be bin/${name}; build only one of them`);
+  }
+  return { packages, problems };
+}
+
+/** The argv that lists the patterns' packages: -find reads no dependencies, so it is fast and offline. */
+export function goListArgs(patterns: string[]): string[] {
+  return ["list", "-find", "-e", "-json=ImportPath,Name,Dir,Match,Error", "--", ...patterns];
+}
+
+/**
+ * Expands the spec in the module: its main packages, or a ConfigError at `key` (build.main,
+ * or where the spec came from) naming the patterns and what go said.
+ */
+export async function expandPackages(
+  moduleDir: string,
+  spec: PackageSpec,
+  env: Record<string, string | undefined> = process.env,
+  file = "deploy.toml",
+): Promise<MainPackage[]> {
+  const problems = await packageProblems(moduleDir, spec, env);
+  if ("packages" in problems) return problems.packages;
+  throw new ConfigError(problems.problems.map((message) => ({ file, path: spec.source === "build.main" ? "build.main" : "", message: withSource(spec, message) })));
+}
+
+/** expandPackages without throwing: the packages, or the problems as text. */
+export async function packageProblems(
+  moduleDir: string,
+  spec: PackageSpec,
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ packages: MainPackage[] } | { problems: string[] }> {
+  if (spec.patterns.length === 0) return { problems: ["no package patterns (e.g. \".\" or \"./cmd/...\")"] };
+  // -find needs no toolchain download: the local Go only reads the folders.
+  let r: ReturnType<typeof Bun.spawnSync>;
+  try {
+    r = Bun.spawnSync(["go", ...goListArgs(spec.patterns)], { cwd: moduleDir, env: { ...env, GOTOOLCHAIN: "local", GOFLAGS: "" } as Record<string, string> });
+  } catch {
+    throw new BuildError("go is not installed (not found on PATH): install Go from https://go.dev/dl/");
+  }
+  const stderr = (r.stderr ?? "").toString().trim();
+  const stdout = (r.stdout ?? "").toString();
+  if (r.exitCode !== 0 && !stdout.trim()) {
+    return { problems: [`go list ${spec.patterns.join(" ")} failed: ${cleanGoError(stderr || `exit status ${r.exitCode}`, moduleDir)}`] };
+  }
+  const { packages, problems } = mainPackagesFromList(stdout, moduleDir, spec);
+  return problems.length ? { problems } : { packages };
+}
+
+/**
+ * Expands cfg's packages (go.mod read by the caller) and records the names its releases
+ * hold as cfg.build.binaries (shared contract 1), so the units resolve `NAME` and
+ * `bin/NAME`. Returns the packages.
+ */
+export async function resolveBinaries(cfg: ResolvedConfig, mod: Pick<GoMod, "herokuInstall"> | null, env: Record<string, string | undefined> = process.env): Promise<MainPackage[]> {
+  const spec = packageSpec(cfg.build.main, env, cfg.vars, mod);
+  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env);
+  if (pkgs.length > 1 && cfg.build.binaryGiven) {
+    throw new ConfigError([{ file: "deploy.toml", path: "build.binary", message: `names one executable, but ${quoteList(spec.patterns)} build ${pkgs.length} (${pkgs.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME` }]);
+  }
+  cfg.build.binaries = binaryNames(pkgs, cfg.build.binary);
+  return pkgs;
+}
+
+/** A space-separated spec (GO_INSTALL_PACKAGE_SPEC, a build.main string) as patterns. */
+export function splitSpec(spec: string): string[] {
+  return spec.split(/\s+/).filter(Boolean);
+}
+
+function withSource(spec: PackageSpec, message: string): string {
+  return spec.source === "build.main" ? message : `${message} (packages from ${spec.source})`;
+}
+
+function quoteList(patterns: string[]): string {
+  return patterns.map((p) => JSON.stringify(p)).join(", ");
+}
+
+/** go's message without its "go: " prefix and the module folder's absolute path. */
+function cleanGoError(text: string, moduleDir: string): string {
+  return text
+    .split("\n")
+    .map((l) => l.replace(/^go: /, "").replaceAll(`${path.resolve(moduleDir)}/`, "./").replaceAll(path.resolve(moduleDir), "."))
+    .filter(Boolean)
+    .join("; ");
+}
