@@ -104,8 +104,8 @@ describe("expandPackages with go list", () => {
     const cfg: ResolvedConfig = { ...helloConfig, root: dir, vars: {}, build: { ...helloConfig.build, dir, main: "./cmd/..." } };
     await resolveBinaries(cfg, null, env);
     expect(cfg.build.binaries).toEqual(["web", "worker"]);
-    const one = { ...cfg, build: { ...cfg.build, main: "./cmd/web" } };
-    delete one.build.binaries;
+    const { binaries: _b, ...build } = cfg.build;
+    const one: ResolvedConfig = { ...cfg, build: { ...build, main: "./cmd/web" } };
     await resolveBinaries(one, null, env);
     expect(one.build.binaries).toEqual(["web", "hello"]);
     const given = { ...cfg, build: { ...cfg.build, binaryGiven: true } };
