@@ -20,11 +20,19 @@ export async function releases(ctx: Ctx, env: string): Promise<void> {
       const target = rollbackTarget(f.releases, f.live, f.history)?.id;
       for (const r of [...f.releases].reverse()) {
         const mark = r.id === f.live ? "live    " : r.id === target ? "previous" : r.activated ? "        " : "refused ";
-        ctx.out.result(`  ${mark} ${r.id}  ${r.created.slice(0, 19)}Z  git ${(r.git ?? "-").slice(0, 12).padEnd(12)}  sha256 ${r.sha256.slice(0, 12)}  by ${r.by}`);
+        ctx.out.result(`  ${mark} ${r.id}  ${r.created.slice(0, 19)}Z  git ${(r.git ?? "-").slice(0, 12).padEnd(12)}  ${describeBinaries(r)}  by ${r.by}`);
       }
       if (!f.releases.length) ctx.out.result("  (no releases)");
     }
   });
+}
+
+/** `sha256 abc...` for one binary (and releases of older versions); `web abc..., worker def...` for several. */
+export function describeBinaries(r: { sha256: string; binaries?: Record<string, string> }): string {
+  const all = Object.entries(r.binaries ?? {});
+  const distinct = new Set(all.map(([, sha]) => sha));
+  if (all.length === 0 || distinct.size === 1) return `sha256 ${r.sha256.slice(0, 12)}`;
+  return all.map(([name, sha]) => `${name} ${sha.slice(0, 12)}`).join(", ");
 }
 
 /** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs. */

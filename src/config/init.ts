@@ -10,6 +10,7 @@
 import { access, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, OperationError } from "../errors.ts";
+import { parseGoMod } from "../build/gomod.ts";
 import { parseProcfile } from "./procfile.ts";
 import { renderSchemaJson } from "./schema.ts";
 
@@ -36,11 +37,17 @@ export function renderInitConfig(opts: {
   app: string;
   module: string;
   processes: Record<string, string> | null;
-  main?: string;
+  /** build.main: one pattern, or several (go.mod's `// +heroku install`). */
+  main?: string | string[];
+  /** Where main came from, for its comment (e.g. "go.mod's +heroku install"). */
+  mainSource?: string;
 }): string {
   const { app, module } = opts;
   const q = (s: string) => JSON.stringify(s); // a JSON string is a valid TOML basic string
   const hasWeb = opts.processes === null || "web" in opts.processes;
+  const main = opts.main ?? ".";
+  const several = Array.isArray(main) ? main.length > 1 || main[0]!.includes("...") : main.includes("...");
+  const mainLine = `main = ${Array.isArray(main) ? (main.length === 1 ? q(main[0]!) : `[${main.map(q).join(", ")}]`) : q(main)}`;
   const out: string[] = [
     `#:schema ./${LOCAL_SCHEMA}`,
     `# deploy.toml for ${module}, written by \`qdeploy init\`.`,
@@ -50,8 +57,8 @@ export function renderInitConfig(opts: {
     `app = ${q(app)}${pad(`app = ${q(app)}`)}# names systemd units and directories on the servers`,
     "",
     "[build]                            # cross-compiled locally for each host's OS and CPU",
-    `main = ${q(opts.main ?? ".")}${pad(`main = ${q(opts.main ?? ".")}`)}# the package to build`,
-    `# binary = ${q(app)}${pad(`# binary = ${q(app)}`)}# the executable's name; default: app`,
+    `${mainLine}${pad(mainLine)}# ${opts.mainSource ? `from ${opts.mainSource}; ` : ""}each main package becomes bin/NAME`,
+    ...(several ? [] : [`# binary = ${q(app)}${pad(`# binary = ${q(app)}`)}# also names the one program in bin/; default: app`]),
     "# cgo = false",
     '# ldflags = "-s -w"',
     '# stamp = { symbol = "main.version", value = "{git.sha}" }',
@@ -131,14 +138,39 @@ export async function writeInitConfig(dir: string): Promise<string> {
     processes = parsed.processes;
   }
 
-  const text = renderInitConfig({ app: appNameFromModule(module), module, processes, main: await findMain(dir) });
+  // Heroku's install line is what its builder builds: the same packages here.
+  const install = parseGoMod(goMod).herokuInstall;
+  const main = install ? install.packages : await findMain(dir);
+  const mainSource = install ? `go.mod's // +heroku install (line ${install.line})` : undefined;
+  const text = renderInitConfig({ app: appNameFromModule(module), module, processes, main, ...(mainSource && { mainSource }) });
   await mkdir(path.join(dir, path.dirname(LOCAL_SCHEMA)), { recursive: true });
   await writeFile(path.join(dir, LOCAL_SCHEMA), renderSchemaJson());
   await writeFile(target, text, { flag: "wx" }); // wx: never overwrite, even in a race
+  await ignoreLocalState(dir);
   return target;
 }
 
-/** "." when the module root is a main package, else the only ./cmd/NAME that is one; "." otherwise. */
+/** What qdeploy keeps in a project that is no part of its source: .gitignore gets these lines. */
+export const IGNORED = [".qdeploy/build", ".qdeploy/sandbox"];
+
+/** The .gitignore text with IGNORED lines added that it lacks (a line already there, with or without a leading or trailing "/", counts). Pure. */
+export function addIgnoredLines(text: string): string {
+  const have = new Set(text.split(/\r?\n/).map((l) => l.trim().replace(/^\//, "").replace(/\/$/, "")));
+  const missing = IGNORED.filter((l) => !have.has(l));
+  if (!missing.length) return text;
+  const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+  return `${text}${sep}${missing.join("\n")}\n`;
+}
+
+/** Appends IGNORED to dir/.gitignore (creating it) without duplicating a line. */
+async function ignoreLocalState(dir: string): Promise<void> {
+  const file = path.join(dir, ".gitignore");
+  const text = await readFile(file, "utf8").catch(() => "");
+  const next = addIgnoredLines(text);
+  if (next !== text) await writeFile(file, next);
+}
+
+/** "." when the module root is a main package, else the only ./cmd/NAME that is one, else "./cmd/..." for several; "." otherwise. */
 async function findMain(dir: string): Promise<string> {
   if (await exists(path.join(dir, "main.go"))) return ".";
   const cmds = await readdir(path.join(dir, "cmd"), { withFileTypes: true }).catch(() => []);
@@ -146,7 +178,7 @@ async function findMain(dir: string): Promise<string> {
   for (const entry of cmds) {
     if (entry.isDirectory() && (await exists(path.join(dir, "cmd", entry.name, "main.go")))) mains.push(entry.name);
   }
-  return mains.length === 1 ? `./cmd/${mains[0]}` : ".";
+  return mains.length === 1 ? `./cmd/${mains[0]}` : mains.length > 1 ? "./cmd/..." : ".";
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import { ConfigError, UsageError, type ConfigProblem } from "../errors.ts";
 import { formatPath, lineOf, locateKeys, type KeyLines, type KeyPath } from "./locate.ts";
 import { parseProcfile } from "./procfile.ts";
 import { environmentProblem, resolveEnvironment } from "./resolve.ts";
-import { calendarExpressions, checkRules } from "./rules.ts";
+import { calendarExpressions, checkRules, type RuleContext } from "./rules.ts";
 import { deploySchema } from "./schema.ts";
 import type { RawConfig, ResolvedConfig } from "./types.ts";
 
@@ -30,11 +30,12 @@ export interface LoadedConfig {
 }
 
 /**
- * Reads and checks deploy.toml. With envName, also resolves that environment; without,
+ * Reads and checks deploy.toml. `known`: what was found outside the file (the expanded
+ * binaries, for `check`). With envName, also resolves that environment; without,
  * checks every environment (and resolves the only one, if there is exactly one).
  * `file` is used as given in problems, so pass it as the user typed it.
  */
-export async function loadConfig(file: string, envName?: string): Promise<LoadedConfig> {
+export async function loadConfig(file: string, envName?: string, known: Pick<RuleContext, "binaries"> = {}): Promise<LoadedConfig> {
   const empty = {} as RawConfig;
   let text: string;
   try {
@@ -65,7 +66,7 @@ export async function loadConfig(file: string, envName?: string): Promise<Loaded
   }
 
   const calendars = await checkCalendars(calendarExpressions(raw));
-  problems.push(...checkRules(raw, { file, lines, calendars }));
+  problems.push(...checkRules(raw, { file, lines, calendars, ...known }));
   if (envName !== undefined && isTable(raw.environments)) {
     const unknown = environmentProblem(raw, envName, file);
     if (unknown) problems.push({ ...unknown, ...lineField(lines, ["environments"]) });
@@ -127,7 +128,12 @@ export function schemaProblems(raw: unknown, file: string, lines: KeyLines): Con
 /** One ajv error as a key path and a message a person can act on; null for errors that only repeat another. */
 function convertError(e: ErrorObject): { path: KeyPath; message: string } | null {
   const at = pointerPath(e.instancePath);
+  // Inside anyOf (build.main: a string or a list) each branch fails on its own; the anyOf
+  // error says what is wanted once.
+  if (e.schemaPath.includes("/anyOf/")) return null;
   switch (e.keyword) {
+    case "anyOf":
+      return { path: at, message: "must be a non-empty string or a non-empty list of strings" };
     case "required":
       return { path: [...at, e.params.missingProperty as string], message: "missing (required)" };
     case "additionalProperties": {

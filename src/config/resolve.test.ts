@@ -19,7 +19,6 @@ describe("resolveEnvironment", () => {
       hosts: [{ user: "deploy", host: "203.0.113.10", label: "deploy@203.0.113.10" }],
       build: {
         dir: "/src/hello",
-        main: ".",
         binary: "hello",
         cgo: false,
         ldflags: "-s -w",

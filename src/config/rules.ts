@@ -25,6 +25,11 @@ export interface RuleContext {
    * Expressions missing from the map were not checked (no systemd-analyze here).
    */
   calendars: Map<string, string | null>;
+  /**
+   * The names in a release's bin/ once build.main is expanded (shared contract 3; filled by
+   * `check`, src/commands/check.ts). Absent: `[build.binary ?? app]` per environment.
+   */
+  binaries?: string[];
 }
 
 /** One semantic rule. */

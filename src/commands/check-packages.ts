@@ -1,0 +1,73 @@
+/**
+ * `check`'s look at build.main: each environment's package patterns expanded in its module
+ * (src/build/packages.ts), as config problems with their lines, and the binary names the
+ * rules check process commands against.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseGoMod } from "../build/gomod.ts";
+import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
+import { formatPath, lineOf, locateKeys, type KeyPath } from "../config/locate.ts";
+import { mergeEnvironment } from "../config/resolve.ts";
+import type { RawConfig } from "../config/types.ts";
+import { BuildError, type ConfigProblem } from "../errors.ts";
+
+/**
+ * Expands every environment's packages (the top level's when there are none). Skipped,
+ * with no problem, where there is no go.mod or no go: the build reports those. `binaries`
+ * is every name any environment's release holds, or undefined when none was expanded.
+ */
+export async function checkPackages(
+  raw: RawConfig,
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ problems: ConfigProblem[]; binaries?: string[] }> {
+  const lines = locateKeys(await readFile(file, "utf8").catch(() => ""));
+  const envs = isTable(raw.environments) ? Object.keys(raw.environments) : [];
+  const problems = new Map<string, ConfigProblem>();
+  const names = new Set<string>();
+  let expanded = false;
+  for (const name of envs.length ? envs : [null]) {
+    const view = mergeEnvironment(raw, name);
+    const build = isTable(view.build) ? view.build : {};
+    const main = build.main;
+    if (main !== undefined && typeof main !== "string" && !(Array.isArray(main) && main.every((m) => typeof m === "string"))) continue; // the schema said so
+    if (build.dir !== undefined && typeof build.dir !== "string") continue;
+    const moduleDir = path.resolve(path.dirname(file), build.dir ?? ".");
+    const goMod = await readFile(path.join(moduleDir, "go.mod"), "utf8").catch(() => null);
+    if (goMod === null) continue;
+    const spec = packageSpec(main, env, isTable(view.env) ? (view.env as Record<string, string>) : {}, parseGoMod(goMod));
+    // The key the answer belongs to: the environment's own build.main when it writes one.
+    const own = (key: string): KeyPath =>
+      name !== null && isTable(raw.environments?.[name]?.build) && raw.environments[name]!.build![key as "main"] !== undefined
+        ? ["environments", name, "build", key]
+        : ["build", key];
+    let result;
+    try {
+      result = await packageProblems(moduleDir, spec, env);
+    } catch (e) {
+      if (e instanceof BuildError) continue; // no go here: push says so
+      throw e;
+    }
+    const add = (p: KeyPath, message: string) => {
+      const line = lineOf(lines, p);
+      const problem = { file, ...(line !== undefined && { line }), path: formatPath(p), message };
+      problems.set(`${problem.path}\n${message}`, problem);
+    };
+    if ("problems" in result) {
+      for (const m of result.problems) add(own("main"), spec.source === "build.main" ? m : `${m} (packages from ${spec.source})`);
+      continue;
+    }
+    expanded = true;
+    const binary = typeof build.binary === "string" ? build.binary : raw.app;
+    if (result.packages.length > 1 && build.binary !== undefined) {
+      add(own("binary"), `names one executable, but build.main has ${result.packages.length} programs (${result.packages.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME`);
+    }
+    for (const n of binaryNames(result.packages, binary)) names.add(n);
+  }
+  return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }) };
+}
+
+function isTable(v: unknown): v is Record<string, any> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
