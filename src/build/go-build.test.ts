@@ -85,6 +85,9 @@ describe("stamp and argv (pure)", () => {
       "o",
       ".",
     ]);
+    // One main package of several (src/build/packages.ts): the package given, whatever build.main says.
+    expect(goBuildArgs({ ...BUILD, main: ["./cmd/..."] }, "o", null, false, "example.com/shop/cmd/web").at(-1)).toBe("example.com/shop/cmd/web");
+    expect(goBuildArgs({ ...BUILD, main: ["./cmd/web", "./cmd/worker"] }, "o", null).at(-1)).toBe("./cmd/web");
   });
 
   test("goBuildEnv: the target, no cgo by default, never a toolchain download", () => {
