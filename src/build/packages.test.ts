@@ -6,7 +6,7 @@ import { helloConfig } from "../../test/fixtures/config.ts";
 import { requireTool } from "../../test/tools.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
-import { binaryNames, expandPackages, installName, packageSpec, resolveBinaries } from "./packages.ts";
+import { binaryNames, expandPackages, installName, packageSpec, resolveBinaries, splitJsonStream } from "./packages.ts";
 
 const MAIN = "package main\n\nfunc main() {}\n";
 
@@ -60,6 +60,11 @@ test("binaryNames: one program is also bin/<build.binary>; several are only thei
   expect(binaryNames([p("web"), p("worker")], "shop")).toEqual(["web", "worker"]);
 });
 
+test("splitJsonStream: go list's objects one after another, braces inside strings included", () => {
+  expect(splitJsonStream('{"a":"}{"}\n{"b":{"c":"\\"}"}}\n')).toEqual([{ a: "}{" }, { b: { c: '"}' } }]);
+  expect(splitJsonStream("")).toEqual([]);
+});
+
 describe("expandPackages with go list", () => {
   requireTool("go");
   const dir = tempModule();
@@ -81,6 +86,16 @@ describe("expandPackages with go list", () => {
       { importPath: "example.com/shop/v2/cmd/worker", dir: "cmd/worker", name: "worker" },
       { importPath: "example.com/shop/v2/tools/v3", dir: "tools/v3", name: "tools" },
     ]);
+  });
+
+  test("the servers' files and the build's tags decide what is a program", async () => {
+    const tagged = tempModule();
+    mkdirSync(path.join(tagged, "cmd/linuxonly"));
+    writeFileSync(path.join(tagged, "cmd/linuxonly/main.go"), `//go:build linux\n\n${MAIN}`);
+    mkdirSync(path.join(tagged, "cmd/extra"));
+    writeFileSync(path.join(tagged, "cmd/extra/main.go"), `//go:build extra\n\n${MAIN}`);
+    expect((await expandPackages(tagged, spec("./cmd/...")).then((p) => p.map((x) => x.name)))).toEqual(["linuxonly", "web", "worker"]);
+    expect((await expandPackages(tagged, spec("./cmd/..."), process.env, ["extra"])).map((x) => x.name)).toEqual(["extra", "linuxonly", "web", "worker"]);
   });
 
   test("a list, in order, each package once", async () => {

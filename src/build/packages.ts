@@ -82,10 +82,7 @@ interface ListedPackage {
  * same name. Pure; `where` names the key in messages.
  */
 export function mainPackagesFromList(json: string, moduleDir: string, spec: PackageSpec): { packages: MainPackage[]; problems: string[] } {
-  const listed: ListedPackage[] = [];
-  // `go list -json` prints one JSON object after another, not an array.
-  const decoder = json.replace(/}\s*{/g, "},{");
-  if (decoder.trim()) listed.push(...(JSON.parse(`[${decoder}]`) as ListedPackage[]));
+  const listed = splitJsonStream(json) as ListedPackage[];
   const problems: string[] = [];
   const packages: MainPackage[] = [];
   const mainsPer = new Map<string, number>(spec.patterns.map((p) => [p, 0]));
@@ -115,9 +112,30 @@ export function mainPackagesFromList(json: string, moduleDir: string, spec: Pack
   return { packages, problems };
 }
 
-/** The argv that lists the patterns' packages: -find reads no dependencies, so it is fast and offline. */
-export function goListArgs(patterns: string[]): string[] {
-  return ["list", "-find", "-e", "-json=ImportPath,Name,Dir,Match,Error", "--", ...patterns];
+/** `go list -json` output: one JSON object after another, not an array. Pure. */
+export function splitJsonStream(text: string): unknown[] {
+  const out: unknown[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" && depth++ === 0) start = i;
+    else if (c === "}" && --depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
+  }
+  return out;
+}
+
+/**
+ * The argv that lists the patterns' packages: -find reads no dependencies, so it is fast
+ * and offline; the build's tags, so a file they leave out is left out here too.
+ */
+export function goListArgs(patterns: string[], tags: string[] = []): string[] {
+  return ["list", "-find", "-e", ...(tags.length ? ["-tags", tags.join(",")] : []), "-json=ImportPath,Name,Dir,Match,Error", "--", ...patterns];
 }
 
 /**
@@ -128,9 +146,10 @@ export async function expandPackages(
   moduleDir: string,
   spec: PackageSpec,
   env: Record<string, string | undefined> = process.env,
+  tags: string[] = [],
   file = "deploy.toml",
 ): Promise<MainPackage[]> {
-  const problems = await packageProblems(moduleDir, spec, env);
+  const problems = await packageProblems(moduleDir, spec, env, tags);
   if ("packages" in problems) return problems.packages;
   throw new ConfigError(problems.problems.map((message) => ({ file, path: spec.source === "build.main" ? "build.main" : "", message: withSource(spec, message) })));
 }
@@ -140,12 +159,14 @@ export async function packageProblems(
   moduleDir: string,
   spec: PackageSpec,
   env: Record<string, string | undefined> = process.env,
+  tags: string[] = [],
 ): Promise<{ packages: MainPackage[] } | { problems: string[] }> {
   if (spec.patterns.length === 0) return { problems: ["no package patterns (e.g. \".\" or \"./cmd/...\")"] };
-  // -find needs no toolchain download: the local Go only reads the folders.
+  // -find needs no toolchain download: the local Go only reads the folders. GOOS=linux: the
+  // files the servers' build sees (a main package may be `//go:build linux` only).
   let r: ReturnType<typeof Bun.spawnSync>;
   try {
-    r = Bun.spawnSync(["go", ...goListArgs(spec.patterns)], { cwd: moduleDir, env: { ...env, GOTOOLCHAIN: "local", GOFLAGS: "" } as Record<string, string> });
+    r = Bun.spawnSync(["go", ...goListArgs(spec.patterns, tags)], { cwd: moduleDir, env: { ...env, GOTOOLCHAIN: "local", GOOS: "linux" } as Record<string, string> });
   } catch {
     throw new BuildError("go is not installed (not found on PATH): install Go from https://go.dev/dl/");
   }
@@ -165,7 +186,7 @@ export async function packageProblems(
  */
 export async function resolveBinaries(cfg: ResolvedConfig, mod: Pick<GoMod, "herokuInstall"> | null, env: Record<string, string | undefined> = process.env): Promise<MainPackage[]> {
   const spec = packageSpec(cfg.build.main, env, cfg.vars, mod);
-  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env);
+  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env, cfg.build.tags);
   if (pkgs.length > 1 && cfg.build.binaryGiven) {
     throw new ConfigError([{ file: "deploy.toml", path: "build.binary", message: `names one executable, but ${quoteList(spec.patterns)} build ${pkgs.length} (${pkgs.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME` }]);
   }

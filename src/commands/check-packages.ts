@@ -44,7 +44,8 @@ export async function checkPackages(
         : ["build", key];
     let result;
     try {
-      result = await packageProblems(moduleDir, spec, env);
+      const tags = Array.isArray(build.tags) && build.tags.every((t) => typeof t === "string") ? build.tags : [];
+      result = await packageProblems(moduleDir, spec, env, tags);
     } catch (e) {
       if (e instanceof BuildError) continue; // no go here: push says so
       throw e;
@@ -68,6 +69,6 @@ export async function checkPackages(
   return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }) };
 }
 
-function isTable(v: unknown): v is Record<string, any> {
+function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
