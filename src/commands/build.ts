@@ -43,6 +43,7 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
       dirty: git.dirty,
       outDir,
       log: (l) => out.debug(l),
+      progress: (l) => out.info(l),
     });
     out.info(`built ${platformName(target)} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
     artifacts[arch] = { path: b.path, sha256: b.sha256, size: b.size };
