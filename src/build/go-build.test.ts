@@ -101,13 +101,15 @@ describe("stamp and argv (pure)", () => {
       CGO_ENABLED: "0",
       GOTOOLCHAIN: "local",
     });
-    expect(goBuildEnv({ GOTOOLCHAIN: "auto" }, { ...BUILD, cgo: true }, goTarget("armv7l"))).toEqual({
+    expect(goBuildEnv({ GOTOOLCHAIN: "auto" }, BUILD, goTarget("armv7l"))).toEqual({
       GOOS: "linux",
       GOARCH: "arm",
       GOARM: "7",
-      CGO_ENABLED: "1",
+      CGO_ENABLED: "0",
       GOTOOLCHAIN: "local",
     });
+    // cgo = true: zig's CC (src/build/zig.test.ts), never the host's cc
+    expect(() => goBuildEnv({}, { ...BUILD, cgo: true }, goTarget("armv7l"))).toThrow("a cgo build without zig");
   });
 });
 

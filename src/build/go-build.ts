@@ -9,12 +9,13 @@ import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { $, type Shell } from "zx";
-import { BuildError } from "../errors.ts";
+import { BuildError, InternalError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
 import { checkToolchain, parseGoMod, requiredGoVersion, type GoMod } from "./gomod.ts";
+import { cgoLdflags, ensureZig, zigCgoEnv, zigTargetFlags, type ZigToolchain } from "./zig.ts";
 
 /** What buildBinary needs. */
 export interface BuildOptions {
@@ -34,6 +35,8 @@ export interface BuildOptions {
   env?: Record<string, string | undefined>;
   /** Progress lines (the command, the result). */
   log?: (line: string) => void;
+  /** Lines worth showing by default (zig's first download for cgo); default `log`. */
+  progress?: (line: string) => void;
 }
 
 /** A built binary. */
@@ -59,11 +62,12 @@ export function stampValue(template: string, gitSha: string | null, dirty = fals
 }
 
 /**
- * The linker flags: the user's, then `-buildid=` (an empty build ID, so the same source
- * gives the same bytes), then `-X symbol=value` for the stamp.
+ * The linker flags: with cgo the static external link (cgoLdflags), the user's, then
+ * `-buildid=` (an empty build ID, so the same source gives the same bytes), then
+ * `-X symbol=value` for the stamp.
  */
 export function goLdflags(build: ResolvedConfig["build"], gitSha: string | null, dirty = false): string {
-  const parts = [build.ldflags.trim(), "-buildid="];
+  const parts = [...(build.cgo ? cgoLdflags(build.ldflags) : []), build.ldflags.trim(), "-buildid="];
   if (build.stamp) {
     parts.push("-X", quoteLdflag(`${build.stamp.symbol}=${stampValue(build.stamp.value, gitSha, dirty)}`));
   }
@@ -83,8 +87,9 @@ function singlePackage(build: ResolvedConfig["build"]): string {
 }
 
 /**
- * The environment for `go build`: `base` with the target's GOOS/GOARCH/GOARM, CGO_ENABLED
- * (0 unless [build] cgo) and GOTOOLCHAIN=local, so go never downloads a toolchain; the
+ * The environment for `go build`: `base` with the target's GOOS/GOARCH/GOARM, CGO_ENABLED=0
+ * (with [build] cgo: 1, and CC/CXX as zig's cc for the target's musl, see zigCgoEnv) and
+ * GOTOOLCHAIN=local, so go never downloads a toolchain; the
  * toolchain check reports a mismatch instead. GOFLAGS is left alone: go's default
  * (-mod=readonly, or vendor/ when present) builds what go.mod and go.sum pin and never
  * rewrites them behind the user's back. QDEPLOY_AGE_KEY, and any variable holding an age
@@ -94,13 +99,19 @@ export function goBuildEnv(
   base: Record<string, string | undefined>,
   build: ResolvedConfig["build"],
   target: GoTarget,
+  zig?: ZigToolchain,
 ): Record<string, string> {
   const env = childEnviron(base, { anyAgeKey: true });
   env.GOOS = target.goos;
   env.GOARCH = target.goarch;
   if (target.goarm) env.GOARM = target.goarm;
   else delete env.GOARM;
-  env.CGO_ENABLED = build.cgo ? "1" : "0";
+  env.CGO_ENABLED = "0";
+  if (build.cgo) {
+    // never the host's cc: it would link the host's glibc, dynamically, for the host's CPU
+    if (!zig) throw new InternalError("a cgo build without zig");
+    Object.assign(env, zigCgoEnv(zig, target));
+  }
   env.GOTOOLCHAIN = "local";
   return env;
 }
@@ -112,19 +123,24 @@ export function goBuildEnv(
  */
 export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
   const { root, build, target, log } = opts;
-  const env = goBuildEnv(opts.env ?? process.env, build, target);
-  const go = $({ cwd: root, env, nothrow: true, quiet: true, verbose: false });
+  const base = opts.env ?? process.env;
   const platform = platformName(target);
+  if (build.cgo) zigTargetFlags(target); // an unsupported target fails before any download
 
   const mod = await readGoMod(root);
-  const goVersion = await localGoVersion(go);
-  const problem = toolchainProblem(mod, opts.env ?? process.env, goVersion);
+  const probe = goBuildEnv(base, { ...build, cgo: false }, target);
+  const goVersion = await localGoVersion($({ cwd: root, env: probe, nothrow: true, quiet: true, verbose: false }));
+  const problem = toolchainProblem(mod, base, goVersion);
   if (problem) throw new BuildError(`wrong Go version for ${root}`, problem);
+
+  const zig = build.cgo ? await ensureZig({ env: base, log: opts.progress ?? log }) : undefined;
+  const env = goBuildEnv(base, build, target, zig);
+  const go = $({ cwd: root, env, nothrow: true, quiet: true, verbose: false });
 
   await mkdir(opts.outDir, { recursive: true });
   const tmp = join(resolve(opts.outDir), `.build-${process.pid}-${randomBytes(6).toString("hex")}`);
   const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg);
-  log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED})`);
+  log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED}${zig ? `, zig ${zig.version}: CC=${env.CC}` : ""})`);
 
   const started = performance.now();
   try {

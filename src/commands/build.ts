@@ -49,7 +49,7 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     const binaries: Record<string, BinaryArtifact> = {};
     for (const pkg of pkgs) {
       out.info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
-      const b = await buildBinary({ root: moduleDir, build: cfg.build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, log: (l) => out.debug(l) });
+      const b = await buildBinary({ root: moduleDir, build: cfg.build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, log: (l) => out.debug(l), progress: (l) => out.info(l) });
       out.info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
       binaries[pkg.name] = { path: b.path, sha256: b.sha256, size: b.size };
     }
