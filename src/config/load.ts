@@ -12,7 +12,7 @@ import { ConfigError, UsageError, type ConfigProblem } from "../errors.ts";
 import { formatPath, lineOf, locateKeys, type KeyLines, type KeyPath } from "./locate.ts";
 import { parseProcfile } from "./procfile.ts";
 import { environmentProblem, resolveEnvironment } from "./resolve.ts";
-import { calendarExpressions, checkRules } from "./rules.ts";
+import { calendarExpressions, checkRules, type RuleContext } from "./rules.ts";
 import { deploySchema } from "./schema.ts";
 import type { RawConfig, ResolvedConfig } from "./types.ts";
 
@@ -54,6 +54,7 @@ export async function loadConfig(file: string, envName?: string): Promise<Loaded
   const problems = schemaProblems(raw, file, lines);
 
   const procfileProblems: ConfigProblem[] = [];
+  let procfileLines: RuleContext["procfile"];
   if (raw.processes === undefined) {
     const procfile = path.join(path.dirname(file), "Procfile");
     const procText = await readFile(procfile, "utf8").catch(() => null);
@@ -61,16 +62,19 @@ export async function loadConfig(file: string, envName?: string): Promise<Loaded
       const result = parseProcfile(procText, procfile);
       procfileProblems.push(...result.problems);
       raw.processes = result.processes;
+      procfileLines = { file: procfile, lines: result.lines };
     }
   }
 
   const calendars = await checkCalendars(calendarExpressions(raw));
-  problems.push(...checkRules(raw, { file, lines, calendars }));
+  for (const p of checkRules(raw, { file, lines, calendars, ...(procfileLines && { procfile: procfileLines }) })) {
+    (p.file === file ? problems : procfileProblems).push(p);
+  }
   if (envName !== undefined && isTable(raw.environments)) {
     const unknown = environmentProblem(raw, envName, file);
     if (unknown) problems.push({ ...unknown, ...lineField(lines, ["environments"]) });
   }
-  const all = [...sortByLine(dedupe(problems)), ...procfileProblems];
+  const all = [...sortByLine(dedupe(problems)), ...sortByLine(dedupe(procfileProblems))];
   if (all.length > 0) return { raw, config: null, problems: all };
 
   const root = path.resolve(path.dirname(file));

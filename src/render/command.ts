@@ -16,6 +16,9 @@ export interface Word {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
+/** "where: " before a message, or nothing when the caller names the place itself. */
+const at = (where: string) => (where ? `${where}: ` : "");
+
 /**
  * Splits a command into words with POSIX shell quoting: '...' is literal, "..." honours
  * \\ \" \$ \` and backslash-newline, a bare backslash escapes the next character, and `$NAME`
@@ -46,9 +49,9 @@ export function parseCommand(command: string, where = "command"): Word[] {
     if (rest.startsWith("{")) {
       const close = rest.indexOf("}");
       const name = close < 0 ? "" : rest.slice(1, close);
-      if (close < 0) throw new Error(`${where}: unterminated \${ in ${JSON.stringify(command)}`);
+      if (close < 0) throw new Error(`${at(where)}unterminated \${ in ${JSON.stringify(command)}`);
       if (!new RegExp(`${NAME.source}$`).test(name)) {
-        throw new Error(`${where}: "\${${name}}" is not supported (only \${NAME} and $NAME; write \\$ for a literal $)`);
+        throw new Error(`${at(where)}"\${${name}}" is not supported (only \${NAME} and $NAME; write \\$ for a literal $)`);
       }
       parts.push({ variable: name });
       return i + 1 + close;
@@ -56,7 +59,7 @@ export function parseCommand(command: string, where = "command"): Word[] {
     const name = NAME.exec(rest)?.[0];
     if (name === undefined) {
       // `$` before something that is not a name ($1, $?, a lone $) stays literal, as in sh.
-      if (/^[0-9?#@*!$-]/.test(rest)) throw new Error(`${where}: "$${rest[0]}" is not supported (only \${NAME} and $NAME; write \\$ for a literal $)`);
+      if (/^[0-9?#@*!$-]/.test(rest)) throw new Error(`${at(where)}"$${rest[0]}" is not supported (only \${NAME} and $NAME; write \\$ for a literal $)`);
       add("$");
       return i;
     }
@@ -69,7 +72,7 @@ export function parseCommand(command: string, where = "command"): Word[] {
       end();
     } else if (c === "'") {
       const close = command.indexOf("'", i + 1);
-      if (close < 0) throw new Error(`${where}: unterminated ' in ${JSON.stringify(command)}`);
+      if (close < 0) throw new Error(`${at(where)}unterminated ' in ${JSON.stringify(command)}`);
       add(command.slice(i + 1, close));
       inWord = quoted = true;
       i = close;
@@ -77,18 +80,18 @@ export function parseCommand(command: string, where = "command"): Word[] {
       inWord = quoted = true;
       add("");
       for (i++; ; i++) {
-        if (i >= command.length) throw new Error(`${where}: unterminated " in ${JSON.stringify(command)}`);
+        if (i >= command.length) throw new Error(`${at(where)}unterminated " in ${JSON.stringify(command)}`);
         const d = command[i]!;
         if (d === '"') break;
         if (d === "\\" && i + 1 < command.length && '\\"$`\n'.includes(command[i + 1]!)) {
           i++;
           if (command[i] !== "\n") add(command[i]!);
         } else if (d === "$") i = variable(i);
-        else if (d === "`") throw new Error(`${where}: shell syntax "\`" is not supported in ${JSON.stringify(command)}; quote it, or run a script`);
+        else if (d === "`") throw new Error(`${at(where)}shell syntax "\`" is not supported in ${JSON.stringify(command)}; quote it, or run a script`);
         else add(d);
       }
     } else if (c === "\\") {
-      if (i + 1 >= command.length) throw new Error(`${where}: trailing backslash in ${JSON.stringify(command)}`);
+      if (i + 1 >= command.length) throw new Error(`${at(where)}trailing backslash in ${JSON.stringify(command)}`);
       i++;
       if (command[i] !== "\n") {
         add(command[i]!);
@@ -98,7 +101,7 @@ export function parseCommand(command: string, where = "command"): Word[] {
       inWord = true;
       i = variable(i);
     } else if ("|&;<>()`".includes(c)) {
-      throw new Error(`${where}: shell syntax "${c}" is not supported in ${JSON.stringify(command)}; quote it, or run a script`);
+      throw new Error(`${at(where)}shell syntax "${c}" is not supported in ${JSON.stringify(command)}; quote it, or run a script`);
     } else {
       add(c);
       inWord = true;
@@ -137,9 +140,9 @@ export type Program = { binary: string } | { path: string } | { onPath: string }
  * absolute path, or a bare command on systemd's PATH. Throws an Error naming `where`.
  */
 export function resolveProgram(first: Word | undefined, binaries: string[], where: string): Program {
-  if (first === undefined) throw new Error(`${where}: the command is empty`);
+  if (first === undefined) throw new Error(`${at(where)}the command is empty`);
   if (first.parts.some((p) => "variable" in p)) {
-    throw new Error(`${where}: the program "${literalWord(first)}" cannot come from a variable; name the binary`);
+    throw new Error(`${at(where)}the program "${literalWord(first)}" cannot come from a variable; name the binary`);
   }
   const word = literalWord(first);
   const name = word.startsWith("bin/") ? word.slice(4) : word;
@@ -150,13 +153,14 @@ export function resolveProgram(first: Word | undefined, binaries: string[], wher
   if (word.startsWith("/")) return { path: word };
   const known = binaries.map((b) => `"${b}" (or "bin/${b}")`).join(", ");
   if (word.includes("/")) {
-    throw new Error(`${where}: "${word}" is not a binary of the release; use ${known}, an absolute path, or a command on systemd's PATH`);
+    throw new Error(`${at(where)}"${word}" is not a binary of the release; use ${known}, an absolute path, or a command on systemd's PATH`);
   }
-  if (/^[-@:+!]/.test(word)) throw new Error(`${where}: a command may not start with "${word[0]}" (systemd reads it as an ExecStart= prefix)`);
+  if (/^[-@:+!]/.test(word)) throw new Error(`${at(where)}a command may not start with "${word[0]}" (systemd reads it as an ExecStart= prefix)`);
   return { onPath: word };
 }
 
 /** Checks a command as the renderers will read it; throws an Error naming `where`. */
-export function checkCommand(command: string, binaries: string[], where: string): void {
+export function checkCommand(command: string, binaries: string[], where = ""): void {
+  if (command.includes("\0")) throw new Error(`${at(where)}a command cannot contain a NUL byte`);
   resolveProgram(parseCommand(command, where)[0], binaries, where);
 }
