@@ -413,10 +413,11 @@ const rows: Row[] = [
   },
   {
     name: "release_timeout is a duration",
-    toml: lines('release_timeout = "soon"', GOOD.replace('hosts = ["deploy@203.0.113.10"]', 'hosts = ["deploy@203.0.113.10"]\nrelease_timeout = "0"')),
+    toml: lines('release_timeout = "soon"', GOOD.replace('hosts = ["deploy@203.0.113.10"]', 'hosts = ["deploy@203.0.113.10"]\nrelease_timeout = "0"').replace("[web]", 'release = "hello migrate"\n[scale]\nrelease = 1\n[web]')),
     want: [
       'deploy.toml:1 release_timeout: bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
-      "deploy.toml:11 environments.prod.release_timeout: must be more than 0 (0 would mean no timeout at all)",
+      'deploy.toml:8 scale.release: "release" is the release phase, run once per push: it is not scaled',
+      "deploy.toml:14 environments.prod.release_timeout: must be more than 0 (0 would mean no timeout at all)",
     ],
   },
   {

@@ -11,7 +11,7 @@
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
-import { mergeEnvironment, parseHost } from "./resolve.ts";
+import { mergeEnvironment, parseHost, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
@@ -150,12 +150,15 @@ export const webValues: Rule = (raw, ctx) =>
 /** Every [scale] key names a process. */
 export const scaleNamesProcess: Rule = (raw, ctx) =>
   perEnvironment(raw, ctx, (view) => {
-    const processes = Object.keys(table(view.processes));
+    const declared = Object.keys(table(view.processes));
+    const processes = declared.filter((name) => name !== RELEASE_PROCESS);
     return Object.keys(table(view.scale))
       .filter((name) => !processes.includes(name))
       .map((name) => ({
         path: ["scale", name],
-        message: `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
+        message: declared.includes(name) && name === RELEASE_PROCESS
+          ? `"${name}" is the release phase, run once per push: it is not scaled`
+          : `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
       }));
   });
 

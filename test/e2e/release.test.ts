@@ -25,13 +25,13 @@ const RELEASE = `/bin/sh -c 'if [ "$FAIL_RELEASE" = 1 ]; then echo "migration fa
 // The web process reads the record when it starts: it shows how many release phases ran before it.
 const WEB = `/bin/sh -c 'APP_MESSAGE="release-runs: $(wc -l < runs)" exec /srv/qdeploy/${APP}/slots/$0/bin/hello serve' $PORT`;
 
-function configure(failRelease: boolean): void {
+function configure(failRelease: boolean, release = RELEASE, extra = ""): void {
   // The secret comes from the local environment (store "env"): the test needs no age tools.
-  writeConfig(dir, vm, { app: APP, env: { FAIL_RELEASE: failRelease ? "1" : "0" }, extra: 'secrets = { store = "env", names = ["API_TOKEN"] }' });
+  writeConfig(dir, vm, { app: APP, env: { FAIL_RELEASE: failRelease ? "1" : "0" }, extra: `secrets = { store = "env", names = ["API_TOKEN"] }\n${extra}` });
   const file = path.join(dir, "deploy.toml");
   const text = readFileSync(file, "utf8")
     .replace('main = "./cmd/hello"', 'main = "./cmd/hello"\nbinary = "hello"')
-    .replace('web = "hello serve"', `web = '''${WEB}'''\nrelease = '''${RELEASE}'''`);
+    .replace('web = "hello serve"', `web = '''${WEB}'''\nrelease = '''${release}'''`);
   writeFileSync(file, text);
 }
 
@@ -86,6 +86,16 @@ test("a failing release phase fails the push with its output and status; the liv
   expect(await runs()).toHaveLength(2);
   expect(await page()).toContain("release-runs: 2");
 }, 8 * MIN);
+
+test("a release phase that outlives release_timeout is stopped and fails the push", async () => {
+  configure(false, "/bin/sleep 60", 'release_timeout = "2s"');
+  const t = performance.now();
+  const r = await qdeploy(dir, ["push", "sandbox"], { env });
+  expect(r.code).toBe(1);
+  expect(r.stdout + r.stderr).toContain('release phase "/bin/sleep 60" timed out after 2s (release_timeout)');
+  expect(performance.now() - t).toBeLessThan(45_000);
+  expect(await page()).toContain("release-runs: 2");
+}, 5 * MIN);
 
 test("rollback runs no release phase", async () => {
   configure(false);
