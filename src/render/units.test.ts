@@ -368,7 +368,7 @@ describe("systemd-analyze verify", () => {
   });
 
   test("a unit with odd arguments verifies too", () => {
-    const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' ''` } };
+    const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' '' --port=$PORT $ARGS "\${LOG_LEVEL}x"` } };
     expect(verify(renderUnits(odd), ["hello-web@8247.service"])).toBe("");
   });
 
