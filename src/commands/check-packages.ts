@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseGoMod } from "../build/gomod.ts";
 import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
+import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { formatPath, lineOf, locateKeys, type KeyPath } from "../config/locate.ts";
 import { mergeEnvironment } from "../config/resolve.ts";
 import type { RawConfig } from "../config/types.ts";
@@ -67,6 +68,19 @@ export async function checkPackages(
     for (const n of binaryNames(result.packages, binary)) names.add(n);
   }
   return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }) };
+}
+
+/**
+ * loadConfig with build.main expanded first: the package problems join the file's, and the
+ * rules check commands against the programs the release will hold (null when they could not
+ * be listed: the package problem says why, and no command is blamed for it).
+ */
+export async function loadWithPackages(file: string, envName?: string): Promise<LoadedConfig> {
+  const first = await loadConfig(file, envName);
+  if (first.raw.app === undefined) return first;
+  const packages = await checkPackages(first.raw, file);
+  const loaded = await loadConfig(file, envName, { binaries: packages.binaries ?? (packages.problems.length ? null : undefined) });
+  return { ...loaded, problems: [...loaded.problems, ...packages.problems] };
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

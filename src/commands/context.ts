@@ -1,10 +1,11 @@
 /** What every command gets: flags, output, and helpers to reach deploy.toml and the hosts. */
 import os from "node:os";
 import path from "node:path";
-import { loadConfigOrThrow } from "../config/load.ts";
+import { requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
+import { loadWithPackages } from "./check-packages.ts";
 import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
 
 export interface Ctx {
@@ -17,9 +18,12 @@ export interface Ctx {
   lockWaitSec: number;
 }
 
-/** Loads and checks deploy.toml for one environment (every problem at once, or a ConfigError). */
-export function loadEnvironment(ctx: Ctx, env: string): Promise<ResolvedConfig> {
-  return loadConfigOrThrow(ctx.configFile, env);
+/**
+ * Loads and checks deploy.toml for one environment (every problem at once, or a ConfigError),
+ * build.main expanded as `check` does, so a command naming a missing program fails here.
+ */
+export async function loadEnvironment(ctx: Ctx, env: string): Promise<ResolvedConfig> {
+  return requireEnvironment(ctx.configFile, await loadWithPackages(ctx.configFile, env));
 }
 
 /**

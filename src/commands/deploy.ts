@@ -8,11 +8,11 @@ import { planPush } from "../plan/push.ts";
 import { releaseId, releaseVars } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { planSetup } from "../plan/setup.ts";
-import { describeStep, type Plan } from "../plan/steps.ts";
+import { describeStep, type Plan, type Step } from "../plan/steps.ts";
 import { gatherFacts, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { sudoAdvice } from "../remote/sudo.ts";
-import { formatBytes, type HostRunResult, runBatch, runHostPlan } from "../remote/run-plan.ts";
+import { formatBytes, type HostRunResult, runBatch, runPlan } from "../remote/run-plan.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "./build.ts";
@@ -171,15 +171,7 @@ async function withLockedHosts(
 
 async function carryOut(plan: Plan, remotes: Remote[], facts: HostFacts[], ctx: Ctx, cfg: ResolvedConfig, times: Times, t0: number): Promise<DeployReport> {
   for (const hp of plan.hosts) for (const n of hp.notes) ctx.out.host(hp.host.label, n);
-  const settled = await Promise.allSettled(
-    plan.hosts.map((hp, i) => runHostPlan(remotes[i]!, hp, ctx.out, facts[i]!.zstd ? "zstd" : "gzip")),
-  );
-  const failed = settled.flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
-  if (failed.length) {
-    for (const e of failed.slice(1)) ctx.out.error(e instanceof Error ? e.message : String(e));
-    throw failed[0];
-  }
-  const hosts = settled.map((s) => (s as PromiseFulfilledResult<HostRunResult>).value);
+  const hosts = await runPlan(plan, remotes, ctx.out, (i) => (facts[i]!.zstd ? "zstd" : "gzip"));
   times.total = (performance.now() - t0) / 1000;
   const urls = await siteUrls(cfg);
   for (const h of hosts) {
@@ -221,7 +213,11 @@ function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], plat
   const shown = new Set<string>();
   for (const hp of p.hosts) {
     o.result(`\n== ${hp.host.label}`);
-    for (const [phase, steps] of [["setup", hp.setup], ["upload", hp.upload], ["release", hp.release]] as const) {
+    const releasePhase: Step[] =
+      p.releasePhase && p.hosts[p.releasePhase.host] === hp
+        ? [{ kind: "run", argv: p.releasePhase.argv, why: "release phase, before any host switches" }]
+        : [];
+    for (const [phase, steps] of [["setup", hp.setup], ["upload", hp.upload], ["release", hp.release], ["release phase", releasePhase], ["activate (once every host has its release)", hp.activate]] as const) {
       if (!steps.length) continue;
       o.result(`-- ${phase}`);
       for (const s of steps) {

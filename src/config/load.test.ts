@@ -160,7 +160,7 @@ const rows: Row[] = [
   {
     name: "web.health is one path: it goes into the health probe's request line and Caddy's health_uri",
     toml: GOOD.replace('health = "/healthz"', 'health = "/healthz HTTP/1.0\\r\\nX: y"'),
-    want: ['deploy.toml:7 web.health: must be a URL path without spaces or control characters, e.g. "/healthz"'],
+    want: ['deploy.toml:7 web.health: must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"'],
   },
   {
     name: "hosts are [user@]host[:port], port 1..65535, none twice, at least one",
@@ -360,6 +360,67 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "Procfile commands are checked as they will run, with the Procfile's line",
+    toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""),
+    procfile: lines("# Heroku's shape", "web: bin/web", "worker: hello work | tee log", "release: ./migrate", "clock: hello 'tick", "cron: -x", "ok: bin/hello --port $PORT"),
+    want: [
+      'Procfile:2 web: "bin/web" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
+      'Procfile:3 worker: shell syntax "|" is not supported in "hello work | tee log"; quote it, or run a script',
+      'Procfile:4 release: "./migrate" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
+      "Procfile:5 clock: unterminated ' in \"hello 'tick\"",
+      'Procfile:6 cron: a command may not start with "-" (systemd reads it as an ExecStart= prefix)',
+    ],
+  },
+  {
+    name: "deploy.toml commands (processes, release, jobs, an environment's own) are checked with their line",
+    toml: lines(
+      GOOD.replace('worker = "hello work"', 'release = "hello migrate ${X:-1}"'),
+      "[[jobs]]",
+      'name = "sweep"',
+      'command = "sweep; rm -rf /"',
+      'at = "hourly"',
+      "[environments.staging]",
+      'hosts = ["deploy@203.0.113.11"]',
+      'build = { binary = "other" }',
+      'processes = { web = "bin/hello serve" }',
+      'web = { domains = ["staging.example.com"], health = "/healthz" }',
+    ),
+    want: [
+      'deploy.toml:4 processes.release: "${X:-1}" is not supported (only ${NAME} and $NAME; write \\$ for a literal $)',
+      'deploy.toml:12 jobs[0].command: shell syntax ";" is not supported in "sweep; rm -rf /"; quote it, or run a script',
+      'deploy.toml:17 environments.staging.processes.web: "bin/hello" is not a binary of the release; use "other" (or "bin/other"), an absolute path, or a command on systemd\'s PATH',
+    ],
+  },
+  {
+    name: "what the renderers refuse, check refuses first: a health path Caddy cannot carry, a bad domain, an env value, a multi-line calendar",
+    toml: lines(
+      GOOD.replace('"/healthz"', '"/health z"').replace('["hello.example.com"]', '["a..b"]'),
+      "[env]",
+      'BAD = "x\\ufdd0"',
+      "[restart]",
+      'at = "daily\\nhourly"',
+      "[environments.staging]",
+      'hosts = ["deploy@203.0.113.11"]',
+      'web = { health = "/h\\"x" }',
+    ),
+    want: [
+      'deploy.toml:6 web.domains[0]: "a..b" is not a host name (no scheme, port or path)',
+      'deploy.toml:7 web.health: must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"',
+      "deploy.toml:11 env.BAD: contains U+FDD0, which systemd refuses",
+      "deploy.toml:13 restart.at: must be one line without control characters",
+      'deploy.toml:16 environments.staging.web.health: must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"',
+    ],
+  },
+  {
+    name: "release_timeout is a duration",
+    toml: lines('release_timeout = "soon"', GOOD.replace('hosts = ["deploy@203.0.113.10"]', 'hosts = ["deploy@203.0.113.10"]\nrelease_timeout = "0"').replace("[web]", 'release = "hello migrate"\n[scale]\nrelease = 1\n[web]')),
+    want: [
+      'deploy.toml:1 release_timeout: bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
+      'deploy.toml:8 scale.release: "release" is the release phase, run once per push: it is not scaled',
+      "deploy.toml:14 environments.prod.release_timeout: must be more than 0 (0 would mean no timeout at all)",
+    ],
+  },
+  {
     name: "no [processes] and no Procfile",
     toml: lines('app = "hello"', ENV),
     want: ['deploy.toml processes: none defined; add [processes] (e.g. web = "APP serve") or a Procfile beside deploy.toml'],
@@ -431,6 +492,19 @@ describe("loadConfig results", () => {
     const config = await loadConfigOrThrow(file, "prod");
     expect(config.processes).toEqual({ web: "hello serve --port $PORT", clock: "hello clock" });
     expect(config.scale).toEqual({ clock: 1 });
+  });
+
+  test("Procfile release: is the release phase, never a process (no unit, not scaled)", async () => {
+    const file = await fixture(
+      GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), "").replace("[environments.prod]", "[environments.prod]\nrelease_timeout = \"90s\""),
+      "web: hello serve\nrelease: bin/hello migrate --env $APP_ENV\n",
+    );
+    const config = await loadConfigOrThrow(file, "prod");
+    expect(config.processes).toEqual({ web: "hello serve" });
+    expect(config.scale).toEqual({});
+    expect(config.release).toEqual({ command: "bin/hello migrate --env $APP_ENV", timeoutSec: 90 });
+    const noRelease = await loadConfigOrThrow(await fixture(GOOD), "prod");
+    expect(noRelease.release).toBeNull();
   });
 
   test("without an environment name: checks all, resolves the only one", async () => {

@@ -55,6 +55,7 @@ export async function loadConfig(file: string, envName?: string, known: Pick<Rul
   const problems = schemaProblems(raw, file, lines);
 
   const procfileProblems: ConfigProblem[] = [];
+  let procfileLines: RuleContext["procfile"];
   if (raw.processes === undefined) {
     const procfile = path.join(path.dirname(file), "Procfile");
     const procText = await readFile(procfile, "utf8").catch(() => null);
@@ -62,16 +63,19 @@ export async function loadConfig(file: string, envName?: string, known: Pick<Rul
       const result = parseProcfile(procText, procfile);
       procfileProblems.push(...result.problems);
       raw.processes = result.processes;
+      procfileLines = { file: procfile, lines: result.lines };
     }
   }
 
   const calendars = await checkCalendars(calendarExpressions(raw));
-  problems.push(...checkRules(raw, { file, lines, calendars, ...known }));
+  for (const p of checkRules(raw, { file, lines, calendars, ...known, ...(procfileLines && { procfile: procfileLines }) })) {
+    (p.file === file ? problems : procfileProblems).push(p);
+  }
   if (envName !== undefined && isTable(raw.environments)) {
     const unknown = environmentProblem(raw, envName, file);
     if (unknown) problems.push({ ...unknown, ...lineField(lines, ["environments"]) });
   }
-  const all = [...sortByLine(dedupe(problems)), ...procfileProblems];
+  const all = [...sortByLine(dedupe(problems)), ...sortByLine(dedupe(procfileProblems))];
   if (all.length > 0) return { raw, config: null, problems: all };
 
   const root = path.resolve(path.dirname(file));
@@ -92,7 +96,11 @@ export async function loadConfig(file: string, envName?: string, known: Pick<Rul
  * problem. Without envName the file must define exactly one environment (UsageError otherwise).
  */
 export async function loadConfigOrThrow(file: string, envName?: string): Promise<ResolvedConfig> {
-  const { raw, config, problems } = await loadConfig(file, envName);
+  return requireEnvironment(file, await loadConfig(file, envName));
+}
+
+/** The one environment a load resolved, or a ConfigError with every problem (UsageError when none was named among several). */
+export function requireEnvironment(file: string, { raw, config, problems }: LoadedConfig): ResolvedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   if (config) return config;
   const names = Object.keys(raw.environments ?? {});

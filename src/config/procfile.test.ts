@@ -6,6 +6,7 @@ test("names and commands, comments and blank lines skipped", () => {
   const text = "# the app\nweb: hello serve --port $PORT\n\n  worker:hello work  \r\nrelease: ./hello migrate: up\n";
   expect(parseProcfile(text)).toEqual({
     processes: { web: "hello serve --port $PORT", worker: "hello work", release: "./hello migrate: up" },
+    lines: { web: 2, worker: 4, release: 5 },
     problems: [],
   });
 });
@@ -23,5 +24,5 @@ test("bad lines are problems with their line; the good ones still count", () => 
 });
 
 test("an empty Procfile declares nothing", () => {
-  expect(parseProcfile("\n# nothing\n")).toEqual({ processes: {}, problems: [] });
+  expect(parseProcfile("\n# nothing\n")).toEqual({ processes: {}, lines: {}, problems: [] });
 });

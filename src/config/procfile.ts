@@ -5,11 +5,11 @@
 import type { ConfigProblem } from "../errors.ts";
 import { PROCESS_PATTERN } from "./schema.ts";
 
-/** The processes a Procfile declares, and what is wrong with it (each with its line). */
+/** The processes a Procfile declares, the line of each, and what is wrong with it (each with its line). */
 export function parseProcfile(
   text: string,
   file = "Procfile",
-): { processes: Record<string, string>; problems: ConfigProblem[] } {
+): { processes: Record<string, string>; lines: Record<string, number>; problems: ConfigProblem[] } {
   const processes: Record<string, string> = {};
   const problems: ConfigProblem[] = [];
   const firstLine: Record<string, number> = {};
@@ -43,5 +43,5 @@ export function parseProcfile(
     firstLine[name] = line;
     processes[name] = command;
   });
-  return { processes, problems };
+  return { processes, lines: firstLine, problems };
 }

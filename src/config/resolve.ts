@@ -23,10 +23,14 @@ export const DEFAULTS = {
   scale: 1,
   jobTimeout: "1h",
   firewallAllow: [22, 80, 443],
+  releaseTimeout: "10m",
 } as const;
 
+/** The Procfile / [processes] name of Heroku's release phase. */
+export const RELEASE_PROCESS = "release";
+
 /** Tables an environment replaces whole; every other table is merged one level deep. */
-const REPLACED = new Set<keyof Overridable>(["processes", "jobs", "keep_releases"]);
+const REPLACED = new Set<keyof Overridable>(["processes", "jobs", "keep_releases", "release_timeout"]);
 
 /**
  * The top-level tables with one environment's on top: for objects (web, build, ssh,
@@ -102,6 +106,9 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
   const webOff = scaleGiven.web === 0;
   const processes: Record<string, string> = { ...(view.processes ?? {}) };
   if (webOff) delete processes.web;
+  // Heroku's release phase is a step of the push, never a service.
+  const releaseCommand = processes[RELEASE_PROCESS];
+  delete processes[RELEASE_PROCESS];
   const scale: Record<string, number> = {};
   for (const name of Object.keys(processes)) {
     if (name !== "web") scale[name] = scaleGiven[name] ?? DEFAULTS.scale;
@@ -148,6 +155,10 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       stamp: b.stamp ?? { ...DEFAULTS.stamp },
     },
     processes,
+    release:
+      releaseCommand === undefined
+        ? null
+        : { command: releaseCommand, timeoutSec: seconds(view.release_timeout, DEFAULTS.releaseTimeout, "release_timeout") },
     web,
     scale,
     restart: view.restart

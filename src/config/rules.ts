@@ -11,9 +11,12 @@
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
-import { mergeEnvironment, parseHost } from "./resolve.ts";
+import { mergeEnvironment, parseHost, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
+import { checkCommand } from "../render/command.ts";
+import { DOMAIN_NAME, HEALTH_PATH } from "../render/caddy.ts";
+import { envValueProblem } from "../render/env-file.ts";
 
 /** What rules know besides the config: where keys are, and what was checked outside. */
 export interface RuleContext {
@@ -25,11 +28,14 @@ export interface RuleContext {
    * Expressions missing from the map were not checked (no systemd-analyze here).
    */
   calendars: Map<string, string | null>;
+  /** Where raw.processes came from when it was read from a Procfile: its name and each process's line. */
+  procfile?: { file: string; lines: Record<string, number> };
   /**
-   * The names in a release's bin/ once build.main is expanded (shared contract 3; filled by
-   * `check`, src/commands/check.ts). Absent: `[build.binary ?? app]` per environment.
+   * The names in a release's bin/ (expanded main packages). Absent: [build.binary ?? app] per
+   * environment; null: the programs could not be listed (check reports why), so a command's
+   * bin/NAME is not checked against them.
    */
-  binaries?: string[];
+  binaries?: string[] | null;
 }
 
 /** One semantic rule. */
@@ -131,13 +137,13 @@ export const webValues: Rule = (raw, ctx) =>
     const out: ConfigProblem[] = [];
     if (typeof web.health === "string" && !web.health.startsWith("/")) {
       out.push(problem(ctx, [...prefix, "web", "health"], `must start with "/", e.g. "/healthz"`));
-    } else if (typeof web.health === "string" && /[\s\x00-\x1f\x7f]/.test(web.health)) {
+    } else if (typeof web.health === "string" && !HEALTH_PATH.test(web.health)) {
       // It is written into the probe's request line and Caddy's health_uri.
-      out.push(problem(ctx, [...prefix, "web", "health"], 'must be a URL path without spaces or control characters, e.g. "/healthz"'));
+      out.push(problem(ctx, [...prefix, "web", "health"], 'must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"'));
     }
     if (Array.isArray(web.domains)) {
       web.domains.forEach((d, i) => {
-        if (typeof d === "string" && !/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(d)) {
+        if (typeof d === "string" && (!DOMAIN_NAME.test(d) || d.includes(":"))) {
           out.push(problem(ctx, [...prefix, "web", "domains", i], `"${d}" is not a host name (no scheme, port or path)`));
         }
       });
@@ -148,12 +154,15 @@ export const webValues: Rule = (raw, ctx) =>
 /** Every [scale] key names a process. */
 export const scaleNamesProcess: Rule = (raw, ctx) =>
   perEnvironment(raw, ctx, (view) => {
-    const processes = Object.keys(table(view.processes));
+    const declared = Object.keys(table(view.processes));
+    const processes = declared.filter((name) => name !== RELEASE_PROCESS);
     return Object.keys(table(view.scale))
       .filter((name) => !processes.includes(name))
       .map((name) => ({
         path: ["scale", name],
-        message: `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
+        message: declared.includes(name) && name === RELEASE_PROCESS
+          ? `"${name}" is the release phase, run once per push: it is not scaled`
+          : `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
       }));
   });
 
@@ -184,13 +193,14 @@ export const jobsValid: Rule = (raw, ctx) =>
     return out;
   });
 
-/** drain, health_timeout, jitter and a job's timeout are systemd time spans; a timeout is more than 0. */
+/** drain, health_timeout, jitter, a job's timeout and release_timeout are systemd time spans; a timeout is more than 0. */
 export const durationsValid: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) => {
     const spans: [KeyPath, unknown][] = [
       [["web", "drain"], table(tables.web).drain],
       [["web", "health_timeout"], table(tables.web).health_timeout],
       [["restart", "jitter"], table(tables.restart).jitter],
+      [["release_timeout"], tables.release_timeout],
       ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [
         [["jobs", i, "jitter"], job.jitter],
         [["jobs", i, "timeout"], job.timeout],
@@ -200,7 +210,7 @@ export const durationsValid: Rule = (raw, ctx) =>
       if (typeof value !== "string") return [];
       try {
         // TimeoutStartSec=0 means "no timeout": the opposite of what the key asks for.
-        if (path.at(-1) === "timeout" && parseDuration(value) === 0) {
+        if ((path.at(-1) === "timeout" || path.at(-1) === "release_timeout") && parseDuration(value) === 0) {
           return [problem(ctx, [...prefix, ...path], "must be more than 0 (0 would mean no timeout at all)")];
         }
         parseDuration(value);
@@ -215,7 +225,12 @@ export const durationsValid: Rule = (raw, ctx) =>
 export const calendarsValid: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) =>
     calendarKeys(tables).flatMap(([path, expr]) => {
-      const complaint = expr.trim() === "" ? "empty calendar expression" : ctx.calendars.get(expr);
+      const complaint =
+        expr.trim() === ""
+          ? "empty calendar expression"
+          : /[\x00-\x1f\x7f]/.test(expr)
+            ? "must be one line without control characters"
+            : ctx.calendars.get(expr);
       return complaint ? [problem(ctx, [...prefix, ...path], complaint)] : [];
     }),
   );
@@ -237,6 +252,56 @@ export const envVarNames: Rule = (raw, ctx) =>
       return [];
     });
   });
+
+/** [env] values are what systemd can read from an env file. */
+export const envVarValues: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) =>
+    Object.entries(table(tables.env)).flatMap(([name, value]) => {
+      const why = typeof value === "string" ? envValueProblem(value) : null;
+      return why ? [problem(ctx, [...prefix, "env", name], why)] : [];
+    }),
+  );
+
+/**
+ * Every command (processes, the release phase, jobs) renders: shell words without shell
+ * operators, and a first word that is a binary of the release (NAME or bin/NAME), an absolute
+ * path or a command on PATH. Checked in each environment's view, with the binaries it builds,
+ * and reported where the command is written (the Procfile's line when it came from there).
+ */
+export const commandsValid: Rule = (raw, ctx) => {
+  const envs = Object.entries(environmentTables(raw));
+  const out: ConfigProblem[] = [];
+  for (const [name, env] of envs.length ? envs : [[null, {}] as const]) {
+    const view = mergeEnvironment(raw, name);
+    const binary = table(view.build).binary;
+    const binaries = ctx.binaries === undefined ? [typeof binary === "string" ? binary : raw.app] : ctx.binaries;
+    const why = (command: unknown): string | null => {
+      if (typeof command !== "string" || command.trim() === "") return null; // the schema and processCommands report these
+      try {
+        checkCommand(command, binaries);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const ownProcesses = name !== null && env.processes !== undefined;
+    for (const [proc, command] of Object.entries(table(view.processes))) {
+      const message = why(command);
+      if (message === null) continue;
+      if (ownProcesses) out.push(problem(ctx, ["environments", name, "processes", proc], message));
+      else if (ctx.procfile) {
+        const line = ctx.procfile.lines[proc];
+        out.push({ file: ctx.procfile.file, ...(line !== undefined && { line }), path: proc, message });
+      } else out.push(problem(ctx, ["processes", proc], message));
+    }
+    const jobsPrefix: KeyPath = name !== null && env.jobs !== undefined ? ["environments", name] : [];
+    jobList(view as Record<string, unknown>).forEach((job, i) => {
+      const message = why(job.command);
+      if (message !== null) out.push(problem(ctx, [...jobsPrefix, "jobs", i, "command"], message));
+    });
+  }
+  return out;
+};
 
 /** secrets.store "env" needs names; "command" needs command. */
 export const secretsStore: Rule = (raw, ctx) =>
@@ -281,6 +346,8 @@ export const RULES: Rule[] = [
   durationsValid,
   calendarsValid,
   envVarNames,
+  envVarValues,
+  commandsValid,
   secretsStore,
   sshJump,
 ];

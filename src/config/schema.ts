@@ -230,7 +230,7 @@ const overridableProperties = {
   processes: {
     type: "object",
     nullable: true,
-    description: "Process types, as in a Procfile: name = command line. \"web\" is the one behind Caddy. Without this table ./Procfile is read.",
+    description: "Process types, as in a Procfile: name = command line. \"web\" is the one behind Caddy; \"release\" is the release phase, run once per push before the switch. Without this table ./Procfile is read.",
     propertyNames: { pattern: PROCESS_PATTERN, maxLength: 32 },
     additionalProperties: { type: "string", description: "Command line; the first word is usually the binary." },
     required: [],
@@ -267,6 +267,11 @@ const overridableProperties = {
     minimum: 1,
     maximum: 100,
     description: "Releases kept on each host; a live one is never pruned. Default 5.",
+  },
+  release_timeout: {
+    type: "string",
+    nullable: true,
+    description: 'Longest the release phase (Procfile "release:") may run before the push fails, e.g. "10m". Default "10m".',
   },
 } as const;
 

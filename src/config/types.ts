@@ -84,6 +84,8 @@ export interface Overridable {
   ssh?: SshConfig;
   /** Releases kept on each host (default 5). */
   keep_releases?: number;
+  /** Longest the release phase may run (a duration, default "10m"). */
+  release_timeout?: string;
   firewall?: FirewallConfig;
 }
 
@@ -138,8 +140,10 @@ export interface ResolvedConfig {
     tags: string[];
     stamp: { symbol: string; value: string } | null;
   };
-  /** Process name -> command line; "web" is the one behind Caddy. */
+  /** Process name -> command line; "web" is the one behind Caddy. Never "release". */
   processes: Record<string, string>;
+  /** Heroku's release phase (Procfile `release:`): run once per push before any host switches. */
+  release: { command: string; timeoutSec: number } | null;
   web: {
     domains: string[];
     health: string;

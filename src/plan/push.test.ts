@@ -68,6 +68,8 @@ describe("planPush", () => {
       `write  ${d}/units/hello-web@.service`,
       `write  ${d}/units/hello-worker@.service`,
       `write  ${d}/release.json`,
+    ]);
+    expect(lines(h.activate).map((l) => l.split(" (")[0])).toEqual([
       "run    /srv/qdeploy/hello/switch activate 20261122010203 me@here",
       "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -name '[0-9a-f]*' -delete",
     ]);
@@ -189,9 +191,64 @@ describe("pruning and rollback targets", () => {
     const f = facts({ live: "04", releases: [rel("01"), rel("02"), rel("04")] });
     const p = planRollback(cfg, [f], null, "me");
     expect(p.release).toBe("02");
-    expect(lines(p.hosts[0]!.release)).toEqual(["run    /srv/qdeploy/hello/switch activate 02 me"]);
+    expect(p.hosts[0]!.release).toEqual([]);
+    expect(lines(p.hosts[0]!.activate)).toEqual(["run    /srv/qdeploy/hello/switch activate 02 me"]);
+    expect(p.releasePhase).toBeNull(); // a rollback never runs the release phase
     expect(() => planRollback(cfg, [f], "03", "me")).toThrow("release 03 is not on this host (it has: 01, 02, 04)");
     expect(() => planRollback(cfg, [facts({ live: "01", releases: [rel("01")] })], null, "me")).toThrow("no earlier release");
+  });
+});
+
+describe("release phase", () => {
+  const two = [facts(), facts({ host: { host: "10.0.0.2", user: "root", label: "root@10.0.0.2" } })];
+  const withRelease = {
+    ...cfg,
+    hosts: two.map((f) => f.host),
+    release: { command: "bin/hello migrate --to \"$DB_URL\" '$literal' $ARGS", timeoutSec: 90 },
+  };
+  const pushTwo = (config: typeof cfg) =>
+    planPush({
+      config,
+      facts: two,
+      artifacts: { x86_64: { binaries: { hello: { path: "/b/" + SHA, sha256: SHA, size: 1000 } } } },
+      releaseId: "20261122010203",
+      created: "2026-11-22T01:02:03Z",
+      git: "abc",
+      who: "me@here",
+      secrets: {},
+      newDigestKey: "ab".repeat(32),
+    });
+
+  test("runs once, on the first host, as a transient unit with the process units' user and hardening", () => {
+    const p = pushTwo(withRelease);
+    const d = "/srv/qdeploy/hello/releases/20261122010203";
+    expect(p.releasePhase).not.toBeNull();
+    const { host, argv, command, timeoutSec } = p.releasePhase!;
+    expect({ host, command, timeoutSec }).toEqual({ host: 0, command: withRelease.release.command, timeoutSec: 90 });
+    expect(argv.slice(0, 6)).toEqual([
+      "systemd-run", "--wait", "--pipe", "--collect", "--unit=hello-release-20261122010203.service", "--description=hello release phase of 20261122010203",
+    ]);
+    const props = argv.flatMap((a, i) => (argv[i - 1] === "-p" ? [a] : []));
+    for (const p of ["DynamicUser=yes", "User=hello", "StateDirectory=hello", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateUsers=yes",
+      "SystemCallFilter=~@privileged @resources", `EnvironmentFile=${d}/env`, "WorkingDirectory=/var/lib/hello", "RuntimeMaxSec=90s"]) {
+      expect(props).toContain(p);
+    }
+    // The program is the new release's binary; variables are left for systemd to expand from the env file.
+    expect(argv.slice(argv.indexOf("--") + 1)).toEqual([`${d}/bin/hello`, "migrate", "--to", "${DB_URL}", "$$literal", "$ARGS"]);
+    // Never a unit, never scaled.
+    for (const h of p.hosts) expect(h.release.some((s) => s.kind === "write" && s.path.includes("release@"))).toBe(false);
+    expect(p.hosts[0]!.notes).toContain(`release phase: ${withRelease.release.command} (once, here, before any host switches)`);
+    expect(p.hosts[1]!.notes.some((n) => n.startsWith("release phase"))).toBe(false);
+  });
+
+  test("every host's release directory is written before it, every switch after it (activate holds the switch)", () => {
+    const p = pushTwo(withRelease);
+    for (const h of p.hosts) {
+      expect(h.release.some((s) => s.kind === "run" && s.argv.includes("activate"))).toBe(false);
+      expect(h.release.at(-1)).toMatchObject({ kind: "write", path: "/srv/qdeploy/hello/releases/20261122010203/release.json" });
+      expect(h.activate[0]).toEqual({ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "20261122010203", "me@here"], why: "health-gated switch" });
+    }
+    expect(pushTwo(cfg).releasePhase).toBeNull();
   });
 });
 

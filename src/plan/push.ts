@@ -3,6 +3,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "./layout.ts";
 import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
+import { planReleasePhase } from "./release-phase.ts";
 import { planSetup } from "./setup.ts";
 import type { HostPlan, Plan, Step } from "./steps.ts";
 
@@ -89,12 +90,18 @@ export function planPush(inp: PushInputs): Plan {
         ? []
         : [{ kind: "write", path: l.digestKey, content: `${digestKey}\n`, mode: 0o600, why: "the key of release.json's config digest", secret: true } as Step]),
       ...releaseSteps(cfg, meta, files),
-      { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" } as Step,
+    ];
+    const activate: Step[] = [
+      { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" },
       ...planPrune(cfg, facts, inp.releaseId),
     ];
-    return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, notes };
+    return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, activate, notes };
   });
-  return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts };
+  const releasePhase = planReleasePhase(cfg, inp.releaseId);
+  if (releasePhase && hosts[releasePhase.host]) {
+    hosts[releasePhase.host]!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
+  }
+  return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
 }
 
 /** Writes one release directory: a hard link per binary, env file, units, site, metadata. */

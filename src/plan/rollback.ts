@@ -26,9 +26,12 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
       arch: f.arch,
       setup: [],
       upload: [],
-      release: [{ kind: "run", argv: [l.switchScript, "activate", target, who], why: `roll back to ${target}` }],
+      release: [],
+      // No release phase: a rollback runs a release that already ran its own.
+      activate: [{ kind: "run", argv: [l.switchScript, "activate", target, who], why: `roll back to ${target}` }],
       notes: f.live === target ? [`${target} is already live; it is restarted`] : [`${f.live ?? "nothing"} -> ${target}`],
     })),
+    releasePhase: null,
   };
 }
 

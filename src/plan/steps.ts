@@ -1,6 +1,7 @@
 /** A plan is data: ordered steps per host, printed by `plan` and run by the executor. */
 import type { HostAddress } from "../config/types.ts";
 import { quoteArgv } from "../util/quote.ts";
+import type { ReleasePhase } from "./release-phase.ts";
 
 export type Step =
   /** Run an argv on the host. */
@@ -21,8 +22,13 @@ export interface HostPlan {
   setup: Step[];
   /** Uploads (only blobs the host lacks). */
   upload: Step[];
-  /** Writing the release and switching to it; one batch, one round trip. */
+  /** Writing the release directory; one batch, one round trip. */
   release: Step[];
+  /**
+   * Switching to it (and pruning); one batch. Runs once every host's release batch is done
+   * and the release phase (Plan.releasePhase) has passed, so nothing switches before both.
+   */
+  activate: Step[];
   /** What the plan decided and why, for the user. */
   notes: string[];
 }
@@ -34,6 +40,8 @@ export interface Plan {
   env: string;
   release: string | null;
   hosts: HostPlan[];
+  /** Heroku's release phase, run between the hosts' release and activate batches; null without one. */
+  releasePhase: ReleasePhase | null;
 }
 
 /** One line describing a step, for `plan` and progress output. */

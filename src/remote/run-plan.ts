@@ -1,8 +1,15 @@
-/** Carries out a host's plan through a Remote: setup batch, uploads, release batch. */
+/**
+ * Carries out a plan through Remotes: on every host the setup batch, uploads and release
+ * batch; then the release phase on one host; then every host's activate batch. So no host
+ * switches before every release directory is written and the release phase has passed.
+ */
 import { RemoteError } from "../errors.ts";
 import { lineSplitter, type Output } from "../output.ts";
 import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
-import { describeStep, type HostPlan, type Step } from "../plan/steps.ts";
+import { systemdSpan } from "../config/duration.ts";
+import type { ReleasePhase } from "../plan/release-phase.ts";
+import { describeStep, type HostPlan, type Plan, type Step } from "../plan/steps.ts";
+import { quoteArgv } from "../util/quote.ts";
 import type { Remote } from "./remote.ts";
 
 export interface HostRunResult {
@@ -11,7 +18,82 @@ export interface HostRunResult {
   seconds: { setup: number; upload: number; release: number };
 }
 
-/** Runs a host plan's phases in order; the first failure throws a RemoteError. */
+/**
+ * Runs a whole plan: each phase on every host at once, and the next phase only when every
+ * host finished the last. The first failure throws (the others are printed as errors).
+ */
+export async function runPlan(
+  plan: Plan,
+  remotes: Remote[],
+  out: Output,
+  compression: (i: number) => "gzip" | "zstd" = () => "gzip",
+): Promise<HostRunResult[]> {
+  const results = await everyHost(plan.hosts.map((hp, i) => runHostPlan(remotes[i]!, hp, out, compression(i))), out);
+  if (plan.releasePhase) {
+    const t = performance.now();
+    await runReleasePhase(remotes[plan.releasePhase.host]!, plan.releasePhase, out);
+    results[plan.releasePhase.host]!.seconds.release += (performance.now() - t) / 1000;
+  }
+  const times = await everyHost(
+    plan.hosts.map(async (hp, i) => {
+      const t = performance.now();
+      await runBatch(remotes[i]!, hp.activate, out);
+      return (performance.now() - t) / 1000;
+    }),
+    out,
+  );
+  times.forEach((s, i) => (results[i]!.seconds.release += s));
+  return results;
+}
+
+/** Waits for every host; throws the first failure after printing the others. */
+async function everyHost<T>(work: Promise<T>[], out: Output): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
+  if (failed.length) {
+    for (const e of failed.slice(1)) out.error(e instanceof Error ? e.message : String(e));
+    throw failed[0];
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/**
+ * Runs the release phase, its stdout and stderr streaming as the host's lines (redacted by
+ * `out`, like logs). A non-zero exit, or the timeout, throws naming the command; the
+ * release directories stay, unactivated, as after a failed health check.
+ */
+export async function runReleasePhase(remote: Remote, phase: ReleasePhase, out: Output): Promise<void> {
+  out.host(remote.label, `release phase: ${phase.command}`);
+  out.debug(`${remote.label} run    ${quoteArgv(phase.argv)}`);
+  const stdout = lineSplitter((l) => out.host(remote.label, `release | ${l}`));
+  let systemdSaid = "";
+  const stderr = lineSplitter((l) => {
+    // systemd-run's own lines (the unit's name, its result) say how it ended; not the app's output.
+    if (/^(Running as unit: |Finished with result: |Main processes terminated with: |Service runtime: |CPU time consumed: |Memory peak: )/.test(l)) {
+      systemdSaid += `${l}\n`;
+      out.debug(`${remote.label} ${l}`);
+    } else out.host(remote.label, `release | ${l}`);
+  });
+  const r = await remote.exec(phase.argv, { onStdout: stdout.push, onStderr: stderr.push, check: false });
+  stdout.flush();
+  stderr.flush();
+  if (r.code === 0) {
+    out.host(remote.label, "release phase done");
+    return;
+  }
+  const result = /Finished with result: (\S+)/.exec(systemdSaid)?.[1];
+  const ended = /Main processes terminated with: (\S+)/.exec(systemdSaid)?.[1];
+  const how =
+    result === "timeout"
+      ? `timed out after ${systemdSpan(phase.timeoutSec)} (release_timeout)`
+      : `exited with status ${r.code}${ended ? ` (${ended})` : ""}`;
+  throw new RemoteError(remote.label, `release phase ${JSON.stringify(phase.command)} ${how}; nothing was switched, the live release keeps serving`, {
+    argv: phase.argv,
+    code: r.code,
+  });
+}
+
+/** Runs a host plan's setup, upload and release phases in order; the first failure throws a RemoteError. */
 export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, compression: "gzip" | "zstd" = "gzip"): Promise<HostRunResult> {
   const label = plan.host.label;
   const timed = async (f: () => Promise<void>) => {

@@ -12,15 +12,21 @@ import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
 /** The sites folder does not depend on the app; layout() only needs a name to build paths. */
 const SITES_DIR = layout("-").caddySites;
 
+/** What the probe's request line and Caddy's health_uri can carry (`check` applies it too). */
+export const HEALTH_PATH = /^\/[A-Za-z0-9._~\/%?=&+-]*$/;
+
+/** A host name (optionally *.): also what keeps a domain from injecting Caddyfile syntax. */
+export const DOMAIN_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/;
+
 /** The app's site file: its domains proxied to both web slots (the host's pair); "" without [web]. */
 export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): string {
   if (!cfg.web) return "";
   const { domains, tls, health } = cfg.web;
-  if (!/^\/[A-Za-z0-9._~\/%?=&+-]*$/.test(health)) throw new Error(`web.health: ${JSON.stringify(health)} is not a plain path`);
+  if (!HEALTH_PATH.test(health)) throw new Error(`web.health: ${JSON.stringify(health)} is not a plain path`);
   if (domains.length === 0) throw new Error(`web.domains: the web process needs at least one domain`);
   for (const d of domains) {
     // Also what keeps a domain from injecting Caddyfile syntax.
-    if (!/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/.test(d)) {
+    if (!DOMAIN_NAME.test(d)) {
       throw new Error(`web.domains: ${JSON.stringify(d)} is not a host name`);
     }
   }

@@ -22,16 +22,23 @@ function checkEnvName(key: string): string {
   return key;
 }
 
-function escapeEnvValue(key: string, value: string): string {
-  if (typeof value !== "string") throw new Error(`env: ${key} must be a string`);
-  if (value.includes("\0")) throw new Error(`env: ${key} contains a NUL byte, which no environment variable can hold`);
+/** Why systemd could not take this value from an env file, or null (`check` applies it to [env]). */
+export function envValueProblem(value: string): string | null {
+  if (value.includes("\0")) return "contains a NUL byte, which no environment variable can hold";
   // systemd rejects the whole file on a value that is not valid UTF-8 in its sense
   // (utf8.c unichar_is_valid): lone surrogates and the Unicode noncharacters.
   for (const ch of value) {
     const cp = ch.codePointAt(0)!;
     if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) {
-      throw new Error(`env: ${key} contains U+${cp.toString(16).toUpperCase().padStart(4, "0")}, which systemd refuses`);
+      return `contains U+${cp.toString(16).toUpperCase().padStart(4, "0")}, which systemd refuses`;
     }
   }
+  return null;
+}
+
+function escapeEnvValue(key: string, value: string): string {
+  if (typeof value !== "string") throw new Error(`env: ${key} must be a string`);
+  const problem = envValueProblem(value);
+  if (problem) throw new Error(`env: ${key} ${problem}`);
   return value.replace(/[\\"`$]/g, (c) => `\\${c}`);
 }

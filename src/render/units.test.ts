@@ -249,7 +249,16 @@ describe("ExecStart=", () => {
     ["hello --name 'a b'", '/R/bin/hello --name "a b"'],
     [`hello "say \\"hi\\"" 'it''s'`, '/R/bin/hello "say \\"hi\\"" its'],
     ["hello '' x", '/R/bin/hello "" x'],
-    ["hello 100% $HOME ${PORT}", '/R/bin/hello "100%%" "$$HOME" "$${PORT}"'],
+    ["hello 100% '$HOME' \\${PORT} \"\\$x\"", '/R/bin/hello "100%%" $$HOME "$${PORT}" $$x'],
+    // $VAR and ${VAR} expand from the unit's environment, as on Heroku: systemd does it.
+    ["hello --port $PORT", "/R/bin/hello --port $PORT"],
+    ["hello --port=$PORT", '/R/bin/hello "--port=${PORT}"'],
+    ["hello ${PORT}", "/R/bin/hello $PORT"], // unquoted: split at whitespace, as sh does
+    ['hello "$ARGS"', '/R/bin/hello "${ARGS}"'],
+    ['hello "a $X b"', '/R/bin/hello "a ${X} b"'],
+    ["hello $A$B", '/R/bin/hello "${A}${B}"'],
+    ["hello 'cost: $5' $ 50%$", '/R/bin/hello "cost: $$5" $$ "50%%$$"'],
+    ["bin/hello serve", "/R/bin/hello serve"],
     ["hello a\\ b back\\\\slash", '/R/bin/hello "a b" "back\\\\slash"'],
     ["hello 'x;y' '*' '#' \"'\"", "/R/bin/hello \"x;y\" \"*\" \"#\" \"'\""],
     ["hello ';'", '/R/bin/hello ";"'],
@@ -270,11 +279,23 @@ describe("ExecStart=", () => {
     expect(() => renderExecStart(cfg, "hello a | tee x", "/R")).toThrow('shell syntax "|"');
     expect(() => renderExecStart(cfg, "hello a && b", "/R")).toThrow('shell syntax "&"');
     expect(() => renderExecStart(cfg, "hello 'a", "/R")).toThrow("unterminated '");
+    expect(() => renderExecStart(cfg, "bin/web", "/R")).toThrow('"bin/web" is not a binary of the release');
+    expect(() => renderExecStart(cfg, "hello ${X:-1}", "/R")).toThrow('"${X:-1}" is not supported');
+    expect(() => renderExecStart(cfg, "hello $1", "/R")).toThrow('"$1" is not supported');
+    expect(() => renderExecStart(cfg, "$BIN serve", "/R")).toThrow("cannot come from a variable");
     expect(() => quoteExecWord("a\0b")).toThrow("NUL");
   });
 
   test("splitCommand follows sh word splitting", () => {
     expect(splitCommand(`a "b c" 'd e'f g\\ h "\\$x \\q"`)).toEqual(["a", "b c", "d ef", "g h", "$x \\q"]);
+  });
+
+  test("the binaries of the release (cfg.build.binaries) may be named NAME or bin/NAME", () => {
+    const several = { ...cfg, build: { ...cfg.build, binaries: ["web", "worker"] } };
+    expect(renderExecStart(several, "bin/worker --queue default", "/R")).toBe("/R/bin/worker --queue default");
+    expect(renderExecStart(several, "web", "/R")).toBe("/R/bin/web");
+    expect(() => renderExecStart(several, "hello", "/R")).not.toThrow(); // a command on PATH
+    expect(() => renderExecStart(several, "bin/hello", "/R")).toThrow('use "web" (or "bin/web"), "worker" (or "bin/worker")');
   });
 });
 
@@ -347,7 +368,7 @@ describe("systemd-analyze verify", () => {
   });
 
   test("a unit with odd arguments verifies too", () => {
-    const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' ''` } };
+    const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' '' --port=$PORT $ARGS "\${LOG_LEVEL}x"` } };
     expect(verify(renderUnits(odd), ["hello-web@8247.service"])).toBe("");
   });
 

@@ -6,6 +6,8 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { layout, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
+import { parseCommand, resolveProgram, systemdVariables, type Word } from "./command.ts";
+export { splitCommand } from "./command.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
 import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };
@@ -123,96 +125,40 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
 }
 
 /**
- * A process command as systemd's ExecStart= value. The command is split into words like a
- * shell would (quotes, backslashes) but nothing is expanded: a first word equal to the
- * binary becomes the release's absolute path, the rest is quoted for systemd with `%` and
- * `$` doubled so systemd passes them through literally. Shell syntax (pipes, `;`, `&&`,
- * redirections) is refused rather than silently passed as arguments.
+ * A process command as systemd's ExecStart= value (src/render/command.ts reads it): a first
+ * word naming a binary of the release (NAME or bin/NAME) becomes its absolute path; the
+ * words are quoted for systemd with `%` doubled; `$NAME`/`${NAME}` stay variables systemd
+ * expands from the unit's Environment=/EnvironmentFile= when it starts the process, and
+ * every other `$` is doubled so it reaches the app literally.
  */
 export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir: string, where = "command"): string {
-  const words = splitCommand(command, where);
-  const [first, ...args] = words;
-  if (first === undefined) throw new Error(`${where}: the command is empty`);
-  let exec: string;
-  // NAME or bin/NAME for any binary of the release (shared contract 1), as on Heroku.
-  const own = first.replace(/^bin\//, "");
-  if ((cfg.build.binaries ?? [cfg.build.binary]).includes(own)) {
-    if (!/^[A-Za-z0-9._+-]+$/.test(own)) throw new Error(`build.binary: "${own}" is not a plain file name`);
-    exec = `${releaseDir}/bin/${own}`;
-  } else if (first.startsWith("/")) {
-    exec = quoteExecWord(first);
-  } else if (first.includes("/")) {
-    throw new Error(`${where}: "${first}" must be the binary's name, an absolute path, or a command on systemd's PATH`);
-  } else if (/^[-@:+!]/.test(first)) {
-    throw new Error(`${where}: a command may not start with "${first[0]}" (systemd reads it as an ExecStart= prefix)`);
-  } else {
-    exec = quoteExecWord(first);
-  }
-  return [exec, ...args.map(quoteExecWord)].join(" ");
+  const [first, ...args] = parseCommand(command, where);
+  const program = resolveProgram(first, cfg.build.binaries ?? [cfg.build.binary], where);
+  const exec = "binary" in program ? `${releaseDir}/bin/${program.binary}` : quoteExecWord("path" in program ? program.path : program.onPath);
+  return [exec, ...args.map(quoteExecArg)].join(" ");
 }
 
 /** One argument in systemd's ExecStart= syntax, taken literally (no specifiers, no $VARs). */
 export function quoteExecWord(word: string): string {
-  if (word.includes("\0")) throw new Error("a command argument cannot contain a NUL byte");
-  const plain = /^[A-Za-z0-9_\/.,:=@+-]+$/.test(word);
+  return quoteExecText(word.replace(/\$/g, "$$$$"));
+}
+
+/** A parsed word: literal parts quoted, its variables left for systemd to expand. */
+function quoteExecArg(word: Word): string {
+  return quoteExecText(systemdVariables(word));
+}
+
+/** Text already in systemd's variable syntax, quoted for ExecStart= with `%` doubled. */
+function quoteExecText(text: string): string {
+  if (text.includes("\0")) throw new Error("a command argument cannot contain a NUL byte");
+  const plain = /^[A-Za-z0-9_\/.,:=@+$-]+$/.test(text);
   const body = plain
-    ? word
-    : `"${word.replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
-  return body.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+    ? text
+    : `"${text.replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
+  return body.replace(/%/g, "%%");
 }
 
 const C_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r" };
-
-/**
- * Splits a Procfile command into words with POSIX shell quoting: '...' is literal, "..."
- * honours \\ \" \$ \` and backslash-newline, a bare backslash escapes the next character.
- */
-export function splitCommand(command: string, where = "command"): string[] {
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (c === " " || c === "\t" || c === "\n") {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-    } else if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`${where}: unterminated ' in ${JSON.stringify(command)}`);
-      word += command.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (c === '"') {
-      inWord = true;
-      for (i++; ; i++) {
-        if (i >= command.length) throw new Error(`${where}: unterminated " in ${JSON.stringify(command)}`);
-        const d = command[i]!;
-        if (d === '"') break;
-        if (d === "\\" && i + 1 < command.length && '\\"$`\n'.includes(command[i + 1]!)) {
-          i++;
-          if (command[i] !== "\n") word += command[i];
-        } else word += d;
-      }
-    } else if (c === "\\") {
-      if (i + 1 >= command.length) throw new Error(`${where}: trailing backslash in ${JSON.stringify(command)}`);
-      i++;
-      if (command[i] !== "\n") {
-        word += command[i];
-        inWord = true;
-      }
-    } else if ("|&;<>()`".includes(c)) {
-      throw new Error(
-        `${where}: shell syntax "${c}" is not supported in ${JSON.stringify(command)}; quote it, or run a script`,
-      );
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
 
 /**
  * The working directory: the app's StateDirectory (/var/lib/APP), writable by the dynamic

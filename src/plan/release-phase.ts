@@ -1,0 +1,80 @@
+/**
+ * Heroku's release phase as an argv: the Procfile's `release:` command run once, on one
+ * host, through `systemd-run --wait --pipe` as a transient unit with the same user,
+ * StateDirectory and hardening as the app's process units and the new release's env
+ * file, its output on the caller's pipes. Pure.
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { parseCommand, resolveProgram, systemdVariables } from "../render/command.ts";
+import { systemdSpan } from "../config/duration.ts";
+import processTemplate from "../../systemd/process@.service" with { type: "text" };
+import { layout } from "./layout.ts";
+
+/** The release phase of one push: where it runs and what. */
+export interface ReleasePhase {
+  /** Index into the plan's hosts: the first host. */
+  host: number;
+  /** The Procfile's command, as written (for messages). */
+  command: string;
+  argv: string[];
+  timeoutSec: number;
+}
+
+/** The transient unit's name: one per release, so a leftover never blocks the next push. */
+export function releaseUnitName(app: string, releaseId: string): string {
+  return `${app}-release-${releaseId}.service`;
+}
+
+/**
+ * The systemd-run argv of cfg.release for release `releaseId`; null without a release
+ * phase. systemd expands `$NAME`/`${NAME}` in the command from the unit's environment (the
+ * env file) when it starts it, exactly as in ExecStart= (src/render/command.ts).
+ */
+export function planReleasePhase(cfg: ResolvedConfig, releaseId: string): ReleasePhase | null {
+  if (!cfg.release) return null;
+  const where = "processes.release";
+  const dir = layout(cfg.app).release(releaseId);
+  const [first, ...args] = parseCommand(cfg.release.command, where);
+  const program = resolveProgram(first, cfg.build.binaries ?? [cfg.build.binary], where);
+  const exec = "binary" in program ? `${dir}/bin/${program.binary}` : "path" in program ? program.path : program.onPath;
+  const properties = [
+    ...hardening(cfg.app),
+    `EnvironmentFile=${dir}/env`,
+    `Environment=QDEPLOY_RELEASE=${releaseId}`,
+    `WorkingDirectory=/var/lib/${cfg.app}`,
+    `RuntimeMaxSec=${systemdSpan(cfg.release.timeoutSec)}`,
+    "KillMode=control-group",
+    "TimeoutStopSec=10s",
+  ];
+  return {
+    host: 0,
+    command: cfg.release.command,
+    timeoutSec: cfg.release.timeoutSec,
+    argv: [
+      "systemd-run",
+      "--wait",
+      "--pipe",
+      "--collect",
+      `--unit=${releaseUnitName(cfg.app, releaseId)}`,
+      `--description=${cfg.app} release phase of ${releaseId}`,
+      ...properties.flatMap((p) => ["-p", p]),
+      "--",
+      // systemd-run takes no unit-file quoting, only the manager's variable syntax.
+      exec.replace(/\$/g, "$$$$"),
+      ...args.map(systemdVariables),
+    ],
+  };
+}
+
+/**
+ * The process units' identity and sandbox (systemd/process@.service from DynamicUser= on),
+ * so the release phase runs exactly as the app's processes do and never drifts from them.
+ */
+function hardening(app: string): string[] {
+  const service = processTemplate.slice(processTemplate.indexOf("\nDynamicUser="), processTemplate.indexOf("\n[Install]"));
+  return service
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.replaceAll("{{app}}", app));
+}
