@@ -9,6 +9,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { GoTarget } from "./arch.ts";
+import { ZIG_VERSION } from "./zig.ts";
+
+const CGO_FLAG_VARS = ["CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS"];
 
 /** One binary of a cached build. */
 export interface CachedBinary {
@@ -35,7 +38,9 @@ export function buildKey(
 ): string | null {
   if (!git.sha || git.dirty) return null;
   const { dir: _dir, binaries: _binaries, ...settings } = build;
-  const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", GOVERSION: env.GOVERSION ?? "", programs };
+  // goVersion is the resolved toolchain (go1.25.14, not the pin go1.25); with cgo, zig's version too.
+  const cgo = build.cgo ? { zig: ZIG_VERSION, CGO_FLAGS: CGO_FLAG_VARS.map((v) => env[v] ?? "") } : {};
+  const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", programs, ...cgo };
   return createHash("sha256").update(JSON.stringify(inputs)).digest("hex");
 }
 
@@ -65,8 +70,3 @@ export async function rememberBuild(outDir: string, key: string | null, built: C
   await writeFile(indexFile(outDir), `${JSON.stringify(index, null, 1)}\n`);
 }
 
-/** `go env GOVERSION` of the local toolchain (never a downloaded one). */
-export function localGoVersion(): string {
-  const r = Bun.spawnSync(["go", "env", "GOVERSION"], { env: { ...process.env, GOTOOLCHAIN: "local" } });
-  return r.exitCode === 0 ? r.stdout.toString().trim() : "unknown";
-}

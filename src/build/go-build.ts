@@ -14,7 +14,8 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
-import { checkToolchain, parseGoMod, requiredGoVersion, type GoMod } from "./gomod.ts";
+import { parseGoMod, type GoMod } from "./gomod.ts";
+import { isFetched, resolveToolchain, type Toolchain } from "./toolchain.ts";
 import { cgoLdflags, ensureZig, zigCgoEnv, zigTargetFlags, type ZigToolchain } from "./zig.ts";
 
 /** What buildBinary needs. */
@@ -35,8 +36,10 @@ export interface BuildOptions {
   env?: Record<string, string | undefined>;
   /** Progress lines (the command, the result). */
   log?: (line: string) => void;
-  /** Lines worth showing by default (zig's first download for cgo); default `log`. */
+  /** Lines worth showing by default (zig's or a Go's first download); default `log`. */
   progress?: (line: string) => void;
+  /** The Go to build with (buildToolchain); default: chosen here from go.mod and env. */
+  toolchain?: Toolchain;
 }
 
 /** A built binary. */
@@ -100,6 +103,7 @@ export function goBuildEnv(
   build: ResolvedConfig["build"],
   target: GoTarget,
   zig?: ZigToolchain,
+  gotoolchain = "local",
 ): Record<string, string> {
   const env = childEnviron(base, { anyAgeKey: true });
   env.GOOS = target.goos;
@@ -112,7 +116,7 @@ export function goBuildEnv(
     if (!zig) throw new InternalError("a cgo build without zig");
     Object.assign(env, zigCgoEnv(zig, target));
   }
-  env.GOTOOLCHAIN = "local";
+  env.GOTOOLCHAIN = gotoolchain;
   return env;
 }
 
@@ -127,14 +131,11 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
   const platform = platformName(target);
   if (build.cgo) zigTargetFlags(target); // an unsupported target fails before any download
 
-  const mod = await readGoMod(root);
-  const probe = goBuildEnv(base, { ...build, cgo: false }, target);
-  const goVersion = await localGoVersion($({ cwd: root, env: probe, nothrow: true, quiet: true, verbose: false }));
-  const problem = toolchainProblem(mod, base, goVersion);
-  if (problem) throw new BuildError(`wrong Go version for ${root}`, problem);
+  const toolchain = opts.toolchain ?? (await buildToolchain(root, base, opts.progress ?? log));
+  const goVersion = toolchain.version;
 
   const zig = build.cgo ? await ensureZig({ env: base, log: opts.progress ?? log }) : undefined;
-  const env = goBuildEnv(base, build, target, zig);
+  const env = goBuildEnv(base, build, target, zig, toolchain.gotoolchain);
   const go = $({ cwd: root, env, nothrow: true, quiet: true, verbose: false });
 
   await mkdir(opts.outDir, { recursive: true });
@@ -188,15 +189,37 @@ async function localGoVersion(go: Shell): Promise<string> {
 }
 
 /**
- * The requirement that wins (checkToolchain), then the `go` line as a floor: go itself
- * refuses a module whose go line is newer than the toolchain, whatever a directive or
- * GOVERSION says, so that is reported here too, in the same words.
+ * The Go that builds the module in `root` (src/build/toolchain.ts), fetched now when it is
+ * not the local one and go has not fetched it before, so the fetch is reported apart from
+ * the build. `env` is the build's environment (GOVERSION, GOPROXY). Throws BuildError.
  */
-function toolchainProblem(mod: GoMod, env: Record<string, string | undefined>, local: string): string | null {
-  const required = requiredGoVersion(mod, env);
-  const problem = checkToolchain(required, local);
-  if (problem || !mod.go || required?.source.endsWith(" go")) return problem;
-  return checkToolchain({ version: mod.go.value, source: `go.mod:${mod.go.line} go`, atLeast: true }, local);
+export async function buildToolchain(
+  root: string,
+  env: Record<string, string | undefined>,
+  log?: (line: string) => void,
+): Promise<Toolchain & { fetchSeconds?: number }> {
+  const mod = await readGoMod(root);
+  const clean = childEnviron(env, { anyAgeKey: true });
+  const local = $({ cwd: root, env: { ...clean, GOTOOLCHAIN: "local" }, nothrow: true, quiet: true, verbose: false });
+  const localVersion = await localGoVersion(local);
+  const modCache = (await local`go env GOMODCACHE`).stdout.trim();
+  const toolchain = await resolveToolchain({ mod, env, local: localVersion, modCache, root });
+  if (toolchain.gotoolchain === "local" || isFetched(modCache, toolchain.version)) return toolchain;
+
+  log?.(`fetching ${toolchain.version} (${toolchain.reason}) through the Go module proxy...`);
+  const started = performance.now();
+  const got = await $({ cwd: root, env: { ...clean, GOTOOLCHAIN: toolchain.version }, nothrow: true, quiet: true, verbose: false })`go env GOVERSION`;
+  const fetchSeconds = (performance.now() - started) / 1000;
+  if (got.exitCode !== 0 || got.stdout.trim() !== toolchain.version) {
+    throw new BuildError(
+      `cannot fetch ${toolchain.version} (${toolchain.reason})`,
+      `${got.stdall.trim() || `go exited with status ${got.exitCode}`}\n` +
+        `go fetches it as the module golang.org/toolchain through GOPROXY (${env.GOPROXY || "https://proxy.golang.org"}); ` +
+        `check the network and GOPROXY, or install ${toolchain.version} and put it first on PATH.`,
+    );
+  }
+  log?.(`fetched ${toolchain.version} in ${fetchSeconds.toFixed(1)}s`);
+  return { ...toolchain, fetchSeconds };
 }
 
 async function hashFile(path: string): Promise<string> {

@@ -134,7 +134,8 @@ export function requiredGoVersion(
  *   line (any 1.22.x, including its release candidates), `go1.22.3` exactly 1.22.3, as
  *   the hosted builders install exactly what is named. A newer Go is refused because
  *   the user asked for a specific toolchain, and the binary would differ from theirs.
- * qdeploy builds with GOTOOLCHAIN=local, so a mismatch is reported, never downloaded.
+ * A pin the local Go does not meet is fetched (src/build/toolchain.ts); a `go`/`toolchain`
+ * line the local Go does not meet is reported with this message.
  */
 export function checkToolchain(required: GoVersionRequirement | null, localVersion: string): string | null {
   if (!required) return null;
@@ -157,21 +158,17 @@ export function checkToolchain(required: GoVersionRequirement | null, localVersi
     : want.patch === undefined && !want.pre
       ? `Go ${want.major}.${want.minor}.x`
       : `exactly Go ${formatVersion(want).slice(2)}`;
+  // A pin the local Go misses is fetched (src/build/toolchain.ts): this only says it differs.
+  if (!required.atLeast) return `${required.source} asks for ${asked}, but the local Go is ${installed}.`;
   const localPin = `go${have.major}.${have.minor}`;
-  const install = `install ${required.atLeast ? `Go ${formatVersion(want).slice(2)} or newer` : formatVersion(want)} (https://go.dev/dl/) and put it first on PATH`;
-  let todo: string;
-  if (required.source === "GOVERSION") {
-    todo = `${install}, or set GOVERSION=${localPin} (or unset it) to build with the Go you have.`;
-  } else if (required.atLeast) {
-    todo = required.source.endsWith("toolchain")
-      ? `${install}, or lower the toolchain line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`
-      : `${install}, or lower the go line in go.mod if the module does not need ${formatVersion(want)}.`;
-  } else {
-    todo = `${install}, or change that line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`;
-  }
+  const install = `install Go ${formatVersion(want).slice(2)} or newer (https://go.dev/dl/) and put it first on PATH`;
+  const fetch = `set GOVERSION=go${want.major}.${want.minor} to have qdeploy fetch that Go`;
+  const todo = required.source.endsWith("toolchain")
+    ? `${install}, or ${fetch}, or lower the toolchain line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`
+    : `${install}, or ${fetch}, or lower the go line in go.mod if the module does not need ${formatVersion(want)}.`;
   return (
     `${required.source} asks for ${asked}, but the local Go is ${installed}. ` +
-    `qdeploy never downloads a toolchain (it builds with GOTOOLCHAIN=local): ${todo}`
+    `qdeploy fetches a Go only for a pin (goVersion, GOVERSION), not for this line: ${todo}`
   );
 }
 

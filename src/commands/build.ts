@@ -3,8 +3,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "../build/arch.ts";
 import { gitInfo } from "../build/git.ts";
-import { buildKey, findCachedBuild, localGoVersion, rememberBuild } from "../build/cache.ts";
-import { buildBinary } from "../build/go-build.ts";
+import { buildEnvironment, withLinkerVars } from "../build/build-vars.ts";
+import { buildKey, findCachedBuild, rememberBuild } from "../build/cache.ts";
+import { buildBinary, buildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { type MainPackage, resolveBinaries } from "../build/packages.ts";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -28,17 +29,21 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   const moduleDir = cfg.build.dir ?? cfg.root;
   const mod = await readFile(path.join(moduleDir, "go.mod"), "utf8").then(parseGoMod, () => null);
   // No go.mod: buildBinary says so in its own words; "." is then the only thing to try.
-  const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
+  // The build's variables: the shell's, else the environment's [env] (as Heroku's config vars).
+  const env = buildEnvironment(process.env, cfg.vars);
+  const build = withLinkerVars(cfg.build, env);
+  const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod, env) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
   const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);
   const artifacts: Record<string, Artifact> = {};
   const outDir = path.join(cfg.root, ".qdeploy", "build");
-  const goVersion = localGoVersion();
+  const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l));
+  out.debug(`Go: ${toolchain.version} (${toolchain.reason})`);
   const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
   for (const arch of [...new Set(archs)]) {
     const target = goTarget(arch);
     const platform = platformName(target);
-    const key = buildKey(git, cfg.build, target, goVersion, process.env, programs);
+    const key = buildKey(git, build, target, toolchain.version, env, programs);
     const cached = await findCachedBuild(outDir, key);
     if (cached) {
       const list = Object.entries(cached.binaries).map(([n, b]) => `${n} ${b.sha256.slice(0, 12)}`).join(", ");
@@ -49,7 +54,7 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     const binaries: Record<string, BinaryArtifact> = {};
     for (const pkg of pkgs) {
       out.info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
-      const b = await buildBinary({ root: moduleDir, build: cfg.build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, log: (l) => out.debug(l), progress: (l) => out.info(l) });
+      const b = await buildBinary({ root: moduleDir, build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l) });
       out.info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
       binaries[pkg.name] = { path: b.path, sha256: b.sha256, size: b.size };
     }

@@ -86,6 +86,7 @@ describe("resolveEnvironment", () => {
         ldflags: "-s -w",
         tags: ["debug"],
         stamp: { symbol: "main.commit", value: "{git.sha}" },
+        stampGiven: true,
       },
       processes: { web: "hello serve --debug", clock: "hello clock" },
       release: null,

@@ -153,6 +153,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       ldflags: b.ldflags ?? DEFAULTS.ldflags,
       tags: b.tags ?? [],
       stamp: b.stamp ?? { ...DEFAULTS.stamp },
+      ...(b.stamp !== undefined && { stampGiven: true }),
     },
     processes,
     release:

@@ -139,6 +139,8 @@ export interface ResolvedConfig {
     ldflags: string;
     tags: string[];
     stamp: { symbol: string; value: string } | null;
+    /** build.stamp was written: GO_LINKER_SYMBOL/VALUE do not replace it (src/build/build-vars.ts). */
+    stampGiven?: boolean;
   };
   /** Process name -> command line; "web" is the one behind Caddy. Never "release". */
   processes: Record<string, string>;
