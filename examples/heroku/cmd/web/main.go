@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,6 +24,9 @@ func main() {
 	if port == "" {
 		port = "5000"
 	}
+	// How many release phases had run when this process started: the release phase runs
+	// before the new web starts, so a test can see the order.
+	migrationsAtStart := countLines(filepath.Join(os.Getenv("STATE_DIRECTORY"), "migrations.log"))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -33,6 +37,9 @@ func main() {
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/boot", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "migrations at start: %d\n", migrationsAtStart)
 	})
 	mux.HandleFunc("/migrations", func(w http.ResponseWriter, r *http.Request) {
 		b, err := os.ReadFile(filepath.Join(os.Getenv("STATE_DIRECTORY"), "migrations.log"))
@@ -55,4 +62,12 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
+}
+
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "\n")
 }
