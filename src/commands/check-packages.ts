@@ -79,7 +79,7 @@ export async function loadWithPackages(file: string, envName?: string): Promise<
   const first = await loadConfig(file, envName);
   if (first.raw.app === undefined) return first;
   const packages = await checkPackages(first.raw, file);
-  const loaded = await loadConfig(file, envName, { binaries: packages.binaries ?? (packages.problems.length ? null : undefined) });
+  const loaded = await loadConfig(file, envName, { binaries: packages.binaries ?? null });
   return { ...loaded, problems: [...loaded.problems, ...packages.problems] };
 }
 

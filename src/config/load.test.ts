@@ -19,9 +19,9 @@ async function fixture(toml: string | null, procfile?: string): Promise<string> 
 }
 
 /** Problems as the user sees them, with the temp folder taken out of file names. */
-async function check(toml: string | null, opts: { env?: string; procfile?: string } = {}): Promise<string[]> {
+async function check(toml: string | null, opts: { env?: string; procfile?: string; binaries?: string[] } = {}): Promise<string[]> {
   const file = await fixture(toml, opts.procfile);
-  const { problems } = await loadConfig(file, opts.env);
+  const { problems } = await loadConfig(file, opts.env, { binaries: opts.binaries });
   return problems.map((p) => formatProblem(p).replaceAll(`${path.dirname(file)}/`, ""));
 }
 
@@ -48,6 +48,8 @@ interface Row {
   toml: string | null;
   env?: string;
   procfile?: string;
+  /** The programs build.main expands to (check's package expansion); absent: not known, names unchecked. */
+  binaries?: string[];
   want: string[];
   /** A program the row needs: missing, the row fails naming it (never a skip). */
   needs?: string;
@@ -363,6 +365,7 @@ const rows: Row[] = [
     name: "Procfile commands are checked as they will run, with the Procfile's line",
     toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""),
     procfile: lines("# Heroku's shape", "web: bin/web", "worker: hello work | tee log", "release: ./migrate", "clock: hello 'tick", "cron: -x", "ok: bin/hello --port $PORT"),
+    binaries: ["hello"],
     want: [
       'Procfile:2 web: "bin/web" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
       'Procfile:3 worker: shell syntax "|" is not supported in "hello work | tee log"; quote it, or run a script',
@@ -370,6 +373,11 @@ const rows: Row[] = [
       "Procfile:5 clock: unterminated ' in \"hello 'tick\"",
       'Procfile:6 cron: a command may not start with "-" (systemd reads it as an ExecStart= prefix)',
     ],
+  },
+  {
+    name: "without the programs (no go, or build.main did not expand) a command's bin/NAME is not judged",
+    toml: GOOD.replace('web = "hello serve"', 'web = "bin/web"'),
+    want: [],
   },
   {
     name: "deploy.toml commands (processes, release, jobs, an environment's own) are checked with their line",
@@ -381,14 +389,14 @@ const rows: Row[] = [
       'at = "hourly"',
       "[environments.staging]",
       'hosts = ["deploy@203.0.113.11"]',
-      'build = { binary = "other" }',
-      'processes = { web = "bin/hello serve" }',
+      'processes = { web = "bin/other serve" }',
       'web = { domains = ["staging.example.com"], health = "/healthz" }',
     ),
+    binaries: ["hello"],
     want: [
       'deploy.toml:4 processes.release: "${X:-1}" is not supported (only ${NAME} and $NAME; write \\$ for a literal $)',
       'deploy.toml:12 jobs[0].command: shell syntax ";" is not supported in "sweep; rm -rf /"; quote it, or run a script',
-      'deploy.toml:17 environments.staging.processes.web: "bin/hello" is not a binary of the release; use "other" (or "bin/other"), an absolute path, or a command on systemd\'s PATH',
+      'deploy.toml:16 environments.staging.processes.web: "bin/other" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
     ],
   },
   {
@@ -437,7 +445,7 @@ describe("loadConfig problems", () => {
   for (const row of rows) {
     test(row.name, async () => {
       if (row.needs) requireTool(row.needs);
-      expect(await check(row.toml, { env: row.env, procfile: row.procfile })).toEqual(row.want);
+      expect(await check(row.toml, { env: row.env, procfile: row.procfile, binaries: row.binaries })).toEqual(row.want);
     });
   }
 });

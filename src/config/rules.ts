@@ -31,9 +31,9 @@ export interface RuleContext {
   /** Where raw.processes came from when it was read from a Procfile: its name and each process's line. */
   procfile?: { file: string; lines: Record<string, number> };
   /**
-   * The names in a release's bin/ (expanded main packages). Absent: [build.binary ?? app] per
-   * environment; null: the programs could not be listed (check reports why), so a command's
-   * bin/NAME is not checked against them.
+   * The names in a release's bin/ (build.main expanded: src/commands/check-packages.ts).
+   * Absent or null: the programs are not known here (no go, or a spec that did not expand,
+   * which check reports), so a command's NAME or bin/NAME is not checked against them.
    */
   binaries?: string[] | null;
 }
@@ -273,8 +273,7 @@ export const commandsValid: Rule = (raw, ctx) => {
   const out: ConfigProblem[] = [];
   for (const [name, env] of envs.length ? envs : [[null, {}] as const]) {
     const view = mergeEnvironment(raw, name);
-    const binary = table(view.build).binary;
-    const binaries = ctx.binaries === undefined ? [typeof binary === "string" ? binary : raw.app] : ctx.binaries;
+    const binaries = ctx.binaries ?? null;
     const why = (command: unknown): string | null => {
       if (typeof command !== "string" || command.trim() === "") return null; // the schema and processCommands report these
       try {
