@@ -12,7 +12,7 @@ import { $, type Shell } from "zx";
 import { BuildError, InternalError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { childEnviron } from "../secrets/identity.ts";
-import { quoteArgv } from "../util/quote.ts";
+import { quoteArgv, quoteGoWord } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
 import { parseGoMod, type GoMod } from "./gomod.ts";
 import { isFetched, resolveToolchain, type Toolchain } from "./toolchain.ts";
@@ -92,8 +92,8 @@ function singlePackage(build: ResolvedConfig["build"]): string {
 /**
  * The environment for `go build`: `base` with the target's GOOS/GOARCH/GOARM, CGO_ENABLED=0
  * (with [build] cgo: 1, and CC/CXX as zig's cc for the target's musl, see zigCgoEnv) and
- * GOTOOLCHAIN=local, so go never downloads a toolchain; the
- * toolchain check reports a mismatch instead. GOFLAGS is left alone: go's default
+ * GOTOOLCHAIN as buildToolchain chose it: "local", or the pinned release go fetched, so
+ * go itself never switches to another. GOFLAGS is left alone: go's default
  * (-mod=readonly, or vendor/ when present) builds what go.mod and go.sum pin and never
  * rewrites them behind the user's back. QDEPLOY_AGE_KEY, and any variable holding an age
  * secret key, is left out: a build (and every tool and go:generate it runs) needs none.
@@ -228,10 +228,8 @@ async function hashFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-// go splits -ldflags on spaces and honours '...' and "..." (cmd/internal/quoted); no escapes.
 function quoteLdflag(word: string): string {
-  if (!/[\s'"]/.test(word)) return word;
-  if (!word.includes("'")) return `'${word}'`;
-  if (!word.includes('"')) return `"${word}"`;
-  throw new BuildError(`the stamp ${JSON.stringify(word)} has both ' and " and spaces: go's -ldflags cannot carry it`);
+  const quoted = quoteGoWord(word);
+  if (quoted === null) throw new BuildError(`the stamp ${JSON.stringify(word)} has both ' and " and spaces: go's -ldflags cannot carry it`);
+  return quoted;
 }

@@ -196,7 +196,8 @@ export function parseGoVersion(text: string): GoVersion | null {
   return v;
 }
 
-function formatVersion(v: GoVersion): string {
+/** goX.Y[.Z][rcN], as go names releases. */
+export function formatVersion(v: GoVersion): string {
   return `go${v.major}.${v.minor}${v.patch === undefined ? "" : `.${v.patch}`}${v.pre ?? ""}`;
 }
 

@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BuildError } from "../errors.ts";
-import { checkToolchain, parseGoVersion, type GoMod, type GoVersion, type GoVersionRequirement, requiredGoVersion } from "./gomod.ts";
+import { checkToolchain, formatVersion, parseGoVersion, type GoMod, type GoVersion, type GoVersionRequirement, requiredGoVersion } from "./gomod.ts";
 
 /** The Go a build runs and why. */
 export interface Toolchain {
@@ -30,9 +30,6 @@ export interface ToolchainList {
   /** "proxy" (just read), "cache" (an earlier read: the proxy did not answer), "module cache" (offline: what was fetched before). */
   from: "proxy" | "cache" | "module cache";
 }
-
-/** The oldest Go published as a golang.org/toolchain module (GOTOOLCHAIN switching began in 1.21). */
-const FIRST_MODULE_TOOLCHAIN: GoVersion = { major: 1, minor: 21, patch: 0 };
 
 /**
  * The Go versions for one host platform ("linux-amd64") in the proxy's list of
@@ -63,7 +60,7 @@ export function pickRelease(want: GoVersion, listed: string[]): string | null {
     if (v.pre !== undefined || v.patch === undefined) continue; // a line means its releases, not rc/beta
     if (!best || v.patch > best.patch!) best = v;
   }
-  return best ? `go${best.major}.${best.minor}.${best.patch}` : null;
+  return best ? formatVersion(best) : null;
 }
 
 /**
@@ -78,7 +75,7 @@ export function chooseToolchain(
   floor: GoVersionRequirement | null,
 ): Toolchain | { problem: string } {
   const localVersion = parseGoVersion(local);
-  const localName = localVersion ? `go${localVersion.major}.${localVersion.minor}${localVersion.patch === undefined ? "" : `.${localVersion.patch}`}${localVersion.pre ?? ""}` : local;
+  const localName = localVersion ? formatVersion(localVersion) : local;
   const useLocal = (reason: string): Toolchain => ({ version: localName, gotoolchain: "local", reason });
   if (!required || required.atLeast) {
     const problem = checkToolchain(required, local) ?? (required?.source.endsWith(" go") ? null : checkToolchain(floor, local));
@@ -87,7 +84,8 @@ export function chooseToolchain(
   const want = parseGoVersion(required.version);
   if (!want) return { problem: checkToolchain(required, local)! };
   const asked = `${required.source} ${required.version}`;
-  if (compareRelease(want, FIRST_MODULE_TOOLCHAIN) < 0) {
+  // GOTOOLCHAIN switching, and golang.org/toolchain modules, began with Go 1.21.
+  if (want.major === 1 && want.minor < 21) {
     if (!checkToolchain(required, local)) return useLocal(asked);
     return {
       problem:
@@ -103,7 +101,7 @@ export function chooseToolchain(
   if (!version) {
     return {
       problem: listed?.from === "proxy"
-        ? `${asked}: no such Go release is published (the proxy lists no ${required.version}${want.patch === undefined && !want.pre ? ".x" : ""}).`
+        ? `${asked}: no such Go release is published (the proxy lists no ${required.version}.x).`
         : `${asked}: the Go module proxy did not answer and no ${required.version} toolchain was fetched before; ` +
           `connect to the network (GOPROXY) once, or install ${required.version} (https://go.dev/dl/) and put it first on PATH.`,
     };
@@ -111,10 +109,6 @@ export function chooseToolchain(
   const floorProblem = floor ? checkToolchain(floor, version) : null;
   if (floorProblem) return { problem: `${asked} picks ${version}, but ${floor!.source} needs Go ${floor!.version} or newer: raise the pin or lower the go line.` };
   return version === localName ? useLocal(asked) : { version, gotoolchain: version, reason: asked };
-}
-
-function compareRelease(a: GoVersion, b: GoVersion): number {
-  return a.major - b.major || a.minor - b.minor || (a.patch ?? 0) - (b.patch ?? 0);
 }
 
 /** The first GOPROXY entry that is a URL (entries split on , and |); null for off/direct only. Pure. */

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { BuildError, OperationError } from "../errors.ts";
 import { runOk } from "../sandbox/run.ts";
 import { platformName, type GoTarget } from "./arch.ts";
+import { quoteGoWord } from "../util/quote.ts";
 
 /** The zig every cgo build uses: a new one changes the C code's bytes, so it is pinned. */
 export const ZIG_VERSION = "0.15.2";
@@ -272,11 +273,8 @@ async function unzip(whl: string, dest: string): Promise<void> {
   await runOk(["unzip", "-q", whl, "-d", dest], "unpacking zig with unzip", { timeoutMs: 600_000 });
 }
 
-// go splits CC on spaces and honours '...' and "..." without escapes (cmd/internal/quoted).
 function quoteForGo(word: string): string {
-  if (!/[\s'"]/.test(word)) return word;
-  if (!word.includes("'")) return `'${word}'`;
-  if (!word.includes('"')) return `"${word}"`;
-  throw new OperationError(`zig's path ${JSON.stringify(word)} has both ' and " and spaces: go's CC cannot carry it`);
+  const quoted = quoteGoWord(word);
+  if (quoted === null) throw new OperationError(`zig's path ${JSON.stringify(word)} has both ' and " and spaces: go's CC cannot carry it`);
+  return quoted;
 }
-

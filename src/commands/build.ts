@@ -27,11 +27,11 @@ export interface Builds {
 export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output): Promise<Builds> {
   const started = performance.now();
   const moduleDir = cfg.build.dir ?? cfg.root;
-  const mod = await readFile(path.join(moduleDir, "go.mod"), "utf8").then(parseGoMod, () => null);
-  // No go.mod: buildBinary says so in its own words; "." is then the only thing to try.
   // The build's variables: the shell's, else the environment's [env] (as Heroku's config vars).
   const env = buildEnvironment(process.env, cfg.vars);
   const build = withLinkerVars(cfg.build, env);
+  const mod = await readFile(path.join(moduleDir, "go.mod"), "utf8").then(parseGoMod, () => null);
+  // No go.mod: buildToolchain says so in its own words; "." is then the only thing to try.
   const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod, env) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
   const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);

@@ -6,7 +6,7 @@ import { requireTool } from "../../test/tools.ts";
 import { addIgnoredLines, writeInitConfig } from "../config/init.ts";
 import { createOutput } from "../output.ts";
 import { check } from "./check.ts";
-import { checkPackages } from "./check-packages.ts";
+import { checkPackages, loadWithPackages } from "./check-packages.ts";
 
 const HEROKU = path.resolve(import.meta.dir, "../../examples/heroku");
 
@@ -68,6 +68,20 @@ describe("check expands build.main", () => {
     expect(r.errors[0]).toMatch(wanted);
     // A spec that does not expand blames build.main alone, not the Procfile's commands too.
     expect(r.errors).toHaveLength(build.includes("binary = \"x\"") ? 2 : 1);
+  });
+
+  test("loading one environment expands its packages alone; check expands every environment's", async () => {
+    const dir = herokuApp();
+    writeFileSync(
+      path.join(dir, "deploy.toml"),
+      TOML("").replace("[environments.prod]", '[environments.staging]\nhosts = ["deploy@203.0.113.11"]\nbuild = { main = "./nope" }\n[environments.prod]'),
+    );
+    const file = path.join(dir, "deploy.toml");
+    expect((await loadWithPackages(file, "prod")).problems).toEqual([]);
+    expect((await loadWithPackages(file, "staging")).problems.map((p) => p.path)).toEqual(["environments.staging.build.main"]);
+    const r = await runCheck(dir);
+    expect(r.code).toBe(2);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: deploy\.toml:\d+ environments\.staging\.build\.main: "\.\/nope": /)]);
   });
 
   test("packages from go.mod that hold no program say where they came from", async () => {

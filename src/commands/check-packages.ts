@@ -14,17 +14,21 @@ import type { RawConfig } from "../config/types.ts";
 import { BuildError, type ConfigProblem } from "../errors.ts";
 
 /**
- * Expands every environment's packages (the top level's when there are none). Skipped,
- * with no problem, where there is no go.mod or no go: the build reports those. `binaries`
- * is every name any environment's release holds, or undefined when none was expanded.
+ * Expands the packages of `only` (an environment's name), or of every environment (the top
+ * level's when there are none). Skipped, with no problem, where there is no go.mod or no
+ * go: the build reports those. `binaries` is every name those releases hold, or undefined
+ * when none was expanded.
  */
 export async function checkPackages(
   raw: RawConfig,
   file: string,
   env: Record<string, string | undefined> = process.env,
+  only?: string,
 ): Promise<{ problems: ConfigProblem[]; binaries?: string[] }> {
   const lines = locateKeys(await readFile(file, "utf8").catch(() => ""));
-  const envs = isTable(raw.environments) ? Object.keys(raw.environments) : [];
+  const defined = isTable(raw.environments) ? Object.keys(raw.environments) : [];
+  // One environment to deploy expands only its own packages (an unknown name is loadConfig's to report).
+  const envs = only !== undefined && defined.includes(only) ? [only] : defined;
   const problems = new Map<string, ConfigProblem>();
   const names = new Set<string>();
   let expanded = false;
@@ -71,16 +75,18 @@ export async function checkPackages(
 }
 
 /**
- * loadConfig with build.main expanded first: the package problems join the file's, and the
- * rules check commands against the programs the release will hold (null when they could not
- * be listed: the package problem says why, and no command is blamed for it).
+ * loadConfig with build.main expanded (envName's alone, when given): the package problems
+ * join the file's, and the rules check commands against the programs the release will hold
+ * (null when they could not be listed: the package problem says why, and no command is
+ * blamed for it).
  */
-export async function loadWithPackages(file: string, envName?: string): Promise<LoadedConfig> {
-  const first = await loadConfig(file, envName);
-  if (first.raw.app === undefined) return first;
-  const packages = await checkPackages(first.raw, file);
-  const loaded = await loadConfig(file, envName, { binaries: packages.binaries ?? null });
-  return { ...loaded, problems: [...loaded.problems, ...packages.problems] };
+export function loadWithPackages(file: string, envName?: string): Promise<LoadedConfig> {
+  return loadConfig(file, envName, {
+    expand: async (raw) => {
+      const packages = await checkPackages(raw, file, process.env, envName);
+      return { binaries: packages.binaries ?? null, problems: packages.problems };
+    },
+  });
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

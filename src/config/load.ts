@@ -29,13 +29,23 @@ export interface LoadedConfig {
   problems: ConfigProblem[];
 }
 
+/** What loadConfig learns outside the file: the programs build.main holds (RuleContext.binaries). */
+export interface KnownPrograms {
+  binaries?: string[] | null;
+  /**
+   * Called with the parsed file (the Procfile's processes in) before the rules run: build.main
+   * expanded (src/commands/check-packages.ts), its problems joining the file's.
+   */
+  expand?: (raw: RawConfig) => Promise<{ binaries?: string[] | null; problems: ConfigProblem[] }>;
+}
+
 /**
  * Reads and checks deploy.toml. `known`: what was found outside the file (the expanded
- * binaries, for `check`). With envName, also resolves that environment; without,
+ * binaries, or how to expand them). With envName, also resolves that environment; without,
  * checks every environment (and resolves the only one, if there is exactly one).
  * `file` is used as given in problems, so pass it as the user typed it.
  */
-export async function loadConfig(file: string, envName?: string, known: Pick<RuleContext, "binaries"> = {}): Promise<LoadedConfig> {
+export async function loadConfig(file: string, envName?: string, known: KnownPrograms = {}): Promise<LoadedConfig> {
   const empty = {} as RawConfig;
   let text: string;
   try {
@@ -68,7 +78,10 @@ export async function loadConfig(file: string, envName?: string, known: Pick<Rul
   }
 
   const calendars = await checkCalendars(calendarExpressions(raw));
-  for (const p of checkRules(raw, { file, lines, calendars, ...known, ...(procfileLines && { procfile: procfileLines }) })) {
+  const expanded = known.expand && raw.app !== undefined ? await known.expand(raw) : null;
+  if (expanded) problems.push(...expanded.problems);
+  const binaries = expanded ? expanded.binaries ?? null : known.binaries;
+  for (const p of checkRules(raw, { file, lines, calendars, binaries, ...(procfileLines && { procfile: procfileLines }) })) {
     (p.file === file ? problems : procfileProblems).push(p);
   }
   if (envName !== undefined && isTable(raw.environments)) {

@@ -271,9 +271,9 @@ export const envVarValues: Rule = (raw, ctx) =>
 export const commandsValid: Rule = (raw, ctx) => {
   const envs = Object.entries(environmentTables(raw));
   const out: ConfigProblem[] = [];
+  const binaries = ctx.binaries ?? null;
   for (const [name, env] of envs.length ? envs : [[null, {}] as const]) {
     const view = mergeEnvironment(raw, name);
-    const binaries = ctx.binaries ?? null;
     const why = (command: unknown): string | null => {
       if (typeof command !== "string" || command.trim() === "") return null; // the schema and processCommands report these
       try {

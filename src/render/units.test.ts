@@ -15,8 +15,8 @@ import {
   renderRestartUnits,
   renderUnits,
   renderWebUnit,
-  splitCommand,
 } from "./units.ts";
+import { splitCommand } from "./command.ts";
 
 const cfg: ResolvedConfig = helloConfig;
 

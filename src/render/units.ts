@@ -7,7 +7,6 @@ import { layout, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
 import { parseCommand, resolveProgram, systemdVariables, type Word } from "./command.ts";
-export { splitCommand } from "./command.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
 import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };

@@ -9,3 +9,14 @@ export function quote(word: string): string {
 export function quoteArgv(argv: string[]): string {
   return argv.map(quote).join(" ");
 }
+
+/**
+ * One word in a list go splits itself (-ldflags, CC: cmd/internal/quoted): spaces separate,
+ * '...' and "..." quote, there are no escapes. null when no quoting can carry the word.
+ */
+export function quoteGoWord(word: string): string | null {
+  if (!/[\s'"]/.test(word)) return word;
+  if (!word.includes("'")) return `'${word}'`;
+  if (!word.includes('"')) return `"${word}"`;
+  return null;
+}
