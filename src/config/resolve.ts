@@ -144,6 +144,8 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
         throw new ConfigError([{ file, path: `environments.${envName}.hosts`, message: (e as Error).message }]);
       }
     }),
+    roles: null,
+    rollout: { batch: null, pauseSec: 0 },
     build: {
       dir: path.resolve(root, b.dir ?? "."),
       ...(b.main !== undefined && { main: b.main }),

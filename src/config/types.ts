@@ -119,6 +119,10 @@ export interface ResolvedConfig {
   /** Folder of deploy.toml; relative paths in it are taken from here. */
   root: string;
   hosts: HostAddress[];
+  /** Role (process name) -> the labels of the hosts that run it; null: every host runs everything. */
+  roles: Record<string, string[]> | null;
+  /** How a push moves through the hosts: waves of `batch` (null: one host, then the rest), `pauseSec` apart. */
+  rollout: { batch: number | { percent: number } | null; pauseSec: number };
   build: {
     /** The Go module's folder, absolute (build.dir resolved against root). Optional only for older fixtures: resolveEnvironment always sets it. */
     dir?: string;

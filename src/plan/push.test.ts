@@ -224,7 +224,7 @@ describe("release phase", () => {
     const d = "/srv/qdeploy/hello/releases/20261122010203";
     expect(p.releasePhase).not.toBeNull();
     const { host, argv, command, timeoutSec } = p.releasePhase!;
-    expect({ host, command, timeoutSec }).toEqual({ host: 0, command: withRelease.release.command, timeoutSec: 90 });
+    expect({ host, command, timeoutSec }).toEqual({ host: withRelease.hosts[0]!.label, command: withRelease.release.command, timeoutSec: 90 });
     expect(argv.slice(0, 6)).toEqual([
       "systemd-run", "--wait", "--pipe", "--collect", "--unit=hello-release-20261122010203.service", "--description=hello release phase of 20261122010203",
     ]);

@@ -4,6 +4,7 @@ import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "./layout.ts";
 import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planReleasePhase } from "./release-phase.ts";
+import { dutyHost, hostConfig } from "./fleet.ts";
 import { planSetup } from "./setup.ts";
 import type { HostPlan, Plan, Step } from "./steps.ts";
 
@@ -44,10 +45,13 @@ export interface PushInputs {
   newDigestKey: string;
 }
 
-/** The steps of `push` on every host. */
+/**
+ * The steps of `push` on every host of `facts` (the environment's, or those --hosts kept).
+ * Each host's release holds what its roles run (hostConfig): its units, its site, its jobs.
+ */
 export function planPush(inp: PushInputs): Plan {
-  const cfg = inp.config;
   const hosts = inp.facts.map((facts): HostPlan => {
+    const cfg = hostConfig(inp.config, facts.host);
     const artifact = inp.artifacts[facts.arch];
     if (!artifact) throw new Error(`no artifact built for ${facts.arch} (${facts.host.label})`);
     const digestKey = facts.digestKey || inp.newDigestKey;
@@ -97,10 +101,12 @@ export function planPush(inp: PushInputs): Plan {
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, activate, notes };
   });
-  const releasePhase = planReleasePhase(cfg, inp.releaseId);
-  if (releasePhase && hosts[releasePhase.host]) {
-    hosts[releasePhase.host]!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
-  }
+  const cfg = inp.config;
+  // On the duty host (the one that runs one-host jobs) when this push reaches it, else on its first host.
+  const duty = dutyHost(cfg).label;
+  const phaseHost = hosts.find((h) => h.host.label === duty) ?? hosts[0];
+  const releasePhase = phaseHost ? planReleasePhase(cfg, inp.releaseId, phaseHost.host.label) : null;
+  if (releasePhase) phaseHost!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
 }
 

@@ -12,8 +12,8 @@ import { layout } from "./layout.ts";
 
 /** The release phase of one push: where it runs and what. */
 export interface ReleasePhase {
-  /** Index into the plan's hosts: the first host. */
-  host: number;
+  /** The label of the host it runs on (the fleet's duty host when the push reaches it). */
+  host: string;
   /** The Procfile's command, as written (for messages). */
   command: string;
   argv: string[];
@@ -30,7 +30,7 @@ export function releaseUnitName(app: string, releaseId: string): string {
  * phase. systemd expands `$NAME`/`${NAME}` in the command from the unit's environment (the
  * env file) when it starts it, exactly as in ExecStart= (src/render/command.ts).
  */
-export function planReleasePhase(cfg: ResolvedConfig, releaseId: string): ReleasePhase | null {
+export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: string): ReleasePhase | null {
   if (!cfg.release) return null;
   const where = "processes.release";
   const dir = layout(cfg.app).release(releaseId);
@@ -47,7 +47,7 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string): Releas
     "TimeoutStopSec=10s",
   ];
   return {
-    host: 0,
+    host,
     command: cfg.release.command,
     timeoutSec: cfg.release.timeoutSec,
     argv: [

@@ -1,7 +1,6 @@
 /**
- * Carries out a plan through Remotes: on every host the setup batch, uploads and release
- * batch; then the release phase on one host; then every host's activate batch. So no host
- * switches before every release directory is written and the release phase has passed.
+ * The pieces of carrying out a plan on one host through its Remote: a batch of steps as one
+ * script, the uploads, the release phase. src/ops/execute.ts orders them across hosts.
  */
 import { RemoteError } from "../errors.ts";
 import { lineSplitter, type Output } from "../output.ts";
@@ -16,45 +15,6 @@ export interface HostRunResult {
   label: string;
   bytesSent: number;
   seconds: { setup: number; upload: number; release: number };
-}
-
-/**
- * Runs a whole plan: each phase on every host at once, and the next phase only when every
- * host finished the last. The first failure throws (the others are printed as errors).
- */
-export async function runPlan(
-  plan: Plan,
-  remotes: Remote[],
-  out: Output,
-  compression: (i: number) => "gzip" | "zstd" = () => "gzip",
-): Promise<HostRunResult[]> {
-  const results = await everyHost(plan.hosts.map((hp, i) => runHostPlan(remotes[i]!, hp, out, compression(i))), out);
-  if (plan.releasePhase) {
-    const t = performance.now();
-    await runReleasePhase(remotes[plan.releasePhase.host]!, plan.releasePhase, out);
-    results[plan.releasePhase.host]!.seconds.release += (performance.now() - t) / 1000;
-  }
-  const times = await everyHost(
-    plan.hosts.map(async (hp, i) => {
-      const t = performance.now();
-      await runBatch(remotes[i]!, hp.activate, out);
-      return (performance.now() - t) / 1000;
-    }),
-    out,
-  );
-  times.forEach((s, i) => (results[i]!.seconds.release += s));
-  return results;
-}
-
-/** Waits for every host; throws the first failure after printing the others. */
-async function everyHost<T>(work: Promise<T>[], out: Output): Promise<T[]> {
-  const settled = await Promise.allSettled(work);
-  const failed = settled.flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
-  if (failed.length) {
-    for (const e of failed.slice(1)) out.error(e instanceof Error ? e.message : String(e));
-    throw failed[0];
-  }
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 /**

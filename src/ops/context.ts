@@ -1,0 +1,33 @@
+/** What every operation is given: the environment's config, how to reach a host, where to report. */
+import type { HostAddress, ResolvedConfig } from "../config/types.ts";
+import type { Remote } from "../remote/remote.ts";
+import { type ConnectOptions, connectSsh } from "../remote/ssh.ts";
+import type { Builds } from "../commands/build.ts";
+import type { Output } from "../output.ts";
+import type { EventSink } from "./events.ts";
+
+/** Opens one connection to a host. The CLI's speaks SSH; unit tests pass recording Remotes. */
+export type Connect = (host: HostAddress) => Promise<Remote>;
+
+/** Builds the app for these host architectures (`uname -m`). */
+export type Build = (cfg: ResolvedConfig, archs: string[], out: Output) => Promise<Builds>;
+
+export interface OpContext {
+  /** One environment of deploy.toml, resolved and checked (src/commands/context.ts loadEnvironment). */
+  cfg: ResolvedConfig;
+  connect: Connect;
+  events: EventSink;
+  /** Who is deploying (`user@machine`), for release records and the audit log. */
+  who: string;
+  /** Seconds a push waits for another's deploy lock. */
+  lockWaitSec: number;
+  /** The age identity for the secret store (else $QDEPLOY_AGE_KEY or the default). */
+  identityFile?: string;
+  /** The build; default: go build through src/commands/build.ts. */
+  build?: Build;
+}
+
+/** The real Connect: SSH as deploy.toml and ~/.ssh/config say (src/remote/ssh.ts). */
+export function sshConnect(cfg: ResolvedConfig, log: (line: string) => void, opts: Pick<ConnectOptions, "user"> = {}): Connect {
+  return (host) => connectSsh(host, cfg.ssh, { root: cfg.root, env: cfg.env, log, ...opts });
+}

@@ -1,0 +1,122 @@
+/** push and rollback: read the hosts under their locks, plan purely, execute wave by wave. */
+import { randomBytes } from "node:crypto";
+import type { ResolvedConfig } from "../config/types.ts";
+import type { HostFacts } from "../plan/facts.ts";
+import { planPush } from "../plan/push.ts";
+import { releaseId } from "../plan/release.ts";
+import { planRollback } from "../plan/rollback.ts";
+import { loadSecrets } from "../secrets/store.ts";
+import { redact } from "../secrets/redact.ts";
+import { buildForArchs, lastKnownArchs, rememberArchs } from "../commands/build.ts";
+import { siteUrls } from "../commands/urls.ts";
+import type { OpContext } from "./context.ts";
+import { eventOutput, redactingSink } from "./events.ts";
+import { executePlan, type HostResult } from "./execute.ts";
+import { secretHider } from "./host-commands.ts";
+import { type HostFilter, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
+
+export interface DeployOptions {
+  /** Only these hosts (--hosts, --role); the others keep what they run (`status` shows the drift). */
+  filter?: HostFilter;
+  /** After a failed wave, switch the hosts already switched back (default true; --no-revert). */
+  revert?: boolean;
+}
+
+/** What a push or rollback did, for the summary, --json and the benchmark. */
+export interface DeployReport {
+  action: "push" | "rollback";
+  release: string;
+  seconds: SessionTimes & { build: number; total: number };
+  /** Host labels, wave by wave. */
+  waves: string[][];
+  hosts: HostResult[];
+  urls: string[];
+}
+
+/** `qdeploy push ENV`: build, upload to every host, switch wave by wave. */
+export async function push(op: OpContext, opts: DeployOptions = {}): Promise<DeployReport> {
+  const t0 = performance.now();
+  const hosts = selectHosts(op.cfg, opts.filter);
+  const cfg: ResolvedConfig = { ...op.cfg, hosts };
+  // Secrets first: a missing key fails before any host is touched.
+  const secrets = await loadSecrets(op.cfg, { identityFile: op.identityFile });
+  const values = Object.values(secrets);
+  return hidingSecrets(op, (text) => redact(text, values), async (op) => {
+    const build = op.build ?? buildForArchs;
+    const out = eventOutput(op.events);
+    // The build needs the hosts' architectures, which the facts tell; with the ones the last
+    // push saw, it starts now and runs while the hosts are reached and locked.
+    const guess = await lastKnownArchs(cfg);
+    const early = guess ? settle(build(cfg, guess, out)) : null;
+    return withLockedSessions(op, hosts, async (sessions, times) => {
+      const tb = performance.now();
+      const facts = sessions.map((s) => s.facts);
+      const archs = [...new Set(facts.map((f) => f.arch))];
+      const earlyBuild = early ? await early : null;
+      const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await build(cfg, archs, out);
+      await rememberArchs(cfg, facts);
+      const buildSec = (performance.now() - tb) / 1000;
+      const now = new Date();
+      const plan = planPush({
+        config: op.cfg,
+        facts,
+        artifacts: builds.artifacts,
+        releaseId: uniqueReleaseId(now, facts),
+        created: now.toISOString(),
+        git: builds.git,
+        who: op.who,
+        secrets,
+        newDigestKey: randomBytes(32).toString("hex"),
+      });
+      for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+      const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+      return { action: "push", release: run.release, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+    });
+  });
+}
+
+/** `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch, wave by wave. */
+export async function rollback(op: OpContext, named: string | null, opts: DeployOptions = {}): Promise<DeployReport> {
+  const t0 = performance.now();
+  const hosts = selectHosts(op.cfg, opts.filter);
+  // The target's units can fail their health check and print a journal tail: hide secrets there too.
+  return hidingSecrets(op, await secretHider(op), (op) =>
+    withLockedSessions(op, hosts, async (sessions, times) => {
+      const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
+      op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
+      for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+      const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+      return { action: "rollback", release: run.release, seconds: { ...times, build: 0, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+    }),
+  );
+}
+
+/** Runs f with events and thrown messages passed through `hide` (no secret value leaves an operation). */
+async function hidingSecrets<T>(op: OpContext, hide: (text: string) => string, f: (op: OpContext) => Promise<T>): Promise<T> {
+  try {
+    return await f({ ...op, events: redactingSink(op.events, hide) });
+  } catch (e) {
+    if (e instanceof Error) e.message = hide(e.message);
+    throw e;
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects, so it may wait unobserved while other work runs. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }));
+}
+
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error;
+  return s.value;
+}
+
+/** A release id later than every one on the hosts (two pushes in one second stay apart). */
+export function uniqueReleaseId(now: Date, facts: HostFacts[]): string {
+  let id = releaseId(now);
+  const newest = facts.flatMap((f) => f.releases.map((r) => r.id)).sort().at(-1);
+  if (newest && newest >= id) id = String(BigInt(newest) + 1n);
+  return id;
+}

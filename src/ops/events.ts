@@ -1,0 +1,68 @@
+/**
+ * What an operation reports while it runs, as data: the CLI prints these events, the HTTP
+ * API streams them. Operations never print; they emit events and return their result.
+ */
+import type { Output } from "../output.ts";
+
+export type OpEvent =
+  /** A progress line about the whole operation. */
+  | { type: "info"; line: string }
+  /** A progress line about one host. */
+  | { type: "host"; host: string; line: string }
+  /** Detail a user asks for with --verbose. */
+  | { type: "debug"; line: string }
+  /** Something to look at that did not stop the operation. */
+  | { type: "warn"; line: string }
+  /** A failure that is not the one the operation throws (another host's, say). */
+  | { type: "error"; line: string }
+  /** A rollout wave starts: its hosts switch now. */
+  | { type: "wave"; wave: number; waves: number; hosts: string[] };
+
+export type EventSink = (event: OpEvent) => void;
+
+/**
+ * The Output the lower layers (build, batches, uploads) write progress to, as events. Their
+ * `result` lines are progress here: an operation's result is the data it returns.
+ */
+export function eventOutput(emit: EventSink): Output {
+  return {
+    verbose: true,
+    json: false,
+    info: (line) => emit({ type: "info", line }),
+    host: (host, line) => emit({ type: "host", host, line }),
+    debug: (line) => emit({ type: "debug", line }),
+    result: (line) => emit({ type: "info", line }),
+    data: () => {},
+    error: (line) => emit({ type: "error", line }),
+    warn: (line) => emit({ type: "warn", line }),
+  };
+}
+
+/** An event sink that prints through the CLI's Output (which knows --quiet, --verbose, colour). */
+export function printEvents(out: Output): EventSink {
+  return (e) => {
+    switch (e.type) {
+      case "info":
+        return out.info(e.line);
+      case "host":
+        return out.host(e.host, e.line);
+      case "debug":
+        return out.debug(e.line);
+      case "warn":
+        return out.warn(e.line);
+      case "error":
+        return out.error(e.line);
+      case "wave":
+        return out.info(`wave ${e.wave}/${e.waves}: ${e.hosts.join(", ")}`);
+    }
+  };
+}
+
+/** The same sink with every line passed through `hide` (secret values out, src/secrets/redact.ts). */
+export function redactingSink(emit: EventSink, hide: (text: string) => string): EventSink {
+  return (e) => {
+    if (e.type === "wave") return emit(e);
+    if (e.type === "host") return emit({ ...e, line: hide(e.line) });
+    emit({ ...e, line: hide(e.line) });
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * executePlan: the one place a plan's steps meet the hosts. Every host writes its release
+ * (setup, uploads, release batch) at once; the release phase runs once; then the hosts
+ * switch wave by wave (planWaves), each wave only once the one before is live and still
+ * healthy. When a host fails, no further wave starts and the hosts this run switched go
+ * back to the release they had (policy.revert), and the error says where every host is.
+ */
+import type { ResolvedConfig } from "../config/types.ts";
+import { OperationError } from "../errors.ts";
+import { layout } from "../plan/layout.ts";
+import type { HostPlan, Plan } from "../plan/steps.ts";
+import { planWaves } from "../plan/waves.ts";
+import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
+import { eventOutput, type EventSink } from "./events.ts";
+import type { HostSession } from "./sessions.ts";
+import { parseStatus } from "./status.ts";
+
+export interface RolloutPolicy {
+  rollout: ResolvedConfig["rollout"];
+  /** After a failure, switch the hosts this run switched back to the release they had (--no-revert: leave them). */
+  revert: boolean;
+  /** Who reverts, for the hosts' audit logs. */
+  who: string;
+  events: EventSink;
+  /** Waits between waves (tests pass one that does not). */
+  sleep?: (seconds: number) => Promise<void>;
+}
+
+/**
+ * Where a host ended: live on the plan's release, failed (its switch refused the release, or
+ * it was unreachable), reverted to the release it had, revert-failed, not switched (a later
+ * wave that never started), or kept (switched, and nothing earlier to go back to).
+ */
+export type HostOutcome = "live" | "failed" | "reverted" | "revert-failed" | "not-switched" | "kept";
+
+export interface HostResult {
+  label: string;
+  outcome: HostOutcome;
+  /** The release the host had before this run (null: none). */
+  before: string | null;
+  /** The release live on the host now, as far as this run knows. */
+  live: string | null;
+  /** Why it failed (outcome failed or revert-failed). */
+  error?: string;
+  bytesSent: number;
+  seconds: { setup: number; upload: number; release: number };
+}
+
+export interface Execution {
+  release: string;
+  /** The hosts' labels, wave by wave. */
+  waves: string[][];
+  hosts: HostResult[];
+}
+
+/** A rollout that stopped part-way: the first failure, then where every host is. */
+export class RolloutError extends OperationError {
+  constructor(
+    message: string,
+    readonly hosts: HostResult[],
+  ) {
+    super(message);
+  }
+}
+
+/** Runs a push or rollback plan on these sessions (matched to the plan's hosts by label). */
+export async function executePlan(plan: Plan, sessions: HostSession[], policy: RolloutPolicy): Promise<Execution> {
+  const release = plan.release;
+  if (release === null) throw new Error("executePlan: a plan without a release");
+  const out = eventOutput(policy.events);
+  const byLabel = new Map(sessions.map((s) => [s.host.label, s]));
+  const session = (hp: HostPlan) => {
+    const s = byLabel.get(hp.host.label);
+    if (!s) throw new Error(`executePlan: no session for ${hp.host.label}`);
+    return s;
+  };
+  const results = new Map<string, HostResult>(
+    plan.hosts.map((hp) => {
+      const before = session(hp).facts.live;
+      return [hp.host.label, { label: hp.host.label, outcome: "not-switched", before, live: before, bytesSent: 0, seconds: { setup: 0, upload: 0, release: 0 } }];
+    }),
+  );
+  const result = (hp: HostPlan) => results.get(hp.host.label)!;
+
+  // 1. Every host writes its release; nothing switches yet, so a failure here changes nothing live.
+  const written = await Promise.allSettled(
+    plan.hosts.map(async (hp) => {
+      const s = session(hp);
+      const r = await runHostPlan(s.remote, hp, out, s.facts.zstd ? "zstd" : "gzip");
+      Object.assign(result(hp), { bytesSent: r.bytesSent, seconds: r.seconds });
+    }),
+  );
+  throwFirst(written, policy.events);
+
+  // 2. The release phase, once, before any host switches.
+  if (plan.releasePhase) {
+    const hp = plan.hosts.find((h) => h.host.label === plan.releasePhase!.host);
+    if (!hp) throw new Error(`executePlan: the release phase's host ${plan.releasePhase.host} is not in the plan`);
+    const t = performance.now();
+    await runReleasePhase(session(hp).remote, plan.releasePhase, out);
+    result(hp).seconds.release += (performance.now() - t) / 1000;
+  }
+
+  // 3. The switch, wave by wave.
+  const waves = planWaves(plan.hosts, policy.rollout);
+  const switched: HostPlan[] = [];
+  const sleep = policy.sleep ?? ((s: number) => Bun.sleep(s * 1000));
+  for (const [w, wave] of waves.entries()) {
+    let failure: unknown = null;
+    if (w > 0 && policy.rollout.pauseSec > 0) {
+      policy.events({ type: "info", line: `waiting ${policy.rollout.pauseSec}s before wave ${w + 1}/${waves.length}` });
+      await sleep(policy.rollout.pauseSec);
+      failure = await stillHealthy(plan, waves[w - 1]!.map(session), release, result);
+    }
+    if (!failure) {
+      policy.events({ type: "wave", wave: w + 1, waves: waves.length, hosts: wave.map((hp) => hp.host.label) });
+      const done = await Promise.allSettled(
+        wave.map(async (hp) => {
+          const t = performance.now();
+          try {
+            await runBatch(session(hp).remote, hp.activate, out);
+          } finally {
+            result(hp).seconds.release += (performance.now() - t) / 1000;
+          }
+        }),
+      );
+      done.forEach((d, i) => {
+        const hp = wave[i]!;
+        if (d.status === "fulfilled") {
+          switched.push(hp);
+          Object.assign(result(hp), { outcome: "live", live: release });
+        } else {
+          Object.assign(result(hp), { outcome: "failed", error: message(d.reason) });
+          failure ??= d.reason;
+        }
+      });
+    }
+    if (failure) {
+      if (policy.revert) await revert(plan.app, switched.map(session), results, policy, out);
+      throw new RolloutError(rolloutFailure(plan, w, waves.length, failure, [...results.values()], policy.revert), [...results.values()]);
+    }
+  }
+  return { release, waves: waves.map((wave) => wave.map((hp) => hp.host.label)), hosts: [...results.values()] };
+}
+
+/**
+ * After the pause: each host of the last wave still runs the release and, with a web
+ * process, still answers its health path (a release that crashes a minute in stops here).
+ */
+async function stillHealthy(plan: Plan, sessions: HostSession[], release: string, result: (hp: HostPlan) => HostResult): Promise<unknown> {
+  const checks = await Promise.allSettled(
+    sessions.map(async (s) => {
+      const r = await s.remote.exec([layout(plan.app).switchScript, "status"], { check: false });
+      const st = parseStatus(r.stdout);
+      if (st.live !== release) throw new OperationError(`${s.host.label}: ${release} is no longer live (live: ${st.live ?? "none"})`);
+      if (st.health !== null && st.health !== "ok") throw new OperationError(`${s.host.label}: release ${release} stopped answering its health check during the pause`);
+    }),
+  );
+  const failed = checks.findIndex((c) => c.status === "rejected");
+  if (failed < 0) return null;
+  const hp = plan.hosts.find((h) => h.host.label === sessions[failed]!.host.label)!;
+  const reason = (checks[failed] as PromiseRejectedResult).reason;
+  Object.assign(result(hp), { outcome: "failed", error: message(reason) });
+  return reason;
+}
+
+/** Switches these hosts back to the release each had, through the same health-gated switch. */
+async function revert(app: string, sessions: HostSession[], results: Map<string, HostResult>, policy: RolloutPolicy, out: ReturnType<typeof eventOutput>): Promise<void> {
+  await Promise.all(
+    sessions.map(async (s) => {
+      const r = results.get(s.host.label)!;
+      if (r.before === null) {
+        r.outcome = "kept";
+        policy.events({ type: "host", host: s.host.label, line: `no earlier release to go back to: ${r.live} stays live` });
+        return;
+      }
+      policy.events({ type: "host", host: s.host.label, line: `reverting to ${r.before}` });
+      try {
+        await runBatch(s.remote, [{ kind: "run", argv: [layout(app).switchScript, "activate", r.before, policy.who], why: `revert to ${r.before}` }], out);
+        Object.assign(r, { outcome: "reverted", live: r.before });
+      } catch (e) {
+        Object.assign(r, { outcome: "revert-failed", error: message(e) });
+      }
+    }),
+  );
+}
+
+/** The first failure's message, then one line per host saying where it is. */
+function rolloutFailure(plan: Plan, wave: number, waves: number, failure: unknown, hosts: HostResult[], reverted: boolean): string {
+  const lines = hosts.map((h) => `  ${h.label}: ${describeOutcome(h)}`);
+  const split = new Set(hosts.map((h) => h.live)).size > 1;
+  const after = split
+    ? `the fleet is split across releases${reverted ? "" : " (--no-revert)"}; \`qdeploy status ${plan.env}\` shows it`
+    : `every host is on ${hosts[0]?.live ?? "no release"}`;
+  return `${plan.action} of ${plan.release} stopped in wave ${wave + 1}/${waves}: ${message(failure)}\n${lines.join("\n")}\n${after}`;
+}
+
+function describeOutcome(h: HostResult): string {
+  switch (h.outcome) {
+    case "live":
+      return `live on ${h.live}`;
+    case "failed":
+      return `failed; still on ${h.before ?? "no release"}`;
+    case "reverted":
+      return `switched back to ${h.live}`;
+    case "revert-failed":
+      return `could not switch back to ${h.before}: ${h.error}`;
+    case "not-switched":
+      return `not switched; still on ${h.before ?? "no release"}`;
+    case "kept":
+      return `live on ${h.live} (it had no earlier release to go back to)`;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Throws the first rejection, after reporting the others as error events. */
+function throwFirst(settled: PromiseSettledResult<unknown>[], events: EventSink): void {
+  const failed = settled.flatMap((s) => (s.status === "rejected" ? [s.reason] : []));
+  if (!failed.length) return;
+  for (const e of failed.slice(1)) events({ type: "error", line: message(e) });
+  throw failed[0];
+}

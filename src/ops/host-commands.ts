@@ -1,0 +1,132 @@
+/** restart, logs, exec and lock over the environment's hosts (or those --hosts/--role keep). */
+import { OperationError, UsageError } from "../errors.ts";
+import { lineSplitter } from "../output.ts";
+import { layout, unitNames, unitPatterns } from "../plan/layout.ts";
+import { hostProcesses } from "../plan/fleet.ts";
+import { planWaves } from "../plan/waves.ts";
+import { lockCommand } from "../remote/host-ops.ts";
+import { redact } from "../secrets/redact.ts";
+import { loadSecrets } from "../secrets/store.ts";
+import type { OpContext } from "./context.ts";
+import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
+
+/**
+ * The secret values to hide from what a command prints (a journal tail, an app's log line):
+ * the store as it is now, or none when it cannot be read here (a CI without the key still
+ * rolls back and reads logs).
+ */
+export async function secretHider(op: OpContext): Promise<(text: string) => string> {
+  try {
+    const values = Object.values(await loadSecrets(op.cfg, { identityFile: op.identityFile }));
+    return (text) => redact(text, values);
+  } catch (e) {
+    op.events({ type: "debug", line: `secrets not loaded, so not redacted from the output (${(e as Error).message.split("\n")[0]})` });
+    return (text) => text;
+  }
+}
+
+function requireProcess(op: OpContext, proc: string | null, also: string[] = []): void {
+  if (proc && op.cfg.processes[proc] === undefined && !also.includes(proc)) {
+    throw new UsageError(`no process "${proc}" (processes: ${Object.keys(op.cfg.processes).join(", ")})`);
+  }
+}
+
+/**
+ * `qdeploy restart ENV [PROCESS]`: the zero-downtime restart the timer runs, wave by wave as
+ * a push switches (one host, then the rest, by default), stopping at the first failure.
+ * Hosts that do not run PROCESS are left alone.
+ */
+export async function restart(op: OpContext, proc: string | null, filter: HostFilter = {}): Promise<{ hosts: string[] }> {
+  requireProcess(op, proc);
+  const hosts = selectHosts(op.cfg, filter).filter((h) => !proc || hostProcesses(op.cfg, h).includes(proc));
+  if (!hosts.length) throw new UsageError(`no host of ${op.cfg.env} runs ${proc}`);
+  const argv = [layout(op.cfg.app).switchScript, "restart", ...(proc ? [proc] : [])];
+  return withConnections(hosts, op.connect, async (connections) => {
+    const done: string[] = [];
+    for (const wave of planWaves(connections, op.cfg.rollout)) {
+      const settled = await Promise.allSettled(
+        wave.map(async ({ host, remote }) => {
+          const lines = lineSplitter((line) => op.events({ type: "host", host: host.label, line }));
+          await remote.exec(argv, { onStdout: lines.push });
+          lines.flush();
+          op.events({ type: "host", host: host.label, line: `restarted ${proc ?? "all processes"}` });
+        }),
+      );
+      settled.forEach((s, i) => s.status === "fulfilled" && done.push(wave[i]!.host.label));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed) {
+        const rest = hosts.filter((h) => !done.includes(h.label)).map((h) => h.label);
+        throw new OperationError(`restart stopped: ${(failed.reason as Error).message}\n  restarted: ${done.join(", ") || "none"}; not restarted: ${rest.join(", ")}`);
+      }
+    }
+    return { hosts: done };
+  });
+}
+
+export interface LogOptions {
+  proc: string | null;
+  follow: boolean;
+  since: string | null;
+  lines: number;
+}
+
+/** `qdeploy logs ENV [PROCESS]`: the journal of the app's units on each host, line by line, secrets hidden. */
+export async function logs(op: OpContext, o: LogOptions, onLine: (host: string, line: string) => void, filter: HostFilter = {}): Promise<void> {
+  const cfg = op.cfg;
+  requireProcess(op, o.proc, ["restart"]);
+  // Exact patterns (APP-PROC@*.service), never APP-*: that would match app "APP-api"'s units.
+  const patterns =
+    o.proc === "restart"
+      ? [unitNames.restartService(cfg.app)]
+      : o.proc
+        ? unitPatterns(cfg.app, [o.proc], [], false)
+        : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart);
+  const argv = ["journalctl", ...patterns.flatMap((p) => ["-u", p]), "--no-pager", "-o", "short-iso", ...(o.follow ? ["-f"] : []), ...(o.since ? ["--since", o.since] : ["-n", String(o.lines)])];
+  const hide = await secretHider(op);
+  await withConnections(selectHosts(cfg, filter), op.connect, (connections) =>
+    Promise.all(
+      connections.map(async ({ host, remote }) => {
+        const lines = lineSplitter((line) => onLine(host.label, hide(line)));
+        await remote.exec(argv, { onStdout: lines.push });
+        lines.flush();
+      }),
+    ),
+  );
+}
+
+export interface ExecIo {
+  stdout: (chunk: string, host: string) => void;
+  stderr: (chunk: string, host: string) => void;
+}
+
+/**
+ * `qdeploy exec ENV -- CMD...`: a one-off command with the live release's environment, on
+ * one host (--host N, default the first), or on each host --hosts/--role keep, one after
+ * another. Returns the highest exit status.
+ */
+export async function exec(op: OpContext, argv: string[], io: ExecIo, where: { hostNumber?: number; filter?: HostFilter } = {}): Promise<number> {
+  if (!argv.length) throw new UsageError("usage: qdeploy exec ENV -- COMMAND [ARGS...]");
+  const filtered = where.filter && (where.filter.hosts?.length || where.filter.role);
+  const hosts = filtered ? selectHosts(op.cfg, where.filter) : [op.cfg.hosts[(where.hostNumber ?? 1) - 1]!];
+  if (!filtered && hosts[0] === undefined) throw new UsageError(`environment ${op.cfg.env} has no host #${where.hostNumber}`);
+  let worst = 0;
+  for (const host of hosts) {
+    const code = await withConnections([host], op.connect, async ([c]) => {
+      const r = await c!.remote.exec([layout(op.cfg.app).switchScript, "exec", ...argv], {
+        check: false,
+        onStdout: (chunk) => io.stdout(chunk, host.label),
+        onStderr: (chunk) => io.stderr(chunk, host.label),
+      });
+      return r.code;
+    });
+    worst = Math.max(worst, code);
+  }
+  return worst;
+}
+
+/** `qdeploy lock status|release ENV`: one line per host. */
+export async function lock(op: OpContext, cmd: "status" | "release", filter: HostFilter = {}): Promise<{ host: string; state: string }[]> {
+  return withConnections(selectHosts(op.cfg, filter), op.connect, (connections) =>
+    Promise.all(connections.map(async ({ host, remote }) => ({ host: host.label, state: await lockCommand(remote, op.cfg.app, cmd) }))),
+  );
+}

@@ -1,0 +1,131 @@
+/**
+ * Hosts and their connections as one value each (HostSession), instead of arrays matched by
+ * index; which hosts a command touches (--hosts, --role); connecting and locking them all.
+ */
+import type { HostAddress, ResolvedConfig } from "../config/types.ts";
+import { OperationError, RemoteError, UsageError } from "../errors.ts";
+import { factWarnings, type HostFacts } from "../plan/facts.ts";
+import { hostProcesses } from "../plan/fleet.ts";
+import { lockAndGatherFacts } from "../remote/host-ops.ts";
+import type { Remote } from "../remote/remote.ts";
+import { sudoAdvice } from "../remote/sudo.ts";
+import type { Connect, OpContext } from "./context.ts";
+
+/** A host with its open connection. */
+export interface Connection {
+  host: HostAddress;
+  remote: Remote;
+}
+
+/** A host, its connection and what it reported under the deploy lock. */
+export interface HostSession extends Connection {
+  facts: HostFacts;
+}
+
+/** --hosts and --role: which hosts of the environment a command touches. */
+export interface HostFilter {
+  /** Hosts by label (`deploy@10.0.0.1:22`), address (`10.0.0.1`) or `address:port`. */
+  hosts?: string[];
+  /** Hosts that run this process (a role). */
+  role?: string;
+}
+
+/** The environment's hosts the filter keeps, in deploy.toml's order; a name that matches none is a usage error. */
+export function selectHosts(cfg: ResolvedConfig, filter: HostFilter = {}): HostAddress[] {
+  let hosts = cfg.hosts;
+  if (filter.role !== undefined) {
+    const role = filter.role;
+    if (cfg.processes[role] === undefined) {
+      throw new UsageError(`no role "${role}" in ${cfg.env} (roles are process names: ${Object.keys(cfg.processes).join(", ") || "none"})`);
+    }
+    hosts = hosts.filter((h) => hostProcesses(cfg, h).includes(role));
+  }
+  if (filter.hosts?.length) {
+    const names = filter.hosts;
+    for (const n of names) {
+      if (!cfg.hosts.some((h) => hostMatches(h, n))) {
+        throw new UsageError(`no host "${n}" in ${cfg.env} (hosts: ${cfg.hosts.map((h) => h.label).join(", ")})`);
+      }
+    }
+    hosts = hosts.filter((h) => names.some((n) => hostMatches(h, n)));
+  }
+  if (hosts.length === 0) throw new UsageError(`no host of ${cfg.env} is both in --hosts and runs role ${filter.role}`);
+  return hosts;
+}
+
+function hostMatches(h: HostAddress, name: string): boolean {
+  return name === h.label || name === h.host || (h.port !== undefined && name === `${h.host}:${h.port}`);
+}
+
+/** Connects to every host at once; if any fails, closes the others and throws the first failure. */
+export async function openConnections(hosts: HostAddress[], connect: Connect): Promise<Connection[]> {
+  const settled = await Promise.allSettled(hosts.map(async (host) => ({ host, remote: await connect(host) })));
+  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await Promise.allSettled(ok.map((c) => c.remote.close()));
+    throw failed.reason;
+  }
+  return ok;
+}
+
+/** Connects to these hosts, runs f, closes every connection whatever happens. */
+export async function withConnections<T>(hosts: HostAddress[], connect: Connect, f: (connections: Connection[]) => Promise<T>): Promise<T> {
+  const connections = await openConnections(hosts, connect);
+  try {
+    return await f(connections);
+  } finally {
+    await Promise.all(connections.map((c) => c.remote.close().catch(() => {})));
+  }
+}
+
+/** Seconds spent reaching the hosts, for the push summary and the benchmark. */
+export interface SessionTimes {
+  connect: number;
+  /** Taking every host's deploy lock and reading its facts, one round trip. */
+  lockAndFacts: number;
+}
+
+/**
+ * Connects, takes the deploy lock on every host and reads its facts under it, runs f, and
+ * always lets every lock go (a lock taken on one host is released when another host fails).
+ */
+export async function withLockedSessions<T>(
+  op: OpContext,
+  hosts: HostAddress[],
+  f: (sessions: HostSession[], times: SessionTimes) => Promise<T>,
+): Promise<T> {
+  const times: SessionTimes = { connect: 0, lockAndFacts: 0 };
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+  return withConnections(hosts, op.connect, async (connections) => {
+    times.connect = lap();
+    op.events({ type: "debug", line: `connected to ${connections.length} host(s) in ${times.connect.toFixed(2)}s` });
+    const unlocks: (() => Promise<void>)[] = [];
+    try {
+      const held = await Promise.allSettled(connections.map((c) => lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec)));
+      for (const h of held) if (h.status === "fulfilled") unlocks.push(h.value.unlock);
+      const failed = held.find((h): h is PromiseRejectedResult => h.status === "rejected");
+      if (failed) throw failed.reason;
+      const sessions = connections.map((c, i) => ({ ...c, facts: (held[i] as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts }));
+      for (const s of sessions) requireSystemd(s.facts, op.cfg.env);
+      for (const w of sessions.flatMap((s) => factWarnings(s.facts, op.cfg.app))) op.events({ type: "warn", line: w });
+      times.lockAndFacts = lap();
+      return await f(sessions, times);
+    } finally {
+      await Promise.all(unlocks.map((u) => u()));
+    }
+  });
+}
+
+/** qdeploy runs apps as systemd units, as root or through `sudo -n`: a host without either is refused. */
+export function requireSystemd(f: HostFacts, env?: string): void {
+  if (!f.systemd) throw new RemoteError(f.host.label, "systemd is not running on this host (qdeploy runs apps as systemd units)");
+  // A login other than root works through `sudo -n` (src/remote/sudo.ts); facts say whether it can.
+  if (f.user !== "root" && !f.sudo) throw new OperationError(`${f.host.label}: user ${f.user} is not root and cannot run commands as root with sudo -n; ${sudoAdvice(f.user, env)}`);
+}

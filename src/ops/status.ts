@@ -1,0 +1,74 @@
+/** `status`: what each host runs now, and whether the fleet agrees (drift). */
+import { layout } from "../plan/layout.ts";
+import { hostProcesses } from "../plan/fleet.ts";
+import type { OpContext } from "./context.ts";
+import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
+
+/** One host's `switch status`, as data. */
+export interface HostStatus {
+  host: string;
+  /** The processes this host runs (its roles). */
+  roles: string[];
+  live: string | null;
+  slot: string | null;
+  /** "ok" or "failing" with a web process; null without one (or before any release). */
+  health: string | null;
+  units: { unit: string; active: string; sub: string }[];
+  timers: { timer: string; next: string }[];
+}
+
+export interface FleetStatus {
+  hosts: HostStatus[];
+  /**
+   * Hosts on different live releases (a push with --hosts, a rollout that stopped with
+   * --no-revert): each live release (or "none") and its hosts. null when they all agree.
+   */
+  drift: Record<string, string[]> | null;
+}
+
+/** `qdeploy status ENV`: per host the live release, units, health and timers, and the drift. */
+export async function status(op: OpContext, filter: HostFilter = {}): Promise<FleetStatus> {
+  const hosts = selectHosts(op.cfg, filter);
+  const switchScript = layout(op.cfg.app).switchScript;
+  const reports = await withConnections(hosts, op.connect, (connections) =>
+    Promise.all(
+      connections.map(async ({ host, remote }) => {
+        const out = await remote.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", switchScript]);
+        return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
+      }),
+    ),
+  );
+  return { hosts: reports, drift: findDrift(reports) };
+}
+
+/** The live releases and their hosts, when there is more than one; null when every host agrees. */
+export function findDrift(hosts: { host: string; live: string | null }[]): Record<string, string[]> | null {
+  const by: Record<string, string[]> = {};
+  for (const h of hosts) (by[h.live ?? "none"] ??= []).push(h.host);
+  return Object.keys(by).length > 1 ? by : null;
+}
+
+/** The `key=value` lines of `switch status`, as data. */
+export function parseStatus(text: string) {
+  const s = {
+    live: null as string | null,
+    slot: null as string | null,
+    health: null as string | null,
+    units: [] as { unit: string; active: string; sub: string }[],
+    timers: [] as { timer: string; next: string }[],
+  };
+  for (const line of text.split("\n")) {
+    const [key, ...rest] = line.split("=");
+    const value = rest.join("=");
+    if (key === "live" || key === "slot" || key === "health") s[key] = value || null;
+    if (key === "unit") {
+      const [unit, active, sub] = value.split(" ");
+      s.units.push({ unit: unit!, active: active!, sub: sub! });
+    }
+    if (key === "timer") {
+      const sp = value.indexOf(" ");
+      s.timers.push({ timer: value.slice(0, sp), next: value.slice(sp + 1) });
+    }
+  }
+  return s;
+}
