@@ -31,6 +31,8 @@ export function dutyHost(cfg: ResolvedConfig): HostAddress {
  * The config as one host runs it: processes and scale limited to its roles (web null when it
  * does not run web), jobs limited to the all-hosts ones plus, on the duty host, the one-host
  * ones, and restart with this host's stagger (restartStagger). With one host it equals cfg.
+ * Give it the environment's config, not a host's: the stagger divides the jitter again.
+ * cfg.hosts and cfg.roles stay the environment's; the release phase stays in (dutyHost says where).
  */
 export function hostConfig(cfg: ResolvedConfig, host: HostAddress): ResolvedConfig {
   const index = hostIndex(cfg, host);
