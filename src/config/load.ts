@@ -154,7 +154,7 @@ function convertError(e: ErrorObject): { path: KeyPath; message: string } | null
   if (e.schemaPath.includes("/anyOf/")) return null;
   switch (e.keyword) {
     case "anyOf":
-      return { path: at, message: "must be a non-empty string or a non-empty list of strings" };
+      return { path: at, message: ANY_OF_MESSAGES[String(at.at(-1))] ?? "must be one of the allowed types" };
     case "required":
       return { path: [...at, e.params.missingProperty as string], message: "missing (required)" };
     case "additionalProperties": {
@@ -186,6 +186,12 @@ function convertError(e: ErrorObject): { path: KeyPath; message: string } | null
       return { path: at, message: e.message ?? e.keyword };
   }
 }
+
+/** What each key typed with anyOf wants, said once (its branches' own errors are dropped). */
+const ANY_OF_MESSAGES: Record<string, string> = {
+  main: "must be a non-empty string or a non-empty list of strings",
+  batch: 'must be an integer (hosts per wave) or a percentage like "25%"',
+};
 
 /** `unknown key (did you mean "health"?)`, or the keys that are allowed. */
 export function unknownKeyMessage(key: string, allowed: string[]): string {

@@ -17,6 +17,8 @@ describe("resolveEnvironment", () => {
       env: "prod",
       root: "/src/hello",
       hosts: [{ user: "deploy", host: "203.0.113.10", label: "deploy@203.0.113.10" }],
+      roles: null,
+      rollout: { batch: null, pauseSec: 0 },
       build: {
         dir: "/src/hello",
         binary: "hello",
@@ -78,6 +80,8 @@ describe("resolveEnvironment", () => {
         { user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" },
         { user: "deploy", host: "2001:db8::1", port: 2200, label: "deploy@[2001:db8::1]:2200" },
       ],
+      roles: null,
+      rollout: { batch: null, pauseSec: 0 },
       build: {
         dir: "/r/examples/hello",
         main: "./cmd/hello",
@@ -93,7 +97,7 @@ describe("resolveEnvironment", () => {
       web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150 },
       scale: { clock: 2 },
       restart: { at: "daily", jitterSec: 900 },
-      jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5, timeoutSec: 90 }],
+      jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5, timeoutSec: 90, allHosts: false }],
       vars: { LOG_LEVEL: "debug", REGION: "eu" },
       secrets: { store: "env", names: ["DATABASE_URL"] },
       ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
@@ -126,6 +130,42 @@ describe("resolveEnvironment", () => {
     expect(resolveEnvironment(raw, "prod", "/r").secrets).toEqual({ store: "age", recipients: "keys.txt" });
   });
 
+  test("roles: hosts are every role's hosts once each, in the order first written; roles keep their lists", () => {
+    const raw: RawConfig = {
+      ...minimal,
+      processes: { web: "hello serve", worker: "hello work", clock: "hello clock" },
+      environments: { prod: { roles: { worker: ["d@c", "d@a"], web: ["d@a", "d@b:2200"], clock: ["d@c"] } } },
+    };
+    const c = resolveEnvironment(raw, "prod", "/r");
+    expect(c.hosts).toEqual([
+      { user: "d", host: "c", label: "d@c" },
+      { user: "d", host: "a", label: "d@a" },
+      { user: "d", host: "b", port: 2200, label: "d@b:2200" },
+    ]);
+    expect(c.roles).toEqual({ worker: ["d@c", "d@a"], web: ["d@a", "d@b:2200"], clock: ["d@c"] });
+    // The processes are the environment's, whoever runs them (src/plan/fleet.ts splits them per host).
+    expect(Object.keys(c.processes)).toEqual(["web", "worker", "clock"]);
+  });
+
+  test("hosts: roles null; rollout defaults to canary then the rest with no pause; jobs run on one host", () => {
+    const raw: RawConfig = { ...minimal, jobs: [{ name: "j", command: "hello j", at: "hourly" }] };
+    const c = resolveEnvironment(raw, "prod", "/r");
+    expect([c.roles, c.rollout, c.jobs[0]!.allHosts]).toEqual([null, { batch: null, pauseSec: 0 }, false]);
+  });
+
+  test("rollout: a count, a percentage, a pause; an environment's rollout merges key by key; job hosts", () => {
+    const raw: RawConfig = {
+      ...minimal,
+      rollout: { batch: 2, pause: "5s" },
+      jobs: [{ name: "a", command: "hello a", at: "hourly", hosts: "all" }, { name: "b", command: "hello b", at: "hourly", hosts: "one" }],
+      environments: { prod: { hosts: ["d@h"] }, big: { hosts: ["d@h"], rollout: { batch: "25%" } } },
+    };
+    expect(resolveEnvironment(raw, "prod", "/r").rollout).toEqual({ batch: 2, pauseSec: 5 });
+    const big = resolveEnvironment(raw, "big", "/r");
+    expect(big.rollout).toEqual({ batch: { percent: 25 }, pauseSec: 5 });
+    expect(big.jobs.map((j) => [j.name, j.allHosts])).toEqual([["a", true], ["b", false]]);
+  });
+
   test("an unknown environment is a ConfigError listing the defined ones", () => {
     const err = (() => {
       try {
@@ -142,6 +182,10 @@ describe("resolveEnvironment", () => {
 describe("mergeEnvironment", () => {
   test("without an environment: the top-level tables", () => {
     expect(mergeEnvironment(minimal, null)).toEqual({ processes: minimal.processes, web: minimal.web });
+  });
+  test("an environment's hosts and roles are not tables to merge", () => {
+    const raw: RawConfig = { ...minimal, environments: { prod: { roles: { web: ["d@a"], worker: ["d@b"] }, keep_releases: 2 } } };
+    expect(mergeEnvironment(raw, "prod")).toEqual({ processes: minimal.processes, web: minimal.web, keep_releases: 2 });
   });
   test("web merges one level deep", () => {
     const raw: RawConfig = { ...minimal, environments: { prod: { hosts: ["d@h"], web: { tls: "off" } } } };

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
-import type { HostAddress, Overridable, RawConfig, ResolvedConfig } from "./types.ts";
+import type { EnvironmentConfig, HostAddress, Overridable, RawConfig, ResolvedConfig } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -24,6 +24,7 @@ export const DEFAULTS = {
   jobTimeout: "1h",
   firewallAllow: [22, 80, 443],
   releaseTimeout: "10m",
+  rolloutPause: "0s",
 } as const;
 
 /** The Procfile / [processes] name of Heroku's release phase. */
@@ -42,7 +43,7 @@ export function mergeEnvironment(raw: RawConfig, envName: string | null): Overri
   const { app: _app, environments, ...top } = raw;
   const env = envName === null ? undefined : environments?.[envName];
   if (!env) return { ...top };
-  const { hosts: _hosts, ...over } = env;
+  const { hosts: _hosts, roles: _roles, ...over } = env;
   const merged: Record<string, unknown> = { ...top };
   for (const [key, value] of Object.entries(over)) {
     const base = merged[key];
@@ -137,15 +138,12 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     app: raw.app,
     env: envName,
     root,
-    hosts: env.hosts.map((label) => {
-      try {
-        return parseHost(label);
-      } catch (e) {
-        throw new ConfigError([{ file, path: `environments.${envName}.hosts`, message: (e as Error).message }]);
-      }
-    }),
-    roles: null,
-    rollout: { batch: null, pauseSec: 0 },
+    hosts: environmentHosts(env, envName, file),
+    roles: env.roles ? Object.fromEntries(Object.entries(env.roles).map(([role, labels]) => [role, [...labels]])) : null,
+    rollout: {
+      batch: parseBatch(view.rollout?.batch, file),
+      pauseSec: seconds(view.rollout?.pause, DEFAULTS.rolloutPause, "rollout.pause"),
+    },
     build: {
       dir: path.resolve(root, b.dir ?? "."),
       ...(b.main !== undefined && { main: b.main }),
@@ -173,6 +171,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       at: j.at,
       jitterSec: seconds(j.jitter, 0, `jobs[${i}].jitter`),
       timeoutSec: seconds(j.timeout, DEFAULTS.jobTimeout, `jobs[${i}].timeout`),
+      allHosts: j.hosts === "all",
     })),
     vars: { ...(view.env ?? {}) },
     secrets,
@@ -185,6 +184,47 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
+}
+
+/**
+ * The environment's hosts, each once (by label), in the order first written: `hosts` as
+ * listed, or with roles role by role as written, each role's hosts in order.
+ */
+function environmentHosts(env: EnvironmentConfig, envName: string, file: string): HostAddress[] {
+  const written = env.roles
+    ? Object.entries(env.roles).flatMap(([role, labels]) => labels.map((label, i) => ({ label, key: `environments.${envName}.roles.${role}[${i}]` })))
+    : (env.hosts ?? []).map((label, i) => ({ label, key: `environments.${envName}.hosts[${i}]` }));
+  const seen = new Set<string>();
+  const hosts: HostAddress[] = [];
+  for (const { label, key } of written) {
+    if (seen.has(label)) continue;
+    seen.add(label);
+    try {
+      hosts.push(parseHost(label));
+    } catch (e) {
+      throw new ConfigError([{ file, path: key, message: (e as Error).message }]);
+    }
+  }
+  return hosts;
+}
+
+/** rollout.batch: a count, or "N%" as { percent: N }; absent is null (canary, then the rest). */
+export function parseBatch(batch: number | string | undefined, file = "deploy.toml"): ResolvedConfig["rollout"]["batch"] {
+  if (batch === undefined) return null;
+  const why = batchProblem(batch);
+  if (why) throw new ConfigError([{ file, path: "rollout.batch", message: why }]);
+  return typeof batch === "number" ? batch : { percent: Number(batch.slice(0, -1)) };
+}
+
+/** What is wrong with a rollout.batch value, or null: an integer >= 1, or "N%" with N in 1..100. */
+export function batchProblem(batch: unknown): string | null {
+  // A fraction is the schema's to report (not an integer).
+  if (typeof batch === "number") return Number.isInteger(batch) && batch < 1 ? "must be at least 1 host per wave" : null;
+  if (typeof batch !== "string") return null; // the schema reports other types
+  const m = /^(\d+)%$/.exec(batch);
+  if (!m) return `"${batch}" is neither a number of hosts nor a percentage; write e.g. 2 or "25%"`;
+  const percent = Number(m[1]);
+  return percent >= 1 && percent <= 100 ? null : `"${batch}": the percentage must be 1..100`;
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

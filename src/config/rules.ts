@@ -11,7 +11,7 @@
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
-import { mergeEnvironment, parseHost, RELEASE_PROCESS } from "./resolve.ts";
+import { batchProblem, mergeEnvironment, parseHost, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
@@ -62,27 +62,88 @@ export const environmentNames: Rule = (raw, ctx) =>
       problem(ctx, ["environments", name], `bad environment name; use lowercase letters, digits, - and _ (${ENVIRONMENT_PATTERN})`),
     );
 
-/** Every environment has hosts, each `[user@]host[:port]` (host may be a ~/.ssh/config alias), none twice. */
-export const hostsValid: Rule = (raw, ctx) => {
+/** An environment names its hosts one way: hosts (each runs every process) or roles (hosts per process). */
+export const hostsOrRoles: Rule = (raw, ctx) =>
+  Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
+    if (env.hosts !== undefined && env.roles !== undefined) {
+      return [problem(ctx, ["environments", name, "roles"], "give hosts or roles, not both: hosts run every process, roles say which hosts run which process")];
+    }
+    if (env.hosts === undefined && env.roles === undefined) {
+      return [problem(ctx, ["environments", name, "hosts"], `missing (required); or give hosts per process in [environments.${name}.roles]`)];
+    }
+    return [];
+  });
+
+/** Every host list (hosts, and each role's) is non-empty, each `[user@]host[:port]` (host may be a ~/.ssh/config alias), none twice. */
+export const hostsValid: Rule = (raw, ctx) =>
+  Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
+    const lists: [KeyPath, unknown][] = [
+      [["environments", name, "hosts"], env.hosts],
+      ...Object.entries(table(env.roles)).map(([role, hosts]): [KeyPath, unknown] => [["environments", name, "roles", role], hosts]),
+    ];
+    return lists.flatMap(([path, hosts]) => (Array.isArray(hosts) ? hostListProblems(ctx, path, hosts) : []));
+  });
+
+function hostListProblems(ctx: RuleContext, path: KeyPath, hosts: unknown[]): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  for (const [name, env] of Object.entries(table(raw.environments))) {
-    if (!isTable(env) || !Array.isArray(env.hosts)) continue;
-    const path: KeyPath = ["environments", name, "hosts"];
-    if (env.hosts.length === 0) out.push(problem(ctx, path, "no hosts; add at least one [user@]host[:port]"));
-    const seen = new Set<string>();
-    env.hosts.forEach((host, i) => {
-      if (typeof host !== "string") return;
-      try {
-        parseHost(host);
-      } catch (e) {
-        out.push(problem(ctx, [...path, i], (e as Error).message));
-      }
-      if (seen.has(host)) out.push(problem(ctx, [...path, i], `"${host}" is listed twice`));
-      seen.add(host);
-    });
-  }
+  if (hosts.length === 0) out.push(problem(ctx, path, "no hosts; add at least one [user@]host[:port]"));
+  const seen = new Set<string>();
+  hosts.forEach((host, i) => {
+    if (typeof host !== "string") return;
+    try {
+      parseHost(host);
+    } catch (e) {
+      out.push(problem(ctx, [...path, i], (e as Error).message));
+    }
+    if (seen.has(host)) out.push(problem(ctx, [...path, i], `"${host}" is listed twice`));
+    seen.add(host);
+  });
   return out;
-};
+}
+
+/**
+ * A role is a process of the environment (not the release phase, which runs on one host),
+ * and every process the environment runs has a role, so nothing is left unplaced.
+ */
+export const rolesValid: Rule = (raw, ctx) =>
+  Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
+    if (!isTable(env.roles)) return [];
+    const view = mergeEnvironment(raw, name);
+    if (!isTable(view.processes)) return []; // processesDefined reports it
+    const processes = Object.keys(view.processes).filter(
+      (proc) => proc !== RELEASE_PROCESS && !(proc === "web" && table(view.scale).web === 0),
+    );
+    const roles = Object.keys(env.roles);
+    const out: ConfigProblem[] = [];
+    for (const role of roles) {
+      if (role === RELEASE_PROCESS) {
+        out.push(problem(ctx, ["environments", name, "roles", role], `"${role}" is the release phase, run once per push on one host: it is not a role`));
+      } else if (!processes.includes(role)) {
+        out.push(problem(ctx, ["environments", name, "roles", role], `no process "${role}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`));
+      }
+    }
+    for (const proc of processes.filter((p) => !roles.includes(p))) {
+      out.push(problem(ctx, ["environments", name, "roles"], `process "${proc}" runs on no host; add ${proc} = ["user@host"]`));
+    }
+    return out;
+  });
+
+/** rollout.batch is hosts per wave (an integer >= 1) or "N%" (1..100); rollout.pause is a time span. */
+export const rolloutValid: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) => {
+    const rollout = table(tables.rollout);
+    const out: ConfigProblem[] = [];
+    const why = batchProblem(rollout.batch);
+    if (why) out.push(problem(ctx, [...prefix, "rollout", "batch"], why));
+    if (typeof rollout.pause === "string") {
+      try {
+        parseDuration(rollout.pause);
+      } catch (e) {
+        out.push(problem(ctx, [...prefix, "rollout", "pause"], (e as Error).message));
+      }
+    }
+    return out;
+  });
 
 /** There is something to run: a [processes] table or a Procfile. */
 export const processesDefined: Rule = (raw, ctx) =>
@@ -333,7 +394,10 @@ export const sshJump: Rule = (raw, ctx) =>
 export const RULES: Rule[] = [
   environmentsDefined,
   environmentNames,
+  hostsOrRoles,
   hostsValid,
+  rolesValid,
+  rolloutValid,
   processesDefined,
   processCommands,
   webNeedsDomainsAndHealth,

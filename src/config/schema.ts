@@ -15,6 +15,7 @@ import type {
   Overridable,
   RawConfig,
   RestartConfig,
+  RolloutConfig,
   SecretsConfig,
   SshConfig,
   WebConfig,
@@ -158,6 +159,30 @@ const jobSchema: JSONSchemaType<JobConfig> = {
       nullable: true,
       description: `Longest a run may take; then systemd stops it (SIGTERM, then SIGKILL), so a hung run cannot keep its timer from firing again (TimeoutStartSec). ${DURATION}. Default "1h".`,
     },
+    hosts: {
+      type: "string",
+      nullable: true,
+      enum: ["one", "all"],
+      description: 'one: the timer runs on one host (the first of the worker role, else the first host), so a daily job runs once a day; all: on every host. Default "one".',
+    },
+  },
+};
+
+const rolloutSchema: JSONSchemaType<RolloutConfig> = {
+  type: "object",
+  description: "How a push moves through the hosts: in waves, each switching only after the previous one is healthy.",
+  additionalProperties: false,
+  properties: {
+    // An integer or a string (checked by src/config/rules.ts rolloutValid); the cast keeps the rest typed.
+    batch: {
+      anyOf: [{ type: "integer" }, { type: "string" }],
+      description: 'Hosts per wave: a count (2) or a share of the hosts ("25%"). Default: one host first (a canary), then all the rest.',
+    } as unknown as JSONSchemaType<RolloutConfig>["properties"]["batch"],
+    pause: {
+      type: "string",
+      nullable: true,
+      description: `Wait between waves. ${DURATION}. Default "0s".`,
+    },
   },
 };
 
@@ -261,6 +286,7 @@ const overridableProperties = {
   secrets: { ...secretsSchema, nullable: true },
   ssh: { ...sshSchema, nullable: true },
   firewall: { ...firewallSchema, nullable: true },
+  rollout: { ...rolloutSchema, nullable: true },
   keep_releases: {
     type: "integer",
     nullable: true,
@@ -277,14 +303,26 @@ const overridableProperties = {
 
 const environmentSchema: JSONSchemaType<EnvironmentConfig> = {
   type: "object",
-  description: "An environment: its hosts, and any table above to override for it.",
+  description: "An environment: its hosts (hosts, or roles), and any table above to override for it.",
   additionalProperties: false,
-  required: ["hosts"],
   properties: {
     hosts: {
       type: "array",
+      nullable: true,
       items: { type: "string", description: "[user@]host[:port]; host may be a Host alias of ~/.ssh/config" },
-      description: "Servers to deploy to, as [user@]host[:port]. What is left out comes from ~/.ssh/config, else root and 22.",
+      description: "Servers to deploy to, each running every process, as [user@]host[:port]. What is left out comes from ~/.ssh/config, else root and 22. Give this or roles, not both.",
+    },
+    roles: {
+      type: "object",
+      nullable: true,
+      description: "Servers per process (Kamal's roles): process name = hosts that run it, e.g. web = [\"deploy@a\"], worker = [\"deploy@b\"]. A host may be in several roles; Caddy is set up only on web hosts. Give this or hosts, not both.",
+      propertyNames: { pattern: PROCESS_PATTERN, maxLength: 32 },
+      additionalProperties: {
+        type: "array",
+        items: { type: "string", description: "[user@]host[:port]; host may be a Host alias of ~/.ssh/config" },
+        description: "The hosts that run this process.",
+      },
+      required: [],
     },
     ...overridableProperties,
   },

@@ -40,6 +40,16 @@ export interface JobConfig {
   jitter?: string;
   /** Longest a run may take before systemd stops it (a hung run would stop its timer for good). */
   timeout?: string;
+  /** "one" (default): the timer runs on one host of the environment (src/plan/fleet.ts dutyHost); "all": on every host. */
+  hosts?: "one" | "all";
+}
+
+/** `[rollout]`: how a push moves through the hosts, in waves. */
+export interface RolloutConfig {
+  /** Hosts per wave: a count or "N%" of the hosts. Default: one host first (canary), then all the rest. */
+  batch?: number | string;
+  /** Wait between waves (a duration). Default "0s". */
+  pause?: string;
 }
 
 /** `[firewall]`: the host's inbound policy (nftables), installed by setup. */
@@ -87,11 +97,15 @@ export interface Overridable {
   /** Longest the release phase may run (a duration, default "10m"). */
   release_timeout?: string;
   firewall?: FirewallConfig;
+  rollout?: RolloutConfig;
 }
 
-/** `[environments.NAME]`. */
+/** `[environments.NAME]`: exactly one of hosts and roles (src/config/rules.ts hostsOrRoles). */
 export interface EnvironmentConfig extends Overridable {
-  hosts: string[];
+  /** Every host runs every process. */
+  hosts?: string[];
+  /** Process name -> the hosts that run it (Kamal's roles). */
+  roles?: Record<string, string[]>;
 }
 
 /** deploy.toml as written. */
@@ -118,10 +132,14 @@ export interface ResolvedConfig {
   env: string;
   /** Folder of deploy.toml; relative paths in it are taken from here. */
   root: string;
+  /**
+   * Every host of the environment, once each (by label), in the order first written (with
+   * roles: role by role as written, each role's hosts in order).
+   */
   hosts: HostAddress[];
   /** Role (process name) -> the labels of the hosts that run it; null: every host runs everything. */
   roles: Record<string, string[]> | null;
-  /** How a push moves through the hosts: waves of `batch` (null: one host, then the rest), `pauseSec` apart. */
+  /** Waves of a push (src/plan/waves.ts): batch null is one host first (canary), then the rest. */
   rollout: { batch: number | { percent: number } | null; pauseSec: number };
   build: {
     /** The Go module's folder, absolute (build.dir resolved against root). Optional only for older fixtures: resolveEnvironment always sets it. */
@@ -159,8 +177,13 @@ export interface ResolvedConfig {
   } | null;
   /** Instances per host for every non-web process (web always runs one live instance). */
   scale: Record<string, number>;
-  restart: { at: string; jitterSec: number } | null;
-  jobs: { name: string; command: string; at: string; jitterSec: number; timeoutSec: number }[];
+  /**
+   * offsetSec: how long this host's restart waits after its timer fires (ExecStartPre sleep),
+   * set per host by src/plan/fleet.ts hostConfig so hosts never restart together.
+   */
+  restart: { at: string; jitterSec: number; offsetSec?: number } | null;
+  /** allHosts: the job's timer runs on every host; false: on the duty host only (src/plan/fleet.ts). */
+  jobs: { name: string; command: string; at: string; jitterSec: number; timeoutSec: number; allHosts: boolean }[];
   /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
   firewall: { allow: number[] } | null;
   vars: Record<string, string>;

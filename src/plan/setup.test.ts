@@ -5,6 +5,7 @@ import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { renderFirewallUnit } from "../render/firewall.ts";
 import { firewallScript, switchScript } from "../server-scripts.ts";
 import type { HostFacts } from "./facts.ts";
+import { hostConfig } from "./fleet.ts";
 import { planSetup } from "./setup.ts";
 import { describeStep } from "./steps.ts";
 
@@ -56,6 +57,30 @@ describe("planSetup", () => {
     expect(steps({ nft: false, caddy: false, firewallSha: "", firewallPorts: "" }, { ...cfg, firewall: null })).toEqual([
       "run    apt-get update -q",
       "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy",
+    ]);
+  });
+
+  test("a host that runs no web process gets no Caddy: no package, Caddyfile, drop-in or sites folder", () => {
+    const fleet = { ...cfg, hosts: [{ host: "a", label: "a" }, { host: "b", label: "b" }], roles: { web: ["a"], worker: ["b"] } };
+    const fresh: Partial<HostFacts> = { caddy: false, nft: false, switchSha: "", caddyfileSha: "", caddyDropInSha: "", firewallSha: "", firewallPorts: "" };
+    const worker = steps(fresh, hostConfig(fleet, fleet.hosts[1]!));
+    expect(worker.filter((s) => s.includes("caddy"))).toEqual([]);
+    expect(worker.slice(0, 3)).toEqual([
+      "run    apt-get update -q",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables",
+      "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots",
+    ]);
+    // The web host of the same fleet gets all of it, as a one-host environment does.
+    const webHost = steps(fresh, hostConfig(fleet, fleet.hosts[0]!));
+    expect(webHost).toEqual(steps(fresh));
+    expect(webHost.filter((s) => s.includes("caddy"))).toEqual([
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy nftables",
+      "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots /etc/caddy/qdeploy",
+      "run    install -d -m 0755 /etc/systemd/system/caddy.service.d",
+      "write  /etc/systemd/system/caddy.service.d/qdeploy.conf",
+      "write  /etc/caddy/Caddyfile",
+      "run    systemctl enable --quiet caddy",
+      "run    systemctl restart caddy",
     ]);
   });
 });

@@ -14,16 +14,21 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 /** qdeploy's drop-in for Debian's caddy.service (the admin socket's directory and umask). */
 export const CADDY_DROP_IN = "/etc/systemd/system/caddy.service.d/qdeploy.conf";
 
-/** Setup steps for one host (idempotent; `force` repeats the cheap ones anyway). */
+/**
+ * Setup steps for one host (idempotent; `force` repeats the cheap ones anyway). cfg is the
+ * host's own (src/plan/fleet.ts hostConfig): a host that runs no web process gets no Caddy
+ * (no package, no Caddyfile, no drop-in, no sites folder), since nothing there serves HTTP.
+ */
 export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false): Step[] {
   const l = layout(cfg.app);
+  const web = cfg.processes.web !== undefined;
   const steps: Step[] = [];
   const caddyMain = renderCaddyMain();
   const dropIn = renderCaddyDropIn();
   const ports = renderFirewallPorts(cfg);
   const firewallFiles = `${sha256(firewallScript)} ${sha256(renderFirewallUnit())}`;
 
-  const packages = [...(facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
+  const packages = [...(!web || facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
   if (packages.length) {
     steps.push(
       { kind: "run", argv: ["apt-get", "update", "-q"], why: `${packages.join(" and ")} not installed` },
@@ -33,12 +38,12 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   if (force || !facts.switchSha) {
     steps.push({
       kind: "run",
-      argv: ["install", "-d", "-m", "0755", l.root, l.blobs, l.releases, l.slots, l.caddySites],
+      argv: ["install", "-d", "-m", "0755", l.root, l.blobs, l.releases, l.slots, ...(web ? [l.caddySites] : [])],
       why: "the app's directories",
     });
   }
 
-  const newDropIn = facts.caddyDropInSha !== sha256(dropIn);
+  const newDropIn = web && facts.caddyDropInSha !== sha256(dropIn);
   const newFirewall = ports !== null && facts.firewallSha !== firewallFiles;
   if (newDropIn) {
     steps.push(
@@ -55,7 +60,7 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   }
   if (newDropIn || newFirewall) steps.push({ kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the new units" });
 
-  if (force || newDropIn || facts.caddyfileSha !== sha256(caddyMain)) {
+  if (web && (force || newDropIn || facts.caddyfileSha !== sha256(caddyMain))) {
     steps.push(
       { kind: "write", path: l.caddyMain, content: caddyMain, mode: 0o644, why: "Caddy imports one file per app" },
       { kind: "run", argv: ["systemctl", "enable", "--quiet", "caddy"], why: "Caddy starts at boot" },

@@ -1,10 +1,25 @@
-// STUB (lead's worktree): replaced by part "config"'s file at merge.
-export function planWaves<T>(items: T[], rollout: { batch: number | { percent: number } | null; pauseSec: number }): T[][] {
-  const n = items.length;
-  if (n === 0) return [];
-  if (rollout.batch === null) return n === 1 ? [items] : [items.slice(0, 1), items.slice(1)];
-  const size = typeof rollout.batch === "number" ? rollout.batch : Math.max(1, Math.ceil((rollout.batch.percent / 100) * n));
-  const out: T[][] = [];
-  for (let i = 0; i < n; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** The waves of a rolling push: which hosts switch together, in order. Pure. */
+import type { ResolvedConfig } from "../config/types.ts";
+
+/**
+ * Waves of a rollout over these items (hosts in order). Default (batch null): the first one
+ * alone (a canary), then all the rest. batch N: chunks of N. { percent p }: chunks of
+ * max(1, ceil(p% of n)), so "25%" of 7 hosts is waves of 2. No items: no waves.
+ */
+export function planWaves<T>(items: T[], rollout: ResolvedConfig["rollout"]): T[][] {
+  if (items.length === 0) return [];
+  const size = waveSize(items.length, rollout.batch);
+  if (size === null) return items.length === 1 ? [[...items]] : [items.slice(0, 1), items.slice(1)];
+  const waves: T[][] = [];
+  for (let i = 0; i < items.length; i += size) waves.push(items.slice(i, i + size));
+  return waves;
+}
+
+/** Hosts per wave for n hosts; null: canary, then the rest. */
+function waveSize(n: number, batch: ResolvedConfig["rollout"]["batch"]): number | null {
+  if (batch === null) return null;
+  // p and n are integers, so p * n / 100 is exact enough for ceil (30% of 10 is 3, not 3.0000001).
+  const size = typeof batch === "number" ? batch : Math.ceil((batch.percent * n) / 100);
+  if (!Number.isInteger(size) || size < 1) throw new Error(`rollout.batch: ${JSON.stringify(batch)} gives no hosts per wave`);
+  return size;
 }

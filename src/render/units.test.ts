@@ -17,6 +17,8 @@ import {
   renderWebUnit,
 } from "./units.ts";
 import { splitCommand } from "./command.ts";
+import { parseDuration } from "../config/duration.ts";
+import { hostConfig } from "../plan/fleet.ts";
 
 const cfg: ResolvedConfig = helloConfig;
 
@@ -169,6 +171,45 @@ WantedBy=timers.target
 `,
     });
   });
+
+  test("a staggered host sleeps its offset before the switch; the timer draws from its own jitter", () => {
+    const units = renderRestartUnits({ ...cfg, restart: { at: "daily", offsetSec: 300, jitterSec: 150 } })!;
+    expect(units.service).toBe(`# hello-restart.service: written by qdeploy from the release's deploy.toml; do not edit.
+# The same zero-downtime restart as \`qdeploy restart\`: the switch starts the live release
+# on the idle slot, checks it, moves Caddy over and drains the old one. Runs as root.
+[Unit]
+Description=hello zero-downtime restart
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/sleep 300
+ExecStart=/srv/qdeploy/hello/switch restart
+SyslogIdentifier=hello-restart
+`);
+    expect(units.timer).toContain("\nOnCalendar=daily\nRandomizedDelaySec=150s\n");
+  });
+
+  // Each host's restart units as hostConfig (src/plan/fleet.ts) gives them: n = 1 is as before.
+  const staggerRows: [number, string, [string | null, string][]][] = [
+    [1, "15m", [[null, "900s"]]],
+    [2, "15m", [[null, "225s"], ["450", "225s"]]],
+    [3, "15m", [[null, "150s"], ["300", "150s"], ["600", "150s"]]],
+    [1, "0", [[null, "0s"]]],
+    [2, "0", [[null, "30s"], ["60", "30s"]]],
+    [3, "0", [[null, "30s"], ["60", "30s"], ["120", "30s"]]],
+  ];
+  for (const [n, jitter, want] of staggerRows) {
+    test(`${n} host${n > 1 ? "s" : ""}, jitter ${jitter}: sleep and RandomizedDelaySec per host`, () => {
+      const hosts = ["a", "b", "c"].slice(0, n).map((h) => ({ host: h, label: h }));
+      const fleet: ResolvedConfig = { ...cfg, hosts, restart: { at: "daily", jitterSec: parseDuration(jitter) } };
+      const got = hosts.map((h) => {
+        const units = renderRestartUnits(hostConfig(fleet, h))!;
+        return [/^ExecStartPre=\/bin\/sleep (\d+)$/m.exec(units.service)?.[1] ?? null, /^RandomizedDelaySec=(.*)$/m.exec(units.timer)![1]!];
+      });
+      expect(got).toEqual(want);
+    });
+  }
 
   test("is null without [restart]; refuses a multi-line schedule", () => {
     expect(renderRestartUnits({ ...cfg, restart: null })).toBeNull();
@@ -329,8 +370,11 @@ describe("systemd-analyze verify", () => {
         chmodSync(path, mode);
       }
     }
-    writeFileSync(join(root, l.switchScript), "#!/bin/sh\n");
-    chmodSync(join(root, l.switchScript), 0o755);
+    for (const program of [l.switchScript, "/bin/sleep"]) {
+      mkdirSync(dirname(join(root, program)), { recursive: true });
+      writeFileSync(join(root, program), "#!/bin/sh\n");
+      chmodSync(join(root, program), 0o755);
+    }
     const r = Bun.spawnSync(["systemd-analyze", "verify", `--root=${root}`, ...names], { stderr: "pipe", stdout: "pipe" });
     // Exit 0 is not enough: unknown keys are only printed (FACTS.md).
     return `${r.stdout.toString()}${r.stderr.toString()}${r.exitCode === 0 ? "" : `exit ${r.exitCode}`}`;
@@ -347,6 +391,12 @@ describe("systemd-analyze verify", () => {
 
   test("every rendered unit verifies with no output", () => {
     expect(verify(renderUnits(cfg), instances)).toBe("");
+  });
+
+  test("a staggered restart (ExecStartPre sleep) verifies", () => {
+    const units = renderUnits({ ...cfg, restart: { at: "daily", offsetSec: 128.57142857142858, jitterSec: 64.28571428571429 } });
+    expect(units["hello-restart.service"]).toContain("\nExecStartPre=/bin/sleep 129\nExecStart=");
+    expect(verify(units, instances)).toBe("");
   });
 
   test("fractional durations (every duration key) render as systemd spans that verify", () => {

@@ -58,14 +58,27 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
   );
 }
 
-/** `APP-restart.{service,timer}`: the scheduled zero-downtime restart; null without [restart]. */
+/**
+ * `APP-restart.{service,timer}`: the scheduled zero-downtime restart; null without [restart].
+ * A host's stagger (restart.offsetSec, src/plan/fleet.ts) is a sleep before the switch: the
+ * timers all fire at `at`, each host waits its offset, then its own random delay is the
+ * timer's. Type=oneshot has no start timeout by default, so the sleep is not cut short.
+ */
 export function renderRestartUnits(cfg: ResolvedConfig): { service: string; timer: string } | null {
   if (!cfg.restart) return null;
   const app = checkApp(cfg.app);
+  const offset = cfg.restart.offsetSec ?? 0;
+  if (!Number.isFinite(offset) || offset < 0) throw new Error(`restart.offsetSec: ${offset} is not a number of seconds`);
   return {
     service: renderTemplate(
       restartServiceTemplate,
-      { app, switchScript: layout(app).switchScript },
+      {
+        app,
+        // A line of its own or nothing, so an unstaggered unit is exactly as before. Whole
+        // seconds, rounded up: the windows stay apart (spacing >= 60 s, jitter = spacing / 2).
+        startDelay: offset > 0 ? `ExecStartPre=/bin/sleep ${Math.ceil(Number(offset.toFixed(6)))}\n` : "",
+        switchScript: layout(app).switchScript,
+      },
       "systemd/restart.service",
     ),
     timer: renderTemplate(
