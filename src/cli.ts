@@ -6,6 +6,7 @@
 import { QdeployError, UsageError } from "./errors.ts";
 import { createOutput, type Output } from "./output.ts";
 import { type Ctx } from "./commands/context.ts";
+import type { HostFilter } from "./ops/sessions.ts";
 
 const HELP = `qdeploy: deploy Go apps to your own Linux servers (systemd + Caddy, zero downtime)
 
@@ -17,14 +18,16 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   setup ENV [--bootstrap [--bootstrap-user U] [--key FILE.pub]]
                                 prepare the hosts (Caddy, directories); push does it when needed;
                                 --bootstrap first logs in as U (root) and creates the deploy user
-  push ENV                      build, upload, switch with zero downtime
+  push ENV [--no-revert]        build, upload, switch with zero downtime, host wave by wave
   rollback ENV [RELEASE]        back to the previous good release (or the one named)
-  releases ENV [--json]         releases on the hosts; which is live
-  status ENV [--json]           live release, units, health, next timer runs
+  releases ENV [--json]         releases on the hosts; which is live where
+  status ENV [--json]           live release, units, health, next timer runs; exit 1 on drift
   logs ENV [PROCESS] [-f] [--since T] [-n N]
                                 the journal of the app's units, host-prefixed
   restart ENV [PROCESS]         zero-downtime restart (the one the restart timer runs)
   exec ENV [--host N] -- CMD... run a one-off command with the app's environment
+                                push, rollback, restart, logs, exec, status, releases take
+                                --hosts H1,H2 and --role PROCESS to touch only those hosts
   secrets set|unset|list|edit ENV ...   the per-environment secret store
   secrets recipients list|add ...       who can decrypt the age store
   lock status|release ENV       the deploy lock
@@ -38,8 +41,8 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key"]);
-const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role"]);
+const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap", "--no-revert"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
 export interface Args {
@@ -103,6 +106,16 @@ export async function main(argv: string[], out?: Output): Promise<number> {
   }
 }
 
+/** --hosts and --role as a host filter (src/ops/sessions.ts). */
+function hostFilter(args: Args): HostFilter {
+  const hosts = args.flags.get("--hosts");
+  const role = args.flags.get("--role");
+  return {
+    ...(typeof hosts === "string" && { hosts: hosts.split(",").map((h) => h.trim()).filter(Boolean) }),
+    ...(typeof role === "string" && { role }),
+  };
+}
+
 const need = (v: string | undefined, usage: string): string => {
   if (!v) throw new UsageError(`usage: qdeploy ${usage}`);
   return v;
@@ -139,41 +152,41 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     }
     case "push": {
       const { push } = await import("./commands/deploy.ts");
-      const r = await push(ctx, need(pos[0], "push ENV"));
+      const r = await push(ctx, need(pos[0], "push ENV"), { filter: hostFilter(args), revert: !flag("--no-revert") });
       ctx.out.data(r);
       return 0;
     }
     case "rollback": {
       const { rollback } = await import("./commands/deploy.ts");
-      const r = await rollback(ctx, need(pos[0], "rollback ENV [RELEASE]"), pos[1] ?? null);
+      const r = await rollback(ctx, need(pos[0], "rollback ENV [RELEASE]"), pos[1] ?? null, { filter: hostFilter(args), revert: !flag("--no-revert") });
       ctx.out.data(r);
       return 0;
     }
     case "releases": {
       const { releases } = await import("./commands/inspect.ts");
-      await releases(ctx, need(pos[0], "releases ENV"));
+      await releases(ctx, need(pos[0], "releases ENV"), hostFilter(args));
       return 0;
     }
     case "status": {
       const { status } = await import("./commands/inspect.ts");
-      await status(ctx, need(pos[0], "status ENV"));
-      return 0;
+      return status(ctx, need(pos[0], "status ENV"), hostFilter(args));
     }
     case "logs": {
       const { logs } = await import("./commands/inspect.ts");
       const since = flag("--since");
-      await logs(ctx, need(pos[0], "logs ENV [PROCESS] [-f] [--since T]"), pos[1] ?? null, Boolean(flag("--follow")), since ? String(since) : null, Number(flag("--lines") ?? 100));
+      const o = { proc: pos[1] ?? null, follow: Boolean(flag("--follow")), since: since ? String(since) : null, lines: Number(flag("--lines") ?? 100) };
+      await logs(ctx, need(pos[0], "logs ENV [PROCESS] [-f] [--since T]"), o, hostFilter(args));
       return 0;
     }
     case "restart": {
       const { restart } = await import("./commands/inspect.ts");
-      await restart(ctx, need(pos[0], "restart ENV [PROCESS]"), pos[1] ?? null);
+      await restart(ctx, need(pos[0], "restart ENV [PROCESS]"), pos[1] ?? null, hostFilter(args));
       return 0;
     }
     case "exec": {
       const { execCommand } = await import("./commands/inspect.ts");
       const env = need(pos[0], "exec ENV -- COMMAND [ARGS...]");
-      return execCommand(ctx, env, [...pos.slice(1), ...args.rest], Number(flag("--host") ?? 1) - 1);
+      return execCommand(ctx, env, [...pos.slice(1), ...args.rest], { hostNumber: Number(flag("--host") ?? 1), filter: hostFilter(args) });
     }
     case "lock": {
       const { lock } = await import("./commands/inspect.ts");

@@ -7,6 +7,8 @@ import type { Output } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
 import { loadWithPackages } from "./check-packages.ts";
 import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
+import { type OpContext, sshConnect } from "../ops/context.ts";
+import { printEvents } from "../ops/events.ts";
 
 export interface Ctx {
   out: Output;
@@ -50,4 +52,16 @@ export function whoAmI(): string {
 /** The folder of deploy.toml. */
 export function projectDir(ctx: Ctx): string {
   return path.dirname(path.resolve(ctx.configFile));
+}
+
+/** The operations layer's context for one environment: SSH, events printed through ctx.out. */
+export function opContext(ctx: Ctx, cfg: ResolvedConfig): OpContext {
+  return {
+    cfg,
+    connect: sshConnect(cfg, (l) => ctx.out.debug(l)),
+    events: printEvents(ctx.out),
+    who: whoAmI(),
+    lockWaitSec: ctx.lockWaitSec,
+    ...(ctx.identityFile !== undefined && { identityFile: ctx.identityFile }),
+  };
 }

@@ -1,30 +1,26 @@
-/** releases, status, logs, restart, exec, lock: day-to-day commands over the same connections. */
-import { UsageError } from "../errors.ts";
-import { lineSplitter } from "../output.ts";
-import { factWarnings } from "../plan/facts.ts";
-import { layout, unitNames, unitPatterns } from "../plan/layout.ts";
-import { rollbackTarget } from "../plan/push.ts";
-import { gatherFacts, lockCommand } from "../remote/host-ops.ts";
-import { type Ctx, loadEnvironment, withRemotes } from "./context.ts";
-import { hider, hidingIn, redactErrors, secretsToHide } from "./redaction.ts";
+/** releases, status, logs, restart, exec, lock as the CLI prints them (the work is in src/ops/). */
+import { redactingSink } from "../ops/events.ts";
+import * as hostCommands from "../ops/host-commands.ts";
+import { releases as fleetReleases } from "../ops/releases.ts";
+import type { HostFilter } from "../ops/sessions.ts";
+import { status as fleetStatus } from "../ops/status.ts";
+import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
-/** `qdeploy releases ENV`: every host's releases, the live one marked. */
-export async function releases(ctx: Ctx, env: string): Promise<void> {
+/** `qdeploy releases ENV`: every release on the hosts, the live one marked (and where, on a fleet). */
+export async function releases(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  await withRemotes(cfg, ctx, async (remotes) => {
-    const facts = await Promise.all(remotes.map((r, i) => gatherFacts(r, cfg.hosts[i]!, cfg.app)));
-    for (const w of facts.flatMap((f) => factWarnings(f, cfg.app))) ctx.out.warn(w);
-    ctx.out.data(facts.map((f) => ({ host: f.host.label, live: f.live, releases: f.releases.map((r) => ({ ...r, live: r.id === f.live })) })));
-    for (const f of facts) {
-      ctx.out.result(`${f.host.label}`);
-      const target = rollbackTarget(f.releases, f.live, f.history)?.id;
-      for (const r of [...f.releases].reverse()) {
-        const mark = r.id === f.live ? "live    " : r.id === target ? "previous" : r.activated ? "        " : "refused ";
-        ctx.out.result(`  ${mark} ${r.id}  ${r.created.slice(0, 19)}Z  git ${(r.git ?? "-").slice(0, 12).padEnd(12)}  ${describeBinaries(r)}  by ${r.by}`);
-      }
-      if (!f.releases.length) ctx.out.result("  (no releases)");
-    }
-  });
+  const r = await fleetReleases(opContext(ctx, cfg), filter);
+  ctx.out.data(r);
+  const fleet = r.hosts.length > 1;
+  const all = (hosts: string[]) => hosts.length === r.hosts.length;
+  for (const rel of [...r.releases].reverse()) {
+    const mark = rel.live.length ? "live    " : rel.previous.length ? "previous" : rel.activated ? "        " : "refused ";
+    const where = !fleet
+      ? ""
+      : `  ${rel.live.length ? `live on ${all(rel.live) ? "all" : rel.live.join(", ")}; ` : ""}on ${all(rel.hosts) ? `all ${r.hosts.length} hosts` : rel.hosts.join(", ")}`;
+    ctx.out.result(`${mark} ${rel.id}  ${rel.created.slice(0, 19)}Z  git ${(rel.git ?? "-").slice(0, 12).padEnd(12)}  ${describeBinaries(rel)}  by ${rel.by}${where}`);
+  }
+  if (!r.releases.length) ctx.out.result("(no releases)");
 }
 
 /** `sha256 abc...` for one binary (and releases of older versions); `web abc..., worker def...` for several. */
@@ -35,115 +31,61 @@ export function describeBinaries(r: { sha256: string; binaries?: Record<string, 
   return all.map(([name, sha]) => `${name} ${sha.slice(0, 12)}`).join(", ");
 }
 
-/** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs. */
-export async function status(ctx: Ctx, env: string): Promise<void> {
+/** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs; exit 1 on drift. */
+export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<number> {
   const cfg = await loadEnvironment(ctx, env);
-  const l = layout(cfg.app);
-  await withRemotes(cfg, ctx, async (remotes) => {
-    const reports = await Promise.all(
-      remotes.map(async (r) => {
-        const out = await r.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", l.switchScript]);
-        return { host: r.label, ...parseStatus(out.stdout) };
-      }),
-    );
-    ctx.out.data(reports);
-    for (const s of reports) {
-      ctx.out.result(`${s.host}  live ${s.live ?? "(none)"}  slot ${s.slot ?? "-"}  health ${s.health ?? "-"}`);
-      for (const u of s.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}`);
-      for (const t of s.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
-    }
-  });
-}
-
-/** The `key=value` lines of `switch status`, as data. */
-export function parseStatus(text: string) {
-  const s = {
-    live: null as string | null,
-    slot: null as string | null,
-    health: null as string | null,
-    units: [] as { unit: string; active: string; sub: string }[],
-    timers: [] as { timer: string; next: string }[],
-  };
-  for (const line of text.split("\n")) {
-    const [key, ...rest] = line.split("=");
-    const value = rest.join("=");
-    if (key === "live" || key === "slot" || key === "health") s[key] = value || null;
-    if (key === "unit") {
-      const [unit, active, sub] = value.split(" ");
-      s.units.push({ unit: unit!, active: active!, sub: sub! });
-    }
-    if (key === "timer") {
-      const sp = value.indexOf(" ");
-      s.timers.push({ timer: value.slice(0, sp), next: value.slice(sp + 1) });
-    }
+  const s = await fleetStatus(opContext(ctx, cfg), filter);
+  ctx.out.data(s);
+  for (const h of s.hosts) {
+    const roles = cfg.roles ? `  roles ${h.roles.join(", ")}` : "";
+    ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
+    for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}`);
+    for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
   }
-  return s;
+  if (!s.drift) return 0;
+  const parts = Object.entries(s.drift).map(([id, hosts]) => `${id} on ${hosts.join(", ")}`);
+  ctx.out.error(`drift: the hosts run different releases (${parts.join("; ")}); push or roll back the environment to bring them together`);
+  return 1;
 }
 
 /** `qdeploy logs ENV [PROCESS] [-f] [--since T]`: the journal of the app's units, host-prefixed. */
-export async function logs(ctx: Ctx, env: string, proc: string | null, follow: boolean, since: string | null, lines: number): Promise<void> {
+export async function logs(ctx: Ctx, env: string, o: hostCommands.LogOptions, filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  if (proc && !cfg.processes[proc] && proc !== "restart") throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
-  // Exact patterns (APP-PROC@*.service), never APP-*: that would match app "APP-api"'s units.
-  const patterns =
-    proc === "restart"
-      ? [unitNames.restartService(cfg.app)]
-      : proc
-        ? unitPatterns(cfg.app, [proc], [], false)
-        : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart);
-  const argv = ["journalctl", ...patterns.flatMap((p) => ["-u", p]), "--no-pager", "-o", "short-iso", ...(follow ? ["-f"] : []), ...(since ? ["--since", since] : ["-n", String(lines)])];
-  // An app that logs a secret must not have qdeploy print it.
-  const hide = hider(await secretsToHide(cfg, ctx));
-  await withRemotes(cfg, ctx, async (remotes) => {
-    await Promise.all(
-      remotes.map(async (r) => {
-        const lines = lineSplitter((line) => process.stdout.write(`${r.label} ${hide(line)}\n`));
-        await r.exec(argv, { onStdout: lines.push });
-        lines.flush();
-      }),
-    );
-  });
+  await hostCommands.logs(opContext(ctx, cfg), o, (host, line) => process.stdout.write(`${host} ${line}\n`), filter);
 }
 
-/** `qdeploy restart ENV [PROCESS]`: the zero-downtime restart the timer runs. */
-export async function restart(ctx: Ctx, env: string, proc: string | null): Promise<void> {
+/** `qdeploy restart ENV [PROCESS]`: the zero-downtime restart the timer runs, host wave by wave. */
+export async function restart(ctx: Ctx, env: string, proc: string | null, filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  if (proc && !cfg.processes[proc]) throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
-  // A failed restart prints the unit's journal tail, which may hold a secret.
-  const hide = hider(await secretsToHide(cfg, ctx));
-  ctx = hidingIn(ctx, hide);
-  await redactErrors(hide, () => withRemotes(cfg, ctx, (remotes) =>
-    Promise.all(
-      remotes.map(async (r) => {
-        const lines = lineSplitter((l) => ctx.out.host(r.label, l));
-        await r.exec([layout(cfg.app).switchScript, "restart", ...(proc ? [proc] : [])], { onStdout: lines.push });
-        lines.flush();
-        ctx.out.result(`${r.label} restarted ${proc ?? "all processes"}`);
-      }),
-    ),
-  ));
+  const op = opContext(ctx, cfg);
+  const hide = await hostCommands.secretHider(op);
+  const r = await hostCommands.restart({ ...op, events: redactingSink(op.events, hide) }, proc, filter).catch((e: unknown) => {
+    if (e instanceof Error) e.message = hide(e.message);
+    throw e;
+  });
+  for (const h of r.hosts) ctx.out.result(`${h} restarted ${proc ?? "all processes"}`);
 }
 
-/** `qdeploy exec ENV -- CMD...`: a one-off command with the live release's environment. */
-export async function execCommand(ctx: Ctx, env: string, argv: string[], hostIndex = 0): Promise<number> {
-  if (!argv.length) throw new UsageError("usage: qdeploy exec ENV -- COMMAND [ARGS...]");
+/** `qdeploy exec ENV -- CMD...`: a one-off command with the live release's environment; its exit status. */
+export async function execCommand(ctx: Ctx, env: string, argv: string[], where: { hostNumber?: number; filter?: HostFilter } = {}): Promise<number> {
   const cfg = await loadEnvironment(ctx, env);
-  const host = cfg.hosts[hostIndex];
-  if (!host) throw new UsageError(`environment ${env} has no host #${hostIndex + 1}`);
-  return withRemotes({ ...cfg, hosts: [host] }, ctx, async ([r]) => {
-    const res = await r!.exec([layout(cfg.app).switchScript, "exec", ...argv], {
-      check: false,
-      onStdout: (c) => process.stdout.write(c),
-      onStderr: (c) => process.stderr.write(c),
-    });
-    return res.code;
-  });
+  const many = Boolean(where.filter?.hosts?.length || where.filter?.role) && cfg.hosts.length > 1;
+  // On several hosts each line says where it came from; on one the output is the command's own.
+  const prefix = (write: (s: string) => void) => {
+    const midLine = new Set<string>();
+    return (chunk: string, host: string) => {
+      if (!many) return write(chunk);
+      const start = midLine.has(host) ? "" : `${host} `;
+      write(start + chunk.replace(/\n(?=.)/gs, `\n${host} `));
+      if (chunk.endsWith("\n")) midLine.delete(host);
+      else midLine.add(host);
+    };
+  };
+  return hostCommands.exec(opContext(ctx, cfg), argv, { stdout: prefix((s) => process.stdout.write(s)), stderr: prefix((s) => process.stderr.write(s)) }, where);
 }
 
 /** `qdeploy lock status|release ENV` */
 export async function lock(ctx: Ctx, env: string, cmd: "status" | "release"): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  await withRemotes(cfg, ctx, (remotes) =>
-    Promise.all(remotes.map(async (r) => ctx.out.result(`${r.label} ${await lockCommand(r, cfg.app, cmd)}`))),
-  );
+  for (const h of await hostCommands.lock(opContext(ctx, cfg), cmd)) ctx.out.result(`${h.host} ${h.state}`);
 }

@@ -121,9 +121,10 @@ describe("planPush", () => {
 
 describe("web ports from the hosts", () => {
   test("each host's site and switch.conf use the pair that host gave the app", () => {
+    const both = [facts(), facts({ host: { ...host, label: "b" }, webPorts: [8003, 8004] })];
     const two = planPush({
-      config: cfg,
-      facts: [facts(), facts({ host: { ...host, label: "b" }, webPorts: [8003, 8004] })],
+      config: { ...cfg, hosts: both.map((f) => f.host) },
+      facts: both,
       artifacts: { x86_64: { binaries: { hello: { path: "/b/" + SHA, sha256: SHA, size: 1000 } } } },
       releaseId: "20261122010203",
       created: "c",
@@ -248,7 +249,7 @@ describe("release phase", () => {
       expect(h.release.at(-1)).toMatchObject({ kind: "write", path: "/srv/qdeploy/hello/releases/20261122010203/release.json" });
       expect(h.activate[0]).toEqual({ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "20261122010203", "me@here"], why: "health-gated switch" });
     }
-    expect(pushTwo(cfg).releasePhase).toBeNull();
+    expect(pushTwo({ ...withRelease, release: null }).releasePhase).toBeNull();
   });
 });
 

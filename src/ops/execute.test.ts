@@ -1,0 +1,314 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { helloConfig } from "../../test/fixtures/config.ts";
+import { type FakeHost, recordingRemote } from "../../test/fixtures/recording-remote.ts";
+import type { HostAddress, ResolvedConfig } from "../config/types.ts";
+import { OperationError, RemoteError } from "../errors.ts";
+import { freshHostFacts, parseFacts } from "../plan/facts.ts";
+import { planPush } from "../plan/push.ts";
+import { planRollback } from "../plan/rollback.ts";
+import type { OpContext } from "./context.ts";
+import { push, rollback } from "./deploy.ts";
+import type { OpEvent } from "./events.ts";
+import { executePlan, type RolloutPolicy, RolloutError } from "./execute.ts";
+import type { HostSession } from "./sessions.ts";
+import { withLockedSessions } from "./sessions.ts";
+
+const SHA = "a".repeat(64);
+const NEW = "20261202010203";
+const OLD = "20261201000000";
+
+function addresses(n: number): HostAddress[] {
+  return Array.from({ length: n }, (_, i) => ({ user: "root", host: `10.0.0.${i + 1}`, label: `root@10.0.0.${i + 1}` }));
+}
+
+function fleetConfig(n: number, over: Partial<ResolvedConfig> = {}): ResolvedConfig {
+  return { ...helloConfig, hosts: addresses(n), root: mkdtempSync(path.join(tmpdir(), "qdeploy-ops-")), ...over };
+}
+
+/** A fleet of model hosts, each live on OLD (unless `live` says otherwise), their sessions and the shared log. */
+function fleet(cfg: ResolvedConfig, tweak: (h: FakeHost, i: number) => void = () => {}) {
+  const log: string[] = [];
+  const hosts = cfg.hosts.map((a, i) => {
+    const h: FakeHost = { label: a.label, live: OLD, releases: [OLD] };
+    tweak(h, i);
+    return h;
+  });
+  const sessions: HostSession[] = hosts.map((h, i) => {
+    const remote = recordingRemote(h, log);
+    const facts = freshHostFacts(cfg.hosts[i]!, "x86_64"); // replaced by withFacts
+    return { host: cfg.hosts[i]!, remote, facts };
+  });
+  return { log, hosts, sessions };
+}
+
+/** The sessions' facts as the model hosts report them (what withLockedSessions would read). */
+async function withFacts(cfg: ResolvedConfig, sessions: HostSession[]): Promise<HostSession[]> {
+  return Promise.all(
+    sessions.map(async (s) => {
+      const r = await s.remote.exec(["bash", "-s", "--", cfg.app], { stdin: "facts" });
+      return { ...s, facts: parseFacts(s.host, r.stdout) };
+    }),
+  );
+}
+
+function pushPlan(cfg: ResolvedConfig, sessions: HostSession[]) {
+  return planPush({
+    config: cfg,
+    facts: sessions.map((s) => ({ ...s.facts, blobs: [SHA] })),
+    artifacts: { x86_64: { binaries: { hello: { path: "/b", sha256: SHA, size: 1 } } } },
+    releaseId: NEW,
+    created: "c",
+    git: null,
+    who: "me",
+    secrets: {},
+    newDigestKey: "ab".repeat(32),
+  });
+}
+
+function policy(cfg: ResolvedConfig, over: Partial<RolloutPolicy> = {}): RolloutPolicy & { events: (e: OpEvent) => void; seen: OpEvent[] } {
+  const seen: OpEvent[] = [];
+  return { rollout: cfg.rollout, revert: true, who: "me", events: (e) => seen.push(e), sleep: async () => {}, seen, ...over };
+}
+
+/** The log without connection noise, as `label what` lines of the switches only. */
+const switches = (log: string[]) => log.filter((l) => / (activate|release phase)/.test(l));
+
+describe("executePlan: waves", () => {
+  test("every host writes its release before any switches; then one host (canary), then the rest", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    const run = await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg));
+    const releases = f.log.filter((l) => l.includes(` release ${NEW}`));
+    const firstSwitch = f.log.findIndex((l) => l.includes(" activate "));
+    expect(releases.length).toBe(3);
+    expect(f.log.findLastIndex((l) => l.includes(` release ${NEW}`))).toBeLessThan(firstSwitch);
+    expect(run.waves).toEqual([["root@10.0.0.1"], ["root@10.0.0.2", "root@10.0.0.3"]]);
+    expect(switches(f.log)[0]).toBe(`root@10.0.0.1 activate ${NEW}`);
+    expect(switches(f.log).slice(1).sort()).toEqual([`root@10.0.0.2 activate ${NEW}`, `root@10.0.0.3 activate ${NEW}`]);
+    expect(run.hosts.map((h) => [h.label, h.outcome, h.before, h.live])).toEqual([
+      ["root@10.0.0.1", "live", OLD, NEW],
+      ["root@10.0.0.2", "live", OLD, NEW],
+      ["root@10.0.0.3", "live", OLD, NEW],
+    ]);
+  });
+
+  test("batch 2 of 5 hosts: three waves, each only after the one before, with the pause between", async () => {
+    const cfg = fleetConfig(5, { rollout: { batch: 2, pauseSec: 5 } });
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    const slept: number[] = [];
+    const p = policy(cfg, { sleep: async (s) => void slept.push(s) });
+    const run = await executePlan(pushPlan(cfg, sessions), sessions, p);
+    expect(run.waves.map((w) => w.length)).toEqual([2, 2, 1]);
+    expect(slept).toEqual([5, 5]);
+    expect(p.seen.filter((e) => e.type === "wave").map((e) => (e as { wave: number }).wave)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("executePlan: a failure stops the rollout and puts the hosts back", () => {
+  test("a host failing its health check in wave 2: the others switched by this push go back, the error says where each is", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => i === 2 && (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const err = await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RolloutError);
+    const e = err as RolloutError;
+    expect(e.message.split("\n")[0]).toBe(`push of ${NEW} stopped in wave 2/2: root@10.0.0.3: health-gated switch failed (exit 1)`);
+    expect(e.message).toContain(`error: release ${NEW} failed its health check`);
+    expect(e.message).toContain(`  root@10.0.0.1: switched back to ${OLD}\n  root@10.0.0.2: switched back to ${OLD}\n  root@10.0.0.3: failed; still on ${OLD}`);
+    expect(e.message).toEndWith(`every host is on ${OLD}`);
+    expect(f.hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
+    expect(switches(f.log).filter((l) => l.endsWith(`activate ${OLD}`)).sort()).toEqual([`root@10.0.0.1 activate ${OLD}`, `root@10.0.0.2 activate ${OLD}`]);
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["reverted", "reverted", "failed"]);
+  });
+
+  test("--no-revert leaves the switched hosts on the new release and says the fleet is split", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => i === 2 && (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg, { revert: false })).catch((x: unknown) => x)) as RolloutError;
+    expect(f.hosts.map((h) => h.live)).toEqual([NEW, NEW, OLD]);
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["live", "live", "failed"]);
+    expect(e.message).toEndWith("the fleet is split across releases (--no-revert); `qdeploy status sandbox` shows it");
+  });
+
+  test("the canary failing: no other host switches at all", async () => {
+    const cfg = fleetConfig(4);
+    const f = fleet(cfg, (h, i) => i === 0 && (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(switches(f.log)).toEqual([`root@10.0.0.1 activate ${NEW}`]);
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["failed", "not-switched", "not-switched", "not-switched"]);
+  });
+
+  test("batch 1: a failure on host 2 leaves host 3 untouched and reverts host 1", async () => {
+    const cfg = fleetConfig(3, { rollout: { batch: 1, pauseSec: 0 } });
+    const f = fleet(cfg, (h, i) => i === 1 && (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(switches(f.log)).toEqual([`root@10.0.0.1 activate ${NEW}`, `root@10.0.0.2 activate ${NEW}`, `root@10.0.0.1 activate ${OLD}`]);
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["reverted", "failed", "not-switched"]);
+  });
+
+  test("a wave that stops answering during the pause stops the rollout before the next wave", async () => {
+    const cfg = fleetConfig(3, { rollout: { batch: null, pauseSec: 10 } });
+    const f = fleet(cfg, (h, i) => i === 0 && (h.health = "failing"));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(e.message.split("\n")[0]).toBe(`push of ${NEW} stopped in wave 2/2: root@10.0.0.1: release ${NEW} stopped answering its health check during the pause`);
+    expect(switches(f.log)).toEqual([`root@10.0.0.1 activate ${NEW}`, `root@10.0.0.1 activate ${OLD}`]);
+  });
+
+  test("a first release has nothing to go back to: the hosts that took it keep it, and the error says so", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => {
+      h.live = null;
+      h.releases = [];
+      if (i === 1) h.refuses = [NEW];
+    });
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["kept", "failed", "kept"]);
+    expect(e.message).toContain(`  root@10.0.0.1: live on ${NEW} (it had no earlier release to go back to)`);
+  });
+
+  test("a failed step while writing a release is named, and no host switches", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => i === 1 && (h.failBatchAt = `releases/${NEW}/env`));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RemoteError);
+    expect((e as Error).message).toStartWith(`root@10.0.0.2: write  /srv/qdeploy/hello/releases/${NEW}/env (0600, `);
+    expect((e as Error).message).toContain("No space left on device");
+    expect(switches(f.log)).toEqual([]);
+  });
+});
+
+describe("executePlan: the release phase", () => {
+  test("runs once, on the duty host, after every host wrote its release and before any switches", async () => {
+    const cfg = fleetConfig(3, { release: { command: "hello migrate", timeoutSec: 600 } });
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg));
+    const phase = f.log.indexOf("root@10.0.0.1 release phase");
+    expect(phase).toBeGreaterThan(f.log.findLastIndex((l) => l.includes(` release ${NEW}`)));
+    expect(phase).toBeLessThan(f.log.findIndex((l) => l.includes(" activate ")));
+    expect(f.log.filter((l) => l.endsWith("release phase")).length).toBe(1);
+  });
+});
+
+describe("rollback on a fleet", () => {
+  test("hosts on different releases: each not on the target goes to it; one lacking it fails before any host switches", async () => {
+    const R2 = "20261201120000";
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => {
+      h.releases = i < 2 ? [OLD, R2] : [OLD];
+      h.live = i < 2 ? R2 : OLD;
+    });
+    const sessions = await withFacts(cfg, f.sessions);
+    const plan = planRollback(cfg, sessions.map((s) => s.facts), null, "me");
+    expect(plan.release).toBe(OLD);
+    expect(plan.hosts.map((h) => h.host.label)).toEqual(["root@10.0.0.1", "root@10.0.0.2"]);
+    await executePlan(plan, sessions, policy(cfg));
+    expect(f.hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
+    expect(() => planRollback(cfg, sessions.map((s) => s.facts), R2, "me")).toThrow(
+      `root@10.0.0.3: release ${R2} is not on this host (it has: ${OLD}); no host was switched`,
+    );
+  });
+});
+
+/** An OpContext over model hosts: their recording Remotes, a build that makes no binary. */
+function opOver(cfg: ResolvedConfig, hosts: FakeHost[], log: string[]): OpContext & { seen: OpEvent[] } {
+  const seen: OpEvent[] = [];
+  const byLabel = new Map(hosts.map((h) => [h.label, h]));
+  return {
+    cfg: { ...cfg, secrets: { store: "env", names: [] } },
+    connect: async (host) => recordingRemote(byLabel.get(host.label)!, log),
+    events: (e) => seen.push(e),
+    who: "me",
+    lockWaitSec: 1,
+    build: async (_cfg, archs) => ({ artifacts: Object.fromEntries(archs.map((a) => [a, { binaries: { hello: { path: "/b", sha256: SHA, size: 1 } } }])), git: null, seconds: 0 }),
+    seen,
+  };
+}
+
+function modelHosts(cfg: ResolvedConfig, tweak: (h: FakeHost, i: number) => void = () => {}): FakeHost[] {
+  return cfg.hosts.map((a, i) => {
+    const h: FakeHost = { label: a.label, live: OLD, releases: [OLD] };
+    tweak(h, i);
+    return h;
+  });
+}
+
+describe("the deploy lock", () => {
+  test("a push that fails on one host lets go of every host's lock and closes every connection", async () => {
+    const cfg = fleetConfig(3);
+    const log: string[] = [];
+    const hosts = modelHosts(cfg, (h, i) => i === 2 && (h.failBatchAt = "release.json"));
+    const err = await push(opOver(cfg, hosts, log)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    for (const h of hosts) {
+      expect(log).toContain(`${h.label} locked`);
+      expect(log.indexOf(`${h.label} closed`)).toBeGreaterThan(log.indexOf(`${h.label} unlocked`));
+    }
+    expect(log.filter((l) => l.endsWith(" unlocked")).length).toBe(3);
+    expect(log.some((l) => l.includes(" activate "))).toBe(false);
+  });
+
+  test("a lock another deploy holds on one host: the locks taken on the others are released, nothing is built or written", async () => {
+    const cfg = fleetConfig(3);
+    const log: string[] = [];
+    const hosts = modelHosts(cfg, (h, i) => i === 1 && (h.lockedBy = "ci@runner"));
+    let built = 0;
+    const op = { ...opOver(cfg, hosts, log), build: async () => (built++, { artifacts: {}, git: null, seconds: 0 }) };
+    const err = await push(op).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OperationError);
+    expect((err as Error).message).toBe("root@10.0.0.2: the deploy lock is held by ci@runner; see `qdeploy lock status`");
+    expect(log.filter((l) => l.endsWith(" unlocked")).sort()).toEqual(["root@10.0.0.1 unlocked", "root@10.0.0.3 unlocked"]);
+    expect(log.some((l) => / (release|activate) /.test(l))).toBe(false);
+    expect(built).toBe(0);
+  });
+
+  test("withLockedSessions: an error in the work still releases every lock", async () => {
+    const cfg = fleetConfig(2);
+    const log: string[] = [];
+    const op = opOver(cfg, modelHosts(cfg), log);
+    const err = await withLockedSessions(op, cfg.hosts, async () => {
+      throw new Error("boom");
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe("boom");
+    expect(log.filter((l) => l.endsWith(" unlocked")).length).toBe(2);
+  });
+});
+
+describe("push and rollback as operations", () => {
+  test("push returns what happened per host and reports the waves as events; rollback goes back the same way", async () => {
+    const cfg = fleetConfig(3);
+    const log: string[] = [];
+    const hosts = modelHosts(cfg);
+    const op = opOver(cfg, hosts, log);
+    const r = await push(op);
+    expect(r.action).toBe("push");
+    expect(r.waves.map((w) => w.length)).toEqual([1, 2]);
+    expect(r.hosts.map((h) => h.outcome)).toEqual(["live", "live", "live"]);
+    expect(new Set(hosts.map((h) => h.live))).toEqual(new Set([r.release]));
+    expect(op.seen.filter((e) => e.type === "wave").length).toBe(2);
+    const back = await rollback(op, null);
+    expect(back.release).toBe(OLD);
+    expect(hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
+  });
+
+  test("--hosts: only those hosts are locked, get the release and switch", async () => {
+    const cfg = fleetConfig(3);
+    const log: string[] = [];
+    const hosts = modelHosts(cfg);
+    const r = await push(opOver(cfg, hosts, log), { filter: { hosts: ["10.0.0.2"] } });
+    expect(r.hosts.map((h) => h.label)).toEqual(["root@10.0.0.2"]);
+    expect(hosts.map((h) => h.live)).toEqual([OLD, r.release, OLD]);
+    expect(log.filter((l) => l.endsWith(" locked"))).toEqual(["root@10.0.0.2 locked"]);
+  });
+});
