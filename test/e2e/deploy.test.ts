@@ -93,7 +93,7 @@ describe("deploying to the sandbox", () => {
 
   test("releases lists them with the live one marked", async () => {
     const r = ok(await qdeploy(dir, ["releases", "sandbox", "--json"]));
-    const [host] = JSON.parse(r.stdout);
+    const [host] = JSON.parse(r.stdout).hosts;
     expect(host.releases.length).toBe(4); // v1, v2, v2+config, the refused v3
     expect(host.releases.filter((x: { live: boolean }) => x.live).length).toBe(1);
     expect(host.releases.find((x: { live: boolean }) => x.live).id).toBe(host.releases[1].id);
@@ -101,7 +101,7 @@ describe("deploying to the sandbox", () => {
 
   test("workers run at their scale, timers are scheduled, status reports it", async () => {
     const r = ok(await qdeploy(dir, ["status", "sandbox", "--json"]));
-    const [s] = JSON.parse(r.stdout);
+    const [s] = JSON.parse(r.stdout).hosts;
     expect(s.health).toBe("ok");
     const active = s.units.filter((u: { active: string }) => u.active === "active").map((u: { unit: string }) => u.unit).sort();
     expect(active).toContain("hello-worker@1.service");

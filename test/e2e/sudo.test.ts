@@ -120,7 +120,7 @@ describe("a deploy user with sudo", () => {
 
   test("status, logs and exec work as deployer@", async () => {
     const st = ok(await qdeploy(dir, ["status", "sandbox", "--json"]));
-    const [s] = JSON.parse(st.stdout);
+    const [s] = JSON.parse(st.stdout).hosts;
     expect(s.health).toBe("ok");
     expect(s.units.filter((u: { active: string }) => u.active === "active").map((u: { unit: string }) => u.unit)).toContain(`${APP}-worker@1.service`);
     const logs = ok(await qdeploy(dir, ["logs", "sandbox", "web", "-n", "50"]));

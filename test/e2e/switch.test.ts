@@ -107,7 +107,7 @@ describe("two apps whose names share a prefix", () => {
   }, 5 * MIN);
 
   test("status and logs of shop show none of shop-api's units", async () => {
-    const [s] = JSON.parse(ok(await qdeploy(dirs.shop!, ["status", "sandbox", "--json"])).stdout);
+    const [s] = JSON.parse(ok(await qdeploy(dirs.shop!, ["status", "sandbox", "--json"])).stdout).hosts;
     const units: string[] = s.units.map((u: { unit: string }) => u.unit);
     expect(units).toContain("shop-worker@1.service");
     expect(units.filter((u) => u.startsWith("shop-api"))).toEqual([]);
