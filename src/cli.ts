@@ -38,7 +38,7 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts"]);
 const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
@@ -188,7 +188,7 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     }
     case "sandbox": {
       const { sandbox } = await import("./commands/sandbox.ts");
-      return sandbox(ctx, pos[0]);
+      return sandbox(ctx, pos[0], pos.slice(1), flag("--hosts"));
     }
     default:
       throw new UsageError(`unknown command "${command}" (see qdeploy --help)`);

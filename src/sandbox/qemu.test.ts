@@ -33,6 +33,11 @@ describe("qemuArgv", () => {
     expect(qemuArgv(spec)).not.toContain("-no-reboot");
   });
 
+  test("a fleet's VM has its own process name", () => {
+    expect(after(qemuArgv(spec), "-name")).toBe("qdeploy-sandbox");
+    expect(after(qemuArgv({ ...spec, name: "qdeploy-sandbox-vm2" }), "-name")).toBe("qdeploy-sandbox-vm2");
+  });
+
   test("escapes commas in the disk path", () => {
     expect(after(qemuArgv(spec), "-drive")).toBe("file=/p,,1/.qdeploy/sandbox/overlay.qcow2,if=virtio,format=qcow2");
   });
