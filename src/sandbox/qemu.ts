@@ -29,6 +29,8 @@ export interface VmSpec {
   accel: "tcg" | "kvm";
   /** QEMU's process name (default "qdeploy-sandbox"); a fleet's VMs have their own. */
   name?: string;
+  /** Virtual CPUs (default 2). */
+  cpus?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export function qemuArgv(s: VmSpec): string[] {
     "-name", s.name ?? "qdeploy-sandbox",
     ...accel,
     "-m", "1024",
-    "-smp", "2",
+    "-smp", String(s.cpus ?? 2),
     "-kernel", join(s.imageDir, "vmlinuz"),
     "-initrd", join(s.imageDir, "initrd.img"),
     "-append", kernelCmdline(s.authorizedKey),
