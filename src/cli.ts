@@ -201,7 +201,7 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     }
     case "sandbox": {
       const { sandbox } = await import("./commands/sandbox.ts");
-      return sandbox(ctx, pos[0]);
+      return sandbox(ctx, pos[0], pos.slice(1), flag("--hosts"));
     }
     default:
       throw new UsageError(`unknown command "${command}" (see qdeploy --help)`);

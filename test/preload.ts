@@ -1,7 +1,8 @@
 /**
  * Preloaded into every `bun test` run (bunfig.toml). Hooks here wrap the whole run, not one
  * file: the e2e suites share one sandbox VM (test/e2e/harness.ts), stopped here after the
- * last file, so one boot serves them all. A run that never touched the VM does nothing.
+ * last file, so one boot serves them all; sandboxDown stops a fleet suite's extra VMs
+ * (harness fleet()) with it. A run that never touched the VM does nothing.
  */
 import { afterAll } from "bun:test";
 import { sandboxDown } from "../src/sandbox/index.ts";

@@ -7,6 +7,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseToml } from "@iarna/toml";
+import { createServer } from "node:net";
+import { writeConfig, writeFleetConfig } from "./e2e/harness.ts";
 import {
   ensureSandboxImage,
   sandboxDown,
@@ -52,9 +55,46 @@ function seconds(since: number): string {
   return `${((performance.now() - since) / 1000).toFixed(1)}s`;
 }
 
+// The fleet's own project and ports (VM 1 at the base + 300, VM 2 at + 301).
+const fleetDir = mkdtempSync(join(tmpdir(), "qdeploy-sandbox-fleet-test-"));
+const fleetBase = (name: string, fallback: number) => (Number(process.env[`QDEPLOY_SANDBOX_${name}_PORT`]) || fallback) + 300;
+const fleetEnv = {
+  QDEPLOY_SANDBOX_SSH_PORT: String(fleetBase("SSH", 2222)),
+  QDEPLOY_SANDBOX_HTTP_PORT: String(fleetBase("HTTP", 8080)),
+  QDEPLOY_SANDBOX_HTTPS_PORT: String(fleetBase("HTTPS", 8443)),
+  QDEPLOY_SANDBOX_PROBE_PORT: "",
+};
+const QDEPLOY = join(import.meta.dir, "..", "bin", "qdeploy");
+
+/** The real CLI in the fleet's project, on the fleet's ports. */
+async function cli(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([QDEPLOY, ...args], {
+    cwd: fleetDir,
+    env: { ...process.env, ...fleetEnv, NO_COLOR: "1" },
+    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out: out.trim(), err: err.trim() };
+}
+
+/** Pids of QEMU processes running a disk under `dir` (zombies have no command line). */
+function qemuPidsUnder(dir: string): number[] {
+  return Bun.spawnSync(["pgrep", "-f", "qemu-system"]).stdout.toString().split("\n").filter(Boolean).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+    } catch {
+      return false;
+    }
+  });
+}
+
 afterAll(async () => {
   await sandboxDown(opts);
+  await sandboxDown({ projectDir: fleetDir });
   rmSync(projectDir, { recursive: true, force: true });
+  rmSync(fleetDir, { recursive: true, force: true });
   console.log(`  [sandbox] measured: ${JSON.stringify(times)}`);
 });
 
@@ -184,4 +224,133 @@ describe("sandbox VM", () => {
     await sandboxDown(opts);
     expect((await sandboxStatus(opts)).running).toBe(false);
   }, SLOW);
+});
+
+describe("sandbox fleet (--hosts)", () => {
+  test("--hosts is an integer 1..9 and goes with up only; ssh takes a VM number", async () => {
+    for (const bad of ["0", "10", "x", "1.5", "-1", ""]) {
+      const r = await cli(["sandbox", "up", "--hosts", bad]);
+      expect(r).toMatchObject({ code: 2, err: `error: --hosts must be an integer from 1 to 9, not ${JSON.stringify(bad)}` });
+    }
+    expect(await cli(["sandbox", "down", "--hosts", "2"])).toMatchObject({ code: 2, err: expect.stringContaining("--hosts goes with `sandbox up`") });
+    expect(await cli(["sandbox", "ssh", "0"])).toMatchObject({ code: 2, err: 'error: the VM number must be an integer from 1 to 9, not "0"' });
+    expect(await cli(["sandbox", "ssh", "2"])).toMatchObject({ code: 2, err: "error: sandbox VM 2 is not running: qdeploy sandbox up --hosts 2" });
+    expect(qemuPidsUnder(fleetDir)).toEqual([]);
+  });
+
+  test("a taken port of VM 2 fails the boot before any VM starts, naming the VM and the port", async () => {
+    const port = Number(fleetEnv.QDEPLOY_SANDBOX_HTTPS_PORT) + 1;
+    const srv = createServer();
+    await new Promise<void>((res) => srv.listen(port, "127.0.0.1", res));
+    try {
+      const r = await cli(["sandbox", "up", "--hosts", "2"]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`port ${port} on 127.0.0.1 (sandbox VM 2's https port) is already in use`);
+      expect(r.err).toContain("set QDEPLOY_SANDBOX_HTTPS_PORT (VM 2 uses it + 1)");
+      expect(qemuPidsUnder(fleetDir)).toEqual([]);
+    } finally {
+      srv.close();
+    }
+  }, SLOW);
+
+  test("up --hosts 2 boots two VMs that root reaches with the one known_hosts; status lists both; down stops both", async () => {
+    const t0 = performance.now();
+    const up = await cli(["sandbox", "up", "--hosts", "2"]);
+    times.fleet2BootToSsh = seconds(t0);
+    expect(up.err).not.toContain("error");
+    expect(up.code).toBe(0);
+    const [ssh1, ssh2] = [Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT), Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1];
+    const [http1, https1] = [Number(fleetEnv.QDEPLOY_SANDBOX_HTTP_PORT), Number(fleetEnv.QDEPLOY_SANDBOX_HTTPS_PORT)];
+    expect(up.out.split("\n").filter((l) => l.includes(" running: "))).toEqual([
+      `sandbox VM 1 running: ssh root@127.0.0.1:${ssh1}, http 127.0.0.1:${http1}, https 127.0.0.1:${https1}`,
+      `sandbox VM 2 running: ssh root@127.0.0.1:${ssh2}, http 127.0.0.1:${http1 + 1}, https 127.0.0.1:${https1 + 1}`,
+    ]);
+
+    // One host key (one image) on two ports; StrictHostKeyChecking=yes with only this file.
+    const sandboxDir = join(fleetDir, ".qdeploy/sandbox");
+    const knownHosts = join(sandboxDir, "known_hosts");
+    const lines = readFileSync(knownHosts, "utf8").trimEnd().split("\n");
+    expect(lines.map((l) => l.split(" ")[0])).toEqual([`[127.0.0.1]:${ssh1}`, `[127.0.0.1]:${ssh2}`]);
+    expect(new Set(lines.map((l) => l.split(" ").slice(1).join(" "))).size).toBe(1);
+    const bootIds: string[] = [];
+    for (const port of [ssh1, ssh2]) {
+      const r = await sh([
+        "ssh", "-F", "/dev/null", "-i", join(sandboxDir, "id_ed25519"), "-o", "IdentitiesOnly=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+        "-p", String(port), "root@127.0.0.1", "--", "id -un; cat /proc/sys/kernel/random/boot_id",
+      ]);
+      expect(r).toMatchObject({ code: 0, err: "" });
+      const [user, bootId] = r.out.split("\n");
+      expect(user).toBe("root");
+      bootIds.push(bootId!);
+    }
+    expect(bootIds[0]).not.toBe(bootIds[1]); // two machines, not one reached twice
+
+    // `sandbox ssh 2` reaches VM 2 (a shell reading the piped commands).
+    const viaCli = await cli(["sandbox", "ssh", "2"], "cat /proc/sys/kernel/random/boot_id\n");
+    expect(viaCli.code).toBe(0);
+    expect(viaCli.out.split("\n").at(-1)).toBe(bootIds[1]!);
+
+    const status = await cli(["sandbox", "status"]);
+    expect(status.code).toBe(0);
+    expect(status.out.split("\n").map((l) => l.replace(/pid \d+/, "pid N"))).toEqual([
+      `VM 1 running (pid N): ssh 127.0.0.1:${ssh1}, https 127.0.0.1:${https1}`,
+      `VM 2 running (pid N): ssh 127.0.0.1:${ssh2}, https 127.0.0.1:${https1 + 1}`,
+    ]);
+    const pids = qemuPidsUnder(fleetDir);
+    expect(pids).toHaveLength(2);
+
+    const down = await cli(["sandbox", "down"]);
+    // Plain checks: bun 1.4.5's toMatchObject with expect.stringMatching replaces down.out with the matcher.
+    expect(down.code).toBe(0);
+    expect(down.out).toEndWith("\nsandbox down");
+    expect(down.out).toContain(`sandbox stopped (pid `);
+    expect(down.out).toContain(`sandbox VM 2 stopped (pid `);
+    expect(qemuPidsUnder(fleetDir)).toEqual([]);
+    expect(await cli(["sandbox", "status"])).toMatchObject({ code: 1, out: "not running" });
+    expect(existsSync(join(sandboxDir, "vm2", "overlay.qcow2"))).toBe(false);
+  }, SLOW);
+});
+
+describe("the e2e harness's fleet config", () => {
+  const vm = (n: number): SandboxInfo => ({
+    vm: n, running: true, sshPort: 2221 + n, httpPort: 8079 + n, httpsPort: 8442 + n,
+    identity: "/p/.qdeploy/sandbox/id_ed25519", knownHosts: "/p/.qdeploy/sandbox/known_hosts", stateDir: "/p",
+  });
+  const vms = [vm(1), vm(2), vm(3)];
+  const written = (f: (dir: string) => void) => {
+    const dir = mkdtempSync(join(tmpdir(), "qdeploy-fleet-config-"));
+    try {
+      f(dir);
+      return readFileSync(join(dir, "deploy.toml"), "utf8");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  test("roles name VMs by number; extra lands in the environment; the app is writeConfig's", () => {
+    const text = written((d) => writeFleetConfig(d, vms, { app: "fleety", roles: { web: [1, 2], worker: [3] }, extra: 'secrets = { store = "env", names = ["A"] }\n[rollout]\nbatch = 1' }));
+    const toml = parseToml(text) as Record<string, any>;
+    expect(toml.environments).toEqual({
+      fleet: {
+        ssh: { identity: vms[0]!.identity, known_hosts: vms[0]!.knownHosts },
+        secrets: { store: "env", names: ["A"] },
+        roles: { web: ["root@127.0.0.1:2222", "root@127.0.0.1:2223"], worker: ["root@127.0.0.1:2224"] },
+      },
+    });
+    expect(toml.rollout).toEqual({ batch: 1 });
+    const single = parseToml(written((d) => writeConfig(d, vms[0]!, { app: "fleety" }))) as Record<string, any>;
+    delete single.environments;
+    delete toml.environments;
+    delete toml.rollout;
+    expect(toml).toEqual(single);
+  });
+
+  test("without roles every VM is a host", () => {
+    const toml = parseToml(written((d) => writeFleetConfig(d, vms))) as Record<string, any>;
+    expect(toml.environments.fleet.hosts).toEqual(["root@127.0.0.1:2222", "root@127.0.0.1:2223", "root@127.0.0.1:2224"]);
+    expect(toml.environments.fleet.roles).toBeUndefined();
+    expect(() => writeFleetConfig("/nonexistent", vms, { roles: { web: [4] } })).toThrow("writeFleetConfig: no VM 4 among 1, 2, 3");
+  });
 });

@@ -3,12 +3,16 @@
  * ports on 127.0.0.1 only. The image is built once and cached; each project runs it on its own
  * copy-on-write disk in `.qdeploy/sandbox/`, with its own root key and a host key known in advance.
  *
+ * A fleet (`sandbox up --hosts N`) adds VMs 2..N from the same image, each on its own disk in
+ * `.qdeploy/sandbox/vmK/`, its ports the base ports + K-1, with the same root key and host key,
+ * so one known_hosts file lists them all.
+ *
  * Environment: QDEPLOY_SANDBOX_SSH_PORT / _HTTP_PORT / _HTTPS_PORT (defaults 2222, 8080, 8443),
  * QDEPLOY_SANDBOX_PROBE_PORT (off by default): a host port forwarded to the guest's port 8999,
  * for tests that reach a listener around Caddy (the firewall's).
  * QDEPLOY_SANDBOX_ACCEL=kvm to try KVM (default TCG), QDEPLOY_SANDBOX_TIMEOUT (boot wait, seconds).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { OperationError } from "../errors.ts";
@@ -21,7 +25,7 @@ import { runOk } from "./run.ts";
 
 export { ensureSandboxImage } from "./image.ts";
 
-/** Where the project lives, how to report progress, and optional port overrides. */
+/** Where the project lives, how to report progress, and optional port overrides (VM 1's; VM k adds k-1). */
 export interface SandboxOptions {
   projectDir: string;
   log?: (line: string) => void;
@@ -32,8 +36,18 @@ export interface SandboxOptions {
   probePort?: number;
 }
 
+/** A fleet of `hosts` VMs: VM 1 is the plain sandbox, VMs 2..hosts sit beside it. */
+export interface FleetOptions extends SandboxOptions {
+  hosts: number;
+}
+
+/** The most VMs a fleet may have (one digit keeps `vmK` dirs and port offsets simple; 2 cores run 3 well). */
+export const MAX_FLEET_VMS = 9;
+
 /** The sandbox's state and how to reach it; paths are absolute. */
 export interface SandboxInfo {
+  /** 1 for the plain sandbox, k for `.qdeploy/sandbox/vmK/`. */
+  vm: number;
   running: boolean;
   pid?: number;
   sshPort: number;
@@ -41,71 +55,168 @@ export interface SandboxInfo {
   httpsPort: number;
   /** Forwarded to the guest's PROBE_GUEST_PORT, when the sandbox was started with one. */
   probePort?: number;
+  /** Root's key and the known_hosts file: one of each for every VM of the project. */
   identity: string;
   knownHosts: string;
   stateDir: string;
 }
 
-/** What a running sandbox was started with (`.qdeploy/sandbox/state.json`). */
-interface SandboxState {
-  imageDir: string;
-  hostKey: string;
+/** The host ports one VM forwards. */
+export interface VmPorts {
   sshPort: number;
   httpPort: number;
   httpsPort: number;
   probePort?: number;
 }
 
+/** What a running sandbox was started with (`.qdeploy/sandbox/state.json`). */
+interface SandboxState extends VmPorts {
+  imageDir: string;
+  hostKey: string;
+}
+
 const DEFAULT_PORTS = { ssh: 2222, http: 8080, https: 8443 };
 const DEFAULT_TIMEOUT_S = 120;
 
-/** Starts the sandbox and waits until root can log in; idempotent: if already running and reachable, returns at once. */
+/** Starts the sandbox (VM 1) and waits until root can log in; idempotent: if already running and reachable, returns at once. */
 export async function sandboxUp(opts: SandboxOptions): Promise<SandboxInfo> {
+  const [info] = await bootVms(opts, [1], false);
+  return info!;
+}
+
+/**
+ * Starts VMs 1..hosts at once (attaching to those already running; the image is built once)
+ * and returns them in VM order when root can log in to every one. A VM that fails is named
+ * with its ssh port; the others are left running (`sandbox down` stops them all).
+ */
+export async function sandboxFleetUp(opts: FleetOptions): Promise<SandboxInfo[]> {
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_FLEET_VMS) {
+    throw new OperationError(`a sandbox fleet has 1 to ${MAX_FLEET_VMS} VMs, not ${JSON.stringify(opts.hosts)}`);
+  }
+  return await bootVms(opts, Array.from({ length: opts.hosts }, (_, i) => i + 1), opts.hosts > 1);
+}
+
+/** A VM about to boot: its files, what it is started with, and its name in messages. */
+interface Boot {
+  vm: number;
+  name: string;
+  paths: SandboxPaths;
+  state: SandboxState;
+}
+
+async function bootVms(opts: SandboxOptions, vms: number[], fleet: boolean): Promise<SandboxInfo[]> {
   const log = opts.log ?? (() => {});
-  const p = sandboxPaths(opts.projectDir);
-  const pid = runningQemuPid(p.pidFile, p.overlay);
-  if (pid) return await attach(opts, pid, log);
+  const ports = fleetPorts(resolvePorts(opts), Math.max(...vms));
+  const name = (vm: number) => (fleet || vm > 1 ? `sandbox VM ${vm}` : "the sandbox");
+  const pids = new Map(vms.map((vm) => [vm, runningVmPid(sandboxPaths(opts.projectDir, vm))] as const));
+  const boots: Boot[] = [];
+  let authorizedKey = "";
+  if (vms.some((vm) => !pids.get(vm))) {
+    await ensureVmTools(log);
+    const image = await ensureSandboxImage(log);
+    const root = sandboxPaths(opts.projectDir, 1);
+    await mkdir(root.stateDir, { recursive: true, mode: 0o700 });
+    authorizedKey = await ensureIdentity(root.identity);
+    const hostKey = await readHostKey(image.dir);
+    // Every port is checked before any VM starts: a taken one fails the whole boot at once.
+    for (const vm of vms.filter((v) => !pids.get(v))) {
+      const p = sandboxPaths(opts.projectDir, vm);
+      const state: SandboxState = { imageDir: image.dir, hostKey, ...ports[vm - 1]! };
+      await checkPortsFree(portsToCheck(state), name(vm));
+      boots.push({ vm, name: name(vm), paths: p, state });
+    }
+    for (const b of boots) {
+      await mkdir(b.paths.stateDir, { recursive: true, mode: 0o700 });
+      await prepareOverlay(b.paths, b.state.imageDir, log);
+    }
+  }
+  await refreshKnownHosts(opts.projectDir, new Map(boots.map((b) => [b.vm, b.state])));
+  const results = await Promise.allSettled(
+    vms.map((vm) => {
+      const boot = boots.find((b) => b.vm === vm);
+      return boot ? startVm(boot, authorizedKey, boots.length, log) : attach(opts, vm, pids.get(vm)!, name(vm), ports[vm - 1]!, log);
+    }),
+  );
+  const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason as Error] : []));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new OperationError(failed.map((e) => e.message).join("\n"));
+  return results.map((r) => (r as PromiseFulfilledResult<SandboxInfo>).value);
+}
 
-  await ensureVmTools(log);
-  const image = await ensureSandboxImage(log);
-  await mkdir(p.stateDir, { recursive: true, mode: 0o700 });
-  const authorizedKey = await ensureIdentity(p.identity);
-  const state: SandboxState = { imageDir: image.dir, hostKey: await readHostKey(image.dir), ...resolvePorts(opts) };
-  await writeKnownHosts(p.knownHosts, state);
-  await checkPortsFree({ ssh: state.sshPort, http: state.httpPort, https: state.httpsPort, ...(state.probePort && { probe: state.probePort }) });
-  await prepareOverlay(p, state.imageDir, log);
-
+async function startVm(b: Boot, authorizedKey: string, booting: number, log: (l: string) => void): Promise<SandboxInfo> {
   const accel = process.env.QDEPLOY_SANDBOX_ACCEL === "kvm" ? "kvm" : "tcg";
-  log(`booting sandbox (${accel}, ssh 127.0.0.1:${state.sshPort}, http :${state.httpPort}, https :${state.httpsPort})...`);
+  const { state, paths: p } = b;
+  log(`booting ${b.name.replace(/^the /, "")} (${accel}, ssh 127.0.0.1:${state.sshPort}, http :${state.httpPort}, https :${state.httpsPort})...`);
   const started = performance.now();
   await rm(p.consoleLog, { force: true });
-  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel });
+  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel, name: qemuName(b.vm), cpus: vmCpus(b.vm) });
   await writeFile(p.stateFile, JSON.stringify(state, null, 2) + "\n");
-  const info = toInfo(p, state, newPid);
-  await waitUntilReady(readyCheck(info, newPid, log));
-  log(`sandbox up in ${((performance.now() - started) / 1000).toFixed(1)}s (pid ${newPid})`);
+  const info = toInfo(b.vm, p, state, newPid);
+  await waitUntilReady(readyCheck(info, newPid, b.name, booting, log));
+  log(`${b.name.replace(/^the /, "")} up in ${((performance.now() - started) / 1000).toFixed(1)}s (pid ${newPid})`);
   return info;
 }
 
-/** Stops QEMU and removes the overlay disk (keeps the key and the cached image). */
+/** Stops every VM of the project (VM 1 and each vmK) and removes their overlay disks (keeps the key and the cached image). */
 export async function sandboxDown(opts: SandboxOptions): Promise<void> {
+  await Promise.all(projectVms(opts.projectDir).map((vm) => sandboxStopVm(opts, vm)));
+}
+
+/** Stops one VM of the project (1 = the plain sandbox) and removes its overlay disk. */
+export async function sandboxStopVm(opts: SandboxOptions, vm: number): Promise<void> {
   const log = opts.log ?? (() => {});
-  const p = sandboxPaths(opts.projectDir);
-  const pid = runningQemuPid(p.pidFile, p.overlay);
+  const p = sandboxPaths(opts.projectDir, vm);
+  const pid = runningVmPid(p);
   if (pid) {
     await stopQemu(pid);
-    log(`sandbox stopped (pid ${pid})`);
+    log(`${vm === 1 ? "sandbox" : `sandbox VM ${vm}`} stopped (pid ${pid})`);
   }
   await Promise.all([p.overlay, p.pidFile, p.stateFile].map((f) => rm(f, { force: true })));
 }
 
-/** Whether the sandbox runs, with its pid, ports and key paths; touches nothing. */
-export async function sandboxStatus(opts: SandboxOptions): Promise<SandboxInfo> {
-  const p = sandboxPaths(opts.projectDir);
-  const pid = runningQemuPid(p.pidFile, p.overlay);
+/** Whether VM `vm` (default 1, the plain sandbox) runs, with its pid, ports and key paths; touches nothing. */
+export async function sandboxStatus(opts: SandboxOptions, vm = 1): Promise<SandboxInfo> {
+  const p = sandboxPaths(opts.projectDir, vm);
+  const pid = runningVmPid(p);
   const state = pid ? await readState(p.stateFile) : undefined;
-  const ports = state ?? resolvePorts(opts);
-  return toInfo(p, ports, pid);
+  return toInfo(vm, p, state ?? fleetPorts(resolvePorts(opts), vm)[vm - 1]!, pid);
+}
+
+/** The status of VM 1 and of every other VM the project has a folder for, in VM order. */
+export async function sandboxFleetStatus(opts: SandboxOptions): Promise<SandboxInfo[]> {
+  return await Promise.all(projectVms(opts.projectDir).map((vm) => sandboxStatus(opts, vm)));
+}
+
+/**
+ * The ports of VMs 1..n: VM k forwards each base port + k-1. Throws when two VMs would share
+ * a port (one kind's range running into another's), naming both.
+ */
+export function fleetPorts(base: VmPorts, n: number): VmPorts[] {
+  const fleet = Array.from({ length: n }, (_, i) => ({
+    sshPort: base.sshPort + i,
+    httpPort: base.httpPort + i,
+    httpsPort: base.httpsPort + i,
+    ...(base.probePort && { probePort: base.probePort + i }),
+  }));
+  const owner = new Map<number, string>();
+  fleet.forEach((ports, i) => {
+    for (const [kind, port] of Object.entries(ports)) {
+      const what = `VM ${i + 1}'s ${kind.replace(/Port$/, "")} port`;
+      if (port > 65535) throw new OperationError(`sandbox ${what} would be ${port}: lower the base port`);
+      const other = owner.get(port);
+      if (other) throw new OperationError(`sandbox ${what} and ${other} would both be ${port}: space the base ports at least ${n} apart`);
+      owner.set(port, what);
+    }
+  });
+  return fleet;
+}
+
+/** The known_hosts lines of these VMs (one host key, one line per VM's ssh port), in VM order. */
+export function knownHostsText(states: Map<number, { sshPort: number; hostKey: string }>): string {
+  return [...states.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, s]) => `${s.sshPort === 22 ? "127.0.0.1" : `[127.0.0.1]:${s.sshPort}`} ${s.hostKey}\n`)
+    .join("");
 }
 
 /** argv for the system `ssh` client into the VM as root, pinned to the sandbox's host key; `command` is quoted once here. */
@@ -143,12 +254,14 @@ interface SandboxPaths {
   stateFile: string;
 }
 
-function sandboxPaths(projectDir: string): SandboxPaths {
-  const stateDir = join(resolve(projectDir), ".qdeploy", "sandbox");
+/** VM 1's files sit in `.qdeploy/sandbox/`, VM k's in `.qdeploy/sandbox/vmK/`; the key and known_hosts are shared. */
+function sandboxPaths(projectDir: string, vm = 1): SandboxPaths {
+  const root = join(resolve(projectDir), ".qdeploy", "sandbox");
+  const stateDir = vm === 1 ? root : join(root, `vm${vm}`);
   return {
     stateDir,
-    identity: join(stateDir, "id_ed25519"),
-    knownHosts: join(stateDir, "known_hosts"),
+    identity: join(root, "id_ed25519"),
+    knownHosts: join(root, "known_hosts"),
     overlay: join(stateDir, "overlay.qcow2"),
     pidFile: join(stateDir, "qemu.pid"),
     consoleLog: join(stateDir, "console.log"),
@@ -156,12 +269,39 @@ function sandboxPaths(projectDir: string): SandboxPaths {
   };
 }
 
-function toInfo(
-  p: SandboxPaths,
-  ports: { sshPort: number; httpPort: number; httpsPort: number; probePort?: number },
-  pid: number | undefined,
-): SandboxInfo {
+/** VM 1 and every VM k with a `vmK` folder, in order. */
+function projectVms(projectDir: string): number[] {
+  const root = sandboxPaths(projectDir, 1).stateDir;
+  const others = existsSync(root)
+    ? readdirSync(root).flatMap((f) => (/^vm[2-9]$/.test(f) ? [Number(f.slice(2))] : []))
+    : [];
+  return [1, ...others.sort((a, b) => a - b)];
+}
+
+function runningVmPid(p: SandboxPaths): number | undefined {
+  return runningQemuPid(p.pidFile, p.overlay);
+}
+
+/** QEMU's process name: VM 1 keeps the plain one. */
+function qemuName(vm: number): string {
+  return vm === 1 ? "qdeploy-sandbox" : `qdeploy-sandbox-vm${vm}`;
+}
+
+/**
+ * VM 1 keeps 2 vCPUs; the others get 1: TCG vCPU threads beyond the host's 2 cores only fight
+ * (measured, 3 VMs booting at once: 78s with 2 vCPUs each, 57s with 1; one VM alone: 21s).
+ */
+function vmCpus(vm: number): number {
+  return vm === 1 ? 2 : 1;
+}
+
+function portsToCheck(s: VmPorts): Record<string, number> {
+  return { ssh: s.sshPort, http: s.httpPort, https: s.httpsPort, ...(s.probePort && { probe: s.probePort }) };
+}
+
+function toInfo(vm: number, p: SandboxPaths, ports: VmPorts, pid: number | undefined): SandboxInfo {
   return {
+    vm,
     running: pid !== undefined,
     ...(pid !== undefined ? { pid } : {}),
     sshPort: ports.sshPort,
@@ -174,32 +314,35 @@ function toInfo(
   };
 }
 
-/** The sandbox already runs (started by us earlier or by another process): wait until it answers. */
-async function attach(opts: SandboxOptions, pid: number, log: (l: string) => void): Promise<SandboxInfo> {
-  const p = sandboxPaths(opts.projectDir);
+/** The VM already runs (started by us earlier or by another process): wait until it answers. */
+async function attach(opts: SandboxOptions, vm: number, pid: number, name: string, wanted: VmPorts, log: (l: string) => void): Promise<SandboxInfo> {
+  const p = sandboxPaths(opts.projectDir, vm);
   const state = await readState(p.stateFile);
   if (!state) {
-    throw new OperationError(`a sandbox VM runs (pid ${pid}) but ${p.stateFile} is missing: run \`qdeploy sandbox down\`, then \`up\``);
+    throw new OperationError(`${name} runs (pid ${pid}) but ${p.stateFile} is missing: run \`qdeploy sandbox down\`, then \`up\``);
   }
-  const wanted = resolvePorts(opts);
   if (wanted.sshPort !== state.sshPort || wanted.httpPort !== state.httpPort || wanted.httpsPort !== state.httpsPort) {
-    log(`sandbox already runs on ports ${state.sshPort}/${state.httpPort}/${state.httpsPort}; \`down\` first to change them`);
+    log(`${name.replace(/^the /, "")} already runs on ports ${state.sshPort}/${state.httpPort}/${state.httpsPort}; \`down\` first to change them`);
   }
-  await writeKnownHosts(p.knownHosts, state);
-  const info = toInfo(p, state, pid);
-  await waitUntilReady(readyCheck(info, pid, log));
-  log(`sandbox already running (pid ${pid}, ssh 127.0.0.1:${state.sshPort})`);
+  const info = toInfo(vm, p, state, pid);
+  await waitUntilReady(readyCheck(info, pid, name, 1, log));
+  log(`${name.replace(/^the /, "")} already running (pid ${pid}, ssh 127.0.0.1:${state.sshPort})`);
   return info;
 }
 
-function readyCheck(info: SandboxInfo, pid: number, log: (l: string) => void) {
+/**
+ * How to wait for one VM. Several booting at once share the cores, so the boot wait grows with
+ * them (QDEPLOY_SANDBOX_TIMEOUT is the wait for one).
+ */
+function readyCheck(info: SandboxInfo, pid: number, name: string, booting: number, log: (l: string) => void) {
   const seconds = Number(process.env.QDEPLOY_SANDBOX_TIMEOUT) || DEFAULT_TIMEOUT_S;
   return {
+    name: name === "the sandbox" ? "the sandbox VM" : name,
     sshPort: info.sshPort,
     ssh: (command: string[]) => sandboxSshArgv(info, command),
     consoleLog: join(info.stateDir, "console.log"),
     vmAlive: () => runningQemuPid(join(info.stateDir, "qemu.pid"), join(info.stateDir, "overlay.qcow2")) === pid,
-    timeoutMs: seconds * 1000,
+    timeoutMs: seconds * 1000 * Math.max(1, booting / 2),
     log,
   };
 }
@@ -230,9 +373,19 @@ async function ensureIdentity(identity: string): Promise<string> {
   return `${type} ${blob}`;
 }
 
-async function writeKnownHosts(path: string, state: SandboxState): Promise<void> {
-  const host = state.sshPort === 22 ? "127.0.0.1" : `[127.0.0.1]:${state.sshPort}`;
-  await writeFile(path, `${host} ${state.hostKey}\n`, { mode: 0o644 });
+/**
+ * Writes known_hosts for every VM of the project that runs or is about to boot (`booting`), so
+ * starting or attaching to one VM never drops another's line.
+ */
+async function refreshKnownHosts(projectDir: string, booting: Map<number, SandboxState>): Promise<void> {
+  const states = new Map(booting);
+  for (const vm of projectVms(projectDir)) {
+    const p = sandboxPaths(projectDir, vm);
+    if (states.has(vm) || !runningVmPid(p)) continue;
+    const state = await readState(p.stateFile);
+    if (state) states.set(vm, state);
+  }
+  await writeFile(sandboxPaths(projectDir, 1).knownHosts, knownHostsText(states), { mode: 0o644 });
 }
 
 async function readState(file: string): Promise<SandboxState | undefined> {
@@ -244,7 +397,7 @@ async function readState(file: string): Promise<SandboxState | undefined> {
 }
 
 /** Options first, then QDEPLOY_SANDBOX_*_PORT, then the defaults. */
-function resolvePorts(opts: SandboxOptions): { sshPort: number; httpPort: number; httpsPort: number; probePort?: number } {
+function resolvePorts(opts: SandboxOptions): VmPorts {
   const probe = process.env.QDEPLOY_SANDBOX_PROBE_PORT;
   return {
     sshPort: pickPort("SSH", opts.sshPort, DEFAULT_PORTS.ssh),

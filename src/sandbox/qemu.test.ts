@@ -33,6 +33,16 @@ describe("qemuArgv", () => {
     expect(qemuArgv(spec)).not.toContain("-no-reboot");
   });
 
+  test("a fleet's VM has its own process name", () => {
+    expect(after(qemuArgv(spec), "-name")).toBe("qdeploy-sandbox");
+    expect(after(qemuArgv({ ...spec, name: "qdeploy-sandbox-vm2" }), "-name")).toBe("qdeploy-sandbox-vm2");
+  });
+
+  test("2 virtual CPUs unless told", () => {
+    expect(after(qemuArgv(spec), "-smp")).toBe("2");
+    expect(after(qemuArgv({ ...spec, cpus: 1 }), "-smp")).toBe("1");
+  });
+
   test("escapes commas in the disk path", () => {
     expect(after(qemuArgv(spec), "-drive")).toBe("file=/p,,1/.qdeploy/sandbox/overlay.qcow2,if=virtio,format=qcow2");
   });

@@ -27,6 +27,10 @@ export interface VmSpec {
   /** Root's public key, `ssh-ed25519 AAAA...`. */
   authorizedKey: string;
   accel: "tcg" | "kvm";
+  /** QEMU's process name (default "qdeploy-sandbox"); a fleet's VMs have their own. */
+  name?: string;
+  /** Virtual CPUs (default 2). */
+  cpus?: number;
 }
 
 /**
@@ -52,10 +56,10 @@ export function qemuArgv(s: VmSpec): string[] {
   if (s.probePort) fwd.push(`tcp:127.0.0.1:${s.probePort}-:${PROBE_GUEST_PORT}`);
   return [
     "qemu-system-x86_64",
-    "-name", "qdeploy-sandbox",
+    "-name", s.name ?? "qdeploy-sandbox",
     ...accel,
     "-m", "1024",
-    "-smp", "2",
+    "-smp", String(s.cpus ?? 2),
     "-kernel", join(s.imageDir, "vmlinuz"),
     "-initrd", join(s.imageDir, "initrd.img"),
     "-append", kernelCmdline(s.authorizedKey),
@@ -135,14 +139,16 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Throws a clear error if a forwarded port is already taken on 127.0.0.1. */
-export async function checkPortsFree(ports: Record<string, number>): Promise<void> {
+/** Throws a clear error if a forwarded port of `owner` ("the sandbox", "sandbox VM 2") is already taken on 127.0.0.1. */
+export async function checkPortsFree(ports: Record<string, number>, owner = "the sandbox"): Promise<void> {
   for (const [name, port] of Object.entries(ports)) {
     if (!(await portFree(port))) {
       const env = `QDEPLOY_SANDBOX_${name.toUpperCase()}_PORT`;
+      const vm = /VM (\d+)$/.exec(owner)?.[1];
       throw new OperationError(
-        `port ${port} on 127.0.0.1 (the sandbox's ${name} port) is already in use: ` +
-          `stop what holds it (another project's sandbox? \`qdeploy sandbox down\` there) or set ${env}`,
+        `port ${port} on 127.0.0.1 (${owner}'s ${name} port) is already in use: ` +
+          `stop what holds it (another project's sandbox? \`qdeploy sandbox down\` there) or set ${env}` +
+          (vm && vm !== "1" ? ` (VM ${vm} uses it + ${Number(vm) - 1})` : ""),
       );
     }
   }

@@ -9,6 +9,8 @@ import { run, tailOf } from "./run.ts";
 
 /** How to reach the VM and what to check while waiting. */
 export interface ReadyCheck {
+  /** The VM in messages: "the sandbox VM", "sandbox VM 2". */
+  name?: string;
   sshPort: number;
   /** ssh argv into the VM (from sandboxSshArgv) followed by the remote command. */
   ssh: (command: string[]) => string[];
@@ -54,7 +56,7 @@ function notReady(c: ReadyCheck, why: string): OperationError {
     consoleTail = " (no console output)";
   }
   return new OperationError(
-    `the sandbox VM did not come up: ${why}. Run \`qdeploy sandbox down\` and \`up\` again; ` +
+    `${c.name ?? "the sandbox VM"} (ssh 127.0.0.1:${c.sshPort}) did not come up: ${why}. Run \`qdeploy sandbox down\` and \`up\` again; ` +
       `the serial console is in ${c.consoleLog}, last lines:${consoleTail}`,
   );
 }

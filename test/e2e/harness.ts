@@ -13,12 +13,14 @@
  *   - cleans its own app first (`await cleanApp(vm, "mysuite")`): a suite may run after any
  *     other, or on a VM an earlier run left behind;
  *   - never calls sandboxDown (the next suite would boot a new VM); reboot if you must.
+ * A fleet suite calls `vms = await fleet(3)` instead (VM 1 is the shared VM, VMs 2..3 boot
+ * beside it), writeFleetConfig for the environment `fleet`, and fleetDown() in its afterAll.
  * Run one file with `npx bun test test/e2e/FILE`; the VM is stopped at the end either way.
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { sandboxSshArgv, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
+import { sandboxFleetStatus, sandboxFleetUp, sandboxSshArgv, sandboxStopVm, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 const QDEPLOY = path.join(REPO, "bin/qdeploy");
@@ -41,6 +43,34 @@ export async function sandbox(): Promise<SandboxInfo> {
     throw new Error(`the sandbox did not finish booting: systemctl is-system-running says ${JSON.stringify(booted.stdout.trim())} ${booted.stderr.trim()}`);
   }
   return info;
+}
+
+/**
+ * A fleet of n sandbox VMs for the fleet suites: VM 1 is the shared e2e VM (as sandbox()
+ * returns it), VMs 2..n boot beside it in parallel (or are attached to); returns them in VM
+ * order once systemd has finished booting on each. Call fleetDown() in the suite's afterAll:
+ * the extra VMs take the cores every other suite needs (test/preload.ts stops them too).
+ */
+export async function fleet(n = 3): Promise<SandboxInfo[]> {
+  (globalThis as Record<symbol, unknown>)[SANDBOX_USED] = true;
+  const probePort = Number(process.env.QDEPLOY_SANDBOX_PROBE_PORT) || E2E_PROBE_PORT;
+  const vms = await sandboxFleetUp({ projectDir: REPO, hosts: n, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
+  await Promise.all(
+    vms.map(async (info) => {
+      const booted = await onVm(info, ["systemctl", "is-system-running", "--wait"]);
+      if (!["running", "degraded"].includes(booted.stdout.trim())) {
+        throw new Error(`sandbox VM ${info.vm} did not finish booting: systemctl is-system-running says ${JSON.stringify(booted.stdout.trim())} ${booted.stderr.trim()}`);
+      }
+    }),
+  );
+  return vms;
+}
+
+/** Stops the fleet's VMs 2..n and keeps VM 1, which the other suites share. */
+export async function fleetDown(): Promise<void> {
+  const opts = { projectDir: REPO, log: (l: string) => console.log(`[sandbox] ${l}`) };
+  const others = (await sandboxFleetStatus(opts)).filter((i) => i.vm > 1);
+  await Promise.all(others.map((i) => sandboxStopVm(opts, i.vm)));
 }
 
 /**
@@ -115,6 +145,38 @@ hosts = ["root@127.0.0.1:${info.sshPort}"]
 ssh = { identity = ${JSON.stringify(c.ssh?.identity ?? info.identity)}, known_hosts = ${JSON.stringify(c.ssh?.known_hosts ?? info.knownHosts)} }
 ${c.extra ?? ""}
 `,
+  );
+}
+
+export interface FleetConfig extends ProjectConfig {
+  /** Role (process name) -> VM numbers (1-based, as SandboxInfo.vm); without it `hosts` lists every VM. */
+  roles?: Record<string, number[]>;
+}
+
+/**
+ * Writes the project's deploy.toml aimed at a fleet of sandbox VMs: the app as writeConfig
+ * writes it (its text, cut before [environments.sandbox], so the two never drift), then the
+ * environment `fleet` with its hosts per role (or `hosts` = every VM), `c.extra` inside
+ * [environments.fleet] (a header in it starts a table of its own, as in writeConfig).
+ */
+export function writeFleetConfig(dir: string, vms: SandboxInfo[], c: FleetConfig = {}): void {
+  const host = (info: SandboxInfo) => JSON.stringify(`root@127.0.0.1:${info.sshPort}`);
+  const vm = (n: number) => {
+    const info = vms.find((v) => v.vm === n);
+    if (!info) throw new Error(`writeFleetConfig: no VM ${n} among ${vms.map((v) => v.vm).join(", ")}`);
+    return info;
+  };
+  const roles = c.roles && Object.entries(c.roles).map(([role, ns]) => `${role} = [${ns.map((n) => host(vm(n))).join(", ")}]`);
+  writeConfig(dir, vms[0]!, { ...c, extra: "" });
+  const file = path.join(dir, "deploy.toml");
+  const app = readFileSync(file, "utf8").split("\n[environments.sandbox]\n")[0]!;
+  writeFileSync(
+    file,
+    `${app}
+[environments.fleet]
+${roles ? "" : `hosts = [${vms.map(host).join(", ")}]\n`}ssh = { identity = ${JSON.stringify(c.ssh?.identity ?? vms[0]!.identity)}, known_hosts = ${JSON.stringify(c.ssh?.known_hosts ?? vms[0]!.knownHosts)} }
+${c.extra ?? ""}
+${roles ? `[environments.fleet.roles]\n${roles.join("\n")}\n` : ""}`,
   );
 }
 
@@ -205,6 +267,19 @@ export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello
       running = false;
       await loop;
       return results;
+    },
+  };
+}
+
+/**
+ * keepRequesting on every VM at once (each its own loop through its own Caddy), for a load
+ * that must see no failure on any web host; stop() returns each VM's results in `vms` order.
+ */
+export function keepRequestingEach(vms: SandboxInfo[], urlPath = "/", domain = "hello.localhost") {
+  const loops = vms.map((vm) => keepRequesting(vm, urlPath, domain));
+  return {
+    async stop() {
+      return await Promise.all(loops.map((l) => l.stop()));
     },
   };
 }
