@@ -16,7 +16,8 @@
  * BENCH_THREADS (2), BENCH_DELAY_MS (0: pause between a connection's requests;
  * with a pause wrk also counts a keep-alive connection closed while idle as a read error),
  * BENCH_LONG (3 long requests in flight), BENCH_LONG_MS (8000), BENCH_STEADY_S (5: steady
- * load between switches), BENCH_FLOOR_RUNS (3).
+ * load between switches), BENCH_FLOOR_RUNS (3), BENCH_FLEET (1: the fleet row on three VMs,
+ * bench/fleet.ts; 0 skips it), BENCH_FLEET_RUNS (3).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +25,7 @@ import path from "node:path";
 import { sandboxDown, sandboxSshArgv, sandboxStatus, sandboxUp, type SandboxInfo } from "../src/sandbox/index.ts";
 import { quoteArgv } from "../src/util/quote.ts";
 import { get, makeProject, onVm, REPO, writeConfig } from "../test/e2e/harness.ts";
+import { benchFleet } from "./fleet.ts";
 
 const BENCH = import.meta.dir;
 const STATE = path.join(BENCH, ".state");
@@ -43,6 +45,8 @@ const K = {
   longMs: num("BENCH_LONG_MS", 8000),
   steadyS: num("BENCH_STEADY_S", 5),
   floorRuns: Math.max(1, num("BENCH_FLOOR_RUNS", 3)),
+  fleet: num("BENCH_FLEET", 1) > 0,
+  fleetRuns: Math.max(1, num("BENCH_FLEET_RUNS", 3)),
 };
 const PORTS = {
   sshPort: num("QDEPLOY_SANDBOX_SSH_PORT", 2322),
@@ -512,6 +516,15 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
     ["every push/rollback succeeded", `${measured.length - failedOps.length} of ${measured.length}`, failedOps.length === 0],
   ];
 
+  // ---- the fleet row: three VMs, in the same run
+  const fleet = K.fleet
+    ? await benchFleet({ projectDir: STATE, ports: PORTS, cli, log, runs: K.fleetRuns, keepVms: keepVm }).catch((e: Error) => {
+        log(`fleet bench FAILED: ${e.message}`);
+        return { section: ["## Fleet", "", `**Failed:** \`${e.message.replace(/\s+/g, " ").slice(0, 400)}\``, ""], target: ["push to 3 hosts ≤ 1.5 × push to 1 host (no load, medians)", "failed", false] as [string, string, boolean] };
+      })
+    : null;
+  if (fleet) targets.push(fleet.target);
+
   // ---- RESULTS.md
   const L: string[] = [];
   L.push("# qdeploy benchmark results", "");
@@ -592,6 +605,8 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push("## Memory", "");
   L.push(`Peak resident set of the qdeploy process (\`/usr/bin/time -v\`, Bun included): **${peakRss.toFixed(0)} MB** (max over all runs; push median ${f1(median(pushes.map((o) => o.maxRssMb)))} MB, rollback median ${f1(median(rollbacks.map((o) => o.maxRssMb)))} MB).`, "");
 
+  if (fleet) L.push(...fleet.section);
+
   writeFileSync(path.join(BENCH, "RESULTS.md"), L.join("\n"));
   rmSync(dir, { recursive: true, force: true }); // the throwaway project and its builds
 
@@ -600,7 +615,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   for (const [t, m, ok] of targets) console.log(`${ok ? "met   " : "MISSED"}  ${t}: ${m}`);
   console.log(`load: ${all.requests} requests, ${all.failed} failed; p50/p99 steady ${f1(steady.p50)}/${f1(steady.p99)} ms, during switches ${f1(during.p50)}/${f1(during.p99)} ms`);
   console.log(`peak RSS ${peakRss.toFixed(0)} MB; results in bench/RESULTS.md`);
-  const requestsFailed = all.failed > 0 || longFailed.length > 0 || load.problems.length > 0 || failedOps.length > 0;
+  const requestsFailed = all.failed > 0 || longFailed.length > 0 || load.problems.length > 0 || failedOps.length > 0 || fleet?.target[1] === "failed";
   return requestsFailed ? 1 : 0;
 }
 

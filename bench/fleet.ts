@@ -1,0 +1,83 @@
+/**
+ * The benchmark's fleet row (bench/run.ts runs it after the one-host part): in the same run,
+ * pushes of a changed binary to three sandbox VMs (one host, then the other two) against
+ * pushes to one, without load; bytes sent per host; qdeploy's peak memory with three hosts.
+ */
+import { rmSync } from "node:fs";
+import { sandboxFleetUp, sandboxStopVm, type SandboxInfo } from "../src/sandbox/index.ts";
+import { makeProject, onVm, writeConfig } from "../test/e2e/harness.ts";
+
+export interface FleetCliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  maxRssMb: number;
+}
+
+export interface FleetBenchOptions {
+  projectDir: string;
+  ports: { sshPort: number; httpPort: number; httpsPort: number };
+  /** Runs bin/qdeploy in a folder under /usr/bin/time -v (bench/run.ts's cli). */
+  cli: (cwd: string, args: string[]) => Promise<FleetCliRun>;
+  log: (line: string) => void;
+  /** Pushes of each kind (default 3). */
+  runs: number;
+  keepVms: boolean;
+}
+
+interface Push {
+  total: number;
+  bytes: number[];
+  rssMb: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+
+/** The fleet section of RESULTS.md and its target row. */
+export async function benchFleet(o: FleetBenchOptions): Promise<{ section: string[]; target: [string, string, boolean] }> {
+  o.log("fleet: booting VMs 2 and 3 beside VM 1");
+  const t = performance.now();
+  const vms = await sandboxFleetUp({ projectDir: o.projectDir, hosts: 3, ...o.ports, log: (l) => o.log(`[sandbox] ${l}`) });
+  const bootS = (performance.now() - t) / 1000;
+  const dir = makeProject("bench-fleet");
+  try {
+    for (const vm of vms.slice(1)) {
+      await onVm(vm, ["bash", "-c", "systemctl stop 'hello-*' 2>/dev/null; rm -rf /srv/qdeploy/hello /etc/caddy/qdeploy/hello.caddy; true"]);
+    }
+    const fleetEnv = `\n[environments.fleet]\nhosts = [${vms.map((v) => JSON.stringify(`root@127.0.0.1:${v.sshPort}`)).join(", ")}]\nssh = { identity = ${JSON.stringify(vms[0]!.identity)}, known_hosts = ${JSON.stringify(vms[0]!.knownHosts)} }\n`;
+    const push = async (env: "sandbox" | "fleet", stamp: string): Promise<Push> => {
+      writeConfig(dir, vms[0]!, { stamp, extra: fleetEnv });
+      const r = await o.cli(dir, ["push", env, "--json"]);
+      if (r.code !== 0) throw new Error(`fleet bench: push ${env} ${stamp} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
+      const report = JSON.parse(r.stdout) as { seconds: { total: number }; hosts: { bytesSent: number }[] };
+      o.log(`fleet: push ${env} ${stamp}: ${report.seconds.total.toFixed(1)}s, ${report.hosts.map((h) => h.bytesSent).join(" + ")} bytes, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+      return { total: report.seconds.total, bytes: report.hosts.map((h) => h.bytesSent), rssMb: r.maxRssMb };
+    };
+    await push("fleet", "f0"); // the first release on VMs 2 and 3 (setup, the first upload)
+    const one: Push[] = [];
+    const three: Push[] = [];
+    for (let i = 1; i <= o.runs; i++) {
+      one.push(await push("sandbox", `f${i}a`));
+      three.push(await push("fleet", `f${i}b`));
+    }
+    const ratio = median(three.map((p) => p.total)) / median(one.map((p) => p.total));
+    const perHost = three.map((p) => p.bytes);
+    const section = [
+      "## Fleet", "",
+      `Three sandbox VMs on this machine (VM 1 as above; VMs 2 and 3 with 1 vCPU each, booted in ${bootS.toFixed(0)} s; all three share the machine's cores), \`hosts\` = all three, the default rollout (one host, then the other two). ${o.runs} pushes of a changed binary to the three, each after one to VM 1 alone (environment \`sandbox\`), no load. Seconds are the CLI's own total.`, "",
+      "| push | runs (s) | median (s) | bytes sent per host (median) | peak RSS (max) |",
+      "| --- | --- | ---: | --- | ---: |",
+      `| 1 host | ${one.map((p) => p.total.toFixed(1)).join(", ")} | ${median(one.map((p) => p.total)).toFixed(1)} | ${median(one.map((p) => p.bytes[0]!)).toLocaleString("en")} | ${Math.max(...one.map((p) => p.rssMb)).toFixed(0)} MB |`,
+      `| 3 hosts | ${three.map((p) => p.total.toFixed(1)).join(", ")} | ${median(three.map((p) => p.total)).toFixed(1)} | ${[0, 1, 2].map((h) => median(perHost.map((b) => b[h] ?? 0)).toLocaleString("en")).join(" / ")} | ${Math.max(...three.map((p) => p.rssMb)).toFixed(0)} MB |`,
+      "",
+      `**3 hosts / 1 host: ${ratio.toFixed(2)} ×.** The three hosts write their releases at once; the switch runs twice in a row (the canary, then the other two).`, "",
+    ];
+    return { section, target: ["push to 3 hosts ≤ 1.5 × push to 1 host (no load, medians)", `${ratio.toFixed(2)} ×`, ratio <= 1.5] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    if (!o.keepVms) for (const vm of vms.slice(1)) await sandboxStopVm({ projectDir: o.projectDir }, vm.vm);
+  }
+}
