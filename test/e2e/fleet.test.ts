@@ -66,7 +66,8 @@ describe("a fleet of three", () => {
 
   test("a rolling push under steady HTTPS load on every web host fails no request", async () => {
     configure("v2");
-    const load = keepRequestingEach(vms, "/", DOMAIN);
+    // A request every ~100 ms per host: steady, yet light enough for three emulated VMs on two cores.
+    const load = keepRequestingEach(vms, "/", DOMAIN, 100);
     const r = await qdeploy(dir, ["push", "fleet"]);
     const seen = await load.stop();
     ok(r);

@@ -252,7 +252,7 @@ export async function onVmOk(info: SandboxInfo, script: string): Promise<string>
 }
 
 /** Requests the site in a loop until stop() is called; counts what failed. */
-export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost") {
+export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost", gapMs = 0) {
   let running = true;
   const results = { ok: 0, failed: [] as string[] };
   const loop = (async () => {
@@ -260,6 +260,7 @@ export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello
       const r = await get(info, urlPath, domain);
       if (r.status >= 200 && r.status < 300) results.ok++;
       else results.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
+      if (gapMs) await Bun.sleep(gapMs);
     }
   })();
   return {
@@ -275,8 +276,8 @@ export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello
  * keepRequesting on every VM at once (each its own loop through its own Caddy), for a load
  * that must see no failure on any web host; stop() returns each VM's results in `vms` order.
  */
-export function keepRequestingEach(vms: SandboxInfo[], urlPath = "/", domain = "hello.localhost") {
-  const loops = vms.map((vm) => keepRequesting(vm, urlPath, domain));
+export function keepRequestingEach(vms: SandboxInfo[], urlPath = "/", domain = "hello.localhost", gapMs = 0) {
+  const loops = vms.map((vm) => keepRequesting(vm, urlPath, domain, gapMs));
   return {
     async stop() {
       return await Promise.all(loops.map((l) => l.stop()));
