@@ -32,8 +32,25 @@ describe("qdeploy", () => {
   test("check passes the repository's deploy.toml", () => {
     const r = run(REPO, ["check"]);
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("deploy.toml: ok (app hello; environments: sandbox)\n");
+    expect(r.stdout).toBe("deploy.toml: ok (app hello; environments: sandbox, sandbox-fleet)\n");
     expect(r.code).toBe(0);
+  });
+
+  test("plan of the sandbox fleet: the waves; the worker host gets the worker and the job, no web unit, site or Caddy", () => {
+    const r = run(REPO, ["plan", "sandbox-fleet"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("switch in waves: 1) root@127.0.0.1:2222  2) root@127.0.0.1:2223, root@127.0.0.1:2224\n");
+    const worker = r.stdout.slice(r.stdout.indexOf("== root@127.0.0.1:2224"));
+    const web = r.stdout.slice(r.stdout.indexOf("== root@127.0.0.1:2222"), r.stdout.indexOf("== root@127.0.0.1:2223"));
+    expect(worker).toContain("units/hello-worker@.service");
+    expect(worker).toContain("units/hello-job-cleanup.timer");
+    expect(worker).not.toContain("hello-web@.service");
+    expect(worker).not.toContain("site.caddy");
+    expect(worker).not.toMatch(/install -y -q caddy|\/etc\/caddy|systemctl \S+ caddy/);
+    expect(web).toContain("units/hello-web@.service");
+    expect(web).toMatch(/install -y -q caddy/);
+    expect(web).not.toContain("hello-worker@.service");
+    expect(web).not.toContain("hello-job-cleanup");
   });
 
   test("check names every mistake with its line, exit 2, no stack trace", () => {
