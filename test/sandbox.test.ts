@@ -315,17 +315,19 @@ describe("sandbox fleet (--hosts)", () => {
 
 describe("sandbox fleet: a VM that dies", () => {
   test("is named with its port and its console's last lines; the other VM still comes up", async () => {
-    const up = cli(["sandbox", "up", "--hosts", "2"]);
     const vm2 = join(fleetDir, ".qdeploy/sandbox/vm2");
+    rmSync(vm2, { recursive: true, force: true }); // an earlier run's console.log would do below
+    const up = cli(["sandbox", "up", "--hosts", "2"]);
     let pid = 0;
     for (let i = 0; i < 600 && !pid; i++) {
       await Bun.sleep(100);
       // Killed once the guest has written to its console, so there are lines to show.
-      if (existsSync(join(vm2, "console.log")) && readFileSync(join(vm2, "console.log"), "utf8").length > 0) {
-        pid = Number(readFileSync(join(vm2, "qemu.pid"), "utf8").trim());
+      const [consoleLog, pidFile] = [join(vm2, "console.log"), join(vm2, "qemu.pid")];
+      if (existsSync(pidFile) && existsSync(consoleLog) && readFileSync(consoleLog, "utf8").length > 0) {
+        pid = Number(readFileSync(pidFile, "utf8").trim());
       }
     }
-    expect(pid).toBeGreaterThan(0);
+    if (!pid) throw new Error(`VM 2 never started: ${(await up).err}`); // awaited: no VM left booting behind the test
     process.kill(pid, "SIGKILL");
     const r = await up;
     expect(r.code).toBe(1);
