@@ -313,6 +313,33 @@ describe("sandbox fleet (--hosts)", () => {
   }, SLOW);
 });
 
+describe("sandbox fleet: a VM that dies", () => {
+  test("is named with its port and its console's last lines; the other VM still comes up", async () => {
+    const vm2 = join(fleetDir, ".qdeploy/sandbox/vm2");
+    rmSync(vm2, { recursive: true, force: true }); // an earlier run's console.log would do below
+    const up = cli(["sandbox", "up", "--hosts", "2"]);
+    let pid = 0;
+    for (let i = 0; i < 600 && !pid; i++) {
+      await Bun.sleep(100);
+      // Killed once the guest has written to its console, so there are lines to show.
+      const [consoleLog, pidFile] = [join(vm2, "console.log"), join(vm2, "qemu.pid")];
+      if (existsSync(pidFile) && existsSync(consoleLog) && readFileSync(consoleLog, "utf8").length > 0) {
+        pid = Number(readFileSync(pidFile, "utf8").trim());
+      }
+    }
+    if (!pid) throw new Error(`VM 2 never started: ${(await up).err}`); // awaited: no VM left booting behind the test
+    process.kill(pid, "SIGKILL");
+    const r = await up;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error: sandbox VM 2 (ssh 127.0.0.1:${Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1}) did not come up: QEMU exited during boot.`);
+    expect(r.err).toContain(`the serial console is in ${join(vm2, "console.log")}, last lines:\n    `);
+    expect(r.out).toMatch(/sandbox VM 1 up in /);
+    expect(qemuPidsUnder(fleetDir)).toHaveLength(1);
+    expect((await cli(["sandbox", "down"])).code).toBe(0);
+    expect(qemuPidsUnder(fleetDir)).toEqual([]);
+  }, SLOW);
+});
+
 describe("the e2e harness's fleet config", () => {
   const vm = (n: number): SandboxInfo => ({
     vm: n, running: true, sshPort: 2221 + n, httpPort: 8079 + n, httpsPort: 8442 + n,
