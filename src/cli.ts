@@ -31,7 +31,8 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   secrets set|unset|list|edit ENV ...   the per-environment secret store
   secrets recipients list|add ...       who can decrypt the age store
   lock status|release ENV       the deploy lock
-  sandbox up|down|ssh|status    a local disposable Debian VM to deploy to
+  sandbox up [--hosts N]|down|ssh [N]|status
+                                local disposable Debian VMs to deploy to (one, or N)
 
 options:
   --config FILE     deploy.toml to read (default ./deploy.toml)

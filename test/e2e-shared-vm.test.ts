@@ -11,11 +11,11 @@ test("the preload that stops the shared VM after the last file is loaded by bun 
   expect((globalThis as Record<symbol, unknown>)[Symbol.for("qdeploy.test.preloaded")]).toBe(true);
 });
 
-test("no e2e suite starts or stops the sandbox itself: they share sandbox() from the harness", () => {
+test("no e2e suite starts or stops the sandbox itself: they share sandbox() and fleet() from the harness", () => {
   const offenders: string[] = [];
   for (const f of readdirSync(E2E).filter((f) => f.endsWith(".test.ts")).sort()) {
     const text = readFileSync(join(E2E, f), "utf8");
-    for (const call of ["sandboxDown", "sandboxUp"]) {
+    for (const call of ["sandboxDown", "sandboxUp", "sandboxFleetUp", "sandboxStopVm"]) {
       if (new RegExp(`\\b${call}\\b`).test(text)) offenders.push(`${f}: ${call}`);
     }
   }
