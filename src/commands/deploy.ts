@@ -2,7 +2,6 @@
  * push, rollback, setup and plan as the CLI runs them: the operations (src/ops/) do the work
  * and return data; these print it.
  */
-import { randomBytes } from "node:crypto";
 import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { freshHostFacts } from "../plan/facts.ts";
@@ -79,17 +78,12 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
     const builds = await buildForArchs(cfg, [arch], ctx.out);
     const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
     const now = new Date();
-    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: newDigestKey() });
+    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey() });
     // The env file's names come from the variables themselves: its text cannot be split into
     // lines to find them, since a value (a PEM key) may hold newlines.
     printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
     return p;
   });
-}
-
-/** A fresh key for release.json's config digest, used by a host that has none yet. */
-function newDigestKey(): string {
-  return randomBytes(32).toString("hex");
 }
 
 /** Prints a plan: steps, the units and site in full, the env file's variable names only (`envNames`). */

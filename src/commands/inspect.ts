@@ -1,5 +1,4 @@
 /** releases, status, logs, restart, exec, lock as the CLI prints them (the work is in src/ops/). */
-import { redactingSink } from "../ops/events.ts";
 import * as hostCommands from "../ops/host-commands.ts";
 import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
@@ -57,12 +56,7 @@ export async function logs(ctx: Ctx, env: string, o: hostCommands.LogOptions, fi
 /** `qdeploy restart ENV [PROCESS]`: the zero-downtime restart the timer runs, host wave by wave. */
 export async function restart(ctx: Ctx, env: string, proc: string | null, filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  const op = opContext(ctx, cfg);
-  const hide = await hostCommands.secretHider(op);
-  const r = await hostCommands.restart({ ...op, events: redactingSink(op.events, hide) }, proc, filter).catch((e: unknown) => {
-    if (e instanceof Error) e.message = hide(e.message);
-    throw e;
-  });
+  const r = await hostCommands.restart(opContext(ctx, cfg), proc, filter);
   for (const h of r.hosts) ctx.out.result(`${h} restarted ${proc ?? "all processes"}`);
 }
 

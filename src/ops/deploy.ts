@@ -10,9 +10,9 @@ import { redact } from "../secrets/redact.ts";
 import { buildForArchs, lastKnownArchs, rememberArchs } from "../commands/build.ts";
 import { siteUrls } from "../commands/urls.ts";
 import type { OpContext } from "./context.ts";
-import { eventOutput, redactingSink } from "./events.ts";
+import { eventOutput } from "./events.ts";
 import { executePlan, type HostResult } from "./execute.ts";
-import { secretHider } from "./host-commands.ts";
+import { hidingSecrets, secretHider } from "./host-commands.ts";
 import { type HostFilter, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 
 export interface DeployOptions {
@@ -66,7 +66,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
         git: builds.git,
         who: op.who,
         secrets,
-        newDigestKey: randomBytes(32).toString("hex"),
+        newDigestKey: newDigestKey(),
       });
       for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
       const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
@@ -91,16 +91,6 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
   );
 }
 
-/** Runs f with events and thrown messages passed through `hide` (no secret value leaves an operation). */
-async function hidingSecrets<T>(op: OpContext, hide: (text: string) => string, f: (op: OpContext) => Promise<T>): Promise<T> {
-  try {
-    return await f({ ...op, events: redactingSink(op.events, hide) });
-  } catch (e) {
-    if (e instanceof Error) e.message = hide(e.message);
-    throw e;
-  }
-}
-
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** A promise that never rejects, so it may wait unobserved while other work runs. */
@@ -111,6 +101,11 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 function unwrap<T>(s: Settled<T>): T {
   if (!s.ok) throw s.error;
   return s.value;
+}
+
+/** A fresh key for release.json's config digest, used by a host that has none yet. */
+export function newDigestKey(): string {
+  return randomBytes(32).toString("hex");
 }
 
 /** A release id later than every one on the hosts (two pushes in one second stay apart). */

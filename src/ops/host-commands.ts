@@ -8,6 +8,7 @@ import { lockCommand } from "../remote/host-ops.ts";
 import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import type { OpContext } from "./context.ts";
+import { redactingSink } from "./events.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 
 /**
@@ -25,6 +26,16 @@ export async function secretHider(op: OpContext): Promise<(text: string) => stri
   }
 }
 
+/** Runs f with events and thrown messages passed through `hide` (no secret value leaves an operation). */
+export async function hidingSecrets<T>(op: OpContext, hide: (text: string) => string, f: (op: OpContext) => Promise<T>): Promise<T> {
+  try {
+    return await f({ ...op, events: redactingSink(op.events, hide) });
+  } catch (e) {
+    if (e instanceof Error) e.message = hide(e.message);
+    throw e;
+  }
+}
+
 function requireProcess(op: OpContext, proc: string | null, also: string[] = []): void {
   if (proc && op.cfg.processes[proc] === undefined && !also.includes(proc)) {
     throw new UsageError(`no process "${proc}" (processes: ${Object.keys(op.cfg.processes).join(", ")})`);
@@ -38,6 +49,11 @@ function requireProcess(op: OpContext, proc: string | null, also: string[] = [])
  */
 export async function restart(op: OpContext, proc: string | null, filter: HostFilter = {}): Promise<{ hosts: string[] }> {
   requireProcess(op, proc);
+  // A failed restart prints the unit's journal tail, which may hold a secret.
+  return hidingSecrets(op, await secretHider(op), (op) => restartHosts(op, proc, filter));
+}
+
+async function restartHosts(op: OpContext, proc: string | null, filter: HostFilter): Promise<{ hosts: string[] }> {
   const hosts = selectHosts(op.cfg, filter).filter((h) => !proc || hostProcesses(op.cfg, h).includes(proc));
   if (!hosts.length) throw new UsageError(`no host of ${op.cfg.env} runs ${proc}`);
   const argv = [layout(op.cfg.app).switchScript, "restart", ...(proc ? [proc] : [])];
