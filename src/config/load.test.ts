@@ -228,6 +228,16 @@ const rows: Row[] = [
     want: ['deploy.toml:13 environments.jobs.roles.web: no process "web"; processes: worker'],
   },
   {
+    name: "[serve]: listen is host:port, a branch names an environment, the webhook secret a variable name",
+    toml: lines(GOOD, "[serve]", 'listen = "7070"', 'webhook_secret = "my-secret"', 'tls = "off"', "[serve.branches]", 'main = "prod"', 'release = "production"'),
+    want: [
+      'deploy.toml:11 serve.listen: "7070" is not host:port (e.g. 127.0.0.1:7070)',
+      'deploy.toml:12 serve.webhook_secret: "my-secret" must match ^[A-Za-z_][A-Za-z0-9_]*$',
+      'deploy.toml:13 serve.tls: must be one of "auto", "internal"',
+      'deploy.toml:16 serve.branches.release: "production" is not an environment of this file (prod)',
+    ],
+  },
+  {
     name: "rollout: batch an integer >= 1 or N% (1..100), pause a duration; a job's hosts is one or all",
     toml: lines(
       GOOD.replace("[web]", lines("[rollout]", "batch = 0", 'pause = "soon"', "[web]")).trimEnd(),

@@ -38,6 +38,7 @@ describe("resolveEnvironment", () => {
       ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
       keepReleases: 5,
       firewall: { allow: [22, 80, 443] },
+      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
   });
@@ -103,6 +104,7 @@ describe("resolveEnvironment", () => {
       ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
       keepReleases: 10,
       firewall: { allow: [80, 2222] },
+      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
   });
@@ -111,6 +113,13 @@ describe("resolveEnvironment", () => {
     const raw: RawConfig = { ...minimal, jobs: [{ name: "j", command: "hello j", at: "hourly" }], environments: { prod: { hosts: ["d@h"], firewall: { enabled: false } } } };
     const c = resolveEnvironment(raw, "prod", "/r");
     expect([c.firewall, c.jobs[0]!.timeoutSec]).toEqual([null, 3600]);
+  });
+
+  test("[serve]: listen parsed (IPv6 in brackets), branches kept, defaults filled in", () => {
+    const raw: RawConfig = { ...minimal, serve: { listen: "[::1]:8080", branches: { main: "prod" }, webhook_secret: "HOOK" } };
+    expect(resolveEnvironment(raw, "prod", "/r").serve).toEqual({ listen: { host: "::1", port: 8080 }, domain: null, tls: "auto", webhookSecret: "HOOK", remote: "origin", branches: { main: "prod" } });
+    expect(() => resolveEnvironment({ ...minimal, serve: { listen: "7070" } }, "prod", "/r")).toThrow('serve.listen: "7070" is not host:port');
+    expect(() => resolveEnvironment({ ...minimal, serve: { listen: "h:70000" } }, "prod", "/r")).toThrow("is not host:port");
   });
 
   test("no web process: web is null, scale covers every process", () => {

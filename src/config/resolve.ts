@@ -6,7 +6,7 @@
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
-import type { EnvironmentConfig, HostAddress, Overridable, RawConfig, ResolvedConfig } from "./types.ts";
+import type { EnvironmentConfig, HostAddress, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -25,6 +25,9 @@ export const DEFAULTS = {
   firewallAllow: [22, 80, 443],
   releaseTimeout: "10m",
   rolloutPause: "0s",
+  serveListen: "127.0.0.1:7070",
+  webhookSecret: "WEBHOOK_SECRET",
+  serveRemote: "origin",
 } as const;
 
 /** The Procfile / [processes] name of Heroku's release phase. */
@@ -182,6 +185,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       hostKey: s.host_key ?? DEFAULTS.hostKey,
     },
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
+    serve: resolveServe(raw, file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
 }
@@ -229,4 +233,27 @@ export function batchProblem(batch: unknown): string | null {
 
 function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** `[serve]` with its defaults; a bad listen address is a ConfigError (src/config/rules.ts serveValid reports it with its line). */
+export function resolveServe(raw: RawConfig, file = "deploy.toml"): ResolvedServe {
+  const s = raw.serve ?? {};
+  const listen = parseListen(s.listen ?? DEFAULTS.serveListen);
+  if (typeof listen === "string") throw new ConfigError([{ file, path: "serve.listen", message: listen }]);
+  return {
+    listen,
+    domain: s.domain ?? null,
+    tls: s.tls ?? "auto",
+    webhookSecret: s.webhook_secret ?? DEFAULTS.webhookSecret,
+    remote: s.remote ?? DEFAULTS.serveRemote,
+    branches: { ...(s.branches ?? {}) },
+  };
+}
+
+/** "host:port" ("[::1]:7070" for IPv6) as parts, or what is wrong with it. */
+export function parseListen(text: string): { host: string; port: number } | string {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) return `"${text}" is not host:port (e.g. 127.0.0.1:7070)`;
+  return { host: m[1] ?? m[2]!, port };
 }

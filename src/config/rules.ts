@@ -11,7 +11,7 @@
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
-import { batchProblem, mergeEnvironment, parseHost, RELEASE_PROCESS } from "./resolve.ts";
+import { batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
@@ -390,6 +390,23 @@ export const sshJump: Rule = (raw, ctx) =>
     }
   });
 
+/** `[serve]`: listen is host:port; each branch names an environment of this file. */
+export const serveValid: Rule = (raw, ctx) => {
+  const serve = table(raw.serve);
+  const problems: ConfigProblem[] = [];
+  if (typeof serve.listen === "string") {
+    const why = parseListen(serve.listen);
+    if (typeof why === "string") problems.push(problem(ctx, ["serve", "listen"], why));
+  }
+  const envs = Object.keys(table(raw.environments));
+  for (const [branch, env] of Object.entries(table(serve.branches))) {
+    if (typeof env === "string" && !envs.includes(env)) {
+      problems.push(problem(ctx, ["serve", "branches", branch], `"${env}" is not an environment of this file (${envs.join(", ") || "none"})`));
+    }
+  }
+  return problems;
+};
+
 /** Every rule, in the order their problems are reported (load.ts sorts by line anyway). */
 export const RULES: Rule[] = [
   environmentsDefined,
@@ -413,6 +430,7 @@ export const RULES: Rule[] = [
   commandsValid,
   secretsStore,
   sshJump,
+  serveValid,
 ];
 
 /** Runs every rule. */

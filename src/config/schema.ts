@@ -17,6 +17,7 @@ import type {
   RestartConfig,
   RolloutConfig,
   SecretsConfig,
+  ServeConfig,
   SshConfig,
   WebConfig,
 } from "./types.ts";
@@ -328,6 +329,31 @@ const environmentSchema: JSONSchemaType<EnvironmentConfig> = {
   },
 };
 
+const serveSchema: JSONSchemaType<ServeConfig> = {
+  type: "object",
+  description: "`qdeploy serve`: the web dashboard, the JSON API (/api/v1) and the deploy webhooks, for every environment of this file.",
+  additionalProperties: false,
+  properties: {
+    listen: { type: "string", nullable: true, description: 'host:port to listen on. Default "127.0.0.1:7070"; anything but loopback without TLS in front prints a warning.' },
+    domain: { type: "string", nullable: true, description: "`qdeploy serve --install ENV`: the domain at which the host's Caddy serves the dashboard, with TLS." },
+    tls: { type: "string", nullable: true, enum: ["auto", "internal"], description: 'TLS for domain: auto (ACME) or internal (Caddy\'s own CA). Default "auto".' },
+    webhook_secret: {
+      type: "string",
+      nullable: true,
+      pattern: ENV_VAR_PATTERN,
+      description: 'Name of the secret, in each environment\'s secret store, that signs webhook requests (X-Hub-Signature-256). It is left out of the app\'s env file. Default "WEBHOOK_SECRET".',
+    },
+    remote: { type: "string", nullable: true, description: 'The git remote a webhook deploy fetches its commit from. Default "origin".' },
+    branches: {
+      type: "object",
+      nullable: true,
+      description: 'Git branch = the environment a push to it deploys (POST /hooks/github), e.g. main = "production".',
+      additionalProperties: { type: "string", description: "An environment of this file." },
+      required: [],
+    },
+  },
+};
+
 /** The JSON Schema of deploy.toml, as ajv checks it and schema/deploy.schema.json ships it. */
 export const deploySchema: JSONSchemaType<RawConfig> = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -352,6 +378,7 @@ export const deploySchema: JSONSchemaType<RawConfig> = {
       additionalProperties: environmentSchema,
       required: [],
     },
+    serve: { ...serveSchema, nullable: true },
   },
 };
 

@@ -108,10 +108,27 @@ export interface EnvironmentConfig extends Overridable {
   roles?: Record<string, string[]>;
 }
 
+/** `[serve]`: `qdeploy serve`, the dashboard, API and deploy webhook (one table for every environment). */
+export interface ServeConfig {
+  /** host:port to listen on; default 127.0.0.1:7070. */
+  listen?: string;
+  /** `serve --install ENV`: Caddy serves the dashboard at this domain, with TLS. */
+  domain?: string;
+  /** TLS for `domain`: auto (ACME) or internal (Caddy's own CA). Default auto. */
+  tls?: "auto" | "internal";
+  /** Name of the secret (in each environment's store) that signs webhooks; never reaches the app. Default WEBHOOK_SECRET. */
+  webhook_secret?: string;
+  /** The git remote webhook deploys fetch commits from. Default origin. */
+  remote?: string;
+  /** Git branch -> the environment a push to it deploys. */
+  branches?: Record<string, string>;
+}
+
 /** deploy.toml as written. */
 export interface RawConfig extends Overridable {
   app: string;
   environments?: Record<string, EnvironmentConfig>;
+  serve?: ServeConfig;
 }
 
 /** A host of `user@host[:port]`, parsed. */
@@ -190,4 +207,16 @@ export interface ResolvedConfig {
   secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
   ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };
   keepReleases: number;
+  /** `[serve]` with its defaults (the same in every environment). */
+  serve: ResolvedServe;
+}
+
+/** `[serve]` resolved: src/config/resolve.ts resolveServe. */
+export interface ResolvedServe {
+  listen: { host: string; port: number };
+  domain: string | null;
+  tls: "auto" | "internal";
+  webhookSecret: string;
+  remote: string;
+  branches: Record<string, string>;
 }

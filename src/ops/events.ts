@@ -16,7 +16,9 @@ export type OpEvent =
   /** A failure that is not the one the operation throws (another host's, say). */
   | { type: "error"; line: string }
   /** A rollout wave starts: its hosts switch now. */
-  | { type: "wave"; wave: number; waves: number; hosts: string[] };
+  | { type: "wave"; wave: number; waves: number; hosts: string[] }
+  /** Every host's deploy lock is held (the HTTP API answers a push's request once this is seen). */
+  | { type: "locked"; hosts: string[] };
 
 export type EventSink = (event: OpEvent) => void;
 
@@ -54,6 +56,8 @@ export function printEvents(out: Output): EventSink {
         return out.error(e.line);
       case "wave":
         return out.info(`wave ${e.wave}/${e.waves}: ${e.hosts.join(", ")}`);
+      case "locked":
+        return out.debug(`holding the deploy lock on ${e.hosts.join(", ")}`);
     }
   };
 }
@@ -61,7 +65,7 @@ export function printEvents(out: Output): EventSink {
 /** The same sink with every line passed through `hide` (secret values out, src/secrets/redact.ts). */
 export function redactingSink(emit: EventSink, hide: (text: string) => string): EventSink {
   return (e) => {
-    if (e.type === "wave") return emit(e);
+    if (e.type === "wave" || e.type === "locked") return emit(e);
     if (e.type === "host") return emit({ ...e, line: hide(e.line) });
     emit({ ...e, line: hide(e.line) });
   };

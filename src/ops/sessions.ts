@@ -116,6 +116,7 @@ export async function withLockedSessions<T>(
       for (const s of sessions) requireSystemd(s.facts, op.cfg.env);
       for (const w of sessions.flatMap((s) => factWarnings(s.facts, op.cfg.app))) op.events({ type: "warn", line: w });
       times.lockAndFacts = lap();
+      op.events({ type: "locked", hosts: sessions.map((s) => s.host.label) });
       return await f(sessions, times);
     } finally {
       await Promise.all(unlocks.map((u) => u()));

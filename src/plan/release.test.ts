@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { helloConfig } from "../../test/fixtures/config.ts";
-import { renderSwitchConf } from "./release.ts";
+import { releaseVars, renderSwitchConf } from "./release.ts";
 
 describe("renderSwitchConf", () => {
   // The switch counts in bash integers: `SECONDS + 1.5` is a syntax error that breaks every switch.
@@ -10,4 +10,11 @@ describe("renderSwitchConf", () => {
       expect(renderSwitchConf(cfg, {}, [8001, 8002])).toContain(`\nHEALTH_TIMEOUT=${whole}\n`);
     });
   }
+});
+
+describe("releaseVars", () => {
+  test("the webhook's signing secret ([serve] webhook_secret) never reaches the app's env file", () => {
+    const vars = releaseVars(helloConfig, { DATABASE_URL: "postgres://x", WEBHOOK_SECRET: "s3cret" });
+    expect(vars).toEqual({ LOG_LEVEL: "info", DATABASE_URL: "postgres://x", QDEPLOY_APP: "hello", QDEPLOY_ENV: "sandbox" });
+  });
 });

@@ -39,9 +39,13 @@ export interface ReleaseFiles {
   switchConf: string;
 }
 
-/** The env file's variables: [env], then secrets, then what qdeploy itself provides. */
+/**
+ * The env file's variables: [env], then secrets, then what qdeploy itself provides. The
+ * webhook's signing secret ([serve] webhook_secret) is qdeploy's, not the app's: left out.
+ */
 export function releaseVars(cfg: ResolvedConfig, secrets: Record<string, string>): Record<string, string> {
-  return { ...cfg.vars, ...secrets, QDEPLOY_APP: cfg.app, QDEPLOY_ENV: cfg.env };
+  const { [cfg.serve.webhookSecret]: _webhook, ...appSecrets } = secrets;
+  return { ...cfg.vars, ...appSecrets, QDEPLOY_APP: cfg.app, QDEPLOY_ENV: cfg.env };
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The few remote calls that are not plan steps: facts, the deploy lock. */
-import { OperationError, RemoteError } from "../errors.ts";
+import { LockHeldError, RemoteError } from "../errors.ts";
 import { type HostFacts, parseFacts } from "../plan/facts.ts";
 import { bootstrapScript, factsScript, lockScript } from "../server-scripts.ts";
 import type { HostAddress } from "../config/types.ts";
@@ -54,7 +54,9 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
   const first = await Promise.race([locked.then(() => null), done]);
   if (first) {
     const msg = first.stderr.trim() || `could not take the deploy lock (exit ${first.code})`;
-    throw first.code === 75 ? new OperationError(`${remote.label}: ${msg}; see \`qdeploy lock status\``) : new RemoteError(remote.label, msg);
+    if (first.code !== 75) throw new RemoteError(remote.label, msg);
+    const holder = /held by (.*?)(?: \(waited [^)]*\))?$/m.exec(msg)?.[1] ?? "unknown";
+    throw new LockHeldError(`${remote.label}: ${msg}; see \`qdeploy lock status\``, holder);
   }
   const unlock = async () => {
     abort.abort();

@@ -1,0 +1,26 @@
+/**
+ * `qdeploy serve`'s HTTP side: createApp(deps) returns the hono app; Bun.serve runs it
+ * (./serve.ts), tests call app.request() without opening a port.
+ */
+import { Hono } from "hono";
+import { apiRoutes } from "./api.ts";
+import { dashboardRoutes } from "./dashboard.tsx";
+import type { ServeDeps } from "./deps.ts";
+import { hookRoutes } from "./hooks.ts";
+import { onError } from "./http-errors.ts";
+import type { TokenEntry } from "./tokens.ts";
+
+/** Hono's env for every route: the token the request was let in with. */
+export type ServeEnv = { Variables: { token: TokenEntry } };
+
+/** The whole app: /healthz, /api/v1, /hooks, and the dashboard at /. */
+export function createApp(deps: ServeDeps): Hono<ServeEnv> {
+  const app = new Hono<ServeEnv>();
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.route("/api/v1", apiRoutes(deps));
+  app.route("/hooks", hookRoutes(deps));
+  app.route("/", dashboardRoutes(deps));
+  app.notFound((c) => c.json({ ok: false, error: { kind: "not-found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError(onError);
+  return app;
+}

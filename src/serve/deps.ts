@@ -1,0 +1,82 @@
+/**
+ * What the server's handlers are given (createApp(deps)): the config, the operations'
+ * context, tokens and runs. The real ones speak SSH and git; tests pass recording Remotes
+ * and a fake checkout.
+ */
+import path from "node:path";
+import { loadConfig, requireEnvironment } from "../config/load.ts";
+import { resolveServe } from "../config/resolve.ts";
+import type { ResolvedConfig, ResolvedServe } from "../config/types.ts";
+import { ConfigError } from "../errors.ts";
+import { loadWithPackages } from "../commands/check-packages.ts";
+import { type OpContext, sshConnect } from "../ops/context.ts";
+import type { EventSink } from "../ops/events.ts";
+import { loadSecrets } from "../secrets/store.ts";
+import { checkoutCommit } from "./checkout.ts";
+import { Runs } from "./runs.ts";
+import { defaultTokenFile, TokenStore } from "./tokens.ts";
+
+/** A commit checked out into a clean worktree for one deploy. */
+export interface Checkout {
+  /** The full commit id. */
+  commit: string;
+  /** deploy.toml inside the worktree. */
+  configFile: string;
+  /** Removes the worktree. */
+  remove(): Promise<void>;
+}
+
+export interface ServeDeps {
+  app: string;
+  /** Every environment of deploy.toml, in its order: the ones this server serves. */
+  environments: string[];
+  /** `[serve]`, resolved. */
+  serve: ResolvedServe;
+  /** Loads and checks one environment, from deploy.toml or from a checkout's (ConfigError if broken, NotFoundError if unknown). */
+  load(env: string, configFile?: string): Promise<ResolvedConfig>;
+  /** The operations' context for one environment; `who` goes into release records and the audit log. */
+  opContext(cfg: ResolvedConfig, events: EventSink, who: string): OpContext;
+  /** One secret of an environment's store (the webhook's signing secret), or undefined. */
+  secret(cfg: ResolvedConfig, name: string): Promise<string | undefined>;
+  /** Fetches `ref` from [serve] remote (a branch, tag or commit) into a clean worktree. */
+  checkout(ref: string, events: EventSink): Promise<Checkout>;
+  tokens: TokenStore;
+  runs: Runs;
+  now(): Date;
+}
+
+export interface RealDepsOptions {
+  configFile: string;
+  identityFile?: string;
+  tokenFile?: string;
+}
+
+/** The deps `qdeploy serve` runs with: SSH, the secret store, git. */
+export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
+  // A deploy.toml with problems is refused at start, every problem at once (as `check` says them).
+  const loaded = await loadConfig(o.configFile);
+  if (loaded.problems.length) throw new ConfigError(loaded.problems);
+  const environments = Object.keys(loaded.raw.environments ?? {});
+  const app = loaded.raw.app;
+  const serve = resolveServe(loaded.raw, o.configFile);
+  return {
+    app,
+    environments,
+    serve,
+    load: async (env, file = o.configFile) => requireEnvironment(file, await loadWithPackages(file, env)),
+    opContext: (cfg, events, who) => ({
+      cfg,
+      connect: sshConnect(cfg, (line) => events({ type: "debug", line })),
+      events,
+      who,
+      // The server never queues behind another deploy: a held lock is a 409 at once.
+      lockWaitSec: 0,
+      ...(o.identityFile !== undefined && { identityFile: o.identityFile }),
+    }),
+    secret: async (cfg, name) => (await loadSecrets(cfg, { identityFile: o.identityFile }))[name],
+    checkout: (ref, events) => checkoutCommit({ configFile: path.resolve(o.configFile), remote: serve.remote, ref, events }),
+    tokens: new TokenStore(o.tokenFile ?? defaultTokenFile(app)),
+    runs: new Runs(),
+    now: () => new Date(),
+  };
+}
