@@ -5,6 +5,7 @@
  * response, not a run that fails a moment later.
  */
 import { NotFoundError } from "../errors.ts";
+import type { OpContext } from "../ops/context.ts";
 import * as deploy from "../ops/deploy.ts";
 import { restart as restartOp } from "../ops/host-commands.ts";
 import type { ServeDeps } from "./deps.ts";
@@ -64,4 +65,10 @@ async function startRun(deps: ServeDeps, env: string, action: RunAction, by: str
   if (action !== "restart") await run.lockedOrDone;
   if (run.record.state === "failed" && !run.events.some((e) => e.type === "locked")) throw run.failure;
   return run;
+}
+
+/** A read-only operation (status, releases, audit) on one served environment; its events are not kept. */
+export async function inspect<T>(deps: ServeDeps, env: string, by: string, f: (op: OpContext) => Promise<T>): Promise<T> {
+  const cfg = await deps.load(requireServed(deps, env));
+  return f(deps.opContext(cfg, () => {}, serveWho(by)));
 }
