@@ -31,6 +31,7 @@ export const TEST_TOOLS: Record<string, string> = {
   "qemu-img": "qemu-utils",
   mmdebstrap: "mmdebstrap", // builds the sandbox image
   "mkfs.ext4": "e2fsprogs",
+  chromium: "chromium", // test/browser.ts: the dashboard in a real browser (playwright-core)
 };
 
 /** Not a Debian package we can install: Debian 12's golang-go is older than the example's go.mod. */
