@@ -33,6 +33,9 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   lock status|release ENV       the deploy lock
   sandbox up [--hosts N]|down|ssh [N]|status
                                 local disposable Debian VMs to deploy to (one, or N)
+  serve [--listen HOST:PORT]    the HTTP API and dashboard (default [serve] listen, 127.0.0.1:7070)
+  serve token add NAME --role read|deploy [--expires 30d] | list | remove NAME
+                                the server's API tokens (shown once, stored hashed)
 
 options:
   --config FILE     deploy.toml to read (default ./deploy.toml)
@@ -42,7 +45,7 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role", "--listen", "--expires"]);
 const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap", "--no-revert"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
@@ -203,6 +206,16 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     case "sandbox": {
       const { sandbox } = await import("./commands/sandbox.ts");
       return sandbox(ctx, pos[0], pos.slice(1), flag("--hosts"));
+    }
+    case "serve": {
+      const { serve, serveToken } = await import("./commands/serve.ts");
+      if (pos[0] === "token") {
+        const [role, expires] = [flag("--role"), flag("--expires")];
+        return serveToken(ctx, pos[1], pos[2], { ...(typeof role === "string" && { role }), ...(typeof expires === "string" && { expires }) });
+      }
+      if (pos.length) throw new UsageError(`usage: qdeploy serve [--listen HOST:PORT] | serve token ... (not "${pos.join(" ")}")`);
+      const listen = flag("--listen");
+      return serve(ctx, typeof listen === "string" ? { listen } : {});
     }
     default:
       throw new UsageError(`unknown command "${command}" (see qdeploy --help)`);

@@ -84,6 +84,8 @@ export interface LogOptions {
   follow: boolean;
   since: string | null;
   lines: number;
+  /** Aborting closes each host's journalctl channel (a client of `logs -f` over HTTP went away). */
+  signal?: AbortSignal;
 }
 
 /** `qdeploy logs ENV [PROCESS]`: the journal of the app's units on each host, line by line, secrets hidden. */
@@ -103,7 +105,7 @@ export async function logs(op: OpContext, o: LogOptions, onLine: (host: string, 
     Promise.all(
       connections.map(async ({ host, remote }) => {
         const lines = lineSplitter((line) => onLine(host.label, hide(line)));
-        await remote.exec(argv, { onStdout: lines.push });
+        await remote.exec(argv, { onStdout: lines.push, ...(o.signal && { signal: o.signal }) });
         lines.flush();
       }),
     ),
