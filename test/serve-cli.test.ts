@@ -1,0 +1,73 @@
+/** `qdeploy serve` and `qdeploy serve token ...` as a user runs them (bin/qdeploy). */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const REPO = path.resolve(import.meta.dir, "..");
+const QDEPLOY = path.join(REPO, "bin/qdeploy");
+
+function run(args: string[], env: Record<string, string>) {
+  const p = Bun.spawnSync([QDEPLOY, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", ...env } });
+  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+describe("qdeploy serve token", () => {
+  test("add prints the token once, alone on stdout; list shows no hash; remove; bad usage exits 2", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-serve-cli-")), "tokens.json");
+    const env = { QDEPLOY_SERVE_TOKENS: file };
+    const add = run(["serve", "token", "add", "ci", "--role", "deploy", "--expires", "30d"], env);
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/^qdp_[0-9a-f]{8}_[A-Za-z0-9_-]{43}\n$/);
+    expect(add.stderr).toMatch(new RegExp(`^token "ci" \\(deploy, expires \\d{4}-.*Z\\) added to ${file}; it is not shown again\\n$`));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(run(["serve", "token", "add", "viewer", "--role", "read"], env).code).toBe(0);
+
+    const list = run(["serve", "token", "list"], env);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trim().split("\n");
+    expect(lines.map((l) => l.split("\t").slice(0, 2))).toEqual([["ci", "deploy"], ["viewer", "read"]]);
+    expect(lines[1]).toEndWith("never expires");
+    expect(list.stdout).not.toContain("argon2");
+    expect(list.stdout).not.toContain(add.stdout.trim().split("_")[2]);
+    const json = JSON.parse(run(["serve", "token", "list", "--json"], env).stdout);
+    expect(Object.keys(json[0]).sort()).toEqual(["created", "expires", "name", "role"]);
+
+    expect(run(["serve", "token", "remove", "ci"], env)).toEqual({ code: 0, stdout: 'removed token "ci"\n', stderr: "" });
+    const again = run(["serve", "token", "remove", "ci"], env);
+    expect([again.code, again.stderr]).toEqual([1, `error: no token named "ci" in ${file}\n`]);
+    expect(run(["serve", "token", "list"], env).stdout.split("\t")[0]).toBe("viewer");
+
+    for (const [args, message] of [
+      [["serve", "token", "add", "x"], "error: --role must be read or deploy\n"],
+      [["serve", "token", "add", "x", "--role", "admin"], 'error: --role must be read or deploy, not "admin"\n'],
+      [["serve", "token", "add", "x", "--role", "read", "--expires", "soon"], 'error: --expires: bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)\n'],
+      [["serve", "token", "frob"], "error: usage: qdeploy serve token add NAME --role read|deploy [--expires 30d] | list | remove NAME\n"],
+    ] as const) {
+      const r = run([...args], env);
+      expect([args.join(" "), r.code, r.stderr]).toEqual([args.join(" "), 2, message]);
+    }
+  });
+});
+
+describe("qdeploy serve", () => {
+  test("listens where --listen says, lists the environments, answers /healthz, stops cleanly on SIGTERM", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-serve-cli-")), "tokens.json");
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const p = Bun.spawn([QDEPLOY, "serve", "--listen", `127.0.0.1:${port}`], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", QDEPLOY_SERVE_TOKENS: file }, stdout: "pipe", stderr: "pipe" });
+    const reader = p.stdout.getReader();
+    let out = "";
+    while (!out.includes("environments:")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`qdeploy serve ended: ${out} ${await new Response(p.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+    expect(out).toBe(`listening on http://127.0.0.1:${port}\nenvironments: sandbox, sandbox-fleet; tokens: ${file}\n`);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/environments`)).status).toBe(401);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    expect(await new Response(p.stderr).text()).toBe("warning: no API token yet: qdeploy serve token add NAME --role read|deploy\n");
+  });
+});
