@@ -96,6 +96,7 @@ describe("dashboard: pages", () => {
     expect(html).toContain('<span class="tag previous">previous</span>');
     expect(html).toContain(`activated ${NEW} by alice@laptop`);
     expect(html).toContain('<td data-label="host">');
+    expect(html).not.toContain('data-label=""'); // a nameless column (the buttons) says no ": " on a phone
     expect(html).not.toContain("Rollback");
     expect(html).not.toContain('id="restart"');
   });

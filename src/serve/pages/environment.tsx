@@ -81,7 +81,7 @@ export function EnvPage(p: EnvPageData) {
       {p.releases.value && (
         <Table
           id="releases"
-          head={["release", "created", "git", "by", "", ""]}
+          head={["release", "created", "git", "by", "state", ""]}
           rows={[...p.releases.value.releases].reverse().map((r) => [
             <code>{r.id}</code>,
             r.created,
