@@ -85,6 +85,9 @@ test("desktop: log in, see the live release, roll back to the other one, see the
   const browser = await launchBrowser();
   browsers.push(browser);
   const page = await browser.newPage();
+  // Which way the run page followed the run: the API's event stream (200) or its reload fallback.
+  const streams: string[] = [];
+  page.on("response", (r) => void (r.url().includes("/events") && streams.push(`${r.status()} ${new URL(r.url()).pathname}`)));
   await logIn(page, "dashboard-desktop-1");
   expect(await page.locator("#env-sandbox").textContent()).toContain(second);
   await screenshot(page, "dashboard-desktop-2-home");
@@ -107,6 +110,7 @@ test("desktop: log in, see the live release, roll back to the other one, see the
   // Live through the API's event stream, or by reloading where there is none: either way the state changes.
   await page.waitForFunction('document.getElementById("run-state")?.textContent !== "running"', null, { timeout: 3 * MIN });
   expect(await page.locator("#run-state").textContent()).toBe("succeeded");
+  console.log(`run page event streams: ${streams.join(", ") || "none"}`);
   expect(await page.locator("#run-release").textContent()).toBe(first);
   expect(await page.content()).not.toContain(SECRET);
   await screenshot(page, "dashboard-desktop-5-run-done");
