@@ -1,0 +1,126 @@
+/**
+ * `/env/:env`: hosts (live release, slot, health, units, timers, drift), releases with a
+ * Rollback button each (deploy role), Restart, the server's recent runs, the audit log.
+ */
+import type { ErrorBody } from "../../errors.ts";
+import type { AuditEntry } from "../../ops/audit.ts";
+import type { FleetRelease, FleetReleases } from "../../ops/releases.ts";
+import type { FleetStatus } from "../../ops/status.ts";
+import type { RunRecord } from "../runs.ts";
+import { ErrorMessage, Health, Layout, Table, type Viewer } from "./layout.tsx";
+
+/** Each part of the page, or the error that kept it from loading. */
+export type Part<T> = { value: T; error: null } | { value: null; error: ErrorBody };
+
+export interface EnvPageData {
+  env: string;
+  viewer: Viewer;
+  status: Part<FleetStatus>;
+  releases: Part<FleetReleases>;
+  audit: Part<AuditEntry[]>;
+  runs: RunRecord[];
+}
+
+/** live / previous / refused, as `releases` says them. */
+export function releaseTags(r: FleetRelease): string[] {
+  return [...(r.live.length ? ["live"] : []), ...(r.previous.length ? ["previous"] : []), ...(r.activated ? [] : ["refused"])];
+}
+
+/** A rollback goes to a release that went live once and is not live now. */
+export function canRollBackTo(r: FleetRelease): boolean {
+  return r.activated && r.live.length === 0;
+}
+
+export function EnvPage(p: EnvPageData) {
+  const deployer = p.viewer.role === "deploy";
+  const envPath = `/env/${encodeURIComponent(p.env)}`;
+  return (
+    <Layout title={p.env} viewer={p.viewer}>
+      <h1>{p.env}</h1>
+      <p>
+        <a href={`${envPath}/logs`}>Logs</a>
+      </p>
+
+      <h2>Hosts</h2>
+      {p.status.error && <ErrorMessage error={p.status.error} id="status-error" />}
+      {p.status.value?.drift && (
+        <div class="msg warn" id="drift">
+          drift: {Object.entries(p.status.value.drift).map(([rel, hosts]) => `${rel} on ${hosts.join(", ")}`).join("; ")}
+        </div>
+      )}
+      {p.status.value && (
+        <Table
+          id="hosts"
+          head={["host", "live release", "slot", "health", "units", "next timer runs"]}
+          rows={p.status.value.hosts.map((h) => [
+            <code>{h.host}</code>,
+            h.live ? <code class="live-release">{h.live}</code> : <span class="muted">none</span>,
+            h.slot ?? "–",
+            <Health health={h.health} />,
+            h.units.map((u) => (
+              <div>
+                <code>{u.unit}</code> <span class={u.active === "active" ? "ok" : "bad"}>{u.active}</span> <span class="muted">{u.sub}</span>
+              </div>
+            )),
+            h.timers.length ? h.timers.map((t) => <div><code>{t.timer}</code> {t.next}</div>) : <span class="muted">–</span>,
+          ])}
+        />
+      )}
+      {deployer && (
+        <form method="post" action={`${envPath}/restart`} onsubmit={`return confirm(${JSON.stringify(`Restart every process of ${p.env}?`)})`}>
+          <p>
+            <button type="submit" id="restart">
+              Restart
+            </button>
+          </p>
+        </form>
+      )}
+
+      <h2>Releases</h2>
+      {p.releases.error && <ErrorMessage error={p.releases.error} id="releases-error" />}
+      {p.releases.value && (
+        <Table
+          id="releases"
+          head={["release", "created", "git", "by", "state", ""]}
+          rows={[...p.releases.value.releases].reverse().map((r) => [
+            <code>{r.id}</code>,
+            r.created,
+            r.git ? <code title={r.git}>{r.git.slice(0, 12)}</code> : <span class="muted">–</span>,
+            r.by,
+            releaseTags(r).map((t) => <span class={`tag ${t}`}>{t}</span>),
+            deployer && canRollBackTo(r) ? (
+              <form method="post" action={`${envPath}/rollback`} onsubmit={`return confirm(${JSON.stringify(`Roll ${p.env} back to release ${r.id}?`)})`}>
+                <input type="hidden" name="release" value={r.id} />
+                <button type="submit" class="danger rollback" data-release={r.id}>
+                  Rollback
+                </button>
+              </form>
+            ) : (
+              ""
+            ),
+          ])}
+        />
+      )}
+
+      {p.runs.length > 0 && (
+        <>
+          <h2>Runs from this server</h2>
+          <Table
+            id="runs"
+            head={["run", "action", "by", "started", "state"]}
+            rows={p.runs.map((r) => [<a href={`/runs/${r.id}`}>{r.id}</a>, `${r.action}${r.target ? ` ${r.target}` : ""}`, r.by, r.started, <span class={r.state === "failed" ? "bad" : r.state === "succeeded" ? "ok" : ""}>{r.state}</span>])}
+          />
+        </>
+      )}
+
+      <h2>Audit log</h2>
+      {p.audit.error && <ErrorMessage error={p.audit.error} id="audit-error" />}
+      {p.audit.value &&
+        (p.audit.value.length ? (
+          <Table id="audit" head={["time", "host", "what"]} rows={p.audit.value.map((a) => [a.time || "–", <code>{a.host}</code>, a.line])} />
+        ) : (
+          <p class="muted">nothing yet</p>
+        ))}
+    </Layout>
+  );
+}
