@@ -8,8 +8,8 @@
  * examples/hello to it with the CLI, starts `qdeploy serve`'s server in-process on a free
  * loopback port with the real deps (SSH), and makes BENCH_REQUESTS (20) status requests one
  * after another. Prints the first (cold: argon2id check, SSH connect) and p50/p95 of all.
- * Each request opens its own SSH connection, as the CLI's status does. Stops the VM at the
- * end unless --keep-vm.
+ * The server keeps its SSH connection between requests (src/serve/pool.ts), so only the
+ * first pays for connecting. Stops the VM at the end unless --keep-vm.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +54,7 @@ try {
     }
   } finally {
     await server.stop();
+    await deps.close?.();
   }
   const sorted = [...ms].sort((a, b) => a - b);
   const f = (x: number) => `${x.toFixed(0)} ms`;

@@ -27,6 +27,7 @@ export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
   });
   ctx.out.info(`${signal}: stopping`);
   await server.stop();
+  await deps.close?.();
   return 0;
 }
 

@@ -46,4 +46,6 @@ export interface Remote {
    */
   upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }>;
   close(): Promise<void>;
+  /** False once the connection is closed or lost (a pool drops it then); absent: assume open. */
+  isOpen?(): boolean;
 }

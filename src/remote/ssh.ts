@@ -507,6 +507,10 @@ class SshRemote implements Remote {
     return { bytesSent };
   }
 
+  isOpen(): boolean {
+    return !this.closing && this.lostReason === undefined;
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

@@ -3,6 +3,7 @@
  * context, tokens and runs. The real ones speak SSH and git; tests pass recording Remotes
  * and a fake checkout.
  */
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, requireEnvironment } from "../config/load.ts";
 import { resolveServe } from "../config/resolve.ts";
@@ -13,6 +14,7 @@ import { type OpContext, sshConnect } from "../ops/context.ts";
 import type { EventSink } from "../ops/events.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { checkoutCommit } from "./checkout.ts";
+import { ConnectionPool } from "./pool.ts";
 import { Runs } from "./runs.ts";
 import { defaultTokenFile, TokenStore } from "./tokens.ts";
 
@@ -43,6 +45,8 @@ export interface ServeDeps {
   tokens: TokenStore;
   runs: Runs;
   now(): Date;
+  /** Lets go of what the deps hold open (kept SSH connections) when the server stops. */
+  close?(): Promise<void>;
 }
 
 export interface RealDepsOptions {
@@ -59,14 +63,17 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
   const environments = Object.keys(loaded.raw.environments ?? {});
   const app = loaded.raw.app;
   const serve = resolveServe(loaded.raw, o.configFile);
+  const pool = new ConnectionPool();
+  const served = cachedLoad(o.configFile);
   return {
     app,
     environments,
     serve,
-    load: async (env, file = o.configFile) => requireEnvironment(file, await loadWithPackages(file, env)),
+    load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadEnvironment(file, env)),
     opContext: (cfg, events, who) => ({
       cfg,
-      connect: sshConnect(cfg, (line) => events({ type: "debug", line })),
+      // Kept open between requests (./pool.ts): a new connection was most of a GET status.
+      connect: (host) => pool.lease(`${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }))(host)),
       events,
       who,
       // The server never queues behind another deploy: a held lock is a 409 at once.
@@ -78,5 +85,29 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     tokens: new TokenStore(o.tokenFile ?? defaultTokenFile(app)),
     runs: new Runs(),
     now: () => new Date(),
+    close: () => pool.closeAll(),
+  };
+}
+
+async function loadEnvironment(file: string, env: string): Promise<ResolvedConfig> {
+  return requireEnvironment(file, await loadWithPackages(file, env));
+}
+
+/**
+ * The served deploy.toml's environments, loaded again only when deploy.toml, the Procfile or
+ * go.mod beside it changed: expanding build.main runs `go list`, a good part of a GET status.
+ */
+function cachedLoad(file: string): (env: string) => Promise<ResolvedConfig> {
+  const dir = path.dirname(file);
+  const cache = new Map<string, { stamp: string; cfg: Promise<ResolvedConfig> }>();
+  return async (env) => {
+    const stamp = (await Promise.all([file, path.join(dir, "Procfile"), path.join(dir, "go.mod")].map((f) => stat(f).then((s) => s.mtimeMs, () => 0)))).join(" ");
+    const hit = cache.get(env);
+    if (hit && hit.stamp === stamp) return hit.cfg;
+    const cfg = loadEnvironment(file, env);
+    cache.set(env, { stamp, cfg });
+    // A failed load is not kept: the next request says what is wrong now.
+    cfg.catch(() => cache.get(env)?.cfg === cfg && cache.delete(env));
+    return cfg;
   };
 }
