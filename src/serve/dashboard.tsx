@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
  * The dashboard, server-rendered with hono's JSX (pages in ./pages/): log in with a token
  * (kept in an HttpOnly cookie), see environments, hosts, releases, runs, logs and the audit

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
  * `/env/:env`: hosts (live release, slot, health, units, timers, drift), releases with a
  * Rollback button each (deploy role), Restart, the server's recent runs, the audit log.

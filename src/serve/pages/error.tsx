@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /** An error as a page: the same message (and hint) the API's JSON carries. */
 import type { ErrorBody } from "../../errors.ts";
 import { ErrorMessage, Layout, type Viewer } from "./layout.tsx";

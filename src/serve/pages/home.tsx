@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /** `/`: every served environment with its hosts, their health and live release. */
 import type { ErrorBody } from "../../errors.ts";
 import type { FleetStatus } from "../../ops/status.ts";

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /** The dashboard's frame: head (viewport, inline CSS), a top bar, and the shared bits of its pages. */
 import type { Child } from "hono/jsx";
 import { raw } from "hono/html";

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /** The login form: a token in, an HttpOnly cookie out (POST /login in ../dashboard.tsx). */
 import { Layout } from "./layout.tsx";
 

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
  * `/env/:env/logs`: the recent journal of the app's units (ops.logs, no follow), and a Follow
  * button that streams new lines from /api/v1/environments/:env/logs?follow=1 (`line` events,

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
  * `/runs/:id`: a deploy's events so far, rendered here, then live from the API's event
  * stream (/api/v1/runs/:id/events: `op` events, then `end` with the RunRecord). Where the
