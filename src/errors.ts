@@ -15,9 +15,9 @@ export interface ConfigProblem {
 
 /**
  * The closed set of error kinds, shared by the CLI and the HTTP API (`{ok: false, error:
- * {kind, message, hint}}`). The last three only arise over HTTP.
+ * {kind, message, hint}}`). The last four only arise over HTTP.
  */
-export type ErrorKind = "usage" | "config" | "build" | "remote" | "operation" | "lock-held" | "internal" | "not-found" | "unauthorized" | "forbidden";
+export type ErrorKind = "usage" | "config" | "build" | "remote" | "operation" | "lock-held" | "internal" | "not-found" | "unauthorized" | "forbidden" | "replay";
 
 /** Base class: `exitCode` is what the process exits with; `hint` says what to do next. */
 export abstract class QdeployError extends Error {
@@ -96,6 +96,12 @@ export class AuthError extends QdeployError {
   constructor(readonly kind: "unauthorized" | "forbidden", message: string) {
     super(message);
   }
+}
+
+/** A webhook delivery already handled (the same delivery id again): ignored (HTTP 409). */
+export class ReplayError extends QdeployError {
+  readonly exitCode = 1;
+  readonly kind = "replay";
 }
 
 /** A bug in qdeploy. Exit 1, with a stack trace under --verbose. */

@@ -1,7 +1,13 @@
-/** A commit fetched into a clean git worktree, for a deploy the server runs (webhook, POST push). */
+/**
+ * A commit fetched into a clean git worktree, for a deploy the server runs (webhook, POST
+ * push): never the server's own working tree, whose files may be edited or untracked.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { OperationError, UsageError } from "../errors.ts";
 import type { EventSink } from "../ops/events.ts";
 import type { Checkout } from "./deps.ts";
-import { OperationError } from "../errors.ts";
 
 export interface CheckoutRequest {
   /** deploy.toml of the served repository (absolute). */
@@ -13,7 +19,49 @@ export interface CheckoutRequest {
   events: EventSink;
 }
 
-/** TODO(issue 11, webhook part): git fetch REMOTE REF, git worktree add --detach, deploy.toml's place in it. */
-export async function checkoutCommit(_r: CheckoutRequest): Promise<Checkout> {
-  throw new OperationError("checkout is not built yet");
+/** Refs a webhook or API request may name: no option (a leading -), no refspec or revision syntax. */
+const REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/@+-]{1,200}$/;
+
+// One checkout at a time: two at once would race on the repository's worktree list.
+let queue: Promise<unknown> = Promise.resolve();
+
+/** `git fetch REMOTE REF`, then `git worktree add --detach` of that commit under .qdeploy/serve/worktrees/. */
+export function checkoutCommit(r: CheckoutRequest): Promise<Checkout> {
+  if (!REF.test(r.ref)) throw new UsageError(`ref "${r.ref}": give a branch, tag or commit id`);
+  const next = queue.then(() => checkout(r));
+  queue = next.catch(() => {});
+  return next;
+}
+
+async function checkout(r: CheckoutRequest): Promise<Checkout> {
+  const top = (await git(path.dirname(r.configFile), ["rev-parse", "--show-toplevel"], "find the repository of deploy.toml")).trim();
+  const id = randomBytes(4).toString("hex");
+  // A ref of our own, not FETCH_HEAD, which another fetch may overwrite.
+  const ref = `refs/qdeploy-serve/${id}`;
+  await git(top, ["fetch", "--quiet", "--no-tags", "--", r.remote, `+${r.ref}:${ref}`], `fetch ${r.ref} from ${r.remote}`);
+  try {
+    const commit = (await git(top, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], `${r.ref} is not a commit`)).trim();
+    const dir = path.join(top, ".qdeploy", "serve", "worktrees", `${commit.slice(0, 12)}-${id}`);
+    await mkdir(path.dirname(dir), { recursive: true });
+    await git(top, ["worktree", "add", "--quiet", "--detach", dir, commit], `check out ${commit}`);
+    r.events({ type: "info", line: `fetched ${r.ref} (${commit.slice(0, 12)}) from ${r.remote} into a clean worktree` });
+    return {
+      commit,
+      configFile: path.join(dir, path.relative(top, r.configFile)),
+      remove: async () => {
+        await git(top, ["worktree", "remove", "--force", dir], `remove the worktree ${dir}`).catch(() => {});
+        await git(top, ["worktree", "prune"], "prune worktrees").catch(() => {});
+      },
+    };
+  } finally {
+    await git(top, ["update-ref", "-d", ref], `delete ${ref}`).catch(() => {});
+  }
+}
+
+/** Runs git (argv, no shell); its stdout, or an OperationError with what failed and git's own words. */
+async function git(cwd: string, args: string[], what: string): Promise<string> {
+  const p = Bun.spawn(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new OperationError(`git: could not ${what} (exit ${code})${err.trim() ? `:\n  ${err.trim().split("\n").join("\n  ")}` : ""}`);
+  return out;
 }

@@ -34,6 +34,8 @@ export interface ServeDeps {
   environments: string[];
   /** `[serve]`, resolved. */
   serve: ResolvedServe;
+  /** Where the server keeps its own files (the webhook deliveries seen): .qdeploy/serve/ beside deploy.toml. */
+  stateDir: string;
   /** Loads and checks one environment, from deploy.toml or from a checkout's (ConfigError if broken, NotFoundError if unknown). */
   load(env: string, configFile?: string): Promise<ResolvedConfig>;
   /** The operations' context for one environment; `who` goes into release records and the audit log. */
@@ -69,6 +71,7 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     app,
     environments,
     serve,
+    stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadEnvironment(file, env)),
     opContext: (cfg, events, who) => ({
       cfg,

@@ -10,6 +10,7 @@ export const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   forbidden: 403,
   "not-found": 404,
   "lock-held": 409,
+  replay: 409,
   config: 422,
   build: 422,
   operation: 422,

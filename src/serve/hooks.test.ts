@@ -1,0 +1,134 @@
+import { describe, expect, test } from "bun:test";
+import { helloConfig } from "../../test/fixtures/config.ts";
+import { fakeServe } from "../../test/fixtures/serve-deps.ts";
+import type { FakeHost } from "../../test/fixtures/recording-remote.ts";
+import { createApp } from "./app.ts";
+import { sign } from "./signature.ts";
+
+const SECRET = "hook-secret-Value-1";
+const SHA = "c0ffee".padEnd(40, "1");
+const OLD = "20261201000000";
+
+function setup(o: { branches?: Record<string, string>; secrets?: Record<string, string>; host?: Partial<FakeHost> } = {}) {
+  const cfg = { ...helloConfig, serve: { ...helloConfig.serve, branches: o.branches ?? { main: "prod" } } };
+  const f = fakeServe({ cfg, secrets: o.secrets ?? { WEBHOOK_SECRET: SECRET }, environments: { prod: [{ label: "root@h1:22", live: OLD, releases: [OLD], ...o.host }] } });
+  return { f, app: createApp(f.deps) };
+}
+
+const pushPayload = (ref = "refs/heads/main", after = SHA, extra: object = {}) => JSON.stringify({ ref, after, repository: { full_name: "acme/hello" }, ...extra });
+
+function github(body: string, o: { event?: string; delivery?: string | null; signature?: string | null } = {}) {
+  const headers: Record<string, string> = { "content-type": "application/json", "x-github-event": o.event ?? "push" };
+  const delivery = o.delivery === undefined ? crypto.randomUUID() : o.delivery;
+  if (delivery !== null) headers["x-github-delivery"] = delivery;
+  const signature = o.signature === undefined ? sign(SECRET, body) : o.signature;
+  if (signature !== null) headers["x-hub-signature-256"] = signature;
+  return { method: "POST", headers, body };
+}
+
+async function answer(res: Response) {
+  const body = (await res.json()) as { ok: boolean; error?: { kind: string; message: string }; run?: { id: string; target: string; by: string } };
+  return { status: res.status, ...body };
+}
+
+describe("POST /hooks/github", () => {
+  test("a signed push to a mapped branch deploys that commit (202, a run by github); the same delivery again is ignored (409)", async () => {
+    const { f, app } = setup();
+    const body = pushPayload();
+    const first = await answer(await app.request("/hooks/github", github(body, { delivery: "d-1" })));
+    expect([first.status, first.run?.target, first.run?.by]).toEqual([202, SHA, "github"]);
+    const run = f.deps.runs.get(first.run!.id)!;
+    await run.done;
+    expect(run.record.state).toBe("succeeded");
+    expect(f.hosts.prod![0]!.live).not.toBe(OLD);
+    const replay = await answer(await app.request("/hooks/github", github(body, { delivery: "d-1" })));
+    expect([replay.status, replay.error?.kind, replay.error?.message]).toEqual([409, "replay", "delivery d-1 was handled already; ignored"]);
+    expect(f.deps.runs.list()).toHaveLength(1);
+    // A restarted server (a new app over the same state) still knows the delivery.
+    const again = await answer(await createApp(f.deps).request("/hooks/github", github(body, { delivery: "d-1" })));
+    expect(again.status).toBe(409);
+  });
+
+  test("a missing or wrong signature is 401 and starts nothing; so is a store without the secret", async () => {
+    const { f, app } = setup();
+    const body = pushPayload();
+    const missing = await answer(await app.request("/hooks/github", github(body, { signature: null })));
+    expect([missing.status, missing.error?.kind]).toEqual([401, "unauthorized"]);
+    expect(missing.error?.message).toStartWith("no X-Hub-Signature-256");
+    const wrong = await answer(await app.request("/hooks/github", github(body, { signature: sign("guess", body) })));
+    expect([wrong.status, wrong.error?.message]).toEqual([401, "X-Hub-Signature-256 does not match the body signed with WEBHOOK_SECRET"]);
+    const tampered = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", "d".repeat(40)), { signature: sign(SECRET, body) })));
+    expect(tampered.status).toBe(401);
+    expect(f.deps.runs.list()).toHaveLength(0);
+    const none = setup({ secrets: {} });
+    const unset = await answer(await none.app.request("/hooks/github", github(body)));
+    expect([unset.status, unset.error?.message]).toEqual([401, "the webhook secret WEBHOOK_SECRET is not in the secret store: qdeploy secrets set ENV WEBHOOK_SECRET"]);
+  });
+
+  test("ping is answered; other events, no delivery id, an unmapped or deleted branch are 4xx with the reason", async () => {
+    const { f, app } = setup();
+    const ping = await app.request("/hooks/github", github(JSON.stringify({ zen: "hi" }), { event: "ping" }));
+    expect([ping.status, await ping.json()]).toEqual([200, { ok: true, pong: true }]);
+    const cases: [ReturnType<typeof github>, number, string][] = [
+      [github(pushPayload(), { event: "issues" }), 400, 'X-GitHub-Event "issues" is not handled: send push events only'],
+      [github(pushPayload(), { delivery: null }), 400, "no X-GitHub-Delivery: each delivery needs an id, so a replay can be ignored"],
+      [github(pushPayload("refs/heads/feature")), 422, "refs/heads/feature deploys nowhere; [serve.branches] maps main -> prod"],
+      [github(pushPayload("refs/tags/v1")), 422, "refs/tags/v1 deploys nowhere; [serve.branches] maps main -> prod"],
+      [github(pushPayload("refs/heads/main", "0".repeat(40), { deleted: true })), 422, "branch main was deleted: nothing to deploy"],
+      [github("not json"), 400, "the body is not a JSON object (content type application/json)"],
+    ];
+    for (const [req, status, message] of cases) {
+      const a = await answer(await app.request("/hooks/github", req));
+      expect([a.status, a.error?.message]).toEqual([status, message]);
+    }
+    expect(f.deps.runs.list()).toHaveLength(0);
+  });
+
+  test("without [serve.branches] the hook is 404 saying so", async () => {
+    const { app } = setup({ branches: {} });
+    const a = await answer(await app.request("/hooks/github", github(pushPayload())));
+    expect([a.status, a.error?.message]).toEqual([404, 'this server deploys no branch: add [serve.branches] to deploy.toml (main = "production")']);
+  });
+
+  test("a held deploy lock is 409 with the holder, and the delivery may come again once it is free", async () => {
+    const { f, app } = setup({ host: { lockedBy: "bob@laptop, pid 7, since 2026-12-02T10:00:00Z" } });
+    const busy = await answer(await app.request("/hooks/github", github(pushPayload(), { delivery: "d-2" })));
+    expect([busy.status, busy.error?.kind]).toEqual([409, "lock-held"]);
+    delete f.hosts.prod![0]!.lockedBy;
+    const later = await answer(await app.request("/hooks/github", github(pushPayload(), { delivery: "d-2" })));
+    expect(later.status).toBe(202);
+    await f.deps.runs.get(later.run!.id)!.done;
+  });
+});
+
+describe("POST /hooks/deploy", () => {
+  const deploy = (body: string, o: { delivery?: string | null; signature?: string | null } = {}) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (o.delivery !== null) headers["x-qdeploy-delivery"] = o.delivery ?? crypto.randomUUID();
+    const signature = o.signature === undefined ? sign(SECRET, body) : o.signature;
+    if (signature !== null) headers["x-qdeploy-signature-256"] = signature;
+    return { method: "POST", headers, body };
+  };
+
+  test("a signed request deploys the ref to the environment it names; replay, bad signature and bad bodies are refused", async () => {
+    const { f, app } = setup({ branches: {} });
+    const body = JSON.stringify({ environment: "prod", ref: "v1.2.0" });
+    const ok = await answer(await app.request("/hooks/deploy", deploy(body, { delivery: "ci-41" })));
+    expect([ok.status, ok.run?.target, ok.run?.by]).toEqual([202, "v1.2.0", "deploy-hook"]);
+    await f.deps.runs.get(ok.run!.id)!.done;
+    const cases: [ReturnType<typeof deploy>, number, string][] = [
+      [deploy(body, { delivery: "ci-41" }), 409, "delivery ci-41 was handled already; ignored"],
+      [deploy(body, { signature: sign("guess", body) }), 401, "X-Qdeploy-Signature-256 does not match the body signed with WEBHOOK_SECRET"],
+      [deploy(body, { signature: null }), 401, "no X-Qdeploy-Signature-256 (sha256=HMAC-SHA256 of the body with the webhook secret)"],
+      [deploy(JSON.stringify({ ref: "main" })), 400, 'body: "environment" (a string) is required'],
+      [deploy(JSON.stringify({ environment: "prod" })), 400, 'body: "ref" (a branch, tag or commit) is required'],
+      [deploy(JSON.stringify({ environment: "staging", ref: "main" })), 404, 'no environment "staging" (served: prod)'],
+      [deploy(body, { delivery: null }), 400, "no X-Qdeploy-Delivery: each delivery needs an id, so a replay can be ignored"],
+    ];
+    for (const [req, status, message] of cases) {
+      const a = await answer(await app.request("/hooks/deploy", req));
+      expect([a.status, a.error?.message]).toEqual([status, message]);
+    }
+    expect(f.deps.runs.list()).toHaveLength(1);
+  });
+});
