@@ -33,6 +33,8 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   lock status|release ENV       the deploy lock
   sandbox up [--hosts N]|down|ssh [N]|status
                                 local disposable Debian VMs to deploy to (one, or N)
+  serve --install ENV           run qdeploy serve as a hardened unit on ENV's first web host,
+                                behind its Caddy at [serve] domain
 
 options:
   --config FILE     deploy.toml to read (default ./deploy.toml)
@@ -42,7 +44,7 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role", "--install"]);
 const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap", "--no-revert"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
@@ -203,6 +205,11 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
     case "sandbox": {
       const { sandbox } = await import("./commands/sandbox.ts");
       return sandbox(ctx, pos[0], pos.slice(1), flag("--hosts"));
+    }
+    case "serve": {
+      // serve --install ENV (the rest of `serve` is the API part's).
+      const { serveInstall } = await import("./commands/serve-install.ts");
+      return serveInstall(ctx, need(flag("--install") as string | undefined, "serve --install ENV"));
     }
     default:
       throw new UsageError(`unknown command "${command}" (see qdeploy --help)`);
