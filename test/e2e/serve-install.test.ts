@@ -43,6 +43,8 @@ describe("serve --install", () => {
   test("installs the server: the URL, a deploy token once, the server's key; a warning that the host has no Go", async () => {
     const r = ok(await qdeploy(dir, ["serve", "--install", "sandbox"]));
     console.log(`serve --install (first): ${r.seconds.toFixed(1)} s`);
+    // What it sent and did (not the whole output: that has the token).
+    for (const l of `${r.stdout}${r.stderr}`.split("\n").filter((l) => /upload|checked out|installed git|Caddy serves/.test(l))) console.log(`  ${l}`);
     expect(r.stdout).toContain(`https://${DOMAIN}/`);
     token = /qdp_[0-9a-f]{8}_[A-Za-z0-9_-]{43}/.exec(r.stdout)?.[0] ?? "";
     expect(token).not.toBe("");
