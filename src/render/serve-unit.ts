@@ -50,6 +50,8 @@ WorkingDirectory=${h.repo}
 ExecStart=${h.executable} serve --config ${s.configFile} --listen 127.0.0.1:${s.port}
 Environment=QDEPLOY_SERVE_TOKENS=${h.tokens}
 Environment=HOME=${h.home}
+# Pushes from the server build with Go: Go's own place first, then systemd's default PATH.
+Environment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 Environment=NO_COLOR=1
 Restart=on-failure
 RestartSec=2s
