@@ -36,11 +36,12 @@ export async function serveInstall(ctx: Ctx, env: string): Promise<number> {
   try {
     return await withRemotes(cfg, ctx, async (remotes) => {
       const remote = remotes[cfg.hosts.findIndex((h) => h.label === target.label)]!;
-      const facts = await gatherServeFacts(remote);
+      let facts = await gatherServeFacts(remote);
       if (!facts.caddyfile) {
         out.host(remote.label, "Caddy is not set up by qdeploy here yet: running setup first");
         const { setup } = await import("./deploy.ts");
         await setup(ctx, env);
+        facts = await gatherServeFacts(remote);
       }
       const executable = await serverExecutable(facts.arch, path.join(projectDir(ctx), ".qdeploy", "serve"), (l) => out.info(l));
       const input = {
