@@ -36,6 +36,8 @@ usage: qdeploy COMMAND [ARGS] [--config FILE] [--json] [--quiet] [--verbose]
   serve [--listen HOST:PORT]    the HTTP API and dashboard (default [serve] listen, 127.0.0.1:7070)
   serve token add NAME --role read|deploy [--expires 30d] | list | remove NAME
                                 the server's API tokens (shown once, stored hashed)
+  serve --install ENV           run qdeploy serve as a hardened unit on ENV's first web host,
+                                behind its Caddy at [serve] domain
 
 options:
   --config FILE     deploy.toml to read (default ./deploy.toml)
@@ -45,7 +47,7 @@ options:
   --quiet, --verbose, --help
 `;
 
-const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role", "--listen", "--expires"]);
+const VALUE_FLAGS = new Set(["--config", "--since", "--arch", "--identity", "--lock-wait", "--lines", "-n", "--host", "--bootstrap-user", "--key", "--hosts", "--role", "--listen", "--expires", "--install"]);
 const BOOL_FLAGS = new Set(["--json", "--quiet", "-q", "--verbose", "-v", "--follow", "-f", "--help", "-h", "--bootstrap", "--no-revert"]);
 
 /** The command line split into positionals, flags and what follows `--`. */
@@ -208,6 +210,11 @@ async function dispatch(ctx: Ctx, command: string, pos: string[], args: Args): P
       return sandbox(ctx, pos[0], pos.slice(1), flag("--hosts"));
     }
     case "serve": {
+      const install = flag("--install");
+      if (typeof install === "string") {
+        const { serveInstall } = await import("./commands/serve-install.ts");
+        return serveInstall(ctx, install);
+      }
       const { serve, serveToken } = await import("./commands/serve.ts");
       if (pos[0] === "token") {
         const [role, expires] = [flag("--role"), flag("--expires")];

@@ -3,6 +3,11 @@ import bootstrapScript from "../server/bootstrap.sh" with { type: "text" };
 import factsScript from "../server/facts.sh" with { type: "text" };
 import firewallScript from "../server/firewall.sh" with { type: "text" };
 import lockScript from "../server/lock.sh" with { type: "text" };
+import serveAuthorizeScript from "../server/serve-authorize.sh" with { type: "text" };
+import serveFactsScript from "../server/serve-facts.sh" with { type: "text" };
+import serveSiteScript from "../server/serve-site.sh" with { type: "text" };
 import switchScript from "../server/switch.sh" with { type: "text" };
 
 export { bootstrapScript, factsScript, firewallScript, lockScript, switchScript };
+/** `qdeploy serve --install` (src/serve/install.ts). */
+export { serveAuthorizeScript, serveFactsScript, serveSiteScript };

@@ -238,6 +238,11 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "[serve]: domain is a host name (what --install gives Caddy)",
+    toml: lines(GOOD, "[serve]", 'domain = "deploy.example.com { }"'),
+    want: ['deploy.toml:11 serve.domain: "deploy.example.com { }" is not a host name (e.g. deploy.example.com)'],
+  },
+  {
     name: "rollout: batch an integer >= 1 or N% (1..100), pause a duration; a job's hosts is one or all",
     toml: lines(
       GOOD.replace("[web]", lines("[rollout]", "batch = 0", 'pause = "soon"', "[web]")).trimEnd(),

@@ -390,13 +390,17 @@ export const sshJump: Rule = (raw, ctx) =>
     }
   });
 
-/** `[serve]`: listen is host:port; each branch names an environment of this file. */
+/** `[serve]`: listen is host:port; domain a host name; each branch names an environment of this file. */
 export const serveValid: Rule = (raw, ctx) => {
   const serve = table(raw.serve);
   const problems: ConfigProblem[] = [];
   if (typeof serve.listen === "string") {
     const why = parseListen(serve.listen);
     if (typeof why === "string") problems.push(problem(ctx, ["serve", "listen"], why));
+  }
+  // The domain becomes a Caddy site address (`serve --install`): a bare host name, no port.
+  if (typeof serve.domain === "string" && (!DOMAIN_NAME.test(serve.domain) || serve.domain.includes(":") || serve.domain.startsWith("*."))) {
+    problems.push(problem(ctx, ["serve", "domain"], `${JSON.stringify(serve.domain)} is not a host name (e.g. deploy.example.com)`));
   }
   const envs = Object.keys(table(raw.environments));
   for (const [branch, env] of Object.entries(table(serve.branches))) {
