@@ -24,6 +24,9 @@ export const PACKAGES = [
   "iproute2",
   // setup's inbound firewall (qdeploy installs it on demand on a host without it).
   "nftables",
+  // serve --install's checkout of the project (installed on demand too; here it saves each
+  // e2e run an apt-get of a minute or more under TCG).
+  "git",
   // What a stock Debian cloud VPS has too, and what deploy scripts expect to find.
   "procps",
   "curl",
