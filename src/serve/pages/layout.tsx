@@ -17,7 +17,7 @@ main{padding:1em;max-width:1100px;margin:0 auto}
 h1{font-size:1.35em;margin:.2em 0 .6em}h2{font-size:1.1em;margin:1.4em 0 .5em}
 section.card{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8em 1em;margin-bottom:1em}
 table{width:100%;border-collapse:collapse;background:#fff}
-th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #e4e7eb;vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #e4e7eb;vertical-align:top;overflow-wrap:break-word}
 th{font-size:.85em;color:#57606a;font-weight:600;overflow-wrap:normal}
 code,pre{font:13px/1.4 ui-monospace,monospace}
 pre{background:#0f1419;color:#e6e1cf;padding:.7em;border-radius:6px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere;max-height:70vh}
