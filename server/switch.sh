@@ -4,7 +4,7 @@
 # zero-downtime switch has exactly one implementation. See docs/server-layout.md.
 #
 #   switch activate ID WHO [web]  health-gated blue/green switch to release ID
-#   switch restart [PROC]         the same switch to the live release (or restart PROC)
+#   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 set -euo pipefail
@@ -406,22 +406,23 @@ activate() {
 
 # Zero-downtime restart of the live release: everything, or one process.
 restart() {
-  local proc=${1:-} id spec i
+  # WHO: who asked (the CLI's user, a serve token); the timer's own restart names none.
+  local proc=${1:-} by=${2:-the timer} id spec i
   take_locks
   reconcile
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
   load_conf "$root/releases/$id"
   case $proc in
-    "") activate "$id" restart; return ;;
-    web) (( WEB )) || die "release $id has no web process"; activate "$id" restart web; return ;;
+    "") activate "$id" "$by (restart)"; return ;;
+    web) (( WEB )) || die "release $id has no web process"; activate "$id" "$by (restart)" web; return ;;
   esac
   for spec in $PROCS; do
     [ "${spec%%:*}" = "$proc" ] || continue
     local units=()
     for ((i = 1; i <= ${spec##*:}; i++)); do units+=("$app-$proc@$i.service"); done
     systemctl restart "${units[@]}"
-    audit "restarted $proc"
+    audit "restarted $proc by $by"
     return
   done
   die "no process \"$proc\" in release $id"
@@ -474,7 +475,7 @@ case $cmd in
   restart)
     log_to_file restart "$@"
     exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
-    have_deploy_lock=1 restart "${1:-}" ;;
+    have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
   exec) run_exec "$@" ;;
   *) die "usage: switch activate|restart|status|exec" ;;

@@ -56,7 +56,8 @@ export async function restart(op: OpContext, proc: string | null, filter: HostFi
 async function restartHosts(op: OpContext, proc: string | null, filter: HostFilter): Promise<{ hosts: string[] }> {
   const hosts = selectHosts(op.cfg, filter).filter((h) => !proc || hostProcesses(op.cfg, h).includes(proc));
   if (!hosts.length) throw new UsageError(`no host of ${op.cfg.env} runs ${proc}`);
-  const argv = [layout(op.cfg.app).switchScript, "restart", ...(proc ? [proc] : [])];
+  // Who asked goes into the hosts' audit logs ("" for the process: all of them).
+  const argv = [layout(op.cfg.app).switchScript, "restart", proc ?? "", op.who];
   return withConnections(hosts, op.connect, async (connections) => {
     const done: string[] = [];
     for (const wave of planWaves(connections, op.cfg.rollout)) {

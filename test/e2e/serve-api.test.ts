@@ -82,7 +82,7 @@ describe("the API against the sandbox", () => {
     const end = text.split("\n\n").find((b) => b.startsWith("event: end"))!;
     expect(JSON.parse(end.slice(end.indexOf("data: ") + 6)).state).toBe("succeeded");
     const audit = await api("GET", "/environments/sandbox/audit?lines=5", read);
-    expect(audit.json.entries[0].line).toMatch(/^activated \d+ by restart \(web only\)$/);
+    expect(audit.json.entries[0].line).toMatch(/^activated \d+ by alice@qdeploy-serve \(restart\) \(web only\)$/);
   }, 2 * MIN);
 
   test("logs?follow=1 streams journal lines; when the client goes away journalctl stops on the host", async () => {
