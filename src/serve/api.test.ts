@@ -71,6 +71,20 @@ describe("auth on every route", () => {
   });
 });
 
+describe("the dashboard's cookie", () => {
+  test("lets a GET in (the pages' event streams) but never a POST: those want the bearer header", async () => {
+    const { f, app, deploy } = await setup();
+    const cookie = { cookie: `qdeploy_token=${deploy}` };
+    expect((await app.request("/api/v1/environments", { headers: cookie })).status).toBe(200);
+    for (const url of CHANGES) {
+      // A page of another port of 127.0.0.1 is the same site: the browser sends the cookie along.
+      const res = await app.request(url, { method: "POST", headers: { ...cookie, "content-type": "text/plain", origin: "http://127.0.0.1:3000" }, body: "{}" });
+      expect([url, res.status]).toEqual([url, 401]);
+    }
+    expect(f.deps.runs.list()).toEqual([]);
+  });
+});
+
 describe("reading", () => {
   test("GET /environments: hosts, each host's processes, the run going on", async () => {
     const { f, call, read } = await setup({ environments: { prod: [{ label: "root@h1:22", live: "20261201000000", releases: ["20261201000000"] }, { label: "root@h2:22", live: null, releases: [] }], staging: [] } });

@@ -140,12 +140,19 @@ function streamRun(c: Context<ServeEnv>, run: Run): Response {
         wake();
       });
       const replay = run.events.slice();
-      for (const e of replay) await stream.writeSSE({ event: "op", data: JSON.stringify(e) });
-      for (;;) {
-        if (!queue.length) await new Promise<void>((r) => (wake = r));
+      for (const e of replay) {
         if (stream.aborted) return;
-        const e = queue.shift();
-        if (e === undefined) continue;
+        await stream.writeSSE({ event: "op", data: JSON.stringify(e) });
+      }
+      // The client may leave during a write: look at `aborted` before every wait, so a
+      // wake-up that came while writing is never waited for again.
+      for (;;) {
+        if (stream.aborted) return;
+        if (!queue.length) {
+          await new Promise<void>((r) => (wake = r));
+          continue;
+        }
+        const e = queue.shift()!;
         if (e === null) break;
         await stream.writeSSE({ event: "op", data: JSON.stringify(e) });
       }

@@ -18,10 +18,18 @@ export function presentedToken(header: string | undefined, cookie: string | unde
   return m?.[1] ?? cookie ?? null;
 }
 
-/** Lets the request through with a valid token of at least `role` (deploy includes read); sets c.var.token. */
-export function requireRole(tokens: TokenStore, role: Role): MiddlewareHandler<ServeEnv> {
+/**
+ * Lets the request through with a valid token of at least `role` (deploy includes read); sets
+ * c.var.token. The cookie counts for GET and HEAD only (the dashboard's event streams),
+ * unless `cookieForms`: the dashboard's own forms, which check the Origin (CSRF). A cookie
+ * is sent by any page of the same site, another port of 127.0.0.1 included, so the API's
+ * POSTs want the bearer header.
+ */
+export function requireRole(tokens: TokenStore, role: Role, o: { cookieForms?: boolean } = {}): MiddlewareHandler<ServeEnv> {
   return async (c, next) => {
-    const presented = presentedToken(c.req.header("authorization"), getCookie(c, TOKEN_COOKIE));
+    const safe = c.req.method === "GET" || c.req.method === "HEAD";
+    const cookie = safe || o.cookieForms ? getCookie(c, TOKEN_COOKIE) : undefined;
+    const presented = presentedToken(c.req.header("authorization"), cookie);
     if (!presented) throw new AuthError("unauthorized", "no token: send Authorization: Bearer qdp_... (qdeploy serve token add NAME --role read|deploy)");
     const entry = await tokens.verify(presented);
     if (ROLES.indexOf(entry.role) < ROLES.indexOf(role)) {

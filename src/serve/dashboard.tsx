@@ -49,8 +49,9 @@ export function expectedOrigin(c: Context): string {
 export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
   const ui = new Hono<ServeEnv>();
   // Per route, never ui.use("*"): mounted at /, that would also catch /api/v1's unknown paths.
-  const read = requireRole(deps.tokens, "read");
-  const deploy = requireRole(deps.tokens, "deploy");
+  // The pages' forms carry the cookie; sameOrigin (below) checks each form's Origin.
+  const read = requireRole(deps.tokens, "read", { cookieForms: true });
+  const deploy = requireRole(deps.tokens, "deploy", { cookieForms: true });
   // Forms carry the cookie; the Origin check (plus SameSite=Strict) keeps other sites' forms out.
   const sameOrigin: MiddlewareHandler<ServeEnv> = csrf({ origin: (origin, c) => origin === expectedOrigin(c) });
   const viewer = (c: Context<ServeEnv>): Viewer => ({ name: c.var.token.name, role: c.var.token.role });

@@ -55,4 +55,20 @@ describe("ConnectionPool", () => {
     await pool.closeAll();
     expect([second.r.closed, pool.size]).toEqual([1, 0]);
   });
+
+  test("leases at once after a loss open one new connection, not one each", async () => {
+    const pool = new ConnectionPool(1000);
+    const old = fakeRemote("h");
+    const first = await pool.lease("h", async () => old.remote);
+    await first.close();
+    old.r.open = false;
+    let opens = 0;
+    const fresh = fakeRemote("h");
+    const open = async () => (opens++, fresh.remote);
+    const leases = await Promise.all([pool.lease("h", open), pool.lease("h", open), pool.lease("h", open)]);
+    expect([opens, pool.size]).toEqual([1, 1]);
+    for (const l of leases) await l.close();
+    await pool.closeAll();
+    expect(fresh.r.closed).toBe(1);
+  });
 });

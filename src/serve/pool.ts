@@ -23,10 +23,14 @@ export class ConnectionPool {
    */
   async lease(key: string, open: () => Promise<Remote>): Promise<Remote> {
     let entry = this.entries.get(key);
-    if (entry && !(await entry.remote.then((r) => r.isOpen?.() ?? true, () => false))) {
-      this.entries.delete(key);
-      void entry.remote.then((r) => r.close()).catch(() => {});
-      entry = undefined;
+    // A lost connection is dropped once, by whichever lease sees it first; the others, after
+    // their own await, find the entry that one made (else several would open and leak).
+    while (entry && !(await entry.remote.then((r) => r.isOpen?.() ?? true, () => false))) {
+      if (this.entries.get(key) === entry) {
+        this.entries.delete(key);
+        void entry.remote.then((r) => r.close()).catch(() => {});
+      }
+      entry = this.entries.get(key);
     }
     if (!entry) {
       entry = { remote: open(), leases: 0, idle: null };
