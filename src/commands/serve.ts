@@ -27,6 +27,12 @@ export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
   });
   ctx.out.info(`${signal}: stopping`);
   await server.stop();
+  // A deploy cut off midway would leave a fleet half switched: let the running ones end first.
+  const running = deps.runs.list().filter((r) => r.state === "running");
+  if (running.length) {
+    ctx.out.info(`waiting for ${running.map((r) => `${r.action} of ${r.env} (${r.id})`).join(", ")} to end`);
+    await Promise.all(running.map((r) => deps.runs.get(r.id)?.done));
+  }
   await deps.close?.();
   return 0;
 }

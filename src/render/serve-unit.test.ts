@@ -18,6 +18,7 @@ describe("renderServeUnit", () => {
     );
     expect(unit).toContain("\nEnvironment=QDEPLOY_SERVE_TOKENS=/var/lib/qdeploy-serve/tokens.json\n");
     expect(unit).toContain("\nRestart=on-failure\n");
+    expect(unit).toContain("\nTimeoutStopSec=15min\n");
     // Go's own place (/usr/local/go) is not on systemd's default PATH; builds from the server need it.
     expect(unit).toContain("\nEnvironment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
     expect(unit).toContain("\n[Install]\nWantedBy=multi-user.target\n");

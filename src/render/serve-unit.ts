@@ -55,6 +55,8 @@ Environment=PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 Environment=NO_COLOR=1
 Restart=on-failure
 RestartSec=2s
+# On stop, qdeploy serve lets a running deploy end before it exits (a fleet half switched is worse).
+TimeoutStopSec=15min
 UMask=0077
 NoNewPrivileges=yes
 CapabilityBoundingSet=

@@ -9,6 +9,7 @@ import { UsageError } from "../errors.ts";
 
 const KEEP = 1000;
 const ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// (A body's key, body-SHA256HEX, is 69 characters: within the same pattern.)
 
 export class DeliveryLog {
   private ids: string[] | null = null;
@@ -16,23 +17,21 @@ export class DeliveryLog {
 
   constructor(readonly file: string) {}
 
-  /** Records the id; false if it was seen before (a replay). */
-  async claim(id: string): Promise<boolean> {
-    if (!ID.test(id)) throw new UsageError(`delivery id "${id.slice(0, 40)}": letters, digits, . _ : - (at most 128)`);
+  /** Records the ids (a delivery's id, its body's hash); false if any was seen before (a replay). */
+  async claim(keys: string[]): Promise<boolean> {
+    for (const k of keys) if (!ID.test(k)) throw new UsageError(`delivery id "${k.slice(0, 40)}": letters, digits, . _ : - (at most 128)`);
     const ids = await this.load();
-    if (ids.includes(id)) return false;
-    ids.push(id);
+    if (keys.some((k) => ids.includes(k))) return false;
+    ids.push(...keys);
     if (ids.length > KEEP) ids.splice(0, ids.length - KEEP);
-    await this.save();
+    try {
+      await this.save();
+    } catch (e) {
+      // Not written, not claimed: the delivery may come again.
+      for (const k of keys) ids.splice(ids.lastIndexOf(k), 1);
+      throw e;
+    }
     return true;
-  }
-
-  /** Forgets the id: its deploy never started (the lock was held), so a redelivery may try again. */
-  async release(id: string): Promise<void> {
-    const ids = await this.load();
-    const i = ids.indexOf(id);
-    if (i >= 0) ids.splice(i, 1);
-    await this.save();
   }
 
   private async load(): Promise<string[]> {
@@ -45,7 +44,8 @@ export class DeliveryLog {
   /** The whole list, through a temp file and a rename; one write at a time. */
   private save(): Promise<void> {
     const text = `${this.ids!.join("\n")}\n`;
-    this.saving = this.saving.then(async () => {
+    // After a failed write the next one is tried afresh (the chain does not stay rejected).
+    this.saving = this.saving.catch(() => {}).then(async () => {
       await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
       await writeFile(`${this.file}.tmp`, text, { mode: 0o600 });
       await rename(`${this.file}.tmp`, this.file);

@@ -9,9 +9,11 @@ const SECRET = "hook-secret-Value-1";
 const SHA = "c0ffee".padEnd(40, "1");
 const OLD = "20261201000000";
 
-function setup(o: { branches?: Record<string, string>; secrets?: Record<string, string>; host?: Partial<FakeHost> } = {}) {
+function setup(o: { branches?: Record<string, string>; secrets?: Record<string, string>; secretsByEnv?: Record<string, Record<string, string>>; host?: Partial<FakeHost>; staging?: boolean } = {}) {
   const cfg = { ...helloConfig, serve: { ...helloConfig.serve, branches: o.branches ?? { main: "prod" } } };
-  const f = fakeServe({ cfg, secrets: o.secrets ?? { WEBHOOK_SECRET: SECRET }, environments: { prod: [{ label: "root@h1:22", live: OLD, releases: [OLD], ...o.host }] } });
+  const environments: Record<string, FakeHost[]> = { prod: [{ label: "root@h1:22", live: OLD, releases: [OLD], ...o.host }] };
+  if (o.staging) environments.staging = [{ label: "root@s1:22", live: OLD, releases: [OLD] }];
+  const f = fakeServe({ cfg, secrets: o.secrets ?? { WEBHOOK_SECRET: SECRET }, ...(o.secretsByEnv && { secretsByEnv: o.secretsByEnv }), environments });
   return { f, app: createApp(f.deps) };
 }
 
@@ -47,6 +49,21 @@ describe("POST /hooks/github", () => {
     // A restarted server (a new app over the same state) still knows the delivery.
     const again = await answer(await createApp(f.deps).request("/hooks/github", github(body, { delivery: "d-1" })));
     expect(again.status).toBe(409);
+    // The signed body under a new delivery id is a replay too (the id header is not signed).
+    const renamed = await answer(await app.request("/hooks/github", github(body, { delivery: "d-1-again" })));
+    expect([renamed.status, renamed.error?.kind]).toEqual([409, "replay"]);
+  });
+
+  test("each environment's own secret: staging's cannot deploy production", async () => {
+    const { f, app } = setup({ staging: true, branches: { main: "prod", next: "staging" }, secretsByEnv: { prod: { WEBHOOK_SECRET: SECRET }, staging: { WEBHOOK_SECRET: "staging-secret" } } });
+    const toProd = pushPayload("refs/heads/main");
+    const forged = await answer(await app.request("/hooks/github", github(toProd, { signature: sign("staging-secret", toProd) })));
+    expect([forged.status, forged.error?.kind]).toEqual([401, "unauthorized"]);
+    const toStaging = pushPayload("refs/heads/next");
+    const ok = await answer(await app.request("/hooks/github", github(toStaging, { signature: sign("staging-secret", toStaging) })));
+    expect(ok.status).toBe(202);
+    await f.deps.runs.get(ok.run!.id)!.done;
+    expect(f.deps.runs.list().map((r) => r.env)).toEqual(["staging"]);
   });
 
   test("a missing or wrong signature is 401 and starts nothing; so is a store without the secret", async () => {
@@ -55,6 +72,8 @@ describe("POST /hooks/github", () => {
     const missing = await answer(await app.request("/hooks/github", github(body, { signature: null })));
     expect([missing.status, missing.error?.kind]).toEqual([401, "unauthorized"]);
     expect(missing.error?.message).toStartWith("no X-Hub-Signature-256");
+    const malformed = await answer(await app.request("/hooks/github", github(body, { signature: "sha256=xyz" })));
+    expect([malformed.status, malformed.error?.message]).toEqual([401, "X-Hub-Signature-256 is not sha256=HEX"]);
     const wrong = await answer(await app.request("/hooks/github", github(body, { signature: sign("guess", body) })));
     expect([wrong.status, wrong.error?.message]).toEqual([401, "X-Hub-Signature-256 does not match the body signed with WEBHOOK_SECRET"]);
     const tampered = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", "d".repeat(40)), { signature: sign(SECRET, body) })));
@@ -90,43 +109,61 @@ describe("POST /hooks/github", () => {
     expect([a.status, a.error?.message]).toEqual([404, 'this server deploys no branch: add [serve.branches] to deploy.toml (main = "production")']);
   });
 
-  test("a held deploy lock is 409 with the holder, and the delivery may come again once it is free", async () => {
+  test("a push while the environment deploys waits for it; only the newest waiting one is deployed", async () => {
+    const { f, app } = setup();
+    let finish = () => {};
+    const busy = f.deps.runs.start({ env: "prod", action: "rollback", by: "alice" }, () => new Promise<void>((r) => (finish = r)));
+    const second = "b".repeat(40);
+    const third = "c".repeat(40);
+    const a = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", second))));
+    const b = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", third))));
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(await (await app.request("/hooks/github", github(pushPayload("refs/heads/main", "d".repeat(40))))).json()).toMatchObject({ queued: true, after: busy.record.id });
+    finish();
+    await busy.done;
+    await Bun.sleep(10);
+    const pushes = f.deps.runs.list().filter((r) => r.action === "push");
+    expect(pushes.map((r) => r.target)).toEqual(["d".repeat(40)]);
+    await f.deps.runs.get(pushes[0]!.id)!.done;
+  });
+
+  test("a deploy lock someone else holds: answered at once (202), the run fails saying who holds it", async () => {
     const { f, app } = setup({ host: { lockedBy: "bob@laptop, pid 7, since 2026-12-02T10:00:00Z" } });
-    const busy = await answer(await app.request("/hooks/github", github(pushPayload(), { delivery: "d-2" })));
-    expect([busy.status, busy.error?.kind]).toEqual([409, "lock-held"]);
-    delete f.hosts.prod![0]!.lockedBy;
-    const later = await answer(await app.request("/hooks/github", github(pushPayload(), { delivery: "d-2" })));
-    expect(later.status).toBe(202);
-    await f.deps.runs.get(later.run!.id)!.done;
+    const a = await answer(await app.request("/hooks/github", github(pushPayload())));
+    expect(a.status).toBe(202);
+    const run = f.deps.runs.get(a.run!.id)!;
+    await run.done;
+    expect([run.record.state, run.record.error?.kind, run.record.error?.holder]).toEqual(["failed", "lock-held", "bob@laptop, pid 7, since 2026-12-02T10:00:00Z"]);
   });
 });
 
 describe("POST /hooks/deploy", () => {
-  const deploy = (body: string, o: { delivery?: string | null; signature?: string | null } = {}) => {
+  const deploy = (body: string, o: { signature?: string | null } = {}) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
-    if (o.delivery !== null) headers["x-qdeploy-delivery"] = o.delivery ?? crypto.randomUUID();
     const signature = o.signature === undefined ? sign(SECRET, body) : o.signature;
     if (signature !== null) headers["x-qdeploy-signature-256"] = signature;
     return { method: "POST", headers, body };
   };
+  const req = (o: object) => JSON.stringify({ environment: "prod", ref: "v1.2.0", delivery: crypto.randomUUID(), ...o });
 
   test("a signed request deploys the ref to the environment it names; replay, bad signature and bad bodies are refused", async () => {
     const { f, app } = setup({ branches: {} });
-    const body = JSON.stringify({ environment: "prod", ref: "v1.2.0" });
-    const ok = await answer(await app.request("/hooks/deploy", deploy(body, { delivery: "ci-41" })));
+    const body = req({ delivery: "ci-41" });
+    const ok = await answer(await app.request("/hooks/deploy", deploy(body)));
     expect([ok.status, ok.run?.target, ok.run?.by]).toEqual([202, "v1.2.0", "deploy-hook"]);
     await f.deps.runs.get(ok.run!.id)!.done;
     const cases: [ReturnType<typeof deploy>, number, string][] = [
-      [deploy(body, { delivery: "ci-41" }), 409, "delivery ci-41 was handled already; ignored"],
+      [deploy(body), 409, "delivery ci-41 was handled already; ignored"],
+      [deploy(req({ ref: "v1.3.0", delivery: "ci-41" })), 409, "delivery ci-41 was handled already; ignored"],
       [deploy(body, { signature: sign("guess", body) }), 401, "X-Qdeploy-Signature-256 does not match the body signed with WEBHOOK_SECRET"],
       [deploy(body, { signature: null }), 401, "no X-Qdeploy-Signature-256 (sha256=HMAC-SHA256 of the body with the webhook secret)"],
       [deploy(JSON.stringify({ ref: "main" })), 400, 'body: "environment" (a string) is required'],
-      [deploy(JSON.stringify({ environment: "prod" })), 400, 'body: "ref" (a branch, tag or commit) is required'],
-      [deploy(JSON.stringify({ environment: "staging", ref: "main" })), 404, 'no environment "staging" (served: prod)'],
-      [deploy(body, { delivery: null }), 400, "no X-Qdeploy-Delivery: each delivery needs an id, so a replay can be ignored"],
+      [deploy(req({ ref: undefined })), 400, 'body: "ref" (a branch, tag or commit) is required'],
+      [deploy(req({ environment: "staging" })), 404, 'no environment "staging"'],
+      [deploy(req({ delivery: undefined })), 400, 'body: "delivery" (an id unique to this request, e.g. the CI job\'s) is required'],
     ];
-    for (const [req, status, message] of cases) {
-      const a = await answer(await app.request("/hooks/deploy", req));
+    for (const [r, status, message] of cases) {
+      const a = await answer(await app.request("/hooks/deploy", r));
       expect([a.status, a.error?.message]).toEqual([status, message]);
     }
     expect(f.deps.runs.list()).toHaveLength(1);

@@ -6,9 +6,12 @@ export function sign(secret: string, body: string | Uint8Array): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
+/** A signature header's form. */
+export const SIGNATURE = /^sha256=[0-9a-f]{64}$/i;
+
 /** Whether `header` is this body's signature with this secret; constant time in the signature's bytes. */
 export function verifySignature(secret: string, body: string | Uint8Array, header: string | undefined): boolean {
-  if (!header || !/^sha256=[0-9a-f]{64}$/i.test(header)) return false;
+  if (!header || !SIGNATURE.test(header)) return false;
   const want = Buffer.from(sign(secret, body).slice(7), "hex");
   const got = Buffer.from(header.slice(7), "hex");
   return got.length === want.length && timingSafeEqual(got, want);
