@@ -6,7 +6,7 @@ import path from "node:path";
 import { describeStep } from "../plan/steps.ts";
 import { renderServeSite, renderServeUnit } from "../render/serve-unit.ts";
 import { switchScript } from "../server-scripts.ts";
-import { bunTarget, knownHostsLine, parseServeFacts, planServeFinish, planServeInstall, type ServeHostFacts, type ServeInstallInput, serverExecutable } from "./install.ts";
+import { bunTarget, knownHostsLine, parseServeFacts, planServeFinish, planServeInstall, type ServeHostFacts, type ServeInstallInput, serverExecutable, WAIT_FOR_SERVER } from "./install.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "qdeploy-serve-install-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,6 +129,7 @@ describe("planServeFinish", () => {
       "run    systemctl daemon-reload",
       "run    systemctl enable --quiet qdeploy-serve.service",
       "run    systemctl restart qdeploy-serve.service",
+      expect.stringMatching(/^run    bash -c [\s\S]* serve-wait 7070 qdeploy-serve.service$/),
       expect.stringMatching(/^write  \/etc\/caddy\/qdeploy\/qdeploy-serve.caddy.new \(0644/),
       expect.stringMatching(/^run    bash -c [\s\S]* serve-site$/),
     ]);
@@ -137,7 +138,8 @@ describe("planServeFinish", () => {
 
   test("installed already: nothing; a new executable restarts the server and nothing else", () => {
     expect(planServeFinish(input, installed, KNOWN, false)).toEqual({ steps: [], changes: [] });
-    expect(planServeFinish(input, installed, KNOWN, true).steps.map(describeStep)).toEqual(["run    systemctl restart qdeploy-serve.service"]);
+    const restart = planServeFinish(input, installed, KNOWN, true).steps.map(describeStep);
+    expect(restart).toEqual(["run    systemctl restart qdeploy-serve.service", expect.stringMatching(/ serve-wait 7070 qdeploy-serve.service$/)]);
     expect(planServeFinish(input, { ...installed, active: false }, KNOWN, false).changes).toEqual(["started the server"]);
   });
 });
@@ -162,4 +164,22 @@ describe("the executable", () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toContain("serve --install ENV");
   }, 120_000);
+});
+
+describe("waiting for the server", () => {
+  test("the wait returns once /healthz answers, not before", async () => {
+    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    const port = probe.port;
+    probe.stop(true);
+    const t0 = performance.now();
+    const wait = Bun.spawn(["bash", "-c", WAIT_FOR_SERVER, "serve-wait", String(port), "qdeploy-serve.service"], { stderr: "pipe" });
+    await Bun.sleep(1200);
+    const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: () => Response.json({ ok: true }) });
+    try {
+      expect(await wait.exited).toBe(0);
+      expect(performance.now() - t0).toBeGreaterThan(1100);
+    } finally {
+      server.stop(true);
+    }
+  });
 });

@@ -215,7 +215,11 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
     changes.push(`wrote ${H.unitFile}`);
   }
   if (changedBefore || knownChanged || unitChanged || !f.active) {
-    steps.push({ kind: "run", argv: ["systemctl", "restart", H.unit], why: "(re)start the server" });
+    steps.push(
+      { kind: "run", argv: ["systemctl", "restart", H.unit], why: "(re)start the server" },
+      // "started" means it answers: Caddy's first request (and the user's) must not get a 502.
+      { kind: "run", argv: ["bash", "-c", WAIT_FOR_SERVER, "serve-wait", String(i.port), H.unit], why: "wait until the server answers /healthz" },
+    );
     changes.push(f.active ? "restarted the server" : "started the server");
   }
   const site = renderServeSite({ domain: i.domain, tls: i.tls, port: i.port });
@@ -228,6 +232,23 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
   }
   return { steps, changes };
 }
+
+/**
+ * Polls the server's /healthz on the host's loopback (bash's /dev/tcp: no curl needed) for up
+ * to 60 s; if it never answers, fails with the unit's journal tail.
+ */
+export const WAIT_FOR_SERVER = `port=$1 unit=$2
+for _ in $(seq 1 120); do
+  if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+    printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3
+    if grep -q '"ok":true' <&3; then exec 3>&-; exit 0; fi
+    exec 3>&-
+  fi
+  sleep 0.5
+done
+echo "the server did not answer http://127.0.0.1:$port/healthz within 60s; its journal:" >&2
+journalctl -u "$unit" -n 30 --no-pager >&2
+exit 1`;
 
 // ---- effects ----
 
