@@ -1,11 +1,14 @@
 import { expect, test } from "bun:test";
-import { main, parseArgs } from "./cli.ts";
+import { main } from "./cli.ts";
+import { parseCommandLine } from "./cli/parse.ts";
 import { createOutput } from "./output.ts";
 
 test("setup's --bootstrap flags parse: a switch and two values", () => {
-  const a = parseArgs(["setup", "prod", "--bootstrap", "--bootstrap-user", "admin", "--key=~/.ssh/me.pub"]);
-  expect(a.positionals).toEqual(["setup", "prod"]);
-  expect([...a.flags]).toEqual([["--bootstrap", true], ["--bootstrap-user", "admin"], ["--key", "~/.ssh/me.pub"]]);
+  const p = parseCommandLine(["setup", "prod", "--bootstrap", "--bootstrap-user", "admin", "--key=~/.ssh/me.pub"]);
+  expect(p.kind).toBe("run");
+  if (p.kind !== "run") return;
+  expect(p.command.name).toBe("setup");
+  expect(p.inv).toEqual({ args: ["prod"], flags: { bootstrap: true, "bootstrap-user": "admin", key: "~/.ssh/me.pub" }, rest: [] });
 });
 
 test("--bootstrap-user or --key without --bootstrap is bad usage (exit 2), before any config is read", async () => {

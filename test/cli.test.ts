@@ -1,6 +1,6 @@
 /** The CLI as a user runs it: bin/qdeploy in a folder, exit codes and messages. */
 import { describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -27,6 +27,42 @@ describe("qdeploy", () => {
     const bad = run(REPO, ["frobnicate"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('error: unknown command "frobnicate" (see qdeploy --help)\n');
+  });
+
+  test("per-command help, help CMD, a typo's suggestion, strict flags and counts (exit 2)", () => {
+    const help = run(REPO, ["push", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toStartWith("usage: qdeploy push ENV [OPTIONS]\n");
+    expect(help.stdout).toContain("  qdeploy push prod --hosts web-1 --lock-wait 300\n");
+    expect(run(REPO, ["help", "push"]).stdout).toBe(help.stdout);
+    expect(run(REPO, ["pus", "sandbox"])).toEqual({ code: 2, stdout: "", stderr: 'error: unknown command "pus" (did you mean push?; see qdeploy --help)\n' });
+    expect(run(REPO, ["plan", "sandbox", "extra"]).stderr).toBe('error: plan: unexpected argument "extra" (usage: qdeploy plan ENV)\n');
+    expect(run(REPO, ["plan", "sandbox", "--follow"]).code).toBe(2);
+    expect(run(REPO, ["logs", "sandbox", "-n", "abc"]).stderr).toBe('error: --lines must be a whole number of at least 1, not "abc"\n');
+  });
+
+  test("--version: qdeploy's, Bun's and Go's", () => {
+    const r = run(REPO, ["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^qdeploy \d+\.\d+\.\d+ \(bun \d+\.\d+\.\d+; go \d+\.\d+(\.\d+)? \S+\/\S+\)\n$/);
+    const j = JSON.parse(run(REPO, ["version", "--json"]).stdout);
+    expect(j).toEqual({ qdeploy: JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")).version, bun: Bun.version, go: expect.stringMatching(/^go\d/) });
+  });
+
+  test("under --json an error is {ok:false,error} on stdout, with the same exit status", () => {
+    const usage = run(REPO, ["push", "--json"]);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({ ok: false, error: { kind: "usage", message: "push: ENV is missing (usage: qdeploy push ENV)" } });
+    const config = run(REPO, ["plan", "staging", "--json"]);
+    expect(config.code).toBe(2);
+    expect(JSON.parse(config.stdout).error.kind).toBe("config");
+    // A failure past the config: the host's key file is not there (a fresh folder).
+    const dir = tempDir();
+    writeFileSync(path.join(dir, "deploy.toml"), readFileSync(path.join(REPO, "deploy.toml"), "utf8").replace("127.0.0.1:2222", "127.0.0.1:1"));
+    const op = run(dir, ["status", "sandbox", "--json"]);
+    expect(op.code).toBe(1);
+    expect(JSON.parse(op.stdout)).toEqual({ ok: false, error: { kind: "operation", message: `root@127.0.0.1:1: ssh.identity ${path.join(realpathSync(dir), ".qdeploy/sandbox/id_ed25519")} does not exist` } });
+    expect(op.stderr).toStartWith("error: root@127.0.0.1:1: ssh.identity ");
   });
 
   test("check passes the repository's deploy.toml", () => {

@@ -31,6 +31,9 @@ export const TEST_TOOLS: Record<string, string> = {
   "qemu-img": "qemu-utils",
   mmdebstrap: "mmdebstrap", // builds the sandbox image
   "mkfs.ext4": "e2fsprogs",
+  bash: "bash", // the completion scripts, run as each shell runs them
+  zsh: "zsh",
+  fish: "fish",
   chromium: "chromium", // test/browser.ts: the dashboard in a real browser (playwright-core)
 };
 

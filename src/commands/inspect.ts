@@ -78,8 +78,10 @@ export async function execCommand(ctx: Ctx, env: string, argv: string[], where: 
   return hostCommands.exec(opContext(ctx, cfg), argv, { stdout: prefix((s) => process.stdout.write(s)), stderr: prefix((s) => process.stderr.write(s)) }, where);
 }
 
-/** `qdeploy lock status|release ENV` */
-export async function lock(ctx: Ctx, env: string, cmd: "status" | "release"): Promise<void> {
+/** `qdeploy lock status|release ENV`: one line per host (`{hosts: [{host, state}]}` with --json). */
+export async function lock(ctx: Ctx, env: string, cmd: "status" | "release", filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  for (const h of await hostCommands.lock(opContext(ctx, cfg), cmd)) ctx.out.result(`${h.host} ${h.state}`);
+  const hosts = await hostCommands.lock(opContext(ctx, cfg), cmd, filter);
+  ctx.out.data({ hosts });
+  for (const h of hosts) ctx.out.result(`${h.host} ${h.state}`);
 }
