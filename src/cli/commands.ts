@@ -300,7 +300,8 @@ function sandboxCommands(): CommandSpec[] {
       usage: "",
       summary: "start the local disposable Debian VM (or N of them)",
       details: "systemd, sshd and Caddy, its ports forwarded to 127.0.0.1 only; the image is built once and cached",
-      flags: [{ name: "hosts", type: "int", value: "N", min: 1, help: "start N VMs (a fleet), not one" }],
+      // Checked by the sandbox itself (1 to 9, its fleet's limit).
+      flags: [{ name: "hosts", type: "string", value: "N", help: "start N VMs (a fleet of up to 9), not one" }],
       examples: ["qdeploy sandbox up", "qdeploy sandbox up --hosts 3"],
       run: sandbox("up"),
     },

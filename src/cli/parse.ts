@@ -93,7 +93,8 @@ export function parseCommandLine(argv: string[], commands: CommandSpec[] = COMMA
   const { command, used } = found;
   // A group name followed by a word that is no subcommand of it ("secrets frob").
   const deeper = commandsUnder(loose.words.slice(0, used), commands);
-  if (deeper.length && loose.words.length > used && commandsUnder(loose.words.slice(0, used + 1), commands).length === 0 && !command.usage) {
+  const intoGroup = loose.words.length > used && commandsUnder(loose.words.slice(0, used + 1), commands).length > 0;
+  if (intoGroup || (deeper.length && loose.words.length > used && !command.usage)) {
     throw unknownCommand(loose.words, commands);
   }
 
