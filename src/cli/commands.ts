@@ -188,6 +188,7 @@ export const COMMANDS: CommandSpec[] = [
       return execCommand(ctx, inv.args[0]!, inv.rest, { hostNumber: (inv.flags.host as number | undefined) ?? 1, filter: hostFilter(inv) });
     },
   },
+  ...maintenanceCommands(),
   ...lockCommands(),
   ...secretsCommands(),
   ...sandboxCommands(),
@@ -242,6 +243,27 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
 ];
+
+function maintenanceCommands(): CommandSpec[] {
+  const summaries = {
+    on: "Caddy answers 503 (Retry-After) with a page for the app's domains; push and rollback keep it",
+    off: "traffic to the app again",
+    status: "on or off on each web host, and since when",
+  };
+  return (["on", "off", "status"] as const).map((action) => ({
+    name: `maintenance ${action}`,
+    usage: "ENV",
+    summary: summaries[action],
+    ...(action === "on" && { details: "no Caddy reload: a flag file outside the releases (the page itself) switches it; `--file` serves your own HTML page ([Maintenance mode](#maintenance-mode))" }),
+    flags: [...(action === "on" ? [{ name: "file", type: "string", value: "PAGE.html", help: "serve this HTML page (default a plain one)", file: true } as FlagSpec] : []), ...FILTER],
+    examples: action === "on" ? ["qdeploy maintenance on prod", "qdeploy maintenance on prod --file maintenance.html"] : [`qdeploy maintenance ${action} prod`],
+    async run(ctx: Ctx, inv: Invocation) {
+      const { maintenance } = await import("../commands/maintenance.ts");
+      const file = str(inv, "file");
+      return maintenance(ctx, inv.args[0]!, action, file !== undefined ? { file } : {}, hostFilter(inv));
+    },
+  }));
+}
 
 function lockCommands(): CommandSpec[] {
   return (["status", "release"] as const).map((sub) => ({

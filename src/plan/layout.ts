@@ -23,6 +23,13 @@ export function layout(app: string) {
     /** The key of release.json's configDigest (0600 root, never printed). */
     digestKey: `${root}/digest.key`,
     switchScript: `${root}/switch`,
+    /**
+     * Maintenance mode: the folder Caddy reads (2750 root:caddy) and the page in it, whose
+     * presence is the switch (the site's `@maintenance file` matcher): outside the releases,
+     * so a push or rollback keeps it, and toggled without a Caddy reload.
+     */
+    maintenance: `${root}/maintenance`,
+    maintenancePage: `${root}/maintenance/page.html`,
     unitDir: "/etc/systemd/system",
     caddyMain: "/etc/caddy/Caddyfile",
     caddySites: "/etc/caddy/qdeploy",

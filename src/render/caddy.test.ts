@@ -5,7 +5,8 @@ import { join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { requireTool } from "../../test/tools.ts";
-import { renderCaddyDropIn, renderCaddyMain, renderCaddySite } from "./caddy.ts";
+import { layout } from "../plan/layout.ts";
+import { MAINTENANCE_MATCHER, MAINTENANCE_RETRY_AFTER_SEC, renderCaddyDropIn, renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
 const cfg: ResolvedConfig = helloConfig;
 
@@ -25,17 +26,34 @@ describe("renderCaddySite", () => {
 # handshakes while certificates reload, and closes WebSockets).
 hello.localhost {
 	tls internal
-	reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
-		lb_policy first
-		# While no slot is up, hold a request briefly instead of failing it.
-		lb_try_duration 5s
-		lb_try_interval 100ms
-		# A slot that refuses a connection is skipped at once.
-		fail_duration 1s
-		# A slot takes traffic only once its health path answers 2xx.
-		health_uri /healthz
-		health_interval 500ms
-		health_timeout 2s
+	# Maintenance mode (\`qdeploy maintenance on|off\`): while the page below exists, every
+	# request gets it with a 503. Toggling needs no reload; a switch rewrites only this file.
+	@maintenance file {
+		root /srv/qdeploy/hello/maintenance
+		try_files /page.html
+	}
+	handle @maintenance {
+		header Retry-After 120
+		header Cache-Control no-store
+		root * /srv/qdeploy/hello/maintenance
+		rewrite * /page.html
+		file_server {
+			status 503
+		}
+	}
+	handle {
+		reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
+			lb_policy first
+			# While no slot is up, hold a request briefly instead of failing it.
+			lb_try_duration 5s
+			lb_try_interval 100ms
+			# A slot that refuses a connection is skipped at once.
+			fail_duration 1s
+			# A slot takes traffic only once its health path answers 2xx.
+			health_uri /healthz
+			health_interval 500ms
+			health_timeout 2s
+		}
 	}
 }
 `);
@@ -48,17 +66,34 @@ hello.localhost {
 # its health check, so a switch moves traffic without reloading Caddy (a reload drops TLS
 # handshakes while certificates reload, and closes WebSockets).
 hello.example.com, www.hello.example.com {
-	reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
-		lb_policy first
-		# While no slot is up, hold a request briefly instead of failing it.
-		lb_try_duration 5s
-		lb_try_interval 100ms
-		# A slot that refuses a connection is skipped at once.
-		fail_duration 1s
-		# A slot takes traffic only once its health path answers 2xx.
-		health_uri /healthz
-		health_interval 500ms
-		health_timeout 2s
+	# Maintenance mode (\`qdeploy maintenance on|off\`): while the page below exists, every
+	# request gets it with a 503. Toggling needs no reload; a switch rewrites only this file.
+	@maintenance file {
+		root /srv/qdeploy/hello/maintenance
+		try_files /page.html
+	}
+	handle @maintenance {
+		header Retry-After 120
+		header Cache-Control no-store
+		root * /srv/qdeploy/hello/maintenance
+		rewrite * /page.html
+		file_server {
+			status 503
+		}
+	}
+	handle {
+		reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {
+			lb_policy first
+			# While no slot is up, hold a request briefly instead of failing it.
+			lb_try_duration 5s
+			lb_try_interval 100ms
+			# A slot that refuses a connection is skipped at once.
+			fail_duration 1s
+			# A slot takes traffic only once its health path answers 2xx.
+			health_uri /healthz
+			health_interval 500ms
+			health_timeout 2s
+		}
 	}
 }
 `);
@@ -66,7 +101,7 @@ hello.example.com, www.hello.example.com {
 
   test("tls off: http:// addresses", () => {
     expect(renderCaddySite(withWeb({ tls: "off", domains: ["a.test", "b.test:8080"] }), PORTS)).toContain(
-      "\nhttp://a.test, http://b.test:8080 {\n\treverse_proxy",
+      "\nhttp://a.test, http://b.test:8080 {\n\t# Maintenance mode",
     );
   });
 
@@ -74,6 +109,14 @@ hello.example.com, www.hello.example.com {
     expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
     expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain("health_uri /up?full=1\n");
     expect(() => renderCaddySite(withWeb({ health: "/x {" }), PORTS)).toThrow("is not a plain path");
+  });
+
+  test("the maintenance switch: a file matcher on the app's page outside the releases, the marker maintenance on looks for", () => {
+    const site = renderCaddySite(cfg, PORTS);
+    expect(site).toContain(`\t${MAINTENANCE_MATCHER}\n\t\troot ${layout("hello").maintenance}\n\t\ttry_files /page.html\n`);
+    expect(layout("hello").maintenancePage).toBe(`${layout("hello").maintenance}/page.html`);
+    expect(layout("hello").maintenance.startsWith(`${layout("hello").root}/`)).toBe(true);
+    expect(layout("hello").maintenance.startsWith(layout("hello").releases)).toBe(false);
   });
 
   test("empty without [web]", () => {
@@ -198,5 +241,72 @@ describe("caddy validate", () => {
     const r = validate({ hello: broken });
     expect(r.ok).toBe(false);
     expect(r.output).toContain("hello.caddy:");
+  });
+});
+
+// ---- The real Caddy serves the rendered site: the maintenance page toggled by a file, no reload. ----
+
+describe("caddy serves the maintenance switch", () => {
+  let dir = "";
+  let caddy: ReturnType<typeof Bun.spawn> | null = null;
+  let upstream: ReturnType<typeof Bun.serve> | null = null;
+  let port = 0;
+  const page = "<!doctype html><title>Back soon</title><h1>Down for maintenance</h1>\n";
+
+  beforeAll(async () => {
+    requireTool("caddy");
+    dir = mkdtempSync(join(tmpdir(), "qdeploy-caddy-maint-"));
+    upstream = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => new Response(new URL(req.url).pathname === "/healthz" ? "ok" : `app ${req.method}`) });
+    // A free port for Caddy's HTTP listener: one the OS just gave out and took back.
+    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    port = probe.port!;
+    probe.stop(true);
+    const maint = join(dir, "maintenance");
+    mkdirSync(maint);
+    mkdirSync(join(dir, "sites"));
+    const site = renderCaddySite(withWeb({ tls: "off", domains: [`m.localhost:${port}`] }), [upstream.port!, upstream.port! === 65535 ? 65534 : upstream.port! + 1]);
+    // The site as rendered, pointed at this test's folder instead of /srv/qdeploy/hello/maintenance.
+    writeFileSync(join(dir, "sites", "hello.caddy"), site.replaceAll(layout("hello").maintenance, maint));
+    writeFileSync(join(dir, "Caddyfile"), renderCaddyMain(join(dir, "sites"), join(dir, "admin.sock")));
+    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
+    caddy = Bun.spawn(["caddy", "run", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir, env, stdout: "ignore", stderr: "pipe" });
+    for (let i = 0; i < 100; i++) {
+      if ((await request().catch(() => null))?.status === 200) return;
+      await Bun.sleep(50);
+    }
+    throw new Error("caddy did not start serving the site");
+  });
+  afterAll(async () => {
+    caddy?.kill();
+    await caddy?.exited;
+    upstream?.stop(true);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function request(method = "GET", path = "/some/page?x=1") {
+    return fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { host: `m.localhost:${port}` }, ...(method === "POST" && { body: "a=b" }) });
+  }
+
+  test("off: the app answers; on: every method and path gets the page with 503, Retry-After and no-store; off again: the app", async () => {
+    const before = await request();
+    expect([before.status, await before.text()]).toEqual([200, "app GET"]);
+
+    writeFileSync(join(dir, "maintenance", "page.html"), page);
+    for (const [method, path] of [["GET", "/"], ["GET", "/healthz"], ["POST", "/form"], ["DELETE", "/x"]] as const) {
+      const r = await request(method, path);
+      expect(r.status).toBe(503);
+      expect(r.headers.get("retry-after")).toBe(String(MAINTENANCE_RETRY_AFTER_SEC));
+      expect(r.headers.get("cache-control")).toBe("no-store");
+      expect(r.headers.get("content-type")).toContain("text/html");
+      expect(await r.text()).toBe(page);
+    }
+    // A conditional request must not turn the 503 into a 304.
+    const etag = (await request()).headers.get("etag") ?? "";
+    const conditional = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: `m.localhost:${port}`, "if-none-match": etag } });
+    expect(conditional.status).toBe(503);
+
+    rmSync(join(dir, "maintenance", "page.html"));
+    const after = await request("POST");
+    expect([after.status, await after.text()]).toEqual([200, "app POST"]);
   });
 });

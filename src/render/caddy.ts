@@ -18,7 +18,19 @@ export const HEALTH_PATH = /^\/[A-Za-z0-9._~\/%?=&+-]*$/;
 /** A host name (optionally *.): also what keeps a domain from injecting Caddyfile syntax. */
 export const DOMAIN_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/;
 
-/** The app's site file: its domains proxied to both web slots (the host's pair); "" without [web]. */
+/** Retry-After of the maintenance page: when a client (a crawler) should come back, in seconds. */
+export const MAINTENANCE_RETRY_AFTER_SEC = 120;
+
+/**
+ * The line a site file carries when it has the maintenance switch: a site written by an older
+ * qdeploy lacks it, and `maintenance on` refuses to claim a 503 that Caddy would not serve.
+ */
+export const MAINTENANCE_MATCHER = "@maintenance file {";
+
+/**
+ * The app's site file: its domains proxied to both web slots (the host's pair), unless the
+ * maintenance page exists (then a 503 with it); "" without [web].
+ */
 export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): string {
   if (!cfg.web) return "";
   const { domains, tls, health } = cfg.web;
@@ -41,6 +53,8 @@ export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): s
       portB: String(ports[1]),
       health,
       healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
+      maintenanceDir: layout(cfg.app).maintenance,
+      retryAfter: String(MAINTENANCE_RETRY_AFTER_SEC),
     },
     "caddy/site.caddy",
   );
