@@ -42,7 +42,8 @@ export async function main(argv: string[], out?: Output): Promise<number> {
 function report(e: unknown, out: Output, flags: { verbose: boolean; json: boolean }): number {
   const known = e instanceof QdeployError;
   const err = e instanceof Error ? e : new Error(String(e));
-  out.error(known || flags.verbose ? err.message : `${err.message} (run with --verbose for details)`);
+  const message = known || flags.verbose ? err.message : `${err.message} (run with --verbose for details)`;
+  out.error(known && e.hint ? `${message}\nhint: ${e.hint}` : message);
   if (flags.verbose && err.stack) process.stderr.write(`${err.stack}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify({ ok: false, error: errorBody(e) }, null, 2)}\n`);
   return known ? e.exitCode : 1;
