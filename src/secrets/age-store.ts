@@ -77,6 +77,22 @@ export async function readRecipients(path: string, shown = path): Promise<string
   return keys;
 }
 
+/**
+ * The keys of a recipients file with their notes: the `#` line right above a key (what
+ * `recipients add` writes: who, when), or null. Null when the file does not exist.
+ */
+export async function readRecipientEntries(path: string, shown = path): Promise<{ key: string; comment: string | null }[] | null> {
+  const keys = await readRecipients(path, shown); // validates
+  if (!keys) return null;
+  const lines = (await readFile(path, "utf8")).split("\n").map((l) => l.trim());
+  return keys.map((key) => {
+    const above = lines[lines.indexOf(key) - 1] ?? "";
+    const note = above.startsWith("#") ? above.replace(/^#\s*/, "") : "";
+    // The file's own header is not a note about one key.
+    return { key, comment: note && !note.startsWith("Public keys (age1...)") && !note.startsWith("Add one with") ? note : null };
+  });
+}
+
 /** Why `key` is not a usable recipient (age1... public key), or null. */
 export function recipientProblem(key: string): string | null {
   if (!key.startsWith("age1")) {

@@ -33,8 +33,15 @@ export function secretNameProblem(name: string): string | null {
   return null;
 }
 
-/** Parses dotenv text into names and values (in file order), with every problem found. */
-export function parseDotenv(text: string): { values: Record<string, string>; problems: DotenvProblem[] } {
+/**
+ * Parses dotenv text into names and values (in file order), with every problem found.
+ * `writable`: a value that formatDotenv could not write back is a problem too (for text
+ * that qdeploy stores: `secrets edit`, `secrets import`).
+ */
+export function parseDotenv(
+  text: string,
+  opts: { writable?: boolean } = {},
+): { values: Record<string, string>; problems: DotenvProblem[] } {
   // As dotenv: CRLF and lone CR are line ends; a byte-order mark is leading whitespace.
   const src = text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
   const values: Record<string, string> = {};
@@ -99,6 +106,11 @@ export function parseDotenv(text: string): { values: Record<string, string>; pro
     const seen = firstLine.get(name);
     if (seen !== undefined) {
       problem(`${name} is set again (first on line ${seen})`, end);
+      continue;
+    }
+    const unwritable = opts.writable ? dotenvValueProblem(value) : null;
+    if (unwritable) {
+      problem(unwritable, end);
       continue;
     }
     firstLine.set(name, n);
