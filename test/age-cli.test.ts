@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../src/config/types.ts";
 import { runSecretsCommand, type SecretsIO } from "../src/secrets/commands.ts";
-import { formatDotenv } from "../src/secrets/dotenv.ts";
+import { formatSecretsText } from "../src/secrets/dotenv.ts";
 import { loadSecrets } from "../src/secrets/store.ts";
 import { requireTool } from "./tools.ts";
 
@@ -43,7 +43,7 @@ describe("age CLI interop", () => {
     const r = await run(["age", "-d", "-i", idFile, secretsFile()]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(formatDotenv(values));
+    expect(r.stdout).toBe(formatSecretsText(values));
   });
 
   test("a file `age -r` encrypts is read by qdeploy, binary or armored", async () => {
@@ -72,6 +72,6 @@ describe("age CLI interop", () => {
     const environ = { XDG_CONFIG_HOME: join(root, "config") };
     await runSecretsCommand(["set", "prod", "A=1"], cfg(), { ...quiet, environ });
     const r = await run(["age", "-d", "-i", join(root, "config", "qdeploy", "age-identity.txt"), secretsFile()]);
-    expect(r.stdout).toBe("A=1\n");
+    expect(r.stdout).toBe(formatSecretsText({ A: "1" }));
   });
 });

@@ -24,8 +24,11 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs `qdeploy ARGS` on a pseudo-terminal; when `until` shows up, types `keys`. Returns what the terminal showed. */
-async function onTerminal(args: string[], until: string, keys: string): Promise<{ code: number; screen: string }> {
+/**
+ * Runs `qdeploy ARGS` on a pseudo-terminal; each time a step's `until` shows up (after the
+ * previous step's), types its `keys`. Returns what the terminal showed.
+ */
+async function onTerminal(args: string[], steps: { until: string; keys: string }[]): Promise<{ code: number; screen: string }> {
   // Afterwards the terminal's echo flag is printed: "echo" when it was restored, "-echo" if not.
   const command = `${[QDEPLOY, ...args].map((a) => `'${a}'`).join(" ")}; rc=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?echo'; exit $rc`;
   const p = Bun.spawn(["script", "-qefc", command, "/dev/null"], {
@@ -36,42 +39,84 @@ async function onTerminal(args: string[], until: string, keys: string): Promise<
     stderr: "pipe",
   });
   let screen = "";
-  let typed = false;
+  let seenUpTo = 0;
+  let typed = 0;
   const decoder = new TextDecoder();
   const timer = setTimeout(() => p.kill(), 30_000);
   for await (const chunk of p.stdout) {
     screen += decoder.decode(chunk);
-    if (!typed && screen.includes(until)) {
-      typed = true;
-      p.stdin.write(keys);
-      p.stdin.flush();
-    }
+    const step = steps[typed];
+    if (!step) continue;
+    const at = screen.indexOf(step.until, seenUpTo);
+    if (at < 0) continue;
+    seenUpTo = at + step.until.length;
+    typed++;
+    p.stdin.write(step.keys);
+    p.stdin.flush();
   }
   p.stdin.end();
   const code = await p.exited;
   clearTimeout(timer);
   screen += await new Response(p.stderr).text();
-  expect(typed).toBe(true); // the prompt came
+  expect(typed).toBe(steps.length); // every prompt came
   return { code, screen };
 }
 
-test("a bare KEY on a terminal asks for the value and does not echo it", async () => {
-  const r = await onTerminal(["secrets", "set", "prod", "API_TOKEN"], "(typing is hidden", "typed-s3cret-value\r");
+const FIRST = "(typing is hidden";
+const stored = () => loadSecrets({ root: dir, env: "prod", secrets: { store: "age" as const } }, { environ: { QDEPLOY_AGE_KEY: key } });
+
+test("a bare KEY on a terminal asks for the value twice and echoes neither", async () => {
+  const r = await onTerminal(
+    ["secrets", "set", "prod", "API_TOKEN"],
+    [
+      { until: FIRST, keys: "typed-s3cret-value\r" },
+      { until: "API_TOKEN again: ", keys: "typed-s3cret-value\r" },
+    ],
+  );
   expect(r.screen).toContain("API_TOKEN for prod (typing is hidden; a multi-line value: pipe it in): ");
+  expect(r.screen).toContain("API_TOKEN again: ");
   expect(r.screen).not.toContain("typed-s3cret-value");
+  expect(r.screen).not.toContain("s3cret");
   expect(r.screen).toContain("set API_TOKEN in prod (secrets/prod.env.age)");
   expect(r.code).toBe(0);
   expect(r.screen).toMatch(/^echo\r?$/m);
-  const cfg = { root: dir, env: "prod", secrets: { store: "age" as const } };
-  expect(await loadSecrets(cfg, { environ: { QDEPLOY_AGE_KEY: key } })).toEqual({ API_TOKEN: "typed-s3cret-value" });
+  expect(await stored()).toEqual({ API_TOKEN: "typed-s3cret-value" });
+}, 60_000);
+
+test("Enter ends the value, not Ctrl-D; Backspace edits it", async () => {
+  const r = await onTerminal(
+    ["secrets", "set", "prod", "EDITED"],
+    [
+      { until: FIRST, keys: "abc\x04dex\x7ff\r" },
+      { until: "EDITED again: ", keys: "abcdef\r" },
+    ],
+  );
+  expect(r.code).toBe(0);
+  expect(r.screen).not.toContain("abc");
+  expect((await stored()).EDITED).toBe("abcdef");
+}, 60_000);
+
+test("two different values: an error, nothing written, the terminal echoing again", async () => {
+  const before = await stored();
+  const r = await onTerminal(
+    ["secrets", "set", "prod", "API_TOKEN"],
+    [
+      { until: FIRST, keys: "new-value-one\r" },
+      { until: "API_TOKEN again: ", keys: "new-value-two\r" },
+    ],
+  );
+  expect(r.code).toBe(1);
+  expect(r.screen).toContain("the two values typed for API_TOKEN differ: nothing was changed in prod");
+  expect(r.screen).not.toContain("new-value");
+  expect(r.screen).toMatch(/^echo\r?$/m);
+  expect(await stored()).toEqual(before);
 }, 60_000);
 
 test("Ctrl-C at the prompt changes nothing and leaves the terminal echoing again", async () => {
-  const r = await onTerminal(["secrets", "set", "prod", "OTHER"], "(typing is hidden", "half-typed\x03");
+  const r = await onTerminal(["secrets", "set", "prod", "OTHER"], [{ until: FIRST, keys: "half-typed\x03" }]);
   expect(r.code).toBe(1);
   expect(r.screen).toContain("cancelled: nothing was changed");
   expect(r.screen).not.toContain("half-typed");
   expect(r.screen).toMatch(/^echo\r?$/m);
-  const cfg = { root: dir, env: "prod", secrets: { store: "age" as const } };
-  expect(Object.keys(await loadSecrets(cfg, { environ: { QDEPLOY_AGE_KEY: key } }))).not.toContain("OTHER");
+  expect(Object.keys(await stored())).not.toContain("OTHER");
 }, 60_000);

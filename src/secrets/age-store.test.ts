@@ -101,6 +101,32 @@ describe("age store", () => {
     expect(listed).toEqual([alice.pub, `${bob.pub} (you)`]);
   });
 
+  test("recipients list --json: each file's keys with their notes, and which is yours; add --json: its messages", async () => {
+    await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
+    const data: unknown[] = [];
+    const jsonIo = (key: string) => ({ ...io(key), data: (v: unknown) => data.push(v) });
+    expect(await runSecretsCommand(["recipients", "add", bob.pub], source(), jsonIo(alice.key), { json: true })).toBe(0);
+    expect(data).toEqual([
+      { ok: true, messages: [`added ${bob.pub} to secrets/recipients.txt`, "re-encrypted secrets/prod.env.age to 2 recipients"] },
+    ]);
+    data.length = 0;
+    expect(await runSecretsCommand(["recipients", "list"], source(), jsonIo(bob.key), { json: true })).toBe(0);
+    expect(data).toEqual([
+      {
+        files: [
+          {
+            file: "secrets/recipients.txt",
+            exists: true,
+            recipients: [
+              { key: alice.pub, comment: expect.stringMatching(/added \d{4}-\d\d-\d\d$/), you: false },
+              { key: bob.pub, comment: null, you: true },
+            ],
+          },
+        ],
+      },
+    ]);
+  });
+
   test("recipients add by someone who cannot read a file reports it and exits 1", async () => {
     await runSecretsCommand(["set", "prod", "A=1111"], source(), io(alice.key));
     const carol = await person();

@@ -7,7 +7,7 @@ import { Decrypter, Encrypter, armor } from "age-encryption";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { ConfigError, OperationError, type ConfigProblem } from "../errors.ts";
-import { formatDotenv, parseDotenv } from "./dotenv.ts";
+import { formatSecretsText, parseSecretsText } from "./dotenv.ts";
 import type { AgeIdentity } from "./identity.ts";
 import type { SecretStore, SecretsSettings } from "./store.ts";
 
@@ -77,6 +77,22 @@ export async function readRecipients(path: string, shown = path): Promise<string
   return keys;
 }
 
+/**
+ * The keys of a recipients file with their notes: the `#` line right above a key (what
+ * `recipients add` writes: who, when), or null. Null when the file does not exist.
+ */
+export async function readRecipientEntries(path: string, shown = path): Promise<{ key: string; comment: string | null }[] | null> {
+  const keys = await readRecipients(path, shown); // validates
+  if (!keys) return null;
+  const lines = (await readFile(path, "utf8")).split("\n").map((l) => l.trim());
+  return keys.map((key) => {
+    const above = lines[lines.indexOf(key) - 1] ?? "";
+    const note = above.startsWith("#") ? above.replace(/^#\s*/, "") : "";
+    // The file's own header is not a note about one key.
+    return { key, comment: note && !note.startsWith("Public keys (age1...)") && !note.startsWith("Add one with") ? note : null };
+  });
+}
+
 /** Why `key` is not a usable recipient (age1... public key), or null. */
 export function recipientProblem(key: string): string | null {
   if (!key.startsWith("age1")) {
@@ -130,12 +146,12 @@ export async function removeRecipientLines(path: string, keys: string[]): Promis
   return keys.filter((k) => found.has(k));
 }
 
-/** Encrypts names and values (as dotenv-lite) to the recipients, in age's binary format. */
+/** Encrypts names and values (as dotenv text, see formatSecretsText) to the recipients, in age's binary format. */
 export async function encryptSecrets(values: Record<string, string>, recipients: string[]): Promise<Uint8Array> {
   if (recipients.length === 0) throw new OperationError("no recipients to encrypt the secrets to");
   const e = new Encrypter();
   for (const r of recipients) e.addRecipient(r);
-  return e.encrypt(formatDotenv(values));
+  return e.encrypt(formatSecretsText(values));
 }
 
 /** Decrypts an age file (binary or armored) with the identity; each failure is one clear message about `shown`. */
@@ -174,7 +190,7 @@ export async function decryptSecrets(
     }
     throw corrupted("it does not decrypt");
   }
-  const { values, problems } = parseDotenv(text);
+  const { values, problems } = parseSecretsText(text);
   if (problems.length) {
     throw new ConfigError(problems.map((p) => ({ file: shown, line: p.line, path: "", message: p.message.replace(/^line \d+: /, "") })));
   }

@@ -1,6 +1,6 @@
 /**
  * store = "command": secrets.command is an argv whose standard output is KEY=VALUE lines
- * (dotenv-lite), so `sops -d`, `op inject`, `vault kv get` or `aws ssm` work without
+ * (dotenv, read as the npm dotenv package reads it), so `sops -d`, `op inject`, `vault kv get` or `aws ssm` work without
  * qdeploy knowing them. Run without a shell. Its stdout holds secrets and is never shown;
  * on failure only its stderr's tail is.
  */

@@ -65,18 +65,53 @@ describe("secrets set", () => {
     expect(err.filter((l) => l.startsWith("warning:"))).toEqual([]);
   });
 
-  test("on a terminal a bare KEY is asked for at the hidden prompt, and stdin is not read", async () => {
+  const typing = (...answers: string[]) => {
     const prompts: string[] = [];
-    const promptHidden = async (p: string) => {
-      prompts.push(p);
-      return "typed-value";
+    return {
+      prompts,
+      promptHidden: async (p: string) => {
+        prompts.push(p);
+        return answers.shift() ?? "";
+      },
     };
-    expect(await runSecretsCommand(["set", "prod", "API_TOKEN"], cfg(), io({ promptHidden }))).toBe(0);
-    expect(prompts).toEqual(["API_TOKEN for prod (typing is hidden; a multi-line value: pipe it in): "]);
+  };
+
+  test("on a terminal a bare KEY is asked for twice at the hidden prompt, and stdin is not read", async () => {
+    const t = typing("typed-value", "typed-value");
+    expect(await runSecretsCommand(["set", "prod", "API_TOKEN"], cfg(), io({ promptHidden: t.promptHidden }))).toBe(0);
+    expect(t.prompts).toEqual(["API_TOKEN for prod (typing is hidden; a multi-line value: pipe it in): ", "API_TOKEN again: "]);
     expect(await read()).toEqual({ API_TOKEN: "typed-value" });
+    expect(all()).not.toContain("typed-value");
     await expect(runSecretsCommand(["set", "prod", "B"], cfg(), io({ promptHidden: async () => "" }))).rejects.toThrow(
       "no value typed for B",
     );
+  });
+
+  test("two different values typed: an error, and nothing is written", async () => {
+    await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
+    const before = await readFile(join(root, "secrets", "prod.env.age"));
+    const t = typing("first-typed", "first-typo");
+    const e = await runSecretsCommand(["set", "prod", "API_TOKEN"], cfg(), io({ promptHidden: t.promptHidden })).catch((x) => x);
+    expect(e).toBeInstanceOf(OperationError);
+    expect(e.message).toBe("the two values typed for API_TOKEN differ: nothing was changed in prod");
+    expect(t.prompts).toHaveLength(2);
+    expect(await readFile(join(root, "secrets", "prod.env.age"))).toEqual(before);
+    expect(await read()).toEqual({ A: "1" });
+  });
+
+  test("a value no dotenv file can hold is refused, by name", async () => {
+    const e = await runSecretsCommand(["set", "prod", "X"], cfg(), io({ stdin: async () => " padded, ending in \\" })).catch((x) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toStartWith("qdeploy secrets set: X: this value cannot be written in a dotenv file");
+    expect(e.message).not.toContain("padded");
+    expect(existsSync(join(root, "secrets"))).toBe(false);
+  });
+
+  test("--json: the names set and the file", async () => {
+    const data: unknown[] = [];
+    await runSecretsCommand(["set", "prod", "A=value-1"], cfg(), io({ data: (v) => data.push(v) }), { json: true });
+    expect(data).toEqual([{ env: "prod", set: ["A"], file: "secrets/prod.env.age" }]);
+    expect(out).toEqual([]);
   });
 
   test("an empty stdin for a bare KEY, or two bare KEYs, is bad usage", async () => {
@@ -131,6 +166,26 @@ describe("secrets list / unset", () => {
     expect(all()).not.toContain("value-");
   });
 
+  test("list --json: the names, never the values", async () => {
+    await runSecretsCommand(["set", "prod", "ZED=value-zed-1", "ALPHA=value-alpha-2"], cfg(), io());
+    out = [];
+    const data: unknown[] = [];
+    expect(await runSecretsCommand(["list", "prod"], cfg(), io({ data: (v) => data.push(v) }), { json: true })).toBe(0);
+    expect(data).toEqual([{ env: "prod", store: "age", names: ["ALPHA", "ZED"] }]);
+    expect(out).toEqual([]);
+    expect(JSON.stringify(data)).not.toContain("value-");
+    data.length = 0;
+    await runSecretsCommand(["list", "prod"], cfg({ store: "env", names: ["B"] }), io({ data: (v) => data.push(v) }, { B: "vb-secret" }), { json: true });
+    expect(data).toEqual([{ env: "prod", store: "env", names: ["B"] }]);
+  });
+
+  test("unset --json", async () => {
+    await runSecretsCommand(["set", "prod", "A=1", "B=2"], cfg(), io());
+    const data: unknown[] = [];
+    await runSecretsCommand(["unset", "prod", "A", "C"], cfg(), io({ data: (v) => data.push(v) }), { json: true });
+    expect(data).toEqual([{ env: "prod", unset: ["A"], absent: ["C"], file: "secrets/prod.env.age" }]);
+  });
+
   test("list with no file yet says so", async () => {
     expect(await runSecretsCommand(["list", "prod"], cfg(), io())).toBe(0);
     expect(out).toEqual([]);
@@ -158,6 +213,59 @@ describe("secrets list / unset", () => {
     await expect(runSecretsCommand(["set", "prod"], cfg(), io())).rejects.toBeInstanceOf(UsageError);
     await expect(runSecretsCommand(["list"], cfg(), io())).rejects.toBeInstanceOf(UsageError);
     await expect(runSecretsCommand(["list", "staging"], cfg(), io())).rejects.toThrow('not "staging"');
+  });
+});
+
+describe("secrets import", () => {
+  const file = async (text: string) => {
+    const p = join(root, "import.env");
+    await writeFile(p, text);
+    return p;
+  };
+
+  test("sets every key of a dotenv file over what is there, and prints the names", async () => {
+    await runSecretsCommand(["set", "prod", "KEEP=kept", "B=old"], cfg(), io());
+    out = [];
+    const p = await file("# from the old host\nexport A=1\nB = 'two words' # comment\nPEM=\"line1\nline2\"\n");
+    expect(await runSecretsCommand(["import", "prod", p], cfg(), io())).toBe(0);
+    expect(await read()).toEqual({ KEEP: "kept", B: "two words", A: "1", PEM: "line1\nline2" });
+    expect(out).toEqual(["set A, B, PEM in prod (secrets/prod.env.age)"]);
+    expect(all()).not.toContain("two words");
+  });
+
+  test("- reads standard input; --json reports the names", async () => {
+    const data: unknown[] = [];
+    await runSecretsCommand(["set", "prod", "A=old"], cfg(), io());
+    const r = await runSecretsCommand(["import", "prod", "-"], cfg(), io({ stdin: async () => "A=new\nC=3\n", data: (v) => data.push(v) }), { json: true });
+    expect(r).toBe(0);
+    expect(await read()).toEqual({ A: "new", C: "3" });
+    expect(data).toEqual([{ env: "prod", set: ["A", "C"], added: ["C"], changed: ["A"], file: "secrets/prod.env.age" }]);
+  });
+
+  test("every problem in the file is reported, by line, and nothing is written", async () => {
+    await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
+    const before = await readFile(join(root, "secrets", "prod.env.age"));
+    const p = await file("B=fine\nhunter2-alone\nC='unclosed hunter2\nbad-name=hunter2\n");
+    const e = await runSecretsCommand(["import", "prod", p], cfg(), io()).catch((x) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.problems.map((x: { line: number }) => x.line)).toEqual([2, 3, 4]);
+    expect(e.message.split("\n")).toEqual([
+      `${p}:2: expected KEY=VALUE`,
+      `${p}:3: the value starts with ' but has no closing ' at the end of a line (or before a # comment); a value that starts with a quote must be quoted whole`,
+      `${p}:4: not a valid name (letters, digits and _, not starting with a digit)`,
+    ]);
+    expect(e.hint).toBe(`nothing was set in prod: fix ${p} and import it again`);
+    expect(e.message).not.toContain("hunter2");
+    expect(await readFile(join(root, "secrets", "prod.env.age"))).toEqual(before);
+  });
+
+  test("bad usage: no file, a missing file, an empty one", async () => {
+    await expect(runSecretsCommand(["import", "prod"], cfg(), io())).rejects.toThrow("needs ENV and FILE");
+    await expect(runSecretsCommand(["import", "prod", join(root, "nope.env")], cfg(), io())).rejects.toThrow("(ENOENT)");
+    await expect(runSecretsCommand(["import", "prod", await file("# only a comment\n")], cfg(), io())).rejects.toThrow(
+      "has no KEY=VALUE lines: nothing was set in prod",
+    );
+    expect(existsSync(join(root, "secrets"))).toBe(false);
   });
 });
 
@@ -210,14 +318,76 @@ describe("secrets edit", () => {
     expect(await read()).toEqual({ A: "changed" });
   });
 
-  test("an invalid result saves nothing, names the line, and still removes the temp dir", async () => {
+  // An editor whose Nth run does what `run N` says; it keeps each run's file as shown-N.
+  const rounds = async (...runs: string[]) => {
+    const cases = runs.map((body, i) => `  ${i + 1}) ${body || "true"} ;;`).join("\n");
+    return editor(
+      `n=$(( $(cat "${root}/runs" 2>/dev/null || echo 0) + 1 )); echo $n > "${root}/runs"\n` +
+        `cp "$1" "${root}/shown-$n"\ncase $n in\n${cases}\n  *) exit 9 ;;\nesac`,
+    );
+  };
+  const shown = (n: number) => readFile(join(root, `shown-${n}`), "utf8");
+  const runs = async () => Number((await readFile(join(root, "runs"), "utf8")).trim());
+
+  test("a mistake reopens the editor on the same text with the problems on top; fixing it saves", async () => {
     await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
-    const e = await runSecretsCommand(["edit", "prod"], cfg(), io({}, await editor(`echo "oops-secret" >> "$1"`))).catch((x) => x);
-    expect(e).toBeInstanceOf(ConfigError);
-    expect(e.message).toMatch(/^prod secrets \(your edit; nothing was saved\):\d+: expected KEY=VALUE$/);
-    expect(e.message).not.toContain("oops");
-    expect(await read()).toEqual({ A: "1" });
+    err = [];
+    out = [];
+    const environ = await rounds(
+      `printf 'oops-secret-value\\nmy-key=hunter2\\nB=2\\n' >> "$1"`,
+      `sed -i -e '/^oops-secret-value$/d' -e 's/^my-key=/MY_KEY=/' "$1"`,
+    );
+    expect(await runSecretsCommand(["edit", "prod"], cfg(), io({}, environ))).toBe(0);
+    expect(await runs()).toBe(2);
+    expect(await read()).toEqual({ A: "1", MY_KEY: "hunter2", B: "2" });
+    expect(out).toEqual(["added MY_KEY, B in prod (secrets/prod.env.age)"]);
+
+    // The reopened file: the problems, numbered as its own lines, then the first run's text unchanged.
+    const first = await shown(1);
+    const second = (await shown(2)).split("\n");
+    expect(second[0]).toBe("# qdeploy: NOTHING IS SAVED YET. Fix these problems, then save and quit (quit without saving to give up):");
+    const oops = second.indexOf("oops-secret-value") + 1;
+    expect(second.slice(1, 4)).toEqual([
+      `#   line ${oops}: expected KEY=VALUE`,
+      `#   line ${oops + 1}: not a valid name (letters, digits and _, not starting with a digit)`,
+      "# (end of problems)",
+    ]);
+    expect(second.slice(4).join("\n")).toBe(`${first}oops-secret-value\nmy-key=hunter2\nB=2\n`);
+    // Said on stderr too, by line number only.
+    expect(err.join("\n")).toContain("2 problems in the edit (line ");
+    expect(err.join("\n")).toContain("opening the editor again; quit it without saving to give up");
+    expect(err.join("\n")).not.toContain("hunter2");
+    expect(err.join("\n")).not.toContain("oops");
     expect(existsSync(await editedDir())).toBe(false);
+  });
+
+  test("a reopened editor left without changes gives up: nothing saved, and it says so", async () => {
+    await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
+    const before = await readFile(join(root, "secrets", "prod.env.age"));
+    const environ = await rounds(`echo "oops-secret" >> "$1"`, "");
+    const e = await runSecretsCommand(["edit", "prod"], cfg(), io({}, environ)).catch((x) => x);
+    expect(e).toBeInstanceOf(OperationError);
+    expect(e.message).toMatch(
+      /^nothing was saved to prod's secrets: the editor was left without changes, with 1 problem still in it \(line \d+: expected KEY=VALUE\)$/,
+    );
+    expect(e.message).not.toContain("oops");
+    expect(await runs()).toBe(2);
+    expect(await readFile(join(root, "secrets", "prod.env.age"))).toEqual(before);
+    expect(existsSync(await editedDir())).toBe(false);
+  });
+
+  test("a second mistake reopens again, with the new problems only", async () => {
+    const environ = await rounds(`echo "bad one" >> "$1"`, `sed -i 's/^bad one$/A=fixed/' "$1"; echo "A=again" >> "$1"`, `sed -i '/^A=again$/d' "$1"`);
+    expect(await runSecretsCommand(["edit", "prod"], cfg(), io({}, environ))).toBe(0);
+    expect(await runs()).toBe(3);
+    const third = await shown(3);
+    expect(third.match(/^# {3}line .*$/gm)).toEqual([expect.stringMatching(/^# {3}line \d+: A is set again \(first on line \d+\)$/)]);
+    // "first on line N" points at the right line of the file shown.
+    const [, dup, firstAt] = third.match(/line (\d+): A is set again \(first on line (\d+)\)/)!;
+    const lines = third.split("\n");
+    expect(lines[Number(firstAt) - 1]).toBe("A=fixed");
+    expect(lines[Number(dup) - 1]).toBe("A=again");
+    expect(await read()).toEqual({ A: "fixed" });
   });
 
   test("a failing editor changes nothing and removes the temp dir", async () => {

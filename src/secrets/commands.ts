@@ -3,7 +3,7 @@
  * Names are printed, values never: not in output, not in errors.
  */
 import { existsSync, rmSync } from "node:fs";
-import { mkdtemp, open, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -11,6 +11,7 @@ import { ConfigError, OperationError, UsageError } from "../errors.ts";
 import {
   ageFiles,
   appendRecipient,
+  readRecipientEntries,
   readRecipients,
   removeRecipientLines,
   readSecretsFile,
@@ -18,21 +19,23 @@ import {
   writeSecretsFile,
   type AgeFiles,
 } from "./age-store.ts";
-import { formatDotenv, parseDotenv, secretNameProblem } from "./dotenv.ts";
+import { dotenvValueProblem, formatDotenv, parseDotenv, secretNameProblem, type DotenvProblem } from "./dotenv.ts";
 import { childEnviron, resolveIdentity, type AgeIdentity } from "./identity.ts";
 import { loadSecrets } from "./store.ts";
 
 /** The command's terminal: standard input, output lines, message lines, and the environment. */
 export interface SecretsIO {
-  /** All of standard input (read only for `set ENV KEY` with a bare KEY, when stdin is not a terminal). */
+  /** All of standard input (read for `set ENV KEY` with a bare KEY when stdin is not a terminal, and `import ENV -`). */
   stdin: () => Promise<string>;
   /**
    * Set when standard input is a terminal: shows the prompt and reads one line without echo.
    * `set ENV KEY` then asks for the value instead of reading stdin to its end.
    */
   promptHidden?: (prompt: string) => Promise<string>;
-  /** Results: `list`'s names, confirmations. */
+  /** Results: `list`'s names, confirmations (not called with --json). */
   out: (line: string) => void;
+  /** With --json: the command's one result as a value (names, never values), printed as JSON. */
+  data?: (value: unknown) => void;
   /** Notes and warnings (an identity created, a recipients file created, ...). */
   err: (line: string) => void;
   /** VISUAL/EDITOR, QDEPLOY_AGE_KEY, XDG_CONFIG_HOME, HOME, and what env/command stores read. */
@@ -48,26 +51,32 @@ export type SecretsConfigSource =
   | ResolvedConfig
   | { load: (env: string) => Promise<ResolvedConfig>; environments: string[] };
 
-const USAGE = [
-  "usage: qdeploy secrets set ENV KEY | KEY=VALUE...   (a bare KEY asks for its value, hidden, or reads standard input)",
+/** The usage lines of `qdeploy secrets`, for errors and help. */
+export const SECRETS_USAGE = [
+  "usage: qdeploy secrets set ENV KEY | KEY=VALUE...   (a bare KEY asks for its value twice, hidden, or reads standard input)",
   "       qdeploy secrets unset ENV KEY...",
-  "       qdeploy secrets list ENV",
+  "       qdeploy secrets list ENV [--json]",
   "       qdeploy secrets edit ENV",
-  "       qdeploy secrets recipients list",
+  "       qdeploy secrets import ENV FILE|-   (a dotenv file; - reads standard input)",
+  "       qdeploy secrets recipients list [--json]",
   "       qdeploy secrets recipients add AGE1...",
   "       qdeploy secrets recipients remove AGE1...   (re-encrypts; rotate what the removed key could read)",
 ].join("\n");
 
-/** Runs `qdeploy secrets ARGS...` (args after "secrets"); returns the exit code, throws QdeployErrors. */
+/**
+ * Runs `qdeploy secrets ARGS...` (args after "secrets"); returns the exit code, throws QdeployErrors.
+ * `json`: each subcommand reports one value through io.data instead of lines through io.out.
+ */
 export async function runSecretsCommand(
   args: string[],
   cfg: SecretsConfigSource,
   io: SecretsIO,
-  opts: { identityFile?: string } = {},
+  opts: { identityFile?: string; json?: boolean } = {},
 ): Promise<number> {
   const [sub, ...rest] = args;
   const source = "load" in cfg ? cfg : { load: async (env: string) => single(cfg, env), environments: [cfg.env] };
-  const ctx: Ctx = { io, identityFile: opts.identityFile, load: source.load };
+  const json = Boolean(opts.json);
+  const ctx: Ctx = { io, identityFile: opts.identityFile, load: source.load, json, messages: [] };
   switch (sub) {
     case "set":
       return cmdSet(ctx, rest);
@@ -77,12 +86,17 @@ export async function runSecretsCommand(
       return cmdList(ctx, rest);
     case "edit":
       return cmdEdit(ctx, rest);
-    case "recipients":
-      return cmdRecipients(ctx, rest, source.environments);
+    case "import":
+      return cmdImport(ctx, rest);
+    case "recipients": {
+      const code = await cmdRecipients(ctx, rest, source.environments);
+      if (json && rest[0] !== "list") ctx.io.data?.({ ok: code === 0, messages: ctx.messages });
+      return code;
+    }
     case undefined:
-      throw new UsageError(`qdeploy secrets: missing a subcommand\n${USAGE}`);
+      throw new UsageError(`qdeploy secrets: missing a subcommand\n${SECRETS_USAGE}`);
     default:
-      throw new UsageError(`qdeploy secrets: unknown subcommand "${sub}"\n${USAGE}`);
+      throw new UsageError(`qdeploy secrets: unknown subcommand "${sub}"\n${SECRETS_USAGE}`);
   }
 }
 
@@ -90,6 +104,21 @@ interface Ctx {
   io: SecretsIO;
   identityFile?: string;
   load: (env: string) => Promise<ResolvedConfig>;
+  json: boolean;
+  /** With --json, what `say` would have printed (recipients add/remove report these). */
+  messages: string[];
+}
+
+/** A result line, or with --json nothing (the command reports `data` through `report`). */
+function say(ctx: Ctx, line: string): void {
+  if (ctx.json) ctx.messages.push(line);
+  else ctx.io.out(line);
+}
+
+/** The command's result: a line, or with --json one value. */
+function report(ctx: Ctx, line: string, data: unknown): void {
+  if (ctx.json) ctx.io.data?.(data);
+  else ctx.io.out(line);
 }
 
 function single(cfg: ResolvedConfig, env: string): ResolvedConfig {
@@ -101,7 +130,7 @@ function single(cfg: ResolvedConfig, env: string): ResolvedConfig {
 
 async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
   const [env, ...pairs] = args;
-  if (!env || pairs.length === 0) throw new UsageError(`qdeploy secrets set: needs ENV and at least one KEY=VALUE\n${USAGE}`);
+  if (!env || pairs.length === 0) throw new UsageError(`qdeploy secrets set: needs ENV and at least one KEY=VALUE\n${SECRETS_USAGE}`);
   const parsed = pairs.map((arg, i) => {
     const eq = arg.indexOf("=");
     const name = eq < 0 ? arg : arg.slice(0, eq);
@@ -131,6 +160,10 @@ async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
     let value: string;
     if (ctx.io.promptHidden) {
       value = await ctx.io.promptHidden(`${name} for ${env} (typing is hidden; a multi-line value: pipe it in): `);
+      if (value !== "") {
+        const again = await ctx.io.promptHidden(`${name} again: `);
+        if (again !== value) throw new OperationError(`the two values typed for ${name} differ: nothing was changed in ${env}`);
+      }
     } else {
       value = await ctx.io.stdin();
       value = value.endsWith("\r\n") ? value.slice(0, -2) : value.endsWith("\n") ? value.slice(0, -1) : value;
@@ -143,17 +176,22 @@ async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
     }
     bare[0]!.value = value;
   }
+  for (const p of parsed) {
+    const problem = dotenvValueProblem(p.value!);
+    if (problem) throw new UsageError(`qdeploy secrets set: ${p.name}: ${problem}`);
+  }
   const identity = await identityFor(ctx);
   const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
   for (const p of parsed) current[p.name] = p.value!;
   await save(ctx, env, files, identity, current);
-  ctx.io.out(`set ${parsed.map((p) => p.name).join(", ")} in ${env} (${files.show(files.file)})`);
+  const names = parsed.map((p) => p.name);
+  report(ctx, `set ${names.join(", ")} in ${env} (${files.show(files.file)})`, { env, set: names, file: files.show(files.file) });
   return 0;
 }
 
 async function cmdUnset(ctx: Ctx, args: string[]): Promise<number> {
   const [env, ...names] = args;
-  if (!env || names.length === 0) throw new UsageError(`qdeploy secrets unset: needs ENV and at least one KEY\n${USAGE}`);
+  if (!env || names.length === 0) throw new UsageError(`qdeploy secrets unset: needs ENV and at least one KEY\n${SECRETS_USAGE}`);
   names.forEach((n, i) => checkArgName(n, i, "unset"));
   const files = await ageOnly(ctx, env);
   const identity = await identityFor(ctx);
@@ -161,16 +199,20 @@ async function cmdUnset(ctx: Ctx, args: string[]): Promise<number> {
   const present = names.filter((n) => current && n in current);
   const absent = names.filter((n) => !present.includes(n));
   if (absent.length) ctx.io.err(`not set in ${env}, nothing to remove: ${absent.join(", ")}`);
-  if (!current || present.length === 0) return 0;
+  const result = { env, unset: present, absent, file: files.show(files.file) };
+  if (!current || present.length === 0) {
+    if (ctx.json) ctx.io.data?.({ ...result, unset: [] });
+    return 0;
+  }
   for (const n of present) delete current[n];
   await save(ctx, env, files, identity, current);
-  ctx.io.out(`unset ${present.join(", ")} in ${env} (${files.show(files.file)})`);
+  report(ctx, `unset ${present.join(", ")} in ${env} (${files.show(files.file)})`, result);
   return 0;
 }
 
 async function cmdList(ctx: Ctx, args: string[]): Promise<number> {
   const [env, ...extra] = args;
-  if (!env || extra.length) throw new UsageError(`qdeploy secrets list: needs exactly ENV\n${USAGE}`);
+  if (!env || extra.length) throw new UsageError(`qdeploy secrets list: needs exactly ENV\n${SECRETS_USAGE}`);
   const cfg = await ctx.load(env);
   let values: Record<string, string>;
   if (cfg.secrets.store === "age") {
@@ -178,28 +220,61 @@ async function cmdList(ctx: Ctx, args: string[]): Promise<number> {
     const identity = await identityFor(ctx);
     const found = await readSecretsFile(files.file, async () => identity, files.show(files.file));
     if (!found) {
-      ctx.io.err(`${env} has no secrets yet (${files.show(files.file)} does not exist); add one with \`qdeploy secrets set ${env} KEY=VALUE\``);
-      return 0;
+      ctx.io.err(`${env} has no secrets yet (${files.show(files.file)} does not exist); add one with \`qdeploy secrets set ${env} KEY\``);
     }
-    values = found;
+    values = found ?? {};
   } else {
     values = await loadSecrets(cfg, { identityFile: ctx.identityFile, environ: ctx.io.environ });
   }
-  for (const name of Object.keys(values).sort()) ctx.io.out(name);
+  const names = Object.keys(values).sort();
+  if (ctx.json) ctx.io.data?.({ env, store: cfg.secrets.store, names });
+  else for (const name of names) ctx.io.out(name);
   return 0;
 }
 
 const EDIT_HEADER = (env: string, shown: string) =>
   [
     `# qdeploy secrets for ${env}: saved, encrypted, to ${shown} when you quit the editor.`,
-    "# One KEY=VALUE per line; the value is taken verbatim to the end of the line.",
-    '# A value with a newline: KEY="line 1\\nline 2" (escapes: \\n \\r \\\\ \\"). Lines starting with # are not saved.',
+    "# dotenv format: KEY=value (spaces around it are trimmed; ' # ' starts a comment), KEY='literal text',",
+    '# KEY="with \\n for a newline", or a quoted value over several lines. Lines starting with # are not saved.',
     "",
   ].join("\n");
 
+/** The first and last lines of the problems `edit` puts at the top of a reopened file; removed before parsing. */
+const PROBLEMS_FIRST = "# qdeploy: NOTHING IS SAVED YET. Fix these problems, then save and quit (quit without saving to give up):";
+const PROBLEMS_LAST = "# (end of problems)";
+/** A scripted editor that never fixes its text must not keep qdeploy reopening it. */
+const MAX_EDIT_ROUNDS = 20;
+
+/** `text` without the problems block a reopened editor was given. */
+function withoutProblems(text: string): string {
+  if (!text.startsWith(`${PROBLEMS_FIRST}\n`)) return text;
+  const lines = text.split("\n");
+  const last = lines.indexOf(PROBLEMS_LAST);
+  if (last >= 0) return lines.slice(last + 1).join("\n");
+  let i = 1;
+  while (i < lines.length && lines[i]!.startsWith("#   line ")) i++;
+  return lines.slice(i).join("\n");
+}
+
+/**
+ * Problems of the edited text, numbered as the lines of the file that shows them at its
+ * top: the block's length is known from the first count, so the text is parsed again
+ * below that many placeholder lines.
+ */
+function numberedProblems(body: string): DotenvProblem[] {
+  const first = parseDotenv(body, { writable: true }).problems;
+  if (!first.length) return first;
+  return parseDotenv("#\n".repeat(first.length + 2) + body, { writable: true }).problems;
+}
+
+function problemsBlock(problems: DotenvProblem[]): string {
+  return [PROBLEMS_FIRST, ...problems.map((p) => `#   ${p.message}`), PROBLEMS_LAST, ""].join("\n");
+}
+
 async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
   const [env, ...extra] = args;
-  if (!env || extra.length) throw new UsageError(`qdeploy secrets edit: needs exactly ENV\n${USAGE}`);
+  if (!env || extra.length) throw new UsageError(`qdeploy secrets edit: needs exactly ENV\n${SECRETS_USAGE}`);
   const files = await ageOnly(ctx, env);
   const identity = await identityFor(ctx);
   const before = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
@@ -223,7 +298,7 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
     ["SIGINT", () => {}],
   ];
   for (const [s, h] of handlers) process.on(s, h);
-  let edited: string;
+  let after: Record<string, string>;
   try {
     const handle = await open(path, "wx", 0o600);
     try {
@@ -231,41 +306,57 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
     } finally {
       await handle.close();
     }
-    try {
-      child = Bun.spawn([...editor, path], {
-        stdio: ["inherit", "inherit", "inherit"],
-        env: childEnviron(ctx.io.environ),
-      });
-    } catch (e) {
-      throw new OperationError(
-        `cannot start the editor "${editor[0]}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ` +
-          `set VISUAL or EDITOR to an installed editor`,
+    // On a mistake the editor opens again on the same text, the problems (line numbers,
+    // never values) at its top, until the text is good or is saved unchanged.
+    let reopened: { body: string; problems: DotenvProblem[] } | null = null;
+    for (let round = 1; ; round++) {
+      try {
+        child = Bun.spawn([...editor, path], {
+          stdio: ["inherit", "inherit", "inherit"],
+          env: childEnviron(ctx.io.environ),
+        });
+      } catch (e) {
+        throw new OperationError(
+          `cannot start the editor "${editor[0]}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ` +
+            `set VISUAL or EDITOR to an installed editor`,
+        );
+      }
+      const code = await child.exited;
+      if (code !== 0) throw new OperationError(`the editor (${editor[0]}) exited with ${code}: nothing was changed in ${env}`);
+      const body = withoutProblems(await readFile(path, "utf8"));
+      if (reopened && body === reopened.body) {
+        throw new OperationError(
+          `nothing was saved to ${env}'s secrets: the editor was left without changes, with ` +
+            `${reopened.problems.length} problem${reopened.problems.length === 1 ? "" : "s"} still in it ` +
+            `(${reopened.problems.map((p) => p.message).join("; ")})`,
+        );
+      }
+      const problems = numberedProblems(body);
+      if (!problems.length) {
+        after = parseDotenv(body).values;
+        break;
+      }
+      if (round >= MAX_EDIT_ROUNDS) {
+        throw new OperationError(`nothing was saved to ${env}'s secrets: the text still had problems after ${round} edits (${problems.map((p) => p.message).join("; ")})`);
+      }
+      ctx.io.err(
+        `${problems.length} problem${problems.length === 1 ? "" : "s"} in the edit (${problems.map((p) => p.message).join("; ")}): ` +
+          `opening the editor again; quit it without saving to give up`,
       );
+      await writeFile(path, problemsBlock(problems) + body);
+      reopened = { body, problems };
     }
-    const code = await child.exited;
-    if (code !== 0) throw new OperationError(`the editor (${editor[0]}) exited with ${code}: nothing was changed in ${env}`);
-    edited = await readFile(path, "utf8");
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
     await rm(dir, { recursive: true, force: true });
   }
 
-  const { values: after, problems } = parseDotenv(edited);
-  if (problems.length) {
-    throw new ConfigError(
-      problems.map((p) => ({
-        file: `${env} secrets (your edit; nothing was saved)`,
-        line: p.line,
-        path: "",
-        message: p.message.replace(/^line \d+: /, ""),
-      })),
-    );
-  }
   const added = Object.keys(after).filter((k) => !(k in before));
   const changed = Object.keys(after).filter((k) => k in before && before[k] !== after[k]);
   const removed = Object.keys(before).filter((k) => !(k in after));
+  const result = { env, added, changed, removed, file: files.show(files.file) };
   if (!added.length && !changed.length && !removed.length) {
-    ctx.io.out(`no changes to ${env}'s secrets`);
+    report(ctx, `no changes to ${env}'s secrets`, result);
     return 0;
   }
   await save(ctx, env, files, identity, after);
@@ -274,7 +365,37 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
     changed.length ? `changed ${changed.join(", ")}` : "",
     removed.length ? `removed ${removed.join(", ")}` : "",
   ].filter(Boolean);
-  ctx.io.out(`${parts.join("; ")} in ${env} (${files.show(files.file)})`);
+  report(ctx, `${parts.join("; ")} in ${env} (${files.show(files.file)})`, result);
+  return 0;
+}
+
+/** `import ENV FILE|-`: every KEY=VALUE of a dotenv file, set over what is there; all or nothing. */
+async function cmdImport(ctx: Ctx, args: string[]): Promise<number> {
+  const [env, file, ...extra] = args;
+  if (!env || !file || extra.length) throw new UsageError(`qdeploy secrets import: needs ENV and FILE (or - for standard input)\n${SECRETS_USAGE}`);
+  const files = await ageOnly(ctx, env);
+  const shown = file === "-" ? "standard input" : file;
+  let text: string;
+  try {
+    text = file === "-" ? await ctx.io.stdin() : await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`qdeploy secrets import: cannot read ${shown} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const { values, problems } = parseDotenv(text, { writable: true });
+  if (problems.length) {
+    const e = new ConfigError(problems.map((p) => ({ file: shown, line: p.line, path: "", message: p.message.replace(/^line \d+: /, "") })));
+    e.hint = `nothing was set in ${env}: fix ${shown} and import it again`;
+    throw e;
+  }
+  const names = Object.keys(values);
+  if (!names.length) throw new UsageError(`qdeploy secrets import: ${shown} has no KEY=VALUE lines: nothing was set in ${env}`);
+  const identity = await identityFor(ctx);
+  const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
+  const changed = names.filter((n) => n in current && current[n] !== values[n]);
+  const added = names.filter((n) => !(n in current));
+  Object.assign(current, values);
+  await save(ctx, env, files, identity, current);
+  report(ctx, `set ${names.join(", ")} in ${env} (${files.show(files.file)})`, { env, set: names, added, changed, file: files.show(files.file) });
   return 0;
 }
 
@@ -282,9 +403,9 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
 
 async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): Promise<number> {
   const [what, ...keys] = args;
-  if (what !== "add" && what !== "list" && what !== "remove") throw new UsageError(`qdeploy secrets recipients: add, remove or list\n${USAGE}`);
-  if (what === "list" && keys.length) throw new UsageError(`qdeploy secrets recipients list: takes no arguments\n${USAGE}`);
-  if (what !== "list" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients ${what}: needs a public key (age1...)\n${USAGE}`);
+  if (what !== "add" && what !== "list" && what !== "remove") throw new UsageError(`qdeploy secrets recipients: add, remove or list\n${SECRETS_USAGE}`);
+  if (what === "list" && keys.length) throw new UsageError(`qdeploy secrets recipients list: takes no arguments\n${SECRETS_USAGE}`);
+  if (what !== "list" && keys.length === 0) throw new UsageError(`qdeploy secrets recipients ${what}: needs a public key (age1...)\n${SECRETS_USAGE}`);
   for (const k of keys) {
     const p = recipientProblem(k);
     // A secret key pasted here must not be echoed back.
@@ -304,11 +425,20 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
 
   if (what === "list") {
     const me = await resolveIdentity({ identityFile: ctx.identityFile, environ: ctx.io.environ, create: false }).catch(() => null);
+    const listed: { file: string; exists: boolean; recipients: { key: string; comment: string | null; you: boolean }[] }[] = [];
     for (const files of recipientFiles) {
-      const list = await readRecipients(files.recipients, files.show(files.recipients));
-      if (recipientFiles.length > 1) ctx.io.out(`${files.show(files.recipients)}:`);
-      if (!list) ctx.io.err(`${files.show(files.recipients)} does not exist yet; the first \`qdeploy secrets set\` creates it`);
-      for (const k of list ?? []) ctx.io.out(me?.publicKey === k ? `${k} (you)` : k);
+      const shown = files.show(files.recipients);
+      const entries = await readRecipientEntries(files.recipients, shown);
+      if (!entries) ctx.io.err(`${shown} does not exist yet; the first \`qdeploy secrets set\` creates it`);
+      listed.push({ file: shown, exists: entries !== null, recipients: (entries ?? []).map((e) => ({ ...e, you: me?.publicKey === e.key })) });
+    }
+    if (ctx.json) {
+      ctx.io.data?.({ files: listed });
+      return 0;
+    }
+    for (const f of listed) {
+      if (listed.length > 1) ctx.io.out(`${f.file}:`);
+      for (const r of f.recipients) ctx.io.out(r.you ? `${r.key} (you)` : r.key);
     }
     return 0;
   }
@@ -326,7 +456,7 @@ async function cmdRecipients(ctx: Ctx, args: string[], environments: string[]): 
       if (existing?.includes(k)) ctx.io.err(`${k} is already in ${shown}`);
       else {
         await appendRecipient(files.recipients, k);
-        ctx.io.out(`added ${k} to ${shown}`);
+        say(ctx, `added ${k} to ${shown}`);
       }
     }
   }
@@ -403,7 +533,7 @@ async function removeRecipients(
 
   for (const files of recipientFiles) {
     const removed = await removeRecipientLines(files.recipients, keys);
-    for (const k of removed) ctx.io.out(`removed ${k} from ${files.show(files.recipients)}`);
+    for (const k of removed) say(ctx, `removed ${k} from ${files.show(files.recipients)}`);
   }
   for (const [file, { files, values }] of plain) await reencrypt(ctx, file, files, values);
   if (keys.includes(identity.publicKey)) {
@@ -436,7 +566,7 @@ async function reencryptTargets(envs: { files: AgeFiles }[], recipientFiles: Age
 async function reencrypt(ctx: Ctx, file: string, files: AgeFiles, values: Record<string, string>): Promise<void> {
   const recipients = (await readRecipients(files.recipients, files.show(files.recipients))) ?? [];
   await writeSecretsFile(file, values, recipients);
-  ctx.io.out(`re-encrypted ${files.show(file)} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
+  say(ctx, `re-encrypted ${files.show(file)} to ${recipients.length} recipient${recipients.length === 1 ? "" : "s"}`);
 }
 
 // ---- shared ----

@@ -6,7 +6,10 @@ const typed = (keys: string) => typeKeys({ text: "", done: null }, keys);
 test.each([
   ["s3cret\r", { text: "s3cret", done: "enter" }],
   ["s3cret\n", { text: "s3cret", done: "enter" }],
-  ["s3cret\x04", { text: "s3cret", done: "enter" }],
+  ["s3cret\x04", { text: "s3cret", done: null }], // Ctrl-D does not end a value: Enter does
+  ["s3\x04cret\r", { text: "s3cret", done: "enter" }],
+  ["\x04", { text: "", done: "cancel" }], // Ctrl-D on an empty line: end of input
+  ["typo\x15right\r", { text: "right", done: "enter" }], // Ctrl-U clears the line
   ["abx\x7fc\r", { text: "abc", done: "enter" }],
   ["ab\b\bcd\r", { text: "cd", done: "enter" }],
   ["\x7f\x7fok\r", { text: "ok", done: "enter" }],

@@ -11,16 +11,18 @@ export interface HiddenLine {
 }
 
 /**
- * Applies keys as a terminal in raw mode delivers them: Enter (CR or LF) or Ctrl-D ends the
- * line, Ctrl-C or Ctrl-\ cancels, Backspace removes the last character, other control
- * characters (arrow keys' escapes included) are dropped. Pure.
+ * Applies keys as a terminal in raw mode delivers them: Enter (CR or LF) ends the line;
+ * Ctrl-C, Ctrl-\ or Ctrl-D on an empty line (end of input) cancels, Ctrl-D after text does
+ * nothing (the value is only ever ended by Enter); Backspace removes the last character,
+ * Ctrl-U all of them; other control characters (arrow keys' escapes included) are dropped. Pure.
  */
 export function typeKeys(line: HiddenLine, keys: string): HiddenLine {
   let { text, done } = line;
   for (const ch of keys) {
     if (done) break;
-    if (ch === "\r" || ch === "\n" || ch === "\x04") done = "enter";
-    else if (ch === "\x03" || ch === "\x1c") done = "cancel";
+    if (ch === "\r" || ch === "\n") done = "enter";
+    else if (ch === "\x03" || ch === "\x1c" || (ch === "\x04" && text === "")) done = "cancel";
+    else if (ch === "\x15") text = "";
     else if (ch === "\x7f" || ch === "\b") text = [...text].slice(0, -1).join("");
     else if (ch >= " " || ch === "\t") text += ch;
   }
