@@ -458,11 +458,15 @@ status() {
   for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
 }
 
+# On a terminal (`qdeploy exec -it`: ssh allocated a PTY) the unit gets a PTY of its own
+# (--pty: systemd-run relays bytes and window resizes, and passes $TERM); otherwise its
+# stdio are ours (--pipe). systemd 252 does not accept the two together.
 run_exec() {
-  local id
+  local id stdio=--pipe
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
-  exec systemd-run --quiet --pipe --wait --collect --service-type=exec \
+  if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
+  exec systemd-run --quiet "$stdio" --wait --collect --service-type=exec \
     -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
     -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=/var/lib/$app" \
     --setenv="PATH=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin" -- "$@"
