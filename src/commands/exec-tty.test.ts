@@ -46,10 +46,11 @@ function fakeTerminal(tty = true) {
       return this as never;
     },
   });
-  const stdout = Object.assign(new PassThrough(), { rows: 40, columns: 120 });
+  const stdout = new PassThrough();
+  const win = { rows: 40, cols: 120 };
   const listeners = new Set<() => void>();
-  const t: LocalTerminal = { stdin, stdout, term: "xterm-kitty", onResize: (l) => (listeners.add(l), () => listeners.delete(l)) };
-  return { t, modes, stdout, listeners, winch: () => listeners.forEach((l) => l()) };
+  const t: LocalTerminal = { stdin, stdout, term: "xterm-kitty", size: () => ({ ...win }), onResize: (l) => (listeners.add(l), () => listeners.delete(l)) };
+  return { t, modes, win, listeners, winch: () => listeners.forEach((l) => l()) };
 }
 
 describe("runInteractive", () => {
@@ -59,8 +60,8 @@ describe("runInteractive", () => {
     const h = fakeHost(async (_argv, o) => {
       expect(lt.t.stdin.isRaw).toBe(true);
       o.onResize!((r, c) => resizes.push(`${r}x${c}`));
-      lt.stdout.rows = 50;
-      lt.stdout.columns = 200;
+      lt.win.rows = 50;
+      lt.win.cols = 200;
       lt.winch();
       return 5;
     });

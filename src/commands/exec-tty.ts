@@ -3,7 +3,7 @@
  * as the app user with the live release's environment (switch.sh's `exec` verb, which
  * gives the unit a PTY of its own through `systemd-run --pty` when it runs on one).
  */
-import type { ReadStream, WriteStream } from "node:tty";
+import type { ReadStream } from "node:tty";
 import { OperationError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import { type HostFilter, selectHosts, withConnections } from "../ops/sessions.ts";
@@ -19,9 +19,11 @@ export const DEFAULT_SHELL = ["sh", "-c", "if command -v bash >/dev/null 2>&1; t
 /** The local side of the session: the user's terminal, or a test's streams. */
 export interface LocalTerminal {
   stdin: NodeJS.ReadableStream & Partial<Pick<ReadStream, "isTTY" | "isRaw" | "setRawMode">>;
-  stdout: NodeJS.WritableStream & Partial<Pick<WriteStream, "rows" | "columns">>;
+  stdout: NodeJS.WritableStream;
   /** $TERM for the host's PTY. */
   term: string;
+  /** The window's size now. */
+  size: () => { rows: number; cols: number };
   /** Subscribes to window resizes; returns the unsubscribe. */
   onResize: (listener: () => void) => () => void;
 }
@@ -32,6 +34,11 @@ export function processTerminal(): LocalTerminal {
     stdin: process.stdin,
     stdout: process.stdout,
     term: process.env.TERM || "xterm",
+    // Asked of the terminal each time (ioctl): Bun's stdout.rows stays at the startup size.
+    size: () => {
+      const [cols, rows] = process.stdout.isTTY ? process.stdout.getWindowSize() : [0, 0];
+      return { rows: rows || 24, cols: cols || 80 };
+    },
     onResize: (listener) => {
       process.on("SIGWINCH", listener);
       return () => process.off("SIGWINCH", listener);
@@ -58,7 +65,6 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
     throw new UsageError(`exec -it runs on one host, but ${hosts.length} match (${hosts.map((h) => h.label).join(", ")}); pick one with --host N or --hosts`);
   }
   const command = [layout(op.cfg.app).switchScript, "exec", ...(argv.length ? argv : DEFAULT_SHELL)];
-  const size = () => ({ rows: term.stdout.rows || 24, cols: term.stdout.columns || 80 });
   return withConnections(hosts, op.connect, async ([c]) => {
     const remote = c!.remote;
     if (!remote.shell) throw new OperationError(`${remote.label}: this connection cannot open a terminal`);
@@ -67,12 +73,12 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
     if (raw) term.stdin.setRawMode!(true);
     try {
       return await remote.shell(command, {
-        pty: { term: term.term, ...size() },
+        pty: { term: term.term, ...term.size() },
         stdin: term.stdin,
         stdout: term.stdout,
         onResize: (resize) =>
           term.onResize(() => {
-            const s = size();
+            const s = term.size();
             resize(s.rows, s.cols);
           }),
       });
