@@ -1,0 +1,105 @@
+/**
+ * `exec -it` on the sandbox VM, under script(1) so qdeploy's stdin is a terminal: the command
+ * runs on a PTY of the local window's size, as the app user (DynamicUser, like the app's
+ * units) with the live release's env; typed input reaches it, a resize of the local window
+ * reaches it, its exit status comes back; with no command it is a shell.
+ * The VM is shared with the other e2e files: this one touches only its own app.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { requireTool } from "../tools.ts";
+import { cleanApp, makeProject, ok, qdeploy, REPO, sandbox, writeConfig } from "./harness.ts";
+
+const MIN = 60_000;
+const APP = "ttyapp"; // no prefix in common with the other suites' apps
+const DRIVER = path.join(import.meta.dir, "exec-tty-driver.ts");
+const BUN = path.join(REPO, "node_modules/.bin/bun");
+let vm: SandboxInfo;
+let dir: string;
+
+/** A single-quoted sh word. */
+const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Runs `exec -it sandbox -- argv` in a 30x100 terminal (script(1)); `steps` are [text to wait
+ * for, what to do then (type, or resize the terminal to 40x120)]. Returns output and status.
+ */
+async function session(argv: string[], steps: [string, string | "resize"][]): Promise<{ code: number; out: string }> {
+  const script = requireTool("script");
+  const flag = path.join(dir, `resize-${Date.now()}`);
+  // The background job resizes the terminal when the flag appears: the kernel then sends
+  // SIGWINCH to the foreground process group, qdeploy's.
+  const inner = [
+    "stty rows 30 cols 100",
+    `(while [ ! -e ${q(flag)} ]; do sleep 0.1; done; stty rows 40 cols 120 </dev/tty) &`,
+    `exec ${q(BUN)} ${q(DRIVER)} sandbox -- ${argv.map(q).join(" ")}`,
+  ].join("\n");
+  const p = Bun.spawn([script, "-q", "-e", "-c", inner, "/dev/null"], { cwd: dir, env: { ...process.env, TERM: "xterm-256color" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const reader = p.stdout.getReader();
+  const deadline = Date.now() + 60_000;
+  const read = async (until: string) => {
+    while (!out.includes(until)) {
+      if (Date.now() > deadline) throw new Error(`no ${JSON.stringify(until)} in the session's output: ${JSON.stringify(out)}`);
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the session ended before ${JSON.stringify(until)}: ${JSON.stringify(out)}`);
+      out += new TextDecoder().decode(value);
+    }
+  };
+  for (const [until, act] of steps) {
+    await read(until);
+    if (act === "resize") writeFileSync(flag, "");
+    else p.stdin.write(act);
+    p.stdin.flush();
+  }
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  p.stdin.end();
+  const code = await p.exited;
+  if (!existsSync(flag)) writeFileSync(flag, ""); // lets the resizer go
+  // script's own terminal keeps output processing on (Bun's raw mode leaves OPOST set), so
+  // each "\r\n" from the host arrives as "\r\r\n": on a screen the same thing.
+  return { code, out: (out + (await new Response(p.stderr).text())).replaceAll("\r\r\n", "\r\n") };
+}
+
+beforeAll(async () => {
+  vm = await sandbox();
+  dir = makeProject(APP);
+  await cleanApp(vm, APP);
+  writeConfig(dir, vm, { app: APP, workers: 1, env: { TTY_PROOF: "from-the-live-env" } });
+  ok(await qdeploy(dir, ["push", "sandbox"]));
+}, 10 * MIN);
+
+describe("exec -it", () => {
+  test("a PTY of the local size, as the app user with the live env; typed input and a resize reach it; the exit status comes back", async () => {
+    const { code, out } = await session(
+      [
+        "bash",
+        "-c",
+        'tty; [ -t 0 ] && [ -t 1 ] && echo both-ttys; echo "who=$(id -un) env=$TTY_PROOF term=$TERM"; stty size; ' +
+          'echo ready-for-input; read -r line; echo "got:$line"; ' +
+          "trap 'stty size; exit 7' WINCH; echo ready-for-resize; while :; do sleep 0.1; done",
+      ],
+      [
+        ["ready-for-input", "typed words\r"],
+        ["ready-for-resize", "resize"],
+      ],
+    );
+    expect(out).toMatch(/\/dev\/pts\/\d+\r\nboth-ttys\r\n/);
+    expect(out).toContain(`who=${APP} env=from-the-live-env term=xterm-256color\r\n30 100\r\n`);
+    expect(out).toContain("got:typed words\r\n");
+    expect(out).toContain("40 120\r\n");
+    expect(code).toBe(7);
+  }, 2 * MIN);
+
+  test("no command: a shell (bash) with the release's bin first on PATH", async () => {
+    const { code, out } = await session([], [["$ ", 'echo "shell=$0 who=$(id -un) path=${PATH%%:*}"; exit 5\r']]);
+    expect(out).toMatch(new RegExp(`shell=bash who=${APP} path=/srv/qdeploy/${APP}/releases/\\d+/bin\\r\\n`));
+    expect(code).toBe(5);
+  }, 2 * MIN);
+});
