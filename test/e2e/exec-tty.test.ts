@@ -8,6 +8,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { auditCommand } from "../../src/commands/audit.ts";
+import { createOutput } from "../../src/output.ts";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { requireTool } from "../tools.ts";
 import { cleanApp, makeProject, ok, qdeploy, REPO, sandbox, writeConfig } from "./harness.ts";
@@ -102,4 +104,27 @@ describe("exec -it", () => {
     expect(out).toMatch(new RegExp(`shell=bash who=${APP} path=/srv/qdeploy/${APP}/releases/\\d+/bin\\r\\n`));
     expect(code).toBe(5);
   }, 2 * MIN);
+});
+
+describe("beside exec -it", () => {
+  test("plain exec (no terminal) still runs with pipes, as the app user with the env", async () => {
+    const r = ok(await qdeploy(dir, ["exec", "sandbox", "--", "sh", "-c", '[ -t 0 ] || [ -t 1 ] || echo "no-tty $(id -un) $TTY_PROOF"']));
+    expect(r.stdout).toBe(`no-tty ${APP} from-the-live-env\n`);
+  }, MIN);
+
+  test("audit: the push's activation, who did it, as a table and as {entries}", async () => {
+    const run = async (json: boolean) => {
+      let text = "";
+      const out = createOutput({ json, tty: false, write: (t) => void (text += t) });
+      await auditCommand({ out, configFile: path.join(dir, "deploy.toml"), lockWaitSec: 60 }, "sandbox", { lines: 10 }, {});
+      return text;
+    };
+    const label = `root@127.0.0.1:${vm.sshPort}`;
+    const table = (await run(false)).split("\n");
+    expect(table[0]).toMatch(/^TIME {18}HOST +WHAT +WHO$/);
+    expect(table[1]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ  ${label.replaceAll(".", "\\.")}  activated \\d{14}  \\S+@\\S+$`));
+    const { entries } = JSON.parse(await run(true));
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ host: label, who: expect.stringMatching(/@/), what: expect.stringMatching(/^activated \d{14}$/) });
+  }, MIN);
 });
