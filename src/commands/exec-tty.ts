@@ -70,7 +70,16 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
     if (!remote.shell) throw new OperationError(`${remote.label}: this connection cannot open a terminal`);
     const raw = Boolean(term.stdin.isTTY && term.stdin.setRawMode && !term.stdin.isRaw);
     // Raw: every key (Ctrl-C, Ctrl-D, arrows) goes to the host's terminal, which interprets it.
-    if (raw) term.stdin.setRawMode!(true);
+    // Restored in `finally` for what follows in this process (an error printed); on a fatal
+    // signal Bun resets the terminal for SIGTERM and SIGINT but not for SIGHUP: done here.
+    const onHangup = () => {
+      term.stdin.setRawMode!(false);
+      process.exit(128 + 1);
+    };
+    if (raw) {
+      term.stdin.setRawMode!(true);
+      process.once("SIGHUP", onHangup);
+    }
     try {
       return await remote.shell(command, {
         pty: { term: term.term, ...term.size() },
@@ -83,6 +92,7 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
           }),
       });
     } finally {
+      process.off("SIGHUP", onHangup);
       if (raw) term.stdin.setRawMode!(false);
     }
   });
