@@ -6,13 +6,13 @@
  * The VM is shared with the other e2e files: this one touches only its own app.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { auditCommand } from "../../src/commands/audit.ts";
 import { createOutput } from "../../src/output.ts";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { requireTool } from "../tools.ts";
-import { cleanApp, makeProject, ok, qdeploy, REPO, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, makeProject, ok, onVm, onVmOk, qdeploy, REPO, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "ttyapp"; // no prefix in common with the other suites' apps
@@ -127,4 +127,26 @@ describe("beside exec -it", () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ host: label, who: expect.stringMatching(/@/), what: expect.stringMatching(/^activated \d{14}$/) });
   }, MIN);
+});
+
+describe("exec -it through sudo", () => {
+  // Last: it points deploy.toml at another login. Debian's sudo keeps a PTY of its own
+  // (use_pty) between sshd's and the unit's; the size and the exit status cross all three.
+  test("a deploy user other than root: the same PTY session through sudo -n", async () => {
+    const user = "ttyuser";
+    const pub = readFileSync(`${vm.identity}.pub`, "utf8").trim();
+    await onVm(vm, ["bash", "-c", `userdel -rf ${user} 2>/dev/null; rm -f /etc/sudoers.d/qdeploy-${user}; true`]);
+    await onVmOk(
+      vm,
+      `command -v sudo >/dev/null && useradd -m -s /bin/bash -p '*' ${user} && install -d -m 700 -o ${user} -g ${user} ~${user}/.ssh && ` +
+        `printf '%s\\n' '${pub}' > ~${user}/.ssh/authorized_keys && chown ${user}: ~${user}/.ssh/authorized_keys && ` +
+        `echo '${user} ALL=(root) NOPASSWD: ALL' > /etc/sudoers.d/qdeploy-${user} && chmod 440 /etc/sudoers.d/qdeploy-${user}`,
+    );
+    const file = path.join(dir, "deploy.toml");
+    writeFileSync(file, readFileSync(file, "utf8").replace(`"root@127.0.0.1:${vm.sshPort}"`, `"${user}@127.0.0.1:${vm.sshPort}"`));
+    expect(readFileSync(file, "utf8")).toContain(`"${user}@127.0.0.1:${vm.sshPort}"`);
+    const { code, out } = await session(["sh", "-c", '[ -t 0 ] && [ -t 1 ] && echo both-ttys; stty size; echo "who=$(id -un) env=$TTY_PROOF"; exit 9'], []);
+    expect(out).toContain(`both-ttys\r\n30 100\r\nwho=${APP} env=from-the-live-env\r\n`);
+    expect(code).toBe(9);
+  }, 2 * MIN);
 });
