@@ -7,6 +7,7 @@
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
+#                                 (on a PTY of its own when run on a terminal: exec -it)
 set -euo pipefail
 umask 022
 
