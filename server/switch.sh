@@ -7,6 +7,7 @@
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
+#                                 (on a PTY of its own when run on a terminal: exec -it)
 set -euo pipefail
 umask 022
 
@@ -458,11 +459,15 @@ status() {
   for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
 }
 
+# On a terminal (`qdeploy exec -it`: ssh allocated a PTY) the unit gets a PTY of its own
+# (--pty: systemd-run relays bytes and window resizes, and passes $TERM); otherwise its
+# stdio are ours (--pipe). systemd 252 does not accept the two together.
 run_exec() {
-  local id
+  local id stdio=--pipe
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
-  exec systemd-run --quiet --pipe --wait --collect --service-type=exec \
+  if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
+  exec systemd-run --quiet "$stdio" --wait --collect --service-type=exec \
     -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
     -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=/var/lib/$app" \
     --setenv="PATH=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin" -- "$@"

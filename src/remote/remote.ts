@@ -33,6 +33,19 @@ export interface UploadOptions {
   onProgress?: (bytesSent: number) => void;
 }
 
+/** A terminal session (`exec -it`): raw bytes both ways, the window size kept in step. */
+export interface ShellOptions {
+  /** The pseudo-terminal the host allocates: $TERM and the local window size. */
+  pty: { term: string; rows: number; cols: number };
+  /** What the user types; its end sends EOF. Paused again when the session ends. */
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  /** Default stdout (under a PTY the host merges stderr into it anyway). */
+  stderr?: NodeJS.WritableStream;
+  /** Subscribes to the local window's resizes (SIGWINCH); returns the unsubscribe. */
+  onResize?: (resize: (rows: number, cols: number) => void) => () => void;
+}
+
 export interface Remote {
   /** `user@host[:port]` as written in deploy.toml; prefixes output and errors. */
   readonly label: string;
@@ -45,6 +58,11 @@ export interface Remote {
    * remotePath. An interrupted or corrupt upload never appears at remotePath.
    */
   upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }>;
+  /**
+   * Runs argv on a pseudo-terminal, wired to these streams, until it exits: its exit status
+   * (128 + the signal's number if a signal killed it). Absent on Remotes that cannot (tests).
+   */
+  shell?(argv: string[], opts: ShellOptions): Promise<number>;
   close(): Promise<void>;
   /** False once the connection is closed or lost (a pool drops it then); absent: assume open. */
   isOpen?(): boolean;

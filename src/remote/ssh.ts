@@ -3,7 +3,7 @@
  * reused for every call; each exec/write/upload is a channel on it.
  */
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { constants as osConstants, homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import * as zlib from "node:zlib";
@@ -20,7 +20,7 @@ import {
   lookupHostKey,
   readKnownHosts,
 } from "./known-hosts.ts";
-import type { ExecOptions, ExecResult, Remote, UploadOptions } from "./remote.ts";
+import type { ExecOptions, ExecResult, Remote, ShellOptions, UploadOptions } from "./remote.ts";
 import { resolveSshTarget, type SshEndpoint, type SshTarget } from "./ssh-config.ts";
 import { privilegedArgv, sudoRefusal } from "./sudo.ts";
 
@@ -505,6 +505,69 @@ class SshRemote implements Remote {
       });
     }
     return { bytesSent };
+  }
+
+  async shell(argv: string[], opts: ShellOptions): Promise<number> {
+    const command = this.commandLine(argv);
+    const shown = `\`${command.length > 200 ? `${command.slice(0, 200)}…` : command}\``;
+    await this.acquire();
+    try {
+      if (this.lostReason) throw new RemoteError(this.label, `cannot run ${shown}: ${this.lostReason}`);
+      const { term, rows, cols } = opts.pty;
+      const ch = await new Promise<ClientChannel>((res, rej) => {
+        this.client.exec(command, { pty: { term, rows, cols, width: 0, height: 0 } }, (err, ch) =>
+          err ? rej(new RemoteError(this.label, `cannot start ${shown}: ${this.lostReason ?? err.message}`)) : res(ch),
+        );
+      });
+      return await new Promise<number>((res, rej) => {
+        let code: number | null | undefined;
+        let signal: string | undefined;
+        let done = false;
+        const onInput = (b: Buffer | string) => {
+          if (!done) ch.write(b);
+        };
+        const onEnd = () => {
+          if (!done) ch.end();
+        };
+        const unsubscribe = opts.onResize?.((r, c) => {
+          if (!done) ch.setWindow(r, c, 0, 0);
+        });
+        const finish = (f: () => void) => {
+          if (done) return;
+          done = true;
+          opts.stdin.off("data", onInput);
+          opts.stdin.off("end", onEnd);
+          opts.stdin.pause(); // a paused stdin lets the process exit
+          unsubscribe?.();
+          this.onLost.delete(lost);
+          f();
+        };
+        const lost = () => finish(() => rej(new RemoteError(this.label, `${this.lostReason ?? "connection lost"} while running ${shown.slice(1)}`)));
+        this.onLost.add(lost);
+        // Bytes, not text: a terminal's stream is copied as it is.
+        ch.on("data", (b: Buffer) => opts.stdout.write(b));
+        ch.stderr.on("data", (b: Buffer) => (opts.stderr ?? opts.stdout).write(b));
+        ch.on("exit", (c: number | null, sig?: string) => {
+          code = c;
+          signal = sig;
+        });
+        ch.on("error", () => {}); // surfaces as close without exit status
+        ch.on("close", () => {
+          if (code === undefined) {
+            if (this.lostReason && !this.closing) return lost();
+            return finish(() => rej(new RemoteError(this.label, `${shown} ended without an exit status`)));
+          }
+          // ssh2 names it "SIGINT" (the wire says "INT"); an unknown name is still a failure.
+          const signo = signal ? ((osConstants.signals as Record<string, number>)[signal.replace(/^(SIG)?/, "SIG")] ?? 0) : 0;
+          finish(() => res(code ?? 128 + signo));
+        });
+        opts.stdin.on("data", onInput);
+        opts.stdin.on("end", onEnd);
+        opts.stdin.resume();
+      });
+    } finally {
+      this.release();
+    }
   }
 
   isOpen(): boolean {
