@@ -20,7 +20,7 @@ test("bash: commands, subcommands, environments, flags; files when nothing fits"
   const complete = (words: string[]) =>
     shell("bash", `source <(qdeploy completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _qdeploy; printf '%s\\n' "\${COMPREPLY[@]}"`);
   expect(complete(["qdeploy", "pu"])).toEqual(["push"]);
-  expect(complete(["qdeploy", "secrets", ""])).toEqual(["edit", "list", "recipients", "set", "unset"]);
+  expect(complete(["qdeploy", "secrets", ""])).toEqual(["edit", "import", "list", "recipients", "set", "unset"]);
   expect(complete(["qdeploy", "push", ""])).toEqual(["sandbox", "sandbox-fleet"]);
   expect(complete(["qdeploy", "push", "sandbox", "--lo"])).toEqual(["--lock-wait"]);
   expect(complete(["qdeploy", "push", "--config", "deploy.t"])).toEqual(["deploy.toml"]);

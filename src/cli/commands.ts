@@ -143,6 +143,19 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: "audit",
+    usage: "ENV",
+    summary: "who switched what when, from the hosts' audit logs, merged",
+    details: "activations, refusals, restarts and maintenance, newest first, with the host and who did it",
+    flags: [{ name: "lines", short: "n", type: "int", value: "N", min: 1, help: "the newest N entries (default 100)" }, ...FILTER],
+    examples: ["qdeploy audit prod", "qdeploy audit prod -n 20 --json"],
+    async run(ctx, inv) {
+      const { auditCommand } = await import("../commands/audit.ts");
+      await auditCommand(ctx, inv.args[0]!, { lines: (inv.flags.lines as number | undefined) ?? 100 }, hostFilter(inv));
+      return 0;
+    },
+  },
+  {
     name: "logs",
     usage: "ENV [PROCESS]",
     summary: "the journal of the app's units, host-prefixed",
@@ -179,13 +192,25 @@ export const COMMANDS: CommandSpec[] = [
     usage: "ENV",
     rest: "COMMAND...",
     summary: "run a one-off command with the app's environment",
-    details: "as the app user, with the live release's env, on the first host (`--host N`) or on each host `--hosts`/`--role` keep",
-    flags: [{ name: "host", type: "int", value: "N", min: 1, help: "the environment's Nth host (default 1)" }, ...FILTER, IDENTITY],
-    examples: ["qdeploy exec prod -- ./hello migrate", "qdeploy exec prod --host 2 -- env"],
+    details: "as the app user, with the live release's env, on the first host (`--host N`) or on each host `--hosts`/`--role` keep; `-it` on a PTY on one host (a console, or a shell when no command is given; its output is not redacted)",
+    flags: [
+      { name: "interactive", short: "i", type: "bool", help: "keep stdin open and run on a terminal (a PTY); with -t, or alone" },
+      { name: "tty", short: "t", type: "bool", help: "a PTY on the host: a console or a shell (the default command with -it)" },
+      { name: "host", type: "int", value: "N", min: 1, help: "the environment's Nth host (default 1)" },
+      ...FILTER,
+      IDENTITY,
+    ],
+    examples: ["qdeploy exec prod -- ./hello migrate", "qdeploy exec prod --host 2 -- env", "qdeploy exec -it prod", "qdeploy exec -it prod -- ./hello console"],
     async run(ctx, inv) {
+      const where = { hostNumber: (inv.flags.host as number | undefined) ?? 1, filter: hostFilter(inv) };
+      // -i, -t or both: one PTY session, like `ssh -t` (a shell when no command is given).
+      if (inv.flags.interactive || inv.flags.tty) {
+        const { execInteractive } = await import("../commands/exec-tty.ts");
+        return execInteractive(ctx, inv.args[0]!, inv.rest, where);
+      }
       const { execCommand } = await import("../commands/inspect.ts");
-      if (!inv.rest.length) throw new UsageError("exec: missing the command (usage: qdeploy exec ENV -- COMMAND...)");
-      return execCommand(ctx, inv.args[0]!, inv.rest, { hostNumber: (inv.flags.host as number | undefined) ?? 1, filter: hostFilter(inv) });
+      if (!inv.rest.length) throw new UsageError("exec: missing the command (usage: qdeploy exec ENV -- COMMAND..., or exec -it ENV for a shell)");
+      return execCommand(ctx, inv.args[0]!, inv.rest, where);
     },
   },
   ...maintenanceCommands(),
@@ -304,10 +329,11 @@ function secretsCommands(): CommandSpec[] {
     ),
     entry("unset", "ENV KEY...", "remove secrets", ["qdeploy secrets unset prod OLD_TOKEN"]),
     entry("list", "ENV", "the names of the secrets (never the values)", ["qdeploy secrets list prod", "qdeploy secrets list prod --json"]),
-    entry("edit", "ENV", "edit the secrets as a dotenv file in $EDITOR", ["EDITOR=vim qdeploy secrets edit prod"]),
+    entry("edit", "ENV", "edit the secrets as a dotenv file in $EDITOR", ["qdeploy secrets edit prod", "EDITOR=nano qdeploy secrets edit prod"], "a mistake reopens the editor with the problems at the top; saving it unchanged gives up, writing nothing"),
+    entry("import", "ENV FILE", "set every key of a dotenv file (- reads stdin) over the existing ones", ["qdeploy secrets import prod .env.production", "qdeploy secrets import prod - < .env"], "read as the `dotenv` package reads it (export, comments, quotes, multi-line); any problem: all reported, nothing written"),
     entry("recipients list", "", "who can decrypt the age store", ["qdeploy secrets recipients list"]),
-    entry("recipients add", "RECIPIENT", "let another age key decrypt the store (re-encrypts every environment)", ["qdeploy secrets recipients add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p alice"]),
-    entry("recipients remove", "RECIPIENT", "stop an age key decrypting the store (re-encrypts; rotate what it could read)", ["qdeploy secrets recipients remove age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
+    entry("recipients add", "RECIPIENT...", "let more age keys decrypt the store (re-encrypts every environment)", ["qdeploy secrets recipients add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
+    entry("recipients remove", "RECIPIENT...", "stop an age key decrypting the store (re-encrypts; rotate what it could read)", ["qdeploy secrets recipients remove age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
   ];
 }
 

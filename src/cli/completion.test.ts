@@ -7,9 +7,9 @@ const CONFIG = path.resolve(import.meta.dir, "../../deploy.toml");
 const complete = (...words: string[]) => completeWords(words, CONFIG);
 
 test.each([
-  [[""], ["check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
+  [[""], ["audit", "check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
   [["pu"], ["push"]],
-  [["secrets", ""], ["edit", "list", "recipients", "set", "unset"]],
+  [["secrets", ""], ["edit", "import", "list", "recipients", "set", "unset"]],
   [["secrets", "recipients", "r"], ["remove"]],
   [["serve", ""], ["token"]],
   [["push", ""], ["sandbox", "sandbox-fleet"]],

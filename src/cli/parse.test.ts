@@ -61,7 +61,7 @@ describe("the command line against the table", () => {
     [["pus", "prod"], 'unknown command "pus" (did you mean push?; see qdeploy --help)'],
     [["frobnicate"], 'unknown command "frobnicate" (see qdeploy --help)'],
     [["secrets", "lst", "prod"], 'unknown command "secrets lst" (did you mean list?; see qdeploy help secrets)'],
-    [["secrets"], '"secrets" needs a subcommand: set, unset, list, edit, recipients (see qdeploy help secrets)'],
+    [["secrets"], '"secrets" needs a subcommand: set, unset, list, edit, import, recipients (see qdeploy help secrets)'],
     [["serve", "tokn", "list"], 'unknown command "serve tokn" (did you mean token?; see qdeploy help serve)'],
     [["push"], "push: ENV is missing (usage: qdeploy push ENV)"],
     [["push", "prod", "extra"], 'push: unexpected argument "extra" (usage: qdeploy push ENV)'],

@@ -160,9 +160,12 @@ describe("the executable", () => {
     expect(logs).toEqual(["compiling qdeploy for bun-linux-x64 (bun build --compile)"]);
     // The switch script's text is inside (an embedded asset, not a file read at run time).
     expect(readFileSync(a.local).includes(Buffer.from(switchScript.split("\n").slice(0, 5).join("\n")))).toBe(true);
-    const r = Bun.spawnSync([a.local, "--help"], { cwd: "/", stdout: "pipe" });
+    // Its command table, and the command modules it loads when one runs, are inside too.
+    const r = Bun.spawnSync([a.local, "serve", "--help"], { cwd: "/", stdout: "pipe" });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.toString()).toContain("serve --install ENV");
+    expect(r.stdout.toString()).toContain("--install ENV");
+    const v = Bun.spawnSync([a.local, "--version"], { cwd: "/", stdout: "pipe" });
+    expect(v.stdout.toString()).toStartWith("qdeploy ");
   }, 120_000);
 });
 

@@ -8,16 +8,13 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { auditCommand } from "../../src/commands/audit.ts";
-import { createOutput } from "../../src/output.ts";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { requireTool } from "../tools.ts";
 import { cleanApp, makeProject, ok, onVm, onVmOk, qdeploy, REPO, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "ttyapp"; // no prefix in common with the other suites' apps
-const DRIVER = path.join(import.meta.dir, "exec-tty-driver.ts");
-const BUN = path.join(REPO, "node_modules/.bin/bun");
+const QDEPLOY = path.join(REPO, "bin/qdeploy");
 let vm: SandboxInfo;
 let dir: string;
 
@@ -36,7 +33,7 @@ async function session(argv: string[], steps: [string, string | "resize"][]): Pr
   const inner = [
     "stty rows 30 cols 100",
     `(while [ ! -e ${q(flag)} ]; do sleep 0.1; done; stty rows 40 cols 120 </dev/tty) &`,
-    `exec ${q(BUN)} ${q(DRIVER)} sandbox -- ${argv.map(q).join(" ")}`,
+    `exec ${q(QDEPLOY)} exec -it sandbox -- ${argv.map(q).join(" ")}`,
   ].join("\n");
   const p = Bun.spawn([script, "-q", "-e", "-c", inner, "/dev/null"], { cwd: dir, env: { ...process.env, TERM: "xterm-256color" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   let out = "";
@@ -113,12 +110,7 @@ describe("beside exec -it", () => {
   }, MIN);
 
   test("audit: the push's activation, who did it, as a table and as {entries}", async () => {
-    const run = async (json: boolean) => {
-      let text = "";
-      const out = createOutput({ json, tty: false, write: (t) => void (text += t) });
-      await auditCommand({ out, configFile: path.join(dir, "deploy.toml"), lockWaitSec: 60 }, "sandbox", { lines: 10 }, {});
-      return text;
-    };
+    const run = async (json: boolean) => ok(await qdeploy(dir, ["audit", "sandbox", "-n", "10", ...(json ? ["--json"] : [])])).stdout;
     const label = `root@127.0.0.1:${vm.sshPort}`;
     const table = (await run(false)).split("\n");
     expect(table[0]).toMatch(/^TIME {18}HOST +WHAT +WHO$/);
