@@ -132,7 +132,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
           } finally {
             result(hp).seconds.release += (performance.now() - t) / 1000;
             switching.delete(hp.host.label);
-            live?.update();
+            if (switching.size) live?.update();
           }
         }),
       );
