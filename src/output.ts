@@ -1,13 +1,23 @@
 /**
- * What qdeploy prints. On a terminal: colour (unless NO_COLOR) and host-prefixed progress;
- * elsewhere (CI): plain lines with a UTC timestamp. Errors go to stderr.
+ * What qdeploy prints. Colour per stream (colorFor): stdout's by stdout's terminal, stderr's
+ * by stderr's. On a terminal: host-prefixed lines and, on stderr, live progress lines redrawn
+ * in place; elsewhere (CI): plain lines with a UTC timestamp, and of progress only its final
+ * line. Errors go to stderr.
  */
 export interface OutputOptions {
   quiet?: boolean;
   verbose?: boolean;
   json?: boolean;
+  /** stdout is a terminal: no timestamps (default: process.stdout.isTTY). */
   tty?: boolean;
+  /** Colour on stdout (default: colorFor(stdout)). */
   color?: boolean;
+  /** stderr is a terminal that can redraw lines: live progress there (default: its isTTY, and TERM is not dumb). */
+  errTty?: boolean;
+  /** Colour on stderr (default: colorFor(stderr)). */
+  errColor?: boolean;
+  /** stderr's width; live lines are cut to it so that redrawing never wraps (default: its columns, else 80). */
+  columns?: number;
   write?: (text: string) => void;
   writeErr?: (text: string) => void;
 }
@@ -29,32 +39,82 @@ export interface Output {
   error(line: string): void;
   /** Something the user should look at that did not stop the command, on stderr. */
   warn(line: string): void;
+  /**
+   * A live line for `key` (a build, one host's upload), redrawn in place on a terminal.
+   * done=true frees it and prints `line` as an info line (an empty line prints nothing);
+   * off a terminal only that final line is printed.
+   */
+  progress(key: string, line: string, done?: boolean): void;
+}
+
+/** Whether to colour a stream: FORCE_COLOR (not 0/false) forces it, then NO_COLOR, TERM=dumb, else the stream's TTY. */
+export function colorFor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
+  const force = env.FORCE_COLOR;
+  // As Node's own rule (tty.getColorDepth): an explicit FORCE_COLOR beats NO_COLOR.
+  if (force !== undefined) return force !== "0" && force.toLowerCase() !== "false";
+  if (env.NO_COLOR) return false;
+  if (env.TERM === "dumb") return false;
+  return Boolean(stream.isTTY);
 }
 
 const COLORS = ["36", "35", "33", "32", "34"];
+const ESC = "\x1b[";
 
 /** Creates the output for this process's flags and terminal. */
 export function createOutput(opts: OutputOptions = {}): Output {
+  const env = process.env;
   const tty = opts.tty ?? Boolean(process.stdout.isTTY);
-  const color = opts.color ?? (tty && !process.env.NO_COLOR);
-  const write = opts.write ?? ((t: string) => process.stdout.write(t));
-  const writeErr = opts.writeErr ?? ((t: string) => process.stderr.write(t));
+  const color = opts.color ?? colorFor({ isTTY: tty }, env);
+  const errTty = opts.errTty ?? (Boolean(process.stderr.isTTY) && env.TERM !== "dumb");
+  const errColor = opts.errColor ?? colorFor(process.stderr, env);
+  const columns = () => opts.columns ?? (process.stderr.columns || 80);
+  const rawWrite = opts.write ?? ((t: string) => process.stdout.write(t));
+  const rawWriteErr = opts.writeErr ?? ((t: string) => process.stderr.write(t));
   const hostColors = new Map<string, string>();
   const stamp = () => (tty ? "" : `${new Date().toISOString()} `);
-  const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
-  const progress = (line: string) => {
+  const paint = (code: string, s: string) => (color ? `${ESC}${code}m${s}${ESC}0m` : s);
+  const paintErr = (code: string, s: string) => (errColor ? `${ESC}${code}m${s}${ESC}0m` : s);
+
+  // The live block: one line per key on stderr, cursor left below it. Any other line is
+  // written with the block wiped first and redrawn after, so it never mixes with it.
+  const live = !opts.quiet && !opts.json && errTty;
+  const lines = new Map<string, string>();
+  let drawn = 0;
+  const cut = (line: string) => {
+    const width = Math.max(columns() - 1, 10);
+    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+  };
+  const redraw = () => {
+    let s = drawn ? `${ESC}${drawn}A` : "";
+    for (const l of lines.values()) s += `\r${ESC}2K${cut(l)}\n`;
+    if (lines.size < drawn) s += `${ESC}J`;
+    drawn = lines.size;
+    if (s) rawWriteErr(s);
+  };
+  const around = (f: () => void) => {
+    if (!drawn) return f();
+    rawWriteErr(`${ESC}${drawn}A\r${ESC}J`);
+    drawn = 0;
+    f();
+    redraw();
+  };
+  // Only a terminal's stdout shares the screen with the block.
+  const write = (t: string) => (tty ? around(() => rawWrite(t)) : rawWrite(t));
+  const writeErr = (t: string) => around(() => rawWriteErr(t));
+
+  const say = (line: string) => {
     if (!opts.quiet && !opts.json) write(`${stamp()}${line}\n`);
   };
   return {
     verbose: Boolean(opts.verbose),
     json: Boolean(opts.json),
-    info: progress,
+    info: say,
     host(label, line) {
       if (!hostColors.has(label)) hostColors.set(label, COLORS[hostColors.size % COLORS.length]!);
-      for (const l of line.replace(/\n$/, "").split("\n")) progress(`${paint(hostColors.get(label)!, label)} ${l}`);
+      for (const l of line.replace(/\n$/, "").split("\n")) say(`${paint(hostColors.get(label)!, label)} ${l}`);
     },
     debug(line) {
-      if (opts.verbose) progress(paint("2", line));
+      if (opts.verbose) say(paint("2", line));
     },
     result(line) {
       if (!opts.json) write(`${line}\n`);
@@ -63,10 +123,25 @@ export function createOutput(opts: OutputOptions = {}): Output {
       if (opts.json) write(`${JSON.stringify(value, null, 2)}\n`);
     },
     error(line) {
-      writeErr(`${paint("31", "error:")} ${line}\n`);
+      writeErr(`${paintErr("31", "error:")} ${line}\n`);
     },
     warn(line) {
-      writeErr(`${paint("33", "warning:")} ${line}\n`);
+      writeErr(`${paintErr("33", "warning:")} ${line}\n`);
+    },
+    progress(key, line, done = false) {
+      if (!done) {
+        if (!live) return;
+        lines.set(key, line);
+        return redraw();
+      }
+      if (lines.delete(key)) {
+        // The final line takes the live line's place: wipe the block, print, redraw the rest.
+        around(() => {
+          if (line) say(line);
+        });
+        return;
+      }
+      if (line) say(line);
     },
   };
 }
@@ -102,5 +177,42 @@ export function redactingOutput(out: Output, redactText: (s: string) => string):
     data: (v) => out.data(JSON.parse(redactText(JSON.stringify(v)))),
     error: (l) => out.error(redactText(l)),
     warn: (l) => out.warn(redactText(l)),
+    progress: (key, l, done) => out.progress(key, redactText(l), done),
+  };
+}
+
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/** A live progress line that ticks on its own. */
+export interface Ticker {
+  /** Redraws now (new detail for `render` to show). */
+  update(): void;
+  /** Frees the line, printing `final` as an info line (default: nothing). */
+  stop(final?: string): void;
+}
+
+/**
+ * Starts a live line for `key`: a spinner frame, then `render(seconds since start)`,
+ * redrawn every `everyMs` (off a terminal, Output.progress prints none of it). The timer is
+ * unref'd, so a ticker never keeps the process alive.
+ */
+export function startTicker(out: Output, key: string, render: (seconds: number) => string, everyMs = 125): Ticker {
+  const started = performance.now();
+  let frame = 0;
+  let stopped = false;
+  const draw = () => {
+    if (!stopped) out.progress(key, `${SPINNER[frame++ % SPINNER.length]} ${render((performance.now() - started) / 1000)}`);
+  };
+  const timer = setInterval(draw, everyMs);
+  timer.unref?.();
+  draw();
+  return {
+    update: draw,
+    stop(final = "") {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      out.progress(key, final, true);
+    },
   };
 }

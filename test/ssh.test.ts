@@ -218,17 +218,45 @@ describe("upload", () => {
   for (const compression of ["gzip", "zstd"] as const) {
     test(`${compression}: sha256 matches on the host, mode set, fewer bytes on the wire`, async () => {
       const dest = `${rdir}/app-${compression}`;
-      const progress: number[] = [];
-      const { bytesSent } = await remote.upload(file, dest, { sha256: sha, compression, onProgress: (n) => progress.push(n) });
+      const { bytesSent } = await remote.upload(file, dest, { sha256: sha, compression });
       const [remoteSha] = (await remote.exec(["sha256sum", dest])).stdout.split(" ");
       expect(remoteSha).toBe(sha);
       expect((await remote.exec(["stat", "-c", "%a", dest])).stdout.trim()).toBe("755");
       expect(bytesSent).toBeLessThan(size * 0.7);
       expect(bytesSent).toBeGreaterThan(0);
-      expect(progress.at(-1)).toBe(bytesSent);
-      expect(progress).toEqual([...progress].sort((a, b) => a - b));
     });
   }
+
+  test("onProgress: increasing, at most ~10 a second, ending at the file's size", async () => {
+    // 24 MB incompressible through gzip: long enough on loopback for several reports.
+    const data = randomBytes(24 << 20);
+    const big = join(work, "progress.bin");
+    writeFileSync(big, data);
+    const calls: { sent: number; total: number; at: number }[] = [];
+    const { bytesSent } = await remote.upload(big, `${rdir}/progress`, {
+      sha256: createHash("sha256").update(data).digest("hex"),
+      onProgress: (sent, total) => calls.push({ sent, total, at: performance.now() }),
+    });
+    console.log(`upload progress: ${calls.length} reports for ${data.length} bytes (${bytesSent} on the wire)`);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.every((c) => c.total === data.length)).toBe(true);
+    expect(calls.at(-1)!.sent).toBe(data.length);
+    for (let i = 1; i < calls.length; i++) {
+      expect(calls[i]!.sent).toBeGreaterThan(calls[i - 1]!.sent);
+      // throttled: every report but the last comes at least 100 ms after the one before
+      if (i < calls.length - 1) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(99);
+    }
+    expect(calls.slice(0, -1).every((c) => c.sent < data.length)).toBe(true);
+    expect((await remote.exec(["sha256sum", `${rdir}/progress`])).stdout.split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
+  });
+
+  test("onProgress of an empty file: one report, 0 of 0", async () => {
+    const empty = join(work, "empty");
+    writeFileSync(empty, "");
+    const calls: [number, number][] = [];
+    await remote.upload(empty, `${rdir}/empty`, { sha256: createHash("sha256").update("").digest("hex"), onProgress: (s, t) => calls.push([s, t]) });
+    expect(calls).toEqual([[0, 0]]);
+  });
 
   test("mode is honoured and an existing file is replaced", async () => {
     const dest = `${rdir}/small`;

@@ -7,7 +7,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { BuildError } from "../errors.ts";
 import { goTarget } from "./arch.ts";
 import { requireTool } from "../../test/tools.ts";
-import { buildBinary, goBuildArgs, goBuildEnv, goLdflags, stampValue } from "./go-build.ts";
+import { buildBinary, builtPackage, goBuildArgs, goBuildEnv, goLdflags, stampValue, withoutPackageList } from "./go-build.ts";
 
 const EXAMPLE = resolve(import.meta.dir, "../../examples/hello");
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -88,6 +88,26 @@ describe("stamp and argv (pure)", () => {
     // One main package of several (src/build/packages.ts): the package given, whatever build.main says.
     expect(goBuildArgs({ ...BUILD, main: ["./cmd/..."] }, "o", null, false, "example.com/shop/cmd/web").at(-1)).toBe("example.com/shop/cmd/web");
     expect(goBuildArgs({ ...BUILD, main: ["./cmd/web", "./cmd/worker"] }, "o", null).at(-1)).toBe("./cmd/web");
+    // listing the packages it compiles (the terminal's build spinner)
+    expect(goBuildArgs(BUILD, "o", null, false, "./cmd/hello", true).slice(0, 3)).toEqual(["build", "-v", "-trimpath"]);
+  });
+
+  test("builtPackage and withoutPackageList: go -v's lines told from go's messages", () => {
+    const cases: [string, string | null][] = [
+      ["net/http", "net/http"],
+      ["internal/abi", "internal/abi"],
+      ["example.com/hello/cmd/hello", "example.com/hello/cmd/hello"],
+      ["github.com/foo-bar/baz.v2/x_y", "github.com/foo-bar/baz.v2/x_y"],
+      ["go: downloading github.com/pkg/errors v0.9.1", "downloading github.com/pkg/errors v0.9.1"],
+      ["# example.com/hello/cmd/hello", null],
+      ["cmd/hello/main.go:9:15: undefined: undefinedThing", null],
+      ["go: finding module for package x", null],
+      ["", null],
+    ];
+    for (const [line, want] of cases) expect(builtPackage(line)).toBe(want);
+    expect(withoutPackageList("runtime\nexample.com/m/lib\n# example.com/m/lib\nlib/lib.go:3:9: undefined: nope\n")).toBe(
+      "# example.com/m/lib\nlib/lib.go:3:9: undefined: nope\n",
+    );
   });
 
   test("goBuildEnv: the target, no cgo by default, never a toolchain download", () => {
@@ -315,6 +335,33 @@ describe("buildBinary (real go)", () => {
     const ok = await buildBinary({ root, build: BUILD, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env });
     expect(ok.sha256).toMatch(/^[0-9a-f]{64}$/);
   }, SLOW);
+
+  test(
+    "onPackage: the packages go compiles, as it goes; a failure's output without them",
+    async () => {
+      // A module of its own with a fresh constant, so no build cache has its packages.
+      const root = tempDir("qdeploy-pkgs-");
+      const nonce = `${Date.now()}${Math.random()}`;
+      writeFileSync(join(root, "go.mod"), "module example.com/m\n\ngo 1.22\n");
+      execFileSync("mkdir", ["-p", join(root, "lib"), join(root, "cmd/m")]);
+      writeFileSync(join(root, "lib/lib.go"), `package lib\n\nconst Nonce = "${nonce}"\n`);
+      writeFileSync(join(root, "cmd/m/main.go"), `package main\n\nimport "example.com/m/lib"\n\nfunc main() { println(lib.Nonce) }\n`);
+      const build = { ...BUILD, main: "./cmd/m", binary: "m", stamp: null };
+      const seen: string[] = [];
+      const b = await buildBinary({ root, build, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env, onPackage: (p) => seen.push(p) });
+      expect(seen).toContain("example.com/m/lib");
+      expect(seen).toContain("example.com/m/cmd/m");
+      expect(seen.indexOf("example.com/m/lib")).toBeLessThan(seen.indexOf("example.com/m/cmd/m"));
+      expect(b.size).toBeGreaterThan(0);
+
+      writeFileSync(join(root, "lib/lib.go"), `package lib\n\nconst Nonce = nope + "${nonce}"\n`);
+      const err = await buildBinary({ root, build, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env, onPackage: () => {} }).catch((e) => e);
+      expect(err).toBeInstanceOf(BuildError);
+      expect(err.output).toMatch(/^# example\.com\/m\/lib\n.*lib\.go:3:\d+: undefined: nope/m);
+      expect(err.output).not.toMatch(/^example\.com\/m\/lib$/m);
+    },
+    SLOW,
+  );
 
   test("no go.mod: a BuildError that says so", async () => {
     const root = tempDir();

@@ -10,6 +10,7 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { $, type Shell } from "zx";
 import { BuildError, InternalError } from "../errors.ts";
+import { lineSplitter } from "../output.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv, quoteGoWord } from "../util/quote.ts";
@@ -40,6 +41,11 @@ export interface BuildOptions {
   progress?: (line: string) => void;
   /** The Go to build with (buildToolchain); default: chosen here from go.mod and env. */
   toolchain?: Toolchain;
+  /**
+   * Each package go compiles (not those its cache has), as it starts on it, and
+   * "downloading MODULE VERSION": given, go runs with -v and these lines leave its output.
+   */
+  onPackage?: (pkg: string) => void;
 }
 
 /** A built binary. */
@@ -77,9 +83,9 @@ export function goLdflags(build: ResolvedConfig["build"], gitSha: string | null,
   return parts.filter(Boolean).join(" ");
 }
 
-/** The argv after `go`: `build -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT PKG`. */
-export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false, pkg = singlePackage(build)): string[] {
-  const args = ["build", "-trimpath", "-buildvcs=false", "-ldflags", goLdflags(build, gitSha, dirty)];
+/** The argv after `go`: `build [-v] -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT PKG` (-v: list the packages it compiles). */
+export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false, pkg = singlePackage(build), listPackages = false): string[] {
+  const args = ["build", ...(listPackages ? ["-v"] : []), "-trimpath", "-buildvcs=false", "-ldflags", goLdflags(build, gitSha, dirty)];
   if (build.tags.length) args.push("-tags", build.tags.join(","));
   args.push("-o", output, pkg);
   return args;
@@ -140,15 +146,25 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
 
   await mkdir(opts.outDir, { recursive: true });
   const tmp = join(resolve(opts.outDir), `.build-${process.pid}-${randomBytes(6).toString("hex")}`);
-  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg);
+  const onPackage = opts.onPackage;
+  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg, Boolean(onPackage));
   log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED}${zig ? `, zig ${zig.version}: CC=${env.CC}` : ""})`);
 
   const started = performance.now();
   try {
-    const out = await go`go ${args}`;
+    const running = go`go ${args}`;
+    if (onPackage) {
+      const lines = lineSplitter((l) => {
+        const pkg = builtPackage(l);
+        if (pkg) onPackage(pkg);
+      });
+      running.stderr?.on("data", (d: Buffer) => lines.push(d.toString()));
+    }
+    const out = await running;
     const seconds = (performance.now() - started) / 1000;
     if (out.exitCode !== 0) {
-      throw new BuildError(`go build failed for ${platform}`, out.stdall || `go exited with status ${out.exitCode}`);
+      const said = onPackage ? withoutPackageList(out.stdall) : out.stdall;
+      throw new BuildError(`go build failed for ${platform}`, said || `go exited with status ${out.exitCode}`);
     }
     const sha256 = await hashFile(tmp);
     const path = join(resolve(opts.outDir), sha256);
@@ -159,6 +175,26 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+// `go build -v` names each package it compiles on a line of its own: an import path, no
+// spaces, no colon (go's errors have both; their `# pkg` headers start with #).
+const PACKAGE_LINE = /^[A-Za-z0-9_.~+\-]+(\/[A-Za-z0-9_.~+\-]+)*$/;
+const DOWNLOADING = /^go: downloading (\S+ \S+)$/;
+
+/** What a line of `go build -v`'s stderr says it works on: a package path, "downloading M V", or null. */
+export function builtPackage(line: string): string | null {
+  if (PACKAGE_LINE.test(line)) return line;
+  const d = DOWNLOADING.exec(line);
+  return d ? `downloading ${d[1]}` : null;
+}
+
+/** go's output without -v's package list, so a failure shows go's own messages only. */
+export function withoutPackageList(output: string): string {
+  return output
+    .split("\n")
+    .filter((l) => !PACKAGE_LINE.test(l))
+    .join("\n");
 }
 
 async function readGoMod(root: string): Promise<GoMod> {

@@ -13,7 +13,7 @@ test("GO_LINKER_SYMBOL/VALUE from [env] stamp the binary; deploy.toml's build.st
   writeFileSync(join(root, "go.mod"), "module example.com/v\n\ngo 1.22\n");
   writeFileSync(join(root, "main.go"), 'package main\n\nimport "fmt"\n\nvar commit = "none"\n\nfunc main() { fmt.Println(commit) }\n');
   const lines: string[] = [];
-  const out = { info: (l: string) => lines.push(l), debug: () => {} } as unknown as Output;
+  const out = { info: (l: string) => lines.push(l), debug: () => {}, progress: () => {} } as unknown as Output;
   const cfg = (stamp: ResolvedConfig["build"]["stamp"], stampGiven?: true) =>
     ({
       root,

@@ -9,7 +9,7 @@ import { buildBinary, buildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { type MainPackage, resolveBinaries } from "../build/packages.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import type { Output } from "../output.ts";
+import { type Output, startTicker } from "../output.ts";
 import type { Artifact, BinaryArtifact } from "../plan/push.ts";
 import { formatBytes } from "../remote/run-plan.ts";
 
@@ -54,7 +54,15 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     const binaries: Record<string, BinaryArtifact> = {};
     for (const pkg of pkgs) {
       out.info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
-      const b = await buildBinary({ root: moduleDir, build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l) });
+      // On a terminal: a spinner, the seconds so far and the package go compiles now.
+      let compiling = "";
+      const spinner = startTicker(out, `build ${pkg.name} ${platform}`, (s) => `building ${pkg.name} for ${platform} (${Math.floor(s)}s)${compiling ? `: ${compiling}` : ""}`);
+      let b;
+      try {
+        b = await buildBinary({ root: moduleDir, build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l), onPackage: (p) => (compiling = p) });
+      } finally {
+        spinner.stop();
+      }
       out.info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
       binaries[pkg.name] = { path: b.path, sha256: b.sha256, size: b.size };
     }

@@ -18,7 +18,12 @@ export type OpEvent =
   /** A rollout wave starts: its hosts switch now. */
   | { type: "wave"; wave: number; waves: number; hosts: string[] }
   /** Every host's deploy lock is held (the HTTP API answers a push's request once this is seen). */
-  | { type: "locked"; hosts: string[] };
+  | { type: "locked"; hosts: string[] }
+  /**
+   * A live progress line for `key` (the build, one host's upload, a health wait), redrawn in
+   * place on a terminal; done: the line is over and `line` (if any) is its final info line.
+   */
+  | { type: "progress"; key: string; line: string; done?: boolean };
 
 export type EventSink = (event: OpEvent) => void;
 
@@ -37,6 +42,7 @@ export function eventOutput(emit: EventSink): Output {
     data: () => {},
     error: (line) => emit({ type: "error", line }),
     warn: (line) => emit({ type: "warn", line }),
+    progress: (key, line, done) => emit(done ? { type: "progress", key, line, done } : { type: "progress", key, line }),
   };
 }
 
@@ -58,7 +64,20 @@ export function printEvents(out: Output): EventSink {
         return out.info(`wave ${e.wave}/${e.waves}: ${e.hosts.join(", ")}`);
       case "locked":
         return out.debug(`holding the deploy lock on ${e.hosts.join(", ")}`);
+      case "progress":
+        return out.progress(e.key, e.line, e.done);
     }
+  };
+}
+
+/**
+ * The sink for a reader of plain lines (a `qdeploy serve` run's record and stream): live
+ * progress is left out, a final progress line becomes an info line, as in a CI log.
+ */
+export function plainEvents(emit: EventSink): EventSink {
+  return (e) => {
+    if (e.type !== "progress") return emit(e);
+    if (e.done && e.line) emit({ type: "info", line: e.line });
   };
 }
 

@@ -107,6 +107,37 @@ describe("executePlan: waves", () => {
     expect(slept).toEqual([5, 5]);
     expect(p.seen.filter((e) => e.type === "wave").map((e) => (e as { wave: number }).wave)).toEqual([1, 2, 3]);
   });
+
+  test("progress: each wave a live line of the hosts still switching, the pause a countdown, every one freed", async () => {
+    const cfg = fleetConfig(3, { rollout: { batch: 2, pauseSec: 5 } });
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    const p = policy(cfg);
+    await executePlan(pushPlan(cfg, sessions), sessions, p);
+    const progress = p.seen.filter((e): e is Extract<OpEvent, { type: "progress" }> => e.type === "progress");
+    const live = progress.filter((e) => !e.done).map((e) => `${e.key}: ${e.line.slice(2)}`);
+    expect(live[0]).toBe("wave: wave 1/2: switching root@10.0.0.1, root@10.0.0.2 (0.0s)");
+    expect(live).toContain("pause: waiting before wave 2/2: 5s left");
+    expect(live).toContain("wave: wave 2/2: switching root@10.0.0.3 (0.0s)");
+    // as hosts finish they leave the line
+    expect(live.some((l) => /^wave: wave 1\/2: switching root@10\.0\.0\.[12] \(/.test(l))).toBe(true);
+    expect(live.filter((l) => l.includes("switching  ("))).toEqual([]); // never an empty list
+    // in order: wave 1 freed before the pause starts, the pause freed before wave 2
+    expect(progress.filter((e) => e.done).map((e) => [e.key, e.line])).toEqual([
+      ["wave", ""],
+      ["pause", ""],
+      ["wave", ""],
+    ]);
+  });
+
+  test("progress: one wave shows no wave line (the wave event says it all)", async () => {
+    const cfg = fleetConfig(2, { rollout: { batch: 2, pauseSec: 0 } });
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    const p = policy(cfg);
+    await executePlan(pushPlan(cfg, sessions), sessions, p);
+    expect(p.seen.filter((e) => e.type === "progress" && e.key === "wave")).toEqual([]);
+  });
 });
 
 describe("executePlan: a failure stops the rollout and puts the hosts back", () => {

@@ -10,6 +10,7 @@ import { OperationError } from "../errors.ts";
 import { layout } from "../plan/layout.ts";
 import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
+import { startTicker } from "../output.ts";
 import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
 import { eventOutput, type EventSink } from "./events.ts";
 import type { HostSession } from "./sessions.ts";
@@ -109,11 +110,20 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     let failure: unknown = null;
     if (w > 0 && policy.rollout.pauseSec > 0) {
       policy.events({ type: "info", line: `waiting ${policy.rollout.pauseSec}s before wave ${w + 1}/${waves.length}` });
-      await sleep(policy.rollout.pauseSec);
+      const pause = policy.rollout.pauseSec;
+      const countdown = startTicker(out, "pause", (s) => `waiting before wave ${w + 1}/${waves.length}: ${Math.max(0, Math.ceil(pause - s))}s left`);
+      try {
+        await sleep(pause);
+      } finally {
+        countdown.stop();
+      }
       failure = await stillHealthy(plan, waves[w - 1]!.map(session), release, result);
     }
     if (!failure) {
       policy.events({ type: "wave", wave: w + 1, waves: waves.length, hosts: wave.map((hp) => hp.host.label) });
+      // On a terminal, a fleet's wave stays in view while it switches: the hosts not done yet.
+      const switching = new Set(wave.map((hp) => hp.host.label));
+      const live = waves.length > 1 ? startTicker(out, "wave", (s) => `wave ${w + 1}/${waves.length}: switching ${[...switching].join(", ")} (${s.toFixed(1)}s)`) : null;
       const done = await Promise.allSettled(
         wave.map(async (hp) => {
           const t = performance.now();
@@ -121,9 +131,12 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
             await runBatch(session(hp).remote, hp.activate, out);
           } finally {
             result(hp).seconds.release += (performance.now() - t) / 1000;
+            switching.delete(hp.host.label);
+            if (switching.size) live?.update();
           }
         }),
       );
+      live?.stop();
       done.forEach((d, i) => {
         const hp = wave[i]!;
         if (d.status === "fulfilled") {

@@ -29,8 +29,12 @@ export interface UploadOptions {
   mode?: number;
   /** Wire compression; the host must have the decompressor. */
   compression?: "gzip" | "zstd";
-  /** Bytes put on the wire so far. */
-  onProgress?: (bytesSent: number) => void;
+  /**
+   * How far the upload is: bytes of the local file sent so far (before compression) of its
+   * size `total`. Called at most about 10 times a second, increasing, the last call with
+   * sent === total once everything is on the wire.
+   */
+  onProgress?: (sent: number, total: number) => void;
 }
 
 /** A terminal session (`exec -it`): raw bytes both ways, the window size kept in step. */

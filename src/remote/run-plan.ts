@@ -3,7 +3,7 @@
  * script, the uploads, the release phase. src/ops/execute.ts orders them across hosts.
  */
 import { RemoteError } from "../errors.ts";
-import { lineSplitter, type Output } from "../output.ts";
+import { lineSplitter, type Output, startTicker, type Ticker } from "../output.ts";
 import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
 import { systemdSpan } from "../config/duration.ts";
 import type { ReleasePhase } from "../plan/release-phase.ts";
@@ -68,7 +68,14 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, c
       if (step.kind !== "upload") continue;
       out.host(label, `uploading ${step.why} (${formatBytes(step.size)} raw)`);
       const started = performance.now();
-      const r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression });
+      const key = `upload ${label} ${step.remote}`;
+      const onProgress = (sent: number, total: number) => out.progress(key, uploadLine(label, step.why, sent, total, (performance.now() - started) / 1000));
+      let r: { bytesSent: number };
+      try {
+        r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression, onProgress });
+      } finally {
+        out.progress(key, "", true);
+      }
       const secs = (performance.now() - started) / 1000;
       bytesSent += r.bytesSent;
       out.host(label, `uploaded ${formatBytes(r.bytesSent)} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
@@ -78,13 +85,41 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, c
   return { label, bytesSent, seconds: { setup, upload, release } };
 }
 
-/** Runs steps as one `bash -s` script; its stdout streams as host progress. */
+/** One host's live upload line: `host uploading hello: 2.1 MB / 8.4 MB (25%), 3.0 MB/s`. */
+export function uploadLine(label: string, what: string, sent: number, total: number, seconds: number): string {
+  const pct = total > 0 ? Math.floor((sent / total) * 100) : 100;
+  const rate = seconds > 0 ? `, ${formatBytes(sent / seconds)}/s` : "";
+  return `${label} uploading ${what}: ${formatBytes(sent)} / ${formatBytes(total)} (${pct}%)${rate}`;
+}
+
+/**
+ * The switch script's `starting APP-web@PORT.service (ID)`: from here until its next line
+ * (healthy, or the failure) the host waits for the new slot's health check.
+ */
+const STARTING_WEB = /^starting \S+-web@(\d+)\.service /;
+
+/**
+ * Runs steps as one `bash -s` script; its stdout streams as host progress. While the
+ * switch waits for a new web slot's health check, a live line says so with the time spent.
+ */
 export async function runBatch(remote: Remote, steps: Step[], out: Output): Promise<void> {
   if (steps.length === 0) return;
   for (const s of steps) out.debug(`${remote.label} ${describeStep(s)}`);
-  const lines = lineSplitter((l) => out.host(remote.label, l));
-  const r = await remote.exec(["bash", "-s"], { stdin: renderBatchScript(steps), onStdout: lines.push, check: false });
-  lines.flush();
+  let waiting: Ticker | null = null;
+  const lines = lineSplitter((l) => {
+    waiting?.stop();
+    waiting = null;
+    out.host(remote.label, l);
+    const port = STARTING_WEB.exec(l)?.[1];
+    if (port) waiting = startTicker(out, `health ${remote.label}`, (s) => `${remote.label} waiting for health on :${port} (${s.toFixed(1)}s)`);
+  });
+  let r;
+  try {
+    r = await remote.exec(["bash", "-s"], { stdin: renderBatchScript(steps), onStdout: lines.push, check: false });
+    lines.flush();
+  } finally {
+    (waiting as Ticker | null)?.stop();
+  }
   if (r.code === 0) return;
   const marks = [...r.stderr.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))];
   const failed = steps[Number(marks.at(-1)?.[1] ?? 0)]!;

@@ -374,6 +374,8 @@ const UPLOAD_SCRIPT = [
 ].join("\n");
 
 const SHA_MISMATCH_EXIT = 3;
+/** Upload progress at most this often (~10/s). */
+const PROGRESS_EVERY_MS = 100;
 const STDERR_KEPT = 64 * 1024;
 
 interface ChannelOutcome {
@@ -453,8 +455,11 @@ class SshRemote implements Remote {
   }
 
   async upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }> {
+    let total: number;
     try {
-      if (!statSync(localPath).isFile()) throw new Error("not a file");
+      const st = statSync(localPath);
+      if (!st.isFile()) throw new Error("not a file");
+      total = st.size;
     } catch (e) {
       throw new OperationError(`${this.label}: cannot upload ${localPath}: ${(e as Error).message}`);
     }
@@ -467,15 +472,31 @@ class SshRemote implements Remote {
     const comp = compression === "zstd" ? createZstd() : zlib.createGzip();
     const src = createReadStream(localPath);
     src.on("error", (e) => comp.destroy(e));
+    // Progress counts the file's bytes the compressor has taken: with the channel's
+    // backpressure that is what is on the wire, give or take the compressor's buffer.
+    let read = 0;
+    let reported = -1;
+    let lastReport = 0;
+    const report = (final: boolean) => {
+      if (!opts.onProgress) return;
+      const now = performance.now();
+      const sent = final ? total : Math.min(read, total - 1);
+      if (sent <= reported || (!final && now - lastReport < PROGRESS_EVERY_MS)) return;
+      reported = sent;
+      lastReport = now;
+      opts.onProgress(sent, total);
+    };
     comp.on("error", () => {}); // read by the loop below, or dropped if the channel never opens
     const out = await this.run(this.commandLine(argv), shown, {}, async (ch, isClosed) => {
       src.pipe(comp);
+      // After pipe: a "data" listener alone would start the flow before the compressor is attached.
+      if (opts.onProgress) src.on("data", (chunk) => (read += chunk.length));
       try {
         for await (const chunk of comp as AsyncIterable<Buffer>) {
           if (isClosed()) break;
           const more = ch.write(chunk);
           bytesSent += chunk.length;
-          opts.onProgress?.(bytesSent);
+          report(false);
           if (!more) await drainOrClose(ch);
         }
       } catch (e) {
@@ -484,7 +505,10 @@ class SshRemote implements Remote {
         ch.close(); // the host sees a truncated stream and installs nothing
         return;
       }
-      if (!isClosed()) ch.end();
+      if (!isClosed()) {
+        report(true);
+        ch.end();
+      }
     }).finally(() => {
       src.destroy();
       comp.destroy();

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type ErrorBody, errorBody, LockHeldError } from "../errors.ts";
-import type { EventSink, OpEvent } from "../ops/events.ts";
+import { type EventSink, type OpEvent, plainEvents } from "../ops/events.ts";
 
 export type RunAction = "push" | "rollback" | "restart";
 
@@ -71,12 +71,13 @@ export class Runs {
     const subscribers = new Set<(e: OpEvent | null) => void>();
     let locked = () => {};
     const lockedSeen = new Promise<void>((resolve) => (locked = resolve));
-    const emit: EventSink = (e) => {
+    // A run is read as plain lines (its record, the page, the event stream): no live progress.
+    const emit: EventSink = plainEvents((e) => {
       if (record.state !== "running") return;
       events.push(e);
       if (e.type === "locked") locked();
       for (const f of subscribers) f(e);
-    };
+    });
     let failure: unknown;
     const done = Promise.resolve()
       .then(() => work(emit))

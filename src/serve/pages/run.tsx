@@ -24,6 +24,8 @@ export function eventText(e: OpEvent): string | null {
       return `holding the deploy lock on ${e.hosts.join(", ")}`;
     case "debug":
       return null;
+    case "progress": // a run's record holds none (plainEvents), but say what one would show
+      return e.done && e.line ? e.line : null;
   }
 }
 

@@ -1,0 +1,93 @@
+import { describe, expect, test } from "bun:test";
+import { eventOutput, type OpEvent } from "../ops/events.ts";
+import type { HostPlan } from "../plan/steps.ts";
+import type { ExecOptions, Remote, UploadOptions } from "./remote.ts";
+import { runBatch, runHostPlan, uploadLine } from "./run-plan.ts";
+
+const LABEL = "root@10.0.0.1";
+
+/** A Remote whose batch prints these stdout lines, `gapMs` apart; its upload reports these steps. */
+function scriptedRemote(lines: string[], gapMs: number, code = 0, uploadSteps: number[] = []): Remote {
+  return {
+    label: LABEL,
+    async exec(_argv: string[], opts: ExecOptions = {}) {
+      for (const l of lines) {
+        opts.onStdout?.(`${l}\n`);
+        await Bun.sleep(gapMs);
+      }
+      return { code, stdout: "", stderr: code ? "release X failed its health check\n" : "" };
+    },
+    async write() {},
+    async upload(_l: string, _r: string, opts: UploadOptions) {
+      const total = uploadSteps.at(-1) ?? 0;
+      for (const s of uploadSteps) {
+        await Bun.sleep(gapMs);
+        opts.onProgress?.(s, total);
+      }
+      return { bytesSent: Math.round(total / 2) };
+    },
+    async close() {},
+  };
+}
+
+function events() {
+  const seen: OpEvent[] = [];
+  return { seen, out: eventOutput((e) => seen.push(e)) };
+}
+
+const activate: HostPlan["activate"] = [{ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "X", "me"], why: "switch" }];
+
+describe("runBatch: the wait for health", () => {
+  test("after `starting APP-web@PORT.service`, a live line with the seconds, freed at the next line", async () => {
+    const { seen, out } = events();
+    await runBatch(scriptedRemote(["starting hello-web@8001.service (X)", "healthy: hello-web@8001.service answers /healthz", "live: X"], 300), activate, out);
+    const shown = seen.filter((e) => e.type !== "debug").map((e) => (e.type === "host" ? `host: ${e.line}` : e.type === "progress" ? `${e.done ? "done" : "live"}: ${e.line.slice(2)}` : e.type));
+    expect(shown[0]).toBe("host: starting hello-web@8001.service (X)");
+    expect(shown[1]).toBe(`live: ${LABEL} waiting for health on :8001 (0.0s)`);
+    const i = shown.indexOf("host: healthy: hello-web@8001.service answers /healthz");
+    expect(shown[i - 1]).toBe("done: ");
+    expect(shown.slice(2, i - 1).length).toBeGreaterThanOrEqual(1); // it ticked while waiting
+    expect(shown.slice(2, i - 1).every((l) => /^live: root@10\.0\.0\.1 waiting for health on :8001 \(0\.\d+s\)$/.test(l))).toBe(true);
+    expect(shown.slice(i)).toEqual(["host: healthy: hello-web@8001.service answers /healthz", "host: live: X"]);
+  });
+
+  test("a failed health check: the live line is freed before the error", async () => {
+    const { seen, out } = events();
+    const err = await runBatch(scriptedRemote(["starting hello-web@8002.service (X)"], 50, 1), activate, out).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    const progress = seen.filter((e) => e.type === "progress");
+    expect(progress.at(-1)).toEqual({ type: "progress", key: `health ${LABEL}`, line: "", done: true });
+  });
+
+  test("no `starting` line: no progress at all", async () => {
+    const { seen, out } = events();
+    await runBatch(scriptedRemote(["caddy loaded the site of X"], 0), activate, out);
+    expect(seen.filter((e) => e.type === "progress")).toEqual([]);
+  });
+});
+
+describe("runHostPlan: each upload's progress", () => {
+  test("bytes, percent and rate as it goes, then today's `uploaded` line", async () => {
+    const { seen, out } = events();
+    const plan = { host: { user: "root", host: "10.0.0.1", label: LABEL }, arch: "x86_64", setup: [], release: [], activate: [], notes: [], upload: [{ kind: "upload", local: "/b", remote: "/srv/qdeploy/hello/blobs/abc", sha256: "abc", size: 8_000_000, why: "hello (linux/amd64)" }] } satisfies HostPlan;
+    await runHostPlan(scriptedRemote([], 20, 0, [2_000_000, 4_000_000, 8_000_000]), plan, out);
+    const key = `upload ${LABEL} /srv/qdeploy/hello/blobs/abc`;
+    const progress = seen.filter((e) => e.type === "progress");
+    expect(progress.map((e) => (e as { key: string }).key)).toEqual([key, key, key, key]);
+    expect(progress.slice(0, 3).map((e) => (e as { line: string }).line.replace(/, [\d.]+ [kMG]?B\/s$/, ", RATE"))).toEqual([
+      `${LABEL} uploading hello (linux/amd64): 2.0 MB / 8.0 MB (25%), RATE`,
+      `${LABEL} uploading hello (linux/amd64): 4.0 MB / 8.0 MB (50%), RATE`,
+      `${LABEL} uploading hello (linux/amd64): 8.0 MB / 8.0 MB (100%), RATE`,
+    ]);
+    expect(progress[3]).toEqual({ type: "progress", key, line: "", done: true });
+    const hostLines = seen.filter((e) => e.type === "host").map((e) => (e as { line: string }).line);
+    expect(hostLines[0]).toBe("uploading hello (linux/amd64) (8.0 MB raw)");
+    expect(hostLines[1]).toMatch(/^uploaded 4\.0 MB in 0\.\ds \([\d.]+ [kM]B\/s\)$/);
+  });
+
+  test("uploadLine", () => {
+    expect(uploadLine("h", "hello", 1_234_567, 8_400_000, 0.5)).toBe("h uploading hello: 1.2 MB / 8.4 MB (14%), 2.5 MB/s");
+    expect(uploadLine("h", "hello", 0, 8_400_000, 0)).toBe("h uploading hello: 0 B / 8.4 MB (0%)");
+    expect(uploadLine("h", "empty", 0, 0, 0.1)).toBe("h uploading empty: 0 B / 0 B (100%), 0 B/s");
+  });
+});
