@@ -17,8 +17,9 @@ export async function main(argv: string[], out?: Output): Promise<number> {
   try {
     const parsed = parseCommandLine(argv);
     const g = parsed.globals;
+    // --no-color beats FORCE_COLOR; NO_COLOR also reaches the programs qdeploy runs.
     if (g.noColor) process.env.NO_COLOR = "1";
-    o = out ?? createOutput({ verbose: g.verbose, quiet: g.quiet, json: g.json });
+    o = out ?? createOutput({ verbose: g.verbose, quiet: g.quiet, json: g.json, ...(g.noColor && { color: false, errColor: false }) });
     const ctx: Ctx = { out: o, configFile: g.config ?? "deploy.toml", lockWaitSec: 60 };
     if (parsed.kind === "help") {
       const { helpFor } = await import("./cli/help.ts");

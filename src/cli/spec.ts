@@ -88,7 +88,7 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "json", type: "bool", help: "machine-readable output on stdout, errors too ({ok:false,error:{kind,message,hint}})" },
   { name: "quiet", short: "q", type: "bool", help: "only results and errors" },
   { name: "verbose", short: "v", type: "bool", help: "every step and command, and stack traces" },
-  { name: "no-color", type: "bool", help: "no colour (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 forces it)" },
+  { name: "no-color", type: "bool", help: "no colour (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 forces it on)" },
   { name: "help", short: "h", type: "bool", help: "this help" },
   { name: "version", type: "bool", help: "qdeploy's, Bun's and Go's versions" },
 ];
