@@ -10,6 +10,8 @@ const LOG = [
   "2026-12-02T10:07:00Z activated 20261202100000 by ops@qdeploy-serve (restart) (web only)",
   "2026-12-02T10:08:00Z restarted worker by alice@laptop",
   "2026-12-02T10:09:00Z activated 20261202100500 by reconcile (an interrupted switch had made it live)",
+  "2026-12-02T10:10:00Z maintenance on by alice@laptop (custom page)",
+  "2026-12-02T10:11:00Z maintenance off by alice@laptop",
   "garbage without a time",
 ].join("\n");
 
@@ -23,6 +25,8 @@ describe("describeAudit", () => {
       ["activated 20261202100000 (restart) (web only)", "ops@qdeploy-serve"],
       ["restarted worker", "alice@laptop"],
       ["activated 20261202100500 (an interrupted switch had made it live)", "reconcile"],
+      ["maintenance on (custom page)", "alice@laptop"],
+      ["maintenance off", "alice@laptop"],
       ["garbage without a time", ""],
     ]);
     expect(rows[0]).toEqual({

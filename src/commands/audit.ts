@@ -19,6 +19,7 @@ export interface AuditRow {
  *   activated ID by reconcile (an interrupted switch had made it live)
  *   refused ID by WHO: WHY
  *   restarted PROC by WHO
+ *   maintenance on|off by WHO[ (custom page)]   (src/ops/maintenance.ts)
  * WHO is `user@machine`, `TOKEN@qdeploy-serve` or "the timer"; it may hold spaces
  * (QDEPLOY_USER), so the known tails are taken off the end rather than cutting at a space.
  */
@@ -30,6 +31,8 @@ export function describeAudit(e: AuditEntry): AuditRow {
   if (reconciled) return row(`${reconciled[1]} (${reconciled[2]})`, "reconcile");
   const activated = /^(activated \S+) by (.*?)( \(restart\))?( \(web only\))?$/.exec(e.line);
   if (activated) return row(`${activated[1]}${activated[3] ?? ""}${activated[4] ?? ""}`, activated[2]!);
+  const maintenance = /^(maintenance (?:on|off)) by (.*?)( \(custom page\))?$/.exec(e.line);
+  if (maintenance) return row(`${maintenance[1]}${maintenance[3] ?? ""}`, maintenance[2]!);
   const other = /^(.*?) by (.+)$/.exec(e.line);
   if (other) return row(other[1]!, other[2]!);
   return row(e.line, "");
