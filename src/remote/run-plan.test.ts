@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { eventOutput, type OpEvent } from "../ops/events.ts";
+import { STEP_MARK } from "../plan/script.ts";
 import type { HostPlan } from "../plan/steps.ts";
 import type { ExecOptions, Remote, UploadOptions } from "./remote.ts";
 import { runBatch, runHostPlan, uploadLine } from "./run-plan.ts";
@@ -36,6 +37,32 @@ function events() {
 }
 
 const activate: HostPlan["activate"] = [{ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "X", "me"], why: "switch" }];
+
+describe("runBatch: which step runs", () => {
+  test("each step the script marks on stderr gets a live line with its why, number and seconds; freed at the end", async () => {
+    const { seen, out } = events();
+    const steps: HostPlan["setup"] = [
+      { kind: "run", argv: ["mkdir", "-p", "/srv/x"], why: "the app's folders" },
+      { kind: "write", path: "/srv/x/unit", content: "u", mode: 0o644, why: "the web unit" },
+    ];
+    const remote: Remote = {
+      ...scriptedRemote([], 0),
+      async exec(_argv: string[], opts: ExecOptions = {}) {
+        for (const i of [0, 1]) {
+          opts.onStderr?.(`${STEP_MARK}${i}\n`);
+          await Bun.sleep(150);
+        }
+        return { code: 0, stdout: "", stderr: "" };
+      },
+    };
+    await runBatch(remote, steps, out);
+    const live = seen.filter((e) => e.type === "progress").map((e) => (e.type === "progress" ? `${e.key}|${e.done ? "done" : e.line.slice(2)}` : ""));
+    expect(live[0]).toBe(`step ${LABEL}|${LABEL} the app's folders (step 1/2, 0.0s)`);
+    expect(live).toContain(`step ${LABEL}|${LABEL} the web unit (step 2/2, 0.0s)`);
+    expect(live.indexOf(`step ${LABEL}|${LABEL} the web unit (step 2/2, 0.0s)`)).toBeGreaterThan(live.indexOf(`step ${LABEL}|done`));
+    expect(live.at(-1)).toBe(`step ${LABEL}|done`);
+  });
+});
 
 describe("runBatch: the wait for health", () => {
   test("after `starting APP-web@PORT.service`, a live line with the seconds, freed at the next line", async () => {
@@ -74,10 +101,10 @@ describe("runHostPlan: each upload's progress", () => {
     const key = `upload ${LABEL} /srv/qdeploy/hello/blobs/abc`;
     const progress = seen.filter((e) => e.type === "progress");
     expect(progress.map((e) => (e as { key: string }).key)).toEqual([key, key, key, key]);
-    expect(progress.slice(0, 3).map((e) => (e as { line: string }).line.replace(/, [\d.]+ [kMG]?B\/s$/, ", RATE"))).toEqual([
+    expect(progress.slice(0, 3).map((e) => (e as { line: string }).line.replace(/, [\d.]+ [kMG]?B\/s(?=$|;)/, ", RATE"))).toEqual([
       `${LABEL} uploading hello (linux/amd64): 2.0 MB / 8.0 MB (25%), RATE`,
       `${LABEL} uploading hello (linux/amd64): 4.0 MB / 8.0 MB (50%), RATE`,
-      `${LABEL} uploading hello (linux/amd64): 8.0 MB / 8.0 MB (100%), RATE`,
+      `${LABEL} uploading hello (linux/amd64): 8.0 MB / 8.0 MB (100%), RATE; the host checks its sha256`,
     ]);
     expect(progress[3]).toEqual({ type: "progress", key, line: "", done: true });
     const hostLines = seen.filter((e) => e.type === "host").map((e) => (e as { line: string }).line);
@@ -88,6 +115,7 @@ describe("runHostPlan: each upload's progress", () => {
   test("uploadLine", () => {
     expect(uploadLine("h", "hello", 1_234_567, 8_400_000, 0.5)).toBe("h uploading hello: 1.2 MB / 8.4 MB (14%), 2.5 MB/s");
     expect(uploadLine("h", "hello", 0, 8_400_000, 0)).toBe("h uploading hello: 0 B / 8.4 MB (0%)");
-    expect(uploadLine("h", "empty", 0, 0, 0.1)).toBe("h uploading empty: 0 B / 0 B (100%), 0 B/s");
+    expect(uploadLine("h", "empty", 0, 0, 0.1)).toBe("h uploading empty: 0 B / 0 B (100%), 0 B/s; the host checks its sha256");
+    expect(uploadLine("h", "hello", 8_400_000, 8_400_000, 2)).toBe("h uploading hello: 8.4 MB / 8.4 MB (100%), 4.2 MB/s; the host checks its sha256");
   });
 });

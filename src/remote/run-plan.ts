@@ -89,7 +89,9 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, c
 export function uploadLine(label: string, what: string, sent: number, total: number, seconds: number): string {
   const pct = total > 0 ? Math.floor((sent / total) * 100) : 100;
   const rate = seconds > 0 ? `, ${formatBytes(sent / seconds)}/s` : "";
-  return `${label} uploading ${what}: ${formatBytes(sent)} / ${formatBytes(total)} (${pct}%)${rate}`;
+  // All of it sent: what is left is the host's (sha256 check, install), seconds on a slow disk.
+  const rest = sent >= total ? "; the host checks its sha256" : "";
+  return `${label} uploading ${what}: ${formatBytes(sent)} / ${formatBytes(total)} (${pct}%)${rate}${rest}`;
 }
 
 /**
@@ -106,19 +108,33 @@ export async function runBatch(remote: Remote, steps: Step[], out: Output): Prom
   if (steps.length === 0) return;
   for (const s of steps) out.debug(`${remote.label} ${describeStep(s)}`);
   let waiting: Ticker | null = null;
+  // Which step the script is on (its stderr marks each one): a live line between the host's
+  // own lines, so a slow setup on a fresh host is not a silent pause.
+  let current: Ticker | null = null;
+  const stepMarks = lineSplitter((l) => {
+    const i = STEP_MARK_LINE.exec(l)?.[1];
+    if (i === undefined || waiting) return;
+    current?.stop();
+    current = startTicker(out, `step ${remote.label}`, (s) => `${remote.label} ${steps[Number(i)]!.why} (step ${Number(i) + 1}/${steps.length}, ${s.toFixed(1)}s)`);
+  });
   const lines = lineSplitter((l) => {
     waiting?.stop();
     waiting = null;
     out.host(remote.label, l);
     const port = STARTING_WEB.exec(l)?.[1];
-    if (port) waiting = startTicker(out, `health ${remote.label}`, (s) => `${remote.label} waiting for health on :${port} (${s.toFixed(1)}s)`);
+    if (port) {
+      current?.stop();
+      current = null;
+      waiting = startTicker(out, `health ${remote.label}`, (s) => `${remote.label} waiting for health on :${port} (${s.toFixed(1)}s)`);
+    }
   });
   let r;
   try {
-    r = await remote.exec(["bash", "-s"], { stdin: renderBatchScript(steps), onStdout: lines.push, check: false });
+    r = await remote.exec(["bash", "-s"], { stdin: renderBatchScript(steps), onStdout: lines.push, onStderr: stepMarks.push, check: false });
     lines.flush();
   } finally {
     (waiting as Ticker | null)?.stop();
+    (current as Ticker | null)?.stop();
   }
   if (r.code === 0) return;
   const marks = [...r.stderr.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))];
@@ -127,6 +143,8 @@ export async function runBatch(remote: Remote, steps: Step[], out: Output): Prom
   const what = failed.kind === "run" ? `${failed.why} failed (exit ${r.code})` : `${describeStep(failed)} failed (exit ${r.code})`;
   throw new RemoteError(remote.label, what, { argv: failed.kind === "run" ? failed.argv : undefined, code: r.code, stderr });
 }
+
+const STEP_MARK_LINE = new RegExp(`^${STEP_MARK}(\\d+)$`);
 
 /** 1234567 -> "1.2 MB" */
 export function formatBytes(n: number): string {
