@@ -78,8 +78,6 @@ function globalsOf(values: Record<string, unknown>): Globals {
   };
 }
 
-export { unknownCommand };
-
 /** Parses argv (without the program name) against the table. */
 export function parseCommandLine(argv: string[], commands: CommandSpec[] = COMMANDS): Parsed {
   // Pass 1, lenient: which command, and whether help or version was asked for.
@@ -123,7 +121,8 @@ export function parseCommandLine(argv: string[], commands: CommandSpec[] = COMMA
   return { kind: "run", command, inv, globals };
 }
 
-function unknownCommand(words: string[], commands: CommandSpec[]): UsageError {
+/** The error for words that name no command, with the closest subcommands of the deepest group they name. */
+export function unknownCommand(words: string[], commands: CommandSpec[]): UsageError {
   // The deepest group the words name ("secrets recipients"), then the word that is none of its subcommands.
   let depth = 0;
   while (depth < words.length && commandsUnder(words.slice(0, depth + 1), commands).length > 0) depth++;
@@ -157,7 +156,8 @@ function flagError(e: unknown, command: CommandSpec, flags: FlagSpec[], commands
   return new UsageError(`${err.message ?? String(e)} (${see})`);
 }
 
-function usageLine(command: CommandSpec): string {
+/** `qdeploy exec ENV -- COMMAND...` */
+export function usageLine(command: CommandSpec): string {
   return ["qdeploy", command.name, command.usage, command.rest ? `-- ${command.rest}` : ""].filter(Boolean).join(" ");
 }
 
@@ -188,5 +188,3 @@ function checkValue(f: FlagSpec, v: string | boolean): string | number | boolean
   }
   return v;
 }
-
-export { usageLine };
