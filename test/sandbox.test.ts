@@ -228,10 +228,12 @@ describe("sandbox VM", () => {
 
 describe("sandbox fleet (--hosts)", () => {
   test("--hosts is an integer 1..9 and goes with up only; ssh takes a VM number", async () => {
+    // (--hosts=-1: a value that starts with a dash is one only after "=")
     for (const bad of ["0", "10", "x", "1.5", "-1", ""]) {
-      const r = await cli(["sandbox", "up", "--hosts", bad]);
+      const r = await cli(["sandbox", "up", `--hosts=${bad}`]);
       expect(r).toMatchObject({ code: 2, err: `error: --hosts must be an integer from 1 to 9, not ${JSON.stringify(bad)}` });
     }
+    expect(await cli(["sandbox", "up", "--hosts", "-1"])).toMatchObject({ code: 2, err: "error: --hosts needs a value (N) (see qdeploy help sandbox up; a value starting with - goes as --hosts=VALUE)" });
     expect(await cli(["sandbox", "down", "--hosts", "2"])).toMatchObject({ code: 2, err: expect.stringContaining('unknown option --hosts for "sandbox down"') });
     expect(await cli(["sandbox", "ssh", "0"])).toMatchObject({ code: 2, err: 'error: the VM number must be an integer from 1 to 9, not "0"' });
     expect(await cli(["sandbox", "ssh", "2"])).toMatchObject({ code: 2, err: "error: sandbox VM 2 is not running: qdeploy sandbox up --hosts 2" });
