@@ -93,7 +93,8 @@ function wrap(text: string, width = 96): string {
 
 /** Markdown links and backticks as plain text for the terminal. */
 function plain(md: string): string {
-  return md.replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`/g, "");
+  // A "(see [Section](#anchor))" points into the README: no use on a terminal.
+  return md.replace(/ \(\[[^\]]+\]\(#[^)]+\)\)/g, "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`/g, "");
 }
 
 /** The README's Commands table (between `<!-- commands:start -->` and `<!-- commands:end -->`). */
