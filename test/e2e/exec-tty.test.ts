@@ -137,8 +137,13 @@ describe("exec -it through sudo", () => {
     const file = path.join(dir, "deploy.toml");
     writeFileSync(file, readFileSync(file, "utf8").replace(`"root@127.0.0.1:${vm.sshPort}"`, `"${user}@127.0.0.1:${vm.sshPort}"`));
     expect(readFileSync(file, "utf8")).toContain(`"${user}@127.0.0.1:${vm.sshPort}"`);
-    const { code, out } = await session(["sh", "-c", '[ -t 0 ] && [ -t 1 ] && echo both-ttys; stty size; echo "who=$(id -un) env=$TTY_PROOF"; exit 9'], []);
-    expect(out).toContain(`both-ttys\r\n30 100\r\nwho=${APP} env=from-the-live-env\r\n`);
-    expect(code).toBe(9);
+    try {
+      const { code, out } = await session(["sh", "-c", '[ -t 0 ] && [ -t 1 ] && echo both-ttys; stty size; echo "who=$(id -un) env=$TTY_PROOF"; exit 9'], []);
+      expect(out).toContain(`both-ttys\r\n30 100\r\nwho=${APP} env=from-the-live-env\r\n`);
+      expect(code).toBe(9);
+    } finally {
+      // The VM is shared: sudo.test.ts lists /etc/sudoers.d exactly.
+      await onVm(vm, ["bash", "-c", `userdel -rf ${user} 2>/dev/null; rm -f /etc/sudoers.d/qdeploy-${user}; true`]);
+    }
   }, 2 * MIN);
 });
