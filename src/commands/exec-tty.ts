@@ -6,7 +6,8 @@
 import type { ReadStream } from "node:tty";
 import { OperationError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
-import { type HostFilter, selectHosts, withConnections } from "../ops/sessions.ts";
+import { execHosts } from "../ops/host-commands.ts";
+import { type HostFilter, withConnections } from "../ops/sessions.ts";
 import { layout } from "../plan/layout.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
@@ -58,9 +59,7 @@ export async function execInteractive(ctx: Ctx, env: string, argv: string[], whe
  * The output is the terminal's own bytes: unlike `exec`, nothing is redacted from it.
  */
 export async function runInteractive(op: OpContext, argv: string[], where: { hostNumber?: number; filter?: HostFilter }, term: LocalTerminal): Promise<number> {
-  const filtered = Boolean(where.filter?.hosts?.length || where.filter?.role);
-  const hosts = filtered ? selectHosts(op.cfg, where.filter) : [op.cfg.hosts[(where.hostNumber ?? 1) - 1]].filter((h) => h !== undefined);
-  if (!hosts.length) throw new UsageError(`environment ${op.cfg.env} has no host #${where.hostNumber}`);
+  const hosts = execHosts(op.cfg, where);
   if (hosts.length > 1) {
     throw new UsageError(`exec -it runs on one host, but ${hosts.length} match (${hosts.map((h) => h.label).join(", ")}); pick one with --host N or --hosts`);
   }

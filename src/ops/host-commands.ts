@@ -7,6 +7,7 @@ import { planWaves } from "../plan/waves.ts";
 import { lockCommand } from "../remote/host-ops.ts";
 import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
+import type { HostAddress } from "../config/types.ts";
 import type { OpContext } from "./context.ts";
 import { redactingSink } from "./events.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
@@ -125,9 +126,7 @@ export interface ExecIo {
  */
 export async function exec(op: OpContext, argv: string[], io: ExecIo, where: { hostNumber?: number; filter?: HostFilter } = {}): Promise<number> {
   if (!argv.length) throw new UsageError("usage: qdeploy exec ENV -- COMMAND [ARGS...]");
-  const filtered = where.filter && (where.filter.hosts?.length || where.filter.role);
-  const hosts = filtered ? selectHosts(op.cfg, where.filter) : [op.cfg.hosts[(where.hostNumber ?? 1) - 1]!];
-  if (!filtered && hosts[0] === undefined) throw new UsageError(`environment ${op.cfg.env} has no host #${where.hostNumber}`);
+  const hosts = execHosts(op.cfg, where);
   let worst = 0;
   for (const host of hosts) {
     const code = await withConnections([host], op.connect, async ([c]) => {
@@ -141,6 +140,14 @@ export async function exec(op: OpContext, argv: string[], io: ExecIo, where: { h
     worst = Math.max(worst, code);
   }
   return worst;
+}
+
+/** Where `exec` (and `exec -it`) runs: the hosts --hosts/--role keep, else host #N (default the first). */
+export function execHosts(cfg: OpContext["cfg"], where: { hostNumber?: number; filter?: HostFilter }): HostAddress[] {
+  if (where.filter?.hosts?.length || where.filter?.role) return selectHosts(cfg, where.filter);
+  const host = cfg.hosts[(where.hostNumber ?? 1) - 1];
+  if (host === undefined) throw new UsageError(`environment ${cfg.env} has no host #${where.hostNumber}`);
+  return [host];
 }
 
 /** `qdeploy lock status|release ENV`: one line per host. */
