@@ -108,7 +108,7 @@ fi
 say "lock=$holder"
 blobs=""
 for f in "$root"/blobs/*; do
-  [[ ${f##*/} =~ ^[0-9a-f]{64}$ ]] && blobs+="${f##*/} "
+  [[ ${f##*/} =~ ^[0-9a-f]{64}(\.r)?$ ]] && blobs+="${f##*/} "
 done
 say "blobs=$blobs"
 for dir in "$root"/releases/*/; do

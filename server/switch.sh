@@ -8,6 +8,8 @@
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
+#   switch unpack PACK            move a pack's slug blobs into blobs/, each checked by its sha256
+#   switch link ID                make releases/ID/app from releases/ID/app.tgz.b64 (hard links to blobs)
 set -euo pipefail
 umask 022
 
@@ -473,6 +475,36 @@ run_exec() {
     --setenv="PATH=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin" -- "$@"
 }
 
+# The slug's new files arrive as one tar of blobs, each named by the sha256 of its bytes
+# (SHA: 0755, SHA.r: 0644). Nothing reaches blobs/ unless every name matches its bytes.
+run_unpack() {
+  local pack=$1 tmp sum name
+  [[ $pack == "$root/blobs/.pack-"* && -f $pack ]] || die "unpack: $pack is not a pack in $root/blobs"
+  tmp=$(mktemp -d "$root/blobs/.unpack-XXXXXX")
+  # Expanded now: the trap runs after this function's locals are gone.
+  trap "rm -rf -- $(printf '%q %q' "$tmp" "$pack")" EXIT
+  tar -xf "$pack" -C "$tmp" --no-same-owner
+  [ -z "$(find "$tmp" -mindepth 1 ! -type f -print -quit)" ] || die "unpack: $pack holds something other than files"
+  while read -r sum name; do
+    name=${name#./}
+    [[ $name =~ ^[0-9a-f]{64}(\.r)?$ && ${name%.r} == "$sum" ]] || die "unpack: $name in $pack does not match its sha256 $sum"
+  done < <(cd "$tmp" && find . -type f -exec sha256sum -- {} +)
+  find "$tmp" -mindepth 1 -maxdepth 1 -exec mv -f -t "$root/blobs" -- {} +
+}
+
+# releases/ID/app: the slug's files and the programs, hard links to their blobs (so kept
+# releases cost no space twice), and the symlinks the commit has. One tar, one process.
+run_link() {
+  local id=$1 rel
+  [[ $id =~ ^[0-9]+$ ]] || die "link: bad release id $id"
+  rel=$root/releases/$id
+  [ -f "$rel/app.tgz.b64" ] || die "link: $rel/app.tgz.b64 is missing"
+  rm -rf -- "$rel/app"
+  base64 -d < "$rel/app.tgz.b64" | tar -xz -C "$root" --no-same-owner
+  [ -d "$rel/app" ] || install -d -m 0755 "$rel/app"
+  rm -f -- "$rel/app.tgz.b64"
+}
+
 cmd=${1:-}; shift || true
 case $cmd in
   activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" ;;
@@ -483,5 +515,7 @@ case $cmd in
     have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
   exec) run_exec "$@" ;;
-  *) die "usage: switch activate|restart|status|exec" ;;
+  unpack) run_unpack "$1" ;;
+  link) run_link "$1" ;;
+  *) die "usage: switch activate|restart|status|exec|unpack|link" ;;
 esac

@@ -8,6 +8,7 @@ import { buildKey, findCachedBuild, rememberBuild } from "../build/cache.ts";
 import { buildBinary, buildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { type MainPackage, resolveBinaries } from "../build/packages.ts";
+import { readSlug, type Slug } from "../build/slug.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { type Output, startTicker } from "../output.ts";
 import type { Artifact, BinaryArtifact } from "../plan/push.ts";
@@ -17,6 +18,13 @@ export interface Builds {
   artifacts: Record<string, Artifact>;
   git: string | null;
   seconds: number;
+  /** The app's files at the built commit (the module folder's), shipped beside the programs; none: the programs alone. */
+  slug?: Slug;
+}
+
+/** Where builds, the slug's index and packs are kept. */
+export function buildDir(cfg: Pick<ResolvedConfig, "root">): string {
+  return path.join(cfg.root, ".qdeploy", "build");
 }
 
 /**
@@ -36,7 +44,9 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
   const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);
   const artifacts: Record<string, Artifact> = {};
-  const outDir = path.join(cfg.root, ".qdeploy", "build");
+  const outDir = buildDir(cfg);
+  const slug = await readSlug(moduleDir, { excluded: rootPathsIn(moduleDir, cfg.root), cacheDir: outDir });
+  if (git.dirty && slug.commit) slug.notes.push(`the work tree has changes that are not committed: the slug carries commit ${slug.commit.slice(0, 12)}'s files (commit to ship them)`);
   const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l));
   out.debug(`Go: ${toolchain.version} (${toolchain.reason})`);
   const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
@@ -73,7 +83,15 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     artifacts[arch] = { binaries };
     await rememberBuild(outDir, key, { binaries });
   }
-  return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000 };
+  return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000, slug };
+}
+
+/** deploy.toml's folder's own paths (.qdeploy/, secrets/, deploy.toml) as the module folder names them, when inside it. */
+function rootPathsIn(moduleDir: string, root: string): string[] {
+  const rel = path.relative(moduleDir, root);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return [];
+  const base = rel.split(path.sep).join("/");
+  return [`${base}/.qdeploy/`, `${base}/secrets/`, `${base}/deploy.toml`];
 }
 
 const archFile = (cfg: ResolvedConfig) => path.join(cfg.root, ".qdeploy", "host-archs.json");

@@ -16,8 +16,9 @@ import { formatBytes, runBatch } from "../remote/run-plan.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import * as ops from "../ops/deploy.ts";
 import { requireSystemd, withConnections } from "../ops/sessions.ts";
+import { writeSlugPacks } from "../ops/slug-packs.ts";
 import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
-import { buildForArchs } from "./build.ts";
+import { buildDir, buildForArchs } from "./build.ts";
 import { type Ctx, loadEnvironment, opContext, whoAmI } from "./context.ts";
 import { hider, hidingIn, redactErrors } from "./redaction.ts";
 
@@ -78,7 +79,8 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
     const builds = await buildForArchs(cfg, [arch], ctx.out);
     const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
     const now = new Date();
-    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey() });
+    const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(cfg)) : {};
+    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey(), slug: builds.slug, packs });
     // The env file's names come from the variables themselves: its text cannot be split into
     // lines to find them, since a value (a PEM key) may hold newlines.
     printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
@@ -102,6 +104,7 @@ function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], plat
   const shown = new Set<string>();
   for (const hp of p.hosts) {
     o.result(`\n== ${hp.host.label}`);
+    for (const n of hp.notes) o.result(`note: ${n}`);
     const releasePhase: Step[] =
       p.releasePhase && p.releasePhase.host === hp.host.label
         ? [{ kind: "run", argv: p.releasePhase.argv, why: "release phase, before any host switches" }]

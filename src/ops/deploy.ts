@@ -7,12 +7,13 @@ import { releaseId } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { redact } from "../secrets/redact.ts";
-import { buildForArchs, lastKnownArchs, rememberArchs } from "../commands/build.ts";
+import { buildDir, buildForArchs, lastKnownArchs, rememberArchs } from "../commands/build.ts";
 import { siteUrls } from "../commands/urls.ts";
 import type { OpContext } from "./context.ts";
 import { eventOutput } from "./events.ts";
 import { executePlan, type HostResult } from "./execute.ts";
 import { hidingSecrets, secretHider } from "./host-commands.ts";
+import { writeSlugPacks } from "./slug-packs.ts";
 import { type HostFilter, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 
 export interface DeployOptions {
@@ -55,6 +56,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
       const earlyBuild = early ? await early : null;
       const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await build(cfg, archs, out);
       await rememberArchs(cfg, facts);
+      const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(op.cfg)) : {};
       const buildSec = (performance.now() - tb) / 1000;
       const now = new Date();
       const plan = planPush({
@@ -67,6 +69,8 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
         who: op.who,
         secrets,
         newDigestKey: newDigestKey(),
+        slug: builds.slug,
+        packs,
       });
       for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
       const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });

@@ -12,8 +12,12 @@ export function layout(app: string) {
     root,
     blobs: `${root}/blobs`,
     blob: (sha256: string) => `${root}/blobs/${sha256}`,
+    /** A pack of slug blobs on its way in (a dot name: never taken for a blob, unpacked by `switch unpack`). */
+    pack: (sha256: string) => `${root}/blobs/.pack-${sha256}`,
     releases: `${root}/releases`,
     release: (id: string) => `${root}/releases/${id}`,
+    /** The app's files in a release (the slug, with the programs in bin/): every process's working directory. */
+    releaseApp: (id: string) => `${root}/releases/${id}/app`,
     slots: `${root}/slots`,
     slot: (port: number) => `${root}/slots/${port}`,
     current: `${root}/current`,

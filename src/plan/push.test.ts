@@ -58,6 +58,8 @@ describe("planPush", () => {
       "write  /srv/qdeploy/hello/digest.key",
       `run    install -d -m 0755 ${d} ${d}/bin ${d}/units`,
       `run    ln -f /srv/qdeploy/hello/blobs/${SHA} ${d}/bin/hello`,
+      `write  ${d}/app.tgz.b64`,
+      `run    /srv/qdeploy/hello/switch link 20261122010203`,
       `write  ${d}/env`,
       `write  ${d}/switch.conf`,
       `write  ${d}/site.caddy`,
@@ -78,7 +80,7 @@ describe("planPush", () => {
   test("a binary already on the host is not uploaded", () => {
     const h = push(facts({ blobs: [SHA] })).hosts[0]!;
     expect(h.upload).toEqual([]);
-    expect(h.notes).toEqual(["binary aaaaaaaaaaaa is already on the host: nothing to upload"]);
+    expect(h.notes).toEqual(["slug: 0 files, 0 B; all already on the host", "binary aaaaaaaaaaaa is already on the host: nothing to upload"]);
   });
 
   test("the env file is 0600 and marked secret; release.json holds no secret value", () => {
@@ -320,6 +322,7 @@ describe("several binaries", () => {
     expect(lines(h.upload)).toEqual([`upload /b/${WORKER} -> /srv/qdeploy/hello/blobs/${WORKER} (20 bytes raw, sha256 222222222222)`]);
     expect(h.upload[0]!.why).toBe("the x86_64 binary of worker");
     expect(h.notes).toEqual([
+      "slug: 0 files, 0 B; all already on the host",
       `binary of migrate ${MIGRATE.slice(0, 12)} is already on the host: nothing to upload`,
       `binary of web ${WEB.slice(0, 12)} is already on the host: nothing to upload`,
     ]);

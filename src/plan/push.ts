@@ -7,6 +7,7 @@ import { planReleasePhase } from "./release-phase.ts";
 import { dutyHost, hostConfig } from "./fleet.ts";
 import { planSetup } from "./setup.ts";
 import type { HostPlan, Plan, Step } from "./steps.ts";
+import { blobName, describeSlug, missingBlobs, renderAppTree, type SlugEntry, slugEntries } from "./slug.ts";
 
 /** One built binary: a file named by its sha256. */
 export interface BinaryArtifact {
@@ -31,6 +32,23 @@ export function primaryBinary(cfg: ResolvedConfig, binaries: Record<string, stri
   return binaries[name]!;
 }
 
+/** The app's files for the release (src/build/slug.ts's Slug, without where the bytes are read). */
+export interface SlugInput {
+  files: SlugEntry[];
+  /** Tracked files left out (.slugignore, qdeploy's own), for the summary. */
+  ignored: number;
+  notes: string[];
+}
+
+/** A pack of the slug's blobs a host lacks (src/ops/slug-packs.ts): a tar named by its sha256. */
+export interface PackArtifact {
+  path: string;
+  sha256: string;
+  size: number;
+  /** The blob names it holds, sorted: it must be exactly what the plan finds missing. */
+  blobs: string[];
+}
+
 export interface PushInputs {
   config: ResolvedConfig;
   facts: HostFacts[];
@@ -43,6 +61,10 @@ export interface PushInputs {
   secrets: Record<string, string>;
   /** 64 random hex digits: the digest key for a host that has none yet (facts.digestKey). */
   newDigestKey: string;
+  /** The app's files; none: a release of the programs alone (app/bin). */
+  slug?: SlugInput;
+  /** By host label: the pack of slug blobs that host lacks (absent when it lacks none). */
+  packs?: Record<string, PackArtifact>;
 }
 
 /**
@@ -72,6 +94,14 @@ export function planPush(inp: PushInputs): Plan {
     const notes: string[] = [];
     const l = layout(cfg.app);
     const upload: Step[] = [];
+    const slug = inp.slug ?? { files: [], ignored: 0, notes: [] };
+    const { entries, notes: slugNotes } = slugEntries(slug.files, binaries);
+    const missing = missingBlobs(entries, facts.blobs);
+    notes.push(describeSlug(entries, missing, slug.ignored), ...slug.notes, ...slugNotes);
+    const pack = missing.length ? inp.packs?.[facts.host.label] : undefined;
+    if (missing.length && (!pack || pack.blobs.join(" ") !== missing.map(blobName).sort().join(" "))) {
+      throw new Error(`${facts.host.label}: no pack of the ${missing.length} slug files it lacks`);
+    }
     // One upload per blob the host lacks: a name linked to bytes already there costs nothing.
     const blobs = new Map<string, { b: BinaryArtifact; names: string[] }>();
     for (const [name, b] of Object.entries(artifact.binaries).sort()) {
@@ -88,12 +118,13 @@ export function planPush(inp: PushInputs): Plan {
       }
       upload.push({ kind: "upload", local: b.path, remote: l.blob(sha256), sha256, size: b.size, why: `the ${facts.arch} ${what}` });
     }
+    if (pack) upload.push({ kind: "upload", local: pack.path, remote: l.pack(pack.sha256), sha256: pack.sha256, size: pack.size, why: `the slug's ${missing.length} new file${missing.length === 1 ? "" : "s"}` });
     const release = [
       // A host's first push leaves the key there; later pushes key their digests with it.
       ...(facts.digestKey
         ? []
         : [{ kind: "write", path: l.digestKey, content: `${digestKey}\n`, mode: 0o600, why: "the key of release.json's config digest", secret: true } as Step]),
-      ...releaseSteps(cfg, meta, files),
+      ...releaseSteps(cfg, meta, files, { tree: renderAppTree(meta.id, entries, binaries), files: entries.length, pack: pack && l.pack(pack.sha256) }),
     ];
     const activate: Step[] = [
       { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" },
@@ -110,8 +141,18 @@ export function planPush(inp: PushInputs): Plan {
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
 }
 
-/** Writes one release directory: a hard link per binary, env file, units, site, metadata. */
-export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: ReturnType<typeof renderReleaseFiles>): Step[] {
+/** The release's app folder: its tree of links (renderAppTree), how many files, the pack to unpack first. */
+export interface AppFolder {
+  tree: Uint8Array;
+  files: number;
+  pack?: string;
+}
+
+/**
+ * Writes one release directory: a hard link per binary, the app folder (the slug's files
+ * and the programs, hard links to blobs), env file, units, site, metadata.
+ */
+export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: ReturnType<typeof renderReleaseFiles>, app: AppFolder): Step[] {
   const l = layout(cfg.app);
   const dir = l.release(meta.id);
   const binaries = Object.entries(meta.binaries ?? { [cfg.build.binary]: meta.sha256 }).sort();
@@ -119,6 +160,10 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
     { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
     // Hard links keep each blob's link count above 1 while a release uses it (the prune's test).
     ...binaries.map(([name, sha256]): Step => ({ kind: "run", argv: ["ln", "-f", l.blob(sha256), `${dir}/bin/${name}`], why: binaries.length === 1 ? "the binary" : `the binary ${name}` })),
+    ...(app.pack ? [{ kind: "run", argv: [l.switchScript, "unpack", app.pack], why: "the slug's new files into blobs/" } as Step] : []),
+    // The tree travels as base64 text inside the batch script (a heredoc carries no NUL byte).
+    { kind: "write", path: `${dir}/app.tgz.b64`, content: base64Lines(app.tree), mode: 0o600, why: "the app folder's tree", fresh: true },
+    { kind: "run", argv: [l.switchScript, "link", meta.id], why: `the app folder: ${app.files} file${app.files === 1 ? "" : "s"} and the programs` },
     { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true, fresh: true },
     { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs", fresh: true },
   ];
@@ -130,6 +175,11 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
   // a full disk or a dropped connection never leaves a truncated one.
   steps.push({ kind: "write", path: `${dir}/release.json`, content: `${JSON.stringify(meta)}\n`, mode: 0o644, why: "release record" });
   return steps;
+}
+
+/** Base64 in lines of 76 characters. */
+function base64Lines(bytes: Uint8Array): string {
+  return (Buffer.from(bytes).toString("base64").match(/.{1,76}/g) ?? []).join("\n");
 }
 
 /**

@@ -8,7 +8,10 @@ import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
 import { systemdSpan } from "../config/duration.ts";
 import type { ReleasePhase } from "../plan/release-phase.ts";
 import { describeStep, type HostPlan, type Plan, type Step } from "../plan/steps.ts";
+import { formatBytes } from "../util/bytes.ts";
 import { quoteArgv } from "../util/quote.ts";
+
+export { formatBytes };
 import type { Remote } from "./remote.ts";
 
 export interface HostRunResult {
@@ -145,16 +148,3 @@ export async function runBatch(remote: Remote, steps: Step[], out: Output): Prom
 }
 
 const STEP_MARK_LINE = new RegExp(`^${STEP_MARK}(\\d+)$`);
-
-/** 1234567 -> "1.2 MB" */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${Math.round(n)} B`;
-  const units = ["kB", "MB", "GB"];
-  let v = n / 1000;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
