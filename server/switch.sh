@@ -483,7 +483,8 @@ run_unpack() {
   tmp=$(mktemp -d "$root/blobs/.unpack-XXXXXX")
   # Expanded now: the trap runs after this function's locals are gone.
   trap "rm -rf -- $(printf '%q %q' "$tmp" "$pack")" EXIT
-  tar -xf "$pack" -C "$tmp" --no-same-owner
+  # -m: a blob is dated when it arrived (Last-Modified), not 1970
+  tar -xmf "$pack" -C "$tmp" --no-same-owner
   [ -z "$(find "$tmp" -mindepth 1 ! -type f -print -quit)" ] || die "unpack: $pack holds something other than files"
   while read -r sum name; do
     name=${name#./}
