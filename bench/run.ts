@@ -17,7 +17,9 @@
  * with a pause wrk also counts a keep-alive connection closed while idle as a read error),
  * BENCH_LONG (3 long requests in flight), BENCH_LONG_MS (8000), BENCH_STEADY_S (5: steady
  * load between switches), BENCH_FLOOR_RUNS (3), BENCH_FLEET (1: the fleet row on three VMs,
- * bench/fleet.ts; 0 skips it), BENCH_FLEET_RUNS (3).
+ * bench/fleet.ts; 0 skips it), BENCH_FLEET_RUNS (3), BENCH_SLUG (1: the slug row, bench/slug.ts;
+ * 0 skips it), BENCH_SLUG_RUNS (3). `--slug-only` runs the slug row alone (and keeps RESULTS.md's
+ * other sections as they are).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,6 +28,7 @@ import { sandboxDown, sandboxSshArgv, sandboxStatus, sandboxUp, type SandboxInfo
 import { quoteArgv } from "../src/util/quote.ts";
 import { get, makeProject, onVm, REPO, writeConfig } from "../test/e2e/harness.ts";
 import { benchFleet } from "./fleet.ts";
+import { benchSlug } from "./slug.ts";
 
 const BENCH = import.meta.dir;
 const STATE = path.join(BENCH, ".state");
@@ -47,7 +50,10 @@ const K = {
   floorRuns: Math.max(1, num("BENCH_FLOOR_RUNS", 3)),
   fleet: num("BENCH_FLEET", 1) > 0,
   fleetRuns: Math.max(1, num("BENCH_FLEET_RUNS", 3)),
+  slug: num("BENCH_SLUG", 1) > 0,
+  slugRuns: Math.max(1, num("BENCH_SLUG_RUNS", 3)),
 };
+const slugOnly = process.argv.includes("--slug-only");
 const PORTS = {
   sshPort: num("QDEPLOY_SANDBOX_SSH_PORT", 2322),
   httpPort: num("QDEPLOY_SANDBOX_HTTP_PORT", 8180),
@@ -94,14 +100,14 @@ interface CliRun {
   maxRssMb: number;
 }
 
-async function cli(cwd: string, args: string[]): Promise<CliRun> {
+async function cli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   // -o FILE: GNU time's report on a pipe to Bun came back cut short (and time exited 1).
   const rssFile = path.join(STATE, "time-v.txt");
   rmSync(rssFile, { force: true });
   const t = now();
   const p = Bun.spawn(["/usr/bin/time", "-v", "-o", rssFile, QDEPLOY, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -415,7 +421,7 @@ async function main() {
   const info = await sandboxUp(opts);
   let exitCode = 1;
   try {
-    exitCode = await bench(info, mach, started);
+    exitCode = slugOnly ? await slugRowOnly(info) : await bench(info, mach, started);
   } finally {
     if (!keepVm) {
       await sandboxDown(opts);
@@ -524,6 +530,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
       })
     : null;
   if (fleet) targets.push(fleet.target);
+  const slug = K.slug ? await slugSection(info) : null;
 
   // ---- RESULTS.md
   const L: string[] = [];
@@ -605,6 +612,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push("## Memory", "");
   L.push(`Peak resident set of the qdeploy process (\`/usr/bin/time -v\`, Bun included): **${peakRss.toFixed(0)} MB** (max over all runs; push median ${f1(median(pushes.map((o) => o.maxRssMb)))} MB, rollback median ${f1(median(rollbacks.map((o) => o.maxRssMb)))} MB).`, "");
 
+  if (slug) L.push(...slug);
   if (fleet) L.push(...fleet.section);
 
   writeFileSync(path.join(BENCH, "RESULTS.md"), L.join("\n"));
@@ -617,6 +625,30 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   console.log(`peak RSS ${peakRss.toFixed(0)} MB; results in bench/RESULTS.md`);
   const requestsFailed = all.failed > 0 || longFailed.length > 0 || load.problems.length > 0 || failedOps.length > 0 || fleet?.target[1] === "failed";
   return requestsFailed ? 1 : 0;
+}
+
+/** The slug row, or its failure as the section (the rest of the bench still reports). */
+async function slugSection(info: SandboxInfo): Promise<string[]> {
+  return benchSlug({ info, cli, log, runs: K.slugRuns }).catch((e: Error) => {
+    log(`slug bench FAILED: ${e.message}`);
+    return ["## The slug", "", `**Failed:** \`${e.message.replace(/\s+/g, " ").slice(0, 400)}\``, ""];
+  });
+}
+
+/** --slug-only: the slug row alone, put in place of RESULTS.md's slug section (or before ## Fleet). */
+async function slugRowOnly(info: SandboxInfo): Promise<number> {
+  const section = await slugSection(info);
+  const file = path.join(BENCH, "RESULTS.md");
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "# qdeploy benchmark results\n";
+  const at = text.search(/^## The slug$/m);
+  const end = at < 0 ? -1 : text.slice(at + 1).search(/^## /m);
+  const next = text.search(/^## Fleet$/m);
+  const updated =
+    at >= 0 ? text.slice(0, at) + section.join("\n") + (end < 0 ? "" : `\n${text.slice(at + 1 + end)}`)
+    : next >= 0 ? `${text.slice(0, next)}${section.join("\n")}\n${text.slice(next)}`
+    : `${text.trimEnd()}\n\n${section.join("\n")}\n`;
+  writeFileSync(file, updated);
+  return section.some((l) => l.startsWith("**Failed:**")) ? 1 : 0;
 }
 
 await main();
