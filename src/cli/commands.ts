@@ -33,13 +33,14 @@ export const COMMANDS: CommandSpec[] = [
     name: "init",
     usage: "",
     summary: "write a deploy.toml for the Go module here",
-    details: "reads go.mod and the Procfile; also writes .qdeploy/deploy.schema.json for editors; never overwrites",
+    details: "reads go.mod, the Procfile and app.json (then prints the secrets to set and what its add-ons need); also writes .qdeploy/deploy.schema.json for editors; never overwrites",
     flags: [],
     examples: ["qdeploy init"],
     async run(ctx) {
       const { writeInitConfig } = await import("../config/init.ts");
-      const file = await writeInitConfig(process.cwd());
+      const { file, notes } = await writeInitConfig(process.cwd());
       ctx.out.result(`wrote ${file}; check it with: qdeploy check`);
+      for (const line of notes) ctx.out.result(line);
       return 0;
     },
   },
