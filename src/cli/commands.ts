@@ -48,8 +48,8 @@ export const COMMANDS: CommandSpec[] = [
     name: "check",
     usage: "[ENV]",
     summary: "validate deploy.toml; every problem at once, with its line",
-    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each",
-    flags: [],
+    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each; with an app.json, the config vars it requires that an environment's secrets and [env] lack ([app.json](#appjson))",
+    flags: [IDENTITY],
     examples: ["qdeploy check", "qdeploy check prod --config ops/deploy.toml"],
     async run(ctx, inv) {
       const { check } = await import("../commands/check.ts");
