@@ -33,13 +33,14 @@ export const COMMANDS: CommandSpec[] = [
     name: "init",
     usage: "",
     summary: "write a deploy.toml for the Go module here",
-    details: "reads go.mod and the Procfile; also writes .qdeploy/deploy.schema.json for editors; never overwrites",
+    details: "reads go.mod, the Procfile and app.json (then prints the secrets to set and what its add-ons need); also writes .qdeploy/deploy.schema.json for editors; never overwrites",
     flags: [],
     examples: ["qdeploy init"],
     async run(ctx) {
       const { writeInitConfig } = await import("../config/init.ts");
-      const file = await writeInitConfig(process.cwd());
+      const { file, notes } = await writeInitConfig(process.cwd());
       ctx.out.result(`wrote ${file}; check it with: qdeploy check`);
+      for (const line of notes) ctx.out.result(line);
       return 0;
     },
   },
@@ -47,8 +48,8 @@ export const COMMANDS: CommandSpec[] = [
     name: "check",
     usage: "[ENV]",
     summary: "validate deploy.toml; every problem at once, with its line",
-    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each",
-    flags: [],
+    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each; with an app.json, the config vars it requires that an environment's secrets and [env] lack ([app.json](#appjson))",
+    flags: [IDENTITY],
     examples: ["qdeploy check", "qdeploy check prod --config ops/deploy.toml"],
     async run(ctx, inv) {
       const { check } = await import("../commands/check.ts");

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import TOML from "@iarna/toml";
-import { OperationError } from "../errors.ts";
-import { appNameFromModule, renderInitConfig, writeInitConfig } from "./init.ts";
+import { ConfigError, OperationError, formatProblem } from "../errors.ts";
+import { parseAppJson } from "./app-json.ts";
+import { appNameFromModule, planFromAppJson, renderInitConfig, writeInitConfig, type AppJsonPlan } from "./init.ts";
 import { loadConfig } from "./load.ts";
 import { renderSchemaJson } from "./schema.ts";
 
@@ -69,7 +70,7 @@ describe("writeInitConfig", () => {
       Procfile: "web: shop serve\nworker: shop work\n",
       "cmd/shop/main.go": "package main\n",
     });
-    const written = await writeInitConfig(dir);
+    const { file: written } = await writeInitConfig(dir);
     expect(written).toBe(path.join(dir, "deploy.toml"));
     const text = await readFile(written, "utf8");
     expect(text).toContain('app = "shop"');
@@ -91,5 +92,139 @@ describe("writeInitConfig", () => {
   test("needs a go.mod", async () => {
     const dir = await tempDir({});
     await expect(writeInitConfig(dir)).rejects.toThrow(`no go.mod in ${dir}; run \`go mod init MODULE\` first`);
+  });
+});
+
+const APP_JSON = {
+  name: "Shop",
+  env: {
+    LOG_LEVEL: "info",
+    WEB_CONCURRENCY: { description: "The number of processes to run.", value: "5" },
+    SECRET_TOKEN: { description: "Signs cookies.", generator: "secret" },
+    STRIPE_KEY: { description: "Stripe API key\nfrom the dashboard" },
+    SENTRY_DSN: { description: "Where errors go.", required: false },
+    DATABASE_URL: { description: "the add-on's" },
+    PORT: { value: "5000" },
+  },
+  addons: ["heroku-postgresql:mini", { plan: "heroku-redis", as: "CACHE" }, "papertrail", "scheduler"],
+  formation: { web: { quantity: 2, size: "standard-1x" }, worker: { quantity: 3, size: "performance-m" }, clock: { quantity: 1 } },
+  scripts: { postdeploy: "bin/seed --demo", "pr-predestroy": "bin/cleanup" },
+  buildpacks: [{ url: "heroku/go" }, { url: "https://github.com/acme/heroku-buildpack-ffmpeg" }],
+};
+
+describe("planFromAppJson: what init writes and prints for app.json", () => {
+  const manifestOf = (value: unknown) => parseAppJson(JSON.stringify(value), "app.json").manifest!;
+  const rows: [string, unknown, string[], AppJsonPlan][] = [
+    [
+      "every part",
+      APP_JSON,
+      ["web", "worker"],
+      {
+        env: { LOG_LEVEL: "info", WEB_CONCURRENCY: "5" },
+        scale: { worker: 3 },
+        notes: [
+          "From app.json (Shop):",
+          "  [env] in deploy.toml: LOG_LEVEL, WEB_CONCURRENCY (its config vars with a value)",
+          "  PORT: left out; qdeploy sets PORT",
+          "  Secrets to set for prod before the first push (stored in secrets/prod.env.age):",
+          '    openssl rand -hex 32 | qdeploy secrets set prod SECRET_TOKEN  # a random value, as Heroku\'s generator "secret" makes; Signs cookies.',
+          "    qdeploy secrets set prod STRIPE_KEY  # Stripe API key",
+          "  Optional (required: false):",
+          "    qdeploy secrets set prod SENTRY_DSN  # Where errors go.",
+          "  Add-ons: qdeploy does not provision them yet; run each service yourself, then set what it gives the app:",
+          "    heroku-postgresql:mini (a PostgreSQL database): qdeploy secrets set prod DATABASE_URL",
+          "    heroku-redis as CACHE (a Redis): qdeploy secrets set prod CACHE_URL",
+          "    papertrail: set its config vars yourself, as secrets",
+          "    scheduler: Heroku Scheduler's jobs are [[jobs]] in deploy.toml (name, command, at)",
+          "  [scale] in deploy.toml from formation: worker = 3 (instances on each host; Heroku's quantity counts dynos in all)",
+          "  formation.web: quantity 2, but qdeploy runs one web instance per host: give prod 2 hosts",
+          '  formation.clock: there is no process "clock"; left out',
+          "  Dyno sizes are ignored (standard-1x, performance-m): each process may use all of its host",
+          "  scripts.postdeploy: not run by qdeploy; after the first push, run it once: qdeploy exec prod -- bin/seed --demo",
+          "  scripts.pr-predestroy: not used (qdeploy has no review apps)",
+          "  Buildpacks not run (qdeploy builds the Go module itself): https://github.com/acme/heroku-buildpack-ffmpeg",
+          "  The sandbox environment needs the same secrets: run those lines with sandbox in place of prod.",
+        ],
+      },
+    ],
+    [
+      "values only; web scaled to 0; a postdeploy with shell syntax runs under bash",
+      { env: { A: "1" }, formation: { web: { quantity: 0 } }, scripts: { postdeploy: "bin/migrate && bin/seed 'x y'" } },
+      ["web"],
+      {
+        env: { A: "1" },
+        scale: { web: 0 },
+        notes: [
+          "From app.json:",
+          "  [env] in deploy.toml: A (its config vars with a value)",
+          "  [scale] in deploy.toml from formation: web = 0 (instances on each host; Heroku's quantity counts dynos in all)",
+          "  scripts.postdeploy: not run by qdeploy; after the first push, run it once: qdeploy exec prod -- bash -c 'bin/migrate && bin/seed '\\''x y'\\'''",
+        ],
+      },
+    ],
+    ["nothing qdeploy uses", { name: "x", buildpacks: [{ url: "heroku/go" }] }, ["web"], { env: {}, scale: {}, notes: [] }],
+  ];
+  for (const [name, value, processes, want] of rows) {
+    test(name, () => {
+      expect(planFromAppJson(manifestOf(value), { env: "prod", otherEnvs: ["sandbox"], processes, secretsFile: "secrets/prod.env.age" })).toEqual(want);
+    });
+  }
+});
+
+describe("writeInitConfig with app.json", () => {
+  test("[env] and [scale] from it, no secret value anywhere, the notes returned; check's loader accepts the file", async () => {
+    const dir = await tempDir({
+      "go.mod": "module example.com/shop\n\ngo 1.22\n",
+      "main.go": "package main\n",
+      Procfile: "web: shop\nworker: shop work\n",
+      "app.json": JSON.stringify({ ...APP_JSON, env: { ...APP_JSON.env, API_TOKEN: { value: "tok", generator: "secret" } } }, null, 2),
+    });
+    const { file, notes } = await writeInitConfig(dir);
+    const text = await readFile(file, "utf8");
+    expect(text).toContain(
+      [
+        "[scale]                            # from app.json's formation: instances on each host",
+        "worker = 3",
+        "",
+      ].join("\n"),
+    );
+    expect(text).toContain(
+      [
+        "[env]                              # plain config vars, for every environment",
+        'LOG_LEVEL = "info"                 # from app.json',
+        'WEB_CONCURRENCY = "5"              # from app.json',
+        "",
+      ].join("\n"),
+    );
+    expect(text).not.toContain("tok");
+    expect(text).not.toMatch(/SECRET_TOKEN|STRIPE_KEY|API_TOKEN|^PORT/m);
+    expect(notes).toContain("    openssl rand -hex 32 | qdeploy secrets set prod API_TOKEN  # a random value, as Heroku's generator \"secret\" makes");
+    const { problems, config } = await loadConfig(file, "prod");
+    expect(problems).toEqual([]);
+    expect(config!.vars).toEqual({ LOG_LEVEL: "info", WEB_CONCURRENCY: "5" });
+    expect(config!.scale).toMatchObject({ worker: 3 });
+  });
+
+  test("without app.json: no notes", async () => {
+    const dir = await tempDir({ "go.mod": "module example.com/plain\n" });
+    expect((await writeInitConfig(dir)).notes).toEqual([]);
+  });
+
+  test("a broken app.json: a config error naming the file, line and column; nothing written", async () => {
+    const dir = await tempDir({ "go.mod": "module example.com/shop\n", "app.json": '{\n  "env": {\n    "A": "1"\n    "B": "2"\n  }\n}\n' });
+    const err = await writeInitConfig(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(`${path.join(dir, "app.json")}:4: invalid JSON: expected ',' or '}' after the value of "A", found '"' (column 5)`);
+    expect((await readdir(dir)).sort()).toEqual(["app.json", "go.mod"]);
+  });
+
+  test("an app.json of the wrong shape: every problem, nothing written", async () => {
+    const dir = await tempDir({ "go.mod": "module example.com/shop\n", "app.json": '{"env": {"A": 1}, "addons": [{}]}' });
+    const err = await writeInitConfig(dir).catch((e: unknown) => e);
+    expect((err as ConfigError).problems.map(formatProblem)).toEqual([
+      `${path.join(dir, "app.json")}:1 env.A: must be a string (its value) or an object (description, value, required, generator)`,
+      `${path.join(dir, "app.json")}:1 addons[0].plan: missing (required): the add-on's plan, e.g. "heroku-postgresql"`,
+    ]);
+    expect((await readdir(dir)).sort()).toEqual(["app.json", "go.mod"]);
   });
 });

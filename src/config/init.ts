@@ -6,12 +6,19 @@
  * the qdeploy version that wrote it) and the first line of deploy.toml points at it
  * (`#:schema ./.qdeploy/deploy.schema.json`, the directive Taplo / Even Better TOML read).
  * init never overwrites an existing deploy.toml.
+ *
+ * Heroku's app.json, when present, is read too (src/config/app-json.ts): its config vars with
+ * a value go to [env], its formation to [scale]; what cannot go into deploy.toml (secrets to
+ * set, add-ons to run, the postdeploy script) is returned as notes for init to print.
  */
 import { access, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ConfigError, OperationError } from "../errors.ts";
 import { parseGoMod } from "../build/gomod.ts";
+import { quote } from "../util/quote.ts";
+import { addonNeeds, readAppJson, setSecretLine, type AppJson } from "./app-json.ts";
 import { parseProcfile } from "./procfile.ts";
+import { reservedVar } from "./rules.ts";
 import { renderSchemaJson } from "./schema.ts";
 
 /** Where init writes the schema, relative to deploy.toml, and what `#:schema` names. */
@@ -41,6 +48,10 @@ export function renderInitConfig(opts: {
   main?: string | string[];
   /** Where main came from, for its comment (e.g. "go.mod's +heroku install"). */
   mainSource?: string;
+  /** [env] entries (app.json's config vars with a value). */
+  env?: Record<string, string>;
+  /** [scale] entries (app.json's formation). */
+  scale?: Record<string, number>;
 }): string {
   const { app, module } = opts;
   const q = (s: string) => JSON.stringify(s); // a JSON string is a valid TOML basic string
@@ -85,10 +96,14 @@ export function renderInitConfig(opts: {
       "",
     );
   }
+  const scale = Object.entries(opts.scale ?? {});
+  if (scale.length) {
+    out.push("[scale]                            # from app.json's formation: instances on each host", ...scale.map(([p, n]) => `${p} = ${n}`), "");
+  } else {
+    out.push("# [scale]", "# worker = 2                       # instances per host, by process (web: 0 or 1)", "");
+  }
+  const env = Object.entries(opts.env ?? {});
   out.push(
-    "# [scale]",
-    "# worker = 2                       # instances per host, by process (web: 0 or 1)",
-    "",
     "# [restart]                        # a scheduled zero-downtime restart",
     '# at = "Sun *-*-* 04:00:00"        # systemd OnCalendar syntax',
     '# jitter = "15m"',
@@ -99,7 +114,7 @@ export function renderInitConfig(opts: {
     '# at = "hourly"',
     "",
     "[env]                              # plain config vars, for every environment",
-    '# LOG_LEVEL = "info"',
+    ...(env.length ? env.map(([k, v]) => `${k} = ${tomlString(v)}${pad(`${k} = ${tomlString(v)}`)}# from app.json`) : ['# LOG_LEVEL = "info"']),
     "",
     "[secrets]",
     'store = "age"                      # an age-encrypted file per environment: `qdeploy secrets set ENV NAME`',
@@ -115,11 +130,17 @@ export function renderInitConfig(opts: {
   return `${out.join("\n")}\n`;
 }
 
+/** The environment init's notes speak of (its secrets lines), and the others it writes. */
+const INIT_ENV = "prod";
+const OTHER_ENVS = ["sandbox"];
+
 /**
  * Writes deploy.toml (and .qdeploy/deploy.schema.json) for the Go module in dir, from its
- * go.mod and Procfile. Refuses to overwrite an existing deploy.toml. Returns the path written.
+ * go.mod, Procfile and app.json. Refuses to overwrite an existing deploy.toml; a broken
+ * Procfile or app.json is a ConfigError and nothing is written. Returns the path written and
+ * the notes to print (what app.json asks for that deploy.toml cannot hold).
  */
-export async function writeInitConfig(dir: string): Promise<string> {
+export async function writeInitConfig(dir: string): Promise<{ file: string; notes: string[] }> {
   const target = path.join(dir, "deploy.toml");
   if (await exists(target)) {
     throw new OperationError(`${target} already exists; edit it (\`qdeploy check\` validates it) or remove it first`);
@@ -137,17 +158,129 @@ export async function writeInitConfig(dir: string): Promise<string> {
     if (parsed.problems.length > 0) throw new ConfigError(parsed.problems);
     processes = parsed.processes;
   }
+  const appJson = await readAppJson(dir);
+  if (appJson.problems.length > 0) throw new ConfigError(appJson.problems);
 
   // Heroku's install line is what its builder builds: the same packages here.
   const install = parseGoMod(goMod).herokuInstall;
   const main = install ? install.packages : await findMain(dir);
   const mainSource = install ? `go.mod's // +heroku install (line ${install.line})` : undefined;
-  const text = renderInitConfig({ app: appNameFromModule(module), module, processes, main, ...(mainSource && { mainSource }) });
+  const app = appNameFromModule(module);
+  const fromAppJson = appJson.manifest
+    ? planFromAppJson(appJson.manifest, {
+        env: INIT_ENV,
+        otherEnvs: OTHER_ENVS,
+        processes: processes ? Object.keys(processes) : ["web"],
+        secretsFile: path.join("secrets", `${INIT_ENV}.env.age`),
+      })
+    : { env: {}, scale: {}, notes: [] };
+  const text = renderInitConfig({ app, module, processes, main, ...(mainSource && { mainSource }), env: fromAppJson.env, scale: fromAppJson.scale });
   await mkdir(path.join(dir, path.dirname(LOCAL_SCHEMA)), { recursive: true });
   await writeFile(path.join(dir, LOCAL_SCHEMA), renderSchemaJson());
   await writeFile(target, text, { flag: "wx" }); // wx: never overwrite, even in a race
   await ignoreLocalState(dir);
-  return target;
+  return { file: target, notes: fromAppJson.notes };
+}
+
+/** What init makes of app.json: [env] and [scale] entries, and the notes it prints. */
+export interface AppJsonPlan {
+  env: Record<string, string>;
+  scale: Record<string, number>;
+  notes: string[];
+}
+
+/**
+ * Turns app.json into deploy.toml entries and notes (pure). Config vars with a value become
+ * [env] (config, not secrets); a var to generate or a required one without a value becomes a
+ * `qdeploy secrets set` line for `env` (never a value in deploy.toml); add-ons are named with
+ * the vars they set; formation quantities become [scale] for the processes there are
+ * (`processes`); postdeploy becomes the `qdeploy exec` line to run once.
+ */
+export function planFromAppJson(
+  m: AppJson,
+  opts: { env: string; otherEnvs: string[]; processes: string[]; secretsFile: string },
+): AppJsonPlan {
+  const { env } = opts;
+  const out: AppJsonPlan = { env: {}, scale: {}, notes: [] };
+  const notes: string[] = [];
+  const firstLine = (text: string | undefined) => text?.split("\n")[0]!.trim() ?? "";
+  const comment = (text: string | undefined) => (firstLine(text) ? `  # ${firstLine(text)}` : "");
+  // An add-on's vars are set on the add-on's line, not twice.
+  const fromAddons = new Set(m.addons.flatMap((a) => addonNeeds(a).vars));
+  const required: string[] = [];
+  const optional: string[] = [];
+  for (const v of m.env) {
+    if (reservedVar(v.name)) {
+      notes.push(`  ${v.name}: left out; ${v.name === "PORT" ? "qdeploy sets PORT" : "QDEPLOY_* names are qdeploy's"}`);
+      continue;
+    }
+    if (v.generator === "secret") {
+      const desc = firstLine(v.description);
+      required.push(`    ${setSecretLine(env, v.name, true)}  # a random value, as Heroku's generator "secret" makes${desc ? `; ${desc}` : ""}`);
+    } else if (v.value !== undefined) {
+      out.env[v.name] = v.value;
+    } else if (!fromAddons.has(v.name)) {
+      (v.required ? required : optional).push(`    ${setSecretLine(env, v.name, false)}${comment(v.description)}`);
+    }
+  }
+  const envNames = Object.keys(out.env);
+  if (envNames.length) notes.unshift(`  [env] in deploy.toml: ${envNames.join(", ")} (its config vars with a value)`);
+  if (required.length) notes.push(`  Secrets to set for ${env} before the first push (stored in ${opts.secretsFile}):`, ...required);
+  if (optional.length) notes.push("  Optional (required: false):", ...optional);
+
+  if (m.addons.length) {
+    notes.push("  Add-ons: qdeploy does not provision them yet; run each service yourself, then set what it gives the app:");
+    for (const a of m.addons) {
+      const need = addonNeeds(a);
+      const name = `${a.plan}${a.as ? ` as ${a.as}` : ""}`;
+      if (need.vars.length) notes.push(`    ${name} (${need.what}): ${need.vars.map((v) => setSecretLine(env, v, false)).join("; ")}`);
+      else notes.push(`    ${name}: ${need.hint ?? "set its config vars yourself, as secrets"}`);
+    }
+  }
+
+  const formationNotes: string[] = [];
+  for (const f of m.formation) {
+    if (f.quantity === undefined) continue;
+    if (!opts.processes.includes(f.process) || f.process === "release") {
+      formationNotes.push(`  formation.${f.process}: there is no process "${f.process}"; left out`);
+    } else if (f.process === "web" && f.quantity > 1) {
+      formationNotes.push(`  formation.web: quantity ${f.quantity}, but qdeploy runs one web instance per host: give ${env} ${f.quantity} hosts`);
+    } else if (f.quantity > 100) {
+      formationNotes.push(`  formation.${f.process}: quantity ${f.quantity} is more than the 100 per host [scale] allows; left out`);
+    } else {
+      out.scale[f.process] = f.quantity;
+    }
+  }
+  const scaled = Object.entries(out.scale);
+  if (scaled.length) {
+    notes.push(`  [scale] in deploy.toml from formation: ${scaled.map(([p, n]) => `${p} = ${n}`).join(", ")} (instances on each host; Heroku's quantity counts dynos in all)`);
+  }
+  notes.push(...formationNotes);
+  const sizes = [...new Set(m.formation.flatMap((f) => (f.size ? [f.size] : [])))];
+  if (sizes.length) notes.push(`  Dyno sizes are ignored (${sizes.join(", ")}): each process may use all of its host`);
+
+  if (m.postdeploy !== undefined) {
+    const plain = m.postdeploy.trim().split(/\s+/).every((w) => quote(w) === w);
+    const command = plain ? m.postdeploy.trim() : `bash -c ${quote(m.postdeploy)}`;
+    notes.push(`  scripts.postdeploy: not run by qdeploy; after the first push, run it once: qdeploy exec ${env} -- ${command}`);
+  }
+  if (m.prPredestroy !== undefined) notes.push("  scripts.pr-predestroy: not used (qdeploy has no review apps)");
+  const buildpacks = m.buildpacks.filter((b) => !GO_BUILDPACKS.includes(b));
+  if (buildpacks.length) notes.push(`  Buildpacks not run (qdeploy builds the Go module itself): ${buildpacks.join(", ")}`);
+  if ((required.length || optional.length || m.addons.some((a) => addonNeeds(a).vars.length)) && opts.otherEnvs.length) {
+    const others = opts.otherEnvs.join(", ");
+    notes.push(`  The ${others} environment${opts.otherEnvs.length > 1 ? "s need" : " needs"} the same secrets: run those lines with ${others} in place of ${env}.`);
+  }
+  if (notes.length) out.notes = [`From app.json${m.name ? ` (${m.name})` : ""}:`, ...notes];
+  return out;
+}
+
+/** Heroku's Go buildpack, which qdeploy's own build replaces. */
+const GO_BUILDPACKS = ["heroku/go", "https://github.com/heroku/heroku-buildpack-go", "https://github.com/heroku/heroku-buildpack-go.git"];
+
+/** A TOML basic string: JSON's escapes, plus DEL, which TOML wants escaped and JSON leaves bare. */
+function tomlString(s: string): string {
+  return JSON.stringify(s).replace(/\x7f/g, "\\u007F");
 }
 
 /** What qdeploy keeps in a project that is no part of its source: .gitignore gets these lines. */
