@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { parseCommand, resolveProgram, systemdVariables } from "../render/command.ts";
 import { systemdSpan } from "../config/duration.ts";
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
-import { layout } from "./layout.ts";
+import { layout, processPlace } from "./layout.ts";
 
 /** The release phase of one push: where it runs and what. */
 export interface ReleasePhase {
@@ -37,11 +37,14 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: s
   const [first, ...args] = parseCommand(cfg.release.command, where);
   const program = resolveProgram(first, cfg.build.binaries ?? [cfg.build.binary], where);
   const exec = "binary" in program ? `${dir}/bin/${program.binary}` : "path" in program ? program.path : program.onPath;
+  const place = processPlace(dir);
   const properties = [
     ...hardening(cfg.app),
     `EnvironmentFile=${dir}/env`,
     `Environment=QDEPLOY_RELEASE=${releaseId}`,
-    `WorkingDirectory=/var/lib/${cfg.app}`,
+    `WorkingDirectory=${place.workingDirectory}`,
+    `Environment=HOME=${place.home}`,
+    `Environment=PATH=${place.path}`,
     `RuntimeMaxSec=${systemdSpan(cfg.release.timeoutSec)}`,
     "KillMode=control-group",
     "TimeoutStopSec=10s",

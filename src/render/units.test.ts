@@ -77,7 +77,11 @@ ExecStart=/srv/qdeploy/hello/slots/%i/bin/hello serve
 Environment=PORT=%i
 Environment=QDEPLOY_INSTANCE=%i
 EnvironmentFile=/srv/qdeploy/hello/slots/%i/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/slots/%i/app
+Environment=HOME=/srv/qdeploy/hello/slots/%i/app
+Environment=PATH=/srv/qdeploy/hello/slots/%i/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-web
 Restart=on-failure
 RestartSec=1s
@@ -118,7 +122,11 @@ Type=simple
 ExecStart=/srv/qdeploy/hello/current/bin/hello work
 Environment=QDEPLOY_INSTANCE=%i
 EnvironmentFile=/srv/qdeploy/hello/current/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/current/app
+Environment=HOME=/srv/qdeploy/hello/current/app
+Environment=PATH=/srv/qdeploy/hello/current/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-worker
 Restart=always
 RestartSec=1s
@@ -233,7 +241,11 @@ After=network-online.target
 Type=oneshot
 ExecStart=/srv/qdeploy/hello/current/bin/hello cleanup --older-than 7d
 EnvironmentFile=/srv/qdeploy/hello/current/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/current/app
+Environment=HOME=/srv/qdeploy/hello/current/app
+Environment=PATH=/srv/qdeploy/hello/current/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-job-cleanup
 KillMode=control-group
 KillSignal=SIGTERM

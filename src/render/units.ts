@@ -3,7 +3,7 @@
  * in systemd/. Pure: (config) -> text. Names and paths come from src/plan/layout.ts.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, unitNames } from "../plan/layout.ts";
+import { layout, processPlace, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
 import { parseCommand, resolveProgram, systemdVariables, type Word } from "./command.ts";
@@ -30,7 +30,7 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
       app: checkApp(cfg.app),
       execStart: renderExecStart(cfg, command, slot, "processes.web"),
       envFile: `${slot}/env`,
-      workingDirectory: workingDirectory(cfg.app),
+      ...processPlace(slot),
       drain: drainSpan(cfg),
     },
     "systemd/web@.service",
@@ -51,7 +51,7 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
       current,
       execStart: renderExecStart(cfg, command, current, `processes.${proc}`),
       envFile: `${current}/env`,
-      workingDirectory: workingDirectory(cfg.app),
+      ...processPlace(current),
       drain: drainSpan(cfg),
     },
     "systemd/process@.service",
@@ -103,7 +103,7 @@ export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string
         current,
         execStart: renderExecStart(cfg, job.command, current, `jobs.${name}.command`),
         envFile: `${current}/env`,
-        workingDirectory: workingDirectory(app),
+        ...processPlace(current),
         drain: drainSpan(cfg),
         timeout: span(Math.max(job.timeoutSec, 0.001), `jobs.${name}.timeout`),
       },
@@ -171,15 +171,6 @@ function quoteExecText(text: string): string {
 }
 
 const C_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r" };
-
-/**
- * The working directory: the app's StateDirectory (/var/lib/APP), writable by the dynamic
- * user and kept across releases, so relative paths an app writes survive a deploy; the
- * release dir is root-owned and read-only to the app, and the binary is run by full path.
- */
-function workingDirectory(app: string): string {
-  return `%S/${app}`;
-}
 
 /** TimeoutStopSec=0 would mean "never SIGKILL", so a zero drain still gets 1 s. */
 function drainSpan(cfg: ResolvedConfig): string {
