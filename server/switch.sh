@@ -464,15 +464,24 @@ status() {
 # On a terminal (`qdeploy exec -it`: ssh allocated a PTY) the unit gets a PTY of its own
 # (--pty: systemd-run relays bytes and window resizes, and passes $TERM); otherwise its
 # stdio are ours (--pipe). systemd 252 does not accept the two together.
+# CMD runs where the app's processes run (src/plan/layout.ts processPlace): in the release's
+# app/, HOME there, its bin/ first on PATH. systemd-run looks CMD up itself, with its own PATH
+# and directory, so those are the same: `exec prod -- bin/console` or `-- migrate` is the app's.
+# systemd-run itself is found first, on root's PATH: never a file of the app.
 run_exec() {
-  local id stdio=--pipe
+  local id stdio=--pipe dir path run
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
+  dir=$root/releases/$id/app
+  path=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  run=$(command -v systemd-run) || die "systemd-run not found"
+  cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
   if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
-  exec systemd-run --quiet "$stdio" --wait --collect --service-type=exec \
+  PATH=$path
+  exec "$run" --quiet "$stdio" --wait --collect --service-type=exec \
     -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
-    -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=/var/lib/$app" \
-    --setenv="PATH=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin" -- "$@"
+    -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=$dir" \
+    --setenv="HOME=$dir" --setenv="PATH=$path" -- "$@"
 }
 
 # The slug's new files arrive as one tar of blobs, each named by the sha256 of its bytes

@@ -19,9 +19,12 @@ async function fixture(toml: string | null, procfile?: string): Promise<string> 
 }
 
 /** Problems as the user sees them, with the temp folder taken out of file names. */
-async function check(toml: string | null, opts: { env?: string; procfile?: string; binaries?: string[] } = {}): Promise<string[]> {
+async function check(
+  toml: string | null,
+  opts: { env?: string; procfile?: string; binaries?: string[]; appFiles?: string[] } = {},
+): Promise<string[]> {
   const file = await fixture(toml, opts.procfile);
-  const { problems } = await loadConfig(file, opts.env, { binaries: opts.binaries });
+  const { problems } = await loadConfig(file, opts.env, { binaries: opts.binaries, ...(opts.appFiles && { appFiles: new Set(opts.appFiles) }) });
   return problems.map((p) => formatProblem(p).replaceAll(`${path.dirname(file)}/`, ""));
 }
 
@@ -50,6 +53,8 @@ interface Row {
   procfile?: string;
   /** The programs build.main expands to (check's package expansion); absent: not known, names unchecked. */
   binaries?: string[];
+  /** The app's files (the slug); absent: not known, relative paths outside bin/ unchecked. */
+  appFiles?: string[];
   want: string[];
   /** A program the row needs: missing, the row fails naming it (never a skip). */
   needs?: string;
@@ -451,14 +456,34 @@ const rows: Row[] = [
   {
     name: "Procfile commands are checked as they will run, with the Procfile's line",
     toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""),
-    procfile: lines("# Heroku's shape", "web: bin/web", "worker: hello work | tee log", "release: ./migrate", "clock: hello 'tick", "cron: -x", "ok: bin/hello --port $PORT"),
+    procfile: lines(
+      "# Heroku's shape",
+      "web: bin/web",
+      "worker: export WORKER='true' && bin/wrk | tee log",
+      "release: bin/hello migrate && ./seed.sh",
+      "clock: hello 'tick",
+      "cron: -x",
+      "ok: ./bin/hello --port $PORT",
+      "sh: WEB_SERVER_PORT=$PORT hello ${MODE:-web}",
+      "var: hello; $NEXT",
+    ),
     binaries: ["hello"],
     want: [
-      'Procfile:2 web: "bin/web" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
-      'Procfile:3 worker: shell syntax "|" is not supported in "hello work | tee log"; quote it, or run a script',
-      'Procfile:4 release: "./migrate" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
+      'Procfile:2 web: "bin/web" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH',
+      'Procfile:3 worker: "bin/wrk" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH',
       "Procfile:5 clock: unterminated ' in \"hello 'tick\"",
       'Procfile:6 cron: a command may not start with "-" (systemd reads it as an ExecStart= prefix)',
+      'Procfile:9 var: the program "$NEXT" cannot come from a variable; name the binary',
+    ],
+  },
+  {
+    name: "with the app's files known, a relative path must be one of them",
+    toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""),
+    procfile: lines("web: ./scripts/run.sh --port $PORT", "worker: bin/tool && ./missing.sh", "release: ./bin/hello migrate", "clock: cd scripts && ./elsewhere.sh"),
+    binaries: ["hello"],
+    appFiles: ["scripts/run.sh", "bin/tool"],
+    want: [
+      'Procfile:2 worker: "./missing.sh" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH',
     ],
   },
   {
@@ -469,10 +494,10 @@ const rows: Row[] = [
   {
     name: "deploy.toml commands (processes, release, jobs, an environment's own) are checked with their line",
     toml: lines(
-      GOOD.replace('worker = "hello work"', 'release = "hello migrate ${X:-1}"'),
+      GOOD.replace('worker = "hello work"', 'release = "hello migrate ${X:-1} && `which seed`"'),
       "[[jobs]]",
       'name = "sweep"',
-      'command = "sweep; rm -rf /"',
+      'command = "sweep; bin/rm -rf /"',
       'at = "hourly"',
       "[environments.staging]",
       'hosts = ["deploy@203.0.113.11"]',
@@ -481,9 +506,9 @@ const rows: Row[] = [
     ),
     binaries: ["hello"],
     want: [
-      'deploy.toml:4 processes.release: "${X:-1}" is not supported (only ${NAME} and $NAME; write \\$ for a literal $)',
-      'deploy.toml:12 jobs[0].command: shell syntax ";" is not supported in "sweep; rm -rf /"; quote it, or run a script',
-      'deploy.toml:16 environments.staging.processes.web: "bin/other" is not a binary of the release; use "hello" (or "bin/hello"), an absolute path, or a command on systemd\'s PATH',
+      'deploy.toml:4 processes.release: the program "`which seed`" cannot come from a variable; name the binary',
+      'deploy.toml:12 jobs[0].command: "bin/rm" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH',
+      'deploy.toml:16 environments.staging.processes.web: "bin/other" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH',
     ],
   },
   {
@@ -532,7 +557,7 @@ describe("loadConfig problems", () => {
   for (const row of rows) {
     test(row.name, async () => {
       if (row.needs) requireTool(row.needs);
-      expect(await check(row.toml, { env: row.env, procfile: row.procfile, binaries: row.binaries })).toEqual(row.want);
+      expect(await check(row.toml, { env: row.env, procfile: row.procfile, binaries: row.binaries, appFiles: row.appFiles })).toEqual(row.want);
     });
   }
 });

@@ -29,9 +29,11 @@ export interface LoadedConfig {
   problems: ConfigProblem[];
 }
 
-/** What loadConfig learns outside the file: the programs build.main holds (RuleContext.binaries). */
+/** What loadConfig learns outside the file: the programs build.main holds (RuleContext.binaries), the app's files. */
 export interface KnownPrograms {
   binaries?: string[] | null;
+  /** The app's files, relative to its dir (RuleContext.appFiles); absent: not known. */
+  appFiles?: ReadonlySet<string> | null;
   /**
    * Called with the parsed file (the Procfile's processes in) before the rules run: build.main
    * expanded (src/commands/check-packages.ts), its problems joining the file's.
@@ -81,7 +83,7 @@ export async function loadConfig(file: string, envName?: string, known: KnownPro
   const expanded = known.expand && raw.app !== undefined ? await known.expand(raw) : null;
   if (expanded) problems.push(...expanded.problems);
   const binaries = expanded ? expanded.binaries ?? null : known.binaries;
-  for (const p of checkRules(raw, { file, lines, calendars, binaries, ...(procfileLines && { procfile: procfileLines }) })) {
+  for (const p of checkRules(raw, { file, lines, calendars, binaries, appFiles: known.appFiles ?? null, ...(procfileLines && { procfile: procfileLines }) })) {
     (p.file === file ? problems : procfileProblems).push(p);
   }
   if (envName !== undefined && isTable(raw.environments)) {

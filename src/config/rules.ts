@@ -36,6 +36,11 @@ export interface RuleContext {
    * which check reports), so a command's NAME or bin/NAME is not checked against them.
    */
   binaries?: string[] | null;
+  /**
+   * The app's files (the slug, paths relative to the app dir: "scripts/run.sh"). Absent or
+   * null: not known here, so a command's relative path (other than bin/) is taken as one.
+   */
+  appFiles?: ReadonlySet<string> | null;
 }
 
 /** One semantic rule. */
@@ -324,21 +329,23 @@ export const envVarValues: Rule = (raw, ctx) =>
   );
 
 /**
- * Every command (processes, the release phase, jobs) renders: shell words without shell
- * operators, and a first word that is a binary of the release (NAME or bin/NAME), an absolute
- * path or a command on PATH. Checked in each environment's view, with the binaries it builds,
- * and reported where the command is written (the Procfile's line when it came from there).
+ * Every command (processes, the release phase, jobs) renders (src/render/command.ts): a plain
+ * line, or a bash line whose every command's first word is, as a plain line's, a binary of
+ * the release (NAME, bin/NAME or ./bin/NAME), a file of the app, an absolute path or a
+ * command on PATH. Checked in each environment's view, with the binaries it builds, and
+ * reported where the command is written (the Procfile's line when it came from there).
  */
 export const commandsValid: Rule = (raw, ctx) => {
   const envs = Object.entries(environmentTables(raw));
   const out: ConfigProblem[] = [];
   const binaries = ctx.binaries ?? null;
+  const appFiles = ctx.appFiles ?? null;
   for (const [name, env] of envs.length ? envs : [[null, {}] as const]) {
     const view = mergeEnvironment(raw, name);
     const why = (command: unknown): string | null => {
       if (typeof command !== "string" || command.trim() === "") return null; // the schema and processCommands report these
       try {
-        checkCommand(command, binaries);
+        checkCommand(command, binaries, "", appFiles);
         return null;
       } catch (e) {
         return (e as Error).message;

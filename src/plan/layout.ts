@@ -72,3 +72,16 @@ export const FIRST_WEB_PORTS: [number, number] = [8001, 8002];
  * after it is healthy; the switch waits that long before it stops the old slot.
  */
 export const CADDY_HEALTH_INTERVAL_MS = 500;
+
+/** The PATH after the app's bin/ (Debian's default for root, the unit's own PATH otherwise). */
+export const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * Where a process of the release in `releaseDir` (a release, slots/PORT or current) runs,
+ * as on Heroku: the app's files are its working directory and HOME, their bin/ first on PATH.
+ * server/switch.sh's `exec` spells the same out for itself.
+ */
+export function processPlace(releaseDir: string): { workingDirectory: string; home: string; path: string } {
+  const app = `${releaseDir}/app`;
+  return { workingDirectory: app, home: app, path: `${app}/bin:${SYSTEM_PATH}` };
+}

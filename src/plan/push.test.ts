@@ -233,7 +233,8 @@ describe("release phase", () => {
     ]);
     const props = argv.flatMap((a, i) => (argv[i - 1] === "-p" ? [a] : []));
     for (const p of ["DynamicUser=yes", "User=hello", "StateDirectory=hello", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateUsers=yes",
-      "SystemCallFilter=~@privileged @resources", `EnvironmentFile=${d}/env`, "WorkingDirectory=/var/lib/hello", "RuntimeMaxSec=90s"]) {
+      "SystemCallFilter=~@privileged @resources", `EnvironmentFile=${d}/env`, `WorkingDirectory=${d}/app`, `Environment=HOME=${d}/app`,
+      `Environment=PATH=${d}/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, "RuntimeMaxSec=90s"]) {
       expect(props).toContain(p);
     }
     // The program is the new release's binary; variables are left for systemd to expand from the env file.

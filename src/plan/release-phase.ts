@@ -5,10 +5,10 @@
  * file, its output on the caller's pipes. Pure.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { parseCommand, resolveProgram, systemdVariables } from "../render/command.ts";
+import { BASH, planCommand, programPath, systemdVariables } from "../render/command.ts";
 import { systemdSpan } from "../config/duration.ts";
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
-import { layout } from "./layout.ts";
+import { layout, processPlace } from "./layout.ts";
 
 /** The release phase of one push: where it runs and what. */
 export interface ReleasePhase {
@@ -27,21 +27,25 @@ export function releaseUnitName(app: string, releaseId: string): string {
 
 /**
  * The systemd-run argv of cfg.release for release `releaseId`; null without a release
- * phase. systemd expands `$NAME`/`${NAME}` in the command from the unit's environment (the
- * env file) when it starts it, exactly as in ExecStart= (src/render/command.ts).
+ * phase. As in ExecStart= (src/render/command.ts): a plain line runs directly, systemd
+ * expanding its `$NAME`/`${NAME}` from the unit's environment (the env file) when it starts
+ * it; any other line runs as `/bin/bash -c LINE`, bash expanding its variables.
  */
 export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: string): ReleasePhase | null {
   if (!cfg.release) return null;
   const where = "processes.release";
   const dir = layout(cfg.app).release(releaseId);
-  const [first, ...args] = parseCommand(cfg.release.command, where);
-  const program = resolveProgram(first, cfg.build.binaries ?? [cfg.build.binary], where);
-  const exec = "binary" in program ? `${dir}/bin/${program.binary}` : "path" in program ? program.path : program.onPath;
+  const run = planCommand(cfg.release.command, cfg.build.binaries ?? [cfg.build.binary], where);
+  // systemd-run takes no unit-file quoting, only the manager's variable syntax.
+  const command = "shell" in run ? [BASH, "-c", run.shell] : [programPath(run.program, dir)];
+  const place = processPlace(dir);
   const properties = [
     ...hardening(cfg.app),
     `EnvironmentFile=${dir}/env`,
     `Environment=QDEPLOY_RELEASE=${releaseId}`,
-    `WorkingDirectory=/var/lib/${cfg.app}`,
+    `WorkingDirectory=${place.workingDirectory}`,
+    `Environment=HOME=${place.home}`,
+    `Environment=PATH=${place.path}`,
     `RuntimeMaxSec=${systemdSpan(cfg.release.timeoutSec)}`,
     "KillMode=control-group",
     "TimeoutStopSec=10s",
@@ -59,9 +63,8 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: s
       `--description=${cfg.app} release phase of ${releaseId}`,
       ...properties.flatMap((p) => ["-p", p]),
       "--",
-      // systemd-run takes no unit-file quoting, only the manager's variable syntax.
-      exec.replace(/\$/g, "$$$$"),
-      ...args.map(systemdVariables),
+      ...command.map((word) => word.replace(/\$/g, "$$$$")),
+      ...("args" in run ? run.args.map(systemdVariables) : []),
     ],
   };
 }

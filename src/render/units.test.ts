@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { requireTool } from "../../test/tools.ts";
-import { layout } from "../plan/layout.ts";
+import { layout, processPlace } from "../plan/layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
   quoteExecWord,
@@ -77,7 +77,11 @@ ExecStart=/srv/qdeploy/hello/slots/%i/bin/hello serve
 Environment=PORT=%i
 Environment=QDEPLOY_INSTANCE=%i
 EnvironmentFile=/srv/qdeploy/hello/slots/%i/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/slots/%i/app
+Environment=HOME=/srv/qdeploy/hello/slots/%i/app
+Environment=PATH=/srv/qdeploy/hello/slots/%i/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-web
 Restart=on-failure
 RestartSec=1s
@@ -118,7 +122,11 @@ Type=simple
 ExecStart=/srv/qdeploy/hello/current/bin/hello work
 Environment=QDEPLOY_INSTANCE=%i
 EnvironmentFile=/srv/qdeploy/hello/current/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/current/app
+Environment=HOME=/srv/qdeploy/hello/current/app
+Environment=PATH=/srv/qdeploy/hello/current/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-worker
 Restart=always
 RestartSec=1s
@@ -233,7 +241,11 @@ After=network-online.target
 Type=oneshot
 ExecStart=/srv/qdeploy/hello/current/bin/hello cleanup --older-than 7d
 EnvironmentFile=/srv/qdeploy/hello/current/env
-WorkingDirectory=%S/hello
+# Like Heroku: the release's files are the working directory (read-only: write to
+# $STATE_DIRECTORY or /tmp) and HOME, their bin/ first on PATH.
+WorkingDirectory=/srv/qdeploy/hello/current/app
+Environment=HOME=/srv/qdeploy/hello/current/app
+Environment=PATH=/srv/qdeploy/hello/current/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SyslogIdentifier=hello-job-cleanup
 KillMode=control-group
 KillSignal=SIGTERM
@@ -308,21 +320,27 @@ describe("ExecStart=", () => {
     ["hello héllo", '/R/bin/hello "héllo"'],
     ["/usr/bin/env FOO=1 hello", "/usr/bin/env FOO=1 hello"],
     ["sleep 10", "sleep 10"],
+    // ./bin/NAME is bin/NAME; another relative path is the app's file, under the release's app/.
+    ["./bin/hello serve", "/R/bin/hello serve"],
+    ["./scripts/run.sh --port $PORT", "/R/app/scripts/run.sh --port $PORT"],
+    ["'./my app/run 100%'", '"/R/app/my app/run 100%%"'],
+    // What needs a shell runs through bash: $ doubled (bash expands it, not systemd), % doubled.
+    ["hello ${X:-1} $1", '/bin/bash -c "hello $${X:-1} $$1"'],
+    ["export A=1 && hello", "/bin/bash -c \"export A=1 && hello\""],
+    // ... and where bash would outlive its first program, a trap first (TERM_AFTER_CHILDREN).
+    ["hello a | tee x", `/bin/bash -c "trap 'trap - TERM; kill -TERM $$$$' TERM; hello a | tee x"`],
   ];
   for (const [command, expected] of table) {
     test(JSON.stringify(command), () => expect(renderExecStart(cfg, command, "/R")).toBe(expected));
   }
 
-  test("refuses what systemd would misread and shell syntax it would not run", () => {
+  test("refuses what systemd would misread and what names no program", () => {
     expect(() => renderExecStart(cfg, "", "/R", "processes.web")).toThrow("processes.web: the command is empty");
-    expect(() => renderExecStart(cfg, "./bin/hello", "/R")).toThrow("absolute path");
     expect(() => renderExecStart(cfg, "-hello", "/R")).toThrow("ExecStart= prefix");
-    expect(() => renderExecStart(cfg, "hello a | tee x", "/R")).toThrow('shell syntax "|"');
-    expect(() => renderExecStart(cfg, "hello a && b", "/R")).toThrow('shell syntax "&"');
     expect(() => renderExecStart(cfg, "hello 'a", "/R")).toThrow("unterminated '");
+    expect(() => renderExecStart(cfg, "hello 'a && b", "/R")).toThrow("unterminated '");
     expect(() => renderExecStart(cfg, "bin/web", "/R")).toThrow('"bin/web" is not a binary of the release');
-    expect(() => renderExecStart(cfg, "hello ${X:-1}", "/R")).toThrow('"${X:-1}" is not supported');
-    expect(() => renderExecStart(cfg, "hello $1", "/R")).toThrow('"$1" is not supported');
+    expect(() => renderExecStart(cfg, "hello && bin/web", "/R")).toThrow('"bin/web" is not a binary of the release');
     expect(() => renderExecStart(cfg, "$BIN serve", "/R")).toThrow("cannot come from a variable");
     expect(() => quoteExecWord("a\0b")).toThrow("NUL");
   });
@@ -363,14 +381,14 @@ describe("systemd-analyze verify", () => {
     for (const [name, text] of Object.entries(units)) writeFileSync(join(unitDir, name), text);
     const l = layout(cfg.app);
     for (const dir of [l.slot(8247), l.current]) {
-      for (const [file, mode] of [["bin/hello", 0o755], ["env", 0o600]] as const) {
+      for (const [file, mode] of [["bin/hello", 0o755], ["env", 0o600], ["app/scripts/work.sh", 0o755]] as const) {
         const path = join(root, dir, file);
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, file === "env" ? renderEnvFile(cfg.vars) : "#!/bin/sh\n");
         chmodSync(path, mode);
       }
     }
-    for (const program of [l.switchScript, "/bin/sleep"]) {
+    for (const program of [l.switchScript, "/bin/sleep", "/bin/bash"]) {
       mkdirSync(dirname(join(root, program)), { recursive: true });
       writeFileSync(join(root, program), "#!/bin/sh\n");
       chmodSync(join(root, program), 0o755);
@@ -420,6 +438,16 @@ describe("systemd-analyze verify", () => {
   test("a unit with odd arguments verifies too", () => {
     const odd = { ...cfg, processes: { ...cfg.processes, web: `hello serve "a b" '100%' '$HOME' ';' '' --port=$PORT $ARGS "\${LOG_LEVEL}x"` } };
     expect(verify(renderUnits(odd), ["hello-web@8247.service"])).toBe("");
+  });
+
+  test("a bash line (with its trap, `$` and `%`) and a file of the app verify", () => {
+    const lines = {
+      ...cfg,
+      processes: { web: "WEB_SERVER_PORT=$PORT hello serve 2>&1 | tee /tmp/100% ${X:-$HOME}", worker: "./scripts/work.sh" },
+    };
+    const units = renderUnits(lines);
+    expect(units["hello-web@.service"]).toContain(`\nExecStart=/bin/bash -c "trap 'trap - TERM; kill -TERM $$$$' TERM; WEB_SERVER_PORT=$$PORT hello serve 2>&1 | tee /tmp/100%% $\${X:-$$HOME}"\n`);
+    expect(verify(units, ["hello-web@8247.service", "hello-worker@1.service"])).toBe("");
   });
 
   test("the check can fail: an unknown key and a missing binary are reported", () => {
@@ -498,4 +526,132 @@ systemctl --user start probe@8123.service
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  /** The unit lines of processPlace (WorkingDirectory, HOME, PATH) for a release dir. */
+  const placeLines = (releaseDir: string) => {
+    const p = processPlace(releaseDir);
+    return `WorkingDirectory=${p.workingDirectory}\nEnvironment=HOME=${p.home}\nEnvironment=PATH=${p.path}\n`;
+  };
+
+  /** Runs `commands` (sh) beside a user manager that reads units from dir/units. */
+  function withUserManager(dir: string, commands: string) {
+    const script = `set -eu
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/system ${dir}/xdg
+chmod 700 ${dir}/xdg
+export XDG_RUNTIME_DIR=${dir}/xdg SYSTEMD_UNIT_PATH=${dir}/units:
+${userManager} --user >${dir}/manager.log 2>&1 &
+pid=$!
+trap 'kill $pid' EXIT
+for i in $(seq 100); do systemctl --user show-environment >/dev/null 2>&1 && break; sleep 0.05; done
+${commands}
+`;
+    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", script], { stderr: "pipe", stdout: "pipe" });
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  }
+
+  test("a bash line: bash expands its variables; working directory, HOME and PATH are the app's", () => {
+    const dir = mkdtempSync(join(tmpdir(), "qdeploy-bash-"));
+    try {
+      const release = join(dir, "release");
+      const bin = join(release, "app", "bin", "hello");
+      mkdirSync(dirname(bin), { recursive: true });
+      writeFileSync(bin, `#!/bin/sh\nfor a in "$@"; do printf '%s\\0' "$a"; done > ${dir}/argv\nenv -0 > ${dir}/env\npwd > ${dir}/pwd\n`);
+      chmodSync(bin, 0o755);
+      writeFileSync(join(dir, "env"), renderEnvFile({ LOG_LEVEL: "info", DATABASE_URL: "" }));
+      const line = `export WORKER='true' && WEB_SERVER_PORT=$PORT DB="\${DATABASE_URL:-none}" ./bin/hello "$LOG_LEVEL" '100% $HOME' $(echo sub) \${NOPE:-d}`;
+      const execStart = renderExecStart(cfg, line, release);
+      expect(execStart.startsWith("/bin/bash -c ")).toBe(true);
+      mkdirSync(join(dir, "units"));
+      writeFileSync(
+        join(dir, "units", "probe@.service"),
+        `[Service]\nType=oneshot\nExecStart=${execStart}\nEnvironment=PORT=%i\nEnvironmentFile=${dir}/env\n${placeLines(release)}`,
+      );
+      const r = withUserManager(dir, "systemctl --user start probe@8123.service");
+      expect(r.stderr).toBe("");
+      expect(r.exitCode).toBe(0);
+      expect(readFileSync(join(dir, "argv"), "utf8").split("\0").slice(0, -1)).toEqual(["info", "100% $HOME", "sub", "d"]);
+      const env = Object.fromEntries(
+        readFileSync(join(dir, "env"), "utf8")
+          .split("\0")
+          .slice(0, -1)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      );
+      const app = join(release, "app");
+      expect({ WORKER: env.WORKER, WEB_SERVER_PORT: env.WEB_SERVER_PORT, DB: env.DB, HOME: env.HOME, PATH: env.PATH }).toEqual({
+        WORKER: "true",
+        WEB_SERVER_PORT: "8123",
+        DB: "none",
+        HOME: app,
+        PATH: `${app}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      });
+      expect(readFileSync(join(dir, "pwd"), "utf8")).toBe(`${app}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Stopping the unit (KillMode=control-group) sends SIGTERM to every process in it. Where
+  // bash execs the app, the app is the main process. Elsewhere bash would die at once and
+  // systemd, its main process gone, would send the draining app a second SIGTERM (seen here
+  // without the trap: "TERM 2"); TERM_AFTER_CHILDREN keeps bash until the app is done.
+  const drains: [string, "the app" | "bash"][] = [
+    ["hello", "the app"],
+    ["export WORKER='true' && hello", "the app"],
+    ["WEB_SERVER_PORT=$PORT ./bin/hello", "the app"],
+    ["hello | cat", "bash"],
+    ["hello 2>&1 | tee /dev/null", "bash"],
+    ["hello >/dev/null", "bash"],
+    ["hello && true", "bash"],
+  ];
+  for (const [line, main] of drains) {
+    test(`${JSON.stringify(line)}: the main process is ${main}; one SIGTERM, the drain completes before stop returns`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "qdeploy-drain-"));
+      try {
+        const release = join(dir, "release");
+        // The app (release/bin/hello, and its hard link app/bin/hello): on SIGTERM it keeps
+        // working for 1 s (its drain), then exits 0.
+        for (const bin of [join(release, "bin", "hello"), join(release, "app", "bin", "hello")]) {
+          mkdirSync(dirname(bin), { recursive: true });
+          writeFileSync(
+            bin,
+            `#!/bin/bash
+log() { echo "$*" >> ${dir}/log; }
+n=0
+trap 'n=$((n+1)); log "TERM $n"' TERM
+log start
+while [ $n -eq 0 ]; do sleep 0.05; done
+for i in $(seq 20); do sleep 0.05; done
+log "drained after $n TERM"
+`,
+          );
+          chmodSync(bin, 0o755);
+        }
+        const execStart = renderExecStart(cfg, line, release);
+        mkdirSync(join(dir, "units"));
+        writeFileSync(
+          join(dir, "units", "probe@.service"),
+          `[Service]\nType=simple\nExecStart=${execStart}\nEnvironment=PORT=%i\n${placeLines(release)}KillMode=control-group\nKillSignal=SIGTERM\nTimeoutStopSec=10s\nSendSIGKILL=yes\n`,
+        );
+        const r = withUserManager(
+          dir,
+          `systemctl --user start probe@8123.service
+for i in $(seq 100); do grep -q start ${dir}/log 2>/dev/null && break; sleep 0.05; done
+main=$(systemctl --user show -p MainPID --value probe@8123.service)
+tr '\\0' ' ' < /proc/$main/cmdline > ${dir}/main
+systemctl --user stop probe@8123.service
+echo stopped >> ${dir}/log
+systemctl --user show -p Result --value probe@8123.service`,
+        );
+        expect(r.stderr).toBe("");
+        expect(r.exitCode).toBe(0);
+        expect(r.stdout).toBe("success\n");
+        expect(readFileSync(join(dir, "log"), "utf8")).toBe("start\nTERM 1\ndrained after 1 TERM\nstopped\n");
+        // A script's cmdline is its interpreter's: /bin/bash /path/to/hello.
+        expect(readFileSync(join(dir, "main"), "utf8")).toMatch(main === "bash" ? /^\/bin\/bash -c / : /^\/bin\/bash \S+\/bin\/hello $/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -3,10 +3,10 @@
  * in systemd/. Pure: (config) -> text. Names and paths come from src/plan/layout.ts.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, unitNames } from "../plan/layout.ts";
+import { layout, processPlace, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
-import { parseCommand, resolveProgram, systemdVariables, type Word } from "./command.ts";
+import { BASH, planCommand, programPath, systemdVariables, type Word } from "./command.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
 import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };
@@ -30,7 +30,7 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
       app: checkApp(cfg.app),
       execStart: renderExecStart(cfg, command, slot, "processes.web"),
       envFile: `${slot}/env`,
-      workingDirectory: workingDirectory(cfg.app),
+      ...processPlace(slot),
       drain: drainSpan(cfg),
     },
     "systemd/web@.service",
@@ -51,7 +51,7 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
       current,
       execStart: renderExecStart(cfg, command, current, `processes.${proc}`),
       envFile: `${current}/env`,
-      workingDirectory: workingDirectory(cfg.app),
+      ...processPlace(current),
       drain: drainSpan(cfg),
     },
     "systemd/process@.service",
@@ -103,7 +103,7 @@ export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string
         current,
         execStart: renderExecStart(cfg, job.command, current, `jobs.${name}.command`),
         envFile: `${current}/env`,
-        workingDirectory: workingDirectory(app),
+        ...processPlace(current),
         drain: drainSpan(cfg),
         timeout: span(Math.max(job.timeoutSec, 0.001), `jobs.${name}.timeout`),
       },
@@ -137,17 +137,24 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
 }
 
 /**
- * A process command as systemd's ExecStart= value (src/render/command.ts reads it): a first
- * word naming a binary of the release (NAME or bin/NAME) becomes its absolute path; the
- * words are quoted for systemd with `%` doubled; `$NAME`/`${NAME}` stay variables systemd
- * expands from the unit's Environment=/EnvironmentFile= when it starts the process, and
- * every other `$` is doubled so it reaches the app literally.
+ * A process command as systemd's ExecStart= value (src/render/command.ts reads it). A plain
+ * line runs directly: a first word naming a binary of the release (NAME, bin/NAME or
+ * ./bin/NAME) becomes its absolute path, another relative path the app's file; the words
+ * are quoted for systemd with `%` doubled; `$NAME`/`${NAME}` stay variables systemd expands
+ * from the unit's Environment=/EnvironmentFile= when it starts the process, and every other
+ * `$` is doubled so it reaches the app literally. Any other line runs as `/bin/bash -c LINE`
+ * with its every `$` doubled, so bash expands them, as on Heroku.
  */
 export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir: string, where = "command"): string {
-  const [first, ...args] = parseCommand(command, where);
-  const program = resolveProgram(first, cfg.build.binaries ?? [cfg.build.binary], where);
-  const exec = "binary" in program ? `${releaseDir}/bin/${program.binary}` : quoteExecWord("path" in program ? program.path : program.onPath);
-  return [exec, ...args.map(quoteExecArg)].join(" ");
+  const run = planCommand(command, cfg.build.binaries ?? [cfg.build.binary], where);
+  if ("shell" in run) return [BASH, "-c", quoteExecWord(run.shell)].join(" ");
+  const { program } = run;
+  // The release dir may hold a specifier (slots/%i): it goes first, unescaped.
+  const exec =
+    "binary" in program || "appFile" in program
+      ? quoteExecText(programPath(program, "").replace(/\$/g, "$$$$"), releaseDir)
+      : quoteExecWord(programPath(program, releaseDir));
+  return [exec, ...run.args.map(quoteExecArg)].join(" ");
 }
 
 /** One argument in systemd's ExecStart= syntax, taken literally (no specifiers, no $VARs). */
@@ -160,26 +167,20 @@ function quoteExecArg(word: Word): string {
   return quoteExecText(systemdVariables(word));
 }
 
-/** Text already in systemd's variable syntax, quoted for ExecStart= with `%` doubled. */
-function quoteExecText(text: string): string {
+/**
+ * Text already in systemd's variable syntax, quoted for ExecStart= with `%` doubled; `raw`
+ * (a release dir, which may hold a specifier such as %i) goes before it unescaped.
+ */
+function quoteExecText(text: string, raw = ""): string {
   if (text.includes("\0")) throw new Error("a command argument cannot contain a NUL byte");
-  const plain = /^[A-Za-z0-9_\/.,:=@+$-]+$/.test(text);
-  const body = plain
-    ? text
-    : `"${text.replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
-  return body.replace(/%/g, "%%");
+  const plain = raw + text !== "" && /^[A-Za-z0-9_\/.,:=@+$-]*$/.test(text);
+  const escaped = text
+    .replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+    .replace(/%/g, "%%");
+  return plain ? `${raw}${escaped}` : `"${raw}${escaped}"`;
 }
 
 const C_ESCAPES: Record<string, string> = { "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r" };
-
-/**
- * The working directory: the app's StateDirectory (/var/lib/APP), writable by the dynamic
- * user and kept across releases, so relative paths an app writes survive a deploy; the
- * release dir is root-owned and read-only to the app, and the binary is run by full path.
- */
-function workingDirectory(app: string): string {
-  return `%S/${app}`;
-}
 
 /** TimeoutStopSec=0 would mean "never SIGKILL", so a zero drain still gets 1 s. */
 function drainSpan(cfg: ResolvedConfig): string {
