@@ -44,7 +44,7 @@ describe("parseGoMod", () => {
         module: "github.com/x/y",
         go: { value: "1.12", line: 6 },
         herokuGoVersion: { value: "go1.13.8", line: 1 },
-        herokuInstall: { packages: ["./cmd/...", "./other"], flags: {}, problems: [], line: 2 },
+        herokuInstall: { packages: ["./cmd/...", "./other"], flags: {}, problems: [], unknown: [], line: 2 },
       },
     ],
     [
@@ -114,12 +114,17 @@ describe("parseInstallSpec: an install line read as the shell line it is", () =>
     ["./cmd/web -tags", ["./cmd/web"], {}, ["-tags needs a value"]],
     ["-tags 'x ./cmd/web", ["."], {}, ["cannot be read as a shell line: unterminated ' in \"-tags 'x ./cmd/web\""]],
   ] as const)("%s", (text, packages, flags, problems) => {
-    expect(parseInstallSpec(text)).toEqual({ packages: [...packages], flags: flags as never, problems: [...problems] });
+    const { unknown: _unknown, ...spec } = parseInstallSpec(text);
+    expect(spec).toEqual({ packages: [...packages], flags: flags as never, problems: [...problems] });
+  });
+
+  test("the flags with no key, as written, for init to name", () => {
+    expect(parseInstallSpec("-gcflags all=-N -race -asmflags=-S -tags x .").unknown).toEqual(["-gcflags all=-N", "-race", "-asmflags=-S"]);
   });
 
   test("parseGoMod reads the install line's flags", () => {
     const mod = parseGoMod("module m\n// +heroku install -tags 'postgres' github.com/golang-migrate/migrate/v4/cmd/migrate .\ngo 1.22\n");
-    expect(mod.herokuInstall).toEqual({ packages: ["github.com/golang-migrate/migrate/v4/cmd/migrate", "."], flags: { tags: ["postgres"] }, problems: [], line: 2 });
+    expect(mod.herokuInstall).toEqual({ packages: ["github.com/golang-migrate/migrate/v4/cmd/migrate", "."], flags: { tags: ["postgres"] }, problems: [], unknown: [], line: 2 });
   });
 });
 

@@ -40,6 +40,8 @@ export interface InstallSpec {
   flags: InstallFlags;
   /** A flag with no [build] key, a flag without its value, quoting that does not parse. */
   problems: string[];
+  /** The flags with no [build] key, as written (`-race`, `-gcflags=all=-N`): each is also a problem. */
+  unknown: string[];
 }
 
 // go build's flags that take a value (`-gcflags all=-N`): a flag qdeploy refuses must not
@@ -57,7 +59,7 @@ const ALWAYS = new Set(["trimpath", "trimpath=true", "v", "v=true", "buildvcs=fa
  * as `go install` alone builds the current folder. Pure.
  */
 export function parseInstallSpec(text: string): InstallSpec {
-  const spec: InstallSpec = { packages: [], flags: {}, problems: [] };
+  const spec: InstallSpec = { packages: [], flags: {}, problems: [], unknown: [] };
   let words: string[];
   try {
     words = parseCommand(text, "").map(literalWord);
@@ -88,7 +90,10 @@ export function parseInstallSpec(text: string): InstallSpec {
     // go splits -tags on commas, or on spaces when the value has any (go1.12's form).
     if (name === "tags") spec.flags.tags = value!.split(/[\s,]+/).filter(Boolean);
     else if (name === "ldflags") spec.flags.ldflags = value!;
-    else spec.problems.push(`-${name} has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags)`);
+    else {
+      spec.unknown.push(value === undefined || eq >= 0 ? word : `${word} ${value}`);
+      spec.problems.push(`-${name} has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags)`);
+    }
   }
   if (!spec.packages.length) spec.packages = ["."];
   return spec;

@@ -5,8 +5,9 @@ import type { Ctx } from "./context.ts";
 
 /** Prints each problem (exit 2) or a one-line summary (exit 0). */
 export async function check(ctx: Ctx, env?: string): Promise<number> {
-  // build.main's packages, expanded with go list: their problems, and the names commands may run.
-  const { raw, problems } = await loadWithPackages(ctx.configFile, env);
+  // build.main's packages, expanded with go list: their problems, and the names commands may run;
+  // and what the build would refuse or build wrong (the Go version, C code with cgo off).
+  const { raw, problems } = await loadWithPackages(ctx.configFile, env, { build: true });
   ctx.out.data({ ok: problems.length === 0, problems });
   if (problems.length) {
     for (const p of problems) ctx.out.error(formatProblem(p));
