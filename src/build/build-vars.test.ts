@@ -1,6 +1,6 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { ResolvedConfig } from "../config/types.ts";
-import { buildEnvironment, withLinkerVars } from "./build-vars.ts";
+import { buildEnvironment, withInstallFlags, withLinkerVars } from "./build-vars.ts";
 
 test.each([
   // [local, [env], expected]
@@ -29,4 +29,18 @@ test.each([
   [build({ symbol: "main.v", value: "x" }, true), { GO_LINKER_SYMBOL: "main.commit" }, { symbol: "main.v", value: "x" }], // build.stamp wins
 ])("withLinkerVars: %#", (b, env, stamp) => {
   expect(withLinkerVars(b, env).stamp).toEqual(stamp);
+});
+
+describe("withInstallFlags: the install spec's -tags and -ldflags where deploy.toml has no key", () => {
+  const base = { ...build(DEFAULT), ldflags: "-s -w" };
+  const spec = { patterns: ["."], source: "go.mod:4 // +heroku install", flags: { tags: ["postgres"], ldflags: "-X main.x=1" }, problems: [] };
+  test.each([
+    ["no keys: the install line's", base, spec, ["postgres"], "-X main.x=1"],
+    ["build.tags written: the key wins", { ...base, tags: ["sqlite"], tagsGiven: true }, spec, ["sqlite"], "-X main.x=1"],
+    ["build.ldflags written: the key wins", { ...base, ldflagsGiven: true }, spec, ["postgres"], "-s -w"],
+    ["a spec without flags: the defaults", base, { ...spec, flags: {} }, [], "-s -w"],
+  ] as const)("%s", (_name, b, s, tags, ldflags) => {
+    const got = withInstallFlags(b as ResolvedConfig["build"], s);
+    expect([got.tags, got.ldflags]).toEqual([[...tags], ldflags]);
+  });
 });

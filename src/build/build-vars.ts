@@ -5,6 +5,7 @@
  * Pure.
  */
 import type { ResolvedConfig } from "../config/types.ts";
+import type { PackageSpec } from "./packages.ts";
 
 /** Variables go (or its cgo) reads, taken from [env] when the local environment has none. */
 export const GO_BUILD_VARS = [
@@ -44,4 +45,18 @@ export function withLinkerVars(build: ResolvedConfig["build"], env: Record<strin
   const symbol = env.GO_LINKER_SYMBOL?.trim();
   if (build.stampGiven || !symbol) return build;
   return { ...build, stamp: { symbol, value: env.GO_LINKER_VALUE ?? "{git.sha}" } };
+}
+
+/**
+ * The build settings with the install spec's flags applied (`// +heroku install -tags pg
+ * ...`, GO_INSTALL_PACKAGE_SPEC): its -tags and -ldflags stand in for build.tags and
+ * build.ldflags where deploy.toml does not write them.
+ */
+export function withInstallFlags(build: ResolvedConfig["build"], spec: Pick<PackageSpec, "flags">): ResolvedConfig["build"] {
+  const { tags, ldflags } = spec.flags ?? {};
+  return {
+    ...build,
+    ...(tags !== undefined && !build.tagsGiven && { tags }),
+    ...(ldflags !== undefined && !build.ldflagsGiven && { ldflags }),
+  };
 }

@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { GoTarget } from "./arch.ts";
-import { ZIG_VERSION } from "./zig.ts";
+import { ZIG_CGO_CFLAGS, ZIG_VERSION } from "./zig.ts";
 
 const CGO_FLAG_VARS = ["CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS"];
 
@@ -38,8 +38,8 @@ export function buildKey(
 ): string | null {
   if (!git.sha || git.dirty) return null;
   const { dir: _dir, binaries: _binaries, ...settings } = build;
-  // goVersion is the resolved toolchain (go1.25.14, not the pin go1.25); with cgo, zig's version too.
-  const cgo = build.cgo ? { zig: ZIG_VERSION, CGO_FLAGS: CGO_FLAG_VARS.map((v) => env[v] ?? "") } : {};
+  // goVersion is the resolved toolchain (go1.25.14, not the pin go1.25); with cgo, zig's version and qdeploy's C flags too.
+  const cgo = build.cgo ? { zig: ZIG_VERSION, cflags: ZIG_CGO_CFLAGS, CGO_FLAGS: CGO_FLAG_VARS.map((v) => env[v] ?? "") } : {};
   const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", programs, ...cgo };
   return createHash("sha256").update(JSON.stringify(inputs)).digest("hex");
 }

@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { BuildError } from "../errors.ts";
 import { goTarget } from "./arch.ts";
 import { requireTool } from "../../test/tools.ts";
+import { vendoredModule } from "../../test/fixtures/go-modules.ts";
 import { buildBinary, builtPackage, goBuildArgs, goBuildEnv, goLdflags, stampValue, withoutPackageList } from "./go-build.ts";
 
 const EXAMPLE = resolve(import.meta.dir, "../../examples/hello");
@@ -90,6 +91,22 @@ describe("stamp and argv (pure)", () => {
     expect(goBuildArgs({ ...BUILD, main: ["./cmd/web", "./cmd/worker"] }, "o", null).at(-1)).toBe("./cmd/web");
     // listing the packages it compiles (the terminal's build spinner)
     expect(goBuildArgs(BUILD, "o", null, false, "./cmd/hello", true).slice(0, 3)).toEqual(["build", "-v", "-trimpath"]);
+    // .go files (an install line's ./cmd/admin/main.go) are given as files
+    expect(goBuildArgs(BUILD, "o", null, false, ["./cmd/admin/main.go", "./cmd/admin/util.go"]).slice(-4)).toEqual(["-o", "o", "./cmd/admin/main.go", "./cmd/admin/util.go"]);
+  });
+
+  test("goBuildArgs: vendor/modules.txt means -mod=vendor, whatever the go line says", () => {
+    expect(goBuildArgs({ ...BUILD, stamp: null }, "o", null, false, ".", false, true)).toEqual([
+      "build",
+      "-trimpath",
+      "-buildvcs=false",
+      "-mod=vendor",
+      "-ldflags",
+      "-s -w -buildid=",
+      "-o",
+      "o",
+      ".",
+    ]);
   });
 
   test("builtPackage and withoutPackageList: go -v's lines told from go's messages", () => {
@@ -295,8 +312,8 @@ describe("buildBinary (real go)", () => {
     expect(err.message).toBe(
       `wrong Go version for ${root}\n` +
         `go.mod:3 go asks for Go 1.99 or newer, but the local Go is ${localGo}. qdeploy fetches a Go only for a pin ` +
-        "(goVersion, GOVERSION), not for this line: install Go 1.99 or newer (https://go.dev/dl/) and put it first on PATH, " +
-        "or set GOVERSION=go1.99 to have qdeploy fetch that Go, " +
+        "(build.go, goVersion, GOVERSION), not for this line: install Go 1.99 or newer (https://go.dev/dl/) and put it first on PATH, " +
+        "or set [build] go = \"go1.99\" to have qdeploy fetch that Go, " +
         "or lower the go line in go.mod if the module does not need go1.99.",
     );
     expect(existsSync(out)).toBe(false); // nothing was built
@@ -313,7 +330,7 @@ describe("buildBinary (real go)", () => {
       env: { ...env, GOVERSION: `go${localMinor}` },
     }).catch((e) => e);
     expect(err).toBeInstanceOf(BuildError);
-    expect(err.message).toMatch(/GOVERSION go1\.\d+ picks go1\.\d+\.\d+, but go\.mod:3 go needs Go 1\.99 or newer/);
+    expect(err.message).toMatch(/GOVERSION go1\.\d+ is older than go\.mod:3 go 1\.99, which wins: go\.mod:3 go asks for Go 1\.99 or newer/);
   });
 
   test("GOVERSION naming another line builds with that line's newest release (fetched); a heroku directive naming ours builds", async () => {
@@ -362,6 +379,42 @@ describe("buildBinary (real go)", () => {
     },
     SLOW,
   );
+
+  test("a vendored module builds from vendor/ with no download, though its go line (1.13) predates go's vendor default", async () => {
+    const root = vendoredModule();
+    const b = await buildBinary({ root, build: { ...BUILD, main: ".", stamp: null }, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env: { ...env, GOPROXY: "off", GOFLAGS: "" } });
+    expect(execFileSync(b.path, { encoding: "utf8" })).toBe("vendored\n");
+  }, SLOW);
+
+  test("a .go file from an install line builds like go build FILE", async () => {
+    const root = exampleCopy();
+    const files = execFileSync("sh", ["-c", "ls cmd/hello/*.go"], { cwd: root, encoding: "utf8" }).trim().split("\n").map((f) => `./${f}`);
+    const b = await buildBinary({ root, build: { ...BUILD, stamp: null }, pkg: files, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env });
+    expect(b.size).toBeGreaterThan(0);
+  }, SLOW);
+
+  test("build.go pins the Go like GOVERSION, and above it; the note says when a pin gives way", async () => {
+    const root = exampleCopy((d) => writeFileSync(join(d, "go.mod"), "module example.com/hello\n\ngo 1.99\n"));
+    const err = await buildBinary({ root, build: { ...BUILD, go: "go1.22" }, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env: { ...env, GOVERSION: "go1.99" } }).catch((e) => e);
+    expect(err).toBeInstanceOf(BuildError);
+    expect(err.message).toStartWith(`wrong Go version for ${root}\nbuild.go go1.22 is older than go.mod:3 go 1.99, which wins: go.mod:3 go asks for Go 1.99 or newer`);
+  });
+
+  test.each([
+    // Real Heroku apps' pins: no toolchain module exists before Go 1.21, so the local Go builds them, and says so.
+    ["// +heroku goVersion go1.14\nmodule example.com/hello\n\ngo 1.14\n", `go.mod:1 // +heroku goVersion go1.14: Go releases before 1.21 are not published as toolchain modules; building with the local ${localGo}, which builds go1.14 code by Go's compatibility promise`],
+    ["module example.com/hello\n\n// +heroku goVersion go1.16\ngo 1.23\n", `go.mod:3 // +heroku goVersion go1.16 is older than go.mod:4 go 1.23, which wins: building with the local ${localGo}`],
+  ])("an old pin builds with the local Go, in one line: %s", async (goMod, note) => {
+    const root = tempDir("qdeploy-old-");
+    writeFileSync(join(root, "go.mod"), goMod);
+    // Code of that era: interface{}, ioutil (deprecated, still there, as Go's promise says).
+    writeFileSync(join(root, "main.go"), 'package main\n\nimport (\n\t"fmt"\n\t"io/ioutil"\n)\n\nfunc main() {\n\tvar v interface{} = "old"\n\tb, _ := ioutil.ReadAll(nil_reader{})\n\tfmt.Println(v, len(b))\n}\n\ntype nil_reader struct{}\n\nfunc (nil_reader) Read(p []byte) (int, error) { return 0, fmt.Errorf("EOF") }\n');
+    const lines: string[] = [];
+    const b = await buildBinary({ root, build: { ...BUILD, main: "." }, target: goTarget("x86_64"), gitSha: null, outDir: tempDir(), env, progress: (l) => lines.push(l) });
+    expect(b.goVersion).toBe(localGo);
+    expect(lines).toEqual([note]);
+    expect(execFileSync(b.path, { encoding: "utf8" })).toBe("old 0\n");
+  }, SLOW);
 
   test("no go.mod: a BuildError that says so", async () => {
     const root = tempDir();

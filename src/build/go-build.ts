@@ -16,6 +16,7 @@ import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv, quoteGoWord } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
 import { parseGoMod, type GoMod } from "./gomod.ts";
+import { usesVendor } from "./packages.ts";
 import { isFetched, resolveToolchain, type Toolchain } from "./toolchain.ts";
 import { cgoLdflags, ensureZig, zigCgoEnv, zigTargetFlags, type ZigToolchain } from "./zig.ts";
 
@@ -25,8 +26,8 @@ export interface BuildOptions {
   root: string;
   build: ResolvedConfig["build"];
   target: GoTarget;
-  /** The main package to build, e.g. "./cmd/web" (src/build/packages.ts); default build.main as a single pattern, else ".". */
-  pkg?: string;
+  /** The main package to build, e.g. "./cmd/web", or .go files (src/build/packages.ts); default build.main as a single pattern, else ".". */
+  pkg?: string | string[];
   /** The commit for the stamp's `{git.sha}`; null outside git ("unknown"). */
   gitSha: string | null;
   /** The work tree differs from gitSha: the stamp gets "-dirty" appended to the sha. */
@@ -83,11 +84,23 @@ export function goLdflags(build: ResolvedConfig["build"], gitSha: string | null,
   return parts.filter(Boolean).join(" ");
 }
 
-/** The argv after `go`: `build [-v] -trimpath -buildvcs=false -ldflags ... [-tags a,b] -o OUT PKG` (-v: list the packages it compiles). */
-export function goBuildArgs(build: ResolvedConfig["build"], output: string, gitSha: string | null, dirty = false, pkg = singlePackage(build), listPackages = false): string[] {
-  const args = ["build", ...(listPackages ? ["-v"] : []), "-trimpath", "-buildvcs=false", "-ldflags", goLdflags(build, gitSha, dirty)];
+/**
+ * The argv after `go`: `build [-v] -trimpath -buildvcs=false [-mod=vendor] -ldflags ...
+ * [-tags a,b] -o OUT PKG...` (-v: list the packages it compiles; vendor: the module has
+ * vendor/modules.txt, src/build/packages.ts usesVendor).
+ */
+export function goBuildArgs(
+  build: ResolvedConfig["build"],
+  output: string,
+  gitSha: string | null,
+  dirty = false,
+  pkg: string | string[] = singlePackage(build),
+  listPackages = false,
+  vendor = false,
+): string[] {
+  const args = ["build", ...(listPackages ? ["-v"] : []), "-trimpath", "-buildvcs=false", ...(vendor ? ["-mod=vendor"] : []), "-ldflags", goLdflags(build, gitSha, dirty)];
   if (build.tags.length) args.push("-tags", build.tags.join(","));
-  args.push("-o", output, pkg);
+  args.push("-o", output, ...(typeof pkg === "string" ? [pkg] : pkg));
   return args;
 }
 
@@ -97,11 +110,12 @@ function singlePackage(build: ResolvedConfig["build"]): string {
 
 /**
  * The environment for `go build`: `base` with the target's GOOS/GOARCH/GOARM, CGO_ENABLED=0
- * (with [build] cgo: 1, and CC/CXX as zig's cc for the target's musl, see zigCgoEnv) and
+ * (with [build] cgo: 1, CC/CXX as zig's cc for the target's musl and base's CGO_CFLAGS
+ * after qdeploy's, see zigCgoEnv) and
  * GOTOOLCHAIN as buildToolchain chose it: "local", or the pinned release go fetched, so
  * go itself never switches to another. GOFLAGS is left alone: go's default
- * (-mod=readonly, or vendor/ when present) builds what go.mod and go.sum pin and never
- * rewrites them behind the user's back. QDEPLOY_AGE_KEY, and any variable holding an age
+ * (-mod=readonly; goBuildArgs adds -mod=vendor for a vendor/) builds what go.mod and go.sum
+ * pin and never rewrites them behind the user's back. QDEPLOY_AGE_KEY, and any variable holding an age
  * secret key, is left out: a build (and every tool and go:generate it runs) needs none.
  */
 export function goBuildEnv(
@@ -120,7 +134,7 @@ export function goBuildEnv(
   if (build.cgo) {
     // never the host's cc: it would link the host's glibc, dynamically, for the host's CPU
     if (!zig) throw new InternalError("a cgo build without zig");
-    Object.assign(env, zigCgoEnv(zig, target));
+    Object.assign(env, zigCgoEnv(zig, target, env));
   }
   env.GOTOOLCHAIN = gotoolchain;
   return env;
@@ -137,7 +151,7 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
   const platform = platformName(target);
   if (build.cgo) zigTargetFlags(target); // an unsupported target fails before any download
 
-  const toolchain = opts.toolchain ?? (await buildToolchain(root, base, opts.progress ?? log));
+  const toolchain = opts.toolchain ?? (await buildToolchain(root, base, opts.progress ?? log, build.go));
   const goVersion = toolchain.version;
 
   const zig = build.cgo ? await ensureZig({ env: base, log: opts.progress ?? log }) : undefined;
@@ -147,7 +161,7 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
   await mkdir(opts.outDir, { recursive: true });
   const tmp = join(resolve(opts.outDir), `.build-${process.pid}-${randomBytes(6).toString("hex")}`);
   const onPackage = opts.onPackage;
-  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg, Boolean(onPackage));
+  const args = goBuildArgs(build, tmp, opts.gitSha, opts.dirty, opts.pkg, Boolean(onPackage), usesVendor(root));
   log?.(`${platform}: go ${quoteArgv(args)} (${goVersion}, CGO_ENABLED=${env.CGO_ENABLED}${zig ? `, zig ${zig.version}: CC=${env.CC}` : ""})`);
 
   const started = performance.now();
@@ -225,21 +239,36 @@ async function localGoVersion(go: Shell): Promise<string> {
 }
 
 /**
- * The Go that builds the module in `root` (src/build/toolchain.ts), fetched now when it is
- * not the local one and go has not fetched it before, so the fetch is reported apart from
- * the build. `env` is the build's environment (GOVERSION, GOPROXY). Throws BuildError.
+ * The Go that builds the module in `root` (src/build/toolchain.ts), or the problem: reads
+ * go.mod, asks the local Go its version, and for a pin the proxy's list; fetches nothing.
+ * `env` is the build's environment (GOVERSION, GOPROXY); `go` is build.go. Throws
+ * BuildError when there is no go.mod or no go.
  */
-export async function buildToolchain(
-  root: string,
-  env: Record<string, string | undefined>,
-  log?: (line: string) => void,
-): Promise<Toolchain & { fetchSeconds?: number }> {
+export async function chooseBuildToolchain(root: string, env: Record<string, string | undefined>, go?: string): Promise<Toolchain | { problem: string }> {
   const mod = await readGoMod(root);
   const clean = childEnviron(env, { anyAgeKey: true });
   const local = $({ cwd: root, env: { ...clean, GOTOOLCHAIN: "local" }, nothrow: true, quiet: true, verbose: false });
   const localVersion = await localGoVersion(local);
   const modCache = (await local`go env GOMODCACHE`).stdout.trim();
-  const toolchain = await resolveToolchain({ mod, env, local: localVersion, modCache, root });
+  return resolveToolchain({ mod, env, local: localVersion, modCache, ...(go !== undefined && { go }) });
+}
+
+/**
+ * The Go that builds the module in `root` (chooseBuildToolchain), fetched now when it is not
+ * the local one and go has not fetched it before, so the fetch is reported apart from the
+ * build; its note (a pin that gave way) goes to `log`. Throws BuildError.
+ */
+export async function buildToolchain(
+  root: string,
+  env: Record<string, string | undefined>,
+  log?: (line: string) => void,
+  go?: string,
+): Promise<Toolchain & { fetchSeconds?: number }> {
+  const toolchain = await chooseBuildToolchain(root, env, go);
+  if ("problem" in toolchain) throw new BuildError(`wrong Go version for ${root}`, toolchain.problem);
+  if (toolchain.note) log?.(toolchain.note);
+  const clean = childEnviron(env, { anyAgeKey: true });
+  const modCache = (await $({ cwd: root, env: { ...clean, GOTOOLCHAIN: "local" }, nothrow: true, quiet: true, verbose: false })`go env GOMODCACHE`).stdout.trim();
   if (toolchain.gotoolchain === "local" || isFetched(modCache, toolchain.version)) return toolchain;
 
   log?.(`fetching ${toolchain.version} (${toolchain.reason}) through the Go module proxy...`);

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import {
   checkToolchain,
   parseGoMod,
+  parseInstallSpec,
   parseGoVersion,
   requiredGoVersion,
   type GoMod,
@@ -43,7 +44,7 @@ describe("parseGoMod", () => {
         module: "github.com/x/y",
         go: { value: "1.12", line: 6 },
         herokuGoVersion: { value: "go1.13.8", line: 1 },
-        herokuInstall: { packages: ["./cmd/...", "./other"], line: 2 },
+        herokuInstall: { packages: ["./cmd/...", "./other"], flags: {}, problems: [], unknown: [], line: 2 },
       },
     ],
     [
@@ -85,6 +86,46 @@ describe("parseGoMod", () => {
   for (const [name, text, want] of cases) {
     test(name, () => expect(parseGoMod(text)).toEqual(want));
   }
+});
+
+describe("parseInstallSpec: an install line read as the shell line it is", () => {
+  test.each([
+    // Heroku's own example: the quotes are the shell's, the flag is build.tags.
+    ["-tags 'postgres' github.com/golang-migrate/migrate/v4/cmd/migrate .", ["github.com/golang-migrate/migrate/v4/cmd/migrate", "."], { tags: ["postgres"] }, []],
+    ['-tags=a,b -ldflags "-s -w -X main.v=1" ./cmd/...', ["./cmd/..."], { tags: ["a", "b"], ldflags: "-s -w -X main.v=1" }, []],
+    ['--tags "a b" --ldflags=-w ./cmd/web', ["./cmd/web"], { tags: ["a", "b"], ldflags: "-w" }, []],
+    ["-tags a -tags b .", ["."], { tags: ["b"] }, []], // the last one wins, as in go's flag package
+    ['-tags "" .', ["."], { tags: [] }, []],
+    // What qdeploy always does anyway.
+    ["-trimpath -v -buildvcs=false ./cmd/web", ["./cmd/web"], {}, []],
+    // Flags alone build the module's root, as `go install` with no package does.
+    ["-tags x", ["."], { tags: ["x"] }, []],
+    ["./cmd/admin/main.go", ["./cmd/admin/main.go"], {}, []],
+    // A flag with no [build] key is named; a value it takes is not read as a package.
+    [
+      "-gcflags all=-N -race ./cmd/web",
+      ["./cmd/web"],
+      {},
+      [
+        "-gcflags has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags)",
+        "-race has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags)",
+      ],
+    ],
+    ["./cmd/web -tags", ["./cmd/web"], {}, ["-tags needs a value"]],
+    ["-tags 'x ./cmd/web", ["."], {}, ["cannot be read as a shell line: unterminated ' in \"-tags 'x ./cmd/web\""]],
+  ] as const)("%s", (text, packages, flags, problems) => {
+    const { unknown: _unknown, ...spec } = parseInstallSpec(text);
+    expect(spec).toEqual({ packages: [...packages], flags: flags as never, problems: [...problems] });
+  });
+
+  test("the flags with no key, as written, for init to name", () => {
+    expect(parseInstallSpec("-gcflags all=-N -race -asmflags=-S -tags x .").unknown).toEqual(["-gcflags all=-N", "-race", "-asmflags=-S"]);
+  });
+
+  test("parseGoMod reads the install line's flags", () => {
+    const mod = parseGoMod("module m\n// +heroku install -tags 'postgres' github.com/golang-migrate/migrate/v4/cmd/migrate .\ngo 1.22\n");
+    expect(mod.herokuInstall).toEqual({ packages: ["github.com/golang-migrate/migrate/v4/cmd/migrate", "."], flags: { tags: ["postgres"] }, problems: [], unknown: [], line: 2 });
+  });
 });
 
 describe("requiredGoVersion", () => {
@@ -130,6 +171,9 @@ describe("requiredGoVersion", () => {
   for (const [name, mod, env, want] of cases) {
     test(name, () => expect(requiredGoVersion(mod, env)).toEqual(want));
   }
+  test("build.go beats GOVERSION, and is a pin", () => {
+    expect(requiredGoVersion(full, { GOVERSION: "go1.24" }, "1.25")).toEqual({ version: "go1.25", source: "build.go", atLeast: false });
+  });
 });
 
 describe("parseGoVersion", () => {
@@ -188,8 +232,8 @@ describe("checkToolchain", () => {
   test("messages: what is asked and where, what is installed, what to do", () => {
     expect(checkToolchain(atLeast("go1.99"), "go1.26.8")).toBe(
       "go.mod:3 go asks for Go 1.99 or newer, but the local Go is go1.26.8. qdeploy fetches a Go only for a pin " +
-        "(goVersion, GOVERSION), not for this line: install Go 1.99 or newer (https://go.dev/dl/) and put it first on PATH, " +
-        "or set GOVERSION=go1.99 to have qdeploy fetch that Go, or lower the go line in go.mod if the module does not need go1.99.",
+        "(build.go, goVersion, GOVERSION), not for this line: install Go 1.99 or newer (https://go.dev/dl/) and put it first on PATH, " +
+        "or set [build] go = \"go1.99\" to have qdeploy fetch that Go, or lower the go line in go.mod if the module does not need go1.99.",
     );
     // A pin the local Go misses is fetched (toolchain.ts); the message only says it differs.
     expect(checkToolchain(pinned("go1.22", "go.mod:3 // +heroku goVersion"), "go1.26.8")).toBe(
@@ -198,9 +242,9 @@ describe("checkToolchain", () => {
     expect(checkToolchain(pinned("go1.22.3", "GOVERSION"), "go1.22.5")).toBe("GOVERSION asks for exactly Go 1.22.3, but the local Go is go1.22.5.");
     expect(checkToolchain({ version: "go1.30.1", source: "go.mod:4 toolchain", atLeast: true }, "go1.26.8")).toBe(
       "go.mod:4 toolchain asks for Go 1.30.1 or newer, but the local Go is go1.26.8. qdeploy fetches a Go only for a pin " +
-        "(goVersion, GOVERSION), not for this line: install Go 1.30.1 or newer (https://go.dev/dl/) and put it " +
-        "first on PATH, or set GOVERSION=go1.30 to have qdeploy fetch that Go, or lower the toolchain line in go.mod, " +
-        "or set GOVERSION=go1.26 to build with the Go you have.",
+        "(build.go, goVersion, GOVERSION), not for this line: install Go 1.30.1 or newer (https://go.dev/dl/) and put it " +
+        "first on PATH, or set [build] go = \"go1.30\" to have qdeploy fetch that Go, or lower the toolchain line in go.mod, " +
+        'or set [build] go = "go1.26" to build with the Go you have.',
     );
     expect(checkToolchain(pinned("latest", "go.mod:1 // +qoddi goVersion"), "go1.26.8")).toBe(
       'go.mod:1 // +qoddi goVersion asks for Go "latest", which is not a Go version; write it as go1.22 ' +

@@ -4,6 +4,8 @@
  * which Go version the module asks for and whether the local Go satisfies it. Pure.
  */
 
+import { literalWord, parseCommand } from "../render/command.ts";
+
 /** A value read from go.mod and the 1-based line it is on. */
 export interface GoModValue {
   value: string;
@@ -22,8 +24,79 @@ export interface GoMod {
   qoddiGoVersion: GoModValue | null;
   /** `// +heroku goVersion go1.22` -> "go1.22". */
   herokuGoVersion: GoModValue | null;
-  /** `// +heroku install ./cmd/... ./other` -> the package patterns, in order. */
-  herokuInstall: { packages: string[]; line: number } | null;
+  /** `// +heroku install -tags x ./cmd/... ./other`: its patterns, in order, and its flags (parseInstallSpec). */
+  herokuInstall: (InstallSpec & { line: number }) | null;
+}
+
+/** The `go install` flags an install spec may give, as the `[build]` keys they stand for. */
+export interface InstallFlags {
+  tags?: string[];
+  ldflags?: string;
+}
+
+/** An install spec (`// +heroku install`, GO_INSTALL_PACKAGE_SPEC) read as a shell line: packages, flags, and what qdeploy cannot honour. */
+export interface InstallSpec {
+  packages: string[];
+  flags: InstallFlags;
+  /** A flag with no [build] key, a flag without its value, quoting that does not parse. */
+  problems: string[];
+  /** The flags with no [build] key, as written (`-race`, `-gcflags=all=-N`): each is also a problem. */
+  unknown: string[];
+}
+
+// go build's flags that take a value (`-gcflags all=-N`): a flag qdeploy refuses must not
+// leave its value behind as a package pattern.
+const VALUE_FLAGS = new Set(["C", "o", "p", "asmflags", "buildmode", "compiler", "covermode", "coverpkg", "gccgoflags", "gcflags", "installsuffix", "ldflags", "mod", "modfile", "overlay", "pgo", "pkgdir", "tags", "toolexec"]);
+// What every qdeploy build does already, so saying it again changes nothing.
+const ALWAYS = new Set(["trimpath", "trimpath=true", "v", "v=true", "buildvcs=false"]);
+
+/**
+ * Reads an install spec as Heroku's builder hands it to `go install`: shell words (quotes
+ * removed: `-tags 'postgres'` is the tag postgres), then go's flags before or among the
+ * packages. `-tags` and `-ldflags` (also `--x` and `-x=v`; the last one wins, as in go's flag
+ * package) become build.tags and build.ldflags; `-trimpath`, `-v` and `-buildvcs=false` are
+ * what qdeploy does anyway; any other flag is a problem naming it. No package means ".",
+ * as `go install` alone builds the current folder. Pure.
+ */
+export function parseInstallSpec(text: string): InstallSpec {
+  const spec: InstallSpec = { packages: [], flags: {}, problems: [], unknown: [] };
+  let words: string[];
+  try {
+    words = parseCommand(text, "").map(literalWord);
+  } catch (e) {
+    spec.packages = ["."];
+    spec.problems.push(`cannot be read as a shell line: ${(e as Error).message}`);
+    return spec;
+  }
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (!word.startsWith("-") || word === "-") {
+      spec.packages.push(word);
+      continue;
+    }
+    const flag = word.replace(/^--?/, "");
+    if (ALWAYS.has(flag)) continue;
+    const eq = flag.indexOf("=");
+    const name = eq < 0 ? flag : flag.slice(0, eq);
+    let value: string | undefined = eq < 0 ? undefined : flag.slice(eq + 1);
+    if (value === undefined && VALUE_FLAGS.has(name)) {
+      value = words[i + 1];
+      if (value === undefined) {
+        spec.problems.push(`-${name} needs a value`);
+        continue;
+      }
+      i++;
+    }
+    // go splits -tags on commas, or on spaces when the value has any (go1.12's form).
+    if (name === "tags") spec.flags.tags = value!.split(/[\s,]+/).filter(Boolean);
+    else if (name === "ldflags") spec.flags.ldflags = value!;
+    else {
+      spec.unknown.push(value === undefined || eq >= 0 ? word : `${word} ${value}`);
+      spec.problems.push(`-${name} has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags)`);
+    }
+  }
+  if (!spec.packages.length) spec.packages = ["."];
+  return spec;
 }
 
 /**
@@ -66,7 +139,7 @@ export function parseGoMod(text: string): GoMod {
         const key = tool === "heroku" ? "herokuGoVersion" : "qoddiGoVersion";
         mod[key] ??= { value: words[0], line };
       } else if (name === "install" && tool === "heroku" && words.length) {
-        mod.herokuInstall ??= { packages: words, line };
+        mod.herokuInstall ??= { ...parseInstallSpec(rest), line };
       }
       continue;
     }
@@ -92,14 +165,17 @@ export function parseGoMod(text: string): GoMod {
 }
 
 /**
- * The Go version the module asks for. Precedence, highest first: the GOVERSION environment
- * variable, `// +qoddi goVersion`, `// +heroku goVersion`, the `toolchain` line, the `go`
- * line. null when none is present (any local Go is then acceptable).
+ * The Go version the module asks for. Precedence, highest first: deploy.toml's build.go
+ * (`buildGo`), the GOVERSION environment variable, `// +qoddi goVersion`, `// +heroku
+ * goVersion`, the `toolchain` line, the `go` line. null when none is present (any local Go
+ * is then acceptable).
  */
 export function requiredGoVersion(
   mod: GoMod,
   env: Record<string, string | undefined>,
+  buildGo?: string,
 ): GoVersionRequirement | null {
+  if (buildGo?.trim()) return { version: normalise(buildGo.trim()), source: "build.go", atLeast: false };
   const fromEnv = env.GOVERSION?.trim();
   if (fromEnv) return { version: normalise(fromEnv), source: "GOVERSION", atLeast: false };
   if (mod.qoddiGoVersion) {
@@ -151,7 +227,7 @@ export function checkToolchain(required: GoVersionRequirement | null, localVersi
   if (!have) {
     return `cannot tell which Go is installed: \`go env GOVERSION\` printed ${installed}. Install Go from https://go.dev/dl/.`;
   }
-  if (required.atLeast ? compare(have, want) >= 0 : sameRelease(have, want)) return null;
+  if (required.atLeast ? compareGoVersions(have, want) >= 0 : sameRelease(have, want)) return null;
 
   const asked = required.atLeast
     ? `Go ${formatVersion(want).slice(2)} or newer`
@@ -162,13 +238,13 @@ export function checkToolchain(required: GoVersionRequirement | null, localVersi
   if (!required.atLeast) return `${required.source} asks for ${asked}, but the local Go is ${installed}.`;
   const localPin = `go${have.major}.${have.minor}`;
   const install = `install Go ${formatVersion(want).slice(2)} or newer (https://go.dev/dl/) and put it first on PATH`;
-  const fetch = `set GOVERSION=go${want.major}.${want.minor} to have qdeploy fetch that Go`;
+  const fetch = `set [build] go = "go${want.major}.${want.minor}" to have qdeploy fetch that Go`;
   const todo = required.source.endsWith("toolchain")
-    ? `${install}, or ${fetch}, or lower the toolchain line in go.mod, or set GOVERSION=${localPin} to build with the Go you have.`
+    ? `${install}, or ${fetch}, or lower the toolchain line in go.mod, or set [build] go = "${localPin}" to build with the Go you have.`
     : `${install}, or ${fetch}, or lower the go line in go.mod if the module does not need ${formatVersion(want)}.`;
   return (
     `${required.source} asks for ${asked}, but the local Go is ${installed}. ` +
-    `qdeploy fetches a Go only for a pin (goVersion, GOVERSION), not for this line: ${todo}`
+    `qdeploy fetches a Go only for a pin (build.go, goVersion, GOVERSION), not for this line: ${todo}`
   );
 }
 
@@ -217,7 +293,8 @@ function key(v: GoVersion): number[] {
   return [v.major, v.minor, v.patch, 3, 0];
 }
 
-function compare(a: GoVersion, b: GoVersion): number {
+/** Orders two releases as go does (<0, 0, >0). Pure. */
+export function compareGoVersions(a: GoVersion, b: GoVersion): number {
   const ka = key(a);
   const kb = key(b);
   for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
@@ -227,7 +304,7 @@ function compare(a: GoVersion, b: GoVersion): number {
 function sameRelease(have: GoVersion, want: GoVersion): boolean {
   if (have.major !== want.major || have.minor !== want.minor) return false;
   if (want.patch === undefined && !want.pre) return true; // go1.22: any 1.22.x
-  return compare(have, want) === 0;
+  return compareGoVersions(have, want) === 0;
 }
 
 function stripComment(line: string): string {

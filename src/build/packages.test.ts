@@ -3,10 +3,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { helloConfig } from "../../test/fixtures/config.ts";
+import { vendoredModule } from "../../test/fixtures/go-modules.ts";
 import { requireTool } from "../../test/tools.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
-import { binaryNames, expandPackages, installName, packageSpec, resolveBinaries, splitJsonStream } from "./packages.ts";
+import { parseInstallSpec } from "./gomod.ts";
+import { binaryNames, expandPackages, goListArgs, installName, packageSpec, resolveBinaries, splitJsonStream } from "./packages.ts";
 
 const MAIN = "package main\n\nfunc main() {}\n";
 
@@ -40,17 +42,23 @@ describe("installName: as go install names a binary", () => {
 });
 
 describe("packageSpec: where the patterns come from", () => {
-  const mod = { herokuInstall: { packages: ["./cmd/..."], line: 4 } };
+  const mod = { herokuInstall: { ...parseInstallSpec("-tags pg ./cmd/..."), line: 4 } };
   test.each([
-    ["build.main string, split on spaces", "./cmd/web ./cmd/worker", {}, {}, mod, ["./cmd/web", "./cmd/worker"], "build.main"],
-    ["build.main list", ["./cmd/web"], { GO_INSTALL_PACKAGE_SPEC: "./x" }, {}, mod, ["./cmd/web"], "build.main"],
-    ["local environment", undefined, { GO_INSTALL_PACKAGE_SPEC: " ./a  ./b " }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./a", "./b"], "GO_INSTALL_PACKAGE_SPEC"],
-    ["[env] table", undefined, { GO_INSTALL_PACKAGE_SPEC: "" }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./c"], "[env] GO_INSTALL_PACKAGE_SPEC"],
-    ["go.mod's install line", undefined, {}, {}, mod, ["./cmd/..."], "go.mod:4 // +heroku install"],
-    ["default", undefined, {}, {}, null, ["."], "default"],
-  ] as const)("%s", (_name, main, env, vars, m, patterns, source) => {
-    expect(packageSpec(main as string | string[] | undefined, env, vars, m)).toEqual({ patterns: [...patterns], source });
+    ["build.main string, split on spaces", "./cmd/web ./cmd/worker", {}, {}, mod, ["./cmd/web", "./cmd/worker"], "build.main", {}],
+    ["build.main list", ["./cmd/web"], { GO_INSTALL_PACKAGE_SPEC: "./x" }, {}, mod, ["./cmd/web"], "build.main", {}],
+    ["local environment", undefined, { GO_INSTALL_PACKAGE_SPEC: " ./a  ./b " }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./a", "./b"], "GO_INSTALL_PACKAGE_SPEC", {}],
+    ["its flags, as Heroku passes it to go install", undefined, { GO_INSTALL_PACKAGE_SPEC: "-ldflags '-s' ./a" }, {}, mod, ["./a"], "GO_INSTALL_PACKAGE_SPEC", { ldflags: "-s" }],
+    ["[env] table", undefined, { GO_INSTALL_PACKAGE_SPEC: "" }, { GO_INSTALL_PACKAGE_SPEC: "./c" }, mod, ["./c"], "[env] GO_INSTALL_PACKAGE_SPEC", {}],
+    ["go.mod's install line, with its flags", undefined, {}, {}, mod, ["./cmd/..."], "go.mod:4 // +heroku install", { tags: ["pg"] }],
+    ["default", undefined, {}, {}, null, ["."], "default", {}],
+  ] as const)("%s", (_name, main, env, vars, m, patterns, source, flags) => {
+    expect(packageSpec(main as string | string[] | undefined, env, vars, m)).toEqual({ patterns: [...patterns], source, flags: flags as never, problems: [] });
   });
+});
+
+test("goListArgs: the build's tags, and the module's vendor/ when it has one", () => {
+  expect(goListArgs(["./cmd/..."])).toEqual(["list", "-find", "-e", "-json=ImportPath,Name,Dir,Match,Error", "--", "./cmd/..."]);
+  expect(goListArgs(["."], ["a", "b"], true)).toEqual(["list", "-find", "-e", "-mod=vendor", "-tags", "a,b", "-json=ImportPath,Name,Dir,Match,Error", "--", "."]);
 });
 
 test("binaryNames: one program is also bin/<build.binary>; several are only their own names", () => {
@@ -112,6 +120,31 @@ describe("expandPackages with go list", () => {
     expect(missing[0]).not.toContain(dir); // no temp folder paths in the message
     expect((await problems(["./cmd/zz/..."]))[0]).toContain('"./cmd/zz/..."');
     expect(await problems([])).toEqual(['build.main: no package patterns (e.g. "." or "./cmd/...")']);
+  });
+
+  test("a .go file is a program named after it, as go build names it (main.go: main)", async () => {
+    const files = tempModule();
+    mkdirSync(path.join(files, "cmd/admin"));
+    writeFileSync(path.join(files, "cmd/admin/main.go"), MAIN);
+    writeFileSync(path.join(files, "cmd/admin/util.go"), "package main\n\nfunc helper() {}\n");
+    expect(await expandPackages(files, spec("./cmd/admin/main.go"))).toEqual([{ importPath: "./cmd/admin/main.go", dir: "cmd/admin", name: "main", files: ["./cmd/admin/main.go"] }]);
+    expect(await expandPackages(files, spec("./cmd/admin/util.go", "./cmd/admin/main.go"))).toEqual([
+      { importPath: "./cmd/admin/util.go ./cmd/admin/main.go", dir: "cmd/admin", name: "util", files: ["./cmd/admin/util.go", "./cmd/admin/main.go"] },
+    ]);
+  });
+
+  test("a vendored module's programs are found in vendor/, whatever its go line says, with no download", async () => {
+    const vendored = vendoredModule();
+    const pkgs = await expandPackages(vendored, spec("example.com/dep/cmd/tool", "."), { ...process.env, GOPROXY: "off", GOFLAGS: "" });
+    expect(pkgs.map((p) => `${p.importPath} ${p.name}`)).toEqual(["example.com/dep/cmd/tool tool", "example.com/vd vd"]);
+  });
+
+  test("flags the spec cannot honour are problems, before go list runs", async () => {
+    const err = await expandPackages(dir, { ...parseInstallSpec("-race ./cmd/web"), patterns: ["./cmd/web"], source: "go.mod:4 // +heroku install" }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems.map((p: { message: string }) => p.message)).toEqual([
+      "-race has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags) (packages from go.mod:4 // +heroku install)",
+    ]);
   });
 
   const env = { ...process.env, GO_INSTALL_PACKAGE_SPEC: undefined };

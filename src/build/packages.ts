@@ -3,31 +3,50 @@
  * expanded in the module with `go list` to its main packages, each named as `go install`
  * names it. One `bin/NAME` per main package in a release.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { BuildError, ConfigError } from "../errors.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import type { GoMod } from "./gomod.ts";
+import { withInstallFlags } from "./build-vars.ts";
+import { parseInstallSpec, type GoMod, type InstallFlags } from "./gomod.ts";
 
 /** The patterns to build and where they came from (for messages). */
 export interface PackageSpec {
   patterns: string[];
   /** "build.main", "GO_INSTALL_PACKAGE_SPEC", "[env] GO_INSTALL_PACKAGE_SPEC", "go.mod:N // +heroku install" or "default". */
   source: string;
+  /** The install spec's flags, as the [build] keys they stand for (src/build/build-vars.ts withInstallFlags). */
+  flags?: InstallFlags;
+  /** What the spec says that qdeploy cannot honour (a flag with no [build] key): reported like a pattern that does not expand. */
+  problems?: string[];
 }
 
 /** One main package and the name of its binary. */
 export interface MainPackage {
+  /** The import path; for .go files, the files as given ("./cmd/admin/main.go"). */
   importPath: string;
   /** The folder, relative to the module root ("." for the root). */
   dir: string;
-  /** `go install`'s name: the last import-path element, skipping a /vN suffix. */
+  /** `go install`'s name: the last import-path element, skipping a /vN suffix; for .go files, the first file's name without .go. */
   name: string;
+  /** .go files named in the spec: what `go build` is given instead of an import path. */
+  files?: string[];
+}
+
+/**
+ * `-mod=vendor` when the module has vendor/modules.txt, as Heroku's Go builder does whatever
+ * go.mod's go line says (go itself uses vendor/ by default only from `go 1.14` on), so a
+ * vendored app builds from its vendor/ with no download.
+ */
+export function usesVendor(moduleDir: string): boolean {
+  return existsSync(path.join(moduleDir, "vendor", "modules.txt"));
 }
 
 /**
  * The patterns, highest first (shared contract 5): build.main, GO_INSTALL_PACKAGE_SPEC in
  * the local environment, then in the environment's [env] table, then go.mod's
- * `// +heroku install`, then ".". Pure.
+ * `// +heroku install`, then ".". The last three are Heroku's `go install` arguments, so
+ * their flags are read too (parseInstallSpec). Pure.
  */
 export function packageSpec(
   main: string | string[] | undefined,
@@ -35,13 +54,19 @@ export function packageSpec(
   vars: Record<string, string>,
   mod: Pick<GoMod, "herokuInstall"> | null,
 ): PackageSpec {
-  if (main !== undefined) return { patterns: typeof main === "string" ? splitSpec(main) : main, source: "build.main" };
-  const local = splitSpec(env.GO_INSTALL_PACKAGE_SPEC ?? "");
-  if (local.length) return { patterns: local, source: "GO_INSTALL_PACKAGE_SPEC" };
-  const fromVars = splitSpec(vars.GO_INSTALL_PACKAGE_SPEC ?? "");
-  if (fromVars.length) return { patterns: fromVars, source: "[env] GO_INSTALL_PACKAGE_SPEC" };
-  if (mod?.herokuInstall) return { patterns: mod.herokuInstall.packages, source: `go.mod:${mod.herokuInstall.line} // +heroku install` };
-  return { patterns: ["."], source: "default" };
+  const none = { flags: {}, problems: [] };
+  if (main !== undefined) return { patterns: typeof main === "string" ? splitSpec(main) : main, source: "build.main", ...none };
+  const installed = (text: string, source: string): PackageSpec => {
+    const { packages, flags, problems } = parseInstallSpec(text);
+    return { patterns: packages, source, flags, problems };
+  };
+  if (env.GO_INSTALL_PACKAGE_SPEC?.trim()) return installed(env.GO_INSTALL_PACKAGE_SPEC, "GO_INSTALL_PACKAGE_SPEC");
+  if (vars.GO_INSTALL_PACKAGE_SPEC?.trim()) return installed(vars.GO_INSTALL_PACKAGE_SPEC, "[env] GO_INSTALL_PACKAGE_SPEC");
+  if (mod?.herokuInstall) {
+    const { packages, flags, problems, line } = mod.herokuInstall;
+    return { patterns: packages, source: `go.mod:${line} // +heroku install`, flags, problems };
+  }
+  return { patterns: ["."], source: "default", ...none };
 }
 
 /** `go install`'s binary name for an import path (cmd/go's DefaultExecName, module mode). Pure. */
@@ -94,9 +119,13 @@ export function mainPackagesFromList(json: string, moduleDir: string, spec: Pack
     }
     if (p.Name !== "main" || !p.ImportPath) continue;
     for (const m of p.Match ?? []) mainsPer.set(m, (mainsPer.get(m) ?? 0) + 1);
-    if (packages.some((q) => q.importPath === p.ImportPath)) continue;
     const dir = path.relative(moduleDir, p.Dir ?? moduleDir) || ".";
-    packages.push({ importPath: p.ImportPath, dir, name: installName(p.ImportPath) });
+    // .go files are one package, "command-line-arguments"; go build names it after the first file.
+    const files = p.ImportPath === "command-line-arguments" ? (p.Match ?? []) : null;
+    const importPath = files ? files.join(" ") : p.ImportPath;
+    if (packages.some((q) => q.importPath === importPath)) continue;
+    if (files?.length) packages.push({ importPath, dir, name: path.basename(files[0]!, ".go"), files });
+    else packages.push({ importPath, dir, name: installName(p.ImportPath) });
   }
   const empty = [...mainsPer].filter(([, n]) => n === 0).map(([p]) => p);
   if (packages.length === 0) {
@@ -132,10 +161,11 @@ export function splitJsonStream(text: string): unknown[] {
 
 /**
  * The argv that lists the patterns' packages: -find reads no dependencies, so it is fast
- * and offline; the build's tags, so a file they leave out is left out here too.
+ * and offline; the build's tags, so a file they leave out is left out here too; vendor/
+ * when the module has one (usesVendor), so a vendored program is found there.
  */
-export function goListArgs(patterns: string[], tags: string[] = []): string[] {
-  return ["list", "-find", "-e", ...(tags.length ? ["-tags", tags.join(",")] : []), "-json=ImportPath,Name,Dir,Match,Error", "--", ...patterns];
+export function goListArgs(patterns: string[], tags: string[] = [], vendor = false): string[] {
+  return ["list", "-find", "-e", ...(vendor ? ["-mod=vendor"] : []), ...(tags.length ? ["-tags", tags.join(",")] : []), "-json=ImportPath,Name,Dir,Match,Error", "--", ...patterns];
 }
 
 /**
@@ -161,12 +191,13 @@ export async function packageProblems(
   env: Record<string, string | undefined> = process.env,
   tags: string[] = [],
 ): Promise<{ packages: MainPackage[] } | { problems: string[] }> {
+  if (spec.problems?.length) return { problems: spec.problems };
   if (spec.patterns.length === 0) return { problems: ["no package patterns (e.g. \".\" or \"./cmd/...\")"] };
   // -find needs no toolchain download: the local Go only reads the folders. GOOS=linux: the
   // files the servers' build sees (a main package may be `//go:build linux` only).
   let r: ReturnType<typeof Bun.spawnSync>;
   try {
-    r = Bun.spawnSync(["go", ...goListArgs(spec.patterns, tags)], { cwd: moduleDir, env: { ...env, GOTOOLCHAIN: "local", GOOS: "linux" } as Record<string, string> });
+    r = Bun.spawnSync(["go", ...goListArgs(spec.patterns, tags, usesVendor(moduleDir))], { cwd: moduleDir, env: { ...env, GOTOOLCHAIN: "local", GOOS: "linux" } as Record<string, string> });
   } catch {
     throw new BuildError("go is not installed (not found on PATH): install Go from https://go.dev/dl/");
   }
@@ -186,7 +217,7 @@ export async function packageProblems(
  */
 export async function resolveBinaries(cfg: ResolvedConfig, mod: Pick<GoMod, "herokuInstall"> | null, env: Record<string, string | undefined> = process.env): Promise<MainPackage[]> {
   const spec = packageSpec(cfg.build.main, env, cfg.vars, mod);
-  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env, cfg.build.tags);
+  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env, withInstallFlags(cfg.build, spec).tags);
   if (pkgs.length > 1 && cfg.build.binaryGiven) {
     throw new ConfigError([{ file: "deploy.toml", path: "build.binary", message: `names one executable, but ${quoteList(spec.patterns)} build ${pkgs.length} (${pkgs.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME` }]);
   }

@@ -39,7 +39,7 @@ describe("pickRelease", () => {
 describe("chooseToolchain", () => {
   const pin = (version: string, source = "go.mod:1 // +heroku goVersion"): GoVersionRequirement => ({ version, source, atLeast: false });
   const line = (version: string): GoVersionRequirement => ({ version, source: "go.mod:3 go", atLeast: true });
-  const floor = line("1.22");
+  const floor = line("1.13");
 
   test.each([
     // [required, local, list, expected GOTOOLCHAIN or a problem's start]
@@ -50,7 +50,11 @@ describe("chooseToolchain", () => {
     [pin("go1.25"), "go1.25.3", listed, "go1.25.14"], // the line's newest, not whatever is installed
     [pin("go1.25.3", "GOVERSION"), "go1.26.8", null, "go1.25.3"], // exact: no list needed
     [pin("go1.25"), "go1.25.3", null, "local"], // offline with nothing known: the local Go still fits the line
-    [pin("go1.19"), "go1.26.8", listed, "problem: go.mod:1 // +heroku goVersion go1.19: Go releases before 1.21"],
+    // Before 1.21 no toolchain module exists: a Go of 1.21 or later builds it (Go's compatibility promise), the release itself too.
+    [pin("go1.19"), "go1.26.8", listed, "local"],
+    [pin("go1.19"), "go1.19.13", listed, "local"],
+    [pin("go1.19"), "go1.20.5", listed, "problem: go.mod:1 // +heroku goVersion go1.19: Go releases before 1.21 are not published as toolchain modules, and the local Go (go1.20.5) is older than 1.21 too"],
+    [pin("go1.25.4"), "go1.26.8", listed, "problem: go.mod:1 // +heroku goVersion go1.25.4: no such Go release is published"], // exact, and the proxy does not list it
     [pin("go1.24"), "go1.26.8", listed, "problem: go.mod:1 // +heroku goVersion go1.24: no such Go release is published"],
     [pin("go1.25"), "go1.26.8", null, "problem: go.mod:1 // +heroku goVersion go1.25: the Go module proxy did not answer and no go1.25 toolchain was fetched before"],
     [line("1.99"), "go1.26.8", null, "problem: go.mod:3 go asks for Go 1.99 or newer"],
@@ -60,9 +64,37 @@ describe("chooseToolchain", () => {
     else expect("gotoolchain" in choice && choice.gotoolchain).toBe(expected);
   });
 
-  test("the go line is a floor for any pin", () => {
-    const choice = chooseToolchain(pin("go1.25"), "go1.26.8", listed, line("1.26"));
-    expect(choice).toEqual({ problem: "go.mod:1 // +heroku goVersion go1.25 picks go1.25.14, but go.mod:3 go needs Go 1.26 or newer: raise the pin or lower the go line." });
+  test("the go line is a floor for any pin, applied before anything is refused", () => {
+    // A pin below it gives way to it, with a note; the go line then uses the local Go, as always.
+    expect(chooseToolchain(pin("go1.16"), "go1.26.8", listed, line("1.23"))).toEqual({
+      version: "go1.26.8",
+      gotoolchain: "local",
+      reason: "go.mod:3 go 1.23: the local Go",
+      note: "go.mod:1 // +heroku goVersion go1.16 is older than go.mod:3 go 1.23, which wins: building with the local go1.26.8",
+    });
+    expect(chooseToolchain(pin("go1.25"), "go1.26.8", listed, line("1.26"))).toMatchObject({ gotoolchain: "local", note: expect.stringContaining("go1.25 is older than go.mod:3 go 1.26, which wins") });
+    expect(chooseToolchain(pin("go1.25.3"), "go1.26.8", listed, line("1.25.4"))).toMatchObject({ gotoolchain: "local" });
+    // When the local Go is below the go line too, that is the problem, and it says the pin gave way.
+    const refused = chooseToolchain(pin("go1.16"), "go1.22.1", listed, line("1.23"));
+    expect("problem" in refused && refused.problem).toStartWith(
+      "go.mod:1 // +heroku goVersion go1.16 is older than go.mod:3 go 1.23, which wins: go.mod:3 go asks for Go 1.23 or newer, but the local Go is go1.22.1.",
+    );
+    // A line that reaches the go line keeps its newest release, which must reach it too.
+    expect(chooseToolchain(pin("go1.25"), "go1.26.8", listed, line("1.25.20"))).toEqual({ problem: "go.mod:1 // +heroku goVersion go1.25 picks go1.25.14, but go.mod:3 go needs Go 1.25.20 or newer: raise the pin or lower the go line." });
+  });
+
+  test("a pin before Go 1.21 says in one line which Go builds it", () => {
+    expect(chooseToolchain(pin("go1.14"), "go1.26.8", listed, line("1.14"))).toEqual({
+      version: "go1.26.8",
+      gotoolchain: "local",
+      reason: "go.mod:1 // +heroku goVersion go1.14",
+      note: "go.mod:1 // +heroku goVersion go1.14: Go releases before 1.21 are not published as toolchain modules; building with the local go1.26.8, which builds go1.14 code by Go's compatibility promise",
+    });
+    expect(chooseToolchain(pin("go1.16"), "go1.20.5", listed, null)).toEqual({
+      problem:
+        "go.mod:1 // +heroku goVersion go1.16: Go releases before 1.21 are not published as toolchain modules, and the local Go (go1.20.5) is older than 1.21 too: " +
+        "install Go 1.21 or newer (it builds go1.16 code, by Go's compatibility promise) or go1.16 itself (https://go.dev/dl/) and put it first on PATH.",
+    });
   });
 
   test("the choice says why", () => {

@@ -11,8 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { BuildError } from "../errors.ts";
-import { checkToolchain, formatVersion, parseGoVersion, type GoMod, type GoVersion, type GoVersionRequirement, requiredGoVersion } from "./gomod.ts";
+import { checkToolchain, compareGoVersions, formatVersion, parseGoVersion, type GoMod, type GoVersion, type GoVersionRequirement, requiredGoVersion } from "./gomod.ts";
 
 /** The Go a build runs and why. */
 export interface Toolchain {
@@ -22,6 +21,8 @@ export interface Toolchain {
   gotoolchain: string;
   /** What asked for it, e.g. "go.mod:3 // +heroku goVersion go1.25", or "the local Go". */
   reason: string;
+  /** One line the build shows when the Go is not what was asked for: a pin gave way to the go line, or predates toolchain modules. */
+  note?: string;
 }
 
 /** The releases a proxy lists, and whether the list is fresh or remembered. */
@@ -64,9 +65,13 @@ export function pickRelease(want: GoVersion, listed: string[]): string | null {
 }
 
 /**
- * Decides the Go: null requirement or a `go`/`toolchain` line (this or newer) -> the local
- * Go, or the problem checkToolchain words; a pin -> its release from `listed` (the local Go
- * when that is it). `floor` is go.mod's go line, which any toolchain must reach. Pure.
+ * Decides the Go. First the floor: a pin below go.mod's go line (`floor`) gives way to it,
+ * as no release of the pin could build the module, and the go line decides as if there
+ * were no pin (with a note). Then: no requirement or a `go`/`toolchain` line (this or
+ * newer) -> the local Go, or the problem checkToolchain words; a pin -> its release from
+ * `listed` (the local Go when that is it). A pin before Go 1.21 (no toolchain module
+ * exists) -> the local Go when it is of that line, or 1.21 or newer (Go's compatibility
+ * promise: it builds that code), with a note; else a problem. Pure.
  */
 export function chooseToolchain(
   required: GoVersionRequirement | null,
@@ -76,7 +81,7 @@ export function chooseToolchain(
 ): Toolchain | { problem: string } {
   const localVersion = parseGoVersion(local);
   const localName = localVersion ? formatVersion(localVersion) : local;
-  const useLocal = (reason: string): Toolchain => ({ version: localName, gotoolchain: "local", reason });
+  const useLocal = (reason: string, note?: string): Toolchain => ({ version: localName, gotoolchain: "local", reason, ...(note && { note }) });
   if (!required || required.atLeast) {
     const problem = checkToolchain(required, local) ?? (required?.source.endsWith(" go") ? null : checkToolchain(floor, local));
     return problem ? { problem } : useLocal(required ? `${required.source} ${required.version}: the local Go` : "the local Go");
@@ -84,17 +89,31 @@ export function chooseToolchain(
   const want = parseGoVersion(required.version);
   if (!want) return { problem: checkToolchain(required, local)! };
   const asked = `${required.source} ${required.version}`;
+  const min = floor ? parseGoVersion(floor.version) : null;
+  if (floor && min && pinBelow(want, min)) {
+    const wins = `${asked} is older than ${floor.source} ${floor.version}, which wins`;
+    const choice = chooseToolchain(floor, local, listed, null);
+    return "problem" in choice ? { problem: `${wins}: ${choice.problem}` } : { ...choice, note: `${wins}: building with the local ${choice.version}` };
+  }
   // GOTOOLCHAIN switching, and golang.org/toolchain modules, began with Go 1.21.
   if (want.major === 1 && want.minor < 21) {
     if (!checkToolchain(required, local)) return useLocal(asked);
+    const old = `${asked}: Go releases before 1.21 are not published as toolchain modules`;
+    const code = formatVersion({ major: want.major, minor: want.minor });
+    if (localVersion && compareGoVersions(localVersion, { major: 1, minor: 21 }) >= 0) {
+      return useLocal(asked, `${old}; building with the local ${localName}, which builds ${code} code by Go's compatibility promise`);
+    }
     return {
       problem:
-        `${asked}: Go releases before 1.21 are not published as toolchain modules, so qdeploy cannot fetch one; ` +
-        `install it (https://go.dev/dl/) and put it first on PATH, or pin go1.21 or newer.`,
+        `${old}, and the local Go (${localName}) is older than 1.21 too: install Go 1.21 or newer (it builds ${code} code, ` +
+        `by Go's compatibility promise) or ${required.version} itself (https://go.dev/dl/) and put it first on PATH.`,
     };
   }
-  // A full version needs no list: go fetches exactly it (or says it does not exist).
+  // A full version needs no list (go fetches exactly it), but one the proxy does not list cannot be fetched.
   const exact = want.patch !== undefined || want.pre !== undefined;
+  if (exact && listed?.from === "proxy" && !listed.versions.includes(required.version) && required.version !== localName) {
+    return { problem: `${asked}: no such Go release is published (the proxy does not list it).` };
+  }
   const version = exact ? required.version : listed ? pickRelease(want, listed.versions) : null;
   // Offline with nothing listed: the local Go still serves a pin it satisfies.
   if (!version && !checkToolchain(required, local) && listed?.from !== "proxy") return useLocal(`${asked} (offline: the local Go)`);
@@ -109,6 +128,12 @@ export function chooseToolchain(
   const floorProblem = floor ? checkToolchain(floor, version) : null;
   if (floorProblem) return { problem: `${asked} picks ${version}, but ${floor!.source} needs Go ${floor!.version} or newer: raise the pin or lower the go line.` };
   return version === localName ? useLocal(asked) : { version, gotoolchain: version, reason: asked };
+}
+
+/** No release of the pin reaches the go line: a line pin (go1.22) below its minor, an exact one below it. */
+function pinBelow(pin: GoVersion, floor: GoVersion): boolean {
+  if (pin.patch === undefined && pin.pre === undefined) return compareGoVersions({ major: pin.major, minor: pin.minor }, { major: floor.major, minor: floor.minor }) < 0;
+  return compareGoVersions(pin, floor) < 0;
 }
 
 /** The first GOPROXY entry that is a URL (entries split on , and |); null for off/direct only. Pure. */
@@ -174,23 +199,24 @@ export function isFetched(modCache: string, version: string): boolean {
 }
 
 /**
- * The toolchain for a module: reads the proxy's list only for a pin. Throws BuildError with
- * the reason when none fits. `env` is the build's environment (GOVERSION, GOPROXY already merged).
+ * The toolchain for a module, or the problem (chooseToolchain): reads the proxy's list only
+ * for a pin the local Go is not. `env` is the build's environment (GOVERSION, GOPROXY
+ * already merged); `go` is build.go.
  */
 export async function resolveToolchain(opts: {
   mod: GoMod;
   env: Record<string, string | undefined>;
   local: string;
   modCache: string;
-  root: string;
+  go?: string;
   fetcher?: typeof fetch;
-}): Promise<Toolchain> {
-  const required = requiredGoVersion(opts.mod, opts.env);
+}): Promise<Toolchain | { problem: string }> {
+  const required = requiredGoVersion(opts.mod, opts.env, opts.go);
   const floor = opts.mod.go ? { version: opts.mod.go.value, source: `go.mod:${opts.mod.go.line} go`, atLeast: true } : null;
   const want = required && !required.atLeast ? parseGoVersion(required.version) : null;
-  const pinned = want !== null && want.patch === undefined && want.pre === undefined;
-  const listed = pinned ? await toolchainList(opts.env, opts.modCache, opts.fetcher) : null;
-  const choice = chooseToolchain(required, opts.local, listed, floor);
-  if ("problem" in choice) throw new BuildError(`wrong Go version for ${opts.root}`, choice.problem);
-  return choice;
+  // A line's newest release is read from the list; an exact one is checked against it unless it is the local Go.
+  const fetchable = want !== null && !(want.major === 1 && want.minor < 21);
+  const line = want !== null && want.patch === undefined && want.pre === undefined;
+  const listed = fetchable && (line || checkToolchain(required, opts.local) !== null) ? await toolchainList(opts.env, opts.modCache, opts.fetcher) : null;
+  return chooseToolchain(required, opts.local, listed, floor);
 }

@@ -55,6 +55,8 @@ describe("zig's flags and environment (pure)", () => {
       CGO_ENABLED: "1",
       CC: "/c/qdeploy/zig/0.15.2/ziglang/zig cc -target x86_64-linux-musl",
       CXX: "/c/qdeploy/zig/0.15.2/ziglang/zig c++ -target x86_64-linux-musl",
+      CGO_CFLAGS: "-O2 -g -D_LARGEFILE64_SOURCE",
+      CGO_CXXFLAGS: "-O2 -g -D_LARGEFILE64_SOURCE",
       ZIG_GLOBAL_CACHE_DIR: "/c/qdeploy/zig/0.15.2/cache/global",
       ZIG_LOCAL_CACHE_DIR: "/c/qdeploy/zig/0.15.2/cache/local",
     });
@@ -66,6 +68,11 @@ describe("zig's flags and environment (pure)", () => {
     expect(zigCgoEnv(spaced, goTarget("aarch64")).CC).toBe(
       "'/home/a b/.cache/qdeploy/zig/0.15.2/ziglang/zig' cc -target aarch64-linux-musl",
     );
+  });
+
+  test("zigCgoEnv: the user's CGO_CFLAGS/CGO_CXXFLAGS come after qdeploy's (-O2: no UBSan traps; musl's pread64), not instead", () => {
+    const env = zigCgoEnv(ZIG, goTarget("aarch64"), { CGO_CFLAGS: "-DSQLITE_ENABLE_FTS5 -O3", CGO_CXXFLAGS: " ", CGO_LDFLAGS: "-lm" });
+    expect([env.CGO_CFLAGS, env.CGO_CXXFLAGS, "CGO_LDFLAGS" in env]).toEqual(["-O2 -g -D_LARGEFILE64_SOURCE -DSQLITE_ENABLE_FTS5 -O3", "-O2 -g -D_LARGEFILE64_SOURCE", false]);
   });
 
   test("cgoLdflags: external static link; the user's -s reaches zig's linker", () => {
@@ -93,19 +100,22 @@ describe("zig's flags and environment (pure)", () => {
 
 describe("goBuildEnv and goBuildArgs with cgo (pure)", () => {
   test("goBuildEnv: cgo = true sets zig's CC for the target; false leaves CGO_ENABLED=0 and no CC", () => {
-    expect(goBuildEnv({ PATH: "/bin", CC: "gcc" }, BUILD, goTarget("aarch64"), ZIG)).toEqual({
+    expect(goBuildEnv({ PATH: "/bin", CC: "gcc", CGO_CFLAGS: "-DX=1" }, BUILD, goTarget("aarch64"), ZIG)).toEqual({
       PATH: "/bin",
       GOOS: "linux",
       GOARCH: "arm64",
       CGO_ENABLED: "1",
       CC: "/c/qdeploy/zig/0.15.2/ziglang/zig cc -target aarch64-linux-musl",
       CXX: "/c/qdeploy/zig/0.15.2/ziglang/zig c++ -target aarch64-linux-musl",
+      CGO_CFLAGS: "-O2 -g -D_LARGEFILE64_SOURCE -DX=1",
+      CGO_CXXFLAGS: "-O2 -g -D_LARGEFILE64_SOURCE",
       ZIG_GLOBAL_CACHE_DIR: "/c/qdeploy/zig/0.15.2/cache/global",
       ZIG_LOCAL_CACHE_DIR: "/c/qdeploy/zig/0.15.2/cache/local",
       GOTOOLCHAIN: "local",
     });
-    expect(goBuildEnv({ PATH: "/bin" }, { ...BUILD, cgo: false }, goTarget("aarch64"), ZIG)).toEqual({
+    expect(goBuildEnv({ PATH: "/bin", CGO_CFLAGS: "-DX=1" }, { ...BUILD, cgo: false }, goTarget("aarch64"), ZIG)).toEqual({
       PATH: "/bin",
+      CGO_CFLAGS: "-DX=1",
       GOOS: "linux",
       GOARCH: "arm64",
       CGO_ENABLED: "0",

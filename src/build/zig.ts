@@ -107,17 +107,30 @@ export function zigToolchain(dir: string, version = ZIG_VERSION): ZigToolchain {
 }
 
 /**
- * What `go build` needs to compile cgo with zig for `target`: CC/CXX as `zig cc -target T`
- * (go splits CC into words itself, so no wrapper script), zig's caches inside its own
- * folder (not ~/.cache/zig), CGO_ENABLED=1. Pure.
+ * The C (and C++) flags every zig cgo build starts with. `-O2 -g` is go's own default,
+ * which any CGO_CFLAGS replaces: without -O2, zig's clang leaves UBSan traps in and the
+ * static link fails (`__ubsan_handle_builtin_unreachable`). `-D_LARGEFILE64_SOURCE` gives
+ * back the pread64/pwrite64 names musl dropped, which mattn/go-sqlite3 calls.
  */
-export function zigCgoEnv(zig: ZigToolchain, target: GoTarget): Record<string, string> {
+export const ZIG_CGO_CFLAGS = "-O2 -g -D_LARGEFILE64_SOURCE";
+
+/**
+ * What `go build` needs to compile cgo with zig for `target`: CC/CXX as `zig cc -target T`
+ * (go splits CC into words itself, so no wrapper script), CGO_CFLAGS/CGO_CXXFLAGS as
+ * ZIG_CGO_CFLAGS followed by the user's own (`user`: the build's environment), so theirs add
+ * to it (and a later -O3 still wins), zig's caches inside its own folder (not
+ * ~/.cache/zig), CGO_ENABLED=1. Pure.
+ */
+export function zigCgoEnv(zig: ZigToolchain, target: GoTarget, user: Record<string, string | undefined> = {}): Record<string, string> {
   const flags = zigTargetFlags(target).join(" ");
   const exe = quoteForGo(zig.zig);
+  const withUser = (name: string) => [ZIG_CGO_CFLAGS, user[name]?.trim()].filter(Boolean).join(" ");
   return {
     CGO_ENABLED: "1",
     CC: `${exe} cc ${flags}`,
     CXX: `${exe} c++ ${flags}`,
+    CGO_CFLAGS: withUser("CGO_CFLAGS"),
+    CGO_CXXFLAGS: withUser("CGO_CXXFLAGS"),
     ZIG_GLOBAL_CACHE_DIR: join(zig.dir, "cache", "global"),
     ZIG_LOCAL_CACHE_DIR: join(zig.dir, "cache", "local"),
   };

@@ -3,11 +3,11 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "../build/arch.ts";
 import { gitInfo } from "../build/git.ts";
-import { buildEnvironment, withLinkerVars } from "../build/build-vars.ts";
+import { buildEnvironment, withInstallFlags, withLinkerVars } from "../build/build-vars.ts";
 import { buildKey, findCachedBuild, rememberBuild } from "../build/cache.ts";
 import { buildBinary, buildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
-import { type MainPackage, resolveBinaries } from "../build/packages.ts";
+import { type MainPackage, packageSpec, resolveBinaries } from "../build/packages.ts";
 import { readSlug, type Slug } from "../build/slug.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { type Output, startTicker } from "../output.ts";
@@ -37,8 +37,9 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   const moduleDir = cfg.build.dir ?? cfg.root;
   // The build's variables: the shell's, else the environment's [env] (as Heroku's config vars).
   const env = buildEnvironment(process.env, cfg.vars);
-  const build = withLinkerVars(cfg.build, env);
   const mod = await readFile(path.join(moduleDir, "go.mod"), "utf8").then(parseGoMod, () => null);
+  // An install line's -tags/-ldflags stand in for the [build] keys deploy.toml does not write.
+  const build = withInstallFlags(withLinkerVars(cfg.build, env), packageSpec(cfg.build.main, env, cfg.vars, mod));
   // No go.mod: buildToolchain says so in its own words; "." is then the only thing to try.
   const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod, env) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
@@ -47,7 +48,7 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   const outDir = buildDir(cfg);
   const slug = await readSlug(moduleDir, { excluded: rootPathsIn(moduleDir, cfg.root), cacheDir: outDir });
   if (git.dirty && slug.commit) slug.notes.push(`the work tree has changes that are not committed: the slug carries commit ${slug.commit.slice(0, 12)}'s files (commit to ship them)`);
-  const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l));
+  const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l), cfg.build.go);
   out.debug(`Go: ${toolchain.version} (${toolchain.reason})`);
   const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
   for (const arch of [...new Set(archs)]) {
@@ -69,7 +70,7 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
       const spinner = startTicker(out, `build ${pkg.name} ${platform}`, (s) => `building ${pkg.name} for ${platform} (${Math.floor(s)}s)${compiling ? `: ${compiling}` : ""}`);
       let b;
       try {
-        b = await buildBinary({ root: moduleDir, build, pkg: pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l), onPackage: (p) => (compiling = p) });
+        b = await buildBinary({ root: moduleDir, build, pkg: pkg.files ?? pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l), onPackage: (p) => (compiling = p) });
       } finally {
         spinner.stop();
       }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { requireTool } from "../../test/tools.ts";
@@ -102,4 +102,112 @@ test("addIgnoredLines: appends what is missing, once", () => {
   const once = addIgnoredLines("x\n");
   expect(addIgnoredLines(once)).toBe(once);
   expect(addIgnoredLines(".qdeploy/build/\n/.qdeploy/sandbox\n")).toBe(".qdeploy/build/\n/.qdeploy/sandbox\n");
+});
+
+/** A module written here: `files` by path, and a deploy.toml whose [build] table is `build`. */
+function moduleApp(files: Record<string, string>, build = "", processes = 'web = "bin/app"'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-check-build-"));
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    writeFileSync(path.join(dir, p), text);
+  }
+  writeFileSync(path.join(dir, "deploy.toml"), TOML(build).replace("[web]", `[processes]\n${processes}\n[web]`));
+  return dir;
+}
+const CSUM = 'package csum\n\n// static int add(int a, int b) { return a + b; }\nimport "C"\n\nfunc Add(a, b int) int { return int(C.add(C.int(a), C.int(b))) }\n';
+const CGO_APP = {
+  "go.mod": "module example.com/app\n\ngo 1.22\n",
+  "main.go": 'package main\n\nimport (\n\t"fmt"\n\t"net"\n\n\t"example.com/app/csum"\n)\n\nfunc main() { fmt.Println(csum.Add(1, 2), net.IPv4len) }\n',
+  "csum/csum.go": CSUM,
+};
+
+describe("check refuses what the build would refuse, or build wrong", () => {
+  requireTool("go");
+
+  test.each([
+    ["", 2],
+    ["cgo = false", 0], // written: the user chose to build without the C code
+    ["cgo = true", 0],
+  ])("a package with C code and [build] %p: exit %p", async (build, code) => {
+    const r = await runCheck(moduleApp(CGO_APP, build));
+    expect(r.code).toBe(code);
+    if (code) {
+      expect(r.errors).toEqual([
+        "error: deploy.toml:2 build.cgo: example.com/app/csum has C code (cgo), which a build with cgo off leaves out, so the program may fail when it runs " +
+          "(mattn/go-sqlite3, for one, builds a stub that fails every query). Set cgo = true (qdeploy compiles the C with zig: still one static file), " +
+          "or write cgo = false to build without it.",
+      ]);
+    }
+  });
+
+  test("commands that only read (logs, status) do not list dependencies: loadWithPackages without build", async () => {
+    const file = path.join(moduleApp(CGO_APP), "deploy.toml");
+    expect((await loadWithPackages(file, "prod")).problems).toEqual([]);
+    expect((await loadWithPackages(file, "prod", { build: true })).problems.map((p) => p.path)).toEqual(["build.cgo"]);
+  });
+
+  test("a Go version the build would refuse is refused by check, once, with the fix", async () => {
+    const r = await runCheck(moduleApp({ "go.mod": "module example.com/app\n\ngo 1.99\n", "main.go": "package main\n\nfunc main() {}\n" }));
+    expect(r.code).toBe(2);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: deploy\.toml: go\.mod:3 go asks for Go 1\.99 or newer, but the local Go is go1\.\d+\.\d+\. .*set \[build\] go = "go1\.99" to have qdeploy fetch that Go/)]);
+  });
+
+  test.each([
+    ['go = "go1.30"', "// +heroku goVersion go1.20\n", /^error: deploy\.toml:3 build\.go: build\.go go1\.30: the Go module proxy did not answer and no go1\.30 toolchain was fetched before; connect to the network/],
+    ["", "// +heroku goVersion go1.30\n", /^error: deploy\.toml: go\.mod:3 \/\/ \+heroku goVersion go1\.30: the Go module proxy did not answer/],
+  ])("a pin that cannot be fetched (offline here) is refused by check: [build] %s", async (build, directive, wanted) => {
+    const dir = moduleApp({ "go.mod": `module example.com/app\n\n${directive}go 1.22\n`, "main.go": "package main\n\nfunc main() {}\n" }, build);
+    const saved = { GOPROXY: process.env.GOPROXY, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, GOVERSION: process.env.GOVERSION };
+    Object.assign(process.env, { GOPROXY: "off", XDG_CACHE_HOME: mkdtempSync(path.join(tmpdir(), "qd-cache-")) });
+    delete process.env.GOVERSION;
+    try {
+      const r = await runCheck(dir);
+      expect(r.code).toBe(2);
+      expect(r.errors).toEqual([expect.stringMatching(wanted)]);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  });
+
+  test("real old pins pass check: go1.14, and go1.16 under a go 1.23 line (built with the local Go, said at build)", async () => {
+    for (const goMod of ["// +heroku goVersion go1.14\nmodule example.com/app\n\ngo 1.14\n", "module example.com/app\n\n// +heroku goVersion go1.16\ngo 1.23\n"]) {
+      expect(await runCheck(moduleApp({ "go.mod": goMod, "main.go": "package main\n\nfunc main() {}\n" }))).toEqual({ code: 0, errors: [] });
+    }
+  });
+
+  test("an install line's flags are honoured from go.mod; one with no [build] key is named", async () => {
+    const files = {
+      "cmd/migrate/main.go": "//go:build postgres\n\npackage main\n\nfunc main() {}\n",
+      "main.go": "package main\n\nfunc main() {}\n",
+    };
+    const ok = moduleApp({ ...files, "go.mod": "module example.com/app\n\n// +heroku install -tags 'postgres' ./cmd/migrate .\ngo 1.22\n" }, "", 'web = "bin/app"\nworker = "migrate"');
+    expect(await runCheck(ok)).toEqual({ code: 0, errors: [] });
+    const bad = moduleApp({ ...files, "go.mod": "module example.com/app\n\n// +heroku install -tags postgres -gcflags=all=-N ./cmd/migrate .\ngo 1.22\n" });
+    expect(await runCheck(bad)).toEqual({
+      code: 2,
+      errors: ["error: deploy.toml:2 build.main: -gcflags has no [build] key in qdeploy; remove it (qdeploy builds with -trimpath -buildvcs=false and [build] tags and ldflags) (packages from go.mod:3 // +heroku install)"],
+    });
+  });
+
+  test("an install line naming a .go file: the program is main, as go install names it", async () => {
+    const dir = moduleApp({ "go.mod": "module example.com/app\n\n// +heroku install ./cmd/admin/main.go\ngo 1.22\n", "cmd/admin/main.go": "package main\n\nfunc main() {}\n" }, "", 'web = "bin/main"\nworker = "main work"');
+    expect(await runCheck(dir)).toEqual({ code: 0, errors: [] });
+  });
+
+  test("init turns the install line's flags into [build] keys, and check accepts what it wrote", async () => {
+    const dir = moduleApp({
+      "go.mod": "module example.com/app\n\n// +heroku install -tags 'postgres' -ldflags \"-s -X main.v=1\" -race ./cmd/migrate .\ngo 1.22\n",
+      "cmd/migrate/main.go": "//go:build postgres\n\npackage main\n\nfunc main() {}\n",
+      "main.go": "package main\n\nfunc main() {}\n",
+      Procfile: "web: bin/app\nrelease: migrate up\n",
+    });
+    rmSync(path.join(dir, "deploy.toml"));
+    await writeInitConfig(dir);
+    const text = readFileSync(path.join(dir, "deploy.toml"), "utf8");
+    expect(text).toContain('main = ["./cmd/migrate", "."]      # from go.mod\'s // +heroku install (line 3); each main package becomes bin/NAME\n');
+    expect(text).toContain('tags = ["postgres"]                # from go.mod\'s install line\n');
+    expect(text).toContain('ldflags = "-s -X main.v=1"         # from go.mod\'s install line\n');
+    expect(text).toContain("# go.mod's install line also has -race, which qdeploy has no [build] key for: left out\n");
+    expect(await runCheck(dir)).toEqual({ code: 0, errors: [] });
+  });
 });

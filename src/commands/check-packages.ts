@@ -1,10 +1,14 @@
 /**
  * `check`'s look at build.main: each environment's package patterns expanded in its module
  * (src/build/packages.ts), as config problems with their lines, and the binary names the
- * rules check process commands against.
+ * rules check process commands against. With `build` (check, plan, push), also what the
+ * build would refuse or build wrong: the Go version, and packages with C code while cgo is off.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { buildEnvironment } from "../build/build-vars.ts";
+import { cgoPackages, cgoProblem } from "../build/cgo.ts";
+import { chooseBuildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
@@ -12,6 +16,16 @@ import { formatPath, lineOf, locateKeys, type KeyPath } from "../config/locate.t
 import { mergeEnvironment } from "../config/resolve.ts";
 import type { RawConfig } from "../config/types.ts";
 import { BuildError, type ConfigProblem } from "../errors.ts";
+
+/** What checkPackages looks at besides the packages. */
+export interface CheckOptions {
+  /**
+   * What the build would refuse or build wrong: the Go version (src/build/toolchain.ts) and,
+   * with build.cgo not written, packages with C code (src/build/cgo.ts: `go list -deps`,
+   * which downloads dependencies the module cache lacks, as the build would).
+   */
+  build?: boolean;
+}
 
 /**
  * Expands the packages of `only` (an environment's name), or of every environment (the top
@@ -24,6 +38,7 @@ export async function checkPackages(
   file: string,
   env: Record<string, string | undefined> = process.env,
   only?: string,
+  opts: CheckOptions = {},
 ): Promise<{ problems: ConfigProblem[]; binaries?: string[] }> {
   const lines = locateKeys(await readFile(file, "utf8").catch(() => ""));
   const defined = isTable(raw.environments) ? Object.keys(raw.environments) : [];
@@ -47,19 +62,34 @@ export async function checkPackages(
       name !== null && isTable(raw.environments?.[name]?.build) && raw.environments[name]!.build![key as "main"] !== undefined
         ? ["environments", name, "build", key]
         : ["build", key];
-    let result;
-    try {
-      const tags = Array.isArray(build.tags) && build.tags.every((t) => typeof t === "string") ? build.tags : [];
-      result = await packageProblems(moduleDir, spec, env, tags);
-    } catch (e) {
-      if (e instanceof BuildError) continue; // no go here: push says so
-      throw e;
-    }
     const add = (p: KeyPath, message: string) => {
       const line = lineOf(lines, p);
       const problem = { file, ...(line !== undefined && { line }), path: formatPath(p), message };
       problems.set(`${problem.path}\n${message}`, problem);
     };
+    // The build's variables, as the build reads them: the shell's, else [env]'s.
+    const buildEnv = buildEnvironment(env, isTable(view.env) ? (view.env as Record<string, string>) : {});
+    if (opts.build) {
+      // The Go first: a go.mod for a Go that is not here also fails go list, which would only echo it.
+      const go = typeof build.go === "string" ? build.go : undefined;
+      const toolchain = await chooseBuildToolchain(moduleDir, buildEnv, go).catch((e) => {
+        if (e instanceof BuildError) return null; // no go here: push says so
+        throw e;
+      });
+      if (toolchain && "problem" in toolchain) {
+        add(go !== undefined ? own("go") : [], toolchain.problem);
+        continue;
+      }
+    }
+    let result;
+    // build.tags, else the install spec's -tags (src/build/build-vars.ts withInstallFlags).
+    const tags = Array.isArray(build.tags) && build.tags.every((t) => typeof t === "string") ? build.tags : (spec.flags?.tags ?? []);
+    try {
+      result = await packageProblems(moduleDir, spec, env, tags);
+    } catch (e) {
+      if (e instanceof BuildError) continue; // no go here: push says so
+      throw e;
+    }
     if ("problems" in result) {
       for (const m of result.problems) add(own("main"), spec.source === "build.main" ? m : `${m} (packages from ${spec.source})`);
       continue;
@@ -70,6 +100,10 @@ export async function checkPackages(
       add(own("binary"), `names one executable, but build.main has ${result.packages.length} programs (${result.packages.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME`);
     }
     for (const n of binaryNames(result.packages, binary)) names.add(n);
+    if (opts.build && build.cgo === undefined) {
+      const found = await cgoPackages(moduleDir, result.packages.flatMap((p) => p.files ?? [p.importPath]), buildEnv, tags);
+      if (found?.length) add(own("cgo"), cgoProblem(found));
+    }
   }
   return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }) };
 }
@@ -78,12 +112,12 @@ export async function checkPackages(
  * loadConfig with build.main expanded (envName's alone, when given): the package problems
  * join the file's, and the rules check commands against the programs the release will hold
  * (null when they could not be listed: the package problem says why, and no command is
- * blamed for it).
+ * blamed for it). `opts.build`: also what the build would refuse (check, plan, push).
  */
-export function loadWithPackages(file: string, envName?: string): Promise<LoadedConfig> {
+export function loadWithPackages(file: string, envName?: string, opts: CheckOptions = {}): Promise<LoadedConfig> {
   return loadConfig(file, envName, {
     expand: async (raw) => {
-      const packages = await checkPackages(raw, file, process.env, envName);
+      const packages = await checkPackages(raw, file, process.env, envName, opts);
       return { binaries: packages.binaries ?? null, problems: packages.problems };
     },
   });

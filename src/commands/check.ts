@@ -18,8 +18,9 @@ import type { Ctx } from "./context.ts";
  * stores read (QDEPLOY_AGE_KEY, the default identity's folder, store "env"'s variables).
  */
 export async function check(ctx: Ctx, env?: string, environ: Record<string, string | undefined> = process.env): Promise<number> {
-  // build.main's packages, expanded with go list: their problems, and the names commands may run.
-  const { raw, problems } = await loadWithPackages(ctx.configFile, env);
+  // build.main's packages, expanded with go list: their problems, and the names commands may run;
+  // and what the build would refuse or build wrong (the Go version, C code with cgo off).
+  const { raw, problems } = await loadWithPackages(ctx.configFile, env, { build: true });
   const appJson = await readAppJson(path.dirname(ctx.configFile), path.join(path.dirname(ctx.configFile), "app.json"));
   problems.push(...appJson.problems);
   const checked: string[] = [];

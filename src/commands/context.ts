@@ -5,7 +5,7 @@ import { requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
-import { loadWithPackages } from "./check-packages.ts";
+import { type CheckOptions, loadWithPackages } from "./check-packages.ts";
 import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
 import { type OpContext, sshConnect } from "../ops/context.ts";
 import { printEvents } from "../ops/events.ts";
@@ -22,10 +22,11 @@ export interface Ctx {
 
 /**
  * Loads and checks deploy.toml for one environment (every problem at once, or a ConfigError),
- * build.main expanded as `check` does, so a command naming a missing program fails here.
+ * build.main expanded as `check` does, so a command naming a missing program fails here;
+ * `opts.build` (plan, push) checks what `check` checks about the build too.
  */
-export async function loadEnvironment(ctx: Ctx, env: string): Promise<ResolvedConfig> {
-  return requireEnvironment(ctx.configFile, await loadWithPackages(ctx.configFile, env));
+export async function loadEnvironment(ctx: Ctx, env: string, opts: CheckOptions = {}): Promise<ResolvedConfig> {
+  return requireEnvironment(ctx.configFile, await loadWithPackages(ctx.configFile, env, opts));
 }
 
 /**

@@ -26,7 +26,7 @@ export type { DeployReport } from "../ops/deploy.ts";
 
 /** `qdeploy push ENV [--hosts H,..] [--role R] [--no-revert]` */
 export async function push(ctx: Ctx, env: string, opts: ops.DeployOptions = {}): Promise<ops.DeployReport> {
-  const cfg = await loadEnvironment(ctx, env);
+  const cfg = await loadEnvironment(ctx, env, { build: true });
   return printReport(ctx, cfg, await ops.push(opContext(ctx, cfg), opts));
 }
 
@@ -64,7 +64,7 @@ export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions)
 
 /** `qdeploy plan ENV`: what push would do on a fresh host of this arch, touching no server. */
 export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
-  const cfg = await loadEnvironment(ctx, env);
+  const cfg = await loadEnvironment(ctx, env, { build: true });
   goTarget(arch); // a clear error for an unknown arch before building
   let secrets: Record<string, string> = {};
   const notes: string[] = [];

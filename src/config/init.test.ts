@@ -63,6 +63,27 @@ describe("renderInitConfig", () => {
   });
 });
 
+test("renderInitConfig: the install line's -tags/-ldflags as [build] keys, a flag with no key named, the build keys commented", () => {
+  const text = renderInitConfig({ app: "shop", module: "example.com/shop", processes: null, main: ["./cmd/migrate", "."], tags: ["postgres", "x"], ldflags: "-w", leftOut: ["-race", "-gcflags all=-N"] });
+  const build = text.slice(text.indexOf("[build]"), text.indexOf("[processes]"));
+  expect(build).toBe(
+    [
+      "[build]                            # cross-compiled locally for each host's OS and CPU",
+      'main = ["./cmd/migrate", "."]      # each main package becomes bin/NAME',
+      'tags = ["postgres", "x"]           # from go.mod\'s install line',
+      'ldflags = "-w"                     # from go.mod\'s install line',
+      "# go.mod's install line also has -race, which qdeploy has no [build] key for: left out",
+      "# go.mod's install line also has -gcflags all=-N, which qdeploy has no [build] key for: left out",
+      "# cgo = false                      # true: C code (e.g. mattn/go-sqlite3) built with zig, still one static file",
+      '# go = "go1.25"                    # the Go to build with; default: go.mod\'s goVersion, toolchain or go line',
+      '# stamp = { symbol = "main.version", value = "{git.sha}" }',
+      "",
+      "",
+    ].join("\n"),
+  );
+  expect(TOML.parse(text)).toMatchObject({ build: { tags: ["postgres", "x"], ldflags: "-w" } });
+});
+
 describe("writeInitConfig", () => {
   test("reads go.mod and Procfile, finds the main package, writes deploy.toml and the schema", async () => {
     const dir = await tempDir({
@@ -87,6 +108,11 @@ describe("writeInitConfig", () => {
     expect(err).toBeInstanceOf(OperationError);
     expect((err as Error).message).toBe(`${path.join(dir, "deploy.toml")} already exists; edit it (\`qdeploy check\` validates it) or remove it first`);
     expect(await readFile(path.join(dir, "deploy.toml"), "utf8")).toBe("app = 'mine'\n");
+  });
+
+  test("an install line that does not read as a shell line is an error, not a guess", async () => {
+    const dir = await tempDir({ "go.mod": "module x\n// +heroku install -tags 'pg ./cmd/x\n" });
+    await expect(writeInitConfig(dir)).rejects.toThrow(`go.mod:2 // +heroku install: cannot be read as a shell line: unterminated ' in "-tags 'pg ./cmd/x"; fix the line, or remove it and write build.main yourself`);
   });
 
   test("needs a go.mod", async () => {

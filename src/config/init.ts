@@ -52,6 +52,11 @@ export function renderInitConfig(opts: {
   env?: Record<string, string>;
   /** [scale] entries (app.json's formation). */
   scale?: Record<string, number>;
+  /** build.tags and build.ldflags from the install line's -tags and -ldflags. */
+  tags?: string[];
+  ldflags?: string;
+  /** The install line's flags with no [build] key, left out (named in a comment). */
+  leftOut?: string[];
 }): string {
   const { app, module } = opts;
   const q = (s: string) => JSON.stringify(s); // a JSON string is a valid TOML basic string
@@ -70,8 +75,11 @@ export function renderInitConfig(opts: {
     "[build]                            # cross-compiled locally for each host's OS and CPU",
     `${mainLine}${pad(mainLine)}# ${opts.mainSource ? `from ${opts.mainSource}; ` : ""}each main package becomes bin/NAME`,
     ...(several ? [] : [`# binary = ${q(app)}${pad(`# binary = ${q(app)}`)}# also names the one program in bin/; default: app`]),
-    "# cgo = false",
-    '# ldflags = "-s -w"',
+    ...(opts.tags ? [fromInstall(`tags = [${opts.tags.map(q).join(", ")}]`)] : []),
+    opts.ldflags !== undefined ? fromInstall(`ldflags = ${q(opts.ldflags)}`) : '# ldflags = "-s -w"',
+    ...(opts.leftOut ?? []).map((f) => `# go.mod's install line also has ${f}, which qdeploy has no [build] key for: left out`),
+    "# cgo = false                      # true: C code (e.g. mattn/go-sqlite3) built with zig, still one static file",
+    '# go = "go1.25"                    # the Go to build with; default: go.mod\'s goVersion, toolchain or go line',
     '# stamp = { symbol = "main.version", value = "{git.sha}" }',
     "",
   ];
@@ -161,8 +169,12 @@ export async function writeInitConfig(dir: string): Promise<{ file: string; note
   const appJson = await readAppJson(dir);
   if (appJson.problems.length > 0) throw new ConfigError(appJson.problems);
 
-  // Heroku's install line is what its builder builds: the same packages here.
+  // Heroku's install line is what its builder builds: the same packages, and its flags as [build] keys.
   const install = parseGoMod(goMod).herokuInstall;
+  const unreadable = install?.problems.filter((p) => !/ has no \[build\] key /.test(p)) ?? [];
+  if (install && unreadable.length) {
+    throw new OperationError(`go.mod:${install.line} // +heroku install: ${unreadable.join("; ")}; fix the line, or remove it and write build.main yourself`);
+  }
   const main = install ? install.packages : await findMain(dir);
   const mainSource = install ? `go.mod's // +heroku install (line ${install.line})` : undefined;
   const app = appNameFromModule(module);
@@ -174,7 +186,18 @@ export async function writeInitConfig(dir: string): Promise<{ file: string; note
         secretsFile: path.join("secrets", `${INIT_ENV}.env.age`),
       })
     : { env: {}, scale: {}, notes: [] };
-  const text = renderInitConfig({ app, module, processes, main, ...(mainSource && { mainSource }), env: fromAppJson.env, scale: fromAppJson.scale });
+  const text = renderInitConfig({
+    app,
+    module,
+    processes,
+    main,
+    ...(mainSource && { mainSource }),
+    ...(install?.flags.tags && { tags: install.flags.tags }),
+    ...(install?.flags.ldflags !== undefined && { ldflags: install.flags.ldflags }),
+    ...(install?.unknown.length && { leftOut: install.unknown }),
+    env: fromAppJson.env,
+    scale: fromAppJson.scale,
+  });
   await mkdir(path.join(dir, path.dirname(LOCAL_SCHEMA)), { recursive: true });
   await writeFile(path.join(dir, LOCAL_SCHEMA), renderSchemaJson());
   await writeFile(target, text, { flag: "wx" }); // wx: never overwrite, even in a race
@@ -319,6 +342,11 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A [build] key init took from go.mod's install line, saying so. */
+function fromInstall(line: string): string {
+  return `${line}${pad(line)}# from go.mod's install line`;
 }
 
 /** Spaces so that trailing comments line up at column 36, as in the SPEC's example. */

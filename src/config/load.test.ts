@@ -160,6 +160,11 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "build.go names a Go release (a pin: the build's Go, kept out of the app's environment)",
+    toml: lines(GOOD, "[build]", 'go = "latest"', "[environments.prod.build]", 'go = "go1.25.3"'),
+    want: ['deploy.toml:11 build.go: "latest" must match ^(go)?1\\.[0-9]+(\\.[0-9]+)?((rc|beta)[0-9]+)?$'],
+  },
+  {
     name: "names that become unit names have a length limit",
     toml: GOOD.replace('worker = "hello work"', `${"w".repeat(40)} = "hello work"`),
     want: [`deploy.toml:4 processes.${"w".repeat(40)}: bad name; must be at most 32 characters`],

@@ -46,7 +46,7 @@ describe("resolveEnvironment", () => {
   test("an environment's tables override the top level's one key at a time; processes, jobs and arrays replace", () => {
     const raw: RawConfig = {
       app: "hello",
-      build: { dir: "examples/hello", main: "./cmd/hello", tags: ["netgo"], stamp: { symbol: "main.commit", value: "{git.sha}" } },
+      build: { dir: "examples/hello", main: "./cmd/hello", tags: ["netgo"], stamp: { symbol: "main.commit", value: "{git.sha}" }, go: "go1.25" },
       processes: { web: "hello serve", worker: "hello work" },
       web: { domains: ["hello.example.com"], health: "/healthz", drain: "1m", health_timeout: "2m30s" },
       scale: { worker: 3 },
@@ -90,8 +90,10 @@ describe("resolveEnvironment", () => {
         cgo: false,
         ldflags: "-s -w",
         tags: ["debug"],
+        tagsGiven: true,
         stamp: { symbol: "main.commit", value: "{git.sha}" },
         stampGiven: true,
+        go: "go1.25",
       },
       processes: { web: "hello serve --debug", clock: "hello clock" },
       release: null,
@@ -107,6 +109,11 @@ describe("resolveEnvironment", () => {
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
+  });
+
+  test("build.ldflags and build.tags written, even empty, are marked given (an install line's flags do not replace them)", () => {
+    const c = resolveEnvironment({ ...minimal, build: { ldflags: "", tags: [] } }, "prod", "/r");
+    expect([c.build.ldflags, c.build.ldflagsGiven, c.build.tags, c.build.tagsGiven, c.build.go]).toEqual(["", true, [], true, undefined]);
   });
 
   test("firewall.enabled = false leaves the host's firewall alone; a job's timeout defaults to 1h", () => {

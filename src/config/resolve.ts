@@ -154,9 +154,12 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       ...(b.binary !== undefined && { binaryGiven: true }),
       cgo: b.cgo ?? DEFAULTS.cgo,
       ldflags: b.ldflags ?? DEFAULTS.ldflags,
+      ...(b.ldflags !== undefined && { ldflagsGiven: true }),
       tags: b.tags ?? [],
+      ...(b.tags !== undefined && { tagsGiven: true }),
       stamp: b.stamp ?? { ...DEFAULTS.stamp },
       ...(b.stamp !== undefined && { stampGiven: true }),
+      ...(b.go !== undefined && { go: b.go }),
     },
     processes,
     release:

@@ -39,6 +39,9 @@ export const ENVIRONMENT_PATTERN = "^[a-z][a-z0-9_-]*$";
 /** Environment variable names. */
 export const ENV_VAR_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
 
+/** A Go release as build.go names it: go1.25, go1.25.3, go1.26rc1 ("go" may be left out). */
+export const GO_VERSION_PATTERN = "^(go)?1\\.[0-9]+(\\.[0-9]+)?((rc|beta)[0-9]+)?$";
+
 const DURATION = "systemd time span: 30s, 15m, 1h30m, 500ms; a plain number is seconds";
 const CALENDAR = "systemd OnCalendar expression, e.g. \"hourly\" or \"Sun *-*-* 04:00:00\" (see `systemd-analyze calendar`)";
 
@@ -71,13 +74,25 @@ const buildSchema: JSONSchemaType<BuildConfig> = {
       maxLength: 64,
       description: "The executable's name (a plain file name), which process commands start with. Default: app.",
     },
-    cgo: { type: "boolean", nullable: true, description: "CGO_ENABLED. Default false." },
+    cgo: {
+      type: "boolean",
+      nullable: true,
+      description:
+        "CGO_ENABLED: true compiles C code with zig, still one static file. Default false; then `check` refuses packages with C code (e.g. mattn/go-sqlite3), unless cgo = false is written.",
+    },
     ldflags: {
       type: "string",
       nullable: true,
-      description: "Linker flags, added to -trimpath and the stamp. Default \"-s -w\".",
+      description: "Linker flags, added to -trimpath and the stamp. Default: the install spec's -ldflags (go.mod's `// +heroku install`, GO_INSTALL_PACKAGE_SPEC), else \"-s -w\".",
     },
-    tags: stringList("Go build tags. Default none."),
+    tags: stringList("Go build tags. Default: the install spec's -tags, else none."),
+    go: {
+      type: "string",
+      nullable: true,
+      pattern: GO_VERSION_PATTERN,
+      description:
+        "The Go to build with: \"go1.25\" (that line's newest release) or \"go1.25.3\" (exactly it), fetched when it is not the local Go. Unlike GOVERSION in [env], it never reaches the app's environment. Default: GOVERSION, go.mod's goVersion, toolchain or go line.",
+    },
     stamp: {
       type: "object",
       nullable: true,

@@ -14,6 +14,8 @@ export interface BuildConfig {
   ldflags?: string;
   tags?: string[];
   stamp?: { symbol: string; value: string };
+  /** The Go release to build with (go1.25, go1.25.3): GOVERSION that stays out of the app's environment. */
+  go?: string;
 }
 
 /** `[web]`: the web process behind Caddy. */
@@ -176,10 +178,16 @@ export interface ResolvedConfig {
     binaries?: string[];
     cgo: boolean;
     ldflags: string;
+    /** build.ldflags was written: an install spec's -ldflags does not replace it (src/build/build-vars.ts withInstallFlags). */
+    ldflagsGiven?: boolean;
     tags: string[];
+    /** build.tags was written: an install spec's -tags does not replace it. */
+    tagsGiven?: boolean;
     stamp: { symbol: string; value: string } | null;
     /** build.stamp was written: GO_LINKER_SYMBOL/VALUE do not replace it (src/build/build-vars.ts). */
     stampGiven?: boolean;
+    /** build.go: the Go release to build with, above GOVERSION and go.mod (src/build/gomod.ts requiredGoVersion). */
+    go?: string;
   };
   /** Process name -> command line; "web" is the one behind Caddy. Never "release". */
   processes: Record<string, string>;
