@@ -11,6 +11,7 @@ import { cgoPackages, cgoProblem } from "../build/cgo.ts";
 import { chooseBuildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
+import { readSlug } from "../build/slug.ts";
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
 import { formatPath, lineOf, locateKeys, type KeyPath } from "../config/locate.ts";
 import { mergeEnvironment } from "../config/resolve.ts";
@@ -39,13 +40,16 @@ export async function checkPackages(
   env: Record<string, string | undefined> = process.env,
   only?: string,
   opts: CheckOptions = {},
-): Promise<{ problems: ConfigProblem[]; binaries?: string[] }> {
+): Promise<{ problems: ConfigProblem[]; binaries?: string[]; appFiles?: Set<string> }> {
   const lines = locateKeys(await readFile(file, "utf8").catch(() => ""));
   const defined = isTable(raw.environments) ? Object.keys(raw.environments) : [];
   // One environment to deploy expands only its own packages (an unknown name is loadConfig's to report).
   const envs = only !== undefined && defined.includes(only) ? [only] : defined;
   const problems = new Map<string, ConfigProblem>();
   const names = new Set<string>();
+  // The files the releases will carry (the slug), so a command may run one of them (./scripts/x).
+  const appFiles = new Set<string>();
+  let slugsRead = true;
   let expanded = false;
   for (const name of envs.length ? envs : [null]) {
     const view = mergeEnvironment(raw, name);
@@ -56,6 +60,13 @@ export async function checkPackages(
     const moduleDir = path.resolve(path.dirname(file), build.dir ?? ".");
     const goMod = await readFile(path.join(moduleDir, "go.mod"), "utf8").catch(() => null);
     if (goMod === null) continue;
+    const slug = await readSlug(moduleDir, { cacheDir: path.join(path.dirname(file), ".qdeploy", "build") }).catch((e) => {
+      if (!(e instanceof BuildError)) throw e;
+      problems.set(`slug\n${e.message}`, { file, path: "", message: e.message });
+      return null;
+    });
+    if (slug) for (const f of slug.files) appFiles.add(f.path);
+    else slugsRead = false;
     const spec = packageSpec(main, env, isTable(view.env) ? (view.env as Record<string, string>) : {}, parseGoMod(goMod));
     // The key the answer belongs to: the environment's own build.main when it writes one.
     const own = (key: string): KeyPath =>
@@ -105,7 +116,7 @@ export async function checkPackages(
       if (found?.length) add(own("cgo"), cgoProblem(found));
     }
   }
-  return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }) };
+  return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }), ...(expanded && slugsRead && { appFiles }) };
 }
 
 /**
@@ -118,7 +129,7 @@ export function loadWithPackages(file: string, envName?: string, opts: CheckOpti
   return loadConfig(file, envName, {
     expand: async (raw) => {
       const packages = await checkPackages(raw, file, process.env, envName, opts);
-      return { binaries: packages.binaries ?? null, problems: packages.problems };
+      return { binaries: packages.binaries ?? null, appFiles: packages.appFiles ?? null, problems: packages.problems };
     },
   });
 }

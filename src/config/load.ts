@@ -38,7 +38,7 @@ export interface KnownPrograms {
    * Called with the parsed file (the Procfile's processes in) before the rules run: build.main
    * expanded (src/commands/check-packages.ts), its problems joining the file's.
    */
-  expand?: (raw: RawConfig) => Promise<{ binaries?: string[] | null; problems: ConfigProblem[] }>;
+  expand?: (raw: RawConfig) => Promise<{ binaries?: string[] | null; appFiles?: ReadonlySet<string> | null; problems: ConfigProblem[] }>;
 }
 
 /**
@@ -83,7 +83,7 @@ export async function loadConfig(file: string, envName?: string, known: KnownPro
   const expanded = known.expand && raw.app !== undefined ? await known.expand(raw) : null;
   if (expanded) problems.push(...expanded.problems);
   const binaries = expanded ? expanded.binaries ?? null : known.binaries;
-  for (const p of checkRules(raw, { file, lines, calendars, binaries, appFiles: known.appFiles ?? null, ...(procfileLines && { procfile: procfileLines }) })) {
+  for (const p of checkRules(raw, { file, lines, calendars, binaries, appFiles: expanded?.appFiles ?? known.appFiles ?? null, ...(procfileLines && { procfile: procfileLines }) })) {
     (p.file === file ? problems : procfileProblems).push(p);
   }
   if (envName !== undefined && isTable(raw.environments)) {
