@@ -211,3 +211,29 @@ describe("check refuses what the build would refuse, or build wrong", () => {
     expect(await runCheck(dir)).toEqual({ code: 0, errors: [] });
   });
 });
+
+describe("check knows the slug's files", () => {
+  requireTool("go");
+
+  test("a command may run a committed script (./scripts/x, bin/x); one the commit lacks is refused with its line", async () => {
+    const dir = herokuApp();
+    mkdirSync(path.join(dir, "scripts"));
+    writeFileSync(path.join(dir, "scripts/start.sh"), "#!/bin/sh\nexec bin/web\n", { mode: 0o755 });
+    writeFileSync(path.join(dir, "scripts/untracked.sh"), "#!/bin/sh\n", { mode: 0o755 });
+    writeFileSync(path.join(dir, "Procfile"), "web: ./scripts/start.sh\nworker: ./scripts/untracked.sh && bin/worker\n");
+    writeFileSync(path.join(dir, "deploy.toml"), TOML('main = "./cmd/..."'));
+    const git = (...a: string[]) => Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@t", ...a], { cwd: dir });
+    git("init", "-q");
+    git("add", "go.mod", "cmd", "Procfile", "deploy.toml", "scripts/start.sh");
+    git("commit", "-qm", "one");
+    const r = await runCheck(dir);
+    expect(r.code).toBe(2);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toStartWith("error: Procfile:2 worker:");
+    expect(r.errors[0]).toContain("./scripts/untracked.sh");
+    git("add", "scripts/untracked.sh");
+    git("commit", "-qm", "two");
+    expect(await runCheck(dir)).toEqual({ code: 0, errors: [] });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
