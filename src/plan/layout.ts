@@ -16,8 +16,6 @@ export function layout(app: string) {
     pack: (sha256: string) => `${root}/blobs/.pack-${sha256}`,
     releases: `${root}/releases`,
     release: (id: string) => `${root}/releases/${id}`,
-    /** The app's files in a release (the slug, with the programs in bin/): every process's working directory. */
-    releaseApp: (id: string) => `${root}/releases/${id}/app`,
     slots: `${root}/slots`,
     slot: (port: number) => `${root}/slots/${port}`,
     current: `${root}/current`,
