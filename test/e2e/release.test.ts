@@ -18,12 +18,13 @@ let dir: string;
 let env: Record<string, string>;
 
 // The release phase appends "RELEASE_ID LOG_LEVEL SECRET_LENGTH" to runs in the state dir
-// (its working directory) and says so; with FAIL_RELEASE=1 it fails loudly instead. The
+// ($STATE_DIRECTORY; its working directory, the release's app folder, is read-only) and says
+// so; with FAIL_RELEASE=1 it fails loudly instead. The
 // script's own $VARs are single-quoted (sh expands them); the unquoted $LOG_LEVEL and the
 // web's $PORT are expanded by systemd, as Procfile variables are.
-const RELEASE = `/bin/sh -c 'if [ "$FAIL_RELEASE" = 1 ]; then echo "migration failed: boom" >&2; exit 7; fi; echo "$QDEPLOY_RELEASE $0 \${#API_TOKEN}" >> runs; echo "migrated $QDEPLOY_RELEASE"' $LOG_LEVEL`;
+const RELEASE = `/bin/sh -c 'if [ "$FAIL_RELEASE" = 1 ]; then echo "migration failed: boom" >&2; exit 7; fi; echo "$QDEPLOY_RELEASE $0 \${#API_TOKEN}" >> "$STATE_DIRECTORY/runs"; echo "migrated $QDEPLOY_RELEASE"' $LOG_LEVEL`;
 // The web process reads the record when it starts: it shows how many release phases ran before it.
-const WEB = `/bin/sh -c 'APP_MESSAGE="release-runs: $(wc -l < runs)" exec /srv/qdeploy/${APP}/slots/$0/bin/hello serve' $PORT`;
+const WEB = `/bin/sh -c 'APP_MESSAGE="release-runs: $(wc -l < "$STATE_DIRECTORY/runs")" exec /srv/qdeploy/${APP}/slots/$0/bin/hello serve' $PORT`;
 
 function configure(failRelease: boolean, release = RELEASE, extra = ""): void {
   // The secret comes from the local environment (store "env"): the test needs no age tools.
