@@ -475,7 +475,13 @@ run_exec() {
   dir=$root/releases/$id/app
   path=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   run=$(command -v systemd-run) || die "systemd-run not found"
-  cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
+  # A release pushed by a qdeploy before the slug has no app/: as then, the state dir to
+  # work in and the release's bin/ on PATH.
+  if [ ! -d "$dir" ] && [ -d "$root/releases/$id/bin" ]; then
+    dir=/var/lib/$app path=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin
+  else
+    cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
+  fi
   if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
   PATH=$path
   exec "$run" --quiet "$stdio" --wait --collect --service-type=exec \

@@ -17,6 +17,8 @@ beforeAll(() => {
   const root = join(dir, "hello");
   mkdirSync(join(root, "releases", "01", "app", "bin"), { recursive: true });
   mkdirSync(join(root, "releases", "02"), { recursive: true });
+  // A release an older qdeploy pushed: its programs in bin/, no app/.
+  mkdirSync(join(root, "releases", "03", "bin"), { recursive: true });
   writeFileSync(join(root, "switch"), switchScript, { mode: 0o755 });
   mkdirSync(join(dir, "tools"));
   const probe = (who: string) => `#!/bin/sh\nprintf '%s\\n' "${who}" "$(pwd)" "$PATH" "$@"\n`;
@@ -73,6 +75,14 @@ test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ fir
     ],
     err: "",
   });
+});
+
+test("switch exec: a release an older qdeploy pushed (bin/, no app/) runs as it did: the state dir, its bin/ on PATH", () => {
+  const rel = join(dir, "hello", "releases", "03");
+  const r = exec("03", "hello", "version");
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("WorkingDirectory=/var/lib/hello");
+  expect(r.out).toContain(`--setenv=PATH=${rel}/bin:/usr/local/bin:/usr/bin:/bin`);
 });
 
 test("switch exec: a release without app/ is refused, naming it", () => {

@@ -32,7 +32,8 @@ export async function writeSlugPacks(slug: Slug, facts: HostFacts[], artifacts: 
         await removeStale(dir);
         removedStale = true;
       }
-      const files = slug.files.filter((x) => missing.includes(x));
+      const wanted = new Set(missing);
+      const files = slug.files.filter((x) => wanted.has(x));
       const tar = writeTar(packEntries(files, await readSlugContents(slug.dir, files)));
       const sha256 = createHash("sha256").update(tar).digest("hex");
       const file = path.join(dir, `${sha256}.tar`);
