@@ -29,6 +29,14 @@ describe("qdeploy", () => {
     expect(bad.stderr).toBe('error: unknown command "frobnicate" (see qdeploy --help)\n');
   });
 
+  test("the app folder's .env and .env.local are not read into qdeploy's environment (Bun would by default)", () => {
+    const dir = tempDir();
+    // FORCE_COLOR wins over the NO_COLOR run() sets: loaded, it would colour the error.
+    writeFileSync(path.join(dir, ".env"), "FORCE_COLOR=1\n");
+    writeFileSync(path.join(dir, ".env.local"), "FORCE_COLOR=1\n");
+    expect(run(dir, ["frobnicate"]).stderr).toBe('error: unknown command "frobnicate" (see qdeploy --help)\n');
+  });
+
   test("per-command help, help CMD, a typo's suggestion, strict flags and counts (exit 2)", () => {
     const help = run(REPO, ["push", "--help"]);
     expect(help.code).toBe(0);

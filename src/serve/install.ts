@@ -282,7 +282,7 @@ export async function serverExecutable(unameM: string, cacheDir: string, log: (l
       mkdirSync(cacheDir, { recursive: true });
       log(`compiling qdeploy for ${target} (bun build --compile)`);
       const tmp = `${file}.tmp-${process.pid}`;
-      const r = await $({ quiet: true, nothrow: true })`${process.execPath} build --compile --target=${target} ${path.join(SOURCE_ROOT, "src/cli.ts")} --outfile ${tmp}`;
+      const r = await $({ quiet: true, nothrow: true })`${process.execPath} build --compile --no-compile-autoload-dotenv --target=${target} ${path.join(SOURCE_ROOT, "src/cli.ts")} --outfile ${tmp}`;
       if (r.exitCode !== 0) throw new OperationError(`bun build --compile failed (exit ${r.exitCode}): ${r.stderr.trim().slice(-2000)}`);
       renameSync(tmp, file);
     }
