@@ -102,6 +102,20 @@ describe("writeInitConfig", () => {
     expect(config!.processes).toEqual({ web: "shop serve", worker: "shop work" });
   });
 
+  test("a main package is found by its package clause, whatever its file is called; a library or a test is none", async () => {
+    const dir = await tempDir({
+      "go.mod": "module example.com/sched\n",
+      "cmd/server/server.go": "// Command server.\npackage main\n",
+      "cmd/release/release.go": "package main\n",
+      "cmd/util/util.go": "package util\n",
+      "cmd/only_test/x_test.go": "package main\n",
+    });
+    const text = await readFile((await writeInitConfig(dir)).file, "utf8");
+    expect(text).toContain('main = "./cmd/..."');
+    const one = await tempDir({ "go.mod": "module example.com/one\n", "app.go": "package main\n", "cmd/x/x.go": "package main\n" });
+    expect(await readFile((await writeInitConfig(one)).file, "utf8")).toContain('main = "."');
+  });
+
   test("refuses to overwrite deploy.toml", async () => {
     const dir = await tempDir({ "go.mod": "module x\n", "deploy.toml": "app = 'mine'\n" });
     const err = await writeInitConfig(dir).catch((e: unknown) => e);

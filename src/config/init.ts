@@ -328,13 +328,24 @@ async function ignoreLocalState(dir: string): Promise<void> {
 
 /** "." when the module root is a main package, else the only ./cmd/NAME that is one, else "./cmd/..." for several; "." otherwise. */
 async function findMain(dir: string): Promise<string> {
-  if (await exists(path.join(dir, "main.go"))) return ".";
+  if (await isMainPackage(dir)) return ".";
   const cmds = await readdir(path.join(dir, "cmd"), { withFileTypes: true }).catch(() => []);
   const mains: string[] = [];
   for (const entry of cmds) {
-    if (entry.isDirectory() && (await exists(path.join(dir, "cmd", entry.name, "main.go")))) mains.push(entry.name);
+    if (entry.isDirectory() && (await isMainPackage(path.join(dir, "cmd", entry.name)))) mains.push(entry.name);
   }
   return mains.length === 1 ? `./cmd/${mains[0]}` : mains.length > 1 ? "./cmd/..." : ".";
+}
+
+/** A folder with a non-test .go file of `package main` (its file need not be main.go: cmd/release/release.go). */
+async function isMainPackage(dir: string): Promise<boolean> {
+  const files = await readdir(dir).catch(() => [] as string[]);
+  for (const f of files) {
+    if (!f.endsWith(".go") || f.endsWith("_test.go")) continue;
+    const text = await readFile(path.join(dir, f), "utf8").catch(() => "");
+    if (/^package\s+main\b/m.test(text)) return true;
+  }
+  return false;
 }
 
 async function exists(p: string): Promise<boolean> {
