@@ -33,18 +33,23 @@ replace() {
 live_release() { local t; t=$(readlink "$root/current" 2>/dev/null) && printf '%s\n' "${t##*/}" || true; }
 live_slot() { local s=""; [ -f "$root/live-slot" ] && read -r s < "$root/live-slot"; printf '%s\n' "$s"; }
 
-# 0 when GET http://127.0.0.1:$1$2 answers 2xx (bash's /dev/tcp: no curl on a bare server).
-probe() {
-  ( exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$2" >&3
-    IFS=' ' read -r -t 5 _ status _ <&3 || exit 1
-    [[ $status == 2?? ]] ) 2>/dev/null
+# The status GET http://127.0.0.1:$1$2 answers with, nothing when nothing answers (bash's
+# /dev/tcp: no curl on a bare server). Run it in $(...): it opens fd 3 in its own subshell.
+probe_status() {
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$2" >&3
+  IFS=' ' read -r -t 5 _ status _ <&3 || return 1
+  printf '%s' "$status"
 }
 
-# The journal of unit $1 since $2 (this attempt only, not the slot's earlier releases).
+# 0 when GET http://127.0.0.1:$1$2 answers 2xx.
+probe() { [[ $(probe_status "$1" "$2" 2>/dev/null) == 2?? ]]; }
+
+# The journal of unit $1 since $2 (this attempt only, not the slot's earlier releases): its
+# last lines (journalctl's -n with --since gives the first ones on systemd 252).
 journal_tail() {
   say "last lines of $1:" >&2
-  journalctl -u "$1" --since "$2" -n 12 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
+  journalctl -u "$1" --since "$2" --no-pager -o cat 2>/dev/null | tail -n 12 | sed 's/^/  | /' >&2 || true
 }
 
 # Unit names are host-wide: /srv/qdeploy/*/installed-units list what each app's releases
@@ -233,9 +238,10 @@ check_listener() {
 
 # Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
 wait_healthy() {
-  local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state
+  local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state answer=""
   while (( SECONDS < deadline )); do
-    if probe "$port" "$path"; then
+    answer=$(probe_status "$port" "$path" 2>/dev/null) || answer=""
+    if [[ $answer == 2?? ]]; then
       # One look at who answered: the unit's own process, not something else on the port.
       check_listener "$unit" "$port" after && return 0
       return 1
@@ -248,7 +254,9 @@ wait_healthy() {
     fi
     sleep 0.1
   done
-  say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s" >&2
+  local last="nothing answered on the port"
+  [ -n "$answer" ] && last="its last answer: HTTP $answer"
+  say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s ($last)" >&2
   return 1
 }
 
@@ -338,6 +346,9 @@ refuse() {
   audit "refused $id by $who: $why"
 }
 
+# What a refused release leaves behind: the live release, when there was one.
+left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
+
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
 activate() {
   local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
@@ -355,7 +366,7 @@ activate() {
     # reconcile stopped every web slot but the live one: the idle unit is not running.
     if ! check_listener "$unit" "$next" before; then
       refuse "" "$prev" "$id" "$who" "port $next is held by another process"
-      die "release $id cannot start: port $next is not free; the live release keeps serving"
+      die "release $id cannot start: port $next is not free; $(left_serving "$prev")"
     fi
     relink "$root/slots/$next" "../releases/$id"
     say "starting $unit ($id)"
@@ -364,12 +375,12 @@ activate() {
     if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
       journal_tail "$unit" "$started"
       refuse "$unit" "$prev" "$id" "$who" "health check failed"
-      die "release $id failed its health check; the live release keeps serving"
+      die "release $id failed its health check; $(left_serving "$prev")"
     fi
     say "healthy: $unit answers $HEALTH"
     if ! sync_site "$rel"; then
       refuse "$unit" "$prev" "$id" "$who" "caddy did not accept the site"
-      die "Caddy refused the site of release $id; the live release keeps serving"
+      die "Caddy refused the site of release $id; $(left_serving "$prev")"
     fi
     # Caddy's own health check must see the new slot up before the old one goes away;
     # the bookkeeping below runs meanwhile.

@@ -136,7 +136,8 @@ export function planPush(inp: PushInputs): Plan {
   // On the duty host (the one that runs one-host jobs) when this push reaches it, else on its first host.
   const duty = dutyHost(cfg).label;
   const phaseHost = hosts.find((h) => h.host.label === duty) ?? hosts[0];
-  const releasePhase = phaseHost ? planReleasePhase(cfg, inp.releaseId, phaseHost.host.label) : null;
+  const phase = phaseHost ? planReleasePhase(cfg, inp.releaseId, phaseHost.host.label) : null;
+  const releasePhase = phase && { ...phase, liveBefore: inp.facts.some((f) => f.live !== null) };
   if (releasePhase) phaseHost!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
 }

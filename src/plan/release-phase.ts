@@ -18,6 +18,8 @@ export interface ReleasePhase {
   command: string;
   argv: string[];
   timeoutSec: number;
+  /** Whether a release was live on some host of the push (what a failure leaves serving). */
+  liveBefore?: boolean;
 }
 
 /** The transient unit's name: one per release, so a leftover never blocks the next push. */

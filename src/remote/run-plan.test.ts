@@ -3,7 +3,7 @@ import { eventOutput, type OpEvent } from "../ops/events.ts";
 import { STEP_MARK } from "../plan/script.ts";
 import type { HostPlan } from "../plan/steps.ts";
 import type { ExecOptions, Remote, UploadOptions } from "./remote.ts";
-import { runBatch, runHostPlan, uploadLine } from "./run-plan.ts";
+import { runBatch, runHostPlan, runReleasePhase, uploadLine } from "./run-plan.ts";
 
 const LABEL = "root@10.0.0.1";
 
@@ -117,5 +117,20 @@ describe("runHostPlan: each upload's progress", () => {
     expect(uploadLine("h", "hello", 0, 8_400_000, 0)).toBe("h uploading hello: 0 B / 8.4 MB (0%)");
     expect(uploadLine("h", "empty", 0, 0, 0.1)).toBe("h uploading empty: 0 B / 0 B (100%), 0 B/s; the host checks its sha256");
     expect(uploadLine("h", "hello", 8_400_000, 8_400_000, 2)).toBe("h uploading hello: 8.4 MB / 8.4 MB (100%), 4.2 MB/s; the host checks its sha256");
+  });
+});
+
+describe("runReleasePhase: a failing phase says what it leaves serving", () => {
+  const phase = { host: LABEL, command: "./bin/migrate up", argv: ["systemd-run", "--wait"], timeoutSec: 60 };
+  const failing = (liveBefore: boolean) =>
+    runReleasePhase(scriptedRemote(["Finished with result: exit-code"], 0, 3), { ...phase, liveBefore }, events().out).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+  test("the live release, when one was live", async () => {
+    expect(await failing(true)).toContain('release phase "./bin/migrate up" exited with status 3; nothing was switched, the live release keeps serving');
+  });
+  test("no live release on a first push", async () => {
+    expect(await failing(false)).toContain("exited with status 3; nothing was switched, no release was live before it");
   });
 });

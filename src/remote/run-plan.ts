@@ -50,7 +50,7 @@ export async function runReleasePhase(remote: Remote, phase: ReleasePhase, out: 
     result === "timeout"
       ? `timed out after ${systemdSpan(phase.timeoutSec)} (release_timeout)`
       : `exited with status ${r.code}${ended ? ` (${ended})` : ""}`;
-  throw new RemoteError(remote.label, `release phase ${JSON.stringify(phase.command)} ${how}; nothing was switched, the live release keeps serving`, {
+  throw new RemoteError(remote.label, `release phase ${JSON.stringify(phase.command)} ${how}; nothing was switched, ${phase.liveBefore === false ? "no release was live before it" : "the live release keeps serving"}`, {
     argv: phase.argv,
     code: r.code,
   });

@@ -58,6 +58,7 @@ describe("deploying to the sandbox", () => {
     const r = await qdeploy(dir, ["push", "sandbox"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("failed its health check; the live release keeps serving");
+    expect(r.stderr).toMatch(/with 2xx within 5s \(its last answer: HTTP 503\)/);
     expect(r.stderr).toContain("last lines of hello-web@"); // the unit's journal is shown
     expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
     const units = await onVm(vm, ["bash", "-c", "systemctl list-units --plain --no-legend --state=active 'hello-web@*' | wc -l"]);

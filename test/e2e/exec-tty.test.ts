@@ -96,9 +96,9 @@ describe("exec -it", () => {
     expect(code).toBe(7);
   }, 2 * MIN);
 
-  test("no command: a shell (bash) with the release's bin first on PATH", async () => {
+  test("no command: a shell (bash) with the release's app/bin first on PATH", async () => {
     const { code, out } = await session([], [["$ ", 'echo "shell=$0 who=$(id -un) path=${PATH%%:*}"; exit 5\r']]);
-    expect(out).toMatch(new RegExp(`shell=bash who=${APP} path=/srv/qdeploy/${APP}/releases/\\d+/bin\\r\\n`));
+    expect(out).toMatch(new RegExp(`shell=bash who=${APP} path=/srv/qdeploy/${APP}/releases/\\d+/app/bin\\r\\n`));
     expect(code).toBe(5);
   }, 2 * MIN);
 });
