@@ -3,7 +3,11 @@
 # rollback and restart over SSH, and by APP-restart.service from its timer, so the
 # zero-downtime switch has exactly one implementation. See docs/server-layout.md.
 #
-#   switch activate ID WHO [web]  health-gated blue/green switch to release ID
+#   switch activate ID WHO [ONLY [UNDOING]]
+#                                 health-gated blue/green switch to release ID; ONLY "web"
+#                                 leaves the other processes alone ("" for all); UNDOING: the
+#                                 live release a refused wave switches back from (audit:
+#                                 "reverted UNDOING to ID", so it is nobody's previous release)
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
@@ -349,9 +353,10 @@ refuse() {
 # What a refused release leaves behind: the live release, when there was one.
 left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
 
-# The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
+# The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone;
+# $4 = the live release this switches back from after a refused wave.
 activate() {
-  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
   reconcile
@@ -414,7 +419,13 @@ activate() {
   fi
   [ -z "$draining" ] || wait "$draining"
   remove_stale_units "$rel"
-  audit "activated $id by $who${only:+ ($only only)}"
+  # A switch back after a refused wave says so: facts.sh then drops the release it undid
+  # from the history, so rollback never picks a release that did not pass the fleet.
+  if [ -n "$undoing" ] && [ "$undoing" = "$prev" ] && [ "$undoing" != "$id" ]; then
+    audit "reverted $undoing to $id by $who"
+  else
+    audit "activated $id by $who${only:+ ($only only)}"
+  fi
   say "live: $id"
 }
 
@@ -534,7 +545,7 @@ run_link() {
 
 cmd=${1:-}; shift || true
 case $cmd in
-  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" ;;
+  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" "${4:-}" ;;
   # The timer's restart waits for a push in progress (lock.sh holds the same lock).
   restart)
     log_to_file restart "$@"
