@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
 import { processPlace } from "./plan/layout.ts";
+import { processHardening } from "./render/units.ts";
 import { lockScript, switchScript } from "./server-scripts.ts";
 
 // `switch exec` runs the real switch script against a release laid out in a temp dir, with a
@@ -42,7 +43,7 @@ function exec(live: string, ...argv: string[]) {
   return { code: r.exitCode, out: r.stdout.toString().split("\n").slice(0, -1), err: r.stderr.toString() };
 }
 
-test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ first on PATH, looked up there too", () => {
+test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ first on PATH, looked up there too, hardened as the process units are", () => {
   const rel = join(dir, "hello", "releases", "01");
   const place = processPlace(rel);
   expect(exec("01", "bin/console", "--env", "prod")).toEqual({
@@ -57,12 +58,8 @@ test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ fir
       "--wait",
       "--collect",
       "--service-type=exec",
-      "-p",
-      "DynamicUser=yes",
-      "-p",
-      "User=hello",
-      "-p",
-      "StateDirectory=hello",
+      // The process units' own identity and sandbox, every property of it (a console too).
+      ...processHardening("hello").flatMap((p) => ["-p", p]),
       "-p",
       `EnvironmentFile=${rel}/env`,
       "-p",
