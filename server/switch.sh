@@ -490,8 +490,25 @@ status() {
 # app/, HOME there, its bin/ first on PATH. systemd-run looks CMD up itself, with its own PATH
 # and directory, so those are the same: `exec prod -- bin/console` or `-- migrate` is the app's.
 # systemd-run itself is found first, on root's PATH: never a file of the app.
+# The unit gets the process units' identity and sandbox, all of it (systemd/process@.service
+# from DynamicUser= on: src/server-scripts.test.ts holds the two equal; this script runs on
+# the host with no renderer to ask). A console keeps working under each: systemd opens the
+# PTY and makes it the controlling terminal before the sandbox is set up; PrivateDevices'
+# /dev keeps /dev/pts, /dev/ptmx and /dev/tty (DevicePolicy=closed allows them); PrivateUsers
+# maps the app's own user, so its files and terminal are its own; ProtectProc=invisible hides
+# only other users' processes from ps. What the app's processes cannot do (a JIT under
+# MemoryDenyWriteExecute, setrlimit under ~@resources, sudo) a console cannot do either.
+exec_hardening=(
+  DynamicUser=yes "User=$app" "StateDirectory=$app" UMask=0077 NoNewPrivileges=yes CapabilityBoundingSet=
+  ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes ProtectKernelTunables=yes
+  ProtectKernelModules=yes ProtectKernelLogs=yes ProtectControlGroups=yes ProtectClock=yes ProtectHostname=yes
+  RestrictNamespaces=yes RestrictRealtime=yes RestrictSUIDSGID=yes LockPersonality=yes MemoryDenyWriteExecute=yes
+  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" SystemCallArchitectures=native
+  SystemCallFilter=@system-service "SystemCallFilter=~@privileged @resources" SystemCallErrorNumber=EPERM
+  ProtectProc=invisible ProcSubset=pid DevicePolicy=closed PrivateUsers=yes InaccessiblePaths=-/run/caddy
+)
 run_exec() {
-  local id stdio=--pipe dir path run
+  local id stdio=--pipe dir path run p props=()
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
   dir=$root/releases/$id/app
@@ -505,9 +522,9 @@ run_exec() {
     cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
   fi
   if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
+  for p in "${exec_hardening[@]}"; do props+=(-p "$p"); done
   PATH=$path
-  exec "$run" --quiet "$stdio" --wait --collect --service-type=exec \
-    -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
+  exec "$run" --quiet "$stdio" --wait --collect --service-type=exec "${props[@]}" \
     -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=$dir" \
     --setenv="HOME=$dir" --setenv="PATH=$path" -- "$@"
 }
