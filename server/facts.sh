@@ -92,11 +92,15 @@ claim_ports() {
 if [ "$claim" = claim ]; then say "ports=$(claim_ports)"; else say "ports=$(ports_of "$app")"; fi
 
 # The releases that went live, oldest first (the audit trail; repeats of one release in a
-# row, restarts, count once): rollback goes to the one before the live one.
+# row, restarts, count once): rollback goes to the one before the live one. A switch back
+# after a refused wave ("reverted R3 to R2") is "-R3 R2": the client drops R3 (parseHistory).
 history="" last=""
 if [ -f "$root/audit.log" ]; then
-  while read -r _ verb id _; do
-    [ "$verb" = activated ] && [ "$id" != "$last" ] && { history+="$id "; last=$id; }
+  while read -r _ verb id _ back _; do
+    case $verb in
+      activated) [ "$id" != "$last" ] && { history+="$id "; last=$id; } ;;
+      reverted) history+="-$id $back "; last=$back ;;
+    esac
   done < <(tail -n 1000 "$root/audit.log")
 fi
 say "history=$history"

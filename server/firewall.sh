@@ -3,9 +3,10 @@
 # and by qdeploy-firewall.service at boot. It (re)loads one nftables table of its own,
 # `inet qdeploy`, that drops inbound traffic except loopback, replies, ICMP, DHCP replies,
 # the TCP ports every app on this host asked for (/etc/qdeploy/firewall/APP.ports, the
-# union) and the ports sshd listens on, so an app bound to 0.0.0.0:$PORT is reachable only
-# through Caddy. Other tables (the host's own rules) are left as they are. The table is
-# replaced in one nft transaction: there is no moment without a policy.
+# union) and the ports sshd listens on (Port and ListenAddress), so an app bound to
+# 0.0.0.0:$PORT is reachable only through Caddy. Other tables (the host's own rules) are
+# left as they are. The table is replaced in one nft transaction: there is no moment
+# without a policy.
 set -euo pipefail
 dir=${BASH_SOURCE[0]%/*}
 
@@ -15,10 +16,17 @@ for f in "$dir"/*.ports; do
   read -r -a more < "$f" || true
   ports+=("${more[@]}")
 done
-# Never lock out SSH: sshd's own ports (sshd -T reads every Include), and the port of the
-# session running this, if any.
-while read -r key value; do
-  [ "$key" = port ] && ports+=("$value")
+# Never lock out SSH: every port sshd listens on (sshd -T reads every Include), and the port
+# of the session running this, if any. sshd -T prints `port N` for each Port and
+# `listenaddress ADDR:PORT` for each socket (`[ADDR]:PORT` for IPv6, then ` rdomain NAME`
+# when one is set); a ListenAddress with its own port (`ListenAddress 0.0.0.0:2222`) adds
+# only a listenaddress line, so both kinds are read: the union (the loop below drops repeats
+# and refuses what is not a port number).
+while read -r key value _; do
+  case $key in
+    port) ports+=("$value") ;;
+    listenaddress) ports+=("${value##*:}") ;;
+  esac
 done < <(sshd -T 2>/dev/null || printf 'port 22\n')
 [ -n "${SSH_CONNECTION:-}" ] && ports+=("${SSH_CONNECTION##* }")
 

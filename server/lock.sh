@@ -5,20 +5,35 @@
 # that started it: a push that dies (killed, lost connection) frees the lock by itself,
 # but only once a switch it started has ended: the holder waits for the switch's own
 # switch.lock before it lets go (see take_locks in switch.sh).
+# lock.holder says who holds it (its first line, as `status` shows it) and, on a second
+# line, what proves the holder's pid is still that process: `release` signals nothing else.
 set -u
 app=$1 cmd=$2
 root=/srv/qdeploy/$app
 holder=$root/lock.holder
 [ -d "$root" ] || mkdir -p "$root"
+
+# The first line of lock.holder (who, pid, since); nothing when there is none.
+holder_line() { local line=""; { read -r line < "$holder"; } 2>/dev/null; printf '%s' "$line"; }
+# What a pid reused by another process cannot share: this boot's id and the process's start
+# time (clock ticks since boot, /proc/PID/stat field 22, after the parenthesised name, which
+# may hold spaces). Empty when process $1 does not exist.
+proc_identity() {
+  local stat boot f
+  { read -r stat < "/proc/$1/stat" && read -r boot < /proc/sys/kernel/random/boot_id; } 2>/dev/null || return 0
+  read -ra f <<< "${stat##*) }"
+  printf '%s %s' "$boot" "${f[19]}"
+}
 case $cmd in
   hold)
     who=$3 wait=$4
     exec 9>>"$root/lock"
     if ! flock -w "$wait" 9; then
-      printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "$(cat "$holder" 2>/dev/null || echo unknown)" "$wait" >&2
+      line=$(holder_line)
+      printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "${line:-unknown}" "$wait" >&2
       exit 75
     fi
-    TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\n' "$who" "$$" -1 > "$holder"
+    TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\nprocess %s\n' "$who" "$$" -1 "$(proc_identity $$)" > "$holder"
     echo LOCKED
     facts=${5:-}
     # "claim": facts.sh gives the app its web ports now, under the lock.
@@ -33,10 +48,29 @@ case $cmd in
     rm -f "$holder" ;;
   status)
     if [ ! -e "$root/lock" ] || flock -n "$root/lock" true; then echo free
-    else echo "held by $(cat "$holder" 2>/dev/null || echo 'a running restart')"; fi ;;
+    else line=$(holder_line); echo "held by ${line:-a running restart}"; fi ;;
   release)
-    pid=$(sed -n 's/.*, pid \([0-9]*\),.*/\1/p' "$holder" 2>/dev/null)
-    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then echo "released (ended pid $pid)"; else echo "not held"; fi
-    rm -f "$holder" ;;
+    # A holder killed outright (kill -9, a reboot) leaves its record behind, and its pid may
+    # be any other process's by now: only the process the record proves is signalled.
+    line=$(holder_line)
+    pid=$(sed -n '1s/.*, pid \([0-9]*\),.*/\1/p' "$holder" 2>/dev/null)
+    recorded=$(sed -n 's/^process //p' "$holder" 2>/dev/null)
+    if [ ! -e "$root/lock" ] || flock -n "$root/lock" true; then
+      if [ -n "$line" ]; then echo "not held; removed the record of a holder that is gone ($line)"; else echo "not held"; fi
+      rm -f "$holder"
+    elif [ -z "$line" ]; then
+      # switch.sh's restart (the timer's) or a switch run by hand: no record, and it ends by itself.
+      echo "held by a running restart or switch (no holder record): nothing was ended; it frees the lock when it is done"
+    elif [ -z "$pid" ] || [ -z "$recorded" ]; then
+      # Written by a qdeploy that did not record the start time: the pid proves nothing.
+      echo "held by $line, recorded without its start time: nothing was ended; if pid ${pid:-?} is still qdeploy's lock holder (ps -o lstart,args -p ${pid:-?}: bash ... lock $app hold), end it with kill"
+    elif [ "$(proc_identity "$pid")" = "$recorded" ]; then
+      if kill "$pid" 2>/dev/null; then echo "released (ended pid $pid)"; rm -f "$holder"
+      else echo "held by $line: could not end pid $pid"; fi
+    else
+      # The recorded holder is gone; whatever holds the lock now (a restart, a switch) left no record.
+      echo "held, but pid $pid is no longer the process that took the lock: nothing was ended; removed its record ($line); the lock is held by a running restart or switch"
+      rm -f "$holder"
+    fi ;;
   *) echo "usage: lock APP hold|status|release" >&2; exit 2 ;;
 esac

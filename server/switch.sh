@@ -3,7 +3,11 @@
 # rollback and restart over SSH, and by APP-restart.service from its timer, so the
 # zero-downtime switch has exactly one implementation. See docs/server-layout.md.
 #
-#   switch activate ID WHO [web]  health-gated blue/green switch to release ID
+#   switch activate ID WHO [ONLY [UNDOING]]
+#                                 health-gated blue/green switch to release ID; ONLY "web"
+#                                 leaves the other processes alone ("" for all); UNDOING: the
+#                                 live release a refused wave switches back from (audit:
+#                                 "reverted UNDOING to ID", so it is nobody's previous release)
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
@@ -349,9 +353,10 @@ refuse() {
 # What a refused release leaves behind: the live release, when there was one.
 left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
 
-# The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone.
+# The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone;
+# $4 = the live release this switches back from after a refused wave.
 activate() {
-  local id=$1 who=$2 only=${3:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
   reconcile
@@ -414,7 +419,13 @@ activate() {
   fi
   [ -z "$draining" ] || wait "$draining"
   remove_stale_units "$rel"
-  audit "activated $id by $who${only:+ ($only only)}"
+  # A switch back after a refused wave says so: facts.sh then drops the release it undid
+  # from the history, so rollback never picks a release that did not pass the fleet.
+  if [ -n "$undoing" ] && [ "$undoing" = "$prev" ] && [ "$undoing" != "$id" ]; then
+    audit "reverted $undoing to $id by $who"
+  else
+    audit "activated $id by $who${only:+ ($only only)}"
+  fi
   say "live: $id"
 }
 
@@ -479,8 +490,25 @@ status() {
 # app/, HOME there, its bin/ first on PATH. systemd-run looks CMD up itself, with its own PATH
 # and directory, so those are the same: `exec prod -- bin/console` or `-- migrate` is the app's.
 # systemd-run itself is found first, on root's PATH: never a file of the app.
+# The unit gets the process units' identity and sandbox, all of it (systemd/process@.service
+# from DynamicUser= on: src/server-scripts.test.ts holds the two equal; this script runs on
+# the host with no renderer to ask). A console keeps working under each: systemd opens the
+# PTY and makes it the controlling terminal before the sandbox is set up; PrivateDevices'
+# /dev keeps /dev/pts, /dev/ptmx and /dev/tty (DevicePolicy=closed allows them); PrivateUsers
+# maps the app's own user, so its files and terminal are its own; ProtectProc=invisible hides
+# only other users' processes from ps. What the app's processes cannot do (a JIT under
+# MemoryDenyWriteExecute, setrlimit under ~@resources, sudo) a console cannot do either.
+exec_hardening=(
+  DynamicUser=yes "User=$app" "StateDirectory=$app" UMask=0077 NoNewPrivileges=yes CapabilityBoundingSet=
+  ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes ProtectKernelTunables=yes
+  ProtectKernelModules=yes ProtectKernelLogs=yes ProtectControlGroups=yes ProtectClock=yes ProtectHostname=yes
+  RestrictNamespaces=yes RestrictRealtime=yes RestrictSUIDSGID=yes LockPersonality=yes MemoryDenyWriteExecute=yes
+  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" SystemCallArchitectures=native
+  SystemCallFilter=@system-service "SystemCallFilter=~@privileged @resources" SystemCallErrorNumber=EPERM
+  ProtectProc=invisible ProcSubset=pid DevicePolicy=closed PrivateUsers=yes InaccessiblePaths=-/run/caddy
+)
 run_exec() {
-  local id stdio=--pipe dir path run
+  local id stdio=--pipe dir path run p props=()
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
   dir=$root/releases/$id/app
@@ -494,9 +522,9 @@ run_exec() {
     cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
   fi
   if [ -t 0 ] && [ -t 1 ]; then stdio=--pty; fi
+  for p in "${exec_hardening[@]}"; do props+=(-p "$p"); done
   PATH=$path
-  exec "$run" --quiet "$stdio" --wait --collect --service-type=exec \
-    -p DynamicUser=yes -p "User=$app" -p "StateDirectory=$app" \
+  exec "$run" --quiet "$stdio" --wait --collect --service-type=exec "${props[@]}" \
     -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=$dir" \
     --setenv="HOME=$dir" --setenv="PATH=$path" -- "$@"
 }
@@ -534,7 +562,7 @@ run_link() {
 
 cmd=${1:-}; shift || true
 case $cmd in
-  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" ;;
+  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" "${4:-}" ;;
   # The timer's restart waits for a push in progress (lock.sh holds the same lock).
   restart)
     log_to_file restart "$@"

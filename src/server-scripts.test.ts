@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
 import { processPlace } from "./plan/layout.ts";
-import { switchScript } from "./server-scripts.ts";
+import { processHardening } from "./render/units.ts";
+import { lockScript, switchScript } from "./server-scripts.ts";
 
 // `switch exec` runs the real switch script against a release laid out in a temp dir, with a
 // stand-in systemd-run that prints where it was started and its argv (the VM suites run the
@@ -41,7 +43,7 @@ function exec(live: string, ...argv: string[]) {
   return { code: r.exitCode, out: r.stdout.toString().split("\n").slice(0, -1), err: r.stderr.toString() };
 }
 
-test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ first on PATH, looked up there too", () => {
+test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ first on PATH, looked up there too, hardened as the process units are", () => {
   const rel = join(dir, "hello", "releases", "01");
   const place = processPlace(rel);
   expect(exec("01", "bin/console", "--env", "prod")).toEqual({
@@ -56,12 +58,8 @@ test("switch exec: CMD runs in the live release's app/, HOME there, its bin/ fir
       "--wait",
       "--collect",
       "--service-type=exec",
-      "-p",
-      "DynamicUser=yes",
-      "-p",
-      "User=hello",
-      "-p",
-      "StateDirectory=hello",
+      // The process units' own identity and sandbox, every property of it (a console too).
+      ...processHardening("hello").flatMap((p) => ["-p", p]),
       "-p",
       `EnvironmentFile=${rel}/env`,
       "-p",
@@ -87,4 +85,95 @@ test("switch exec: a release an older qdeploy pushed (bin/, no app/) runs as it 
 
 test("switch exec: a release without app/ is refused, naming it", () => {
   expect(exec("02", "ls")).toEqual({ code: 1, out: [], err: `error: release 02 has no app directory (${join(dir, "hello", "releases", "02", "app")})\n` });
+});
+
+// `lock release` runs the real lock.sh against a lock directory in a temp dir (the script's
+// /srv/qdeploy/APP, moved): the holder a push leaves, and pids that are no longer it.
+describe("lock release", () => {
+  let lockDir = "";
+  let script = "";
+  const spawned: Subprocess[] = [];
+  beforeAll(() => {
+    requireTool("flock");
+    lockDir = mkdtempSync(join(tmpdir(), "qdeploy-lock-"));
+    script = lockScript.replace("root=/srv/qdeploy/$app", `root=${lockDir}/$app`);
+    expect(script).not.toBe(lockScript);
+  });
+  afterAll(() => {
+    for (const p of spawned) p.kill("SIGKILL");
+    if (lockDir) rmSync(lockDir, { recursive: true, force: true });
+  });
+  const holder = () => join(lockDir, "hello", "lock.holder");
+  const lock = (...args: string[]) => {
+    const r = Bun.spawnSync([bash, "-c", script, "lock", "hello", ...args], { stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString().trim(), err: r.stderr.toString() };
+  };
+  /** A process that is not the lock's holder, as a pid reused after the holder died would be. */
+  const bystander = () => {
+    const p = Bun.spawn(["sleep", "60"]);
+    spawned.push(p);
+    return p;
+  };
+  /** A push's holder: lock.sh hold on a pipe that stays open, once it says LOCKED. */
+  const hold = async () => {
+    const p = Bun.spawn([bash, "-c", script, "lock", "hello", "hold", "alice@laptop", "5"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    spawned.push(p);
+    const reader = p.stdout.getReader();
+    let seen = "";
+    while (!seen.includes("LOCKED")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`lock.sh hold ended: ${seen}`);
+      seen += new TextDecoder().decode(value);
+    }
+    return p;
+  };
+  /** Whether `p` is still running a moment later (a signal would have ended it by then). */
+  const running = (p: Subprocess) => Promise.race([p.exited.then(() => false), Bun.sleep(200).then(() => true)]);
+
+  test("a stale record (its holder was killed, the lock is free) is removed; the process that now has its pid is left alone", async () => {
+    const other = bystander();
+    mkdirSync(join(lockDir, "hello"), { recursive: true });
+    writeFileSync(holder(), `alice@laptop, pid ${other.pid}, since 2026-01-01T00:00:00Z\n`);
+    const r = lock("release");
+    expect(await running(other)).toBe(true);
+    expect(r).toEqual({ code: 0, out: `not held; removed the record of a holder that is gone (alice@laptop, pid ${other.pid}, since 2026-01-01T00:00:00Z)`, err: "" });
+    expect(existsSync(holder())).toBe(false);
+  });
+
+  test("a live holder (the process that took the lock) is ended and the lock is free", async () => {
+    const h = await hold();
+    expect(lock("status").out).toMatch(/^held by alice@laptop, pid \d+, since \S+$/);
+    expect(lock("release")).toEqual({ code: 0, out: `released (ended pid ${h.pid})`, err: "" });
+    await h.exited;
+    expect(lock("status").out).toBe("free");
+    expect(existsSync(holder())).toBe(false);
+  });
+
+  test("a held lock whose record names another process (its pid reused) ends nothing and says so", async () => {
+    const h = await hold();
+    // A reused pid's process starts after the holder did: start times count in 10 ms ticks.
+    await Bun.sleep(50);
+    const other = bystander();
+    // The record as if pid `other` had taken the lock, but the process there now started later.
+    const text = readFileSync(holder(), "utf8").replace(`pid ${h.pid},`, `pid ${other.pid},`);
+    writeFileSync(holder(), text);
+    const r = lock("release");
+    expect(await running(other)).toBe(true);
+    expect(await running(h)).toBe(true);
+    expect(r.out).toContain(`pid ${other.pid} is no longer the process that took the lock: nothing was ended`);
+    expect(lock("status").out).toStartWith("held by");
+    h.stdin.end();
+    await h.exited;
+  });
+
+  test("a held lock recorded by an older qdeploy (no start time) ends nothing: the pid proves nothing", async () => {
+    const h = await hold();
+    writeFileSync(holder(), `${readFileSync(holder(), "utf8").split("\n")[0]}\n`);
+    const r = lock("release");
+    expect(await running(h)).toBe(true);
+    expect(r.out).toStartWith(`held by alice@laptop, pid ${h.pid}, since `);
+    expect(r.out).toContain("recorded without its start time: nothing was ended");
+    h.stdin.end();
+    await h.exited;
+  });
 });

@@ -23,6 +23,7 @@ export const TEST_TOOLS: Record<string, string> = {
   systemctl: "systemd",
   "/usr/lib/systemd/systemd": "systemd", // a real user manager runs a rendered unit
   unshare: "util-linux",
+  flock: "util-linux", // server/lock.sh, run locally by src/server-scripts.test.ts
   setpriv: "util-linux",
   script: "bsdutils", // a terminal for the hidden secret prompt
   nft: "nftables", // checks and applies the host firewall in a namespace

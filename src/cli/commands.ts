@@ -109,7 +109,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "rollback",
     usage: "ENV [RELEASE]",
     summary: "back to the previous good release (or the one named)",
-    details: "the previous release that went live (or the one named), with its own env; no build, no upload; wave by wave",
+    details: "the previous release that went live and stayed (one a refused wave switched back does not count), with its own env; no build, no upload; wave by wave",
     flags: [NO_REVERT, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy rollback prod", "qdeploy rollback prod 20261202100000"],
     async run(ctx, inv) {
@@ -147,7 +147,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "audit",
     usage: "ENV",
     summary: "who switched what when, from the hosts' audit logs, merged",
-    details: "activations, refusals, restarts and maintenance, newest first, with the host and who did it",
+    details: "activations, switches back after a refused wave, refusals, restarts and maintenance, newest first, with the host and who did it",
     flags: [{ name: "lines", short: "n", type: "int", value: "N", min: 1, help: "the newest N entries (default 100)" }, ...FILTER],
     examples: ["qdeploy audit prod", "qdeploy audit prod -n 20 --json"],
     async run(ctx, inv) {

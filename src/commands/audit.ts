@@ -18,6 +18,7 @@ export interface AuditRow {
  *   activated ID by WHO[ (restart)][ (web only)]
  *   activated ID by reconcile (an interrupted switch had made it live)
  *   refused ID by WHO: WHY
+ *   reverted ID to ID2 by WHO   (a switch back from ID after a refused wave)
  *   restarted PROC by WHO
  *   maintenance on|off by WHO[ (custom page)]   (src/ops/maintenance.ts)
  * WHO is `user@machine`, `TOKEN@qdeploy-serve` or "the timer"; it may hold spaces

@@ -15,7 +15,7 @@ export interface ServeOptions {
 
 /** Runs the server until SIGINT or SIGTERM, then stops it (open streams closed) and returns 0. */
 export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
-  const deps = await realDeps({ configFile: ctx.configFile, ...(ctx.identityFile !== undefined && { identityFile: ctx.identityFile }) });
+  const deps = await realDeps({ configFile: ctx.configFile, log: (l) => ctx.out.warn(l), ...(ctx.identityFile !== undefined && { identityFile: ctx.identityFile }) });
   const listen = o.listen === undefined ? deps.serve.listen : parseListen(o.listen);
   if (typeof listen === "string") throw new UsageError(`--listen: ${listen}`);
   const server = startServer(deps, listen, (l) => ctx.out.warn(l));

@@ -250,6 +250,31 @@ describe("rollback on a fleet", () => {
       `root@10.0.0.3: release ${R2} is not on this host (it has: ${OLD}); no host was switched`,
     );
   });
+
+  test("right after a push a wave refused, rollback goes to the release before the live one: the one switched back counts for no host", async () => {
+    // The issue's fleet: R1 then R2 live everywhere; R3 fails on host 2 in wave 2, so host 1
+    // (the canary) and host 3 (same wave) are switched back to R2.
+    const R1 = "20261130000000";
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => {
+      h.releases = [R1, OLD];
+      h.history = [R1, OLD];
+      if (i === 1) h.refuses = [NEW];
+    });
+    const pushed = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, pushed), pushed, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(e.hosts.map((h) => h.outcome)).toEqual(["reverted", "failed", "reverted"]);
+    expect(switches(f.log).filter((l) => l.endsWith(`activate ${OLD}`)).sort()).toEqual([`root@10.0.0.1 activate ${OLD}`, `root@10.0.0.3 activate ${OLD}`]);
+
+    const after = await withFacts(cfg, f.sessions);
+    const back = planRollback(cfg, after.map((s) => s.facts), null, "me");
+    expect(back.release).toBe(R1);
+    await executePlan(back, after, policy(cfg));
+    expect(f.hosts.map((h) => h.live)).toEqual([R1, R1, R1]);
+    // A second rollback goes back to where the first came from, not to the refused release.
+    const again = await withFacts(cfg, f.sessions);
+    expect(planRollback(cfg, again.map((s) => s.facts), null, "me").release).toBe(OLD);
+  });
 });
 
 /** An OpContext over model hosts: their recording Remotes, a build that makes no binary. */

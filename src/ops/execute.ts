@@ -149,7 +149,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
       });
     }
     if (failure) {
-      if (policy.revert) await revert(plan.app, switched.map(session), results, policy, out);
+      if (policy.revert) await revert(plan.app, release, switched.map(session), results, policy, out);
       throw new RolloutError(rolloutFailure(plan, w, waves.length, failure, [...results.values()], policy.revert), [...results.values()]);
     }
   }
@@ -177,8 +177,12 @@ async function stillHealthy(plan: Plan, sessions: HostSession[], release: string
   return reason;
 }
 
-/** Switches these hosts back to the release each had, through the same health-gated switch. */
-async function revert(app: string, sessions: HostSession[], results: Map<string, HostResult>, policy: RolloutPolicy, out: ReturnType<typeof eventOutput>): Promise<void> {
+/**
+ * Switches these hosts back from `release` to the release each had, through the same
+ * health-gated switch. The switch is told what it undoes, so the host's audit trail records a
+ * revert and `release` never counts as the previous good release there (rollbackTarget).
+ */
+async function revert(app: string, release: string, sessions: HostSession[], results: Map<string, HostResult>, policy: RolloutPolicy, out: ReturnType<typeof eventOutput>): Promise<void> {
   await Promise.all(
     sessions.map(async (s) => {
       const r = results.get(s.host.label)!;
@@ -189,7 +193,9 @@ async function revert(app: string, sessions: HostSession[], results: Map<string,
       }
       policy.events({ type: "host", host: s.host.label, line: `reverting to ${r.before}` });
       try {
-        await runBatch(s.remote, [{ kind: "run", argv: [layout(app).switchScript, "activate", r.before, policy.who], why: `revert to ${r.before}` }], out);
+        // switch activate ID WHO ONLY UNDOING: ONLY "" (every process); an older switch ignores UNDOING.
+        const argv = [layout(app).switchScript, "activate", r.before, policy.who, "", release];
+        await runBatch(s.remote, [{ kind: "run", argv, why: `revert to ${r.before}` }], out);
         Object.assign(r, { outcome: "reverted", live: r.before });
       } catch (e) {
         Object.assign(r, { outcome: "revert-failed", error: message(e) });

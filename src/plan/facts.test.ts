@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { factsScript } from "../server-scripts.ts";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { factWarnings, parseFacts } from "./facts.ts";
+import { rollbackTarget } from "./push.ts";
 
 const host = { user: "root", host: "h", port: 22, label: "root@h" };
 
@@ -21,6 +22,52 @@ test("the web ports and the history of live releases are facts", () => {
   expect(f.history).toEqual(["01", "02", "01"]);
   const none = parseFacts(host, "arch=x86_64\nports=\nhistory=\n");
   expect(none).toMatchObject({ webPorts: null, history: [] });
+});
+
+test("the history drops a release a refused wave switched back; a restart or a repeat counts once", () => {
+  const history = (words: string) => parseFacts(host, `arch=x86_64\nhistory=${words}\n`).history;
+  expect(history("01 02 03 -03 02")).toEqual(["01", "02"]);
+  // A rollback to 03 that a later host refused: the canary went back to 04; 03 stays 04's previous.
+  expect(history("01 02 03 04 03 -03 04")).toEqual(["01", "02", "03", "04"]);
+  // Only the newest is dropped: one that went live and stayed earlier keeps its place.
+  expect(history("01 02 01 -02 01")).toEqual(["01", "02", "01"]);
+  expect(history("-01 01")).toEqual(["01"]);
+});
+
+test("facts.sh reads the history from audit.log as switch.sh writes it, a switch back after a refused wave included", () => {
+  const app = `qdeploy-facts-history-${process.pid}`;
+  const root = `/srv/qdeploy/${app}`;
+  const json = (id: string) => `{"id":"${id}","sha256":"${"a".repeat(64)}","by":"x","created":"c","git":null,"configDigest":"d"}\n`;
+  const [R1, R2, R3] = ["20260101000001", "20260101000002", "20260101000003"];
+  try {
+    for (const id of [R1, R2, R3]) {
+      mkdirSync(`${root}/releases/${id}`, { recursive: true });
+      writeFileSync(`${root}/releases/${id}/release.json`, json(id));
+      writeFileSync(`${root}/releases/${id}/activated`, "");
+    }
+    symlinkSync(`releases/${R2}`, `${root}/current`);
+    // Lines exactly as server/switch.sh's audit() writes them: R3 went live on this host (the
+    // canary), then another host refused it and this one was switched back to R2.
+    writeFileSync(
+      `${root}/audit.log`,
+      [
+        `2026-01-01T00:00:01Z activated ${R1} by alice@laptop`,
+        `2026-01-01T00:00:02Z activated ${R2} by alice@laptop`,
+        `2026-01-01T00:00:03Z activated ${R3} by alice@laptop`,
+        `2026-01-01T00:00:04Z reverted ${R3} to ${R2} by alice@laptop`,
+        `2026-01-01T00:00:05Z activated ${R2} by the timer (restart)`,
+        "",
+      ].join("\n"),
+    );
+    const r = Bun.spawnSync(["bash", "-s", "--", app], { stdin: new Blob([factsScript]) });
+    expect(r.exitCode).toBe(0);
+    const f = parseFacts(host, r.stdout.toString());
+    expect(f.live).toBe(R2);
+    expect(f.history).toEqual([R1, R2]);
+    expect(rollbackTarget(f.releases, f.live, f.history)?.id).toBe(R1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("a truncated or empty release.json is skipped and reported, not an error", () => {

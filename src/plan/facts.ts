@@ -39,7 +39,10 @@ export interface HostFacts {
    * there when push reads the facts under the lock. null: the app has none on this host yet.
    */
   webPorts: [number, number] | null;
-  /** Releases in the order they went live, oldest first (audit.log; repeats collapsed). */
+  /**
+   * Releases in the order they went live and stayed, oldest first (audit.log; repeats
+   * collapsed): one a refused wave switched back is left out (parseHistory).
+   */
   history: string[];
   blobs: string[];
   /** Sorted by id, oldest first. */
@@ -101,13 +104,28 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     liveSlot: get("live_slot") ? Number(get("live_slot")) : null,
     lock: get("lock") || null,
     webPorts: parsePorts(get("ports")),
-    history: get("history").split(/\s+/).filter(Boolean),
+    history: parseHistory(get("history").split(/\s+/).filter(Boolean)),
     blobs: get("blobs").split(/\s+/).filter(Boolean),
     releases: releases.sort((a, b) => a.id.localeCompare(b.id)),
     partial,
     corrupt: corrupt.sort(),
     digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
   };
+}
+
+/**
+ * facts.sh's history words -> the releases that went live and stayed. `ID` went live; `-ID`
+ * says a refused wave switched ID back (the next word is where it went), so ID is dropped
+ * when it is the newest: it never passed the fleet and is nobody's previous good release.
+ */
+export function parseHistory(words: string[]): string[] {
+  const history: string[] = [];
+  for (const w of words) {
+    if (w.startsWith("-")) {
+      if (history.at(-1) === w.slice(1)) history.pop();
+    } else if (history.at(-1) !== w) history.push(w);
+  }
+  return history;
 }
 
 function isShaMap(v: unknown): v is Record<string, string> {

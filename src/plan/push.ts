@@ -206,8 +206,8 @@ export function planPrune(cfg: ResolvedConfig, facts: Pick<HostFacts, "releases"
 
 /**
  * The release `rollback` goes back to from `live`: the one that was live before it, by the
- * audit trail (`history`, oldest first), if it is still on the host; after a rollback that
- * is the release rolled back from, not an older one. Without a usable trail (hosts of older
+ * audit trail (`history`, oldest first, without releases a refused wave switched back), if it
+ * is still on the host; after a rollback that is the release rolled back from, not an older one. Without a usable trail (hosts of older
  * qdeploys), the newest older release that went live.
  */
 export function rollbackTarget(releases: ReleaseRecord[], live: string | null, history: string[] = []): ReleaseRecord | null {

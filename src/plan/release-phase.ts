@@ -7,7 +7,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { BASH, planCommand, programPath, systemdVariables } from "../render/command.ts";
 import { systemdSpan } from "../config/duration.ts";
-import processTemplate from "../../systemd/process@.service" with { type: "text" };
+import { processHardening } from "../render/units.ts";
 import { layout, processPlace } from "./layout.ts";
 
 /** The release phase of one push: where it runs and what. */
@@ -42,7 +42,7 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: s
   const command = "shell" in run ? [BASH, "-c", run.shell] : [programPath(run.program, dir)];
   const place = processPlace(dir);
   const properties = [
-    ...hardening(cfg.app),
+    ...processHardening(cfg.app),
     `EnvironmentFile=${dir}/env`,
     `Environment=QDEPLOY_RELEASE=${releaseId}`,
     `WorkingDirectory=${place.workingDirectory}`,
@@ -69,17 +69,4 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: s
       ...("args" in run ? run.args.map(systemdVariables) : []),
     ],
   };
-}
-
-/**
- * The process units' identity and sandbox (systemd/process@.service from DynamicUser= on),
- * so the release phase runs exactly as the app's processes do and never drifts from them.
- */
-function hardening(app: string): string[] {
-  const service = processTemplate.slice(processTemplate.indexOf("\nDynamicUser="), processTemplate.indexOf("\n[Install]"));
-  return service
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("#"))
-    .map((l) => l.replaceAll("{{app}}", app));
 }

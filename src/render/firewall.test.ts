@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
@@ -54,7 +54,7 @@ describe("server/firewall.sh with the real nft", () => {
     writeFileSync(join(dir, "hello.ports"), renderFirewallPorts(cfg)!);
     writeFileSync(join(dir, "other.ports"), renderFirewallPorts({ ...cfg, app: "other", firewall: { allow: [80, 8443] } })!);
     const sshd = Bun.spawnSync(["sshd", "-T"], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
-    const sshPorts = [...sshd.matchAll(/^port (\d+)$/gm)].map((m) => Number(m[1]));
+    const sshPorts = [...sshd.matchAll(/^(?:port (\d+)|listenaddress \S+:(\d+))/gm)].map((m) => Number(m[1] ?? m[2]));
     const want = [...new Set([22, 80, 443, 8443, ...(sshPorts.length ? sshPorts : [22])])].sort((a, b) => a - b);
     const r = Bun.spawnSync(
       ["unshare", "-n", "bash", "-c", `set -e; nft add table inet mine; env -u SSH_CONNECTION bash ${dir}/apply; bash ${dir}/apply >/dev/null; nft list ruleset`],
@@ -84,5 +84,71 @@ describe("server/firewall.sh with the real nft", () => {
     const r = Bun.spawnSync(["unshare", "-n", "bash", "-c", `bash ${dir}/apply; echo "rc=$?"; nft list ruleset`], { stdout: "pipe", stderr: "pipe" });
     expect(r.stderr.toString()).toContain("firewall: bad port");
     expect(r.stdout.toString()).toBe("rc=1\n");
+  });
+});
+
+// The SSH ports the script admits are the ports sshd listens on. Its `sshd -T` is a stand-in on
+// PATH: the real sshd reading a config of the test's (so the lines are what OpenSSH really
+// prints), or fixed text for what this sshd cannot print; nft is a stand-in that keeps the
+// ruleset, so nothing is applied and no root is needed for the script itself.
+describe("server/firewall.sh: the SSH ports are sshd's (port and listenaddress lines)", () => {
+  /** Runs a copy of the script with `sshd` printing what `sshdBody` does; the admitted TCP ports, sorted. */
+  function admitted(sshdBody: string) {
+    const dir = tempDir();
+    cpSync(script, join(dir, "apply"));
+    mkdirSync(join(dir, "tools"));
+    writeFileSync(join(dir, "tools", "sshd"), `#!/bin/sh\n${sshdBody}\n`, { mode: 0o755 });
+    writeFileSync(join(dir, "tools", "nft"), `#!/bin/sh\ncat > '${dir}/ruleset'\n`, { mode: 0o755 });
+    // No SSH_CONNECTION: as at boot, where no session's port is added.
+    const r = Bun.spawnSync([requireTool("bash"), join(dir, "apply")], {
+      env: { PATH: `${join(dir, "tools")}:/usr/bin:/bin` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if (r.exitCode !== 0) return { code: r.exitCode, err: r.stderr.toString() };
+    const line = /tcp dport \{ ([0-9, ]+) \} accept/.exec(readFileSync(join(dir, "ruleset"), "utf8"));
+    return { code: 0, err: r.stderr.toString(), ports: line ? line[1]!.split(", ").map(Number).sort((a, b) => a - b) : [] };
+  }
+
+  /** A stand-in that is the real sshd reading `config` (plus a host key, which -T wants). */
+  function realSshd(config: string): string {
+    const sshd = requireTool("sshd");
+    const dir = tempDir();
+    const gen = Bun.spawnSync([requireTool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hostkey")], { stderr: "pipe" });
+    if (gen.exitCode !== 0) throw new Error(`ssh-keygen: ${gen.stderr}`);
+    writeFileSync(join(dir, "sshd_config"), `${config}\nHostKey ${join(dir, "hostkey")}\n`);
+    return `exec '${sshd}' -f '${join(dir, "sshd_config")}' "$@"`;
+  }
+
+  // [sshd_config, ports admitted]. sshd -T always prints `port 22` unless Port says otherwise,
+  // even when every ListenAddress names its own port (sshd then does not listen on 22): the
+  // union admits 22 as well, as firewall.allow's default does anyway.
+  const table: [string, number[]][] = [
+    ["", [22]],
+    ["Port 2200", [2200]],
+    ["ListenAddress 0.0.0.0:2222", [22, 2222]],
+    ["ListenAddress [::]:2222", [22, 2222]],
+    ["ListenAddress 0.0.0.0:2222\nListenAddress [::]:2222", [22, 2222]],
+    ["Port 2200\nListenAddress 0.0.0.0\nListenAddress 127.0.0.1:2201\nListenAddress [::1]:2202", [2200, 2201, 2202]],
+  ];
+  for (const [config, ports] of table) {
+    test(`real sshd -T with ${JSON.stringify(config || "(defaults)")}: TCP ${ports.join(", ")}`, () => {
+      expect(admitted(realSshd(config))).toEqual({ code: 0, err: "", ports });
+    });
+  }
+
+  test("a listenaddress with a routing domain (OpenSSH 7.8+ prints ` rdomain NAME` after it)", () => {
+    const out = "port 22\nlistenaddress [::]:22\nlistenaddress 10.0.0.5:2222 rdomain vrf-mgmt\nlistenaddress [fe80::1%eth0]:2223";
+    expect(admitted(`printf '%s\\n' '${out.split("\n").join("' '")}'`)).toEqual({ code: 0, err: "", ports: [22, 2222, 2223] });
+  });
+
+  test("sshd -T failing (a broken config): port 22", () => {
+    expect(admitted("echo 'sshd: bad config' >&2; exit 255")).toEqual({ code: 0, err: "", ports: [22] });
+  });
+
+  test("a listenaddress whose port is not a number is refused, naming it", () => {
+    const r = admitted("printf 'port 22\\nlistenaddress 0.0.0.0:ssh\\n'");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("firewall: bad port ssh");
   });
 });

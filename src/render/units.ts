@@ -59,6 +59,20 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
 }
 
 /**
+ * The process units' identity and sandbox (systemd/process@.service from DynamicUser= on,
+ * for app `app`), one `Key=value` each: what the release phase (src/plan/release-phase.ts)
+ * and switch.sh's `exec` give their transient units, so they run as the app's processes do.
+ */
+export function processHardening(app: string): string[] {
+  const service = processTemplate.slice(processTemplate.indexOf("\nDynamicUser="), processTemplate.indexOf("\n[Install]"));
+  return service
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.replaceAll("{{app}}", checkApp(app)));
+}
+
+/**
  * `APP-restart.{service,timer}`: the scheduled zero-downtime restart; null without [restart].
  * A host's stagger (restart.offsetSec, src/plan/fleet.ts) is a sleep before the switch: the
  * timers all fire at `at`, each host waits its offset, then its own random delay is the

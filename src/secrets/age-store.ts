@@ -7,7 +7,7 @@ import { Decrypter, Encrypter, armor } from "age-encryption";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { ConfigError, OperationError, type ConfigProblem } from "../errors.ts";
-import { formatSecretsText, parseSecretsText } from "./dotenv.ts";
+import { emptyValues, formatSecretsText, parseSecretsText } from "./dotenv.ts";
 import type { AgeIdentity } from "./identity.ts";
 import type { SecretStore, SecretsSettings } from "./store.ts";
 
@@ -50,7 +50,7 @@ export function ageStore(files: AgeFiles, identity: () => Promise<AgeIdentity>):
             `or create it with \`qdeploy secrets set\``,
         );
       }
-      return {}; // no `secrets set` yet for this environment: it has no secrets
+      return emptyValues(); // no `secrets set` yet for this environment: it has no secrets
     },
   };
 }

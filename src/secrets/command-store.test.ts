@@ -49,6 +49,25 @@ describe("command store", () => {
     expect(err.message).toContain('cannot run "qdeploy-no-such-tool"');
   });
 
+  test("a command that gives no answer within timeoutMs is killed with what it started, and is an error", async () => {
+    const root = await realpath(await mkdtemp(join(tmpdir(), "qdeploy-cmd-test-")));
+    try {
+      const started = Date.now();
+      // The background sleep holds the pipes open: the error must not wait for it.
+      const err = await loadSecrets(cfg(["sh", "-c", "sleep 3 & echo $! > child.pid; sleep 3; echo A=1"], root), { environ, timeoutMs: 200 }).catch((e) => e);
+      expect(err).toBeInstanceOf(OperationError);
+      expect(err.message).toBe("secrets.command (sh) gave no answer within 0.2 s: stopped; run it yourself to see where it waits");
+      expect(Date.now() - started).toBeLessThan(1500);
+      const child = (await Bun.file(join(root, "child.pid")).text()).trim();
+      // Gone, or a zombie waiting for its reaper: not running.
+      const running = async () => (await Bun.file(`/proc/${child}/stat`).text().catch(() => "")).split(" ")[2] ?? "";
+      for (let i = 0; i < 20 && !["", "Z"].includes(await running()); i++) await Bun.sleep(50);
+      expect(["", "Z"]).toContain(await running());
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test("an empty command is a config error", async () => {
     await expect(loadSecrets(cfg([]), { environ })).rejects.toBeInstanceOf(ConfigError);
   });

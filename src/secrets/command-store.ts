@@ -2,7 +2,8 @@
  * store = "command": secrets.command is an argv whose standard output is KEY=VALUE lines
  * (dotenv, read as the npm dotenv package reads it), so `sops -d`, `op inject`, `vault kv get` or `aws ssm` work without
  * qdeploy knowing them. Run without a shell. Its stdout holds secrets and is never shown;
- * on failure only its stderr's tail is.
+ * on failure only its stderr's tail is. With a timeout (qdeploy serve's webhook check) a command
+ * that hangs (a vault that does not answer) is killed and is an error.
  */
 import { ConfigError, OperationError } from "../errors.ts";
 import { parseDotenv } from "./dotenv.ts";
@@ -12,8 +13,8 @@ import type { SecretStore } from "./store.ts";
 
 const STDERR_TAIL_LINES = 15;
 
-/** Runs `argv` in `cwd` with `environ` (less QDEPLOY_AGE_KEY) as its environment and parses what it prints. */
-export function commandStore(argv: string[], cwd: string, environ: Record<string, string | undefined>): SecretStore {
+/** Runs `argv` in `cwd` with `environ` (less QDEPLOY_AGE_KEY) as its environment and parses what it prints; killed after `timeoutMs` if given. */
+export function commandStore(argv: string[], cwd: string, environ: Record<string, string | undefined>, timeoutMs?: number): SecretStore {
   const name = argv[0] ?? "";
   return {
     kind: "command",
@@ -26,18 +27,22 @@ export function commandStore(argv: string[], cwd: string, environ: Record<string
       const env = childEnviron(environ);
       let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
       try {
-        proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        // With a timeout, its own process group, so that the kill reaches what it started too.
+        proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: timeoutMs !== undefined });
       } catch (e) {
         throw new OperationError(
           `secrets.command: cannot run "${name}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ` +
             `is it installed and on PATH?`,
         );
       }
-      const [stdout, stderr, code] = await Promise.all([
-        new Response(proc.stdout).text(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
+      const [stdout, stderr, code] = await withTimeout(
+        Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]),
+        timeoutMs,
+        () => {
+          killGroup(proc.pid);
+          return new OperationError(`secrets.command (${name}) gave no answer within ${timeoutMs! / 1000} s: stopped; run it yourself to see where it waits`);
+        },
+      );
       const { values, problems } = parseDotenv(stdout);
       if (code !== 0) {
         // stderr should not hold secrets, but a tool may echo part of what it printed.
@@ -61,4 +66,26 @@ export function commandStore(argv: string[], cwd: string, environ: Record<string
       return values;
     },
   };
+}
+
+/**
+ * `work`, or `onTimeout()`'s error after `ms`. The race does not wait for the pipes to close:
+ * a child the command started (`sh -c "vault ... &"`) may hold them open after the kill.
+ */
+function withTimeout<T>(work: Promise<T>, ms: number | undefined, onTimeout: () => Error): Promise<T> {
+  if (ms === undefined) return work;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** SIGKILL to the process group `pid` leads (spawned detached); it may be gone already. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // ESRCH: it ended meanwhile.
+  }
 }

@@ -242,6 +242,17 @@ describe("secrets import", () => {
     expect(data).toEqual([{ env: "prod", set: ["A", "C"], added: ["C"], changed: ["A"], file: "secrets/prod.env.age" }]);
   });
 
+  test("__proto__ and constructor are names like any other: imported, reported as added, read back", async () => {
+    const data: unknown[] = [];
+    const p = await file("__proto__=x\nconstructor=y\n");
+    expect(await runSecretsCommand(["import", "prod", p], cfg(), io({ data: (v) => data.push(v) }), { json: true })).toBe(0);
+    expect(data).toEqual([{ env: "prod", set: ["__proto__", "constructor"], added: ["__proto__", "constructor"], changed: [], file: "secrets/prod.env.age" }]);
+    expect(Object.entries(await read())).toEqual([["__proto__", "x"], ["constructor", "y"]]);
+    // A name never set is not there, whatever Object.prototype holds.
+    expect(await runSecretsCommand(["unset", "prod", "toString"], cfg(), io())).toBe(0);
+    expect(err).toContain("not set in prod, nothing to remove: toString");
+  });
+
   test("every problem in the file is reported, by line, and nothing is written", async () => {
     await runSecretsCommand(["set", "prod", "A=1"], cfg(), io());
     const before = await readFile(join(root, "secrets", "prod.env.age"));

@@ -19,7 +19,7 @@ import {
   writeSecretsFile,
   type AgeFiles,
 } from "./age-store.ts";
-import { dotenvValueProblem, formatDotenv, parseDotenv, secretNameProblem, type DotenvProblem } from "./dotenv.ts";
+import { dotenvValueProblem, emptyValues, formatDotenv, parseDotenv, secretNameProblem, type DotenvProblem } from "./dotenv.ts";
 import { childEnviron, resolveIdentity, type AgeIdentity } from "./identity.ts";
 import { loadSecrets } from "./store.ts";
 
@@ -181,7 +181,7 @@ async function cmdSet(ctx: Ctx, args: string[]): Promise<number> {
     if (problem) throw new UsageError(`qdeploy secrets set: ${p.name}: ${problem}`);
   }
   const identity = await identityFor(ctx);
-  const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
+  const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? emptyValues();
   for (const p of parsed) current[p.name] = p.value!;
   await save(ctx, env, files, identity, current);
   const names = parsed.map((p) => p.name);
@@ -277,7 +277,7 @@ async function cmdEdit(ctx: Ctx, args: string[]): Promise<number> {
   if (!env || extra.length) throw new UsageError(`qdeploy secrets edit: needs exactly ENV\n${SECRETS_USAGE}`);
   const files = await ageOnly(ctx, env);
   const identity = await identityFor(ctx);
-  const before = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
+  const before = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? emptyValues();
   const editor = (ctx.io.environ.VISUAL || ctx.io.environ.EDITOR || "vi").trim().split(/\s+/);
 
   // tmpfs when there is one: the plaintext then never reaches a disk.
@@ -390,7 +390,7 @@ async function cmdImport(ctx: Ctx, args: string[]): Promise<number> {
   const names = Object.keys(values);
   if (!names.length) throw new UsageError(`qdeploy secrets import: ${shown} has no KEY=VALUE lines: nothing was set in ${env}`);
   const identity = await identityFor(ctx);
-  const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? {};
+  const current = (await readSecretsFile(files.file, async () => identity, files.show(files.file))) ?? emptyValues();
   const changed = names.filter((n) => n in current && current[n] !== values[n]);
   const added = names.filter((n) => !(n in current));
   Object.assign(current, values);

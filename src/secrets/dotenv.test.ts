@@ -237,3 +237,26 @@ test.each([
   if (expected === null) expect(p).toBeNull();
   else expect(p).toContain(expected);
 });
+
+describe("names that are also Object.prototype's are ordinary names", () => {
+  // Written `["__proto__"]`: a literal's `__proto__:` would set its prototype instead.
+  const text = "__proto__=x\nconstructor=y\ntoString=z\n";
+  const expected: [string, string][] = [["__proto__", "x"], ["constructor", "y"], ["toString", "z"]];
+
+  test.each([
+    ["parseDotenv", (t: string) => parseDotenv(t)],
+    ["parseLegacyDotenv", (t: string) => parseLegacyDotenv(t)],
+    ["parseSecretsText", (t: string) => parseSecretsText(`${SECRETS_FORMAT_LINE}\n${t}`)],
+  ])("%s keeps __proto__, and a name it was not given is not there", (_, parse) => {
+    const { values, problems } = parse(text);
+    expect(problems).toEqual([]);
+    expect(Object.entries(values)).toEqual(expected);
+    const empty = parse("A=1\n").values;
+    expect<unknown[]>(["constructor" in empty, "toString" in empty, empty.constructor, empty.hasOwnProperty]).toEqual([false, false, undefined, undefined]);
+  });
+
+  test("they survive formatDotenv and a second read", () => {
+    const { values } = parseDotenv(text);
+    expect(Object.entries(parseDotenv(formatDotenv(values)).values)).toEqual(expected);
+  });
+});

@@ -34,6 +34,15 @@ export function secretNameProblem(name: string): string | null {
 }
 
 /**
+ * An empty record of names and values with no prototype: `__proto__`, `constructor` and
+ * `toString` are then names like any other (on `{}`, setting `__proto__` is silently
+ * dropped and `constructor in values` is true before anything is set).
+ */
+export function emptyValues(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
+}
+
+/**
  * Parses dotenv text into names and values (in file order), with every problem found.
  * `writable`: a value that formatDotenv could not write back is a problem too (for text
  * that qdeploy stores: `secrets edit`, `secrets import`).
@@ -44,7 +53,7 @@ export function parseDotenv(
 ): { values: Record<string, string>; problems: DotenvProblem[] } {
   // As dotenv: CRLF and lone CR are line ends; a byte-order mark is leading whitespace.
   const src = text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
-  const values: Record<string, string> = {};
+  const values = emptyValues();
   const firstLine = new Map<string, number>();
   const problems: DotenvProblem[] = [];
   let pos = 0;
@@ -213,7 +222,7 @@ export function parseSecretsText(text: string): { values: Record<string, string>
  * line; `KEY="..."` with `\n`, `\r`, `\\`, `\"` escapes; `#` lines skipped.
  */
 export function parseLegacyDotenv(text: string): { values: Record<string, string>; problems: DotenvProblem[] } {
-  const values: Record<string, string> = {};
+  const values = emptyValues();
   const firstLine = new Map<string, number>();
   const problems: DotenvProblem[] = [];
   text.split("\n").forEach((raw, i) => {

@@ -33,6 +33,8 @@ export interface SecretsTarget {
 export interface SecretsOptions {
   identityFile?: string;
   environ?: Record<string, string | undefined>;
+  /** store = "command": how long the command may take (default: no limit; a terminal user can press Ctrl-C, a server cannot). */
+  timeoutMs?: number;
 }
 
 /** The store `cfg.secrets` describes; age never creates an identity here (a deploy must not invent keys). */
@@ -47,7 +49,7 @@ export function openSecretStore(cfg: SecretsTarget, opts: SecretsOptions = {}): 
     case "env":
       return envStore(s.names ?? [], environ);
     case "command":
-      return commandStore(s.command ?? [], cfg.root, environ);
+      return commandStore(s.command ?? [], cfg.root, environ, opts.timeoutMs);
     default:
       throw new ConfigError([
         { file: "deploy.toml", path: "secrets.store", message: 'must be "age", "env" or "command"' },

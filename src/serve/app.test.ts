@@ -55,4 +55,23 @@ describe("createApp: health, auth, errors", () => {
     expect(text).toContain("$argon2id$");
     expect((await import("node:fs")).statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  test("no page can be framed by another site (clickjacking): every answer says so, pages, their errors and the API alike", async () => {
+    const f = fakeServe();
+    const app = createApp(f.deps);
+    const cookie = { headers: { cookie: `qdeploy_token=${await f.token("deploy")}` } };
+    const answers = [
+      await app.request("/login"),
+      await app.request("/", cookie),
+      await app.request("/"), // no token
+      await app.request("/env/nope", cookie),
+      await app.request("/login", { method: "POST", body: new URLSearchParams({ token: "qdp_nope" }), headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost" } }),
+      await app.request("/api/v2/nothing"),
+      await app.request("/healthz"),
+    ];
+    for (const res of answers) {
+      expect([res.status, res.headers.get("content-security-policy"), res.headers.get("x-frame-options")]).toEqual([res.status, "frame-ancestors 'none'", "DENY"]);
+    }
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 303, 404, 401, 404, 200]);
+  });
 });

@@ -16,6 +16,14 @@ export type ServeEnv = { Variables: { token: TokenEntry } };
 /** The whole app: /healthz, /api/v1, /hooks, and the dashboard at /. */
 export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   const app = new Hono<ServeEnv>();
+  // No other site may frame a page (clickjacking: a hidden dashboard under a decoy's clicks,
+  // rollback and restart buttons included). Every answer, not only the pages: an error page
+  // or a JSON answer framed is no better, and one rule cannot miss a new route.
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set("Content-Security-Policy", "frame-ancestors 'none'");
+    c.res.headers.set("X-Frame-Options", "DENY"); // for browsers without CSP's frame-ancestors
+  });
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/api/v1", apiRoutes(deps));
   app.route("/hooks", hookRoutes(deps));

@@ -47,6 +47,8 @@ export interface ServeDeps {
   tokens: TokenStore;
   runs: Runs;
   now(): Date;
+  /** The server's own log (stderr): what a request's answer must not say, e.g. why a webhook secret could not be read. */
+  log(line: string): void;
   /** Lets go of what the deps hold open (kept SSH connections) when the server stops. */
   close?(): Promise<void>;
 }
@@ -55,7 +57,12 @@ export interface RealDepsOptions {
   configFile: string;
   identityFile?: string;
   tokenFile?: string;
+  /** The server's log; default stderr. */
+  log?: (line: string) => void;
 }
+
+/** How long secrets.command may take to give the webhook secret (GitHub gives up after 10 s). */
+const WEBHOOK_SECRET_TIMEOUT_MS = 8000;
 
 /** The deps `qdeploy serve` runs with: SSH, the secret store, git. */
 export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
@@ -83,11 +90,12 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
       lockWaitSec: 0,
       ...(o.identityFile !== undefined && { identityFile: o.identityFile }),
     }),
-    secret: async (cfg, name) => (await loadSecrets(cfg, { identityFile: o.identityFile }))[name],
+    secret: async (cfg, name) => (await loadSecrets(cfg, { identityFile: o.identityFile, timeoutMs: WEBHOOK_SECRET_TIMEOUT_MS }))[name],
     checkout: (ref, events) => checkoutCommit({ configFile: path.resolve(o.configFile), remote: serve.remote, ref, events }),
     tokens: new TokenStore(o.tokenFile ?? defaultTokenFile(app)),
     runs: new Runs(),
     now: () => new Date(),
+    log: o.log ?? ((line) => console.error(line)),
     close: () => pool.closeAll(),
   };
 }

@@ -2,22 +2,27 @@ import { describe, expect, test } from "bun:test";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { fakeServe } from "../../test/fixtures/serve-deps.ts";
 import type { FakeHost } from "../../test/fixtures/recording-remote.ts";
+import { OperationError } from "../errors.ts";
 import { createApp } from "./app.ts";
+import type { ServeDeps } from "./deps.ts";
 import { sign } from "./signature.ts";
 
 const SECRET = "hook-secret-Value-1";
 const SHA = "c0ffee".padEnd(40, "1");
 const OLD = "20261201000000";
 
-function setup(o: { branches?: Record<string, string>; secrets?: Record<string, string>; secretsByEnv?: Record<string, Record<string, string>>; host?: Partial<FakeHost>; staging?: boolean } = {}) {
+function setup(o: { branches?: Record<string, string>; secrets?: Record<string, string>; secretsByEnv?: Record<string, Record<string, string>>; host?: Partial<FakeHost>; staging?: boolean; now?: () => Date; secret?: ServeDeps["secret"] } = {}) {
   const cfg = { ...helloConfig, serve: { ...helloConfig.serve, branches: o.branches ?? { main: "prod" } } };
   const environments: Record<string, FakeHost[]> = { prod: [{ label: "root@h1:22", live: OLD, releases: [OLD], ...o.host }] };
   if (o.staging) environments.staging = [{ label: "root@s1:22", live: OLD, releases: [OLD] }];
-  const f = fakeServe({ cfg, secrets: o.secrets ?? { WEBHOOK_SECRET: SECRET }, ...(o.secretsByEnv && { secretsByEnv: o.secretsByEnv }), environments });
+  const f = fakeServe({ cfg, secrets: o.secrets ?? { WEBHOOK_SECRET: SECRET }, ...(o.secretsByEnv && { secretsByEnv: o.secretsByEnv }), ...(o.now && { now: o.now }), environments });
+  if (o.secret) f.deps.secret = o.secret;
   return { f, app: createApp(f.deps) };
 }
 
-const pushPayload = (ref = "refs/heads/main", after = SHA, extra: object = {}) => JSON.stringify({ ref, after, repository: { full_name: "acme/hello" }, ...extra });
+/** GitHub's push payload: the branch, the commit, and when it was pushed (Unix seconds, as GitHub sends it). */
+const pushPayload = (ref = "refs/heads/main", after = SHA, extra: object = {}, pushedAt = Math.floor(Date.now() / 1000)) =>
+  JSON.stringify({ ref, after, repository: { full_name: "acme/hello", pushed_at: pushedAt }, ...extra });
 
 function github(body: string, o: { event?: string; delivery?: string | null; signature?: string | null } = {}) {
   const headers: Record<string, string> = { "content-type": "application/json", "x-github-event": o.event ?? "push" };
@@ -81,7 +86,70 @@ describe("POST /hooks/github", () => {
     expect(f.deps.runs.list()).toHaveLength(0);
     const none = setup({ secrets: {} });
     const unset = await answer(await none.app.request("/hooks/github", github(body)));
-    expect([unset.status, unset.error?.message]).toEqual([401, "the webhook secret WEBHOOK_SECRET is not in the secret store: qdeploy secrets set ENV WEBHOOK_SECRET"]);
+    expect([unset.status, unset.error?.message]).toEqual([401, "X-Hub-Signature-256 does not match the body signed with WEBHOOK_SECRET"]);
+    expect(none.f.serverLog).toEqual(["webhooks: the secret store of prod has no WEBHOOK_SECRET: qdeploy secrets set prod WEBHOOK_SECRET"]);
+  });
+
+  test("requests that cannot be valid are cheap: each environment's store is read once a minute, whatever comes", async () => {
+    let clock = Date.parse("2026-12-02T10:00:00Z");
+    let reads = 0;
+    const { app } = setup({ now: () => new Date(clock), secret: async () => (reads++, SECRET) });
+    const body = pushPayload();
+    const zero = `sha256=${"0".repeat(64)}`;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => app.request("/hooks/github", github(body, { signature: zero }))));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(401));
+    for (let i = 0; i < 5; i++) expect((await app.request("/hooks/github", github(body, { signature: zero }))).status).toBe(401);
+    expect(reads).toBe(1);
+    // Read again after a minute: a changed secret is used within one.
+    clock += 61_000;
+    expect((await app.request("/hooks/github", github(body, { signature: zero }))).status).toBe(401);
+    expect(reads).toBe(2);
+  });
+
+  test("a store that cannot be read: a generic 401, read again after 10 s at most; the reason (never in the answer) goes to the server's log", async () => {
+    let clock = Date.parse("2026-12-02T10:00:00Z");
+    let reads = 0;
+    const failure = "secrets.command (vault) exited with 2: fix the command or its login\n  stderr:\n    Error: Get https://vault.internal.example:8200/v1/kv/prod: permission denied";
+    const { f, app } = setup({ now: () => new Date(clock), secret: async () => { reads++; throw new OperationError(failure); } });
+    const body = pushPayload();
+    for (let i = 0; i < 3; i++) {
+      const a = await answer(await app.request("/hooks/github", github(body)));
+      expect([a.status, a.error?.kind, a.error?.message]).toEqual([401, "unauthorized", "X-Hub-Signature-256 does not match the body signed with WEBHOOK_SECRET"]);
+      expect(JSON.stringify(a)).not.toContain("vault");
+    }
+    expect(reads).toBe(1);
+    expect(f.serverLog).toEqual([`webhooks: the secret store of prod cannot be read: ${failure}`]);
+    clock += 11_000;
+    await app.request("/hooks/github", github(body));
+    expect(reads).toBe(2);
+    expect(f.deps.runs.list()).toHaveLength(0);
+  });
+
+  test("branch names that are Object's own keys deploy nowhere (constructor, __proto__, toString)", async () => {
+    const { f, app } = setup();
+    for (const branch of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const a = await answer(await app.request("/hooks/github", github(pushPayload(`refs/heads/${branch}`))));
+      expect([a.status, a.error?.message]).toEqual([422, `refs/heads/${branch} deploys nowhere; [serve.branches] maps main -> prod`]);
+    }
+    expect(f.deps.runs.list()).toHaveLength(0);
+  });
+
+  test("a push more than an hour old, or more than 5 minutes ahead, is refused as a replay; one without its time is a 400", async () => {
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    const { f, app } = setup({ now: () => new Date(now) });
+    const sec = (ms: number) => Math.floor(ms / 1000);
+    const old = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", SHA, {}, sec(now - 3601_000)), { delivery: "d-old" })));
+    expect([old.status, old.error?.kind, old.error?.message]).toEqual([409, "replay", "delivery d-old was sent at 2026-12-02T08:59:59Z, more than 1 hour ago: refused as a possible replay"]);
+    const ahead = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", SHA, {}, sec(now + 301_000)), { delivery: "d-ahead" })));
+    expect([ahead.status, ahead.error?.kind, ahead.error?.message]).toEqual([409, "replay", "delivery d-ahead was sent at 2026-12-02T10:05:01Z, more than 5 minutes ahead of this server's clock: refused as a possible replay"]);
+    const noTime = JSON.stringify({ ref: "refs/heads/main", after: SHA, repository: { full_name: "acme/hello" } });
+    const none = await answer(await app.request("/hooks/github", github(noTime)));
+    expect([none.status, none.error?.message]).toEqual([400, "the payload has no repository.pushed_at (GitHub sends the push's time): it cannot be told from a replay"]);
+    expect(f.deps.runs.list()).toHaveLength(0);
+    // Within the hour (GitHub's clock a little ahead of ours is fine) it deploys.
+    const fresh = await answer(await app.request("/hooks/github", github(pushPayload("refs/heads/main", SHA, {}, sec(now + 30_000)))));
+    expect(fresh.status).toBe(202);
+    await f.deps.runs.get(fresh.run!.id)!.done;
   });
 
   test("ping is answered; other events, no delivery id, an unmapped or deleted branch are 4xx with the reason", async () => {
@@ -159,7 +227,11 @@ describe("POST /hooks/deploy", () => {
       [deploy(body, { signature: null }), 401, "no X-Qdeploy-Signature-256 (sha256=HMAC-SHA256 of the body with the webhook secret)"],
       [deploy(JSON.stringify({ ref: "main" })), 400, 'body: "environment" (a string) is required'],
       [deploy(req({ ref: undefined })), 400, 'body: "ref" (a branch, tag or commit) is required'],
-      [deploy(req({ environment: "staging" })), 404, 'no environment "staging"'],
+      // An unknown environment answers as a bad signature does: the answer names no environment.
+      [deploy(req({ environment: "staging" })), 401, "X-Qdeploy-Signature-256 does not match the body signed with WEBHOOK_SECRET"],
+      [deploy(req({ environment: "constructor" })), 401, "X-Qdeploy-Signature-256 does not match the body signed with WEBHOOK_SECRET"],
+      [deploy(req({ time: "yesterday" })), 400, 'body: "time" (when the request was made, Unix seconds) must be a number'],
+      [deploy(req({ delivery: "ci-far", time: 1e300 })), 409, "delivery ci-far was sent at 1e+300 (Unix seconds), more than 5 minutes ahead of this server's clock: refused as a possible replay"],
       [deploy(req({ delivery: undefined })), 400, 'body: "delivery" (an id unique to this request, e.g. the CI job\'s) is required'],
     ];
     for (const [r, status, message] of cases) {
@@ -167,5 +239,15 @@ describe("POST /hooks/deploy", () => {
       expect([a.status, a.error?.message]).toEqual([status, message]);
     }
     expect(f.deps.runs.list()).toHaveLength(1);
+  });
+
+  test("a signed time (Unix seconds) bounds the delivery: an hour old is refused however many came since; within it, it deploys", async () => {
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    const { f, app } = setup({ branches: {}, now: () => new Date(now) });
+    const old = await answer(await app.request("/hooks/deploy", deploy(req({ delivery: "ci-7", time: now / 1000 - 7200 }))));
+    expect([old.status, old.error?.kind, old.error?.message]).toEqual([409, "replay", "delivery ci-7 was sent at 2026-12-02T08:00:00Z, more than 1 hour ago: refused as a possible replay"]);
+    const ok = await answer(await app.request("/hooks/deploy", deploy(req({ delivery: "ci-8", time: now / 1000 - 60 }))));
+    expect(ok.status).toBe(202);
+    await f.deps.runs.get(ok.run!.id)!.done;
   });
 });

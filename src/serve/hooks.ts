@@ -1,10 +1,13 @@
 /**
  * Deploy webhooks, /hooks. They take no token: each request is signed with the webhook
  * secret (HMAC-SHA256 of the body, ./signature.ts), a secret of the target environment's own
- * store that the app never sees ([serve] webhook_secret). A delivery is handled once.
+ * store that the app never sees ([serve] webhook_secret), read at most once a minute
+ * (./webhook-secrets.ts). Until the signature matches, the sender is nobody: every failure is
+ * the same 401, which names no environment and says nothing of the store. A delivery is handled
+ * once, and one with a signed time only within the hour after it (./deliveries.ts).
  *
  *   POST /hooks/github  GitHub's push event: [serve.branches] says which environment a branch deploys.
- *   POST /hooks/deploy  any CI: {"environment": "prod", "ref": "SHA or branch", "delivery": "ID"}.
+ *   POST /hooks/deploy  any CI: {"environment": "prod", "ref": "SHA or branch", "delivery": "ID", "time": UNIX_SECONDS}.
  *
  * A hook is answered as soon as its run starts (GitHub gives up after 10 s); a push that comes
  * while that environment deploys waits for it, and only the newest one waiting is deployed.
@@ -17,9 +20,10 @@ import path from "node:path";
 import { AuthError, NotFoundError, OperationError, ReplayError, UsageError } from "../errors.ts";
 import { startPush } from "./actions.ts";
 import type { ServeEnv } from "./app.ts";
-import { DeliveryLog } from "./deliveries.ts";
+import { checkSentAt, DeliveryLog } from "./deliveries.ts";
 import type { ServeDeps } from "./deps.ts";
 import { SIGNATURE, verifySignature } from "./signature.ts";
+import { WebhookSecrets } from "./webhook-secrets.ts";
 
 const ZERO_COMMIT = /^0+$/;
 
@@ -31,7 +35,17 @@ interface Waiting {
 
 export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
   const hooks = new Hono<ServeEnv>();
-  const deliveries = new DeliveryLog(path.join(deps.stateDir, "deliveries"));
+  const now = () => deps.now().getTime();
+  const deliveries = new DeliveryLog(path.join(deps.stateDir, "deliveries"), now);
+  const secrets = new WebhookSecrets(async (env) => deps.secret(await deps.load(env), deps.serve.webhookSecret), { name: deps.serve.webhookSecret, now, log: deps.log });
+  /** AuthError unless the signature is one of these environments' secrets'. */
+  const requireSigned = async (envs: string[], raw: Uint8Array, header: string, name: string): Promise<void> => {
+    for (const env of envs) {
+      const secret = await secrets.get(env);
+      if (secret && verifySignature(secret, raw, header)) return;
+    }
+    throw badSignature(deps, name);
+  };
   const waiting = new Map<string, Waiting>();
   // GitHub's payloads are at most 25 MB; nothing else needs more.
   hooks.use("*", bodyLimit({ maxSize: 25 * 1024 * 1024, onError: () => { throw new UsageError("the body is larger than 25 MB"); } }));
@@ -70,39 +84,43 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
     const event = c.req.header("x-github-event");
     if (event !== "push") {
       // Nothing is deployed: any mapped environment's secret proves the sender.
-      await requireSigned(deps, targets, raw, signature, "X-Hub-Signature-256");
+      await requireSigned(targets, raw, signature, "X-Hub-Signature-256");
       if (event === "ping") return c.json({ ok: true, pong: true });
       throw new UsageError(`X-GitHub-Event "${event ?? ""}" is not handled: send push events only`);
     }
-    const payload = parseJson(raw) as { ref?: unknown; after?: unknown; deleted?: unknown };
+    const payload = parseJson(raw) as { ref?: unknown; after?: unknown; deleted?: unknown; repository?: { pushed_at?: unknown } };
     const branch = typeof payload.ref === "string" && payload.ref.startsWith("refs/heads/") ? payload.ref.slice("refs/heads/".length) : null;
-    const env = branch === null ? undefined : branches[branch];
+    // Own keys only: a branch named constructor or __proto__ must not find Object.prototype's.
+    const env = branch !== null && Object.hasOwn(branches, branch) ? branches[branch] : undefined;
     if (!env) {
-      await requireSigned(deps, targets, raw, signature, "X-Hub-Signature-256");
+      await requireSigned(targets, raw, signature, "X-Hub-Signature-256");
       const mapping = Object.entries(branches).map(([b, e]) => `${b} -> ${e}`).join(", ");
       throw new OperationError(`${String(payload.ref)} deploys nowhere; [serve.branches] maps ${mapping}`);
     }
     // Only the target environment's secret may deploy it: staging's CI cannot push to production.
-    await requireSigned(deps, [env], raw, signature, "X-Hub-Signature-256");
+    await requireSigned([env], raw, signature, "X-Hub-Signature-256");
     if (typeof payload.after !== "string" || !/^[0-9a-f]{40,64}$/.test(payload.after)) throw new UsageError('the payload has no commit ("after")');
     if (payload.deleted === true || ZERO_COMMIT.test(payload.after)) throw new OperationError(`branch ${branch} was deleted: nothing to deploy`);
-    await claimOnce(deliveries, c.req.header("x-github-delivery"), raw, "X-GitHub-Delivery");
+    const pushedAt = pushTime(payload.repository?.pushed_at);
+    if (pushedAt === null) throw new UsageError("the payload has no repository.pushed_at (GitHub sends the push's time): it cannot be told from a replay");
+    await claimOnce(deliveries, c.req.header("x-github-delivery"), raw, "X-GitHub-Delivery", { sentMs: pushedAt, nowMs: now() });
     return deployOrWait(c, env, { ref: payload.after, by: "github" });
   });
 
   hooks.post("/deploy", async (c) => {
     const raw = new Uint8Array(await c.req.arrayBuffer());
     const signature = signatureHeader(c, "x-qdeploy-signature-256", "X-Qdeploy-Signature-256");
-    const body = parseJson(raw) as { environment?: unknown; ref?: unknown; delivery?: unknown };
+    const body = parseJson(raw) as { environment?: unknown; ref?: unknown; delivery?: unknown; time?: unknown };
     if (typeof body.environment !== "string") throw new UsageError('body: "environment" (a string) is required');
-    // Before the signature is checked, the answer names no environment of this server.
-    if (!deps.environments.includes(body.environment)) throw new NotFoundError(`no environment "${body.environment}"`);
     const env = body.environment;
-    await requireSigned(deps, [env], raw, signature, "X-Qdeploy-Signature-256");
+    // Before the signature is checked, an unknown environment is answered as a bad signature: the answer names none.
+    if (!deps.environments.includes(env)) throw badSignature(deps, "X-Qdeploy-Signature-256");
+    await requireSigned([env], raw, signature, "X-Qdeploy-Signature-256");
     if (typeof body.ref !== "string" || !body.ref) throw new UsageError('body: "ref" (a branch, tag or commit) is required');
     // The delivery id is in the signed body: a captured request sent again is a replay, whatever its headers.
     if (typeof body.delivery !== "string" || !body.delivery) throw new UsageError('body: "delivery" (an id unique to this request, e.g. the CI job\'s) is required');
-    await claimOnce(deliveries, body.delivery, raw, "delivery");
+    if (body.time !== undefined && (typeof body.time !== "number" || !Number.isFinite(body.time))) throw new UsageError('body: "time" (when the request was made, Unix seconds) must be a number');
+    await claimOnce(deliveries, body.delivery, raw, "delivery", body.time === undefined ? undefined : { sentMs: body.time * 1000, nowMs: now() });
     return deployOrWait(c, env, { ref: body.ref, by: "deploy-hook" });
   });
 
@@ -118,28 +136,32 @@ function signatureHeader(c: Context<ServeEnv>, header: string, name: string): st
 }
 
 /**
- * Records the delivery id and the body's hash; a replay of either is a ReplayError (409). The
- * signature covers the body, not the id header: the hash catches a signed body sent again
- * under a new id. (A new push to GitHub always has a new body: its `before`, its times.)
+ * Records the delivery id and the body's hash; a replay of either is a ReplayError (409), and so
+ * is a delivery whose signed time is too old. The signature covers the body, not the id header:
+ * the hash catches a signed body sent again under a new id. (A new push to GitHub always has a
+ * new body: its `before`, its times.)
  */
-async function claimOnce(deliveries: DeliveryLog, id: string | undefined, raw: Uint8Array, name: string): Promise<void> {
+async function claimOnce(deliveries: DeliveryLog, id: string | undefined, raw: Uint8Array, name: string, sent?: { sentMs: number; nowMs: number }): Promise<void> {
   if (!id) throw new UsageError(`no ${name}: each delivery needs an id, so a replay can be ignored`);
+  if (sent) checkSentAt(id, sent.sentMs, sent.nowMs);
   const body = `body-${createHash("sha256").update(raw).digest("hex")}`;
   if (!(await deliveries.claim([id, body]))) throw new ReplayError(`delivery ${id} was handled already; ignored`);
 }
 
-/** Checks the signature against the webhook secret of these environments; AuthError if none matches. */
-async function requireSigned(deps: ServeDeps, envs: string[], raw: Uint8Array, header: string, name: string): Promise<void> {
-  const secretName = deps.serve.webhookSecret;
-  let anySecret = false;
-  for (const env of envs) {
-    const secret = await deps.secret(await deps.load(env), secretName);
-    if (!secret) continue;
-    anySecret = true;
-    if (verifySignature(secret, raw, header)) return;
-  }
-  if (!anySecret) throw new AuthError("unauthorized", `the webhook secret ${secretName} is not in the secret store: qdeploy secrets set ENV ${secretName}`);
-  throw new AuthError("unauthorized", `${name} does not match the body signed with ${secretName}`);
+/**
+ * The one answer to a request not (yet) signed by a known environment's secret: a wrong signature,
+ * an unknown environment, a store without the secret or that cannot be read (those two the
+ * server's log says, ./webhook-secrets.ts).
+ */
+function badSignature(deps: ServeDeps, name: string): AuthError {
+  return new AuthError("unauthorized", `${name} does not match the body signed with ${deps.serve.webhookSecret}`);
+}
+
+/** GitHub's repository.pushed_at in ms: Unix seconds in push events (an ISO time elsewhere); null if absent. */
+function pushTime(v: unknown): number | null {
+  if (typeof v === "number" && Number.isFinite(v)) return v * 1000;
+  if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return Date.parse(v);
+  return null;
 }
 
 function parseJson(raw: Uint8Array): unknown {

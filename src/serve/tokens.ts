@@ -33,10 +33,23 @@ export function defaultTokenFile(app: string, environ: Record<string, string | u
 
 /** A verification stays good this long in memory, so a dashboard's requests do not each pay argon2id. */
 const CACHE_MS = 60_000;
+/**
+ * Failed checks of one token id allowed per window; past them, that id's tokens not verified
+ * before are refused without a check until the window ends. Each argon2id check costs 64 MiB
+ * and tens of milliseconds, and a token's id is no secret (it names the token in logs).
+ */
+const FAIL_LIMIT = 5;
+const FAIL_WINDOW_MS = 60_000;
 
 /** The token file: add, list, remove, verify. */
 export class TokenStore {
   private readonly verified = new Map<string, { id: string; until: number }>();
+  /** sha256 of a token whose check failed -> until when it is refused from memory. */
+  private readonly failed = new Map<string, number>();
+  /** Token id -> its failed checks in the window that ends at `until`. */
+  private readonly failures = new Map<string, { count: number; until: number }>();
+  /** Token id -> the end of the check running for it: checks of one id run one at a time. */
+  private readonly checking = new Map<string, Promise<void>>();
 
   constructor(readonly file: string, private readonly now: () => Date = () => new Date()) {}
 
@@ -94,15 +107,50 @@ export class TokenStore {
     const entry = (await this.list()).find((e) => e.id === m[1]);
     if (!entry) throw new AuthError("unauthorized", "unknown token");
     const key = createHash("sha256").update(token).digest("hex");
-    const cached = this.verified.get(key);
-    if (!(cached && cached.id === entry.id && cached.until > Date.now())) {
-      if (!(await Bun.password.verify(m[2]!, entry.hash))) throw new AuthError("unauthorized", "unknown token");
-      this.verified.set(key, { id: entry.id, until: Date.now() + CACHE_MS });
-    }
+    if (!this.knownGood(key, entry.id)) await this.check(entry, m[2]!, key);
     if (entry.expires && Date.parse(entry.expires) <= this.now().getTime()) {
       throw new AuthError("unauthorized", `token "${entry.name}" expired at ${entry.expires}`);
     }
     return entry;
+  }
+
+  private knownGood(key: string, id: string): boolean {
+    const cached = this.verified.get(key);
+    return Boolean(cached && cached.id === id && cached.until > Date.now());
+  }
+
+  /**
+   * The argon2id check of `secret` against `entry`, unless memory already answers: a token
+   * that failed before, or an id past FAIL_LIMIT failures. Checks of one id wait for each
+   * other, so a flood of bad attempts holds one check's memory, not one per request, and
+   * those that waited see the limit reached and cost nothing.
+   */
+  private async check(entry: TokenEntry, secret: string, key: string): Promise<void> {
+    const before = this.checking.get(entry.id);
+    let done = () => {};
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.checking.set(entry.id, mine);
+    try {
+      await before;
+      if (this.knownGood(key, entry.id)) return; // the same token, checked while this one waited
+      const now = this.now().getTime();
+      if ((this.failed.get(key) ?? 0) > now) throw new AuthError("unauthorized", "unknown token");
+      const f = this.failures.get(entry.id);
+      if (f && f.until > now && f.count >= FAIL_LIMIT) {
+        throw new AuthError("unauthorized", `too many failed attempts with token id ${entry.id}: refused without a check until ${new Date(f.until).toISOString()}`);
+      }
+      if (await Bun.password.verify(secret, entry.hash)) {
+        this.verified.set(key, { id: entry.id, until: Date.now() + CACHE_MS });
+        return;
+      }
+      this.failures.set(entry.id, f && f.until > now ? { count: f.count + 1, until: f.until } : { count: 1, until: now + FAIL_WINDOW_MS });
+      for (const [k, until] of this.failed) if (until <= now) this.failed.delete(k);
+      this.failed.set(key, now + FAIL_WINDOW_MS);
+      throw new AuthError("unauthorized", "unknown token");
+    } finally {
+      done();
+      if (this.checking.get(entry.id) === mine) this.checking.delete(entry.id);
+    }
   }
 
   /** Writes the file whole (temp file, then rename), 0600 in a 0700 folder. */

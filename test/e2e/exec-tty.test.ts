@@ -66,6 +66,21 @@ async function session(argv: string[], steps: [string, string | "resize"][]): Pr
   return { code, out: (out + (await new Response(p.stderr).text())).replaceAll("\r\r\n", "\r\n") };
 }
 
+/**
+ * What a process's sandbox looks like from inside (sh, reading /proc/self): no new privileges,
+ * the seccomp filter, its capability sets, its user namespace (PrivateUsers: a map of two
+ * users, not the host's whole range), and whether the host's disk and /dev/mem are in /dev.
+ */
+const SANDBOX_PROBE =
+  'grep -E "^(NoNewPrivs|Seccomp|CapBnd|CapEff):" /proc/self/status | tr -s "\t " " "; echo "uid_map lines: $(wc -l < /proc/self/uid_map)"; ' +
+  'echo "host devices: $(ls /dev | grep -cE "^(vda|sda|mem|kmsg)$")"';
+
+/** The same probe, as root on the VM, for the running worker unit's main process. */
+async function workerSandbox(): Promise<string> {
+  const probe = SANDBOX_PROBE.replaceAll("/proc/self", '/proc/$pid').replace("ls /dev", 'ls /proc/$pid/root/dev');
+  return onVmOk(vm, `pid=$(systemctl show -P MainPID ${APP}-worker@1.service); ${probe}`);
+}
+
 beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject(APP);
@@ -96,6 +111,18 @@ describe("exec -it", () => {
     expect(code).toBe(7);
   }, 2 * MIN);
 
+  test("the console is sandboxed as the app's process units are (issue 21), and its terminal still works", async () => {
+    const { code, out } = await session(["sh", "-c", `tty; ${SANDBOX_PROBE}; ls /dev/pts >/dev/null && echo pts-listed; exit 3`], []);
+    const expected = (await workerSandbox()).trim().split("\n");
+    expect(expected).toContain("NoNewPrivs: 1");
+    expect(expected).toContain("Seccomp: 2");
+    expect(expected).not.toContain("uid_map lines: 1"); // PrivateUsers: not the host's whole range
+    expect(expected).toContain("host devices: 0");
+    expect(out).toMatch(/\/dev\/pts\/\d+\r\n/);
+    expect(out).toContain(`${expected.join("\r\n")}\r\npts-listed\r\n`);
+    expect(code).toBe(3);
+  }, 2 * MIN);
+
   test("no command: a shell (bash) with the release's app/bin first on PATH", async () => {
     const { code, out } = await session([], [["$ ", 'echo "shell=$0 who=$(id -un) path=${PATH%%:*}"; exit 5\r']]);
     expect(out).toMatch(new RegExp(`shell=bash who=${APP} path=/srv/qdeploy/${APP}/releases/\\d+/app/bin\\r\\n`));
@@ -107,6 +134,11 @@ describe("beside exec -it", () => {
   test("plain exec (no terminal) still runs with pipes, as the app user with the env", async () => {
     const r = ok(await qdeploy(dir, ["exec", "sandbox", "--", "sh", "-c", '[ -t 0 ] || [ -t 1 ] || echo "no-tty $(id -un) $TTY_PROOF"']));
     expect(r.stdout).toBe(`no-tty ${APP} from-the-live-env\n`);
+  }, MIN);
+
+  test("plain exec is sandboxed as the app's process units are (issue 21)", async () => {
+    const r = ok(await qdeploy(dir, ["exec", "sandbox", "--", "sh", "-c", SANDBOX_PROBE]));
+    expect(r.stdout).toBe(await workerSandbox());
   }, MIN);
 
   test("audit: the push's activation, who did it, as a table and as {entries}", async () => {

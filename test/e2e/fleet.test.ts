@@ -1,7 +1,7 @@
 /**
  * A fleet of three sandbox VMs (issue 10): roles, a rolling push under load on every web host,
- * a release that fails on host 3 putting every host back, one-host jobs, drift after a
- * --hosts push and the rollback that ends it. VM 1 is the shared e2e VM; VMs 2 and 3 boot
+ * a release that fails on host 3 putting every host back and the rollback right after it
+ * (issue 21), one-host jobs, drift after a --hosts push and the rollback that ends it. VM 1 is the shared e2e VM; VMs 2 and 3 boot
  * for this suite and stop at its end.
  *
  * Roles: web on all three, worker on VM 3 only, so VM 3 is the duty host (jobs, release phase).
@@ -94,6 +94,25 @@ describe("a fleet of three", () => {
     const st = await qdeploy(dir, ["status", "fleet", "--json"]);
     expect(st.code).toBe(0);
     expect(JSON.parse(st.stdout).drift).toBeNull();
+  }, 5 * MIN);
+
+  test("right after that refused push, rollback goes to the release before the live one (v1), and a second one back to v2", async () => {
+    // Chained to the test above: v1 and v2 went live everywhere; v3 went live on hosts 1 and 2
+    // and was switched back. It never passed the fleet, so it is no host's previous release.
+    const rel = JSON.parse(ok(await qdeploy(dir, ["releases", "fleet", "--json"])).stdout);
+    const [v1, v2, v3] = rel.releases.map((r: { id: string }) => r.id);
+    expect(rel.hosts.map((h: { live: string }) => h.live)).toEqual([v2, v2, v2]);
+    expect(rel.hosts.map((h: { previous: string }) => h.previous)).toEqual([v1, v1, v1]);
+    const entries = JSON.parse(ok(await qdeploy(dir, ["audit", "fleet", "--json"])).stdout).entries as { host: string; what: string }[];
+    for (const vm of [vms[0]!, vms[1]!]) {
+      expect(entries.filter((e) => e.host === label(vm) && e.what.startsWith("reverted")).map((e) => e.what)).toEqual([`reverted ${v3} to ${v2}`]);
+    }
+    ok(await qdeploy(dir, ["rollback", "fleet"]));
+    expect(await pages()).toEqual(["hello from v1\n", "hello from v1\n", "hello from v1\n"]);
+    // A second rollback goes back to where the first came from (v2), leaving the fleet as the next test expects it.
+    ok(await qdeploy(dir, ["rollback", "fleet"]));
+    expect(await pages()).toEqual(["hello from v2\n", "hello from v2\n", "hello from v2\n"]);
+    expect((await qdeploy(dir, ["status", "fleet"])).code).toBe(0);
   }, 5 * MIN);
 
   test("a push to one host shows as drift in status (exit 1); rollback brings the fleet back together", async () => {

@@ -2,10 +2,12 @@
  * Validation and hardening on the real sandbox VM (issue 8, items 4, 7, 9, 12): fractional
  * durations that switch, Caddy's admin API out of the apps' reach, the hardened units'
  * `systemd-analyze security` score, a truncated release.json, and setup's nftables policy
- * seen from outside the VM. Own app "hard"; tests build on each other, in order.
+ * seen from outside the VM, sshd's ListenAddress ports kept across a reboot (issue 21, item 3).
+ * Own app "hard"; tests build on each other, in order.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { PROBE_GUEST_PORT } from "../../src/sandbox/qemu.ts";
@@ -42,11 +44,20 @@ async function fromOutside(port: number): Promise<string> {
 
 const livePort = async () => Number((await vmOk(`cat /srv/qdeploy/${APP}/live-slot`)).trim());
 
+/**
+ * The sshd drop-in of the ListenAddress test: sshd on 22 (which the harness and every other
+ * suite use) and on PROBE_GUEST_PORT, each port given by its ListenAddress, so `sshd -T` prints
+ * `port 22` and `listenaddress 0.0.0.0:8999`, never `port 8999`.
+ */
+const LISTEN_DROP_IN = "/etc/ssh/sshd_config.d/qdeploy-e2e-listen.conf";
+/** Removes the drop-in (a run stopped half-way may have left it) and reloads the firewall without its port. */
+const dropListenPort = `if [ -e ${LISTEN_DROP_IN} ]; then rm -f ${LISTEN_DROP_IN}; systemctl restart ssh; if [ -x /etc/qdeploy/firewall/apply ]; then /etc/qdeploy/firewall/apply; fi; fi`;
+
 beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject(APP);
   // Only this suite's app and the firewall's probe listener: other suites' apps stay.
-  await onVm(vm, ["bash", "-c", `systemctl stop ${APP}-probe.service 2>/dev/null; true`]);
+  await onVm(vm, ["bash", "-c", `systemctl stop ${APP}-probe.service 2>/dev/null; ${dropListenPort}; true`]);
   await cleanApp(vm, APP);
 }, 10 * MIN);
 
@@ -175,4 +186,86 @@ describe("the firewall, seen from outside the VM", () => {
     for (let i = 0; i < 30 && page.status !== 200; i++) page = await get(vm, "/", DOMAIN);
     expect(page.status).toBe(200);
   }, 10 * MIN);
+});
+
+// Issue 21, item 3: with sshd's port from `ListenAddress 0.0.0.0:PORT`, setup over that port
+// worked (the session's port is admitted) but at boot the policy admitted only `port` lines'
+// ports, locking SSH on PORT out. The VM's ports are forwarded from this machine by QEMU
+// (127.0.0.1:probePort -> guest 8999, src/sandbox/qemu.ts), so sshd listens on 8999 as well as
+// on 22, and this test logs in through the probe port: those packets reach the guest on its
+// NIC (from 10.0.2.2, QEMU's user network), where the policy applies. (A connection from
+// inside the VM to its own 10.0.2.15 goes over lo, which the policy always admits: it would
+// prove nothing.) Port 22 stays up throughout, so the harness and later suites keep working.
+describe("the firewall keeps sshd's ListenAddress ports across a reboot", () => {
+  /** known_hosts for the probe port: the sandbox's own host key (the same sshd), under that port. */
+  function probeKnownHosts(): string {
+    const want = vm.sshPort === 22 ? "127.0.0.1 " : `[127.0.0.1]:${vm.sshPort} `;
+    const line = readFileSync(vm.knownHosts, "utf8").split("\n").find((l) => l.startsWith(want));
+    if (!line) throw new Error(`no line for ${want.trim()} in ${vm.knownHosts}`);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-listen-")), "known_hosts");
+    writeFileSync(file, `[127.0.0.1]:${vm.probePort} ${line.slice(want.length)}\n`);
+    return file;
+  }
+  /** Over SSH through the probe port (sshd's ListenAddress port): the session's SSH_CONNECTION, or the failure. */
+  async function sshThroughListenPort(knownHosts: string): Promise<string> {
+    const r = await onVm({ ...vm, sshPort: vm.probePort!, knownHosts }, ["printenv", "SSH_CONNECTION"]);
+    return r.code === 0 ? r.stdout.trim() : `ssh exit ${r.code}: ${r.stderr.trim()}`;
+  }
+  /** The TCP ports in setup's `firewall: inbound TCP ...` line or the table's `tcp dport { ... }`, sorted. */
+  const portsIn = (text: string, re: RegExp) => (re.exec(text)?.[1] ?? "").split(", ").filter(Boolean).map(Number).sort((a, b) => a - b);
+  // "10.0.2.2 PORT 10.0.2.15 8999": in through the NIC, to sshd's ListenAddress port.
+  const throughNic = new RegExp(`^10\\.0\\.2\\.2 \\d+ \\S+ ${PROBE_GUEST_PORT}$`);
+
+  test("sshd on ListenAddress 0.0.0.0:8999 beside 22: setup through 8999, reboot, ssh through 8999 still works", async () => {
+    if (!vm.probePort) throw new Error("the sandbox has no probe port: start it with QDEPLOY_SANDBOX_PROBE_PORT=PORT (qdeploy sandbox down first)");
+    const knownHosts = probeKnownHosts();
+    try {
+      // The earlier tests' listener holds 8999; sshd takes it now.
+      await vmOk(`systemctl stop ${APP}-probe.service 2>/dev/null; true`);
+      await vmOk(
+        `printf '%s\\n' 'ListenAddress 0.0.0.0:22' 'ListenAddress [::]:22' 'ListenAddress 0.0.0.0:${PROBE_GUEST_PORT}' > ${LISTEN_DROP_IN}; ` +
+          `sshd -t || { rm -f ${LISTEN_DROP_IN}; exit 1; }; systemctl restart ssh`,
+      );
+      const dumped = await vmOk("sshd -T | grep -E '^(port|listenaddress) '");
+      expect(dumped).toContain(`listenaddress 0.0.0.0:${PROBE_GUEST_PORT}\n`);
+      expect(dumped).toMatch(/^port 22$/m);
+      expect(dumped).not.toMatch(new RegExp(`^port ${PROBE_GUEST_PORT}$`, "m")); // only a listenaddress line names it
+      // The earlier tests' policy drops 8999: start from none, as a fresh host would.
+      await vmOk("nft delete table inet qdeploy 2>/dev/null; true");
+      let before = "";
+      for (let i = 0; i < 20 && !throughNic.test(before); i++) {
+        before = await sshThroughListenPort(knownHosts);
+        if (!throughNic.test(before)) await Bun.sleep(500);
+      }
+      expect(before).toMatch(throughNic);
+
+      // setup over the ListenAddress port, as a user whose sshd listens only there would run it.
+      // Without this app's ports file setup loads the policy again (nothing else changed).
+      await vmOk(`rm -f /etc/qdeploy/firewall/${APP}.ports`);
+      appendFileSync(
+        path.join(dir, "deploy.toml"),
+        `\n[environments.listen]\nhosts = ["root@127.0.0.1:${vm.probePort}"]\n` +
+          `ssh = { identity = ${JSON.stringify(vm.identity)}, known_hosts = ${JSON.stringify(knownHosts)} }\n`,
+      );
+      const r = ok(await qdeploy(dir, ["setup", "listen"]));
+      // (The old script admitted 8999 here too: it is this session's port.)
+      expect(portsIn(r.stdout + r.stderr, /firewall: inbound TCP ([\d, ]+)/)).toEqual(expect.arrayContaining([22, 80, 443, PROBE_GUEST_PORT]));
+      expect(await sshThroughListenPort(knownHosts)).toMatch(throughNic);
+
+      // At boot no session's port is added: only what the script reads from sshd -T.
+      await onVm(vm, ["systemctl", "reboot"]);
+      await Bun.sleep(5000);
+      process.env.QDEPLOY_SANDBOX_TIMEOUT ??= "480"; // a TCG reboot on a loaded machine can take minutes
+      vm = await sandbox();
+      expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
+      expect(await vmOk(`ss -Hltn 'sport = :${PROBE_GUEST_PORT}'`)).toContain(`0.0.0.0:${PROBE_GUEST_PORT}`);
+      const table = await vmOk("nft list table inet qdeploy");
+      expect(table).toContain("policy drop;");
+      expect(portsIn(table, /tcp dport \{ ([\d, ]+) \} accept/)).toEqual(expect.arrayContaining([22, 80, 443, PROBE_GUEST_PORT]));
+      expect(await sshThroughListenPort(knownHosts)).toMatch(throughNic);
+    } finally {
+      // sshd back on 22 only, and a policy without 8999, whatever happened above.
+      await onVm(vm, ["bash", "-c", dropListenPort]);
+    }
+  }, 15 * MIN);
 });

@@ -32,7 +32,8 @@ const git = (cwd: string) => $({ cwd, quiet: true, env: { ...process.env, GIT_AU
 
 /** POST /hooks/github with a push event for main at `after`, signed with `secret`. */
 function hook(after: string, delivery: string, secret = SECRET): Promise<Response> {
-  const body = JSON.stringify({ ref: "refs/heads/main", before: "0".repeat(40), after, repository: { full_name: "acme/hookapp" } });
+  // pushed_at: GitHub's time of the push (Unix seconds); an hour-old push is refused as a replay.
+  const body = JSON.stringify({ ref: "refs/heads/main", before: "0".repeat(40), after, repository: { full_name: "acme/hookapp", pushed_at: Math.floor(Date.now() / 1000) } });
   return fetch(`${server.url}/hooks/github`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": delivery, "x-hub-signature-256": sign(secret, body) },
