@@ -16,6 +16,16 @@ for f in "$dir"/*.ports; do
   read -r -a more < "$f" || true
   ports+=("${more[@]}")
 done
+# sshd's effective config; `port 22` when sshd cannot say. At boot this runs before
+# ssh.service has made /run/sshd, without which `sshd -T` refuses ("Missing privilege
+# separation directory") and only 22 would be admitted: the directory is made for the
+# call and removed after, so ssh.service finds /run as it would have.
+sshd_config() {
+  local made=""
+  if [ ! -d /run/sshd ] && mkdir -m 0755 /run/sshd 2>/dev/null; then made=1; fi
+  sshd -T 2>/dev/null || printf 'port 22\n'
+  [ -z "$made" ] || rmdir /run/sshd 2>/dev/null || true
+}
 # Never lock out SSH: every port sshd listens on (sshd -T reads every Include), and the port
 # of the session running this, if any. sshd -T prints `port N` for each Port and
 # `listenaddress ADDR:PORT` for each socket (`[ADDR]:PORT` for IPv6, then ` rdomain NAME`
@@ -27,7 +37,7 @@ while read -r key value _; do
     port) ports+=("$value") ;;
     listenaddress) ports+=("${value##*:}") ;;
   esac
-done < <(sshd -T 2>/dev/null || printf 'port 22\n')
+done < <(sshd_config)
 [ -n "${SSH_CONNECTION:-}" ] && ports+=("${SSH_CONNECTION##* }")
 
 tcp="" udp_rule=""
