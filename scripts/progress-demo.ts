@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { buildForArchs } from "../src/commands/build.ts";
+import { buildForArchs } from "../src/build/builds.ts";
 import { eventOutput, printEvents } from "../src/ops/events.ts";
 import { createOutput } from "../src/output.ts";
 import type { HostPlan } from "../src/plan/steps.ts";

@@ -1,7 +1,7 @@
 /**
  * Which packages of a build have C code (cgo). With cgo off go leaves a package's cgo files
  * out without a word: mattn/go-sqlite3 then compiles a stub whose every query fails, so
- * `check` names such packages before a build (src/commands/check-packages.ts). The argv,
+ * `check` names such packages before a build (src/config/check-packages.ts). The argv,
  * environment and message are pure; cgoPackages runs `go list`.
  */
 import { usesVendor } from "./packages.ts";

@@ -6,7 +6,7 @@ import { requireTool } from "../../test/tools.ts";
 import { addIgnoredLines, writeInitConfig } from "../config/init.ts";
 import { createOutput } from "../output.ts";
 import { check } from "./check.ts";
-import { checkPackages, loadWithPackages } from "./check-packages.ts";
+import { checkPackages, loadWithPackages } from "../config/check-packages.ts";
 
 const HEROKU = path.resolve(import.meta.dir, "../../examples/heroku");
 

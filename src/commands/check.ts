@@ -10,7 +10,7 @@ import type { RawConfig, ResolvedConfig } from "../config/types.ts";
 import { formatProblem, QdeployError, type ConfigProblem } from "../errors.ts";
 import { ageFiles } from "../secrets/age-store.ts";
 import { openSecretStore } from "../secrets/store.ts";
-import { loadWithPackages } from "./check-packages.ts";
+import { loadWithPackages } from "../config/check-packages.ts";
 import type { Ctx } from "./context.ts";
 
 /**

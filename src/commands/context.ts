@@ -5,7 +5,7 @@ import { requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
-import { type CheckOptions, loadWithPackages } from "./check-packages.ts";
+import { type CheckOptions, loadWithPackages } from "../config/check-packages.ts";
 import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
 import { type OpContext, sshConnect } from "../ops/context.ts";
 import { printEvents } from "../ops/events.ts";

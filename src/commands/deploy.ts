@@ -18,7 +18,7 @@ import * as ops from "../ops/deploy.ts";
 import { requireSystemd, withConnections } from "../ops/sessions.ts";
 import { writeSlugPacks } from "../ops/slug-packs.ts";
 import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
-import { buildDir, buildForArchs } from "./build.ts";
+import { buildDir, buildForArchs } from "../build/builds.ts";
 import { type Ctx, loadEnvironment, opContext, whoAmI } from "./context.ts";
 import { hider, hidingIn, redactErrors } from "./redaction.ts";
 

@@ -36,7 +36,7 @@ export interface KnownPrograms {
   appFiles?: ReadonlySet<string> | null;
   /**
    * Called with the parsed file (the Procfile's processes in) before the rules run: build.main
-   * expanded (src/commands/check-packages.ts), its problems joining the file's.
+   * expanded (src/config/check-packages.ts), its problems joining the file's.
    */
   expand?: (raw: RawConfig) => Promise<{ binaries?: string[] | null; appFiles?: ReadonlySet<string> | null; problems: ConfigProblem[] }>;
 }

@@ -31,7 +31,7 @@ export interface RuleContext {
   /** Where raw.processes came from when it was read from a Procfile: its name and each process's line. */
   procfile?: { file: string; lines: Record<string, number> };
   /**
-   * The names in a release's bin/ (build.main expanded: src/commands/check-packages.ts).
+   * The names in a release's bin/ (build.main expanded: src/config/check-packages.ts).
    * Absent or null: the programs are not known here (no go, or a spec that did not expand,
    * which check reports), so a command's NAME or bin/NAME is not checked against them.
    */

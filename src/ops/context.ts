@@ -2,7 +2,7 @@
 import type { HostAddress, ResolvedConfig } from "../config/types.ts";
 import type { Remote } from "../remote/remote.ts";
 import { type ConnectOptions, connectSsh } from "../remote/ssh.ts";
-import type { Builds } from "../commands/build.ts";
+import type { Builds } from "../build/builds.ts";
 import type { Output } from "../output.ts";
 import type { EventSink } from "./events.ts";
 
@@ -23,7 +23,7 @@ export interface OpContext {
   lockWaitSec: number;
   /** The age identity for the secret store (else $QDEPLOY_AGE_KEY or the default). */
   identityFile?: string;
-  /** The build; default: go build through src/commands/build.ts. */
+  /** The build; default: go build through src/build/builds.ts. */
   build?: Build;
 }
 

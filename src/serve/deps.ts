@@ -9,7 +9,7 @@ import { loadConfig, requireEnvironment } from "../config/load.ts";
 import { resolveServe } from "../config/resolve.ts";
 import type { ResolvedConfig, ResolvedServe } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
-import { loadWithPackages } from "../commands/check-packages.ts";
+import { loadWithPackages } from "../config/check-packages.ts";
 import { type OpContext, sshConnect } from "../ops/context.ts";
 import type { EventSink } from "../ops/events.ts";
 import { loadSecrets } from "../secrets/store.ts";

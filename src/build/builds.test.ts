@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { Output } from "../output.ts";
-import { buildForArchs } from "./build.ts";
+import { buildForArchs } from "./builds.ts";
 
 // A real (warm-cache) build: the [env] table's GO_LINKER_SYMBOL/VALUE reach the binary, unless deploy.toml has build.stamp.
 test("GO_LINKER_SYMBOL/VALUE from [env] stamp the binary; deploy.toml's build.stamp wins", async () => {

@@ -12,10 +12,10 @@ import { chooseBuildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
 import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
 import { readSlug } from "../build/slug.ts";
-import { loadConfig, type LoadedConfig } from "../config/load.ts";
-import { formatPath, lineOf, locateKeys, type KeyPath } from "../config/locate.ts";
-import { mergeEnvironment } from "../config/resolve.ts";
-import type { RawConfig } from "../config/types.ts";
+import { loadConfig, type LoadedConfig } from "./load.ts";
+import { formatPath, lineOf, locateKeys, type KeyPath } from "./locate.ts";
+import { mergeEnvironment } from "./resolve.ts";
+import type { RawConfig } from "./types.ts";
 import { BuildError, type ConfigProblem } from "../errors.ts";
 
 /** What checkPackages looks at besides the packages. */

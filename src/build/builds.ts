@@ -1,18 +1,18 @@
 /** Builds the app's Go binaries once per host architecture. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { goTarget, platformName } from "../build/arch.ts";
-import { gitInfo } from "../build/git.ts";
-import { buildEnvironment, withInstallFlags, withLinkerVars } from "../build/build-vars.ts";
-import { buildKey, findCachedBuild, rememberBuild } from "../build/cache.ts";
-import { buildBinary, buildToolchain } from "../build/go-build.ts";
-import { parseGoMod } from "../build/gomod.ts";
-import { type MainPackage, packageSpec, resolveBinaries } from "../build/packages.ts";
-import { readSlug, type Slug } from "../build/slug.ts";
+import { goTarget, platformName } from "./arch.ts";
+import { gitInfo } from "./git.ts";
+import { buildEnvironment, withInstallFlags, withLinkerVars } from "./build-vars.ts";
+import { buildKey, findCachedBuild, rememberBuild } from "./cache.ts";
+import { buildBinary, buildToolchain } from "./go-build.ts";
+import { parseGoMod } from "./gomod.ts";
+import { type MainPackage, packageSpec, resolveBinaries } from "./packages.ts";
+import { readSlug, type Slug } from "./slug.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { type Output, startTicker } from "../output.ts";
 import type { Artifact, BinaryArtifact } from "../plan/push.ts";
-import { formatBytes } from "../remote/run-plan.ts";
+import { formatBytes } from "../util/bytes.ts";
 
 export interface Builds {
   artifacts: Record<string, Artifact>;
