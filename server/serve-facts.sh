@@ -20,6 +20,10 @@ say "go=$go"
 say "exe_sha=$(sha "$exe")"
 say "unit_sha=$(sha /etc/systemd/system/qdeploy-serve.service)"
 say "site_sha=$(sha /etc/caddy/qdeploy/qdeploy-serve.caddy)"
+# The build sandbox: the socket and the unit its connections start.
+say "build_socket_sha=$(sha /etc/systemd/system/qdeploy-build.socket)"
+say "build_service_sha=$(sha /etc/systemd/system/qdeploy-build@.service)"
+key=build_active flag systemctl is-active --quiet qdeploy-build.socket
 say "known_hosts_sha=$(sha "$home/.ssh/known_hosts")"
 head="" origin=""
 if [ -d "$repo/.git" ]; then

@@ -51,5 +51,11 @@ function report(e: unknown, out: Output, flags: { verbose: boolean; json: boolea
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  // The build sandbox's entry (src/serve/sandboxed-build.ts), not a command: no config, no flags.
+  if (process.argv[2] === "__build-worker") {
+    const { buildWorkerMain } = await import("./serve/build-worker.ts");
+    process.exitCode = await buildWorkerMain();
+  } else {
+    process.exitCode = await main(process.argv.slice(2));
+  }
 }

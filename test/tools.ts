@@ -28,6 +28,7 @@ export const TEST_TOOLS: Record<string, string> = {
   script: "bsdutils", // a terminal for the hidden secret prompt
   nft: "nftables", // checks and applies the host firewall in a namespace
   git: "git",
+  bwrap: "bubblewrap", // the build sandbox of commits qdeploy serve receives (src/serve/sandboxed-build.ts)
   "qemu-system-x86_64": "qemu-system-x86", // the sandbox VM for the e2e suite
   "qemu-img": "qemu-utils",
   mmdebstrap: "mmdebstrap", // builds the sandbox image

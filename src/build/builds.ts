@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "./arch.ts";
-import { gitInfo } from "./git.ts";
+import { type GitInfo, gitInfo } from "./git.ts";
 import { buildEnvironment, withInstallFlags, withLinkerVars } from "./build-vars.ts";
 import { buildKey, findCachedBuild, rememberBuild } from "./cache.ts";
 import { buildBinary, buildToolchain } from "./go-build.ts";
@@ -32,7 +32,7 @@ export function buildDir(cfg: Pick<ResolvedConfig, "root">): string {
  * cross-compiles each for each distinct `uname -m` in archs, one `go build` per package in
  * turn (go build uses every core), so each binary's time is its own.
  */
-export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output): Promise<Builds> {
+export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output, o: BuildOptions = {}): Promise<Builds> {
   const started = performance.now();
   const moduleDir = cfg.build.dir ?? cfg.root;
   // The build's variables: the shell's, else the environment's [env] (as Heroku's config vars).
@@ -43,11 +43,11 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   // No go.mod: buildToolchain says so in its own words; "." is then the only thing to try.
   const pkgs: MainPackage[] = mod ? await resolveBinaries(cfg, mod, env) : [{ importPath: ".", dir: ".", name: cfg.build.binary }];
   // deploy.toml and the secrets are no part of the binary: editing them is a config-only release.
-  const git = await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]);
+  const git = o.git ?? (await gitInfo(moduleDir, [path.join(cfg.root, "deploy.toml"), path.join(cfg.root, "secrets"), path.join(cfg.root, ".qdeploy")]));
   const artifacts: Record<string, Artifact> = {};
   const outDir = buildDir(cfg);
-  const slug = await readSlug(moduleDir, { excluded: rootPathsIn(moduleDir, cfg.root), cacheDir: outDir });
-  if (git.dirty && slug.commit) slug.notes.push(`the work tree has changes that are not committed: the slug carries commit ${slug.commit.slice(0, 12)}'s files (commit to ship them)`);
+  const slug = o.slug === false ? undefined : await readAppSlug(moduleDir, cfg.root, outDir);
+  if (git.dirty && slug?.commit) slug.notes.push(`the work tree has changes that are not committed: the slug carries commit ${slug.commit.slice(0, 12)}'s files (commit to ship them)`);
   const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l), cfg.build.go);
   out.debug(`Go: ${toolchain.version} (${toolchain.reason})`);
   const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
@@ -84,7 +84,19 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     artifacts[arch] = { binaries };
     await rememberBuild(outDir, key, { binaries });
   }
-  return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000, slug };
+  return { artifacts, git: git.sha ? `${git.sha}${git.dirty ? "-dirty" : ""}` : null, seconds: (performance.now() - started) / 1000, ...(slug && { slug }) };
+}
+
+export interface BuildOptions {
+  /** The commit being built, when the folder is not its git checkout (a commit built in the sandbox, src/serve/sandboxed-build.ts). */
+  git?: GitInfo;
+  /** false: the programs alone, no slug read (the sandbox's caller reads it from the checkout). */
+  slug?: boolean;
+}
+
+/** The app's files in the module folder, without deploy.toml's folder's own (.qdeploy/, secrets/, deploy.toml). */
+export function readAppSlug(moduleDir: string, configDir: string, cacheDir: string): Promise<Slug> {
+  return readSlug(moduleDir, { excluded: rootPathsIn(moduleDir, configDir), cacheDir });
 }
 
 /** deploy.toml's folder's own paths (.qdeploy/, secrets/, deploy.toml) as the module folder names them, when inside it. */

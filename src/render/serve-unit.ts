@@ -20,6 +20,11 @@ export const SERVE_HOST = {
   unitFile: "/etc/systemd/system/qdeploy-serve.service",
   /** In the sites folder the main Caddyfile imports (src/render/caddy.ts renderCaddyMain). */
   site: "/etc/caddy/qdeploy/qdeploy-serve.caddy",
+  /** Builds of received commits: a connection to this socket starts one build unit (src/serve/sandboxed-build.ts). */
+  buildSocket: "qdeploy-build.socket",
+  buildSocketPath: "/run/qdeploy-build.sock",
+  buildSocketFile: "/etc/systemd/system/qdeploy-build.socket",
+  buildServiceFile: "/etc/systemd/system/qdeploy-build@.service",
 } as const;
 
 export interface ServeUnitSettings {
@@ -115,5 +120,88 @@ ${s.tls === "internal" ? "\ttls internal\n" : ""}	reverse_proxy 127.0.0.1:${s.po
 		flush_interval -1
 	}
 }
+`;
+}
+
+/**
+ * /etc/systemd/system/qdeploy-build.socket: only the server's user may connect; each
+ * connection starts qdeploy-build@.service. One at a time: builds share the dynamic user, and
+ * two at once could reach into each other (the server queues its builds too).
+ */
+export function renderBuildSocket(): string {
+  const h = SERVE_HOST;
+  return `# ${h.buildSocket}: written by \`qdeploy serve --install\`; do not edit (run it again instead).
+[Unit]
+Description=qdeploy serve's build sandbox: one build unit per connection
+
+[Socket]
+ListenStream=${h.buildSocketPath}
+SocketUser=${h.user}
+SocketGroup=${h.user}
+SocketMode=0600
+Accept=yes
+MaxConnections=1
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+
+/**
+ * /etc/systemd/system/qdeploy-build@.service: the build of a commit the server received,
+ * which runs whatever that commit says (GOFLAGS=-toolexec, cgo's CC). A user of its own
+ * (DynamicUser), a private /tmp that is its HOME and Go caches and goes away with it, and
+ * nothing of the server's in reach: its home (the SSH key, the age identity, the tokens),
+ * the releases and their env files, Caddy's admin socket, loopback (the server's port, the
+ * apps', add-ons').
+ */
+export function renderBuildService(): string {
+  const h = SERVE_HOST;
+  return `# qdeploy-build@.service: written by \`qdeploy serve --install\`; do not edit (run it again instead).
+[Unit]
+Description=qdeploy serve's build of a received commit, as a user of its own
+CollectMode=inactive-or-failed
+
+[Service]
+Type=simple
+ExecStart=${h.executable} __build-worker
+StandardInput=socket
+StandardOutput=socket
+StandardError=journal
+DynamicUser=yes
+User=qdeploy-build
+Environment=HOME=/tmp
+Environment=PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin
+RuntimeMaxSec=30min
+Nice=10
+UMask=0077
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+DevicePolicy=closed
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+IPAddressDeny=localhost
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
+InaccessiblePaths=${h.home} -/run/caddy -/srv/qdeploy
+# No MemoryDenyWriteExecute=: the worker is qdeploy, and Bun's JIT needs it.
 `;
 }

@@ -37,7 +37,8 @@ export function startPush(deps: ServeDeps, env: string, by: string, ref: string 
     const checkout = await deps.checkout(ref ?? "HEAD", events);
     try {
       const cfg = withServedPlaces(await deps.load(env, checkout.configFile), served);
-      return await deploy.push(deps.opContext(cfg, events, serveWho(by)));
+      // The commit's build runs its own code (GOFLAGS, cgo, go.mod's toolchain): in the build sandbox.
+      return await deploy.push({ ...deps.opContext(cfg, events, serveWho(by)), build: deps.commitBuild(checkout) });
     } finally {
       await checkout.remove();
     }

@@ -5,16 +5,17 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { loadConfig, requireEnvironment } from "../config/load.ts";
+import { loadConfig, loadConfigOrThrow, requireEnvironment } from "../config/load.ts";
 import { resolveServe } from "../config/resolve.ts";
 import type { ResolvedConfig, ResolvedServe } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { loadWithPackages } from "../config/check-packages.ts";
-import { type OpContext, sshConnect } from "../ops/context.ts";
+import { type Build, type OpContext, sshConnect } from "../ops/context.ts";
 import type { EventSink } from "../ops/events.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { checkoutCommit } from "./checkout.ts";
 import { ConnectionPool } from "./pool.ts";
+import { sandboxedBuild } from "./sandboxed-build.ts";
 import { Runs } from "./runs.ts";
 import { defaultTokenFile, TokenStore } from "./tokens.ts";
 
@@ -22,6 +23,8 @@ import { defaultTokenFile, TokenStore } from "./tokens.ts";
 export interface Checkout {
   /** The full commit id. */
   commit: string;
+  /** The worktree's top folder. */
+  top: string;
   /** deploy.toml inside the worktree. */
   configFile: string;
   /** Removes the worktree. */
@@ -36,8 +39,14 @@ export interface ServeDeps {
   serve: ResolvedServe;
   /** Where the server keeps its own files (the webhook deliveries seen): .qdeploy/serve/ beside deploy.toml. */
   stateDir: string;
-  /** Loads and checks one environment, from deploy.toml or from a checkout's (ConfigError if broken, NotFoundError if unknown). */
+  /**
+   * Loads and checks one environment, from deploy.toml or from a checkout's (ConfigError if
+   * broken, NotFoundError if unknown). A checkout's is read without running go: expanding its
+   * packages is its build's work, in the build sandbox.
+   */
   load(env: string, configFile?: string): Promise<ResolvedConfig>;
+  /** How a checked-out commit is built: in the build sandbox (./sandboxed-build.ts), never in this process. */
+  commitBuild(checkout: Checkout): Build;
   /** The operations' context for one environment; `who` goes into release records and the audit log. */
   opContext(cfg: ResolvedConfig, events: EventSink, who: string): OpContext;
   /** One secret of an environment's store (the webhook's signing secret), or undefined. */
@@ -79,7 +88,8 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     environments,
     serve,
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
-    load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadEnvironment(file, env)),
+    load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
+    commitBuild: (c) => sandboxedBuild({ top: c.top, configFile: c.configFile, commit: c.commit }),
     opContext: (cfg, events, who) => ({
       cfg,
       // Kept open between requests (./pool.ts): a new connection was most of a GET status.

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describeStep } from "../plan/steps.ts";
-import { renderServeSite, renderServeUnit } from "../render/serve-unit.ts";
+import { renderBuildService, renderBuildSocket, renderServeSite, renderServeUnit } from "../render/serve-unit.ts";
 import { switchScript } from "../server-scripts.ts";
 import { bunTarget, knownHostsLine, parseServeFacts, planServeFinish, planServeInstall, type ServeHostFacts, type ServeInstallInput, serverExecutable, WAIT_FOR_SERVER } from "./install.ts";
 
@@ -42,6 +42,9 @@ const installed: ServeHostFacts = {
   exeSha: input.executable.sha256,
   unitSha: sha(renderServeUnit({ app: "hello", configFile: "/var/lib/qdeploy-serve/repo/deploy.toml", port: 7070 })),
   siteSha: sha(renderServeSite({ domain: input.domain, tls: "auto", port: 7070 })),
+  buildSocketSha: sha(renderBuildSocket()),
+  buildServiceSha: sha(renderBuildService()),
+  buildActive: true,
   knownHostsSha: sha(`${KNOWN.join("\n")}\n`),
   repo: true,
   head: HEAD,
@@ -120,11 +123,16 @@ describe("planServeInstall", () => {
 });
 
 describe("planServeFinish", () => {
-  test("a fresh host: known_hosts, the unit enabled, started, the site validated then loaded", () => {
+  test("a fresh host: known_hosts, the build sandbox listening, the unit enabled, started, the site validated then loaded", () => {
     const f = planServeFinish(input, fresh, KNOWN, true);
     expect(f.steps.map(describeStep)).toEqual([
       expect.stringMatching(/^write  \/var\/lib\/qdeploy-serve\/.ssh\/known_hosts \(0644/),
       "run    chown qdeploy-serve:qdeploy-serve /var/lib/qdeploy-serve/.ssh/known_hosts",
+      expect.stringMatching(/^write  \/etc\/systemd\/system\/qdeploy-build.socket \(0644/),
+      expect.stringMatching(/^write  \/etc\/systemd\/system\/qdeploy-build@.service \(0644/),
+      "run    systemctl daemon-reload",
+      "run    systemctl enable --quiet qdeploy-build.socket",
+      "run    systemctl restart qdeploy-build.socket",
       expect.stringMatching(/^write  \/etc\/systemd\/system\/qdeploy-serve.service \(0644/),
       "run    systemctl daemon-reload",
       "run    systemctl enable --quiet qdeploy-serve.service",
@@ -141,6 +149,7 @@ describe("planServeFinish", () => {
     const restart = planServeFinish(input, installed, KNOWN, true).steps.map(describeStep);
     expect(restart).toEqual(["run    systemctl restart qdeploy-serve.service", expect.stringMatching(/ serve-wait 7070 qdeploy-serve.service$/)]);
     expect(planServeFinish(input, { ...installed, active: false }, KNOWN, false).changes).toEqual(["started the server"]);
+    expect(planServeFinish(input, { ...installed, buildActive: false }, KNOWN, false).changes).toEqual(["the build sandbox listens on /run/qdeploy-build.sock (qdeploy-build.socket, qdeploy-build@.service)"]);
   });
 });
 

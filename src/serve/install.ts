@@ -15,7 +15,7 @@ import type { Output } from "../output.ts";
 import type { Step } from "../plan/steps.ts";
 import type { Remote } from "../remote/remote.ts";
 import { formatBytes, runBatch } from "../remote/run-plan.ts";
-import { renderServeSite, renderServeUnit, SERVE_HOST } from "../render/serve-unit.ts";
+import { renderBuildService, renderBuildSocket, renderServeSite, renderServeUnit, SERVE_HOST } from "../render/serve-unit.ts";
 import { serveAuthorizeScript, serveFactsScript, serveSiteScript } from "../server-scripts.ts";
 
 /** What the server's host has already (server/serve-facts.sh). */
@@ -33,6 +33,10 @@ export interface ServeHostFacts {
   exeSha: string;
   unitSha: string;
   siteSha: string;
+  /** The build sandbox's socket and service units, and whether the socket listens. */
+  buildSocketSha: string;
+  buildServiceSha: string;
+  buildActive: boolean;
   knownHostsSha: string;
   repo: boolean;
   head: string;
@@ -65,6 +69,9 @@ export function parseServeFacts(text: string): ServeHostFacts {
     exeSha: get("exe_sha"),
     unitSha: get("unit_sha"),
     siteSha: get("site_sha"),
+    buildSocketSha: get("build_socket_sha"),
+    buildServiceSha: get("build_service_sha"),
+    buildActive: on("build_active"),
     knownHostsSha: get("known_hosts_sha"),
     repo: on("repo"),
     head: get("head"),
@@ -203,6 +210,19 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
       { kind: "run", argv: ["chown", `${H.user}:${H.user}`, `${H.home}/.ssh/known_hosts`], why: "known_hosts, the server's" },
     );
     changes.push("wrote the hosts' keys to the server's known_hosts");
+  }
+  // The build sandbox first: the server sends every received commit's build there.
+  const socketUnit = renderBuildSocket();
+  const buildUnit = renderBuildService();
+  if (sha(socketUnit) !== f.buildSocketSha || sha(buildUnit) !== f.buildServiceSha || !f.buildActive) {
+    steps.push(
+      { kind: "write", path: H.buildSocketFile, content: socketUnit, mode: 0o644, why: H.buildSocket },
+      { kind: "write", path: H.buildServiceFile, content: buildUnit, mode: 0o644, why: "the build unit each connection starts" },
+      { kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the units" },
+      { kind: "run", argv: ["systemctl", "enable", "--quiet", H.buildSocket], why: "listen at boot" },
+      { kind: "run", argv: ["systemctl", "restart", H.buildSocket], why: "listen now" },
+    );
+    changes.push(`the build sandbox listens on ${H.buildSocketPath} (${H.buildSocket}, qdeploy-build@.service)`);
   }
   const unit = renderServeUnit({ app: i.app, configFile: path.posix.join(H.repo, i.configInRepo), port: i.port });
   const unitChanged = sha(unit) !== f.unitSha;

@@ -2,12 +2,14 @@
  * `qdeploy serve --install` on the sandbox VM (issue 11, item 6): the compiled qdeploy as the
  * hardened qdeploy-serve.service behind the VM's Caddy at [serve].domain with tls internal.
  * Own app "servd"; the server's files are removed first, so the first install is a first one.
- * Tests build on each other, in order. (Pushes from the installed server are not tried: the
- * environment's host, 127.0.0.1:PORT, is this machine's forward, which the VM cannot reach.)
+ * Tests build on each other, in order. A push from the installed server goes to environment
+ * `self`, the VM reached from itself: its sshd also listens on the forward's port.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { $ } from "zx";
-import type { SandboxInfo } from "../../src/sandbox/index.ts";
+import { sandboxSshArgv, type SandboxInfo } from "../../src/sandbox/index.ts";
 import { cleanApp, get, makeProject, ok, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
@@ -25,16 +27,37 @@ async function api(urlPath: string, bearer?: string): Promise<number> {
   return Number(r.stdout.trim()) || 0;
 }
 
+/**
+ * Environment `self`: the VM as the installed server reaches it (its own key and known_hosts,
+ * no paths of this machine), and [serve].
+ */
+const SELF_AND_SERVE = () => `\n[environments.self]\nhosts = ["root@127.0.0.1:${vm.sshPort}"]\n\n[serve]\ndomain = "${DOMAIN}"\ntls = "internal"\nlisten = "127.0.0.1:7070"\n`;
+
+/** An API call through the VM's Caddy with the deploy token: its status and JSON. */
+async function apiJson(method: string, urlPath: string, body?: object): Promise<{ status: number; json: any }> {
+  const data = body ? ["-H", "content-type: application/json", "-d", JSON.stringify(body)] : [];
+  const r = await $({ nothrow: true, quiet: true })`curl -sSk -X ${method} --max-time 60 -w ${"\n%{http_code}"} -H ${`Authorization: Bearer ${token}`} ${data} --resolve ${`${DOMAIN}:${vm.httpsPort}:127.0.0.1`} ${`https://${DOMAIN}:${vm.httpsPort}/api/v1${urlPath}`}`;
+  const at = r.stdout.lastIndexOf("\n");
+  return { status: Number(r.stdout.slice(at + 1)), json: JSON.parse(r.stdout.slice(0, at) || "null") };
+}
+
+/** Runs a command on the VM with a local file as its stdin. */
+async function onVmWithFile(command: string, file: string): Promise<void> {
+  const p = Bun.spawn(sandboxSshArgv(vm, ["bash", "-c", command]), { stdin: Bun.file(file), stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`on the VM: ${command}: exit ${code}: ${err}`);
+}
+
 beforeAll(async () => {
   vm = await sandbox();
   dir = makeProject(APP);
-  writeConfig(dir, vm, { app: APP, extra: `\n[serve]\ndomain = "${DOMAIN}"\ntls = "internal"\nlisten = "127.0.0.1:7070"\n` });
+  writeConfig(dir, vm, { app: APP, extra: SELF_AND_SERVE() });
   // The server runs from a checkout of HEAD, with origin as webhook deploys' remote.
   await $({ cwd: dir, quiet: true })`git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm app && git remote add origin https://example.com/servd.git`;
   await cleanApp(vm, APP);
   await onVmOk(
     vm,
-    "systemctl disable --now qdeploy-serve.service 2>/dev/null; rm -rf /var/lib/qdeploy-serve /usr/local/lib/qdeploy-serve /etc/systemd/system/qdeploy-serve.service /etc/caddy/qdeploy/qdeploy-serve.caddy; " +
+    "systemctl disable --now qdeploy-serve.service qdeploy-build.socket 2>/dev/null; rm -rf /var/lib/qdeploy-serve /usr/local/lib/qdeploy-serve /etc/systemd/system/qdeploy-serve.service /etc/systemd/system/qdeploy-build.socket /etc/systemd/system/qdeploy-build@.service /etc/caddy/qdeploy/qdeploy-serve.caddy /usr/local/go /srv/servd.git; " +
       "systemctl daemon-reload; userdel qdeploy-serve 2>/dev/null; true",
   );
 }, 10 * MIN);
@@ -83,6 +106,54 @@ describe("serve --install", () => {
     expect(r.stdout).not.toMatch(/qdp_[0-9a-f]{8}_/);
     expect(r.stdout + r.stderr).toContain("nothing changed");
     expect(await api("/api/v1/environments", token)).toBe(200);
+  }, 10 * MIN);
+
+  test("issue 21: a pushed commit's GOFLAGS=-toolexec runs in the build unit, as a user of its own, and reads neither key nor the tokens", async () => {
+    // Go on the VM (the compiler, the linker, the standard library's sources: what a build needs).
+    const goroot = (await $({ quiet: true })`go env GOROOT`).stdout.trim();
+    const goTar = path.join(dir, "..", `go-${APP}.tar.zst`);
+    await $({ quiet: true })`tar -C ${goroot} --exclude=src/cmd --exclude=*/testdata --exclude=*_test.go -c bin/go pkg/tool/linux_amd64/compile pkg/tool/linux_amd64/link pkg/tool/linux_amd64/asm pkg/tool/linux_amd64/cgo pkg/include go.env VERSION src | zstd -q -3 -T0 -f -o ${goTar}`;
+    await onVmWithFile("rm -rf /usr/local/go && mkdir -p /usr/local/go && zstd -dc | tar -x -C /usr/local/go && /usr/local/go/bin/go version", goTar);
+    // The VM reaches itself as environment self: sshd on the forward's port too.
+    await onVmOk(vm, `printf 'Port 22\nPort ${vm.sshPort}\n' > /etc/ssh/sshd_config.d/qdeploy-e2e-self.conf && systemctl reload ssh`);
+    // The commit: its [env] runs x.sh around every compile; x.sh says what it could read, tries to leave a marker, fails the build.
+    const home = "/var/lib/qdeploy-serve";
+    writeFileSync(
+      path.join(dir, "x.sh"),
+      `#!/bin/sh\nr() { cat "$1" 2>&1 | head -c 100; }\necho "TOOLEXEC-RAN uid=$(id -u) ssh=[$(r ${home}/.ssh/id_ed25519)] age=[$(r ${home}/.config/qdeploy/age-identity.txt)] tokens=[$(r ${home}/tokens.json)]" >&2\necho pwned > ${home}/.ssh/marker 2>/dev/null\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    writeConfig(dir, vm, { app: APP, env: { GOFLAGS: "-toolexec=./x.sh" }, extra: SELF_AND_SERVE() });
+    const bundle = path.join(dir, "..", `attack-${APP}.bundle`);
+    await $({ cwd: dir, quiet: true })`git add -A && git -c user.name=t -c user.email=t@t commit -qm attack && git branch -f attack && git bundle create -q ${bundle} attack`;
+    // The server's remote: a repository on the VM holding the pushed branch.
+    await onVmWithFile(`rm -rf /srv/servd.git /tmp/attack.bundle && cat > /tmp/attack.bundle && git clone -q --bare /tmp/attack.bundle /srv/servd.git && chown -R qdeploy-serve: /srv/servd.git && runuser -u qdeploy-serve -- git -C ${home}/repo remote set-url origin /srv/servd.git`, bundle);
+
+    const started = await apiJson("POST", "/environments/self/push", { ref: "attack" });
+    let run = started.json?.run;
+    let error: string = started.json?.error?.message ?? "";
+    for (let i = 0; run && run.state === "running" && i < 300; i++) {
+      await Bun.sleep(1000);
+      run = (await apiJson("GET", `/runs/${run.id}`)).json.run;
+    }
+    error ||= run?.error?.message ?? "";
+    console.log(`toolexec push from the installed server: HTTP ${started.status}; ${error.split("\n").slice(0, 3).join(" | ")}`);
+    const said = /TOOLEXEC-RAN uid=(\d+) ssh=\[([^\]]*)\] age=\[([^\]]*)\] tokens=\[([^\]]*)\]/.exec(error);
+    expect(said, error).not.toBeNull();
+    const [, uid, ssh, age, tokens] = said!;
+    expect(error).toContain("failed in the build sandbox");
+    // A dynamic user (systemd's range 61184-65519), not qdeploy-serve, not root.
+    expect(Number(uid)).toBeGreaterThanOrEqual(61184);
+    expect(Number(uid)).not.toBe(Number((await onVmOk(vm, "id -u qdeploy-serve")).trim()));
+    for (const [what, text] of [["ssh", ssh], ["age", age], ["tokens", tokens]] as const) {
+      expect([what, text]).toEqual([what, expect.stringMatching(/^cat: .*: (Permission denied|No such file or directory)$/)]);
+    }
+    expect((await onVmOk(vm, `test -e ${home}/.ssh/marker && echo there || echo absent`)).trim()).toBe("absent");
+    const out = await onVmOk(vm, "systemd-analyze security --no-pager qdeploy-build@probe.service");
+    const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
+    console.log(`systemd-analyze security qdeploy-build@.service: ${score}`);
+    expect(score).toBeLessThan(2);
+    await onVmOk(vm, "rm -f /etc/ssh/sshd_config.d/qdeploy-e2e-self.conf && systemctl reload ssh");
   }, 10 * MIN);
 
   test("without [serve].domain it refuses, naming the key (exit 2)", async () => {
