@@ -52,6 +52,7 @@ async function checkout(r: CheckoutRequest): Promise<Checkout> {
     return {
       commit,
       configFile: path.join(dir, path.relative(top, configFile)),
+      dir,
       remove: async () => {
         await git(top, ["worktree", "remove", "--force", dir], `remove the worktree ${dir}`).catch(() => {});
         await git(top, ["worktree", "prune"], "prune worktrees").catch(() => {});

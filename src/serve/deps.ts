@@ -24,6 +24,8 @@ export interface Checkout {
   commit: string;
   /** deploy.toml inside the worktree. */
   configFile: string;
+  /** The worktree's top folder (a real path): everything in it is the commit's. */
+  dir: string;
   /** Removes the worktree. */
   remove(): Promise<void>;
 }
