@@ -1,8 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ResolvedConfig } from "../config/types.ts";
+import { ConfigError } from "../errors.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { fakeServe } from "../../test/fixtures/serve-deps.ts";
 import { createApp } from "./app.ts";
-import { withServedPlaces } from "./actions.ts";
+import { servedCommitConfig, startPush, withServedPlaces } from "./actions.ts";
 
 describe("withServedPlaces", () => {
   test("a commit's deploy.toml says what the app is; the served one where it goes and with which secrets", () => {
@@ -20,6 +25,96 @@ describe("withServedPlaces", () => {
     const cfg = withServedPlaces(commit, served);
     expect([cfg.processes, cfg.vars]).toEqual([commit.processes, commit.vars]);
     expect([cfg.root, cfg.hosts, cfg.roles, cfg.ssh, cfg.secrets, cfg.serve]).toEqual([served.root, served.hosts, served.roles, served.ssh, served.secrets, served.serve]);
+  });
+
+  test("a commit without build.dir builds its own folder, never the served checkout (root is the served one's now)", () => {
+    const commit = { ...helloConfig, root: "/srv/repo/.qdeploy/serve/worktrees/abc" };
+    expect(commit.build.dir).toBeUndefined();
+    const cfg = withServedPlaces(commit, { ...helloConfig, root: "/srv/repo" });
+    expect([cfg.root, cfg.build.dir]).toEqual(["/srv/repo", "/srv/repo/.qdeploy/serve/worktrees/abc"]);
+  });
+});
+
+const HINT = "app, firewall and web.domains are what the host and its other apps see: they come from the served deploy.toml. Change them there (on a host: commit, then run qdeploy serve --install ENV again), then push";
+
+describe("a served commit decides the app, never the host", () => {
+  // The fake's served config: helloConfig (root /work/example, the fake checkout's worktree too).
+  const web = helloConfig.web!;
+  const refused: [string, Partial<ResolvedConfig>, string][] = [
+    ["app", { app: "evil" }, 'deploy.toml app: the commit changes it to "evil"; the served deploy.toml says "hello"'],
+    ["firewall.allow", { firewall: { allow: [22, 80, 443, 5432, 6379] } }, "deploy.toml firewall.allow: the commit changes it to [22, 80, 443, 5432, 6379]; the served deploy.toml says [22, 80, 443]"],
+    ["firewall.enabled", { firewall: null }, "deploy.toml firewall.enabled: the commit changes it to false; the served deploy.toml says true"],
+    ["web.domains", { web: { ...web, domains: ["hello.localhost", "shop.example.com"], tls: "off" } }, 'deploy.toml web.domains: the commit adds "shop.example.com"; the served deploy.toml has ["hello.localhost"]'],
+    // build.dir = "../other" of the commit's deploy.toml, as src/config/resolve.ts resolves it.
+    ["build.dir", { build: { ...helloConfig.build, dir: "/work/other" } }, "deploy.toml build.dir: /work/other is outside the commit's checkout (/work/example): a served commit builds only its own files"],
+  ];
+  for (const [key, change, message] of refused) {
+    test(`POST push of a commit that changes ${key}: 422 naming it; no host is touched`, async () => {
+      const f = fakeServe();
+      const servedLoad = f.deps.load;
+      f.deps.load = async (env, file) => (file === undefined ? servedLoad(env) : { ...(await servedLoad(env)), ...change });
+      const token = await f.token("deploy");
+      const res = await createApp(f.deps).request("/api/v1/environments/prod/push", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+      const { error } = (await res.json()) as { error?: { kind: string; message: string; hint?: string; problems: { path: string }[] } };
+      expect([res.status, error?.kind, error?.message, error?.problems.map((p) => p.path)]).toEqual([422, "config", message, [key]]);
+      expect(error?.hint).toBe(key === "build.dir" ? undefined : HINT);
+      expect(f.log).toEqual([]);
+      expect(f.hosts.prod![0]!.live).toBe("20261201000000");
+    });
+  }
+
+  test("a webhook's push (answered at once) fails its run with the same error", async () => {
+    const f = fakeServe();
+    const servedLoad = f.deps.load;
+    f.deps.load = async (env, file) => (file === undefined ? servedLoad(env) : { ...(await servedLoad(env)), app: "evil" });
+    const run = await startPush(f.deps, "prod", "github", "main", "started");
+    await run.done;
+    expect([run.record.state, run.record.error?.kind, run.record.error?.message]).toEqual(["failed", "config", 'deploy.toml app: the commit changes it to "evil"; the served deploy.toml says "hello"']);
+    expect(f.log).toEqual([]);
+  });
+
+  test("a build.dir that is a committed symlink to a folder outside the worktree is refused where it really points", async () => {
+    const worktree = realpathSync(mkdtempSync(path.join(tmpdir(), "qdeploy-worktree-")));
+    const outside = realpathSync(mkdtempSync(path.join(tmpdir(), "qdeploy-outside-")));
+    symlinkSync(outside, path.join(worktree, "app"));
+    const f = fakeServe({ cfg: { ...helloConfig, root: worktree } });
+    const servedLoad = f.deps.load;
+    f.deps.load = async (env, file) => (file === undefined ? servedLoad(env) : { ...(await servedLoad(env)), build: { ...helloConfig.build, dir: path.join(worktree, "app") } });
+    const run = await startPush(f.deps, "prod", "github", "main", "started");
+    await run.done;
+    expect([run.record.state, run.record.error?.message]).toEqual(["failed", `deploy.toml build.dir: ${outside} is outside the commit's checkout (${worktree}): a served commit builds only its own files`]);
+    expect(f.log).toEqual([]);
+  });
+
+  test("what only changes this app stays the commit's: processes, env, tls, a dropped domain, a build.dir inside the worktree", async () => {
+    const worktree = realpathSync(mkdtempSync(path.join(tmpdir(), "qdeploy-worktree-")));
+    mkdirSync(path.join(worktree, "cmd"));
+    const f = fakeServe({ cfg: { ...helloConfig, root: worktree, web: { ...helloConfig.web!, domains: ["hello.localhost", "www.hello.localhost"] } } });
+    const servedLoad = f.deps.load;
+    const change = { processes: { web: "hello serve --fast" }, scale: {}, vars: { LOG_LEVEL: "debug" }, web: { ...helloConfig.web!, domains: ["HELLO.localhost"], tls: "auto" as const }, build: { ...helloConfig.build, dir: path.join(worktree, "cmd") } };
+    f.deps.load = async (env, file) => (file === undefined ? servedLoad(env) : { ...(await servedLoad(env)), ...change });
+    const run = await startPush(f.deps, "prod", "github", "main", "started");
+    await run.done;
+    expect([run.record.state, run.record.error]).toEqual(["succeeded", null]);
+  });
+
+  test("every refused key at once, each named, with the hint", () => {
+    const commit = { ...helloConfig, app: "evil", firewall: { allow: [22, 5432] }, build: { ...helloConfig.build, dir: "/srv/repo" } };
+    let error: unknown;
+    try {
+      servedCommitConfig(commit, { ...helloConfig, root: "/srv/repo" }, { worktree: "/srv/repo/.qdeploy/serve/worktrees/abc", file: "deploy/deploy.toml" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(
+      [
+        'deploy/deploy.toml app: the commit changes it to "evil"; the served deploy.toml says "hello"',
+        "deploy/deploy.toml firewall.allow: the commit changes it to [22, 5432]; the served deploy.toml says [22, 80, 443]",
+        "deploy/deploy.toml build.dir: /srv/repo is outside the commit's checkout (/srv/repo/.qdeploy/serve/worktrees/abc): a served commit builds only its own files",
+      ].join("\n"),
+    );
+    expect((error as ConfigError).hint).toBe(HINT);
   });
 });
 

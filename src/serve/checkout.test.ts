@@ -41,6 +41,7 @@ describe("checkoutCommit", () => {
     const c = await checkoutCommit({ configFile, remote: "origin", ref: "main", events: (e) => events.push(e) });
     expect(c.commit).toBe(second);
     expect(readFileSync(c.configFile, "utf8")).toBe('app = "two"\n');
+    expect(c.dir).toBe(path.dirname(c.configFile));
     expect(existsSync(path.join(path.dirname(c.configFile), "untracked.txt"))).toBe(false);
     expect(events).toEqual([{ type: "info", line: `fetched main (${second.slice(0, 12)}) from origin into a clean worktree` }]);
     const byId = await checkoutCommit({ configFile, remote: "origin", ref: first, events: () => {} });

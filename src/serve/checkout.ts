@@ -51,8 +51,8 @@ async function checkout(r: CheckoutRequest): Promise<Checkout> {
     r.events({ type: "info", line: `fetched ${r.ref} (${commit.slice(0, 12)}) from ${r.remote} into a clean worktree` });
     return {
       commit,
-      top: dir,
       configFile: path.join(dir, path.relative(top, configFile)),
+      dir,
       remove: async () => {
         await git(top, ["worktree", "remove", "--force", dir], `remove the worktree ${dir}`).catch(() => {});
         await git(top, ["worktree", "prune"], "prune worktrees").catch(() => {});

@@ -23,10 +23,10 @@ import { defaultTokenFile, TokenStore } from "./tokens.ts";
 export interface Checkout {
   /** The full commit id. */
   commit: string;
-  /** The worktree's top folder. */
-  top: string;
   /** deploy.toml inside the worktree. */
   configFile: string;
+  /** The worktree's top folder (a real path): everything in it is the commit's. */
+  dir: string;
   /** Removes the worktree. */
   remove(): Promise<void>;
 }
@@ -89,7 +89,7 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     serve,
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
-    commitBuild: (c) => sandboxedBuild({ top: c.top, configFile: c.configFile, commit: c.commit }),
+    commitBuild: (c) => sandboxedBuild({ top: c.dir, configFile: c.configFile, commit: c.commit }),
     opContext: (cfg, events, who) => ({
       cfg,
       // Kept open between requests (./pool.ts): a new connection was most of a GET status.
