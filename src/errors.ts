@@ -15,9 +15,9 @@ export interface ConfigProblem {
 
 /**
  * The closed set of error kinds, shared by the CLI and the HTTP API (`{ok: false, error:
- * {kind, message, hint}}`). The last four only arise over HTTP.
+ * {kind, message, hint}}`). The last five only arise over HTTP.
  */
-export type ErrorKind = "usage" | "config" | "build" | "remote" | "operation" | "lock-held" | "internal" | "not-found" | "unauthorized" | "forbidden" | "replay";
+export type ErrorKind = "usage" | "config" | "build" | "remote" | "operation" | "lock-held" | "internal" | "not-found" | "unauthorized" | "forbidden" | "replay" | "too-many";
 
 /** Base class: `exitCode` is what the process exits with; `hint` says what to do next. */
 export abstract class QdeployError extends Error {
@@ -102,6 +102,16 @@ export class AuthError extends QdeployError {
 export class ReplayError extends QdeployError {
   readonly exitCode = 1;
   readonly kind = "replay";
+}
+
+/** More at once than the server allows (log streams): refused now, fine later (HTTP 429, Retry-After). */
+export class TooManyError extends QdeployError {
+  readonly exitCode = 1;
+  readonly kind = "too-many";
+  constructor(message: string, hint: string, readonly retryAfterSec: number) {
+    super(message);
+    this.hint = hint;
+  }
 }
 
 /** A bug in qdeploy. Exit 1, with a stack trace under --verbose. */

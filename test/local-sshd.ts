@@ -59,8 +59,11 @@ async function waitForBanner(port: number, child: ChildProcess, log: () => strin
   throw new Error(`sshd did not come up on ${port}: ${log()}`);
 }
 
-/** Starts `sshd -D -e` on 127.0.0.1 with everything in a temp dir; a missing sshd or ssh-keygen fails naming it. */
-export async function startSshd(): Promise<LocalSshd> {
+/**
+ * Starts `sshd -D -e` on 127.0.0.1 with everything in a temp dir; a missing sshd or ssh-keygen
+ * fails naming it. `config`: more sshd_config lines (e.g. `SetEnv PATH=...` for stand-in commands).
+ */
+export async function startSshd(o: { config?: string[] } = {}): Promise<LocalSshd> {
   const sshd = requireTool("sshd"); // Debian's sshd refuses a relative path: this is absolute
   const dir = mkdtempSync(join(tmpdir(), "qdeploy-sshd-"));
   const hostPub = keygen(join(dir, "host_ed25519"));
@@ -82,6 +85,7 @@ export async function startSshd(): Promise<LocalSshd> {
       "PidFile none",
       "AllowTcpForwarding yes",
       "LogLevel ERROR",
+      ...(o.config ?? []),
     ].join("\n") + "\n",
   );
   // Debian's sshd insists on its privilege-separation directory, which only the service creates.

@@ -42,8 +42,8 @@ export interface ConnectOptions {
 type SshSettings = ResolvedConfig["ssh"];
 
 const KEEPALIVE_MS = 10_000;
-/** sshd's MaxSessions defaults to 10 channels per connection; stay below it. */
-const MAX_CHANNELS = 8;
+/** sshd's MaxSessions defaults to 10 channels per connection; stay below it (more wait for one to close). */
+export const MAX_CHANNELS = 8;
 
 /** The host resolved through deploy.toml and ~/.ssh/config (see ./ssh-config.ts). */
 export function resolveTarget(host: HostAddress, ssh: SshSettings, opts: ConnectOptions = {}): SshTarget {

@@ -251,6 +251,32 @@ describe("Server-Sent Events", () => {
   });
 });
 
+describe("log stream caps", () => {
+  test("follows over the token's or the environment's cap are a 429 with Retry-After; one-shot reads do not count; a client that leaves makes room", async () => {
+    const { f, app, call } = await setup({ environments: { prod: [{ label: "root@h1:22", live: null, releases: [], journal: ["x"] }] } });
+    const tokens = [await f.token("read", { name: "r1" }), await f.token("read", { name: "r2" }), await f.token("read", { name: "r3" })];
+    const open: { cancel(): Promise<void> }[] = [];
+    const follow = async (token: string) => {
+      const res = await app.request("/api/v1/environments/prod/logs?follow=1", { headers: { authorization: `Bearer ${token}` } });
+      if (res.status === 200) open.push(res.body!.getReader());
+      return res;
+    };
+    try {
+      const statuses: number[] = [];
+      for (const t of [tokens[0]!, tokens[0]!, tokens[0]!, tokens[0]!, tokens[0]!, tokens[1]!, tokens[1]!, tokens[1]!, tokens[1]!, tokens[2]!]) statuses.push((await follow(t)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 429, 200, 200, 200, 200, 429]);
+      const refused = await follow(tokens[2]!);
+      expect([refused.headers.get("retry-after"), ((await refused.json()) as Json).error]).toEqual(["30", { kind: "too-many", message: "prod already has 8 log streams following, the most one environment may", hint: "close one (a tab following logs), or try again later" }]);
+      expect((await call("GET", "/api/v1/environments/prod/logs?lines=1", tokens[2]!)).status).toBe(200);
+      await open.shift()!.cancel();
+      await Bun.sleep(10);
+      expect((await follow(tokens[2]!)).status).toBe(200);
+    } finally {
+      for (const r of open) await r.cancel();
+    }
+  });
+});
+
 describe("openapi.json", () => {
   test("documents exactly the routes the API has", async () => {
     const { app, call, read } = await setup();

@@ -17,6 +17,7 @@ import { inspect, requireServed, serveWho, startPush, startRestart, startRollbac
 import type { ServeEnv } from "./app.ts";
 import { requireRole } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
+import { LogStreams } from "./log-streams.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { Run } from "./runs.ts";
 
@@ -52,7 +53,8 @@ export function apiRoutes(deps: ServeDeps): Hono<ServeEnv> {
   api.post("/environments/:env/rollback", deploy, async (c) => started(c, await startRollback(deps, c.req.param("env"), by(c), (await body(c, ["release"])).release)));
   api.post("/environments/:env/restart", deploy, async (c) => started(c, await startRestart(deps, c.req.param("env"), by(c), (await body(c, ["process"])).process)));
 
-  api.get("/environments/:env/logs", (c) => streamLogs(c, deps));
+  const follows = new LogStreams();
+  api.get("/environments/:env/logs", (c) => streamLogs(c, deps, follows));
 
   api.get("/runs", (c) => {
     const env = c.req.query("env");
@@ -167,9 +169,9 @@ function streamRun(c: Context<ServeEnv>, run: Run): Response {
 /**
  * GET /environments/:env/logs: `event: line` with `{host, line}` per journal line. Without
  * follow it ends with `event: end`; with follow=1 it runs until the client goes away,
- * which aborts each host's journalctl.
+ * which aborts each host's journalctl. A follow beyond the caps is a 429 (./log-streams.ts).
  */
-async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps): Promise<Response> {
+async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps, follows: LogStreams): Promise<Response> {
   const env = requireServed(deps, c.req.param("env") ?? "");
   const follow = ["1", "true", "yes"].includes(c.req.query("follow") ?? "");
   const o = { proc: c.req.query("process") || null, since: c.req.query("since") || null, lines: intQuery(c, "lines", 100), follow };
@@ -177,7 +179,11 @@ async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps): Promise<Respon
   const cfg = await deps.load(env);
   // Checked before the stream starts, so a wrong name is a 400, not an error event.
   if (o.proc && o.proc !== "restart" && cfg.processes[o.proc] === undefined) throw new UsageError(`?process=${o.proc}: no such process (processes: ${Object.keys(cfg.processes).join(", ")})`);
-  const op = deps.opContext(cfg, () => {}, serveWho(c.var.token.name));
+  // A follow holds its channels until the client leaves: on the log streams' own connections.
+  // A one-shot read ends at once, as a status does, and shares the connection status uses.
+  const op = deps.opContext(cfg, () => {}, serveWho(c.var.token.name), follow ? "logs" : "ops");
+  // Taken last: from here only the stream runs, and its end (the client gone too) gives it back.
+  const release = follow ? follows.take(env, c.var.token.name) : () => {};
   const abort = new AbortController();
   c.req.raw.signal?.addEventListener("abort", () => abort.abort(), { once: true });
   return streamSSE(c, async (stream) => {
@@ -197,6 +203,7 @@ async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps): Promise<Respon
     } finally {
       stop();
       abort.abort();
+      release();
     }
   });
 }

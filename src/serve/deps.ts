@@ -47,8 +47,12 @@ export interface ServeDeps {
   load(env: string, configFile?: string): Promise<ResolvedConfig>;
   /** How a checked-out commit is built: in the build sandbox (./sandboxed-build.ts), never in this process. */
   commitBuild(checkout: Checkout): Build;
-  /** The operations' context for one environment; `who` goes into release records and the audit log. */
-  opContext(cfg: ResolvedConfig, events: EventSink, who: string): OpContext;
+  /**
+   * The operations' context for one environment; `who` goes into release records and the audit
+   * log. `connections: "logs"` reaches the hosts over connections of their own, kept for log
+   * streams, so those never take a channel status, push or rollback need.
+   */
+  opContext(cfg: ResolvedConfig, events: EventSink, who: string, connections?: Connections): OpContext;
   /** One secret of an environment's store (the webhook's signing secret), or undefined. */
   secret(cfg: ResolvedConfig, name: string): Promise<string | undefined>;
   /** Fetches `ref` from [serve] remote (a branch, tag or commit) into a clean worktree. */
@@ -61,6 +65,9 @@ export interface ServeDeps {
   /** Lets go of what the deps hold open (kept SSH connections) when the server stops. */
   close?(): Promise<void>;
 }
+
+/** Which of a host's kept connections an operation uses: the one every operation shares, or the log streams' own. */
+export type Connections = "ops" | "logs";
 
 export interface RealDepsOptions {
   configFile: string;
@@ -90,10 +97,12 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
     commitBuild: (c) => sandboxedBuild({ top: c.dir, configFile: c.configFile, commit: c.commit }),
-    opContext: (cfg, events, who) => ({
+    opContext: (cfg, events, who, connections = "ops") => ({
       cfg,
-      // Kept open between requests (./pool.ts): a new connection was most of a GET status.
-      connect: (host) => pool.lease(`${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }))(host)),
+      // Kept open between requests (./pool.ts): a new connection was most of a GET status. Log
+      // streams hold a channel each for as long as a client watches; with their own connection
+      // they never fill the one status and push wait on (./log-streams.ts caps them).
+      connect: (host) => pool.lease(`${connections} ${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }))(host)),
       events,
       who,
       // The server never queues behind another deploy: a held lock is a 409 at once.

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type ErrorBody, type ErrorKind, errorBody } from "../errors.ts";
+import { type ErrorBody, type ErrorKind, errorBody, TooManyError } from "../errors.ts";
 
 export const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   usage: 400,
@@ -11,6 +11,7 @@ export const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   "not-found": 404,
   "lock-held": 409,
   replay: 409,
+  "too-many": 429,
   config: 422,
   build: 422,
   operation: 422,
@@ -28,10 +29,11 @@ export function errorAnswer(e: unknown): { status: ContentfulStatusCode; body: {
   return { status: STATUS[error.kind], body: { ok: false, error } };
 }
 
-/** The one onError: JSON with the error's status; a 401 says how to authenticate. */
+/** The one onError: JSON with the error's status; a 401 says how to authenticate, a 429 when to come back. */
 export function onError(e: unknown, c: Context): Response {
   const { status, body } = errorAnswer(e);
   if (status === 500) console.error(e);
   if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="qdeploy"');
+  if (e instanceof TooManyError) c.header("Retry-After", String(e.retryAfterSec));
   return c.json(body, status);
 }

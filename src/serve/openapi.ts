@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json. A plain object kept
  * beside the routes; src/serve/api.test.ts checks that the two list the same paths.
  */
+import { FOLLOWS_PER_ENVIRONMENT, FOLLOWS_PER_TOKEN } from "./log-streams.ts";
 
 const json = (schema: object) => ({ "application/json": { schema } });
 const sse = (description: string) => ({ description, content: { "text/event-stream": { schema: { type: "string" } } } });
@@ -87,9 +88,9 @@ export function openApiDocument() {
             query("process", "string", "one process (or restart); default all"),
             query("since", "string", "journalctl --since"),
             query("lines", "integer", "the last N lines (default 100)"),
-            query("follow", "string", "1: keep streaming until the client goes away"),
+            query("follow", "string", `1: keep streaming until the client goes away (at most ${FOLLOWS_PER_TOKEN} streams per token, ${FOLLOWS_PER_ENVIRONMENT} per environment; more: 429)`),
           ],
-          responses: { "200": sse("event: line | end | error"), ...errors(400, 401, 404, 422) },
+          responses: { "200": sse("event: line | end | error"), ...errors(400, 401, 404, 422, 429) },
         },
       },
       "/runs": {
@@ -118,6 +119,7 @@ export function openApiDocument() {
           [404, "no such environment, run or route"],
           [409, "another run of this environment is going, or a host's deploy lock is held: error.holder says by whom"],
           [422, "deploy.toml has problems (error.problems), the build failed, or the operation refused"],
+          [429, "too many log streams following at once, of this token or environment; Retry-After says when to try again"],
           [502, "a host command or connection failed"],
         ].map(([code, description]) => [`E${code}`, { description, content: json(ref("Error")) }]),
       ),
@@ -131,7 +133,7 @@ export function openApiDocument() {
               type: "object",
               required: ["kind", "message"],
               properties: {
-                kind: { enum: ["usage", "config", "build", "remote", "operation", "lock-held", "internal", "not-found", "unauthorized", "forbidden"] },
+                kind: { enum: ["usage", "config", "build", "remote", "operation", "lock-held", "internal", "not-found", "unauthorized", "forbidden", "too-many"] },
                 message: { type: "string" },
                 hint: { type: "string" },
                 holder: { type: "string" },
