@@ -629,6 +629,9 @@ class SshRemote implements Remote {
     if (opts.signal?.aborted) throw new RemoteError(this.label, `${shown} aborted`);
     await this.acquire();
     try {
+      // Aborted while it waited for a channel (a log stream's client left): never start it, or
+      // a `journalctl -f` nobody reads would hold that channel for good.
+      if (opts.signal?.aborted) throw new RemoteError(this.label, `${shown} aborted`);
       if (this.lostReason) throw new RemoteError(this.label, `cannot run ${shown}: ${this.lostReason}`);
       const ch = await new Promise<ClientChannel>((res, rej) => {
         this.client.exec(command, (err, ch) =>
