@@ -1,6 +1,6 @@
 /** `qdeploy serve` and `qdeploy serve token ...` as a user runs them (bin/qdeploy). */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -71,5 +71,27 @@ describe("qdeploy serve", () => {
     p.kill("SIGTERM");
     expect(await p.exited).toBe(0);
     expect(await new Response(p.stderr).text()).toBe("warning: no API token yet: qdeploy serve token add NAME --role read|deploy\n");
+  });
+
+  test("--listen unix:/PATH (the installed server's): a socket anyone may connect to, a stale one replaced, removed at the end", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "qdeploy-serve-cli-"));
+    const socket = path.join(dir, "http.sock");
+    // A socket left by a server that was killed: the next one takes its place.
+    Bun.serve({ unix: socket, fetch: () => new Response("old") }).stop(true);
+    const p = Bun.spawn([QDEPLOY, "serve", "--listen", `unix:${socket}`], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", QDEPLOY_SERVE_TOKENS: path.join(dir, "tokens.json") }, stdout: "pipe", stderr: "pipe" });
+    const reader = p.stdout.getReader();
+    let out = "";
+    while (!out.includes("environments:")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`qdeploy serve ended: ${out} ${await new Response(p.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+    expect(out).toStartWith(`listening on unix:${socket}\n`);
+    expect(statSync(socket).mode & 0o777).toBe(0o666);
+    const health = await fetch("http://localhost/healthz", { unix: socket } as RequestInit);
+    expect([health.status, await health.text()]).toEqual([200, '{"ok":true}']);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+    expect(existsSync(socket)).toBe(false);
   });
 });

@@ -381,7 +381,7 @@ function serveCommands(): CommandSpec[] {
       async run(ctx, inv) {
         const install = str(inv, "install");
         if (install !== undefined) {
-          if (inv.flags.listen !== undefined) throw new UsageError("--listen and --install do not go together (the installed server listens where [serve] listen says)");
+          if (inv.flags.listen !== undefined) throw new UsageError("--listen and --install do not go together (the installed server listens on its own unix socket, /run/qdeploy-serve/http.sock)");
           const { serveInstall } = await import("../commands/serve-install.ts");
           return serveInstall(ctx, install);
         }

@@ -49,7 +49,6 @@ export async function serveInstall(ctx: Ctx, env: string): Promise<number> {
         env,
         domain,
         tls: cfg.serve.tls,
-        port: cfg.serve.listen.port,
         configInRepo: project.configInRepo,
         head: project.head,
         origin: project.origin,

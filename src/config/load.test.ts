@@ -241,7 +241,7 @@ const rows: Row[] = [
     name: "[serve]: listen is host:port, a branch names an environment, the webhook secret a variable name",
     toml: lines(GOOD, "[serve]", 'listen = "7070"', 'webhook_secret = "my-secret"', 'tls = "off"', "[serve.branches]", 'main = "prod"', 'release = "production"'),
     want: [
-      'deploy.toml:11 serve.listen: "7070" is not host:port (e.g. 127.0.0.1:7070)',
+      'deploy.toml:11 serve.listen: "7070" is not host:port (e.g. 127.0.0.1:7070) or unix:/PATH',
       'deploy.toml:12 serve.webhook_secret: "my-secret" must match ^[A-Za-z_][A-Za-z0-9_]*$',
       'deploy.toml:13 serve.tls: must be one of "auto", "internal"',
       'deploy.toml:16 serve.branches.release: "production" is not an environment of this file (prod)',

@@ -127,6 +127,8 @@ describe("resolveEnvironment", () => {
     expect(resolveEnvironment(raw, "prod", "/r").serve).toEqual({ listen: { host: "::1", port: 8080 }, domain: null, tls: "auto", webhookSecret: "HOOK", remote: "origin", branches: { main: "prod" } });
     expect(() => resolveEnvironment({ ...minimal, serve: { listen: "7070" } }, "prod", "/r")).toThrow('serve.listen: "7070" is not host:port');
     expect(() => resolveEnvironment({ ...minimal, serve: { listen: "h:70000" } }, "prod", "/r")).toThrow("is not host:port");
+    expect(resolveEnvironment({ ...minimal, serve: { listen: "unix:/run/qdeploy-serve/http.sock" } }, "prod", "/r").serve.listen).toEqual({ unix: "/run/qdeploy-serve/http.sock" });
+    expect(() => resolveEnvironment({ ...minimal, serve: { listen: "unix:run/x.sock" } }, "prod", "/r")).toThrow("a unix socket is unix:/ABSOLUTE/PATH");
   });
 
   test("no web process: web is null, scale covers every process", () => {

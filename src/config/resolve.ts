@@ -6,7 +6,7 @@
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
-import type { EnvironmentConfig, HostAddress, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
+import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -253,10 +253,14 @@ export function resolveServe(raw: RawConfig, file = "deploy.toml"): ResolvedServ
   };
 }
 
-/** "host:port" ("[::1]:7070" for IPv6) as parts, or what is wrong with it. */
-export function parseListen(text: string): { host: string; port: number } | string {
+/** "host:port" ("[::1]:7070" for IPv6) as parts, "unix:/PATH" as its path, or what is wrong with it. */
+export function parseListen(text: string): Listen | string {
+  if (text.startsWith("unix:")) {
+    const file = text.slice("unix:".length);
+    return /^\/[A-Za-z0-9_.\/-]+$/.test(file) ? { unix: file } : `"${text}": a unix socket is unix:/ABSOLUTE/PATH`;
+  }
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) return `"${text}" is not host:port (e.g. 127.0.0.1:7070)`;
+  if (!m || port < 1 || port > 65535) return `"${text}" is not host:port (e.g. 127.0.0.1:7070) or unix:/PATH`;
   return { host: m[1] ?? m[2]!, port };
 }

@@ -219,9 +219,12 @@ export interface ResolvedConfig {
   serve: ResolvedServe;
 }
 
+/** Where qdeploy serve listens: a TCP address, or a unix socket (the installed server's). */
+export type Listen = { host: string; port: number } | { unix: string };
+
 /** `[serve]` resolved: src/config/resolve.ts resolveServe. */
 export interface ResolvedServe {
-  listen: { host: string; port: number };
+  listen: Listen;
   domain: string | null;
   tls: "auto" | "internal";
   webhookSecret: string;

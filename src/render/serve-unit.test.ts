@@ -4,18 +4,19 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { requireTool } from "../../test/tools.ts";
 import { renderCaddyMain } from "./caddy.ts";
-import { renderServeSite, renderServeUnit, SERVE_HOST } from "./serve-unit.ts";
+import { renderBuildService, renderBuildSocket, renderServeSite, renderServeUnit, SERVE_HOST } from "./serve-unit.ts";
 
-const UNIT = { app: "hello", configFile: "/var/lib/qdeploy-serve/repo/deploy.toml", port: 7070 };
+const UNIT = { app: "hello", configFile: "/var/lib/qdeploy-serve/repo/deploy.toml" };
 
 describe("renderServeUnit", () => {
   const unit = renderServeUnit(UNIT);
 
-  test("runs the uploaded executable as qdeploy-serve, in its checkout, on loopback", () => {
+  test("runs the uploaded executable as qdeploy-serve, in its checkout, on a socket in a folder of its own", () => {
     expect(unit).toContain("\nUser=qdeploy-serve\nGroup=qdeploy-serve\nWorkingDirectory=/var/lib/qdeploy-serve/repo\n");
     expect(unit).toContain(
-      "\nExecStart=/usr/local/lib/qdeploy-serve/qdeploy serve --config /var/lib/qdeploy-serve/repo/deploy.toml --listen 127.0.0.1:7070\n",
+      "\nExecStart=/usr/local/lib/qdeploy-serve/qdeploy serve --config /var/lib/qdeploy-serve/repo/deploy.toml --listen unix:/run/qdeploy-serve/http.sock\n",
     );
+    expect(unit).toContain("\nRuntimeDirectory=qdeploy-serve\nRuntimeDirectoryMode=0755\n");
     expect(unit).toContain("\nEnvironment=QDEPLOY_SERVE_TOKENS=/var/lib/qdeploy-serve/tokens.json\n");
     expect(unit).toContain("\nRestart=on-failure\n");
     expect(unit).toContain("\nTimeoutStopSec=15min\n");
@@ -46,18 +47,17 @@ describe("renderServeUnit", () => {
     expect(unit).toContain("# No MemoryDenyWriteExecute=: Bun's JavaScript JIT");
   });
 
-  test("refuses a config path or port that would break the unit", () => {
+  test("refuses a config path that would break the unit", () => {
     expect(() => renderServeUnit({ ...UNIT, configFile: "/var/lib/x y/deploy.toml" })).toThrow("plain absolute path");
-    expect(() => renderServeUnit({ ...UNIT, port: 0 })).toThrow("not a TCP port");
   });
 });
 
 describe("renderServeSite", () => {
   test("tls internal: the domain proxied to the server, SSE flushed at once", () => {
-    expect(renderServeSite({ domain: "deploy.localhost", tls: "internal", port: 7070 })).toBe(`# qdeploy-serve: written by \`qdeploy serve --install\`; do not edit (run it again instead).
+    expect(renderServeSite({ domain: "deploy.localhost", tls: "internal" })).toBe(`# qdeploy-serve: written by \`qdeploy serve --install\`; do not edit (run it again instead).
 deploy.localhost {
 	tls internal
-	reverse_proxy 127.0.0.1:7070 {
+	reverse_proxy unix//run/qdeploy-serve/http.sock {
 		# Server-Sent Events (a deploy's progress, logs -f): each event as soon as it is written.
 		flush_interval -1
 	}
@@ -66,12 +66,12 @@ deploy.localhost {
   });
 
   test("tls auto: no tls line (Caddy's ACME)", () => {
-    expect(renderServeSite({ domain: "deploy.example.com", tls: "auto", port: 7071 })).not.toContain("tls");
+    expect(renderServeSite({ domain: "deploy.example.com", tls: "auto" })).not.toContain("tls");
   });
 
   test("a domain that is not a host name is refused (no Caddyfile syntax gets in)", () => {
     for (const d of ["deploy.example.com {", "a b", "*.example.com", "deploy.localhost:8443", ""]) {
-      expect(() => renderServeSite({ domain: d, tls: "auto", port: 7070 })).toThrow("is not a host name");
+      expect(() => renderServeSite({ domain: d, tls: "auto" })).toThrow("is not a host name");
     }
   });
 });
@@ -87,20 +87,22 @@ describe("systemd-analyze verify", () => {
   });
   afterAll(() => root && rmSync(root, { recursive: true, force: true }));
 
-  function verify(unit: string): string {
+  function verify(unit: string, name: string = SERVE_HOST.unit): string {
     const unitDir = join(root, "etc/systemd/system");
     mkdirSync(unitDir, { recursive: true });
-    writeFileSync(join(unitDir, SERVE_HOST.unit), unit);
+    writeFileSync(join(unitDir, name), unit);
     const exe = join(root, SERVE_HOST.executable);
     mkdirSync(dirname(exe), { recursive: true });
     writeFileSync(exe, "#!/bin/sh\n");
     chmodSync(exe, 0o755);
-    const r = Bun.spawnSync(["systemd-analyze", "verify", `--root=${root}`, SERVE_HOST.unit], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["systemd-analyze", "verify", `--root=${root}`, name], { stdout: "pipe", stderr: "pipe" });
     return `${r.stdout}${r.stderr}${r.exitCode === 0 ? "" : `exit ${r.exitCode}`}`;
   }
 
-  test("the unit verifies with no output", () => {
+  test("the unit verifies with no output; so do the build sandbox's socket and service", () => {
     expect(verify(renderServeUnit(UNIT))).toBe("");
+    expect(verify(renderBuildService(), "qdeploy-build@.service")).toBe("");
+    expect(verify(renderBuildSocket(), "qdeploy-build.socket")).toBe("");
   });
 
   test("the check can fail: an unknown key is reported", () => {
@@ -134,7 +136,7 @@ describe("caddy validate", () => {
 
   for (const tls of ["internal", "auto"] as const) {
     test(`tls ${tls}: valid, and formatted as caddy fmt would`, () => {
-      const site = renderServeSite({ domain: "deploy.localhost", tls, port: 7070 });
+      const site = renderServeSite({ domain: "deploy.localhost", tls });
       const r = validate(site);
       expect(r.output).toContain("Valid configuration");
       expect(r.output).not.toContain("not formatted");
@@ -145,7 +147,7 @@ describe("caddy validate", () => {
   }
 
   test("the check can fail: a directive Caddy 2.6 lacks is refused with its file", () => {
-    const r = validate(renderServeSite({ domain: "deploy.localhost", tls: "internal", port: 7070 }).replace("flush_interval -1", "stream_close_delay 5m"));
+    const r = validate(renderServeSite({ domain: "deploy.localhost", tls: "internal" }).replace("flush_interval -1", "stream_close_delay 5m"));
     expect(r.ok).toBe(false);
     expect(r.output).toContain("qdeploy-serve.caddy:");
   });

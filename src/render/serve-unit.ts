@@ -15,6 +15,11 @@ export const SERVE_HOST = {
   tokens: "/var/lib/qdeploy-serve/tokens.json",
   /** A `git bundle` of the local HEAD lands here, then the checkout fetches it. */
   bundle: "/var/lib/qdeploy-serve/upload.bundle",
+  /**
+   * Where the server listens: a unix socket in a folder only it may write (RuntimeDirectory),
+   * so no app on the host can take its place while it restarts, as one could a loopback port.
+   */
+  socket: "/run/qdeploy-serve/http.sock",
   /** The `bun build --compile` of qdeploy, uploaded once per sha256. */
   executable: "/usr/local/lib/qdeploy-serve/qdeploy",
   unitFile: "/etc/systemd/system/qdeploy-serve.service",
@@ -32,18 +37,15 @@ export interface ServeUnitSettings {
   app: string;
   /** deploy.toml inside the host's checkout (absolute). */
   configFile: string;
-  /** The loopback port the server listens on (Caddy proxies to it). */
-  port: number;
 }
 
 /** /etc/systemd/system/qdeploy-serve.service */
 export function renderServeUnit(s: ServeUnitSettings): string {
   if (!/^\/[A-Za-z0-9_.\/-]+$/.test(s.configFile)) throw new Error(`serve unit: config path ${JSON.stringify(s.configFile)} must be a plain absolute path`);
-  if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new Error(`serve unit: port ${s.port} is not a TCP port`);
   const h = SERVE_HOST;
   return `# ${h.unit}: written by \`qdeploy serve --install\`; do not edit (run it again instead).
 [Unit]
-Description=qdeploy serve for ${s.app}: dashboard, API and deploy webhook on 127.0.0.1:${s.port}
+Description=qdeploy serve for ${s.app}: dashboard, API and deploy webhook on ${h.socket}
 Wants=network-online.target
 After=network-online.target
 
@@ -52,7 +54,10 @@ Type=simple
 User=${h.user}
 Group=${h.user}
 WorkingDirectory=${h.repo}
-ExecStart=${h.executable} serve --config ${s.configFile} --listen 127.0.0.1:${s.port}
+ExecStart=${h.executable} serve --config ${s.configFile} --listen unix:${h.socket}
+# /run/qdeploy-serve: the server's alone to write (the socket 0666 in it: Caddy connects).
+RuntimeDirectory=qdeploy-serve
+RuntimeDirectoryMode=0755
 Environment=QDEPLOY_SERVE_TOKENS=${h.tokens}
 Environment=HOME=${h.home}
 # Pushes from the server build with Go: Go's own place first, then systemd's default PATH.
@@ -104,18 +109,16 @@ export interface ServeSiteSettings {
   /** [serve].domain */
   domain: string;
   tls: "auto" | "internal";
-  port: number;
 }
 
-/** /etc/caddy/qdeploy/qdeploy-serve.caddy: the domain proxied to the server on loopback. */
+/** /etc/caddy/qdeploy/qdeploy-serve.caddy: the domain proxied to the server's socket. */
 export function renderServeSite(s: ServeSiteSettings): string {
   if (!DOMAIN_NAME.test(s.domain) || s.domain.includes(":") || s.domain.startsWith("*.")) {
     throw new Error(`serve.domain: ${JSON.stringify(s.domain)} is not a host name`);
   }
-  if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new Error(`serve site: port ${s.port} is not a TCP port`);
   return `# qdeploy-serve: written by \`qdeploy serve --install\`; do not edit (run it again instead).
 ${s.domain} {
-${s.tls === "internal" ? "\ttls internal\n" : ""}	reverse_proxy 127.0.0.1:${s.port} {
+${s.tls === "internal" ? "\ttls internal\n" : ""}	reverse_proxy unix/${SERVE_HOST.socket} {
 		# Server-Sent Events (a deploy's progress, logs -f): each event as soon as it is written.
 		flush_interval -1
 	}

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describeStep } from "../plan/steps.ts";
@@ -19,7 +19,6 @@ const input: ServeInstallInput = {
   env: "prod",
   domain: "deploy.example.com",
   tls: "auto",
-  port: 7070,
   configInRepo: "deploy.toml",
   head: HEAD,
   origin: "git@github.com:me/hello.git",
@@ -40,8 +39,8 @@ const installed: ServeHostFacts = {
   git: true,
   go: "/usr/local/go/bin/go",
   exeSha: input.executable.sha256,
-  unitSha: sha(renderServeUnit({ app: "hello", configFile: "/var/lib/qdeploy-serve/repo/deploy.toml", port: 7070 })),
-  siteSha: sha(renderServeSite({ domain: input.domain, tls: "auto", port: 7070 })),
+  unitSha: sha(renderServeUnit({ app: "hello", configFile: "/var/lib/qdeploy-serve/repo/deploy.toml" })),
+  siteSha: sha(renderServeSite({ domain: input.domain, tls: "auto" })),
   buildSocketSha: sha(renderBuildSocket()),
   buildServiceSha: sha(renderBuildService()),
   buildActive: true,
@@ -137,7 +136,7 @@ describe("planServeFinish", () => {
       "run    systemctl daemon-reload",
       "run    systemctl enable --quiet qdeploy-serve.service",
       "run    systemctl restart qdeploy-serve.service",
-      expect.stringMatching(/^run    bash -c [\s\S]* serve-wait 7070 qdeploy-serve.service$/),
+      expect.stringMatching(/^run    bash -c [\s\S]* serve-wait \/run\/qdeploy-serve\/http.sock qdeploy-serve.service$/),
       expect.stringMatching(/^write  \/etc\/caddy\/qdeploy\/qdeploy-serve.caddy.new \(0644/),
       expect.stringMatching(/^run    bash -c [\s\S]* serve-site$/),
     ]);
@@ -147,7 +146,7 @@ describe("planServeFinish", () => {
   test("installed already: nothing; a new executable restarts the server and nothing else", () => {
     expect(planServeFinish(input, installed, KNOWN, false)).toEqual({ steps: [], changes: [] });
     const restart = planServeFinish(input, installed, KNOWN, true).steps.map(describeStep);
-    expect(restart).toEqual(["run    systemctl restart qdeploy-serve.service", expect.stringMatching(/ serve-wait 7070 qdeploy-serve.service$/)]);
+    expect(restart).toEqual(["run    systemctl restart qdeploy-serve.service", expect.stringMatching(/ serve-wait \/run\/qdeploy-serve\/http.sock qdeploy-serve.service$/)]);
     expect(planServeFinish(input, { ...installed, active: false }, KNOWN, false).changes).toEqual(["started the server"]);
     expect(planServeFinish(input, { ...installed, buildActive: false }, KNOWN, false).changes).toEqual(["the build sandbox listens on /run/qdeploy-build.sock (qdeploy-build.socket, qdeploy-build@.service)"]);
   });
@@ -179,14 +178,13 @@ describe("the executable", () => {
 });
 
 describe("waiting for the server", () => {
-  test("the wait returns once /healthz answers, not before", async () => {
-    const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-    const port = probe.port;
-    probe.stop(true);
+  test("the wait returns once the server's socket is there, not before", async () => {
+    const socket = path.join(dir, "wait", "http.sock");
     const t0 = performance.now();
-    const wait = Bun.spawn(["bash", "-c", WAIT_FOR_SERVER, "serve-wait", String(port), "qdeploy-serve.service"], { stderr: "pipe" });
+    const wait = Bun.spawn(["bash", "-c", WAIT_FOR_SERVER, "serve-wait", socket, "qdeploy-serve.service"], { stderr: "pipe" });
     await Bun.sleep(1200);
-    const server = Bun.serve({ hostname: "127.0.0.1", port, fetch: () => Response.json({ ok: true }) });
+    mkdirSync(path.dirname(socket));
+    const server = Bun.serve({ unix: socket, fetch: () => Response.json({ ok: true }) });
     try {
       expect(await wait.exited).toBe(0);
       expect(performance.now() - t0).toBeGreaterThan(1100);

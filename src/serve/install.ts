@@ -89,8 +89,6 @@ export interface ServeInstallInput {
   env: string;
   domain: string;
   tls: "auto" | "internal";
-  /** The loopback port the server listens on ([serve] listen's port). */
-  port: number;
   /** deploy.toml relative to the git repository's top (posix). */
   configInRepo: string;
   /** The commit the host's checkout is to have (local HEAD). */
@@ -224,7 +222,7 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
     );
     changes.push(`the build sandbox listens on ${H.buildSocketPath} (${H.buildSocket}, qdeploy-build@.service)`);
   }
-  const unit = renderServeUnit({ app: i.app, configFile: path.posix.join(H.repo, i.configInRepo), port: i.port });
+  const unit = renderServeUnit({ app: i.app, configFile: path.posix.join(H.repo, i.configInRepo) });
   const unitChanged = sha(unit) !== f.unitSha;
   if (unitChanged) {
     steps.push(
@@ -238,11 +236,11 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
     steps.push(
       { kind: "run", argv: ["systemctl", "restart", H.unit], why: "(re)start the server" },
       // "started" means it answers: Caddy's first request (and the user's) must not get a 502.
-      { kind: "run", argv: ["bash", "-c", WAIT_FOR_SERVER, "serve-wait", String(i.port), H.unit], why: "wait until the server answers /healthz" },
+      { kind: "run", argv: ["bash", "-c", WAIT_FOR_SERVER, "serve-wait", H.socket, H.unit], why: "wait until the server listens" },
     );
     changes.push(f.active ? "restarted the server" : "started the server");
   }
-  const site = renderServeSite({ domain: i.domain, tls: i.tls, port: i.port });
+  const site = renderServeSite({ domain: i.domain, tls: i.tls });
   if (sha(site) !== f.siteSha) {
     steps.push(
       { kind: "write", path: `${H.site}.new`, content: site, mode: 0o644, why: "the server's Caddy site (validated before it is used)" },
@@ -254,19 +252,15 @@ export function planServeFinish(i: ServeInstallInput, f: ServeHostFacts, knownHo
 }
 
 /**
- * Polls the server's /healthz on the host's loopback (bash's /dev/tcp: no curl needed) for up
- * to 60 s; if it never answers, fails with the unit's journal tail.
+ * Waits up to 60 s for the server's socket: it is made once the server listens, and a restart
+ * removes the old one with its folder (RuntimeDirectory). Else fails with the journal's tail.
  */
-export const WAIT_FOR_SERVER = `port=$1 unit=$2
+export const WAIT_FOR_SERVER = `socket=$1 unit=$2
 for _ in $(seq 1 120); do
-  if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
-    printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3
-    if grep -q '"ok":true' <&3; then exec 3>&-; exit 0; fi
-    exec 3>&-
-  fi
+  if [ -S "$socket" ]; then exit 0; fi
   sleep 0.5
 done
-echo "the server did not answer http://127.0.0.1:$port/healthz within 60s; its journal:" >&2
+echo "the server did not listen on $socket within 60s; its journal:" >&2
 journalctl -u "$unit" -n 30 --no-pager >&2
 exit 1`;
 

@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { $ } from "zx";
 import { sandboxSshArgv, type SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, get, makeProject, ok, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "servd";
@@ -91,6 +91,22 @@ describe("serve --install", () => {
     expect(await onVmOk(vm, "cat /root/.ssh/authorized_keys")).toContain(publicKey);
     expect((await onVmOk(vm, "stat -c '%U %a' /var/lib/qdeploy-serve/tokens.json")).trim()).toBe("qdeploy-serve 600");
   }, MIN);
+
+  test("issue 21, item 5: another user holding 127.0.0.1:7070 gets nothing; the server, restarted, still answers through Caddy on its socket", async () => {
+    // An impostor, as an app would be (not root, not qdeploy-serve), on the port the server used to take.
+    const impostor = `use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:7070", Listen => 5, ReuseAddr => 1) or die "bind: $!"; while (my $c = $s->accept) { print $c "HTTP/1.0 200 OK\r\n\r\nIMPOSTOR"; close $c }`;
+    await onVmOk(vm, `systemd-run --quiet --uid=nobody --unit=qdeploy-e2e-impostor perl -e '${impostor}' && sleep 1 && systemctl is-active qdeploy-e2e-impostor`);
+    try {
+      await onVmOk(vm, "systemctl restart qdeploy-serve.service && for i in $(seq 60); do [ -S /run/qdeploy-serve/http.sock ] && exit 0; sleep 0.5; done; exit 1");
+      expect(await get(vm, "/healthz", DOMAIN)).toEqual({ status: 200, body: '{"ok":true}' });
+      // The folder is the server's: nobody else may put a socket (or anything) there.
+      expect((await onVmOk(vm, "stat -c '%U %a' /run/qdeploy-serve /run/qdeploy-serve/http.sock")).trim().split("\n")).toEqual(["qdeploy-serve 755", "qdeploy-serve 666"]);
+      const r = await onVm(vm, ["runuser", "-u", "nobody", "--", "sh", "-c", "echo > /run/qdeploy-serve/evil.sock"]);
+      expect([r.code, r.stderr]).toEqual([2, expect.stringContaining("Permission denied")]);
+    } finally {
+      await onVmOk(vm, "systemctl stop qdeploy-e2e-impostor 2>/dev/null; true");
+    }
+  }, 2 * MIN);
 
   test("systemd-analyze security rates the unit below 5", async () => {
     const out = await onVmOk(vm, "systemd-analyze security --no-pager qdeploy-serve.service");
