@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { $ } from "zx";
@@ -7,7 +8,7 @@ import { buildForArchs } from "../build/builds.ts";
 import { loadConfigOrThrow } from "../config/load.ts";
 import type { Output } from "../output.ts";
 import { requireTool } from "../../test/tools.ts";
-import { allowedEnv, chooseSandbox, sandboxedBuild } from "./sandboxed-build.ts";
+import { allowedEnv, chooseSandbox, type Sandbox, sandboxedBuild } from "./sandboxed-build.ts";
 
 // Issue 21, item 1: a commit whose [env] sets GOFLAGS=-toolexec runs its own script during the
 // build. Here it runs; it must not reach what the server holds (a key next to the server's
@@ -32,7 +33,11 @@ const silent = (lines: string[]): Output => ({
   progress: () => {},
 });
 
-async function attackCommit(): Promise<string> {
+let made: Promise<string> | null = null;
+/** The commit (made once): a Go main, x.sh, and a deploy.toml whose [env] runs x.sh around the compiler. */
+const attackCommit = () => (made ??= makeAttackCommit());
+
+async function makeAttackCommit(): Promise<string> {
   await $`mkdir -p ${state} ${repo}`;
   writeFileSync(key, `${KEY_TEXT}\n`, { mode: 0o600 });
   writeFileSync(path.join(repo, "go.mod"), "module example.com/evil\n\ngo 1.22\n");
@@ -92,5 +97,49 @@ describe("the build sandbox (bubblewrap here; the installed server's unit is tri
       PATH: "/usr/bin",
       GOPROXY: "https://proxy.golang.org",
     });
+  });
+});
+
+describe("what the sandbox answers is checked like any input (the commit's code ran there)", () => {
+  /** A sandbox that answers these lines, whatever it is sent. */
+  const answering = (...answer: object[]): Sandbox => ({
+    name: "a stand-in",
+    start: () => ({
+      write: async () => {},
+      output: (async function* () {
+        for (const m of answer) yield Buffer.from(`${JSON.stringify(m)}\n`);
+      })(),
+      ended: async () => "",
+      kill: () => {},
+    }),
+  });
+  const program = Buffer.from("\x7fELF a program");
+  const sha = createHash("sha256").update(program).digest("hex");
+  const blob = { type: "blob", sha256: sha, data: program.toString("base64") };
+  const artifacts = (name: string, s = sha, arch = "x86_64") => ({ type: "artifacts", artifacts: { [arch]: { [name]: { sha256: s, size: program.length } } }, binaries: [name], seconds: 1 });
+
+  async function refusal(sandbox: Sandbox): Promise<string> {
+    const commit = await attackCommit();
+    const cfg = await loadConfigOrThrow(path.join(repo, "deploy.toml"), "prod");
+    const e = await sandboxedBuild({ top: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => sandbox)(cfg, ["x86_64"], silent([])).then(() => null, (err: Error) => err);
+    return e?.message ?? "no error";
+  }
+
+  test("a well-formed answer is taken: the program kept under the sha256 computed here", async () => {
+    const commit = await attackCommit();
+    const cfg = await loadConfigOrThrow(path.join(repo, "deploy.toml"), "prod");
+    const b = await sandboxedBuild({ top: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => answering(blob, artifacts("evil"), { type: "done" }))(cfg, ["x86_64"], silent([]));
+    expect(b.artifacts.x86_64!.binaries.evil!.sha256).toBe(sha);
+    expect(readFileSync(b.artifacts.x86_64!.binaries.evil!.path)).toEqual(program);
+    expect(cfg.build.binaries).toEqual(["evil"]);
+  });
+
+  test("a name that is a path, a sha256 it did not send, a wrong sha256, another arch, junk, no answer: refused, each saying why", async () => {
+    expect(await refusal(answering(blob, artifacts("../../etc/cron.d/x"), { type: "done" }))).toContain("not plain names");
+    expect(await refusal(answering(artifacts("evil", "f".repeat(64)), { type: "done" }))).toContain("which it did not send");
+    expect(await refusal(answering({ ...blob, sha256: "0".repeat(64) }))).toContain(`sha256 is ${sha.slice(0, 12)}, not the 000000000000 it said`);
+    expect(await refusal(answering(blob, artifacts("evil", sha, "aarch64"), { type: "done" }))).toContain("built for aarch64, not x86_64");
+    expect(await refusal(answering({ type: "exec", argv: ["sh"] }))).toContain("not a build message");
+    expect(await refusal(answering(blob))).toBe("the build sandbox ended without an answer");
   });
 });

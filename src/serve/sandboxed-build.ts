@@ -128,7 +128,11 @@ async function tarOf(top: string, dir: string): Promise<string> {
 
 /** Sends the request and the tar, reads the answer, keeps the programs (sha256 checked). */
 async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, out: Output, outDir: string): Promise<{ artifacts: Record<string, Artifact>; binaries: string[] }> {
-  const timer = setTimeout(() => proc.kill(), BUILD_TIMEOUT_MS);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill();
+  }, BUILD_TIMEOUT_MS);
   const blobs = new Map<string, number>();
   let answer: Extract<BuildMessage, { type: "artifacts" }> | null = null;
   let failure: string | null = null;
@@ -141,7 +145,7 @@ async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, ou
     // A worker that fails early stops reading: its error is the news, not the broken pipe.
     sending.catch(() => {});
     for await (const line of lines(proc.output)) {
-      const m = JSON.parse(line) as BuildMessage;
+      const m = message(line);
       if (m.type === "info" || m.type === "warn") out.info(m.line);
       else if (m.type === "debug") out.debug(m.line);
       else if (m.type === "blob") blobs.set(m.sha256, await keepBlob(m, outDir));
@@ -150,21 +154,51 @@ async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, ou
       else if (m.type === "done") done = true;
     }
     const said = await proc.ended();
+    if (timedOut) throw new BuildError(`the build of commit ${request.commit.slice(0, 12)} was stopped after ${BUILD_TIMEOUT_MS / 60_000} min in the build sandbox`);
     if (failure !== null) throw new BuildError(`the build of commit ${request.commit.slice(0, 12)} failed in the build sandbox: ${failure}`);
     if (!done || !answer) throw new BuildError(`the build sandbox ended without an answer${said ? `: ${said}` : ""}`);
   } finally {
     clearTimeout(timer);
   }
+  // The sandbox ran the commit's code: what it answers is checked like any input. Names become
+  // paths on the hosts (bin/NAME), so they are plain; every arch asked for is there, no other.
+  const names = answer.binaries;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === "string" && PROGRAM_NAME.test(n))) throw new BuildError(`the build sandbox named programs ${JSON.stringify(names).slice(0, 200)}, not plain names`);
+  const archs = Object.keys(answer.artifacts ?? {});
+  if (archs.sort().join() !== [...new Set(request.archs)].sort().join()) throw new BuildError(`the build sandbox built for ${archs.join(", ") || "nothing"}, not ${request.archs.join(", ")}`);
   const artifacts: Record<string, Artifact> = {};
   for (const [arch, programs] of Object.entries(answer.artifacts)) {
     const binaries: Record<string, BinaryArtifact> = {};
     for (const [name, b] of Object.entries(programs)) {
-      if (blobs.get(b.sha256) !== b.size) throw new BuildError(`the build sandbox named ${name} (${arch}) sha256 ${b.sha256.slice(0, 12)}, which it did not send`);
+      if (!PROGRAM_NAME.test(name)) throw new BuildError(`the build sandbox named a program ${JSON.stringify(name).slice(0, 100)}, not a plain name`);
+      if (typeof b?.sha256 !== "string" || blobs.get(b.sha256) !== b.size) throw new BuildError(`the build sandbox named ${name} (${arch}) sha256 ${b.sha256.slice(0, 12)}, which it did not send`);
       binaries[name] = { path: path.join(outDir, b.sha256), sha256: b.sha256, size: b.size };
     }
     artifacts[arch] = { binaries };
   }
   return { artifacts, binaries: answer.binaries };
+}
+
+/** A program's name as a release's bin/ holds it. */
+const PROGRAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** One line of the worker's answer, or a BuildError: a line of anything else is not believed. */
+function message(line: string): BuildMessage {
+  let m: unknown;
+  try {
+    m = JSON.parse(line);
+  } catch {
+    m = null;
+  }
+  const type = (m as { type?: unknown } | null)?.type;
+  const ok =
+    ((type === "info" || type === "debug" || type === "warn") && typeof (m as { line?: unknown }).line === "string") ||
+    (type === "blob" && typeof (m as { sha256?: unknown }).sha256 === "string" && typeof (m as { data?: unknown }).data === "string") ||
+    (type === "artifacts" && typeof (m as { artifacts?: unknown }).artifacts === "object") ||
+    (type === "error" && typeof (m as { message?: unknown }).message === "string") ||
+    type === "done";
+  if (!ok) throw new BuildError(`the build sandbox answered something that is not a build message: ${JSON.stringify(line.slice(0, 120))}`);
+  return m as BuildMessage;
 }
 
 /** Writes one program under its sha256, checked: the name is ours, never the sandbox's. */
