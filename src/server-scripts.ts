@@ -7,7 +7,11 @@ import serveAuthorizeScript from "../server/serve-authorize.sh" with { type: "te
 import serveFactsScript from "../server/serve-facts.sh" with { type: "text" };
 import serveSiteScript from "../server/serve-site.sh" with { type: "text" };
 import switchScript from "../server/switch.sh" with { type: "text" };
+import uploadScript from "../server/upload.sh" with { type: "text" };
+import writeScript from "../server/write.sh" with { type: "text" };
 
 export { bootstrapScript, factsScript, firewallScript, lockScript, switchScript };
 /** `qdeploy serve --install` (src/serve/install.ts). */
 export { serveAuthorizeScript, serveFactsScript, serveSiteScript };
+/** Remote.write and Remote.upload over SSH (src/remote/transfer.ts). */
+export { uploadScript, writeScript };

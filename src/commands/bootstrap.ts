@@ -11,7 +11,8 @@ import { utils as sshUtils } from "ssh2";
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
 import { bootstrapLoginUser } from "../remote/host-ops.ts";
-import { expandPath, resolveTarget } from "../remote/ssh.ts";
+import { expandPath } from "../remote/identities.ts";
+import { resolveTarget } from "../remote/ssh.ts";
 import { type Ctx, withRemotes } from "./context.ts";
 
 export interface BootstrapOptions {

@@ -1,6 +1,7 @@
 /**
  * The one interface through which qdeploy touches a host. The real implementation
- * speaks SSH (./ssh.ts); unit tests of planning pass a recording one.
+ * speaks SSH (./ssh-remote.ts, connected by ./ssh.ts); unit tests of planning pass a
+ * recording one.
  */
 
 export interface ExecResult {

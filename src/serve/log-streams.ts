@@ -4,7 +4,7 @@
  * (./deps.ts), so it never takes one that status, push or rollback need; these caps keep
  * that connection from filling, and one client from taking every stream.
  */
-import { MAX_CHANNELS } from "../remote/ssh.ts";
+import { MAX_CHANNELS } from "../remote/channel-limiter.ts";
 import { TooManyError } from "../errors.ts";
 
 /**
