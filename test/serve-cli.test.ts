@@ -1,6 +1,6 @@
 /** `qdeploy serve` and `qdeploy serve token ...` as a user runs them (bin/qdeploy). */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -52,18 +52,25 @@ describe("qdeploy serve token", () => {
   }, 30_000);
 });
 
+/** `qdeploy serve --listen LISTEN`, read until it has said where it listens and what it serves. */
+async function startServe(listen: string, tokens: string) {
+  const p = Bun.spawn([QDEPLOY, "serve", "--listen", listen], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", QDEPLOY_SERVE_TOKENS: tokens }, stdout: "pipe", stderr: "pipe" });
+  const reader = p.stdout.getReader();
+  let out = "";
+  while (!out.includes("environments:")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`qdeploy serve ended: ${out} ${await new Response(p.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { p, out };
+}
+
 describe("qdeploy serve", () => {
   test("listens where --listen says, lists the environments, answers /healthz, stops cleanly on SIGTERM", async () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-serve-cli-")), "tokens.json");
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const p = Bun.spawn([QDEPLOY, "serve", "--listen", `127.0.0.1:${port}`], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", QDEPLOY_SERVE_TOKENS: file }, stdout: "pipe", stderr: "pipe" });
-    const reader = p.stdout.getReader();
-    let out = "";
-    while (!out.includes("environments:")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`qdeploy serve ended: ${out} ${await new Response(p.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
+    const { p, out } = await startServe(`127.0.0.1:${port}`, file);
     expect(out).toBe(`listening on http://127.0.0.1:${port}\nenvironments: sandbox, sandbox-fleet; tokens: ${file}\n`);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
@@ -76,16 +83,13 @@ describe("qdeploy serve", () => {
   test("--listen unix:/PATH (the installed server's): a socket anyone may connect to, a stale one replaced, removed at the end", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "qdeploy-serve-cli-"));
     const socket = path.join(dir, "http.sock");
-    // A socket left by a server that was killed: the next one takes its place.
-    Bun.serve({ unix: socket, fetch: () => new Response("old") }).stop(true);
-    const p = Bun.spawn([QDEPLOY, "serve", "--listen", `unix:${socket}`], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", QDEPLOY_SERVE_TOKENS: path.join(dir, "tokens.json") }, stdout: "pipe", stderr: "pipe" });
-    const reader = p.stdout.getReader();
-    let out = "";
-    while (!out.includes("environments:")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`qdeploy serve ended: ${out} ${await new Response(p.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
+    // A socket left by a server that was killed (SIGKILL: nothing removed it): the next one takes its place.
+    const old = Bun.spawn([process.execPath, "-e", `Bun.serve({ unix: ${JSON.stringify(socket)}, fetch: () => new Response("old") }); setInterval(() => {}, 1000);`]);
+    while (!existsSync(socket)) await Bun.sleep(20);
+    old.kill("SIGKILL");
+    await old.exited;
+    expect(lstatSync(socket).isSocket()).toBe(true);
+    const { p, out } = await startServe(`unix:${socket}`, path.join(dir, "tokens.json"));
     expect(out).toStartWith(`listening on unix:${socket}\n`);
     expect(statSync(socket).mode & 0o777).toBe(0o666);
     const health = await fetch("http://localhost/healthz", { unix: socket } as RequestInit);

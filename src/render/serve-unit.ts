@@ -32,6 +32,39 @@ export const SERVE_HOST = {
   buildServiceFile: "/etc/systemd/system/qdeploy-build@.service",
 } as const;
 
+/**
+ * What the server's unit and its build unit both deny themselves (each adds its own paths):
+ * one list, so the two cannot drift apart.
+ */
+const LOCKDOWN = `UMask=0077
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+DevicePolicy=closed
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
+# No MemoryDenyWriteExecute=: Bun's JavaScript JIT needs memory that is writable and
+# executable, and qdeploy dies at start without it.`;
+
 export interface ServeUnitSettings {
   /** The app deploy.toml names (for the description). */
   app: string;
@@ -67,38 +100,11 @@ Restart=on-failure
 RestartSec=2s
 # On stop, qdeploy serve lets a running deploy end before it exits (a fleet half switched is worse).
 TimeoutStopSec=15min
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
+${LOCKDOWN}
 # Everything read-only but its own state: tokens, keys, the checkout, Go's caches for builds.
-ProtectSystem=strict
 ReadWritePaths=${h.home}
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-DevicePolicy=closed
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-RemoveIPC=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallErrorNumber=EPERM
 # Caddy's admin socket is root's and caddy's; the server has no business there.
 InaccessiblePaths=-/run/caddy
-# No MemoryDenyWriteExecute=: Bun's JavaScript JIT needs memory that is writable and
-# executable, and the server dies at start without it.
 
 [Install]
 WantedBy=multi-user.target
@@ -177,34 +183,8 @@ Environment=HOME=/tmp
 Environment=PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin
 RuntimeMaxSec=30min
 Nice=10
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-DevicePolicy=closed
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-RemoveIPC=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+${LOCKDOWN}
 IPAddressDeny=localhost
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallErrorNumber=EPERM
 InaccessiblePaths=${h.home} -/run/caddy -/srv/qdeploy
-# No MemoryDenyWriteExecute=: the worker is qdeploy, and Bun's JIT needs it.
 `;
 }

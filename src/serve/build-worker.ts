@@ -13,7 +13,7 @@ import path from "node:path";
 import { buildForArchs } from "../build/builds.ts";
 import { loadWithPackages } from "../config/check-packages.ts";
 import { requireEnvironment } from "../config/load.ts";
-import type { Output } from "../output.ts";
+import { eventOutput, plainEvents } from "../ops/events.ts";
 
 /** What the server sends first, on one line; `tarBytes` bytes of tar follow it. */
 export interface BuildRequest {
@@ -64,7 +64,14 @@ export async function runBuildWorker(input: AsyncIterable<Uint8Array>, send: (m:
     });
     for (const d of ["home", "tmp", "cache"]) await mkdir(path.join(base, d), { recursive: true });
     const cfg = requireEnvironment(path.join(tree, req.config), await loadWithPackages(path.join(tree, req.config), req.env, { build: true }));
-    const out = lineOutput((m) => void send({ ...m, line: shown(m.line) }));
+    // The build's progress as the server shows it: final lines only (plainEvents), one kind each.
+    const out = eventOutput(
+      plainEvents((e) => {
+        if (e.type === "wave" || e.type === "locked" || e.type === "progress") return;
+        const type = e.type === "debug" ? "debug" : e.type === "info" || e.type === "host" ? "info" : "warn";
+        void send({ type, line: shown(e.line) });
+      }),
+    );
     const builds = await buildForArchs(cfg, req.archs, out, { git: { sha: req.commit, dirty: false }, slug: false });
     const artifacts: Record<string, Record<string, { sha256: string; size: number }>> = {};
     const sent = new Set<string>();
@@ -123,22 +130,6 @@ async function receive(input: AsyncIterable<Uint8Array>, tree: string): Promise<
   const [code, err] = await Promise.all([tar.exited, new Response(tar.stderr as ReadableStream).text()]);
   if (code !== 0) throw new Error(`tar -x of the commit's files failed (exit ${code}): ${err.trim()}`);
   return req;
-}
-
-/** An Output whose lines become messages (the build's progress, as the server shows it). */
-function lineOutput(emit: (m: { type: "info" | "debug" | "warn"; line: string }) => void): Output {
-  return {
-    verbose: true,
-    json: false,
-    info: (line) => emit({ type: "info", line }),
-    host: (_h, line) => emit({ type: "info", line }),
-    debug: (line) => emit({ type: "debug", line }),
-    result: (line) => emit({ type: "info", line }),
-    data: () => {},
-    error: (line) => emit({ type: "warn", line }),
-    warn: (line) => emit({ type: "warn", line }),
-    progress: (_k, line, done) => done && line && emit({ type: "info", line }),
-  };
 }
 
 /** `qdeploy __build-worker`: stdin and stdout as the sandbox gives them (a pipe, or the build socket's connection). */

@@ -96,7 +96,7 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     serve,
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
-    commitBuild: (c) => sandboxedBuild({ top: c.dir, configFile: c.configFile, commit: c.commit }),
+    commitBuild: (c) => sandboxedBuild(c),
     opContext: (cfg, events, who, connections = "ops") => ({
       cfg,
       // Kept open between requests (./pool.ts): a new connection was most of a GET status. Log

@@ -68,7 +68,7 @@ describe("the build sandbox (bubblewrap here; the installed server's unit is tri
     process.env.SSH_AUTH_SOCK = "/run/agent.sock";
     try {
       const lines: string[] = [];
-      const err = await sandboxedBuild({ top: repo, configFile: path.join(repo, "deploy.toml"), commit })(cfg, ["x86_64"], silent(lines)).then(() => null, (e: Error) => e);
+      const err = await sandboxedBuild({ dir: repo, configFile: path.join(repo, "deploy.toml"), commit })(cfg, ["x86_64"], silent(lines)).then(() => null, (e: Error) => e);
       expect(err?.message).toContain("failed in the build sandbox");
       const said = /TOOLEXEC-RAN uid=(\d+) key=\[([^\]]*)\] age=\[([^\]]*)\] agent=\[([^\]]*)\]/.exec(err!.message);
       expect(said, err!.message).not.toBeNull();
@@ -121,14 +121,14 @@ describe("what the sandbox answers is checked like any input (the commit's code 
   async function refusal(sandbox: Sandbox): Promise<string> {
     const commit = await attackCommit();
     const cfg = await loadConfigOrThrow(path.join(repo, "deploy.toml"), "prod");
-    const e = await sandboxedBuild({ top: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => sandbox)(cfg, ["x86_64"], silent([])).then(() => null, (err: Error) => err);
+    const e = await sandboxedBuild({ dir: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => sandbox)(cfg, ["x86_64"], silent([])).then(() => null, (err: Error) => err);
     return e?.message ?? "no error";
   }
 
   test("a well-formed answer is taken: the program kept under the sha256 computed here", async () => {
     const commit = await attackCommit();
     const cfg = await loadConfigOrThrow(path.join(repo, "deploy.toml"), "prod");
-    const b = await sandboxedBuild({ top: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => answering(blob, artifacts("evil"), { type: "done" }))(cfg, ["x86_64"], silent([]));
+    const b = await sandboxedBuild({ dir: repo, configFile: path.join(repo, "deploy.toml"), commit }, () => answering(blob, artifacts("evil"), { type: "done" }))(cfg, ["x86_64"], silent([]));
     expect(b.artifacts.x86_64!.binaries.evil!.sha256).toBe(sha);
     expect(readFileSync(b.artifacts.x86_64!.binaries.evil!.path)).toEqual(program);
     expect(cfg.build.binaries).toEqual(["evil"]);

@@ -47,10 +47,10 @@ export const BUILD_ENV_ALLOWED = [
 /** The longest a build may take in the sandbox. */
 const BUILD_TIMEOUT_MS = 30 * 60_000;
 
-/** The commit to build: its clean worktree (src/serve/checkout.ts). */
+/** The commit to build: its clean worktree (a Checkout of src/serve/checkout.ts). */
 export interface CommitTree {
   /** The worktree's top folder. */
-  top: string;
+  dir: string;
   /** deploy.toml inside it. */
   configFile: string;
   commit: string;
@@ -90,16 +90,16 @@ async function buildInSandbox(tree: CommitTree, choose: () => Sandbox, cfg: Reso
   const moduleDir = cfg.build.dir ?? path.dirname(tree.configFile);
   const outDir = buildDir(cfg);
   await mkdir(outDir, { recursive: true });
-  const tar = await tarOf(tree.top, outDir);
+  const tar = await tarOf(tree.dir, outDir);
   try {
     const request: BuildRequest = {
       v: 1,
       env: cfg.env,
-      config: path.relative(tree.top, tree.configFile).split(path.sep).join("/"),
+      config: path.relative(tree.dir, tree.configFile).split(path.sep).join("/"),
       archs,
       commit: tree.commit,
       processEnv: allowedEnv(process.env),
-      shownAs: tree.top,
+      shownAs: tree.dir,
       tarBytes: (await stat(tar)).size,
     };
     out.info(`building commit ${tree.commit.slice(0, 12)} in the build sandbox (${sandbox.name})`);
@@ -308,7 +308,7 @@ export function bwrapArgs(work: string): string[] {
   a.push("--ro-bind", "/usr", "/usr");
   // /bin, /lib...: symlinks into /usr on a merged-/usr system, folders of their own elsewhere.
   for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64"]) {
-    const st = lstatOrNull(top);
+    const st = lstatSync(top, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) a.push("--symlink", readlinkSync(top), top);
     else if (st?.isDirectory()) a.push("--ro-bind", top, top);
   }
@@ -332,12 +332,4 @@ export function bwrapArgs(work: string): string[] {
     }
   }
   return a;
-}
-
-function lstatOrNull(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
-  }
 }

@@ -23,7 +23,7 @@ export function startServer(deps: ServeDeps, listen: Listen, warn: (line: string
   const idleTimeout = Math.ceil((SSE_HEARTBEAT_MS * 2) / 1000);
   if ("unix" in listen) {
     // A socket left by a server that died; anything else at that path is not ours to remove.
-    if (lstatOrNull(listen.unix)?.isSocket()) rmSync(listen.unix);
+    if (lstatSync(listen.unix, { throwIfNoEntry: false })?.isSocket()) rmSync(listen.unix);
     // Bun's types leave idleTimeout out for unix sockets, but it applies (without it a quiet SSE
     // stream is cut after Bun's default 10 s; tried with Bun 1.4.5).
     const options = { unix: listen.unix, idleTimeout, fetch: createApp(deps).fetch };
@@ -48,12 +48,4 @@ export function startServer(deps: ServeDeps, listen: Listen, warn: (line: string
     url: `http://${host}:${server.port}`,
     stop: () => server.stop(true),
   };
-}
-
-function lstatOrNull(file: string) {
-  try {
-    return lstatSync(file);
-  } catch {
-    return null;
-  }
 }
