@@ -48,7 +48,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "check",
     usage: "[ENV]",
     summary: "validate deploy.toml; every problem at once, with its line",
-    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each; with an app.json, the config vars it requires that an environment's secrets and [env] lack ([app.json](#appjson))",
+    details: "TOML syntax, the JSON Schema, then the rules; `deploy.toml:LINE key.path: message` each; with an app.json, the config vars it requires that an environment's secrets and [env] lack ([app.json](heroku.md#appjson))",
     flags: [IDENTITY],
     examples: ["qdeploy check", "qdeploy check prod --config ops/deploy.toml"],
     async run(ctx, inv) {
@@ -73,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "setup",
     usage: "ENV",
     summary: "prepare the hosts (Caddy, directories); push does it when needed",
-    details: "idempotent. `--bootstrap` first logs in as `--bootstrap-user` (root) and creates the deploy user with `--key`'s public key ([Logging in](#logging-in-ssh-config-and-a-deploy-user))",
+    details: "idempotent. `--bootstrap` first logs in as `--bootstrap-user` (root) and creates the deploy user with `--key`'s public key ([Logging in](ssh.md#logging-in-sshconfig-and-a-deploy-user))",
     flags: [
       { name: "bootstrap", type: "bool", help: "first log in as --bootstrap-user and create the deploy user" },
       { name: "bootstrap-user", type: "string", value: "USER", help: "who --bootstrap logs in as (default root)" },
@@ -96,7 +96,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: "ENV",
     summary: "build, upload, switch with zero downtime, host wave by wave",
     details:
-      "lock, facts, build per arch, upload missing binaries, write the release on every host, release phase, health-gated switch wave by wave ([Fleets](#fleets-roles-rollout-one-host-jobs)), prune",
+      "lock, facts, build per arch, upload missing binaries, write the release on every host, release phase, health-gated switch wave by wave ([Fleets](fleets.md#fleets-roles-rollout-one-host-jobs)), prune",
     flags: [NO_REVERT, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy push prod", "qdeploy push prod --hosts web-1 --lock-wait 300", "qdeploy push prod --json | jq '.waves'"],
     async run(ctx, inv) {
@@ -280,7 +280,7 @@ function maintenanceCommands(): CommandSpec[] {
     name: `maintenance ${action}`,
     usage: "ENV",
     summary: summaries[action],
-    ...(action === "on" && { details: "no Caddy reload: a flag file outside the releases (the page itself) switches it; `--file` serves your own HTML page ([Maintenance mode](#maintenance-mode))" }),
+    ...(action === "on" && { details: "no Caddy reload: a flag file outside the releases (the page itself) switches it; `--file` serves your own HTML page ([Maintenance mode](maintenance.md#maintenance-mode))" }),
     flags: [...(action === "on" ? [{ name: "file", type: "string", value: "PAGE.html", help: "serve this HTML page (default a plain one)", file: true } as FlagSpec] : []), ...FILTER],
     examples: action === "on" ? ["qdeploy maintenance on prod", "qdeploy maintenance on prod --file maintenance.html"] : [`qdeploy maintenance ${action} prod`],
     async run(ctx: Ctx, inv: Invocation) {
@@ -371,7 +371,7 @@ function serveCommands(): CommandSpec[] {
       name: "serve",
       usage: "",
       summary: "the HTTP API and dashboard (default [serve] listen, 127.0.0.1:7070)",
-      details: "the dashboard, JSON API and deploy webhooks for every environment ([qdeploy serve](#qdeploy-serve-dashboard-api-deploy-webhooks)); `--install ENV` runs it as a hardened unit on ENV's first web host, behind its Caddy at `[serve] domain`",
+      details: "the dashboard, JSON API and deploy webhooks for every environment ([qdeploy serve](serve.md#qdeploy-serve-dashboard-api-deploy-webhooks)); `--install ENV` runs it as a hardened unit on ENV's first web host, behind its Caddy at `[serve] domain`",
       flags: [
         { name: "listen", type: "string", value: "HOST:PORT", help: "where to listen (default [serve] listen)" },
         { name: "install", type: "string", value: "ENV", help: "run qdeploy serve as a hardened unit on ENV's first web host instead" },

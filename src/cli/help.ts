@@ -1,4 +1,4 @@
-/** Help text read off the command table: the list, one command's page, a group's, the README table. */
+/** Help text read off the command table: the list, one command's page, a group's, the Commands table of docs/commands.md. */
 import { commandsUnder, findCommand, unknownCommand, usageLine } from "./parse.ts";
 import { COMMANDS } from "./commands.ts";
 import { type CommandSpec, type FlagSpec, GLOBAL_FLAGS } from "./spec.ts";
@@ -93,12 +93,12 @@ function wrap(text: string, width = 96): string {
 
 /** Markdown links and backticks as plain text for the terminal. */
 function plain(md: string): string {
-  // A "(see [Section](#anchor))" points into the README: no use on a terminal.
-  return md.replace(/ \(\[[^\]]+\]\(#[^)]+\)\)/g, "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`/g, "");
+  // A " ([Section](page.md#anchor))" points into the docs: no use on a terminal.
+  return md.replace(/ \(\[[^\]]+\]\([^)#]*#[^)]+\)\)/g, "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1").replace(/`/g, "");
 }
 
-/** The README's Commands table (between `<!-- commands:start -->` and `<!-- commands:end -->`). */
-export function readmeTable(commands: CommandSpec[] = COMMANDS): string {
+/** docs/commands.md's table (between `<!-- commands:start -->` and `<!-- commands:end -->`, scripts/docs.ts). */
+export function commandsTable(commands: CommandSpec[] = COMMANDS): string {
   const cell = (s: string) => s.replace(/\|/g, "\\|");
   const flags = (c: CommandSpec) =>
     c.flags.map((f) => `${f.short ? `-${f.short}/` : ""}--${f.name}${f.type === "bool" ? "" : ` ${f.choices ? f.choices.join("|") : (f.value ?? "VALUE")}`}`);

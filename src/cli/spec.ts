@@ -1,7 +1,7 @@
 /**
  * The shape of qdeploy's command table: each command names its words, its arguments (as a
  * usage string the argument count is read from), its flags, a summary and examples. The
- * parser, the help, the README table and shell completion are all read off this one table.
+ * parser, the help, the docs' commands table and shell completion are all read off this one table.
  */
 import type { Ctx } from "../commands/context.ts";
 
@@ -42,7 +42,7 @@ export interface CommandSpec {
   usage: string;
   /** One line for the command list. */
   summary: string;
-  /** More for `qdeploy help CMD` and the README's table (markdown is kept to `code`). */
+  /** More for `qdeploy help CMD` and docs/commands.md's table (markdown is kept to `code`). */
   details?: string;
   flags: FlagSpec[];
   examples: string[];
