@@ -120,6 +120,14 @@ export class InternalError extends QdeployError {
   readonly kind = "internal";
 }
 
+/**
+ * Throws an InternalError unless `ok`: for what checked input guarantees (a renderer given a
+ * config that passed `check`), never for what a user can get wrong.
+ */
+export function invariant(ok: unknown, message: string): asserts ok {
+  if (!ok) throw new InternalError(message);
+}
+
 /** The JSON form of an error, for --json and the HTTP API. */
 export interface ErrorBody {
   kind: ErrorKind;

@@ -20,7 +20,7 @@ const UNIT_SECONDS: Record<string, number> = {
 export function parseDuration(s: string): number {
   const text = s.trim();
   if (text === "") throw new Error(`empty duration; write e.g. "30s", "15m" or "1h30m"`);
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (/^\d+(\.\d+)?$/.test(text)) return finite(Number(text));
   let total = 0;
   let rest = text;
   while (rest !== "") {
@@ -36,7 +36,13 @@ export function parseDuration(s: string): number {
     rest = rest.slice(m[0].length);
   }
   // Keep sums like 1.1s + 100ms exact to the microsecond.
-  return Math.round(total * 1e6) / 1e6;
+  return finite(Math.round(total * 1e6) / 1e6);
+}
+
+/** Seconds a unit file can say: so many digits that they overflow are what systemdSpan refuses. */
+function finite(sec: number): number {
+  if (!Number.isFinite(sec)) throw new Error(`${sec} is not a number of seconds`);
+  return sec;
 }
 
 /**

@@ -537,6 +537,46 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "what the renderers assert, check refuses first: no domains, a domain with a port, a NUL in a value or a command, a blank calendar",
+    toml: lines(
+      GOOD.replace('["hello.example.com"]', "[]").replace('worker = "hello work"', 'worker = "hello\\u0000work"'),
+      "[env]",
+      'BAD = "a\\u0000b"',
+      "[restart]",
+      'at = " "',
+      "[environments.staging]",
+      'hosts = ["deploy@203.0.113.11"]',
+      'web = { domains = ["staging.example.com:8443"] }',
+    ),
+    want: [
+      "deploy.toml:4 processes.worker: a command cannot contain a NUL byte",
+      'deploy.toml:6 web.domains: required with a web process: the domains Caddy serves, e.g. ["app.example.com"] (environment prod)',
+      "deploy.toml:11 env.BAD: contains a NUL byte, which no environment variable can hold",
+      "deploy.toml:13 restart.at: empty calendar expression",
+      'deploy.toml:16 environments.staging.web.domains[0]: "staging.example.com:8443" is not a host name (no scheme, port or path)',
+    ],
+  },
+  {
+    name: "durations a unit file can say: digits that overflow are refused",
+    toml: GOOD.replace('health = "/healthz"', `health = "/healthz"\ndrain = "${"9".repeat(400)}"\nhealth_timeout = "${"9".repeat(400)}s"`),
+    want: ["deploy.toml:8 web.drain: Infinity is not a number of seconds", "deploy.toml:9 web.health_timeout: Infinity is not a number of seconds"],
+  },
+  {
+    name: "firewall.allow: TCP ports 1..65535",
+    toml: lines(GOOD, "[firewall]", "allow = [0, 22, 65536, 8.5]"),
+    want: ["deploy.toml:11 firewall.allow[0]: must be >= 1", "deploy.toml:11 firewall.allow[2]: must be <= 65535", "deploy.toml:11 firewall.allow[3]: must be an integer"],
+  },
+  {
+    name: "[serve]: domain is one host name, no wildcard, no port",
+    toml: lines(GOOD, "[serve]", 'domain = "*.example.com"'),
+    want: ['deploy.toml:11 serve.domain: "*.example.com" is not a host name (e.g. deploy.example.com)'],
+  },
+  {
+    name: "[serve]: a domain with a port",
+    toml: lines(GOOD, "[serve]", 'domain = "deploy.example.com:8443"'),
+    want: ['deploy.toml:11 serve.domain: "deploy.example.com:8443" is not a host name (e.g. deploy.example.com)'],
+  },
+  {
     name: "release_timeout is a duration",
     toml: lines('release_timeout = "soon"', GOOD.replace('hosts = ["deploy@203.0.113.10"]', 'hosts = ["deploy@203.0.113.10"]\nrelease_timeout = "0"').replace("[web]", 'release = "hello migrate"\n[scale]\nrelease = 1\n[web]')),
     want: [

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
+import { isPort } from "./port.ts";
 import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
@@ -68,7 +69,7 @@ export function parseHost(label: string): HostAddress {
   if (m[1] !== undefined) addr.user = m[1];
   if (m[3] !== undefined) {
     const port = Number(m[3]);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${label}": port must be 1..65535`);
+    if (!isPort(port)) throw new Error(`"${label}": port must be 1..65535`);
     addr.port = port;
   }
   return addr;
@@ -261,6 +262,6 @@ export function parseListen(text: string): Listen | string {
   }
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) return `"${text}" is not host:port (e.g. 127.0.0.1:7070) or unix:/PATH`;
+  if (!m || !isPort(port)) return `"${text}" is not host:port (e.g. 127.0.0.1:7070) or unix:/PATH`;
   return { host: m[1] ?? m[2]!, port };
 }

@@ -14,9 +14,9 @@ import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
 import { batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
-import { checkCommand } from "../render/command.ts";
-import { DOMAIN_NAME, HEALTH_PATH } from "../render/caddy.ts";
-import { envValueProblem } from "../render/env-file.ts";
+import { checkCommand } from "./command.ts";
+import { envValueProblem } from "./env-value.ts";
+import { HEALTH_PATH, isHostName } from "./web-values.ts";
 
 /** What rules know besides the config: where keys are, and what was checked outside. */
 export interface RuleContext {
@@ -209,7 +209,7 @@ export const webValues: Rule = (raw, ctx) =>
     }
     if (Array.isArray(web.domains)) {
       web.domains.forEach((d, i) => {
-        if (typeof d === "string" && (!DOMAIN_NAME.test(d) || d.includes(":"))) {
+        if (typeof d === "string" && !isHostName(d)) {
           out.push(problem(ctx, [...prefix, "web", "domains", i], `"${d}" is not a host name (no scheme, port or path)`));
         }
       });
@@ -329,7 +329,7 @@ export const envVarValues: Rule = (raw, ctx) =>
   );
 
 /**
- * Every command (processes, the release phase, jobs) renders (src/render/command.ts): a plain
+ * Every command (processes, the release phase, jobs) renders (./command.ts): a plain
  * line, or a bash line whose every command's first word is, as a plain line's, a binary of
  * the release (NAME, bin/NAME or ./bin/NAME), a file of the app, an absolute path or a
  * command on PATH. Checked in each environment's view, with the binaries it builds, and
@@ -406,7 +406,7 @@ export const serveValid: Rule = (raw, ctx) => {
     if (typeof why === "string") problems.push(problem(ctx, ["serve", "listen"], why));
   }
   // The domain becomes a Caddy site address (`serve --install`): a bare host name, no port.
-  if (typeof serve.domain === "string" && (!DOMAIN_NAME.test(serve.domain) || serve.domain.includes(":") || serve.domain.startsWith("*."))) {
+  if (typeof serve.domain === "string" && !isHostName(serve.domain, false)) {
     problems.push(problem(ctx, ["serve", "domain"], `${JSON.stringify(serve.domain)} is not a host name (e.g. deploy.example.com)`));
   }
   const envs = Object.keys(table(raw.environments));

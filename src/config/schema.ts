@@ -21,6 +21,7 @@ import type {
   SshConfig,
   WebConfig,
 } from "./types.ts";
+import { PORT_MAX, PORT_MIN } from "./port.ts";
 
 /** The schema's `$id`: a URN, since the schema is shipped as a file, not served. */
 export const SCHEMA_ID = "urn:qdeploy:deploy.schema.json";
@@ -212,7 +213,7 @@ const firewallSchema: JSONSchemaType<FirewallConfig> = {
     allow: {
       type: "array",
       nullable: true,
-      items: { type: "integer", minimum: 1, maximum: 65535 },
+      items: { type: "integer", minimum: PORT_MIN, maximum: PORT_MAX },
       description: "TCP ports admitted from outside (443 admits UDP 443 too, for HTTP/3). Default [22, 80, 443]; the ports sshd listens on are always added.",
     },
   },

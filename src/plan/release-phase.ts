@@ -5,9 +5,9 @@
  * file, its output on the caller's pipes. Pure.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { BASH, planCommand, programPath, systemdVariables } from "../render/command.ts";
+import { BASH, programPath, systemdVariables } from "../config/command.ts";
 import { systemdSpan } from "../config/duration.ts";
-import { processHardening } from "../render/units.ts";
+import { commandRun, processHardening } from "../render/units.ts";
 import { layout, processPlace } from "./layout.ts";
 
 /** The release phase of one push: where it runs and what. */
@@ -29,7 +29,7 @@ export function releaseUnitName(app: string, releaseId: string): string {
 
 /**
  * The systemd-run argv of cfg.release for release `releaseId`; null without a release
- * phase. As in ExecStart= (src/render/command.ts): a plain line runs directly, systemd
+ * phase. As in ExecStart= (src/config/command.ts): a plain line runs directly, systemd
  * expanding its `$NAME`/`${NAME}` from the unit's environment (the env file) when it starts
  * it; any other line runs as `/bin/bash -c LINE`, bash expanding its variables.
  */
@@ -37,7 +37,7 @@ export function planReleasePhase(cfg: ResolvedConfig, releaseId: string, host: s
   if (!cfg.release) return null;
   const where = "processes.release";
   const dir = layout(cfg.app).release(releaseId);
-  const run = planCommand(cfg.release.command, cfg.build.binaries ?? [cfg.build.binary], where);
+  const run = commandRun(cfg, cfg.release.command, where);
   // systemd-run takes no unit-file quoting, only the manager's variable syntax.
   const command = "shell" in run ? [BASH, "-c", run.shell] : [programPath(run.program, dir)];
   const place = processPlace(dir);

@@ -5,6 +5,7 @@
  * the default keys. Pure: the caller reads the file.
  */
 import SSHConfig from "ssh-config";
+import { isPort } from "../config/port.ts";
 import { parseHost } from "../config/resolve.ts";
 import type { HostAddress } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
@@ -49,7 +50,7 @@ function endpoint(addr: HostAddress, config: SSHConfig | null, defaultUser: stri
   const user = addr.user ?? one(c.user) ?? defaultUser;
   const portText = one(c.port);
   const port = addr.port ?? (portText ? Number(portText) : 22);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!isPort(port)) {
     throw new OperationError(`${addr.label}: ~/.ssh/config gives Port ${JSON.stringify(portText)}, not 1..65535`);
   }
   const hostName = one(c.hostname);

@@ -1,9 +1,11 @@
 /**
  * Caddy configuration (docs/server-layout.md): the main Caddyfile that imports one file per
  * app, and an app's site file proxying to both web slots, the first healthy one taking the
- * traffic. Pure: (config) -> text.
+ * traffic. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
+import { HEALTH_PATH, isHostName } from "../config/web-values.ts";
+import { invariant } from "../errors.ts";
 import { CADDY_HEALTH_INTERVAL_MS, layout } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
@@ -11,12 +13,6 @@ import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
 
 /** The sites folder does not depend on the app; layout() only needs a name to build paths. */
 const SITES_DIR = layout("-").caddySites;
-
-/** What the probe's request line and Caddy's health_uri can carry (`check` applies it too). */
-export const HEALTH_PATH = /^\/[A-Za-z0-9._~\/%?=&+-]*$/;
-
-/** A host name (optionally *.): also what keeps a domain from injecting Caddyfile syntax. */
-export const DOMAIN_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/;
 
 /** Retry-After of the maintenance page: when a client (a crawler) should come back, in seconds. */
 export const MAINTENANCE_RETRY_AFTER_SEC = 120;
@@ -34,14 +30,11 @@ export const MAINTENANCE_MATCHER = "@maintenance file {";
 export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): string {
   if (!cfg.web) return "";
   const { domains, tls, health } = cfg.web;
-  if (!HEALTH_PATH.test(health)) throw new Error(`web.health: ${JSON.stringify(health)} is not a plain path`);
-  if (domains.length === 0) throw new Error(`web.domains: the web process needs at least one domain`);
-  for (const d of domains) {
-    // Also what keeps a domain from injecting Caddyfile syntax.
-    if (!DOMAIN_NAME.test(d)) {
-      throw new Error(`web.domains: ${JSON.stringify(d)} is not a host name`);
-    }
-  }
+  // `check` refused anything else (src/config/rules.ts webValues, webNeedsDomainsAndHealth);
+  // asserted still, as what keeps a value from injecting Caddyfile syntax.
+  invariant(HEALTH_PATH.test(health), `web.health: ${JSON.stringify(health)} is not a plain path`);
+  invariant(domains.length > 0, "web.domains: the web process needs at least one domain");
+  for (const d of domains) invariant(isHostName(d), `web.domains: ${JSON.stringify(d)} is not a host name`);
   const addresses = domains.map((d) => (tls === "off" ? `http://${d}` : d)).join(", ");
   return renderTemplate(
     siteTemplate,
@@ -65,9 +58,7 @@ export const CADDY_ADMIN_SOCKET = "/run/caddy/admin.sock";
 
 /** /etc/caddy/Caddyfile: global options and an import of every app's site file in sitesDir. */
 export function renderCaddyMain(sitesDir: string = SITES_DIR, adminSocket: string = CADDY_ADMIN_SOCKET): string {
-  for (const p of [sitesDir, adminSocket]) {
-    if (!/^\/[A-Za-z0-9_.\/-]*$/.test(p)) throw new Error(`caddy path ${JSON.stringify(p)} must be a plain absolute path`);
-  }
+  for (const p of [sitesDir, adminSocket]) invariant(/^\/[A-Za-z0-9_.\/-]*$/.test(p), `caddy path ${JSON.stringify(p)} must be a plain absolute path`);
   return renderTemplate(mainTemplate, { sitesDir: sitesDir.replace(/\/+$/, ""), adminSocket }, "caddy/Caddyfile");
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { bugMessage } from "../../test/bug.ts";
 import { renderEnvFile } from "./env-file.ts";
 
 describe("renderEnvFile", () => {
@@ -70,16 +71,17 @@ describe("renderEnvFile", () => {
     expect(parseEnvFile(renderEnvFile(vars))).toEqual(vars);
   });
 
-  test("throws on a name systemd would drop", () => {
+  // Checked where they come from ([env] by check, secrets as the store is read): a bug here.
+  test("asserts every name is one systemd keeps", () => {
     for (const bad of ["", "1X", "A-B", "A B", "A=B", "É"]) {
-      expect(() => renderEnvFile({ [bad]: "x" })).toThrow("is not a valid variable name");
+      expect(bugMessage(() => renderEnvFile({ [bad]: "x" }))).toContain("is not a valid variable name");
     }
   });
 
-  test("throws on a value systemd would refuse", () => {
-    expect(() => renderEnvFile({ A: "a\0b" })).toThrow("NUL");
-    expect(() => renderEnvFile({ A: "\ud800" })).toThrow("U+D800");
-    expect(() => renderEnvFile({ A: "\ufdd0" })).toThrow("U+FDD0");
-    expect(() => renderEnvFile({ A: "\uffff" })).toThrow("U+FFFF");
+  test("asserts every value is one systemd takes", () => {
+    expect(bugMessage(() => renderEnvFile({ A: "a\0b" }))).toBe("env: A contains a NUL byte, which no environment variable can hold");
+    expect(bugMessage(() => renderEnvFile({ A: "\ud800" }))).toContain("U+D800");
+    expect(bugMessage(() => renderEnvFile({ A: "\ufdd0" }))).toContain("U+FDD0");
+    expect(bugMessage(() => renderEnvFile({ A: "\uffff" }))).toBe("env: A contains U+FFFF, which systemd refuses");
   });
 });

@@ -5,40 +5,26 @@
  * value arrives exactly. The same text is also valid POSIX sh (`set -a; . ./env`) with the
  * same meaning, because sh's double-quote rules are the ones systemd copies.
  */
+import { envValueProblem } from "../config/env-value.ts";
+import { ENV_VAR_PATTERN } from "../config/schema.ts";
+import { invariant } from "../errors.ts";
 
-/** KEY="VALUE" lines sorted by key; throws on a name or value systemd would not pass on. */
+const NAME = new RegExp(ENV_VAR_PATTERN);
+
+/**
+ * KEY="VALUE" lines sorted by key. Names and values were checked where they come from: [env]
+ * by `check` (src/config/rules.ts envVarNames, envVarValues), secrets as their store is read
+ * (src/secrets/store.ts); asserted still, as a name is what keeps a line from being two.
+ */
 export function renderEnvFile(vars: Record<string, string>): string {
   return Object.keys(vars)
     .sort()
-    .map((key) => `${checkEnvName(key)}="${escapeEnvValue(key, vars[key]!)}"\n`)
+    .map((key) => {
+      const value = vars[key]!;
+      invariant(NAME.test(key), `env: ${JSON.stringify(key)} is not a valid variable name (letters, digits and _, not starting with a digit)`);
+      const problem = envValueProblem(value);
+      invariant(problem === null, `env: ${key} ${problem}`);
+      return `${key}="${value.replace(/[\\"`$]/g, (c) => `\\${c}`)}"\n`;
+    })
     .join("");
-}
-
-/** systemd (and POSIX) accept [A-Za-z_][A-Za-z0-9_]* as a variable name. */
-function checkEnvName(key: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-    throw new Error(`env: ${JSON.stringify(key)} is not a valid variable name (letters, digits and _, not starting with a digit)`);
-  }
-  return key;
-}
-
-/** Why systemd could not take this value from an env file, or null (`check` applies it to [env]). */
-export function envValueProblem(value: string): string | null {
-  if (value.includes("\0")) return "contains a NUL byte, which no environment variable can hold";
-  // systemd rejects the whole file on a value that is not valid UTF-8 in its sense
-  // (utf8.c unichar_is_valid): lone surrogates and the Unicode noncharacters.
-  for (const ch of value) {
-    const cp = ch.codePointAt(0)!;
-    if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) {
-      return `contains U+${cp.toString(16).toUpperCase().padStart(4, "0")}, which systemd refuses`;
-    }
-  }
-  return null;
-}
-
-function escapeEnvValue(key: string, value: string): string {
-  if (typeof value !== "string") throw new Error(`env: ${key} must be a string`);
-  const problem = envValueProblem(value);
-  if (problem) throw new Error(`env: ${key} ${problem}`);
-  return value.replace(/[\\"`$]/g, (c) => `\\${c}`);
 }

@@ -3,7 +3,8 @@
  * its own system user, and the Caddy site that puts it behind TLS at [serve].domain. Pure:
  * (settings) -> text, like ./units.ts and ./caddy.ts.
  */
-import { DOMAIN_NAME } from "./caddy.ts";
+import { isHostName } from "../config/web-values.ts";
+import { invariant } from "../errors.ts";
 
 /** Where the installed server lives on its host. */
 export const SERVE_HOST = {
@@ -119,9 +120,9 @@ export interface ServeSiteSettings {
 
 /** /etc/caddy/qdeploy/qdeploy-serve.caddy: the domain proxied to the server's socket. */
 export function renderServeSite(s: ServeSiteSettings): string {
-  if (!DOMAIN_NAME.test(s.domain) || s.domain.includes(":") || s.domain.startsWith("*.")) {
-    throw new Error(`serve.domain: ${JSON.stringify(s.domain)} is not a host name`);
-  }
+  // `check` refused anything else (src/config/rules.ts serveValid); asserted still, as what
+  // keeps the domain from injecting Caddyfile syntax.
+  invariant(isHostName(s.domain, false), `serve.domain: ${JSON.stringify(s.domain)} is not a host name`);
   return `# qdeploy-serve: written by \`qdeploy serve --install\`; do not edit (run it again instead).
 ${s.domain} {
 ${s.tls === "internal" ? "\ttls internal\n" : ""}	reverse_proxy unix/${SERVE_HOST.socket} {

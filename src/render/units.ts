@@ -1,12 +1,15 @@
 /**
  * The systemd units a release installs (docs/server-layout.md), rendered from the templates
- * in systemd/. Pure: (config) -> text. Names and paths come from src/plan/layout.ts.
+ * in systemd/. Pure: (checked config) -> text. Names and paths come from src/plan/layout.ts.
+ * `check` refused what would not render (src/config/rules.ts); what is asserted here still
+ * (names, one-line values) is what keeps a value from injecting unit-file syntax.
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { layout, processPlace, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../config/duration.ts";
-import { BASH, planCommand, programPath, systemdVariables, type Word } from "./command.ts";
+import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "../config/command.ts";
+import { InternalError, invariant } from "../errors.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
 import restartServiceTemplate from "../../systemd/restart.service" with { type: "text" };
@@ -22,7 +25,7 @@ const DEFAULT_DRAIN_SEC = 30;
 /** `APP-web@.service`: instance %i is the slot's loopback port; runs slots/%i/bin/BINARY. */
 export function renderWebUnit(cfg: ResolvedConfig): string {
   const command = cfg.processes.web;
-  if (command === undefined) throw new Error(`${cfg.app}: no "web" process to render a web unit for`);
+  invariant(command !== undefined, `${cfg.app}: no "web" process to render a web unit for`);
   const slot = `${layout(cfg.app).slots}/%i`;
   return renderTemplate(
     webTemplate,
@@ -40,8 +43,8 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
 /** `APP-PROC@.service` for a non-web process: instance %i is 1..scale; runs current/. */
 export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
   const command = cfg.processes[proc];
-  if (proc === "web") throw new Error(`${cfg.app}: the web process has its own unit (renderWebUnit)`);
-  if (command === undefined) throw new Error(`${cfg.app}: no process "${proc}"`);
+  invariant(proc !== "web", `${cfg.app}: the web process has its own unit (renderWebUnit)`);
+  invariant(command !== undefined, `${cfg.app}: no process "${proc}"`);
   const current = layout(cfg.app).current;
   return renderTemplate(
     processTemplate,
@@ -82,7 +85,7 @@ export function renderRestartUnits(cfg: ResolvedConfig): { service: string; time
   if (!cfg.restart) return null;
   const app = checkApp(cfg.app);
   const offset = cfg.restart.offsetSec ?? 0;
-  if (!Number.isFinite(offset) || offset < 0) throw new Error(`restart.offsetSec: ${offset} is not a number of seconds`);
+  invariant(Number.isFinite(offset) && offset >= 0, `restart.offsetSec: ${offset} is not a number of seconds`);
   return {
     service: renderTemplate(
       restartServiceTemplate,
@@ -151,7 +154,7 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
 }
 
 /**
- * A process command as systemd's ExecStart= value (src/render/command.ts reads it). A plain
+ * A process command as systemd's ExecStart= value (src/config/command.ts reads it). A plain
  * line runs directly: a first word naming a binary of the release (NAME, bin/NAME or
  * ./bin/NAME) becomes its absolute path, another relative path the app's file; the words
  * are quoted for systemd with `%` doubled; `$NAME`/`${NAME}` stay variables systemd expands
@@ -160,7 +163,7 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
  * with its every `$` doubled, so bash expands them, as on Heroku.
  */
 export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir: string, where = "command"): string {
-  const run = planCommand(command, cfg.build.binaries ?? [cfg.build.binary], where);
+  const run = commandRun(cfg, command, where);
   if ("shell" in run) return [BASH, "-c", quoteExecWord(run.shell)].join(" ");
   const { program } = run;
   // The release dir may hold a specifier (slots/%i): it goes first, unescaped.
@@ -169,6 +172,18 @@ export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir
       ? quoteExecText(programPath(program, "").replace(/\$/g, "$$$$"), releaseDir)
       : quoteExecWord(programPath(program, releaseDir));
   return [exec, ...run.args.map(quoteExecArg)].join(" ");
+}
+
+/**
+ * How a checked command runs (src/config/command.ts planCommand) with the release's programs;
+ * a command it cannot read is a bug, as `check` reads every command the same way first.
+ */
+export function commandRun(cfg: ResolvedConfig, command: string, where: string): CommandRun {
+  try {
+    return planCommand(command, cfg.build.binaries ?? [cfg.build.binary], where);
+  } catch (e) {
+    throw new InternalError((e as Error).message);
+  }
 }
 
 /** One argument in systemd's ExecStart= syntax, taken literally (no specifiers, no $VARs). */
@@ -186,7 +201,7 @@ function quoteExecArg(word: Word): string {
  * (a release dir, which may hold a specifier such as %i) goes before it unescaped.
  */
 function quoteExecText(text: string, raw = ""): string {
-  if (text.includes("\0")) throw new Error("a command argument cannot contain a NUL byte");
+  invariant(!text.includes("\0"), "a command argument cannot contain a NUL byte");
   const plain = raw + text !== "" && /^[A-Za-z0-9_\/.,:=@+$-]*$/.test(text);
   const escaped = text
     .replace(/[\\"\x00-\x1f\x7f]/g, (c) => C_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
@@ -206,23 +221,24 @@ function span(sec: number, where: string): string {
   try {
     return systemdSpan(sec);
   } catch (e) {
-    throw new Error(`${where}: ${(e as Error).message}`);
+    throw new InternalError(`${where}: ${(e as Error).message}`);
   }
 }
 
+/** The app's name, part of every unit's name (the schema's APP_PATTERN). */
 function checkApp(app: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(app)) throw new Error(`app: "${app}" must match [a-z][a-z0-9-]*`);
+  invariant(/^[a-z][a-z0-9-]*$/.test(app), `app: "${app}" must match [a-z][a-z0-9-]*`);
   return app;
 }
 
-/** Process and job names become part of unit names. */
+/** Process and job names become part of unit names (the schema's patterns). */
 function checkUnitPart(name: string, where: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`${where}: "${name}" may only use letters, digits, _ and -`);
+  invariant(/^[A-Za-z0-9_-]+$/.test(name), `${where}: "${name}" may only use letters, digits, _ and -`);
   return name;
 }
 
-/** A free-text value on one unit line (OnCalendar=, Description=): one line, `%` escaped. */
+/** A free-text value on one unit line (OnCalendar=): one line (src/config/rules.ts calendarsValid), `%` escaped. */
 function unitValue(value: string, where: string): string {
-  if (/[\x00-\x1f\x7f]/.test(value) || value.trim() === "") throw new Error(`${where}: ${JSON.stringify(value)} is not a one-line value`);
+  invariant(!/[\x00-\x1f\x7f]/.test(value) && value.trim() !== "", `${where}: ${JSON.stringify(value)} is not a one-line value`);
   return value.replace(/%/g, "%%");
 }

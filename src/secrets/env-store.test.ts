@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { OperationError } from "../errors.ts";
+import { ConfigError, OperationError } from "../errors.ts";
 import { loadSecrets } from "./store.ts";
 
 const cfg = (names: string[]) => ({ root: "/nowhere", env: "prod", secrets: { store: "env" as const, names } });
@@ -24,6 +24,12 @@ describe("env store", () => {
     await expect(loadSecrets(cfg(["PORT"]), { environ: { PORT: "80" } })).rejects.toThrow(
       "deploy.toml secrets.names[0]: PORT is set by qdeploy",
     );
+  });
+
+  test("a value systemd would refuse from the env file is a config error naming the secret, not its value", async () => {
+    const err = await loadSecrets(cfg(["OK", "API_KEY"]), { environ: { OK: "fine", API_KEY: "k-123\ufffe" } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe("the environment (secrets.names) API_KEY: contains U+FFFE, which systemd refuses");
   });
 
   test("no names, no secrets", async () => {

@@ -2,6 +2,7 @@
  * Where an environment's secrets come from. Each store yields names and values; the
  * deploy puts them in the release's env files and nowhere else.
  */
+import { envValueProblem } from "../config/env-value.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { ageFiles, ageStore } from "./age-store.ts";
@@ -57,17 +58,20 @@ export function openSecretStore(cfg: SecretsTarget, opts: SecretsOptions = {}): 
   }
 }
 
-/** Reads one environment's secrets from its configured store; names are checked, values never appear in errors. */
+/** Reads one environment's secrets from its configured store; names and values are checked, values never appear in errors. */
 export async function loadSecrets(
   cfg: SecretsTarget,
   opts: SecretsOptions = {},
 ): Promise<Record<string, string>> {
   const store = openSecretStore(cfg, opts);
   const values = await store.read();
-  // The stores check names as they parse; this also covers any future store.
-  const problems = Object.keys(values).flatMap((name) => {
+  // The stores check names as they parse; this also covers any future store. A value is
+  // checked as [env]'s are: what systemd takes from the env file (its words, never the value).
+  const problems = Object.entries(values).flatMap(([name, value]) => {
     const p = secretNameProblem(name);
-    return p ? [{ file: store.where, path: "", message: p }] : [];
+    if (p) return [{ file: store.where, path: "", message: p }];
+    const v = envValueProblem(value);
+    return v ? [{ file: store.where, path: name, message: v }] : [];
   });
   if (problems.length) throw new ConfigError(problems);
   return values;
