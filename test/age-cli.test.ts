@@ -4,9 +4,10 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../src/config/types.ts";
-import { runSecretsCommand, type SecretsIO } from "../src/secrets/commands.ts";
+import type { SecretsIO } from "../src/secrets/operation.ts";
 import { formatSecretsText } from "../src/secrets/dotenv.ts";
 import { loadSecrets } from "../src/secrets/store.ts";
+import { parseAssignment, setSecrets } from "../src/secrets/values.ts";
 import { requireTool } from "./tools.ts";
 
 let root: string;
@@ -38,8 +39,8 @@ afterEach(async () => {
 
 describe("age CLI interop", () => {
   test("a file qdeploy writes decrypts with `age -d -i` to the same content", async () => {
-    const args = ["set", "prod", ...Object.entries(values).map(([k, v]) => `${k}=${v}`)];
-    expect(await runSecretsCommand(args, cfg(), quiet, { identityFile: idFile })).toBe(0);
+    const pairs = Object.entries(values).map(([k, v]) => parseAssignment(`${k}=${v}`));
+    expect((await setSecrets(quiet, cfg(), "prod", pairs, { identityFile: idFile })).set).toEqual(Object.keys(values));
     const r = await run(["age", "-d", "-i", idFile, secretsFile()]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -60,7 +61,7 @@ describe("age CLI interop", () => {
   });
 
   test("recipients.txt is a valid `age -R` file", async () => {
-    await runSecretsCommand(["set", "prod", "A=1"], cfg(), quiet, { identityFile: idFile });
+    await setSecrets(quiet, cfg(), "prod", [{ name: "A", value: "1" }], { identityFile: idFile });
     const recipients = join(root, "secrets", "recipients.txt");
     expect(await readFile(recipients, "utf8")).toContain("# "); // has comments, which age -R skips
     const enc = await run(["age", "-R", recipients, "-o", secretsFile()], "B=2\n");
@@ -70,7 +71,7 @@ describe("age CLI interop", () => {
 
   test("qdeploy's default identity file works as `age -i`", async () => {
     const environ = { XDG_CONFIG_HOME: join(root, "config") };
-    await runSecretsCommand(["set", "prod", "A=1"], cfg(), { ...quiet, environ });
+    await setSecrets({ ...quiet, environ }, cfg(), "prod", [{ name: "A", value: "1" }]);
     const r = await run(["age", "-d", "-i", join(root, "config", "qdeploy", "age-identity.txt"), secretsFile()]);
     expect(r.stdout).toBe(formatSecretsText({ A: "1" }));
   });

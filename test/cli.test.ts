@@ -1,5 +1,6 @@
 /** The CLI as a user runs it: bin/qdeploy in a folder, exit codes and messages. */
 import { describe, expect, test } from "bun:test";
+import { generateIdentity, identityToRecipient } from "age-encryption";
 import { cpSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,8 +8,8 @@ import path from "node:path";
 const REPO = path.resolve(import.meta.dir, "..");
 const QDEPLOY = path.join(REPO, "bin/qdeploy");
 
-function run(cwd: string, args: string[]) {
-  const p = Bun.spawnSync([QDEPLOY, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+function run(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const p = Bun.spawnSync([QDEPLOY, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env } });
   return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
@@ -163,6 +164,28 @@ describe("qdeploy", () => {
     const again = run(dir, ["init"]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("exists");
+  }, 30_000);
+
+  test("secrets: the table's rows parse the words and print the operations' results, lines or --json; values never", async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, "deploy.toml"), ['app = "hello"', "[processes]", 'worker = "x"', "[secrets]", 'store = "age"', "[environments.prod]", 'hosts = ["root@192.0.2.1"]'].join("\n"));
+    const env = { QDEPLOY_AGE_KEY: await generateIdentity(), XDG_CONFIG_HOME: path.join(dir, "config") };
+    const bob = await identityToRecipient(await generateIdentity());
+    const secrets = (...args: string[]) => run(dir, ["secrets", ...args], env);
+
+    const set = secrets("set", "prod", "A=value-a", "B=value-b");
+    expect(set.stdout).toBe("set A, B in prod (secrets/prod.env.age)\n");
+    expect(set.stderr).toContain("warning: A, B: a value on the command line stays in your shell history");
+    expect(secrets("list", "prod")).toMatchObject({ code: 0, stdout: "A\nB\n" });
+    expect(JSON.parse(secrets("unset", "prod", "A", "C", "--json").stdout)).toEqual({ env: "prod", unset: ["A"], absent: ["C"], file: "secrets/prod.env.age" });
+    expect(JSON.parse(secrets("recipients", "add", bob, "--json").stdout)).toEqual({
+      ok: true,
+      messages: [`added ${bob} to secrets/recipients.txt`, "re-encrypted secrets/prod.env.age to 2 recipients"],
+    });
+    expect(secrets("recipients", "list").stdout).toMatch(new RegExp(`^age1\\w+ \\(you\\)\n${bob}\n$`));
+    const all = [set, secrets("list", "prod", "--json")].map((r) => r.stdout + r.stderr).join("");
+    expect(all).not.toContain("value-");
+    expect(secrets("set", "prod")).toEqual({ code: 2, stdout: "", stderr: "error: secrets set: KEY[=VALUE]... is missing (usage: qdeploy secrets set ENV KEY[=VALUE]...)\n" });
   }, 30_000);
 
   test("a failing go build prints go's own error and stops", () => {

@@ -307,34 +307,76 @@ function lockCommands(): CommandSpec[] {
 }
 
 function secretsCommands(): CommandSpec[] {
-  const secrets = (sub: string[]) => async (ctx: Ctx, inv: Invocation) => {
-    const { secrets } = await import("../commands/secrets.ts");
-    return secrets(ctx, [...sub, ...inv.args]);
-  };
-  const entry = (name: string, usage: string, summary: string, examples: string[], details?: string): CommandSpec => ({
-    name: `secrets ${name}`,
-    usage,
-    summary,
-    ...(details && { details }),
-    flags: [IDENTITY],
-    examples,
-    run: secrets(name.split(" ")),
-  });
+  const secrets = () => import("../commands/secrets.ts");
+  const AGE1 = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
   return [
-    entry(
-      "set",
-      "ENV KEY[=VALUE]...",
-      "set secrets; a bare KEY asks for its value (hidden) or reads stdin",
-      ["qdeploy secrets set prod DATABASE_URL", "qdeploy secrets set prod STRIPE_KEY < key.txt", "qdeploy secrets set prod LOG_LEVEL=debug"],
-      "a bare `KEY` asks for the value on a terminal without echo, twice, or reads standard input; `KEY=VALUE` on the command line warns (shell history)",
-    ),
-    entry("unset", "ENV KEY...", "remove secrets", ["qdeploy secrets unset prod OLD_TOKEN"]),
-    entry("list", "ENV", "the names of the secrets (never the values)", ["qdeploy secrets list prod", "qdeploy secrets list prod --json"]),
-    entry("edit", "ENV", "edit the secrets as a dotenv file in $EDITOR", ["qdeploy secrets edit prod", "EDITOR=nano qdeploy secrets edit prod"], "a mistake reopens the editor with the problems at the top; saving it unchanged gives up, writing nothing"),
-    entry("import", "ENV FILE", "set every key of a dotenv file (- reads stdin) over the existing ones", ["qdeploy secrets import prod .env.production", "qdeploy secrets import prod - < .env"], "read as the `dotenv` package reads it (export, comments, quotes, multi-line); any problem: all reported, nothing written"),
-    entry("recipients list", "", "who can decrypt the age store", ["qdeploy secrets recipients list"]),
-    entry("recipients add", "RECIPIENT...", "let more age keys decrypt the store (re-encrypts every environment)", ["qdeploy secrets recipients add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
-    entry("recipients remove", "RECIPIENT...", "stop an age key decrypting the store (re-encrypts; rotate what it could read)", ["qdeploy secrets recipients remove age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"]),
+    {
+      name: "secrets set",
+      usage: "ENV KEY[=VALUE]...",
+      summary: "set secrets; a bare KEY asks for its value (hidden) or reads stdin",
+      details: "a bare `KEY` asks for the value on a terminal without echo, twice, or reads standard input; `KEY=VALUE` on the command line warns (shell history)",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets set prod DATABASE_URL", "qdeploy secrets set prod STRIPE_KEY < key.txt", "qdeploy secrets set prod LOG_LEVEL=debug"],
+      run: async (ctx, inv) => (await secrets()).secretsSet(ctx, inv.args[0]!, inv.args.slice(1)),
+    },
+    {
+      name: "secrets unset",
+      usage: "ENV KEY...",
+      summary: "remove secrets",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets unset prod OLD_TOKEN"],
+      run: async (ctx, inv) => (await secrets()).secretsUnset(ctx, inv.args[0]!, inv.args.slice(1)),
+    },
+    {
+      name: "secrets list",
+      usage: "ENV",
+      summary: "the names of the secrets (never the values)",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets list prod", "qdeploy secrets list prod --json"],
+      run: async (ctx, inv) => (await secrets()).secretsList(ctx, inv.args[0]!),
+    },
+    {
+      name: "secrets edit",
+      usage: "ENV",
+      summary: "edit the secrets as a dotenv file in $EDITOR",
+      details: "a mistake reopens the editor with the problems at the top; saving it unchanged gives up, writing nothing",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets edit prod", "EDITOR=nano qdeploy secrets edit prod"],
+      run: async (ctx, inv) => (await secrets()).secretsEdit(ctx, inv.args[0]!),
+    },
+    {
+      name: "secrets import",
+      usage: "ENV FILE",
+      summary: "set every key of a dotenv file (- reads stdin) over the existing ones",
+      details: "read as the `dotenv` package reads it (export, comments, quotes, multi-line); any problem: all reported, nothing written",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets import prod .env.production", "qdeploy secrets import prod - < .env"],
+      run: async (ctx, inv) => (await secrets()).secretsImport(ctx, inv.args[0]!, inv.args[1]!),
+    },
+    {
+      name: "secrets recipients list",
+      usage: "",
+      summary: "who can decrypt the age store",
+      flags: [IDENTITY],
+      examples: ["qdeploy secrets recipients list"],
+      run: async (ctx) => (await secrets()).recipientsList(ctx),
+    },
+    {
+      name: "secrets recipients add",
+      usage: "RECIPIENT...",
+      summary: "let more age keys decrypt the store (re-encrypts every environment)",
+      flags: [IDENTITY],
+      examples: [`qdeploy secrets recipients add ${AGE1}`],
+      run: async (ctx, inv) => (await secrets()).recipientsAdd(ctx, inv.args),
+    },
+    {
+      name: "secrets recipients remove",
+      usage: "RECIPIENT...",
+      summary: "stop an age key decrypting the store (re-encrypts; rotate what it could read)",
+      flags: [IDENTITY],
+      examples: [`qdeploy secrets recipients remove ${AGE1}`],
+      run: async (ctx, inv) => (await secrets()).recipientsRemove(ctx, inv.args),
+    },
   ];
 }
 
