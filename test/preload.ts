@@ -6,7 +6,7 @@
  */
 import { afterAll } from "bun:test";
 import { sandboxDown } from "../src/sandbox/index.ts";
-import { REPO, SANDBOX_USED } from "./e2e/harness.ts";
+import { SANDBOX_PROJECT, SANDBOX_USED } from "./e2e/harness.ts";
 
 /** Set when this preload ran (test/e2e-shared-vm.test.ts checks bunfig.toml loads it). */
 export const PRELOADED = Symbol.for("qdeploy.test.preloaded");
@@ -14,5 +14,7 @@ export const PRELOADED = Symbol.for("qdeploy.test.preloaded");
 
 afterAll(async () => {
   if (!(globalThis as Record<symbol, unknown>)[SANDBOX_USED]) return;
-  await sandboxDown({ projectDir: REPO, log: (l) => console.log(`[sandbox] ${l}`) });
+  // `npm test` (test/run.ts) runs each e2e file as its own bun test and stops the VMs itself.
+  if (process.env.QDEPLOY_E2E_KEEP_VM) return;
+  await sandboxDown({ projectDir: SANDBOX_PROJECT, log: (l) => console.log(`[sandbox] ${l}`) });
 }, 60_000);

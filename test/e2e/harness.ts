@@ -16,6 +16,9 @@
  * A fleet suite calls `vms = await fleet(3)` instead (VM 1 is the shared VM, VMs 2..3 boot
  * beside it), writeFleetConfig for the environment `fleet`, and fleetDown() in its afterAll.
  * Run one file with `npx bun test test/e2e/FILE`; the VM is stopped at the end either way.
+ * `npm test` (test/run.ts) instead runs each file as its own bun test in one of two lanes, each
+ * lane with its own VM (QDEPLOY_E2E_PROJECT, ports shifted), kept up between files
+ * (QDEPLOY_E2E_KEEP_VM) and stopped at the end: a suite must not assume it runs after another.
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +26,11 @@ import path from "node:path";
 import { sandboxFleetStatus, sandboxFleetUp, sandboxSshArgv, sandboxStopVm, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
+/**
+ * Where the shared VM's state lives: the repository's own sandbox, or a lane's folder when
+ * `npm test` runs the suites in lanes at once (test/run.ts), each lane with its own VM.
+ */
+export const SANDBOX_PROJECT = process.env.QDEPLOY_E2E_PROJECT || REPO;
 const QDEPLOY = path.join(REPO, "bin/qdeploy");
 
 /** The e2e VM's probe port when QDEPLOY_SANDBOX_PROBE_PORT does not name one (127.0.0.1 only). */
@@ -36,7 +44,7 @@ export async function sandbox(): Promise<SandboxInfo> {
   (globalThis as Record<symbol, unknown>)[SANDBOX_USED] = true;
   // The firewall suite reaches a guest port around Caddy through the probe port.
   const probePort = Number(process.env.QDEPLOY_SANDBOX_PROBE_PORT) || E2E_PROBE_PORT;
-  const info = await sandboxUp({ projectDir: REPO, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
+  const info = await sandboxUp({ projectDir: SANDBOX_PROJECT, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
   // SSH answers before every unit has started (Caddy, say) after a reboot by an earlier suite.
   const booted = await onVm(info, ["systemctl", "is-system-running", "--wait"]);
   if (!["running", "degraded"].includes(booted.stdout.trim())) {
@@ -54,7 +62,7 @@ export async function sandbox(): Promise<SandboxInfo> {
 export async function fleet(n = 3): Promise<SandboxInfo[]> {
   (globalThis as Record<symbol, unknown>)[SANDBOX_USED] = true;
   const probePort = Number(process.env.QDEPLOY_SANDBOX_PROBE_PORT) || E2E_PROBE_PORT;
-  const vms = await sandboxFleetUp({ projectDir: REPO, hosts: n, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
+  const vms = await sandboxFleetUp({ projectDir: SANDBOX_PROJECT, hosts: n, probePort, log: (l) => console.log(`[sandbox] ${l}`) });
   await Promise.all(
     vms.map(async (info) => {
       const booted = await onVm(info, ["systemctl", "is-system-running", "--wait"]);
@@ -68,7 +76,7 @@ export async function fleet(n = 3): Promise<SandboxInfo[]> {
 
 /** Stops the fleet's VMs 2..n and keeps VM 1, which the other suites share. */
 export async function fleetDown(): Promise<void> {
-  const opts = { projectDir: REPO, log: (l: string) => console.log(`[sandbox] ${l}`) };
+  const opts = { projectDir: SANDBOX_PROJECT, log: (l: string) => console.log(`[sandbox] ${l}`) };
   const others = (await sandboxFleetStatus(opts)).filter((i) => i.vm > 1);
   await Promise.all(others.map((i) => sandboxStopVm(opts, i.vm)));
 }

@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import { countsOf, jobsFor, laneEnv, planLanes } from "./lanes.ts";
+
+const FILES = ["src/a.test.ts", "test/cli.test.ts", "test/sandbox.test.ts", "test/e2e/deploy.test.ts", "test/e2e/fleet.test.ts", "test/e2e/slug.test.ts"];
+
+test("the unit files are one job; each file that needs a VM is its own", () => {
+  expect(jobsFor(FILES)).toEqual([
+    { name: "units", files: ["./src/a.test.ts", "./test/cli.test.ts"], vm: false },
+    { name: "test/e2e/deploy.test.ts", files: ["./test/e2e/deploy.test.ts"], vm: true },
+    { name: "test/e2e/fleet.test.ts", files: ["./test/e2e/fleet.test.ts"], vm: true },
+    { name: "test/e2e/slug.test.ts", files: ["./test/e2e/slug.test.ts"], vm: true },
+    { name: "test/sandbox.test.ts", files: ["./test/sandbox.test.ts"], vm: true },
+  ]);
+});
+
+test("longest first onto the lane that ends soonest; every job in exactly one lane", () => {
+  const timings = { units: 100, "test/sandbox.test.ts": 200, "test/e2e/deploy.test.ts": 300, "test/e2e/fleet.test.ts": 250 };
+  const lanes = planLanes(jobsFor(FILES), timings, 2).map((l) => l.map((j) => j.name));
+  // deploy 300 -> 1; fleet 250 -> 2; sandbox 200 -> 2 (450); slug (untimed: 120) -> 1 (420); units 100 -> 1.
+  expect(lanes).toEqual([
+    ["test/e2e/deploy.test.ts", "test/e2e/slug.test.ts", "units"],
+    ["test/e2e/fleet.test.ts", "test/sandbox.test.ts"],
+  ]);
+  expect(lanes.flat().sort()).toEqual(jobsFor(FILES).map((j) => j.name).sort());
+});
+
+test("bun's closing lines are read; a run that failed without saying so counts one failure", () => {
+  expect(countsOf("(pass) a\n 3 pass\n 0 fail\nRan 3 tests", 0)).toEqual({ pass: 3, fail: 0 });
+  expect(countsOf(" 3 pass\n 2 fail\n", 1)).toEqual({ pass: 3, fail: 2 });
+  expect(countsOf("error: Cannot find module './x'\n", 1)).toEqual({ pass: 0, fail: 1 });
+});
+
+test("lane 1 is the usual sandbox; lane 2 has its own folder and every port 10 up", () => {
+  expect(laneEnv(1, "/r", {})).toEqual({
+    QDEPLOY_E2E_KEEP_VM: "1",
+    QDEPLOY_SANDBOX_SSH_PORT: "2222",
+    QDEPLOY_SANDBOX_HTTP_PORT: "8080",
+    QDEPLOY_SANDBOX_HTTPS_PORT: "8443",
+    QDEPLOY_SANDBOX_PROBE_PORT: "8999",
+  });
+  expect(laneEnv(2, "/r", { QDEPLOY_SANDBOX_SSH_PORT: "3000" })).toMatchObject({ QDEPLOY_E2E_PROJECT: "/r/.qdeploy/lanes/2", QDEPLOY_SANDBOX_SSH_PORT: "3010", QDEPLOY_SANDBOX_HTTP_PORT: "8090" });
+});

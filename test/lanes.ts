@@ -1,0 +1,86 @@
+/**
+ * Planning for `npm test` (test/run.ts), pure: which test files run in which lane, and what a
+ * finished `bun test` said. A lane is a sequence of jobs with its own sandbox VM; the lanes run
+ * at once. Why two: an e2e suite mostly waits on one emulated CPU (a TCG vCPU runs a bash
+ * script's forks one after another), so one lane leaves part of the machine idle.
+ */
+
+/** One `bun test` process: the unit files together, or one file that needs a VM. */
+export interface Job {
+  /** What the summary calls it: "units" or the file's path. */
+  name: string;
+  /** The files it passes to bun test (./-relative paths, so bun takes them as files, not filters). */
+  files: string[];
+  /** Whether it uses its lane's sandbox VM (e2e suites, the sandbox's own test). */
+  vm: boolean;
+}
+
+/** Files that boot or use a sandbox VM: the e2e suites and the sandbox's own test. */
+export function needsVm(file: string): boolean {
+  return file.startsWith("test/e2e/") || file === "test/sandbox.test.ts";
+}
+
+/** The jobs for these test files: all unit files as one job, then one job per VM file. */
+export function jobsFor(files: string[]): Job[] {
+  const units = files.filter((f) => !needsVm(f)).sort();
+  const vmFiles = files.filter(needsVm).sort();
+  return [
+    ...(units.length ? [{ name: "units", files: units.map((f) => `./${f}`), vm: false }] : []),
+    ...vmFiles.map((f) => ({ name: f, files: [`./${f}`], vm: true })),
+  ];
+}
+
+/** A job's expected seconds: the measured ones, or a middling guess for a file never timed. */
+export function expectedSeconds(job: Job, timings: Record<string, number>): number {
+  return timings[job.name] ?? 120;
+}
+
+/**
+ * Splits the jobs over `lanes` lanes, longest first onto the lane that ends soonest (LPT), so
+ * the lanes end close together. Deterministic for the same jobs and timings.
+ */
+export function planLanes(jobs: Job[], timings: Record<string, number>, lanes: number): Job[][] {
+  const plan: Job[][] = Array.from({ length: lanes }, () => []);
+  const load = plan.map(() => 0);
+  const order = [...jobs].sort((a, b) => expectedSeconds(b, timings) - expectedSeconds(a, timings) || a.name.localeCompare(b.name));
+  for (const job of order) {
+    const lane = load.indexOf(Math.min(...load));
+    plan[lane]!.push(job);
+    load[lane]! += expectedSeconds(job, timings);
+  }
+  return plan;
+}
+
+/** What one finished `bun test` said about its tests. */
+export interface Counts {
+  pass: number;
+  fail: number;
+}
+
+/**
+ * Reads bun test's closing lines (" 12 pass", " 0 fail"). A process that failed without
+ * saying so (a file that did not load, a crash) counts one failure, so it is never lost.
+ */
+export function countsOf(output: string, exitCode: number): Counts {
+  const last = (word: string) => {
+    const all = [...output.matchAll(new RegExp(`^ *(\\d+) ${word}$`, "gm"))];
+    return all.length ? Number(all.at(-1)![1]) : 0;
+  };
+  const counts = { pass: last("pass"), fail: last("fail") };
+  if (exitCode !== 0 && counts.fail === 0) counts.fail = 1;
+  return counts;
+}
+
+/** The environment a lane's jobs run with: lane 1 is the sandbox as everyone knows it; lane k shifts every port by 10(k-1) and keeps its VM in its own folder. */
+export function laneEnv(lane: number, repo: string, env: Record<string, string | undefined>): Record<string, string> {
+  const base = (name: string, fallback: number) => Number(env[`QDEPLOY_SANDBOX_${name}_PORT`]) || fallback;
+  const shift = 10 * (lane - 1);
+  return {
+    QDEPLOY_E2E_KEEP_VM: "1",
+    ...(lane > 1 && { QDEPLOY_E2E_PROJECT: `${repo}/.qdeploy/lanes/${lane}` }),
+    QDEPLOY_SANDBOX_SSH_PORT: String(base("SSH", 2222) + shift),
+    QDEPLOY_SANDBOX_HTTP_PORT: String(base("HTTP", 8080) + shift),
+    QDEPLOY_SANDBOX_HTTPS_PORT: String(base("HTTPS", 8443) + shift),
+    QDEPLOY_SANDBOX_PROBE_PORT: String(base("PROBE", 8999) + shift),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * `npm test`: every test file, in two lanes that run at once (test/lanes.ts plans them), each
+ * with its own sandbox VM that stays up from its first e2e file to the end of the run.
+ * `npm run test:quick` (--quick): the unit files only, no VM.
+ *
+ * Each VM file runs as its own `bun test FILE`, so its time is measured; its output is printed
+ * when it ends, whole (the lanes never interleave inside a file's output), after a line when it
+ * starts. The end is bun's own closing lines, summed: " N pass", " N fail".
+ * --update-timings writes the measured seconds to test/timings.json, which plans the next run.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ensureVmTools } from "../src/sandbox/host-tools.ts";
+import { ensureSandboxImage, sandboxDown } from "../src/sandbox/index.ts";
+import { countsOf, jobsFor, laneEnv, planLanes, type Counts, type Job } from "./lanes.ts";
+
+const REPO = path.resolve(import.meta.dir, "..");
+const TIMINGS = path.join(REPO, "test/timings.json");
+const LOGS = path.join(REPO, ".qdeploy/test-logs");
+const LANES = 2;
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has("--quick");
+
+function testFiles(): string[] {
+  const files: string[] = [];
+  for (const pattern of ["src/**/*.test.ts", "test/**/*.test.ts"]) files.push(...new Bun.Glob(pattern).scanSync({ cwd: REPO }));
+  return files.sort();
+}
+
+interface Done {
+  job: Job;
+  lane: number;
+  seconds: number;
+  counts: Counts;
+}
+
+/** Runs one job's bun test with its output in a log file; prints the log when it ends. */
+async function runJob(job: Job, lane: number, env: Record<string, string>): Promise<Done> {
+  const log = path.join(LOGS, `${job.name.replaceAll("/", "_")}.log`);
+  const fd = openSync(log, "w");
+  console.log(`[lane ${lane}] ${job.name}: started`);
+  const t = performance.now();
+  const child = spawn(process.execPath, ["test", ...job.files], { cwd: REPO, env: { ...process.env, ...env }, stdio: ["ignore", fd, fd] });
+  const code = await new Promise<number>((resolve) => child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1))));
+  closeSync(fd);
+  const seconds = (performance.now() - t) / 1000;
+  const output = readFileSync(log, "utf8");
+  const counts = countsOf(output, code);
+  console.log(`\n===== [lane ${lane}] ${job.name}: ${seconds.toFixed(0)} s, ${counts.pass} pass, ${counts.fail} fail =====\n${output.trimEnd()}\n`);
+  return { job, lane, seconds, counts };
+}
+
+/**
+ * QEMU and the image, once, before any VM job: two lanes would otherwise both run apt-get
+ * (one fails on dpkg's lock) and build the image twice. The unit files do not wait for it.
+ */
+let vmReady: Promise<void> | undefined;
+function prepareVms(): Promise<void> {
+  const log = (l: string) => console.log(`[sandbox] ${l}`);
+  vmReady ??= ensureVmTools(log).then(() => ensureSandboxImage(log)).then(() => {});
+  return vmReady;
+}
+
+async function runLane(jobs: Job[], lane: number): Promise<Done[]> {
+  const env = laneEnv(lane, REPO, process.env);
+  const done: Done[] = [];
+  for (const job of jobs) {
+    if (job.vm) await prepareVms();
+    done.push(await runJob(job, lane, env));
+  }
+  return done;
+}
+
+/** Stops every lane's VMs (the e2e suites leave them up for the next file). */
+async function stopVms(): Promise<void> {
+  const dirs = Array.from({ length: LANES }, (_, i) => laneEnv(i + 1, REPO, process.env).QDEPLOY_E2E_PROJECT ?? REPO);
+  await Promise.all(dirs.map((projectDir) => sandboxDown({ projectDir, log: (l) => console.log(`[sandbox] ${l}`) }).catch(() => {})));
+}
+
+const timings: Record<string, number> = JSON.parse(readFileSync(TIMINGS, "utf8"));
+const jobs = jobsFor(testFiles()).filter((j) => !quick || !j.vm);
+const plan = quick ? [jobs] : planLanes(jobs, timings, LANES);
+mkdirSync(LOGS, { recursive: true });
+for (const [i, lane] of plan.entries()) console.log(`lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => void stopVms().finally(() => process.exit(130)));
+}
+const started = performance.now();
+let results: Done[];
+try {
+  results = (await Promise.all(plan.map((lane, i) => runLane(lane, i + 1)))).flat();
+} finally {
+  if (!quick) await stopVms();
+}
+const wall = (performance.now() - started) / 1000;
+
+console.log("\nseconds per job:");
+for (const r of [...results].sort((a, b) => b.seconds - a.seconds)) {
+  console.log(`  ${r.seconds.toFixed(0).padStart(5)}  lane ${r.lane}  ${r.job.name}${r.counts.fail ? `  (${r.counts.fail} failed)` : ""}`);
+}
+for (let lane = 1; lane <= plan.length; lane++) {
+  const sum = results.filter((r) => r.lane === lane).reduce((s, r) => s + r.seconds, 0);
+  console.log(`lane ${lane}: ${sum.toFixed(0)} s`);
+}
+if (args.has("--update-timings")) {
+  const measured = Object.fromEntries(results.map((r) => [r.job.name, Math.round(r.seconds)]).sort());
+  writeFileSync(TIMINGS, `${JSON.stringify({ ...timings, ...measured }, null, 2)}\n`);
+  console.log(`wrote ${path.relative(REPO, TIMINGS)}`);
+}
+const pass = results.reduce((s, r) => s + r.counts.pass, 0);
+const fail = results.reduce((s, r) => s + r.counts.fail, 0);
+console.log(`\n ${pass} pass\n ${fail} fail\nRan ${pass + fail} tests in ${results.length} bun test runs across ${plan.length} lanes. [${wall.toFixed(2)}s]`);
+process.exit(fail ? 1 : 0);
