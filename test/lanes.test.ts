@@ -3,13 +3,13 @@ import { countsOf, jobsFor, laneEnv, planLanes } from "./lanes.ts";
 
 const FILES = ["src/a.test.ts", "test/cli.test.ts", "test/sandbox.test.ts", "test/e2e/deploy.test.ts", "test/e2e/fleet.test.ts", "test/e2e/slug.test.ts"];
 
-test("the unit files are one job; each file that needs a VM is its own", () => {
+test("the unit files are one job; each file that needs a VM is its own; the ones that boot more VMs run alone", () => {
   expect(jobsFor(FILES)).toEqual([
-    { name: "units", files: ["./src/a.test.ts", "./test/cli.test.ts"], vm: false },
-    { name: "test/e2e/deploy.test.ts", files: ["./test/e2e/deploy.test.ts"], vm: true },
-    { name: "test/e2e/fleet.test.ts", files: ["./test/e2e/fleet.test.ts"], vm: true },
-    { name: "test/e2e/slug.test.ts", files: ["./test/e2e/slug.test.ts"], vm: true },
-    { name: "test/sandbox.test.ts", files: ["./test/sandbox.test.ts"], vm: true },
+    { name: "units", files: ["./src/a.test.ts", "./test/cli.test.ts"], vm: false, solo: false },
+    { name: "test/e2e/deploy.test.ts", files: ["./test/e2e/deploy.test.ts"], vm: true, solo: false },
+    { name: "test/e2e/fleet.test.ts", files: ["./test/e2e/fleet.test.ts"], vm: true, solo: true },
+    { name: "test/e2e/slug.test.ts", files: ["./test/e2e/slug.test.ts"], vm: true, solo: false },
+    { name: "test/sandbox.test.ts", files: ["./test/sandbox.test.ts"], vm: true, solo: true },
   ]);
 });
 

@@ -2,7 +2,8 @@
  * Planning for `npm test` (test/run.ts), pure: which test files run in which lane, and what a
  * finished `bun test` said. A lane is a sequence of jobs with its own sandbox VM; the lanes run
  * at once. Why two: an e2e suite mostly waits on one emulated CPU (a TCG vCPU runs a bash
- * script's forks one after another), so one lane leaves part of the machine idle.
+ * script's forks one after another), so one lane leaves part of the machine idle. The files
+ * that boot VMs of their own (SOLO) run after the lanes, one at a time.
  */
 
 /** One `bun test` process: the unit files together, or one file that needs a VM. */
@@ -13,6 +14,8 @@ export interface Job {
   files: string[];
   /** Whether it uses its lane's sandbox VM (e2e suites, the sandbox's own test). */
   vm: boolean;
+  /** Whether it boots VMs of its own besides (the fleet, the sandbox's test): it runs alone, after the lanes. */
+  solo: boolean;
 }
 
 /** Files that boot or use a sandbox VM: the e2e suites and the sandbox's own test. */
@@ -20,13 +23,20 @@ export function needsVm(file: string): boolean {
   return file.startsWith("test/e2e/") || file === "test/sandbox.test.ts";
 }
 
+/**
+ * Files that boot VMs besides their lane's. Booting is all CPU: three VMs booting beside the
+ * other lane's made the fleet suite take 639 s instead of 331 s, and the other lane's file
+ * twice as long too (measured), so these run alone once the lanes are done.
+ */
+const SOLO = new Set(["test/e2e/fleet.test.ts", "test/sandbox.test.ts"]);
+
 /** The jobs for these test files: all unit files as one job, then one job per VM file. */
 export function jobsFor(files: string[]): Job[] {
   const units = files.filter((f) => !needsVm(f)).sort();
   const vmFiles = files.filter(needsVm).sort();
   return [
-    ...(units.length ? [{ name: "units", files: units.map((f) => `./${f}`), vm: false }] : []),
-    ...vmFiles.map((f) => ({ name: f, files: [`./${f}`], vm: true })),
+    ...(units.length ? [{ name: "units", files: units.map((f) => `./${f}`), vm: false, solo: false }] : []),
+    ...vmFiles.map((f) => ({ name: f, files: [`./${f}`], vm: true, solo: SOLO.has(f) })),
   ];
 }
 

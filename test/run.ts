@@ -1,7 +1,8 @@
 /**
  * `npm test`: every test file, in two lanes that run at once (test/lanes.ts plans them), each
- * with its own sandbox VM that stays up from its first e2e file to the end of the run.
- * `npm run test:quick` (--quick): the unit files only, no VM.
+ * with its own sandbox VM that stays up from its first e2e file to the end of the run; then the
+ * files that boot VMs of their own, one at a time, in lane 1 (lane 2's VM stopped first).
+ * `npm run test:quick` (--quick): the unit files only, no VM. --lanes 1: one lane, as `bun test`.
  *
  * Each VM file runs as its own `bun test FILE`, so its time is measured; its output is printed
  * when it ends, whole (the lanes never interleave inside a file's output), after a line when it
@@ -18,10 +19,11 @@ import { countsOf, jobsFor, laneEnv, planLanes, type Counts, type Job } from "./
 const REPO = path.resolve(import.meta.dir, "..");
 const TIMINGS = path.join(REPO, "test/timings.json");
 const LOGS = path.join(REPO, ".qdeploy/test-logs");
-const LANES = 2;
-
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const quick = args.has("--quick");
+const LANES = argv.includes("--lanes") ? Number(argv[argv.indexOf("--lanes") + 1]) : 2;
+if (!Number.isInteger(LANES) || LANES < 1 || LANES > 4) throw new Error(`--lanes takes 1..4, not ${argv[argv.indexOf("--lanes") + 1]}`);
 
 function testFiles(): string[] {
   const files: string[] = [];
@@ -73,17 +75,19 @@ async function runLane(jobs: Job[], lane: number): Promise<Done[]> {
   return done;
 }
 
-/** Stops every lane's VMs (the e2e suites leave them up for the next file). */
-async function stopVms(): Promise<void> {
-  const dirs = Array.from({ length: LANES }, (_, i) => laneEnv(i + 1, REPO, process.env).QDEPLOY_E2E_PROJECT ?? REPO);
+/** Stops the VMs of lanes `from`..LANES (the e2e suites leave them up for the next file). */
+async function stopVms(from = 1): Promise<void> {
+  const dirs = Array.from({ length: LANES - from + 1 }, (_, i) => laneEnv(from + i, REPO, process.env).QDEPLOY_E2E_PROJECT ?? REPO);
   await Promise.all(dirs.map((projectDir) => sandboxDown({ projectDir, log: (l) => console.log(`[sandbox] ${l}`) }).catch(() => {})));
 }
 
 const timings: Record<string, number> = JSON.parse(readFileSync(TIMINGS, "utf8"));
 const jobs = jobsFor(testFiles()).filter((j) => !quick || !j.vm);
-const plan = quick ? [jobs] : planLanes(jobs, timings, LANES);
+const plan = quick ? [jobs] : planLanes(jobs.filter((j) => !j.solo), timings, LANES);
+const solo = jobs.filter((j) => j.solo);
 mkdirSync(LOGS, { recursive: true });
 for (const [i, lane] of plan.entries()) console.log(`lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
+if (solo.length) console.log(`then alone, in lane 1: ${solo.map((j) => j.name).join(", ")}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void stopVms().finally(() => process.exit(130)));
@@ -92,6 +96,10 @@ const started = performance.now();
 let results: Done[];
 try {
   results = (await Promise.all(plan.map((lane, i) => runLane(lane, i + 1)))).flat();
+  if (solo.length) {
+    if (LANES > 1) await stopVms(2);
+    results.push(...(await runLane(solo, 1)));
+  }
 } finally {
   if (!quick) await stopVms();
 }

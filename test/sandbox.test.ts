@@ -22,9 +22,10 @@ import {
 const SLOW = 300_000;
 const projectDir = mkdtempSync(join(tmpdir(), "qdeploy-sandbox-test-"));
 // Ports of its own, 200 above the e2e suites' sandbox (QDEPLOY_SANDBOX_*_PORT or the
-// defaults 2222/8080/8443), so it never meets that VM or another checkout's.
+// defaults 2222/8080/8443/8999), so it never meets that VM or another checkout's.
 const own = (name: string, fallback: number) => (Number(process.env[`QDEPLOY_SANDBOX_${name}_PORT`]) || fallback) + 200;
-const opts = { projectDir, sshPort: own("SSH", 2222), httpPort: own("HTTP", 8080), httpsPort: own("HTTPS", 8443), log: (l: string) => console.log(`  [sandbox] ${l}`) };
+// Its probe port too: the e2e VM of the same lane (test/run.ts) holds QDEPLOY_SANDBOX_PROBE_PORT.
+const opts = { projectDir, sshPort: own("SSH", 2222), httpPort: own("HTTP", 8080), httpsPort: own("HTTPS", 8443), probePort: own("PROBE", 8999), log: (l: string) => console.log(`  [sandbox] ${l}`) };
 const times: Record<string, string> = {};
 let info: SandboxInfo;
 
