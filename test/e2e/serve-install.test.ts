@@ -34,9 +34,15 @@ async function api(urlPath: string, bearer?: string): Promise<number> {
 const SELF_AND_SERVE = () => `\n[environments.self]\nhosts = ["root@127.0.0.1:${vm.sshPort}"]\n\n[serve]\ndomain = "${DOMAIN}"\ntls = "internal"\nlisten = "127.0.0.1:7070"\n`;
 
 /** An API call through the VM's Caddy with the deploy token: its status and JSON. */
+/**
+ * A request to the installed server's API. A POST push answers once it holds the deploy lock
+ * (after the fetch, the checkout and the connection), which under `npm test`'s two lanes of
+ * emulated VMs took over 60 s once: it gets 300 s.
+ */
 async function apiJson(method: string, urlPath: string, body?: object): Promise<{ status: number; json: any }> {
   const data = body ? ["-H", "content-type: application/json", "-d", JSON.stringify(body)] : [];
-  const r = await $({ nothrow: true, quiet: true })`curl -sSk -X ${method} --max-time 60 -w ${"\n%{http_code}"} -H ${`Authorization: Bearer ${token}`} ${data} --resolve ${`${DOMAIN}:${vm.httpsPort}:127.0.0.1`} ${`https://${DOMAIN}:${vm.httpsPort}/api/v1${urlPath}`}`;
+  const maxTime = method === "POST" ? 300 : 60;
+  const r = await $({ nothrow: true, quiet: true })`curl -sSk -X ${method} --max-time ${maxTime} -w ${"\n%{http_code}"} -H ${`Authorization: Bearer ${token}`} ${data} --resolve ${`${DOMAIN}:${vm.httpsPort}:127.0.0.1`} ${`https://${DOMAIN}:${vm.httpsPort}/api/v1${urlPath}`}`;
   const at = r.stdout.lastIndexOf("\n");
   return { status: Number(r.stdout.slice(at + 1)), json: JSON.parse(r.stdout.slice(0, at) || "null") };
 }
