@@ -37,7 +37,7 @@ export function buildKey(
   programs: string[] = [],
 ): string | null {
   if (!git.sha || git.dirty) return null;
-  const { dir: _dir, binaries: _binaries, ...settings } = build;
+  const { dir: _dir, binaries: _binaries, packages: _packages, ...settings } = build;
   // goVersion is the resolved toolchain (go1.25.14, not the pin go1.25); with cgo, zig's version and qdeploy's C flags too.
   const cgo = build.cgo ? { zig: ZIG_VERSION, cflags: ZIG_CGO_CFLAGS, CGO_FLAGS: CGO_FLAG_VARS.map((v) => env[v] ?? "") } : {};
   const inputs = { sha: git.sha, settings, target, goVersion, GOFLAGS: env.GOFLAGS ?? "", programs, ...cgo };

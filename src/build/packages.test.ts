@@ -1,12 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { vendoredModule } from "../../test/fixtures/go-modules.ts";
 import { requireTool } from "../../test/tools.ts";
+import { loadWithPackages } from "../config/check-packages.ts";
+import { requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
+import { buildEnvironment } from "./build-vars.ts";
 import { parseInstallSpec } from "./gomod.ts";
 import { binaryNames, expandPackages, goListArgs, installName, packageSpec, resolveBinaries, splitJsonStream } from "./packages.ts";
 
@@ -160,5 +163,32 @@ describe("expandPackages with go list", () => {
     const err = await resolveBinaries(given, null, env).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems[0]!.path).toBe("build.binary");
+  });
+
+  // One push lists the packages once: loading the environment expands them as the build
+  // would ([env] GOFLAGS included), and the build takes them from the config.
+  test("a loaded environment carries its packages, listed as the build lists them; the build runs no second go list", async () => {
+    const app = tempModule();
+    mkdirSync(path.join(app, "cmd/extra"));
+    writeFileSync(path.join(app, "cmd/extra/main.go"), `//go:build extra\n\n${MAIN}`);
+    writeFileSync(
+      path.join(app, "deploy.toml"),
+      'app = "shop"\n[build]\nmain = "./cmd/..."\n[processes]\nworker = "worker"\n[env]\nGOFLAGS = "-tags=extra"\n[environments.prod]\nhosts = ["deploy@203.0.113.10"]\n',
+    );
+    const local = { GOFLAGS: process.env.GOFLAGS, GO_INSTALL_PACKAGE_SPEC: process.env.GO_INSTALL_PACKAGE_SPEC };
+    delete process.env.GOFLAGS;
+    delete process.env.GO_INSTALL_PACKAGE_SPEC;
+    try {
+      const cfg = requireEnvironment("deploy.toml", await loadWithPackages(path.join(app, "deploy.toml"), "prod"));
+      const buildEnv = buildEnvironment(process.env, cfg.vars);
+      expect(cfg.build.packages).toEqual(await expandPackages(app, packageSpec(cfg.build.main, buildEnv, cfg.vars, null), buildEnv));
+      expect(cfg.build.packages!.map((p) => p.name)).toEqual(["extra", "web", "worker"]);
+      // Had the build listed them again, cmd/extra would be gone from its answer.
+      rmSync(path.join(app, "cmd/extra"), { recursive: true });
+      expect((await resolveBinaries(cfg, null, buildEnv)).map((p) => p.name)).toEqual(["extra", "web", "worker"]);
+      expect(cfg.build.binaries).toEqual(["extra", "web", "worker"]);
+    } finally {
+      for (const [k, v] of Object.entries(local)) if (v !== undefined) process.env[k] = v;
+    }
   });
 });

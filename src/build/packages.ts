@@ -6,9 +6,11 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { BuildError, ConfigError } from "../errors.ts";
-import type { ResolvedConfig } from "../config/types.ts";
+import type { MainPackage, ResolvedConfig } from "../config/types.ts";
 import { withInstallFlags } from "./build-vars.ts";
 import { parseInstallSpec, type GoMod, type InstallFlags } from "./gomod.ts";
+
+export type { MainPackage };
 
 /** The patterns to build and where they came from (for messages). */
 export interface PackageSpec {
@@ -19,18 +21,6 @@ export interface PackageSpec {
   flags?: InstallFlags;
   /** What the spec says that qdeploy cannot honour (a flag with no [build] key): reported like a pattern that does not expand. */
   problems?: string[];
-}
-
-/** One main package and the name of its binary. */
-export interface MainPackage {
-  /** The import path; for .go files, the files as given ("./cmd/admin/main.go"). */
-  importPath: string;
-  /** The folder, relative to the module root ("." for the root). */
-  dir: string;
-  /** `go install`'s name: the last import-path element, skipping a /vN suffix; for .go files, the first file's name without .go. */
-  name: string;
-  /** .go files named in the spec: what `go build` is given instead of an import path. */
-  files?: string[];
 }
 
 /**
@@ -211,13 +201,14 @@ export async function packageProblems(
 }
 
 /**
- * Expands cfg's packages (go.mod read by the caller) and records the names its releases
- * hold as cfg.build.binaries (shared contract 1), so the units resolve `NAME` and
- * `bin/NAME`. Returns the packages.
+ * Expands cfg's packages (go.mod read by the caller), or takes cfg.build.packages when
+ * loading the environment expanded them already, and records the names its releases hold as
+ * cfg.build.binaries (shared contract 1), so the units resolve `NAME` and `bin/NAME`.
+ * Returns the packages.
  */
 export async function resolveBinaries(cfg: ResolvedConfig, mod: Pick<GoMod, "herokuInstall"> | null, env: Record<string, string | undefined> = process.env): Promise<MainPackage[]> {
   const spec = packageSpec(cfg.build.main, env, cfg.vars, mod);
-  const pkgs = await expandPackages(cfg.build.dir ?? cfg.root, spec, env, withInstallFlags(cfg.build, spec).tags);
+  const pkgs = cfg.build.packages ?? (await expandPackages(cfg.build.dir ?? cfg.root, spec, env, withInstallFlags(cfg.build, spec).tags));
   if (pkgs.length > 1 && cfg.build.binaryGiven) {
     throw new ConfigError([{ file: "deploy.toml", path: "build.binary", message: `names one executable, but ${quoteList(spec.patterns)} build ${pkgs.length} (${pkgs.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME` }]);
   }

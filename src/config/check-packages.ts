@@ -10,7 +10,7 @@ import { buildEnvironment } from "../build/build-vars.ts";
 import { cgoPackages, cgoProblem } from "../build/cgo.ts";
 import { chooseBuildToolchain } from "../build/go-build.ts";
 import { parseGoMod } from "../build/gomod.ts";
-import { binaryNames, packageProblems, packageSpec } from "../build/packages.ts";
+import { binaryNames, type MainPackage, packageProblems, packageSpec } from "../build/packages.ts";
 import { readSlug } from "../build/slug.ts";
 import { loadConfig, type LoadedConfig } from "./load.ts";
 import { formatPath, lineOf, locateKeys, type KeyPath } from "./locate.ts";
@@ -32,7 +32,7 @@ export interface CheckOptions {
  * Expands the packages of `only` (an environment's name), or of every environment (the top
  * level's when there are none). Skipped, with no problem, where there is no go.mod or no
  * go: the build reports those. `binaries` is every name those releases hold, or undefined
- * when none was expanded.
+ * when none was expanded. `packages`: `only`'s main packages, when they were expanded.
  */
 export async function checkPackages(
   raw: RawConfig,
@@ -40,7 +40,7 @@ export async function checkPackages(
   env: Record<string, string | undefined> = process.env,
   only?: string,
   opts: CheckOptions = {},
-): Promise<{ problems: ConfigProblem[]; binaries?: string[]; appFiles?: Set<string> }> {
+): Promise<{ problems: ConfigProblem[]; binaries?: string[]; appFiles?: Set<string>; packages?: MainPackage[] }> {
   const lines = locateKeys(await readFile(file, "utf8").catch(() => ""));
   const defined = isTable(raw.environments) ? Object.keys(raw.environments) : [];
   // One environment to deploy expands only its own packages (an unknown name is loadConfig's to report).
@@ -51,6 +51,7 @@ export async function checkPackages(
   const appFiles = new Set<string>();
   let slugsRead = true;
   let expanded = false;
+  let packages: MainPackage[] | undefined;
   for (const name of envs.length ? envs : [null]) {
     const view = mergeEnvironment(raw, name);
     const build = isTable(view.build) ? view.build : {};
@@ -96,7 +97,8 @@ export async function checkPackages(
     // build.tags, else the install spec's -tags (src/build/build-vars.ts withInstallFlags).
     const tags = Array.isArray(build.tags) && build.tags.every((t) => typeof t === "string") ? build.tags : (spec.flags?.tags ?? []);
     try {
-      result = await packageProblems(moduleDir, spec, env, tags);
+      // The build's variables ([env] GOFLAGS too), as the build's own expansion had them: the build takes these packages.
+      result = await packageProblems(moduleDir, spec, buildEnv, tags);
     } catch (e) {
       if (e instanceof BuildError) continue; // no go here: push says so
       throw e;
@@ -106,6 +108,7 @@ export async function checkPackages(
       continue;
     }
     expanded = true;
+    if (name === only) packages = result.packages;
     const binary = typeof build.binary === "string" ? build.binary : raw.app;
     if (result.packages.length > 1 && build.binary !== undefined) {
       add(own("binary"), `names one executable, but build.main has ${result.packages.length} programs (${result.packages.map((p) => p.name).join(", ")}); remove build.binary: each is bin/NAME`);
@@ -116,7 +119,7 @@ export async function checkPackages(
       if (found?.length) add(own("cgo"), cgoProblem(found));
     }
   }
-  return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }), ...(expanded && slugsRead && { appFiles }) };
+  return { problems: [...problems.values()], ...(expanded && { binaries: [...names] }), ...(expanded && slugsRead && { appFiles }), ...(packages && { packages }) };
 }
 
 /**
@@ -124,14 +127,19 @@ export async function checkPackages(
  * join the file's, and the rules check commands against the programs the release will hold
  * (null when they could not be listed: the package problem says why, and no command is
  * blamed for it). `opts.build`: also what the build would refuse (check, plan, push).
+ * envName's packages go into its config (build.packages), so its build lists them no second time.
  */
-export function loadWithPackages(file: string, envName?: string, opts: CheckOptions = {}): Promise<LoadedConfig> {
-  return loadConfig(file, envName, {
+export async function loadWithPackages(file: string, envName?: string, opts: CheckOptions = {}): Promise<LoadedConfig> {
+  let expanded: MainPackage[] | undefined;
+  const loaded = await loadConfig(file, envName, {
     expand: async (raw) => {
       const packages = await checkPackages(raw, file, process.env, envName, opts);
+      expanded = packages.packages;
       return { binaries: packages.binaries ?? null, appFiles: packages.appFiles ?? null, problems: packages.problems };
     },
   });
+  if (loaded.config && expanded) loaded.config.build.packages = expanded;
+  return loaded;
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

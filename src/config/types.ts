@@ -145,6 +145,18 @@ export interface HostAddress {
   label: string;
 }
 
+/** One main package and the name of its binary. */
+export interface MainPackage {
+  /** The import path; for .go files, the files as given ("./cmd/admin/main.go"). */
+  importPath: string;
+  /** The folder, relative to the module root ("." for the root). */
+  dir: string;
+  /** `go install`'s name: the last import-path element, skipping a /vN suffix; for .go files, the first file's name without .go. */
+  name: string;
+  /** .go files named in the spec: what `go build` is given instead of an import path. */
+  files?: string[];
+}
+
 /** One environment with every default filled in: what planning and deploying read. */
 export interface ResolvedConfig {
   app: string;
@@ -176,6 +188,12 @@ export interface ResolvedConfig {
      * (src/build/packages.ts resolveBinaries). Absent: `[binary]`.
      */
     binaries?: string[];
+    /**
+     * The main packages build.main expanded to, when loading the environment expanded them
+     * (src/config/check-packages.ts loadWithPackages): the build takes them instead of running
+     * `go list` a second time. Absent: the build expands them.
+     */
+    packages?: MainPackage[];
     cgo: boolean;
     ldflags: string;
     /** build.ldflags was written: an install spec's -ldflags does not replace it (src/build/build-vars.ts withInstallFlags). */

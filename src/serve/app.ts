@@ -6,12 +6,9 @@ import { Hono } from "hono";
 import { apiRoutes } from "./api.ts";
 import { dashboardRoutes } from "./dashboard.tsx";
 import type { ServeDeps } from "./deps.ts";
+import type { ServeEnv } from "./env.ts";
 import { hookRoutes } from "./hooks.ts";
 import { onError } from "./http-errors.ts";
-import type { TokenEntry } from "./tokens.ts";
-
-/** Hono's env for every route: the token the request was let in with. */
-export type ServeEnv = { Variables: { token: TokenEntry } };
 
 /** The whole app: /healthz, /api/v1, /hooks, and the dashboard at /. */
 export function createApp(deps: ServeDeps): Hono<ServeEnv> {

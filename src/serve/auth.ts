@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { AuthError } from "../errors.ts";
-import type { ServeEnv } from "./app.ts";
+import type { ServeEnv } from "./env.ts";
 import { ROLES, type Role, type TokenStore } from "./tokens.ts";
 
 /** The dashboard's cookie holding the token (HttpOnly, SameSite=Strict). */

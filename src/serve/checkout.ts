@@ -7,7 +7,18 @@ import { mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { OperationError, UsageError } from "../errors.ts";
 import type { EventSink } from "../ops/events.ts";
-import type { Checkout } from "./deps.ts";
+
+/** A commit checked out into a clean worktree for one deploy. */
+export interface Checkout {
+  /** The full commit id. */
+  commit: string;
+  /** deploy.toml inside the worktree. */
+  configFile: string;
+  /** The worktree's top folder (a real path): everything in it is the commit's. */
+  dir: string;
+  /** Removes the worktree. */
+  remove(): Promise<void>;
+}
 
 export interface CheckoutRequest {
   /** deploy.toml of the served repository (absolute). */

@@ -13,23 +13,11 @@ import { loadWithPackages } from "../config/check-packages.ts";
 import { type Build, type OpContext, sshConnect } from "../ops/context.ts";
 import type { EventSink } from "../ops/events.ts";
 import { loadSecrets } from "../secrets/store.ts";
-import { checkoutCommit } from "./checkout.ts";
+import { type Checkout, checkoutCommit } from "./checkout.ts";
 import { ConnectionPool } from "./pool.ts";
 import { sandboxedBuild } from "./sandboxed-build.ts";
 import { Runs } from "./runs.ts";
 import { defaultTokenFile, TokenStore } from "./tokens.ts";
-
-/** A commit checked out into a clean worktree for one deploy. */
-export interface Checkout {
-  /** The full commit id. */
-  commit: string;
-  /** deploy.toml inside the worktree. */
-  configFile: string;
-  /** The worktree's top folder (a real path): everything in it is the commit's. */
-  dir: string;
-  /** Removes the worktree. */
-  remove(): Promise<void>;
-}
 
 export interface ServeDeps {
   app: string;

@@ -19,9 +19,9 @@ import { bodyLimit } from "hono/body-limit";
 import path from "node:path";
 import { AuthError, NotFoundError, OperationError, ReplayError, UsageError } from "../errors.ts";
 import { startPush } from "./actions.ts";
-import type { ServeEnv } from "./app.ts";
 import { checkSentAt, DeliveryLog } from "./deliveries.ts";
 import type { ServeDeps } from "./deps.ts";
+import type { ServeEnv } from "./env.ts";
 import { SIGNATURE, verifySignature } from "./signature.ts";
 import { WebhookSecrets } from "./webhook-secrets.ts";
 
