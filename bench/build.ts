@@ -16,7 +16,6 @@ import { buildForArchs } from "../src/build/builds.ts";
 import { loadWithPackages } from "../src/config/check-packages.ts";
 import { writeInitConfig } from "../src/config/init.ts";
 import { requireEnvironment } from "../src/config/load.ts";
-import { createOutput } from "../src/output.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const work = mkdtempSync(path.join(tmpdir(), "qdeploy-bench-build-"));
@@ -41,9 +40,8 @@ await fetchTime("cached");
 
 for (const [arch, label] of [["x86_64", "amd64"], ["aarch64", "arm64"], ["x86_64", "amd64, warm"]] as const) {
   const lines: string[] = [];
-  const out = createOutput({ write: (t) => lines.push(t), writeErr: () => {} });
   // A dirty tree (no commit here) always builds: go's own cache is what is warm or cold.
-  await buildForArchs(cfg, [arch], out);
+  await buildForArchs(cfg, [arch], (e) => void (e.type === "info" && lines.push(e.line)));
   for (const l of lines) {
     const m = /built (\w+) for \S+ in ([\d.]+)s: ([^,]+),/.exec(l);
     if (m) rows.push(`| build ${m[1]} (${label}) | ${m[2]} s, ${m[3]} |`);

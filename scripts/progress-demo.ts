@@ -15,8 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { buildForArchs } from "../src/build/builds.ts";
-import { eventOutput, printEvents } from "../src/ops/events.ts";
-import { createOutput } from "../src/output.ts";
+import { createOutput, printEvents } from "../src/output.ts";
 import type { HostPlan } from "../src/plan/steps.ts";
 import type { Remote } from "../src/remote/remote.ts";
 import { runBatch, runHostPlan } from "../src/remote/run-plan.ts";
@@ -28,7 +27,7 @@ const repo = path.resolve(import.meta.dir, "..");
 const tmp = mkdtempSync(path.join(tmpdir(), "qdeploy-demo-"));
 if (!process.env.DEMO_WARM) process.env.GOCACHE = path.join(tmp, "gocache");
 const out = createOutput();
-const ev = eventOutput(printEvents(out));
+const ev = printEvents(out);
 const cfg = { ...helloConfig, root: tmp, build: { ...helloConfig.build, dir: path.join(repo, "examples/hello") } };
 
 try {
@@ -61,7 +60,7 @@ try {
   );
 
   // 3. A wave of two hosts waiting for health (the switch script's lines, played by a fake).
-  ev.info("wave 2/3: host-b, host-c"); // the wave event's line, as printEvents prints it
+  ev({ type: "wave", wave: 2, waves: 3, hosts: ["host-b", "host-c"] });
   const fake = (label: string, port: number, secs: number): Remote => ({
     label,
     async exec(_argv, opts = {}) {

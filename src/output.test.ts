@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { colorFor, createOutput, type OutputOptions, redactingOutput, startTicker } from "./output.ts";
-import { eventOutput, type OpEvent, plainEvents, printEvents } from "./ops/events.ts";
+import { colorFor, createOutput, type OutputOptions, printEvents, redactingOutput } from "./output.ts";
+import { type OpEvent, plainEvents, startTicker } from "./events.ts";
 
 describe("colorFor", () => {
   const cases: [string, boolean | undefined, Record<string, string | undefined>, boolean][] = [
@@ -158,22 +158,22 @@ describe("progress off a terminal (CI)", () => {
 });
 
 describe("progress through events", () => {
-  test("printEvents draws what eventOutput emitted", () => {
+  test("printEvents draws progress events as live lines", () => {
     const { o, both } = capture({ tty: true, color: false, errTty: true, errColor: false });
-    const ev = eventOutput(printEvents(o));
-    ev.progress("k", "live");
-    ev.progress("k", "final", true);
+    const ev = printEvents(o);
+    ev({ type: "progress", key: "k", line: "live" });
+    ev({ type: "progress", key: "k", line: "final", done: true });
     expect(both).toEqual(["\r\x1b[2Klive\n", "\x1b[1A\r\x1b[J", "final\n"]);
   });
 
   test("plainEvents (serve's runs): live lines dropped, a final one becomes info", () => {
     const seen: OpEvent[] = [];
-    const ev = eventOutput(plainEvents((e) => seen.push(e)));
-    ev.progress("k", "live");
-    ev.progress("k", "", true);
-    ev.progress("k2", "live");
-    ev.progress("k2", "done", true);
-    ev.host("h", "line");
+    const ev = plainEvents((e) => seen.push(e));
+    ev({ type: "progress", key: "k", line: "live" });
+    ev({ type: "progress", key: "k", line: "", done: true });
+    ev({ type: "progress", key: "k2", line: "live" });
+    ev({ type: "progress", key: "k2", line: "done", done: true });
+    ev({ type: "host", host: "h", line: "line" });
     expect(seen).toEqual([
       { type: "info", line: "done" },
       { type: "host", host: "h", line: "line" },
@@ -190,7 +190,7 @@ describe("progress through events", () => {
 describe("startTicker", () => {
   test("a spinner frame and the elapsed time, redrawn on its own, then stopped", async () => {
     const { o, err, out } = capture({ tty: true, color: false, errTty: true, errColor: false });
-    const t = startTicker(o, "k", (s) => `waiting (${s >= 0.1 ? "late" : "early"})`, 20);
+    const t = startTicker(printEvents(o), "k", (s) => `waiting (${s >= 0.1 ? "late" : "early"})`, 20);
     await Bun.sleep(150);
     t.stop("over");
     t.stop("twice"); // once only

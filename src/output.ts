@@ -4,6 +4,8 @@
  * in place; elsewhere (CI): plain lines with a UTC timestamp, and of progress only its final
  * line. Errors go to stderr.
  */
+import type { EventSink } from "./events.ts";
+
 export interface OutputOptions {
   quiet?: boolean;
   verbose?: boolean;
@@ -146,26 +148,11 @@ export function createOutput(opts: OutputOptions = {}): Output {
   };
 }
 
-/** Turns a stream of chunks into whole lines for `onLine`; call `flush` at the end. */
-export function lineSplitter(onLine: (line: string) => void): { push: (chunk: string) => void; flush: () => void } {
-  let partial = "";
-  return {
-    push(chunk) {
-      partial += chunk;
-      let i: number;
-      while ((i = partial.indexOf("\n")) >= 0) {
-        onLine(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
-    },
-    flush() {
-      if (partial) onLine(partial);
-      partial = "";
-    },
-  };
-}
-
-/** The same output with every occurrence of these values replaced (see secrets/redact.ts). */
+/**
+ * The same output with every line (and --json's data) passed through `redactText` first: the
+ * CLI's one place where a secret value is taken out of what it prints (src/secrets/redact.ts).
+ * Before a live line is cut to the terminal's width, so no part of a value survives the cut.
+ */
 export function redactingOutput(out: Output, redactText: (s: string) => string): Output {
   return {
     verbose: out.verbose,
@@ -174,45 +161,38 @@ export function redactingOutput(out: Output, redactText: (s: string) => string):
     host: (label, l) => out.host(label, redactText(l)),
     debug: (l) => out.debug(redactText(l)),
     result: (l) => out.result(redactText(l)),
-    data: (v) => out.data(JSON.parse(redactText(JSON.stringify(v)))),
+    data: (v) => {
+      // Parsed back only when something was hidden: the value itself otherwise, as given.
+      const json = JSON.stringify(v);
+      const shown = json === undefined ? json : redactText(json);
+      out.data(shown === json ? v : JSON.parse(shown!));
+    },
     error: (l) => out.error(redactText(l)),
     warn: (l) => out.warn(redactText(l)),
     progress: (key, l, done) => out.progress(key, redactText(l), done),
   };
 }
 
-const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-
-/** A live progress line that ticks on its own. */
-export interface Ticker {
-  /** Redraws now (new detail for `render` to show). */
-  update(): void;
-  /** Frees the line, printing `final` as an info line (default: nothing). */
-  stop(final?: string): void;
-}
-
-/**
- * Starts a live line for `key`: a spinner frame, then `render(seconds since start)`,
- * redrawn every `everyMs` (off a terminal, Output.progress prints none of it). The timer is
- * unref'd, so a ticker never keeps the process alive.
- */
-export function startTicker(out: Output, key: string, render: (seconds: number) => string, everyMs = 125): Ticker {
-  const started = performance.now();
-  let frame = 0;
-  let stopped = false;
-  const draw = () => {
-    if (!stopped) out.progress(key, `${SPINNER[frame++ % SPINNER.length]} ${render((performance.now() - started) / 1000)}`);
-  };
-  const timer = setInterval(draw, everyMs);
-  timer.unref?.();
-  draw();
-  return {
-    update: draw,
-    stop(final = "") {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(timer);
-      out.progress(key, final, true);
-    },
+/** The sink that prints events through the CLI's Output (which knows --quiet, --verbose, --json, colour, live lines). */
+export function printEvents(out: Output): EventSink {
+  return (e) => {
+    switch (e.type) {
+      case "info":
+        return out.info(e.line);
+      case "host":
+        return out.host(e.host, e.line);
+      case "debug":
+        return out.debug(e.line);
+      case "warn":
+        return out.warn(e.line);
+      case "error":
+        return out.error(e.line);
+      case "wave":
+        return out.info(`wave ${e.wave}/${e.waves}: ${e.hosts.join(", ")}`);
+      case "locked":
+        return out.debug(`holding the deploy lock on ${e.hosts.join(", ")}`);
+      case "progress":
+        return out.progress(e.key, e.line, e.done);
+    }
   };
 }

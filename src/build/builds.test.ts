@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
-import type { Output } from "../output.ts";
+import type { EventSink } from "../events.ts";
 import { buildForArchs } from "./builds.ts";
 
 // A real (warm-cache) build: the [env] table's GO_LINKER_SYMBOL/VALUE reach the binary, unless deploy.toml has build.stamp.
@@ -13,7 +13,7 @@ test("GO_LINKER_SYMBOL/VALUE from [env] stamp the binary; deploy.toml's build.st
   writeFileSync(join(root, "go.mod"), "module example.com/v\n\ngo 1.22\n");
   writeFileSync(join(root, "main.go"), 'package main\n\nimport "fmt"\n\nvar commit = "none"\n\nfunc main() { fmt.Println(commit) }\n');
   const lines: string[] = [];
-  const out = { info: (l: string) => lines.push(l), debug: () => {}, progress: () => {} } as unknown as Output;
+  const out: EventSink = (e) => void (e.type === "info" && lines.push(e.line));
   const cfg = (stamp: ResolvedConfig["build"]["stamp"], stampGiven?: true) =>
     ({
       root,
@@ -39,7 +39,7 @@ test("a // +heroku install line's flags are honoured from go.mod; a .go file bui
   put("cmd/migrate/pg.go", '//go:build postgres\n\npackage main\n\nconst db = "postgres"\n');
   put("cmd/migrate/none.go", '//go:build !postgres\n\npackage main\n\nconst db = "none"\n');
   put("cmd/admin/main.go", 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("admin") }\n');
-  const out = { info: () => {}, debug: () => {}, progress: () => {} } as unknown as Output;
+  const out: EventSink = () => {};
   const cfg = () =>
     ({
       root,

@@ -10,7 +10,7 @@ import { parseGoMod } from "./gomod.ts";
 import { type MainPackage, packageSpec, resolveBinaries } from "./packages.ts";
 import { readSlug, type Slug } from "./slug.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { type Output, startTicker } from "../output.ts";
+import { type EventSink, startTicker } from "../events.ts";
 import type { Artifact, BinaryArtifact } from "../plan/push.ts";
 import { formatBytes } from "../util/bytes.ts";
 
@@ -32,8 +32,10 @@ export function buildDir(cfg: Pick<ResolvedConfig, "root">): string {
  * cross-compiles each for each distinct `uname -m` in archs, one `go build` per package in
  * turn (go build uses every core), so each binary's time is its own.
  */
-export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: Output, o: BuildOptions = {}): Promise<Builds> {
+export async function buildForArchs(cfg: ResolvedConfig, archs: string[], events: EventSink, o: BuildOptions = {}): Promise<Builds> {
   const started = performance.now();
+  const info = (line: string) => events({ type: "info", line });
+  const debug = (line: string) => events({ type: "debug", line });
   const moduleDir = cfg.build.dir ?? cfg.root;
   // The build's variables: the shell's, else the environment's [env] (as Heroku's config vars).
   const env = buildEnvironment(process.env, cfg.vars);
@@ -48,8 +50,8 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
   const outDir = buildDir(cfg);
   const slug = o.slug === false ? undefined : await readAppSlug(moduleDir, cfg.root, outDir);
   if (git.dirty && slug?.commit) slug.notes.push(`the work tree has changes that are not committed: the slug carries commit ${slug.commit.slice(0, 12)}'s files (commit to ship them)`);
-  const toolchain = await buildToolchain(moduleDir, env, (l) => out.info(l), cfg.build.go);
-  out.debug(`Go: ${toolchain.version} (${toolchain.reason})`);
+  const toolchain = await buildToolchain(moduleDir, env, info, cfg.build.go);
+  debug(`Go: ${toolchain.version} (${toolchain.reason})`);
   const programs = pkgs.map((p) => `${p.importPath} ${p.name}`);
   for (const arch of [...new Set(archs)]) {
     const target = goTarget(arch);
@@ -58,23 +60,23 @@ export async function buildForArchs(cfg: ResolvedConfig, archs: string[], out: O
     const cached = await findCachedBuild(outDir, key);
     if (cached) {
       const list = Object.entries(cached.binaries).map(([n, b]) => `${n} ${b.sha256.slice(0, 12)}`).join(", ");
-      out.info(`${platform}: commit ${git.sha!.slice(0, 12)} was built already (${list}): no build`);
+      info(`${platform}: commit ${git.sha!.slice(0, 12)} was built already (${list}): no build`);
       artifacts[arch] = { binaries: Object.fromEntries(Object.entries(cached.binaries).map(([n, b]) => [n, { path: path.join(outDir, b.sha256), ...b }])) };
       continue;
     }
     const binaries: Record<string, BinaryArtifact> = {};
     for (const pkg of pkgs) {
-      out.info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
+      info(`building ${pkg.name} (${pkg.importPath}) for ${platform}...`);
       // On a terminal: a spinner, the seconds so far and the package go compiles now.
       let compiling = "";
-      const spinner = startTicker(out, `build ${pkg.name} ${platform}`, (s) => `building ${pkg.name} for ${platform} (${Math.floor(s)}s)${compiling ? `: ${compiling}` : ""}`);
+      const spinner = startTicker(events, `build ${pkg.name} ${platform}`, (s) => `building ${pkg.name} for ${platform} (${Math.floor(s)}s)${compiling ? `: ${compiling}` : ""}`);
       let b;
       try {
-        b = await buildBinary({ root: moduleDir, build, pkg: pkg.files ?? pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: (l) => out.debug(l), progress: (l) => out.info(l), onPackage: (p) => (compiling = p) });
+        b = await buildBinary({ root: moduleDir, build, pkg: pkg.files ?? pkg.importPath, target, gitSha: git.sha, dirty: git.dirty, outDir, env, toolchain, log: debug, progress: info, onPackage: (p) => (compiling = p) });
       } finally {
         spinner.stop();
       }
-      out.info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
+      info(`built ${pkg.name} for ${platform} in ${b.seconds.toFixed(1)}s: ${formatBytes(b.size)}, sha256 ${b.sha256.slice(0, 12)} (${b.goVersion})`);
       binaries[pkg.name] = { path: b.path, sha256: b.sha256, size: b.size };
     }
     // One program is also bin/<build.binary> (shared contract 2): the same blob, a second link.

@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { $, type Shell } from "zx";
 import { BuildError, InternalError } from "../errors.ts";
-import { lineSplitter } from "../output.ts";
+import { lineSplitter } from "../util/lines.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { childEnviron } from "../secrets/identity.ts";
 import { quoteArgv, quoteGoWord } from "../util/quote.ts";

@@ -5,6 +5,7 @@ import path from "node:path";
 import { requireTool } from "../../test/tools.ts";
 import { addIgnoredLines, writeInitConfig } from "../config/init.ts";
 import { createOutput } from "../output.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { check } from "./check.ts";
 import { checkPackages, loadWithPackages } from "../config/check-packages.ts";
 
@@ -20,7 +21,7 @@ function herokuApp(): string {
 async function runCheck(dir: string): Promise<{ code: number; errors: string[] }> {
   const errors: string[] = [];
   const out = createOutput({ quiet: true, write: () => {}, writeErr: (t) => errors.push(t.trim()) });
-  const code = await check({ out, configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0 });
+  const code = await check({ out, redactor: new Redactor(), configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0 });
   return { code, errors: errors.filter((e) => e.startsWith("error:")).map((e) => e.replaceAll(`${dir}/`, "")) };
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createOutput } from "../output.ts";
 import { writeSecretsFile } from "../secrets/age-store.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { check } from "./check.ts";
 
 const dirs: string[] = [];
@@ -59,7 +60,7 @@ async function runCheck(s: Setup, env?: string): Promise<{ code: number; out: st
   const out: string[] = [];
   const err: string[] = [];
   const output = createOutput({ tty: true, color: false, errTty: false, errColor: false, write: (t) => out.push(t.trimEnd()), writeErr: (t) => err.push(t.trimEnd()) });
-  const ctx = { out: output, configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0, ...(s.identity && { identityFile: path.join(dir, "key.txt") }) };
+  const ctx = { out: output, redactor: new Redactor(), configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0, ...(s.identity && { identityFile: path.join(dir, "key.txt") }) };
   // No QDEPLOY_AGE_KEY and an empty config folder: only --identity can decrypt.
   const code = await check(ctx, env, { HOME: dir, XDG_CONFIG_HOME: path.join(dir, "config") });
   const clean = (l: string) => l.replaceAll(`${dir}/`, "");
@@ -191,7 +192,7 @@ describe("check --json", () => {
     await writeFile(path.join(dir, "app.json"), APP_JSON);
     const out: string[] = [];
     const output = createOutput({ json: true, tty: true, color: false, errTty: false, errColor: false, write: (t) => out.push(t), writeErr: () => {} });
-    const code = await check({ out: output, configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0 }, undefined, { HOME: dir });
+    const code = await check({ out: output, redactor: new Redactor(), configFile: path.join(dir, "deploy.toml"), lockWaitSec: 0 }, undefined, { HOME: dir });
     expect(code).toBe(2);
     const data = JSON.parse(out.join(""));
     expect(data.appJson).toEqual([

@@ -3,15 +3,18 @@ import os from "node:os";
 import path from "node:path";
 import { requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import type { Output } from "../output.ts";
+import { type Output, printEvents } from "../output.ts";
 import type { Remote } from "../remote/remote.ts";
 import { type CheckOptions, loadWithPackages } from "../config/check-packages.ts";
 import { type ConnectOptions, openRemotes } from "../remote/ssh.ts";
 import { type OpContext, sshConnect } from "../ops/context.ts";
-import { printEvents } from "../ops/events.ts";
+import type { Redactor } from "../secrets/redact.ts";
 
 export interface Ctx {
+  /** Everything the command prints (src/cli.ts makes it redact with `redactor`). */
   out: Output;
+  /** The secret values read in this process, hidden from all it prints (its errors too). */
+  redactor: Redactor;
   /** deploy.toml as the user named it. */
   configFile: string;
   /** --identity for the age secret store. */
@@ -55,12 +58,13 @@ export function projectDir(ctx: Ctx): string {
   return path.dirname(path.resolve(ctx.configFile));
 }
 
-/** The operations layer's context for one environment: SSH, events printed through ctx.out. */
+/** The operations layer's context for one environment: SSH, events printed through ctx.out, secrets hidden from it. */
 export function opContext(ctx: Ctx, cfg: ResolvedConfig): OpContext {
   return {
     cfg,
     connect: sshConnect(cfg, (l) => ctx.out.debug(l)),
     events: printEvents(ctx.out),
+    redactor: ctx.redactor,
     who: whoAmI(),
     lockWaitSec: ctx.lockWaitSec,
     ...(ctx.identityFile !== undefined && { identityFile: ctx.identityFile }),

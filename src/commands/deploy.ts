@@ -19,8 +19,8 @@ import { requireSystemd, withConnections } from "../ops/sessions.ts";
 import { writeSlugPacks } from "../ops/slug-packs.ts";
 import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
 import { buildDir, buildForArchs } from "../build/builds.ts";
+import { printEvents } from "../output.ts";
 import { type Ctx, loadEnvironment, opContext, whoAmI } from "./context.ts";
-import { hider, hidingIn, redactErrors } from "./redaction.ts";
 
 export type { DeployReport } from "../ops/deploy.ts";
 
@@ -55,7 +55,7 @@ export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions)
       connections.map(async ({ host, remote }) => {
         const facts = await gatherFacts(remote, host, cfg.app);
         requireSystemd(facts, cfg.env);
-        await runBatch(remote, planSetup(hostConfig(cfg, host), facts, true), ctx.out);
+        await runBatch(remote, planSetup(hostConfig(cfg, host), facts, true), op.events);
         ctx.out.result(`${remote.label} ready for ${cfg.app}`);
       }),
     ),
@@ -73,19 +73,17 @@ export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
   } catch (e) {
     notes.push(`secrets not loaded (${(e as Error).message.split("\n")[0]}); push needs them`);
   }
-  const hide = hider(secrets);
-  ctx = hidingIn(ctx, hide);
-  return redactErrors(hide, async () => {
-    const builds = await buildForArchs(cfg, [arch], ctx.out);
-    const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
-    const now = new Date();
-    const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(cfg)) : {};
-    const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey(), slug: builds.slug, packs });
-    // The env file's names come from the variables themselves: its text cannot be split into
-    // lines to find them, since a value (a PEM key) may hold newlines.
-    printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
-    return p;
-  });
+  // go's output or a unit's text could echo a value: what this prints, errors too, hides them.
+  ctx.redactor.hide(Object.values(secrets));
+  const builds = await buildForArchs(cfg, [arch], printEvents(ctx.out));
+  const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
+  const now = new Date();
+  const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(cfg)) : {};
+  const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey(), slug: builds.slug, packs });
+  // The env file's names come from the variables themselves: its text cannot be split into
+  // lines to find them, since a value (a PEM key) may hold newlines.
+  printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
+  return p;
 }
 
 /** Prints a plan: steps, the units and site in full, the env file's variable names only (`envNames`). */

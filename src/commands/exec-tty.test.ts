@@ -5,6 +5,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { RemoteError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import type { Remote, ShellOptions } from "../remote/remote.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { DEFAULT_SHELL, type LocalTerminal, runInteractive } from "./exec-tty.ts";
 
 const cfg: ResolvedConfig = {
@@ -30,7 +31,7 @@ function fakeHost(behave: (argv: string[], o: ShellOptions, terminal: LocalTermi
     },
     close: async () => void log.push(`${h.label} closed`),
   });
-  const op: OpContext = { cfg, connect, events: () => {}, who: "me@here", lockWaitSec: 0 };
+  const op: OpContext = { cfg, connect, events: () => {}, redactor: new Redactor(), who: "me@here", lockWaitSec: 0 };
   return { op, log, setTerminal: (t: LocalTerminal) => (term = t) };
 }
 

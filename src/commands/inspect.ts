@@ -50,7 +50,8 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
 /** `qdeploy logs ENV [PROCESS] [-f] [--since T]`: the journal of the app's units, host-prefixed. */
 export async function logs(ctx: Ctx, env: string, o: hostCommands.LogOptions, filter: HostFilter = {}): Promise<void> {
   const cfg = await loadEnvironment(ctx, env);
-  await hostCommands.logs(opContext(ctx, cfg), o, (host, line) => process.stdout.write(`${host} ${line}\n`), filter);
+  // Straight to stdout (no timestamp, as the journal has its own), so redacted here.
+  await hostCommands.logs(opContext(ctx, cfg), o, (host, line) => process.stdout.write(`${host} ${ctx.redactor.redact(line)}\n`), filter);
 }
 
 /** `qdeploy restart ENV [PROCESS]`: the zero-downtime restart the timer runs, host wave by wave. */

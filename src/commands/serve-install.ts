@@ -20,6 +20,7 @@ import {
   serverExecutable,
   serverHost,
 } from "../serve/install.ts";
+import { printEvents } from "../output.ts";
 import { type Ctx, loadEnvironment, projectDir, withRemotes } from "./context.ts";
 
 /** Installs (or updates) the server; prints the URL, the token (first time only), the keys and what is next. */
@@ -32,6 +33,7 @@ export async function serveInstall(ctx: Ctx, env: string): Promise<number> {
   const project = await localProject(ctx.configFile, cfg.serve.remote);
   const target = serverHost(cfg);
   const out = ctx.out;
+  const events = printEvents(out);
   const tmp = mkdtempSync(path.join(os.tmpdir(), "qdeploy-serve-install-"));
   try {
     return await withRemotes(cfg, ctx, async (remotes) => {
@@ -57,7 +59,7 @@ export async function serveInstall(ctx: Ctx, env: string): Promise<number> {
       };
       const plan = planServeInstall(input, facts);
       for (const w of plan.warnings) out.warn(`${remote.label}: ${w}`);
-      await runServeInstall(remote, plan, facts, out);
+      await runServeInstall(remote, plan, facts, events);
       const keys = await readServerKeys(remote);
 
       // The server logs in to every host of the environment as its deploy user, with its own key.
@@ -70,7 +72,7 @@ export async function serveInstall(ctx: Ctx, env: string): Promise<number> {
       }
       const changedBefore = plan.uploads.length > 0 || plan.apply.length > 0;
       const finish = planServeFinish(input, facts, known, changedBefore);
-      await runBatch(remote, finish.steps, out);
+      await runBatch(remote, finish.steps, events);
       const token = facts.tokens ? null : await addFirstToken(remote, project.configInRepo);
 
       const changes = [...plan.changes, ...finish.changes];

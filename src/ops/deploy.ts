@@ -6,13 +6,11 @@ import { planPush } from "../plan/push.ts";
 import { releaseId } from "../plan/release.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
-import { redact } from "../secrets/redact.ts";
 import { buildDir, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
 import { siteUrls } from "./site-urls.ts";
 import type { OpContext } from "./context.ts";
-import { eventOutput } from "./events.ts";
 import { executePlan, type HostResult } from "./execute.ts";
-import { hidingSecrets, secretHider } from "./host-commands.ts";
+import { hideStoredSecrets } from "./host-commands.ts";
 import { writeSlugPacks } from "./slug-packs.ts";
 import { type HostFilter, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 
@@ -39,43 +37,41 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   const t0 = performance.now();
   const hosts = selectHosts(op.cfg, opts.filter);
   const cfg: ResolvedConfig = { ...op.cfg, hosts };
-  // Secrets first: a missing key fails before any host is touched.
+  // Secrets first: a missing key fails before any host is touched. A build or a unit's journal
+  // may echo one: the edge hides them from what it shows.
   const secrets = await loadSecrets(op.cfg, { identityFile: op.identityFile });
-  const values = Object.values(secrets);
-  return hidingSecrets(op, (text) => redact(text, values), async (op) => {
-    const build = op.build ?? buildForArchs;
-    const out = eventOutput(op.events);
-    // The build needs the hosts' architectures, which the facts tell; with the ones the last
-    // push saw, it starts now and runs while the hosts are reached and locked.
-    const guess = await lastKnownArchs(cfg);
-    const early = guess ? settle(build(cfg, guess, out)) : null;
-    return withLockedSessions(op, hosts, async (sessions, times) => {
-      const tb = performance.now();
-      const facts = sessions.map((s) => s.facts);
-      const archs = [...new Set(facts.map((f) => f.arch))];
-      const earlyBuild = early ? await early : null;
-      const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await build(cfg, archs, out);
-      await rememberArchs(cfg, facts);
-      const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(op.cfg)) : {};
-      const buildSec = (performance.now() - tb) / 1000;
-      const now = new Date();
-      const plan = planPush({
-        config: op.cfg,
-        facts,
-        artifacts: builds.artifacts,
-        releaseId: uniqueReleaseId(now, facts),
-        created: now.toISOString(),
-        git: builds.git,
-        who: op.who,
-        secrets,
-        newDigestKey: newDigestKey(),
-        slug: builds.slug,
-        packs,
-      });
-      for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
-      const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
-      return { action: "push", release: run.release, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+  op.redactor.hide(Object.values(secrets));
+  const build = op.build ?? buildForArchs;
+  // The build needs the hosts' architectures, which the facts tell; with the ones the last
+  // push saw, it starts now and runs while the hosts are reached and locked.
+  const guess = await lastKnownArchs(cfg);
+  const early = guess ? settle(build(cfg, guess, op.events)) : null;
+  return withLockedSessions(op, hosts, async (sessions, times) => {
+    const tb = performance.now();
+    const facts = sessions.map((s) => s.facts);
+    const archs = [...new Set(facts.map((f) => f.arch))];
+    const earlyBuild = early ? await early : null;
+    const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await build(cfg, archs, op.events);
+    await rememberArchs(cfg, facts);
+    const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(op.cfg)) : {};
+    const buildSec = (performance.now() - tb) / 1000;
+    const now = new Date();
+    const plan = planPush({
+      config: op.cfg,
+      facts,
+      artifacts: builds.artifacts,
+      releaseId: uniqueReleaseId(now, facts),
+      created: now.toISOString(),
+      git: builds.git,
+      who: op.who,
+      secrets,
+      newDigestKey: newDigestKey(),
+      slug: builds.slug,
+      packs,
     });
+    for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+    return { action: "push", release: run.release, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
   });
 }
 
@@ -84,15 +80,14 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
   const t0 = performance.now();
   const hosts = selectHosts(op.cfg, opts.filter);
   // The target's units can fail their health check and print a journal tail: hide secrets there too.
-  return hidingSecrets(op, await secretHider(op), (op) =>
-    withLockedSessions(op, hosts, async (sessions, times) => {
-      const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
-      op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
-      for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
-      const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
-      return { action: "rollback", release: run.release, seconds: { ...times, build: 0, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
-    }),
-  );
+  await hideStoredSecrets(op);
+  return withLockedSessions(op, hosts, async (sessions, times) => {
+    const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
+    op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
+    for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+    return { action: "rollback", release: run.release, seconds: { ...times, build: 0, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+  });
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };

@@ -11,7 +11,8 @@ import { planPush } from "../plan/push.ts";
 import { planRollback } from "../plan/rollback.ts";
 import type { OpContext } from "./context.ts";
 import { push, rollback } from "./deploy.ts";
-import type { OpEvent } from "./events.ts";
+import type { OpEvent } from "../events.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { executePlan, type RolloutPolicy, RolloutError } from "./execute.ts";
 import type { HostSession } from "./sessions.ts";
 import { withLockedSessions } from "./sessions.ts";
@@ -285,6 +286,7 @@ function opOver(cfg: ResolvedConfig, hosts: FakeHost[], log: string[]): OpContex
     cfg: { ...cfg, secrets: { store: "env", names: [] } },
     connect: async (host) => recordingRemote(byLabel.get(host.label)!, log),
     events: (e) => seen.push(e),
+    redactor: new Redactor(),
     who: "me",
     lockWaitSec: 1,
     build: async (_cfg, archs) => ({ artifacts: Object.fromEntries(archs.map((a) => [a, { binaries: { hello: { path: "/b", sha256: SHA, size: 1 } } }])), git: null, seconds: 0 }),

@@ -10,9 +10,8 @@ import { OperationError } from "../errors.ts";
 import { layout } from "../plan/layout.ts";
 import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
-import { startTicker } from "../output.ts";
+import { type EventSink, startTicker } from "../events.ts";
 import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
-import { eventOutput, type EventSink } from "./events.ts";
 import type { HostSession } from "./sessions.ts";
 import { parseStatus } from "./status.ts";
 
@@ -68,7 +67,6 @@ export class RolloutError extends OperationError {
 export async function executePlan(plan: Plan, sessions: HostSession[], policy: RolloutPolicy): Promise<Execution> {
   const release = plan.release;
   if (release === null) throw new Error("executePlan: a plan without a release");
-  const out = eventOutput(policy.events);
   const byLabel = new Map(sessions.map((s) => [s.host.label, s]));
   const session = (hp: HostPlan) => {
     const s = byLabel.get(hp.host.label);
@@ -87,7 +85,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
   const written = await Promise.allSettled(
     plan.hosts.map(async (hp) => {
       const s = session(hp);
-      const r = await runHostPlan(s.remote, hp, out, s.facts.zstd ? "zstd" : "gzip");
+      const r = await runHostPlan(s.remote, hp, policy.events, s.facts.zstd ? "zstd" : "gzip");
       Object.assign(result(hp), { bytesSent: r.bytesSent, seconds: r.seconds });
     }),
   );
@@ -98,7 +96,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     const hp = plan.hosts.find((h) => h.host.label === plan.releasePhase!.host);
     if (!hp) throw new Error(`executePlan: the release phase's host ${plan.releasePhase.host} is not in the plan`);
     const t = performance.now();
-    await runReleasePhase(session(hp).remote, plan.releasePhase, out);
+    await runReleasePhase(session(hp).remote, plan.releasePhase, policy.events);
     result(hp).seconds.release += (performance.now() - t) / 1000;
   }
 
@@ -111,7 +109,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     if (w > 0 && policy.rollout.pauseSec > 0) {
       policy.events({ type: "info", line: `waiting ${policy.rollout.pauseSec}s before wave ${w + 1}/${waves.length}` });
       const pause = policy.rollout.pauseSec;
-      const countdown = startTicker(out, "pause", (s) => `waiting before wave ${w + 1}/${waves.length}: ${Math.max(0, Math.ceil(pause - s))}s left`);
+      const countdown = startTicker(policy.events, "pause", (s) => `waiting before wave ${w + 1}/${waves.length}: ${Math.max(0, Math.ceil(pause - s))}s left`);
       try {
         await sleep(pause);
       } finally {
@@ -123,12 +121,12 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
       policy.events({ type: "wave", wave: w + 1, waves: waves.length, hosts: wave.map((hp) => hp.host.label) });
       // On a terminal, a fleet's wave stays in view while it switches: the hosts not done yet.
       const switching = new Set(wave.map((hp) => hp.host.label));
-      const live = waves.length > 1 ? startTicker(out, "wave", (s) => `wave ${w + 1}/${waves.length}: switching ${[...switching].join(", ")} (${s.toFixed(1)}s)`) : null;
+      const live = waves.length > 1 ? startTicker(policy.events, "wave", (s) => `wave ${w + 1}/${waves.length}: switching ${[...switching].join(", ")} (${s.toFixed(1)}s)`) : null;
       const done = await Promise.allSettled(
         wave.map(async (hp) => {
           const t = performance.now();
           try {
-            await runBatch(session(hp).remote, hp.activate, out);
+            await runBatch(session(hp).remote, hp.activate, policy.events);
           } finally {
             result(hp).seconds.release += (performance.now() - t) / 1000;
             switching.delete(hp.host.label);
@@ -149,7 +147,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
       });
     }
     if (failure) {
-      if (policy.revert) await revert(plan.app, release, switched.map(session), results, policy, out);
+      if (policy.revert) await revert(plan.app, release, switched.map(session), results, policy);
       throw new RolloutError(rolloutFailure(plan, w, waves.length, failure, [...results.values()], policy.revert), [...results.values()]);
     }
   }
@@ -182,7 +180,7 @@ async function stillHealthy(plan: Plan, sessions: HostSession[], release: string
  * health-gated switch. The switch is told what it undoes, so the host's audit trail records a
  * revert and `release` never counts as the previous good release there (rollbackTarget).
  */
-async function revert(app: string, release: string, sessions: HostSession[], results: Map<string, HostResult>, policy: RolloutPolicy, out: ReturnType<typeof eventOutput>): Promise<void> {
+async function revert(app: string, release: string, sessions: HostSession[], results: Map<string, HostResult>, policy: RolloutPolicy): Promise<void> {
   await Promise.all(
     sessions.map(async (s) => {
       const r = results.get(s.host.label)!;
@@ -195,7 +193,7 @@ async function revert(app: string, release: string, sessions: HostSession[], res
       try {
         // switch activate ID WHO ONLY UNDOING: ONLY "" (every process); an older switch ignores UNDOING.
         const argv = [layout(app).switchScript, "activate", r.before, policy.who, "", release];
-        await runBatch(s.remote, [{ kind: "run", argv, why: `revert to ${r.before}` }], out);
+        await runBatch(s.remote, [{ kind: "run", argv, why: `revert to ${r.before}` }], policy.events);
         Object.assign(r, { outcome: "reverted", live: r.before });
       } catch (e) {
         Object.assign(r, { outcome: "revert-failed", error: message(e) });

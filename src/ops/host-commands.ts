@@ -1,39 +1,25 @@
 /** restart, logs, exec and lock over the environment's hosts (or those --hosts/--role keep). */
 import { OperationError, UsageError } from "../errors.ts";
-import { lineSplitter } from "../output.ts";
 import { layout, unitNames, unitPatterns } from "../plan/layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { planWaves } from "../plan/waves.ts";
 import { lockCommand } from "../remote/host-ops.ts";
-import { redact } from "../secrets/redact.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import type { HostAddress } from "../config/types.ts";
+import { lineSplitter } from "../util/lines.ts";
 import type { OpContext } from "./context.ts";
-import { redactingSink } from "./events.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 
 /**
- * The secret values to hide from what a command prints (a journal tail, an app's log line):
- * the store as it is now, or none when it cannot be read here (a CI without the key still
- * rolls back and reads logs).
+ * Has the edge hide the store's secret values from what an operation reports (a journal
+ * tail, an app's log line): the store as it is now, or none when it cannot be read here (a CI
+ * without the key still rolls back and reads logs).
  */
-export async function secretHider(op: OpContext): Promise<(text: string) => string> {
+export async function hideStoredSecrets(op: OpContext): Promise<void> {
   try {
-    const values = Object.values(await loadSecrets(op.cfg, { identityFile: op.identityFile }));
-    return (text) => redact(text, values);
+    op.redactor.hide(Object.values(await loadSecrets(op.cfg, { identityFile: op.identityFile })));
   } catch (e) {
     op.events({ type: "debug", line: `secrets not loaded, so not redacted from the output (${(e as Error).message.split("\n")[0]})` });
-    return (text) => text;
-  }
-}
-
-/** Runs f with events and thrown messages passed through `hide` (no secret value leaves an operation). */
-export async function hidingSecrets<T>(op: OpContext, hide: (text: string) => string, f: (op: OpContext) => Promise<T>): Promise<T> {
-  try {
-    return await f({ ...op, events: redactingSink(op.events, hide) });
-  } catch (e) {
-    if (e instanceof Error) e.message = hide(e.message);
-    throw e;
   }
 }
 
@@ -51,7 +37,8 @@ function requireProcess(op: OpContext, proc: string | null, also: string[] = [])
 export async function restart(op: OpContext, proc: string | null, filter: HostFilter = {}): Promise<{ hosts: string[] }> {
   requireProcess(op, proc);
   // A failed restart prints the unit's journal tail, which may hold a secret.
-  return hidingSecrets(op, await secretHider(op), (op) => restartHosts(op, proc, filter));
+  await hideStoredSecrets(op);
+  return restartHosts(op, proc, filter);
 }
 
 async function restartHosts(op: OpContext, proc: string | null, filter: HostFilter): Promise<{ hosts: string[] }> {
@@ -90,7 +77,7 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
-/** `qdeploy logs ENV [PROCESS]`: the journal of the app's units on each host, line by line, secrets hidden. */
+/** `qdeploy logs ENV [PROCESS]`: the journal of the app's units on each host, line by line, for the caller to redact with op.redactor. */
 export async function logs(op: OpContext, o: LogOptions, onLine: (host: string, line: string) => void, filter: HostFilter = {}): Promise<void> {
   const cfg = op.cfg;
   requireProcess(op, o.proc, ["restart"]);
@@ -102,11 +89,11 @@ export async function logs(op: OpContext, o: LogOptions, onLine: (host: string, 
         ? unitPatterns(cfg.app, [o.proc], [], false)
         : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart);
   const argv = ["journalctl", ...patterns.flatMap((p) => ["-u", p]), "--no-pager", "-o", "short-iso", ...(o.follow ? ["-f"] : []), ...(o.since ? ["--since", o.since] : ["-n", String(o.lines)])];
-  const hide = await secretHider(op);
+  await hideStoredSecrets(op);
   await withConnections(selectHosts(cfg, filter), op.connect, (connections) =>
     Promise.all(
       connections.map(async ({ host, remote }) => {
-        const lines = lineSplitter((line) => onLine(host.label, hide(line)));
+        const lines = lineSplitter((line) => onLine(host.label, line));
         await remote.exec(argv, { onStdout: lines.push, ...(o.signal && { signal: o.signal }) });
         lines.flush();
       }),

@@ -8,6 +8,7 @@ import { OperationError, UsageError } from "../errors.ts";
 import { renderBatchScript } from "../plan/script.ts";
 import { MAINTENANCE_MATCHER, renderCaddySite } from "../render/caddy.ts";
 import type { ExecOptions, Remote } from "../remote/remote.ts";
+import { Redactor } from "../secrets/redact.ts";
 import type { OpContext } from "./context.ts";
 import {
   checkPage,
@@ -160,6 +161,7 @@ function setup(sites: string[], o: { cfg?: Partial<ResolvedConfig>; failOn?: str
     cfg,
     connect: async (h) => fakeHost(h.label, status[h.label]!, seen[h.label]!, o.failOn === h.label),
     events: () => {},
+    redactor: new Redactor(),
     who: "alice@laptop",
     lockWaitSec: 0,
   };

@@ -12,7 +12,6 @@ import type { Step } from "../plan/steps.ts";
 import { MAINTENANCE_MATCHER } from "../render/caddy.ts";
 import { runBatch } from "../remote/run-plan.ts";
 import type { OpContext } from "./context.ts";
-import { eventOutput } from "./events.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 
 /** One host's maintenance mode, as `maintenance status` reports it. */
@@ -132,8 +131,7 @@ export async function maintenance(
       if (why) throw new OperationError(why);
     }
     const steps = action === "on" ? planMaintenanceOn(cfg.app, o.page, op.who, o.custom) : planMaintenanceOff(cfg.app, op.who);
-    const out = eventOutput(op.events);
-    const settled = await Promise.allSettled(connections.map(({ remote }) => runBatch(remote, steps, out)));
+    const settled = await Promise.allSettled(connections.map(({ remote }) => runBatch(remote, steps, op.events)));
     const failed = settled.flatMap((s, i) => (s.status === "rejected" ? [(s.reason as Error).message] : []));
     const after = await read();
     if (failed.length) {

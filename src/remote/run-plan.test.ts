@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { eventOutput, type OpEvent } from "../ops/events.ts";
+import type { OpEvent } from "../events.ts";
 import { STEP_MARK } from "../plan/script.ts";
 import type { HostPlan } from "../plan/steps.ts";
 import type { ExecOptions, Remote, UploadOptions } from "./remote.ts";
@@ -33,14 +33,14 @@ function scriptedRemote(lines: string[], gapMs: number, code = 0, uploadSteps: n
 
 function events() {
   const seen: OpEvent[] = [];
-  return { seen, out: eventOutput((e) => seen.push(e)) };
+  return { seen, sink: (e: OpEvent) => void seen.push(e) };
 }
 
 const activate: HostPlan["activate"] = [{ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "X", "me"], why: "switch" }];
 
 describe("runBatch: which step runs", () => {
   test("each step the script marks on stderr gets a live line with its why, number and seconds; freed at the end", async () => {
-    const { seen, out } = events();
+    const { seen, sink } = events();
     const steps: HostPlan["setup"] = [
       { kind: "run", argv: ["mkdir", "-p", "/srv/x"], why: "the app's folders" },
       { kind: "write", path: "/srv/x/unit", content: "u", mode: 0o644, why: "the web unit" },
@@ -55,7 +55,7 @@ describe("runBatch: which step runs", () => {
         return { code: 0, stdout: "", stderr: "" };
       },
     };
-    await runBatch(remote, steps, out);
+    await runBatch(remote, steps, sink);
     const live = seen.filter((e) => e.type === "progress").map((e) => (e.type === "progress" ? `${e.key}|${e.done ? "done" : e.line.slice(2)}` : ""));
     expect(live[0]).toBe(`step ${LABEL}|${LABEL} the app's folders (step 1/2, 0.0s)`);
     expect(live).toContain(`step ${LABEL}|${LABEL} the web unit (step 2/2, 0.0s)`);
@@ -66,8 +66,8 @@ describe("runBatch: which step runs", () => {
 
 describe("runBatch: the wait for health", () => {
   test("after `starting APP-web@PORT.service`, a live line with the seconds, freed at the next line", async () => {
-    const { seen, out } = events();
-    await runBatch(scriptedRemote(["starting hello-web@8001.service (X)", "healthy: hello-web@8001.service answers /healthz", "live: X"], 300), activate, out);
+    const { seen, sink } = events();
+    await runBatch(scriptedRemote(["starting hello-web@8001.service (X)", "healthy: hello-web@8001.service answers /healthz", "live: X"], 300), activate, sink);
     const shown = seen.filter((e) => e.type !== "debug").map((e) => (e.type === "host" ? `host: ${e.line}` : e.type === "progress" ? `${e.done ? "done" : "live"}: ${e.line.slice(2)}` : e.type));
     expect(shown[0]).toBe("host: starting hello-web@8001.service (X)");
     expect(shown[1]).toBe(`live: ${LABEL} waiting for health on :8001 (0.0s)`);
@@ -79,25 +79,25 @@ describe("runBatch: the wait for health", () => {
   });
 
   test("a failed health check: the live line is freed before the error", async () => {
-    const { seen, out } = events();
-    const err = await runBatch(scriptedRemote(["starting hello-web@8002.service (X)"], 50, 1), activate, out).catch((e) => e);
+    const { seen, sink } = events();
+    const err = await runBatch(scriptedRemote(["starting hello-web@8002.service (X)"], 50, 1), activate, sink).catch((e) => e);
     expect(err).toBeInstanceOf(Error);
     const progress = seen.filter((e) => e.type === "progress");
     expect(progress.at(-1)).toEqual({ type: "progress", key: `health ${LABEL}`, line: "", done: true });
   });
 
   test("no `starting` line: no progress at all", async () => {
-    const { seen, out } = events();
-    await runBatch(scriptedRemote(["caddy loaded the site of X"], 0), activate, out);
+    const { seen, sink } = events();
+    await runBatch(scriptedRemote(["caddy loaded the site of X"], 0), activate, sink);
     expect(seen.filter((e) => e.type === "progress")).toEqual([]);
   });
 });
 
 describe("runHostPlan: each upload's progress", () => {
   test("bytes, percent and rate as it goes, then today's `uploaded` line", async () => {
-    const { seen, out } = events();
+    const { seen, sink } = events();
     const plan = { host: { user: "root", host: "10.0.0.1", label: LABEL }, arch: "x86_64", setup: [], release: [], activate: [], notes: [], upload: [{ kind: "upload", local: "/b", remote: "/srv/qdeploy/hello/blobs/abc", sha256: "abc", size: 8_000_000, why: "hello (linux/amd64)" }] } satisfies HostPlan;
-    await runHostPlan(scriptedRemote([], 20, 0, [2_000_000, 4_000_000, 8_000_000]), plan, out);
+    await runHostPlan(scriptedRemote([], 20, 0, [2_000_000, 4_000_000, 8_000_000]), plan, sink);
     const key = `upload ${LABEL} /srv/qdeploy/hello/blobs/abc`;
     const progress = seen.filter((e) => e.type === "progress");
     expect(progress.map((e) => (e as { key: string }).key)).toEqual([key, key, key, key]);
@@ -123,7 +123,7 @@ describe("runHostPlan: each upload's progress", () => {
 describe("runReleasePhase: a failing phase says what it leaves serving", () => {
   const phase = { host: LABEL, command: "./bin/migrate up", argv: ["systemd-run", "--wait"], timeoutSec: 60 };
   const failing = (liveBefore: boolean) =>
-    runReleasePhase(scriptedRemote(["Finished with result: exit-code"], 0, 3), { ...phase, liveBefore }, events().out).then(
+    runReleasePhase(scriptedRemote(["Finished with result: exit-code"], 0, 3), { ...phase, liveBefore }, events().sink).then(
       () => "",
       (e: Error) => e.message,
     );

@@ -3,7 +3,8 @@
  * script, the uploads, the release phase. src/ops/execute.ts orders them across hosts.
  */
 import { RemoteError } from "../errors.ts";
-import { lineSplitter, type Output, startTicker, type Ticker } from "../output.ts";
+import { type EventSink, startTicker, type Ticker } from "../events.ts";
+import { lineSplitter } from "../util/lines.ts";
 import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
 import { systemdSpan } from "../config/duration.ts";
 import type { ReleasePhase } from "../plan/release-phase.ts";
@@ -22,26 +23,27 @@ export interface HostRunResult {
 
 /**
  * Runs the release phase, its stdout and stderr streaming as the host's lines (redacted by
- * `out`, like logs). A non-zero exit, or the timeout, throws naming the command; the
+ * the edge, like logs). A non-zero exit, or the timeout, throws naming the command; the
  * release directories stay, unactivated, as after a failed health check.
  */
-export async function runReleasePhase(remote: Remote, phase: ReleasePhase, out: Output): Promise<void> {
-  out.host(remote.label, `release phase: ${phase.command}`);
-  out.debug(`${remote.label} run    ${quoteArgv(phase.argv)}`);
-  const stdout = lineSplitter((l) => out.host(remote.label, `release | ${l}`));
+export async function runReleasePhase(remote: Remote, phase: ReleasePhase, events: EventSink): Promise<void> {
+  const host = (line: string) => events({ type: "host", host: remote.label, line });
+  host(`release phase: ${phase.command}`);
+  events({ type: "debug", line: `${remote.label} run    ${quoteArgv(phase.argv)}` });
+  const stdout = lineSplitter((l) => host(`release | ${l}`));
   let systemdSaid = "";
   const stderr = lineSplitter((l) => {
     // systemd-run's own lines (the unit's name, its result) say how it ended; not the app's output.
     if (/^(Running as unit: |Finished with result: |Main processes terminated with: |Service runtime: |CPU time consumed: |Memory peak: )/.test(l)) {
       systemdSaid += `${l}\n`;
-      out.debug(`${remote.label} ${l}`);
-    } else out.host(remote.label, `release | ${l}`);
+      events({ type: "debug", line: `${remote.label} ${l}` });
+    } else host(`release | ${l}`);
   });
   const r = await remote.exec(phase.argv, { onStdout: stdout.push, onStderr: stderr.push, check: false });
   stdout.flush();
   stderr.flush();
   if (r.code === 0) {
-    out.host(remote.label, "release phase done");
+    host("release phase done");
     return;
   }
   const result = /Finished with result: (\S+)/.exec(systemdSaid)?.[1];
@@ -57,34 +59,35 @@ export async function runReleasePhase(remote: Remote, phase: ReleasePhase, out: 
 }
 
 /** Runs a host plan's setup, upload and release phases in order; the first failure throws a RemoteError. */
-export async function runHostPlan(remote: Remote, plan: HostPlan, out: Output, compression: "gzip" | "zstd" = "gzip"): Promise<HostRunResult> {
+export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventSink, compression: "gzip" | "zstd" = "gzip"): Promise<HostRunResult> {
   const label = plan.host.label;
+  const host = (line: string) => events({ type: "host", host: label, line });
   const timed = async (f: () => Promise<void>) => {
     const t = performance.now();
     await f();
     return (performance.now() - t) / 1000;
   };
   let bytesSent = 0;
-  const setup = await timed(() => runBatch(remote, plan.setup, out));
+  const setup = await timed(() => runBatch(remote, plan.setup, events));
   const upload = await timed(async () => {
     for (const step of plan.upload) {
       if (step.kind !== "upload") continue;
-      out.host(label, `uploading ${step.why} (${formatBytes(step.size)} raw)`);
+      host(`uploading ${step.why} (${formatBytes(step.size)} raw)`);
       const started = performance.now();
       const key = `upload ${label} ${step.remote}`;
-      const onProgress = (sent: number, total: number) => out.progress(key, uploadLine(label, step.why, sent, total, (performance.now() - started) / 1000));
+      const onProgress = (sent: number, total: number) => events({ type: "progress", key, line: uploadLine(label, step.why, sent, total, (performance.now() - started) / 1000) });
       let r: { bytesSent: number };
       try {
         r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression, onProgress });
       } finally {
-        out.progress(key, "", true);
+        events({ type: "progress", key, line: "", done: true });
       }
       const secs = (performance.now() - started) / 1000;
       bytesSent += r.bytesSent;
-      out.host(label, `uploaded ${formatBytes(r.bytesSent)} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
+      host(`uploaded ${formatBytes(r.bytesSent)} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
     }
   });
-  const release = await timed(() => runBatch(remote, plan.release, out));
+  const release = await timed(() => runBatch(remote, plan.release, events));
   return { label, bytesSent, seconds: { setup, upload, release } };
 }
 
@@ -107,9 +110,9 @@ const STARTING_WEB = /^starting \S+-web@(\d+)\.service /;
  * Runs steps as one `bash -s` script; its stdout streams as host progress. While the
  * switch waits for a new web slot's health check, a live line says so with the time spent.
  */
-export async function runBatch(remote: Remote, steps: Step[], out: Output): Promise<void> {
+export async function runBatch(remote: Remote, steps: Step[], events: EventSink): Promise<void> {
   if (steps.length === 0) return;
-  for (const s of steps) out.debug(`${remote.label} ${describeStep(s)}`);
+  for (const s of steps) events({ type: "debug", line: `${remote.label} ${describeStep(s)}` });
   let waiting: Ticker | null = null;
   // Which step the script is on (its stderr marks each one): a live line between the host's
   // own lines, so a slow setup on a fresh host is not a silent pause.
@@ -118,17 +121,17 @@ export async function runBatch(remote: Remote, steps: Step[], out: Output): Prom
     const i = STEP_MARK_LINE.exec(l)?.[1];
     if (i === undefined || waiting) return;
     current?.stop();
-    current = startTicker(out, `step ${remote.label}`, (s) => `${remote.label} ${steps[Number(i)]!.why} (step ${Number(i) + 1}/${steps.length}, ${s.toFixed(1)}s)`);
+    current = startTicker(events, `step ${remote.label}`, (s) => `${remote.label} ${steps[Number(i)]!.why} (step ${Number(i) + 1}/${steps.length}, ${s.toFixed(1)}s)`);
   });
   const lines = lineSplitter((l) => {
     waiting?.stop();
     waiting = null;
-    out.host(remote.label, l);
+    events({ type: "host", host: remote.label, line: l });
     const port = STARTING_WEB.exec(l)?.[1];
     if (port) {
       current?.stop();
       current = null;
-      waiting = startTicker(out, `health ${remote.label}`, (s) => `${remote.label} waiting for health on :${port} (${s.toFixed(1)}s)`);
+      waiting = startTicker(events, `health ${remote.label}`, (s) => `${remote.label} waiting for health on :${port} (${s.toFixed(1)}s)`);
     }
   });
   let r;

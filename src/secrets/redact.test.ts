@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { redact } from "./redact.ts";
+import { redact, Redactor } from "./redact.ts";
 
 describe("redact", () => {
   test("replaces every occurrence of every value", () => {
@@ -36,5 +36,16 @@ describe("redact", () => {
 
   test("no values, no change", () => {
     expect(redact("plain", [])).toBe("plain");
+  });
+});
+
+describe("Redactor", () => {
+  test("hides the values added so far, from then on", () => {
+    const r = new Redactor();
+    expect(r.redact("token s3cret-token")).toBe("token s3cret-token");
+    r.hide(["s3cret-token"]);
+    r.hide(["hunter2-pw"]);
+    const { redact: hide } = r; // handed around as a plain function
+    expect(hide("token s3cret-token, pw hunter2-pw")).toBe("token [redacted], pw [redacted]");
   });
 });

@@ -9,6 +9,7 @@ import path from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError, type ConfigProblem, NotFoundError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
+import { Redactor } from "../secrets/redact.ts";
 import * as deploy from "../ops/deploy.ts";
 import { restart as restartOp } from "../ops/host-commands.ts";
 import type { ServeDeps } from "./deps.ts";
@@ -35,9 +36,9 @@ export function serveWho(by: string): string {
  * is refused. `answer`: "locked" (the API) or "started" (webhooks, which must answer fast).
  */
 export function startPush(deps: ServeDeps, env: string, by: string, ref: string | null, answer: Answer = "locked"): Promise<Run> {
-  return startRun(deps, env, "push", by, ref, answer, async (events) => {
+  return startRun(deps, env, "push", by, ref, answer, async (report) => {
     const served = await deps.load(env);
-    const checkout = await deps.checkout(ref ?? "HEAD", events);
+    const checkout = await deps.checkout(ref ?? "HEAD", report.events);
     try {
       const commit = await deps.load(env, checkout.configFile);
       // A committed symlink may point anywhere: the check looks at where the build would really read.
@@ -45,7 +46,7 @@ export function startPush(deps: ServeDeps, env: string, by: string, ref: string 
       const realBuildDir = await realpath(buildDir).catch(() => buildDir);
       const cfg = servedCommitConfig(commit, served, { worktree: checkout.dir, file: path.relative(checkout.dir, checkout.configFile), realBuildDir });
       // The commit's build runs its own code (GOFLAGS, cgo, go.mod's toolchain): in the build sandbox.
-      return await deploy.push({ ...deps.opContext(cfg, events, serveWho(by)), build: deps.commitBuild(checkout) });
+      return await deploy.push({ ...deps.opContext(cfg, report, serveWho(by)), build: deps.commitBuild(checkout) });
     } finally {
       await checkout.remove();
     }
@@ -128,9 +129,9 @@ export function withServedPlaces(commit: ResolvedConfig, served: ResolvedConfig)
 
 /** `POST rollback`: to the previous good release, or the one named. */
 export function startRollback(deps: ServeDeps, env: string, by: string, release: string | null): Promise<Run> {
-  return startRun(deps, env, "rollback", by, release, "locked", async (events) => {
+  return startRun(deps, env, "rollback", by, release, "locked", async (report) => {
     const cfg = await deps.load(env);
-    return deploy.rollback(deps.opContext(cfg, events, serveWho(by)), release);
+    return deploy.rollback(deps.opContext(cfg, report, serveWho(by)), release);
   });
 }
 
@@ -141,7 +142,7 @@ export async function startRestart(deps: ServeDeps, env: string, by: string, pro
   if (proc && cfg.processes[proc] === undefined) {
     throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
   }
-  return startRun(deps, env, "restart", by, proc, "started", (events) => restartOp(deps.opContext(cfg, events, serveWho(by)), proc));
+  return startRun(deps, env, "restart", by, proc, "started", (report) => restartOp(deps.opContext(cfg, report, serveWho(by)), proc));
 }
 
 /** When a start is answered: once every host's lock is held, or at once. */
@@ -161,8 +162,12 @@ async function startRun(deps: ServeDeps, env: string, action: RunAction, by: str
   return run;
 }
 
-/** A read-only operation (status, releases, audit) on one served environment; its events are not kept. */
+/**
+ * A read-only operation (status, releases, audit, logs) on one served environment; its events
+ * are not kept. What it returns goes out as is: text that may hold a secret (a log line) is
+ * for `f` to redact with op.redactor.
+ */
 export async function inspect<T>(deps: ServeDeps, env: string, by: string, f: (op: OpContext) => Promise<T>): Promise<T> {
   const cfg = await deps.load(requireServed(deps, env));
-  return f(deps.opContext(cfg, () => {}, serveWho(by)));
+  return f(deps.opContext(cfg, { events: () => {}, redactor: new Redactor() }, serveWho(by)));
 }

@@ -39,7 +39,7 @@ async function sseEvents(res: Response): Promise<[string, any][]> {
 /** A run of `env` that goes on until `finish()` (the server's own one-run-per-environment guard). */
 function holdRun(f: FakeServe, env = "prod") {
   let finish = () => {};
-  const run = f.deps.runs.start({ env, action: "push", by: "bob", target: "main" }, async (events) => {
+  const run = f.deps.runs.start({ env, action: "push", by: "bob", target: "main" }, async ({ events }) => {
     events({ type: "info", line: "building" });
     await new Promise<void>((r) => (finish = r));
     events({ type: "info", line: "done" });

@@ -8,11 +8,12 @@ import type { Context } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { errorBody, NotFoundError, UsageError } from "../errors.ts";
 import { audit } from "../ops/audit.ts";
-import type { OpEvent } from "../ops/events.ts";
+import type { OpEvent } from "../events.ts";
 import { logs } from "../ops/host-commands.ts";
 import { releases } from "../ops/releases.ts";
 import { status } from "../ops/status.ts";
 import { hostProcesses } from "../plan/fleet.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { inspect, requireServed, serveWho, startPush, startRestart, startRollback } from "./actions.ts";
 import { requireRole } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
@@ -181,7 +182,9 @@ async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps, follows: LogStr
   if (o.proc && o.proc !== "restart" && cfg.processes[o.proc] === undefined) throw new UsageError(`?process=${o.proc}: no such process (processes: ${Object.keys(cfg.processes).join(", ")})`);
   // A follow holds its channels until the client leaves: on the log streams' own connections.
   // A one-shot read ends at once, as a status does, and shares the connection status uses.
-  const op = deps.opContext(cfg, () => {}, serveWho(c.var.token.name), follow ? "logs" : "ops");
+  // The app's lines leave the process here: redacted with the secret values logs() read.
+  const redactor = new Redactor();
+  const op = deps.opContext(cfg, { events: () => {}, redactor }, serveWho(c.var.token.name), follow ? "logs" : "ops");
   // Taken last: from here only the stream runs, and its end (the client gone too) gives it back.
   const release = follow ? follows.take(env, c.var.token.name) : () => {};
   const abort = new AbortController();
@@ -193,13 +196,13 @@ async function streamLogs(c: Context<ServeEnv>, deps: ServeDeps, follows: LogStr
       // Lines are written in order, one after another; the end waits for the last.
       let written = Promise.resolve();
       await logs(op, { ...o, signal: abort.signal }, (host, line) => {
-        written = written.then(() => stream.writeSSE({ event: "line", data: JSON.stringify({ host, line }) }));
+        written = written.then(() => stream.writeSSE({ event: "line", data: JSON.stringify({ host, line: redactor.redact(line) }) }));
       });
       await written;
       await stream.writeSSE({ event: "end", data: JSON.stringify({ ok: true }) });
     } catch (e) {
       if (abort.signal.aborted) return; // the client left: journalctl's abort is expected
-      await stream.writeSSE({ event: "error", data: JSON.stringify({ ok: false, error: errorBody(e) }) });
+      await stream.writeSSE({ event: "error", data: redactor.redact(JSON.stringify({ ok: false, error: errorBody(e) })) });
     } finally {
       stop();
       abort.abort();

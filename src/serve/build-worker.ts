@@ -13,7 +13,7 @@ import path from "node:path";
 import { buildForArchs } from "../build/builds.ts";
 import { loadWithPackages } from "../config/check-packages.ts";
 import { requireEnvironment } from "../config/load.ts";
-import { eventOutput, plainEvents } from "../ops/events.ts";
+import { plainEvents } from "../events.ts";
 
 /** What the server sends first, on one line; `tarBytes` bytes of tar follow it. */
 export interface BuildRequest {
@@ -65,14 +65,12 @@ export async function runBuildWorker(input: AsyncIterable<Uint8Array>, send: (m:
     for (const d of ["home", "tmp", "cache"]) await mkdir(path.join(base, d), { recursive: true });
     const cfg = requireEnvironment(path.join(tree, req.config), await loadWithPackages(path.join(tree, req.config), req.env, { build: true }));
     // The build's progress as the server shows it: final lines only (plainEvents), one kind each.
-    const out = eventOutput(
-      plainEvents((e) => {
-        if (e.type === "wave" || e.type === "locked" || e.type === "progress") return;
-        const type = e.type === "debug" ? "debug" : e.type === "info" || e.type === "host" ? "info" : "warn";
-        void send({ type, line: shown(e.line) });
-      }),
-    );
-    const builds = await buildForArchs(cfg, req.archs, out, { git: { sha: req.commit, dirty: false }, slug: false });
+    const events = plainEvents((e) => {
+      if (e.type === "wave" || e.type === "locked" || e.type === "progress") return;
+      const type = e.type === "debug" ? "debug" : e.type === "info" || e.type === "host" ? "info" : "warn";
+      void send({ type, line: shown(e.line) });
+    });
+    const builds = await buildForArchs(cfg, req.archs, events, { git: { sha: req.commit, dirty: false }, slug: false });
     const artifacts: Record<string, Record<string, { sha256: string; size: number }>> = {};
     const sent = new Set<string>();
     for (const [arch, a] of Object.entries(builds.artifacts)) {

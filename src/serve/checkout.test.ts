@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { requireTool } from "../../test/tools.ts";
-import type { OpEvent } from "../ops/events.ts";
+import type { OpEvent } from "../events.ts";
 import { checkoutCommit } from "./checkout.ts";
 
 function sh(cwd: string, ...argv: string[]): string {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { OperationError, UsageError } from "../errors.ts";
-import type { EventSink } from "../ops/events.ts";
+import type { EventSink } from "../events.ts";
 
 /** A commit checked out into a clean worktree for one deploy. */
 export interface Checkout {

@@ -174,7 +174,7 @@ describe("dashboard: rollback and runs", () => {
     const app = createApp(f.deps);
     const token = await f.token("read");
     let finish = () => {};
-    const run = f.deps.runs.start({ env: "prod", action: "push", by: "ci" }, async (events) => {
+    const run = f.deps.runs.start({ env: "prod", action: "push", by: "ci" }, async ({ events }) => {
       events({ type: "info", line: "building <hello>" });
       events({ type: "debug", line: "ssh chatter" });
       await new Promise<void>((r) => (finish = r));

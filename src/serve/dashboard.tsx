@@ -3,7 +3,7 @@
  * The dashboard, server-rendered with hono's JSX (pages in ./pages/): log in with a token
  * (kept in an HttpOnly cookie), see environments, hosts, releases, runs, logs and the audit
  * log, roll back or restart with the deploy role. It reads through the same operations as
- * the CLI (./actions.ts); it shows what they return and their events, which they redact.
+ * the CLI (./actions.ts); it shows what they return and their events (redacted by ./runs.ts, log lines here).
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
@@ -99,7 +99,7 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
   ui.get("/env/:env/logs", read, async (c) => {
     const env = requireServed(deps, c.req.param("env"));
     const lines: { host: string; line: string }[] = [];
-    const done = await settle(inspect(deps, env, who(c), (op) => logs(op, { proc: null, follow: false, since: null, lines: LOG_LINES }, (host, line) => lines.push({ host, line }))));
+    const done = await settle(inspect(deps, env, who(c), (op) => logs(op, { proc: null, follow: false, since: null, lines: LOG_LINES }, (host, line) => lines.push({ host, line: op.redactor.redact(line) }))));
     return c.html(<LogsPage env={env} viewer={viewer(c)} lines={lines} error={done.error} />);
   });
 

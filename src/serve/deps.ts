@@ -10,8 +10,8 @@ import { resolveServe } from "../config/resolve.ts";
 import type { ResolvedConfig, ResolvedServe } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { loadWithPackages } from "../config/check-packages.ts";
-import { type Build, type OpContext, sshConnect } from "../ops/context.ts";
-import type { EventSink } from "../ops/events.ts";
+import { type Build, type OpContext, type OpReport, sshConnect } from "../ops/context.ts";
+import type { EventSink } from "../events.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { type Checkout, checkoutCommit } from "./checkout.ts";
 import { ConnectionPool } from "./pool.ts";
@@ -36,11 +36,12 @@ export interface ServeDeps {
   /** How a checked-out commit is built: in the build sandbox (./sandboxed-build.ts), never in this process. */
   commitBuild(checkout: Checkout): Build;
   /**
-   * The operations' context for one environment; `who` goes into release records and the audit
-   * log. `connections: "logs"` reaches the hosts over connections of their own, kept for log
-   * streams, so those never take a channel status, push or rollback need.
+   * The operations' context for one environment, reporting to `report` (a run's, or a
+   * request's own); `who` goes into release records and the audit log. `connections: "logs"`
+   * reaches the hosts over connections of their own, kept for log streams, so those never
+   * take a channel status, push or rollback need.
    */
-  opContext(cfg: ResolvedConfig, events: EventSink, who: string, connections?: Connections): OpContext;
+  opContext(cfg: ResolvedConfig, report: OpReport, who: string, connections?: Connections): OpContext;
   /** One secret of an environment's store (the webhook's signing secret), or undefined. */
   secret(cfg: ResolvedConfig, name: string): Promise<string | undefined>;
   /** Fetches `ref` from [serve] remote (a branch, tag or commit) into a clean worktree. */
@@ -85,13 +86,14 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
     commitBuild: (c) => sandboxedBuild(c),
-    opContext: (cfg, events, who, connections = "ops") => ({
+    opContext: (cfg, { events, redactor }, who, connections = "ops") => ({
       cfg,
       // Kept open between requests (./pool.ts): a new connection was most of a GET status. Log
       // streams hold a channel each for as long as a client watches; with their own connection
       // they never fill the one status and push wait on (./log-streams.ts caps them).
       connect: (host) => pool.lease(`${connections} ${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }))(host)),
       events,
+      redactor,
       who,
       // The server never queues behind another deploy: a held lock is a 409 at once.
       lockWaitSec: 0,

@@ -11,7 +11,7 @@ import path from "node:path";
 import { $ } from "zx";
 import type { HostAddress, ResolvedConfig } from "../config/types.ts";
 import { ConfigError, OperationError, RemoteError } from "../errors.ts";
-import type { Output } from "../output.ts";
+import type { EventSink } from "../events.ts";
 import type { Step } from "../plan/steps.ts";
 import type { Remote } from "../remote/remote.ts";
 import { formatBytes, runBatch } from "../remote/run-plan.ts";
@@ -366,15 +366,15 @@ export async function readServerKeys(remote: Remote): Promise<{ sshPub: string; 
 }
 
 /** Runs the prepare batch, the uploads and the apply batch on the server's host. */
-export async function runServeInstall(remote: Remote, plan: ServeInstallPlan, facts: ServeHostFacts, out: Output): Promise<void> {
-  await runBatch(remote, plan.prepare, out);
+export async function runServeInstall(remote: Remote, plan: ServeInstallPlan, facts: ServeHostFacts, events: EventSink): Promise<void> {
+  await runBatch(remote, plan.prepare, events);
   for (const u of plan.uploads) {
-    out.host(remote.label, `uploading ${u.why} (${formatBytes(u.size)} raw)`);
+    events({ type: "host", host: remote.label, line: `uploading ${u.why} (${formatBytes(u.size)} raw)` });
     const t = performance.now();
     const r = await remote.upload(u.local, u.remote, { sha256: u.sha256, mode: u.remote === H.executable ? 0o755 : 0o600, compression: facts.zstd ? "zstd" : "gzip" });
-    out.host(remote.label, `uploaded ${formatBytes(r.bytesSent)} in ${((performance.now() - t) / 1000).toFixed(1)}s`);
+    events({ type: "host", host: remote.label, line: `uploaded ${formatBytes(r.bytesSent)} in ${((performance.now() - t) / 1000).toFixed(1)}s` });
   }
-  await runBatch(remote, plan.apply, out);
+  await runBatch(remote, plan.apply, events);
 }
 
 /** Makes the first deploy token on the host (as the server's user); returns it, shown once. */

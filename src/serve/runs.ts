@@ -2,11 +2,15 @@
  * Operations the server runs in the background (push, rollback, restart): each a Run with
  * its events kept for late subscribers (the dashboard's live view, SSE clients) and its
  * outcome. One Run at a time per environment: the deploy lock on the hosts is the real
- * guard, this only answers a second request at once without a round trip.
+ * guard, this only answers a second request at once without a round trip. A run's events
+ * and error leave the process from here (its record, the page, the event stream), so they
+ * are redacted here, with the secret values its operation read (OpContext.redactor).
  */
 import { randomBytes } from "node:crypto";
 import { type ErrorBody, errorBody, LockHeldError } from "../errors.ts";
-import { type EventSink, type OpEvent, plainEvents } from "../ops/events.ts";
+import { type EventSink, type OpEvent, plainEvents, redactEvent } from "../events.ts";
+import type { OpReport } from "../ops/context.ts";
+import { Redactor } from "../secrets/redact.ts";
 
 export type RunAction = "push" | "rollback" | "restart";
 
@@ -57,9 +61,9 @@ export class Runs {
 
   /**
    * Starts `work` as a Run. Throws LockHeldError (HTTP 409) while a run of the same
-   * environment is going; `work` gets the run's event sink.
+   * environment is going; `work` gets the run's event sink and redactor.
    */
-  start(o: StartOptions, work: (events: EventSink) => Promise<unknown>): Run {
+  start(o: StartOptions, work: (report: OpReport) => Promise<unknown>): Run {
     const busy = this.running(o.env);
     if (busy) {
       const holder = `${busy.record.by} (${busy.record.action} ${busy.record.id}, since ${busy.record.started})`;
@@ -71,22 +75,26 @@ export class Runs {
     const subscribers = new Set<(e: OpEvent | null) => void>();
     let locked = () => {};
     const lockedSeen = new Promise<void>((resolve) => (locked = resolve));
+    const redactor = new Redactor();
     // A run is read as plain lines (its record, the page, the event stream): no live progress.
-    const emit: EventSink = plainEvents((e) => {
+    const emit: EventSink = plainEvents((raw) => {
       if (record.state !== "running") return;
+      const e = redactEvent(raw, redactor.redact);
       events.push(e);
       if (e.type === "locked") locked();
       for (const f of subscribers) f(e);
     });
     let failure: unknown;
     const done = Promise.resolve()
-      .then(() => work(emit))
+      .then(() => work({ events: emit, redactor }))
       .then(
         (result) => {
           record.result = result ?? null;
           record.state = "succeeded";
         },
         (e) => {
+          // The message as the record, and the request that waited for the lock (a 4xx/5xx answer), show it.
+          if (e instanceof Error) e.message = redactor.redact(e.message);
           failure = e;
           record.error = errorBody(e);
           record.state = "failed";

@@ -6,7 +6,7 @@ import path from "node:path";
 import { $ } from "zx";
 import { buildForArchs } from "../build/builds.ts";
 import { loadConfigOrThrow } from "../config/load.ts";
-import type { Output } from "../output.ts";
+import type { EventSink } from "../events.ts";
 import { requireTool } from "../../test/tools.ts";
 import { allowedEnv, chooseSandbox, type Sandbox, sandboxedBuild } from "./sandboxed-build.ts";
 
@@ -20,18 +20,12 @@ const KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY----- the-server-key";
 const repo = path.join(dir, "repo");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const silent = (lines: string[]): Output => ({
-  verbose: true,
-  json: false,
-  info: (l) => lines.push(l),
-  host: (_h, l) => lines.push(l),
-  debug: (l) => lines.push(l),
-  result: (l) => lines.push(l),
-  data: () => {},
-  error: (l) => lines.push(l),
-  warn: (l) => lines.push(l),
-  progress: () => {},
-});
+/** The build's lines, live progress left out. */
+const silent =
+  (lines: string[]): EventSink =>
+  (e) => {
+    if (e.type !== "progress" && e.type !== "wave" && e.type !== "locked") lines.push(e.line);
+  };
 
 let made: Promise<string> | null = null;
 /** The commit (made once): a Go main, x.sh, and a deploy.toml whose [env] runs x.sh around the compiler. */

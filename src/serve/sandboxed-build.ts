@@ -25,8 +25,8 @@ import path from "node:path";
 import { buildDir, type Builds, readAppSlug } from "../build/builds.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { BuildError } from "../errors.ts";
+import type { EventSink } from "../events.ts";
 import type { Build } from "../ops/context.ts";
-import type { Output } from "../output.ts";
 import { SERVE_HOST } from "../render/serve-unit.ts";
 import type { Artifact, BinaryArtifact } from "../plan/push.ts";
 import type { BuildMessage, BuildRequest } from "./build-worker.ts";
@@ -73,8 +73,8 @@ export interface Sandbox {
 
 /** The build for a served commit: the programs from the sandbox, the slug from the worktree. */
 export function sandboxedBuild(tree: CommitTree, choose: () => Sandbox = chooseSandbox): Build {
-  return (cfg, archs, out) => {
-    const next = queue.then(() => buildInSandbox(tree, choose, cfg, archs, out));
+  return (cfg, archs, events) => {
+    const next = queue.then(() => buildInSandbox(tree, choose, cfg, archs, events));
     queue = next.catch(() => {});
     return next;
   };
@@ -84,7 +84,7 @@ export function sandboxedBuild(tree: CommitTree, choose: () => Sandbox = chooseS
 // into a build running beside it (and the socket takes one connection at a time).
 let queue: Promise<unknown> = Promise.resolve();
 
-async function buildInSandbox(tree: CommitTree, choose: () => Sandbox, cfg: ResolvedConfig, archs: string[], out: Output): Promise<Builds> {
+async function buildInSandbox(tree: CommitTree, choose: () => Sandbox, cfg: ResolvedConfig, archs: string[], events: EventSink): Promise<Builds> {
   const started = performance.now();
   const sandbox = choose();
   const moduleDir = cfg.build.dir ?? path.dirname(tree.configFile);
@@ -102,8 +102,8 @@ async function buildInSandbox(tree: CommitTree, choose: () => Sandbox, cfg: Reso
       shownAs: tree.dir,
       tarBytes: (await stat(tar)).size,
     };
-    out.info(`building commit ${tree.commit.slice(0, 12)} in the build sandbox (${sandbox.name})`);
-    const answer = await talk(sandbox.start(), request, tar, out, outDir);
+    events({ type: "info", line: `building commit ${tree.commit.slice(0, 12)} in the build sandbox (${sandbox.name})` });
+    const answer = await talk(sandbox.start(), request, tar, events, outDir);
     cfg.build.binaries = answer.binaries;
     const slug = await readAppSlug(moduleDir, path.dirname(tree.configFile), outDir);
     return { artifacts: answer.artifacts, git: tree.commit, seconds: (performance.now() - started) / 1000, slug };
@@ -127,7 +127,7 @@ async function tarOf(top: string, dir: string): Promise<string> {
 }
 
 /** Sends the request and the tar, reads the answer, keeps the programs (sha256 checked). */
-async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, out: Output, outDir: string): Promise<{ artifacts: Record<string, Artifact>; binaries: string[] }> {
+async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, events: EventSink, outDir: string): Promise<{ artifacts: Record<string, Artifact>; binaries: string[] }> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -146,8 +146,8 @@ async function talk(proc: SandboxProcess, request: BuildRequest, tar: string, ou
     sending.catch(() => {});
     for await (const line of lines(proc.output)) {
       const m = message(line);
-      if (m.type === "info" || m.type === "warn") out.info(m.line);
-      else if (m.type === "debug") out.debug(m.line);
+      if (m.type === "info" || m.type === "warn") events({ type: "info", line: m.line });
+      else if (m.type === "debug") events({ type: "debug", line: m.line });
       else if (m.type === "blob") blobs.set(m.sha256, await keepBlob(m, outDir));
       else if (m.type === "artifacts") answer = m;
       else if (m.type === "error") failure = m.message;

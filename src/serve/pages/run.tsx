@@ -5,7 +5,7 @@
  * stream cannot be had (no JS, no such route), the page reloads every 2 s while it runs.
  */
 import { raw } from "hono/html";
-import type { OpEvent } from "../../ops/events.ts";
+import type { OpEvent } from "../../events.ts";
 import type { RunRecord } from "../runs.ts";
 import { ErrorMessage, Layout, scriptJson, type Viewer } from "./layout.tsx";
 
