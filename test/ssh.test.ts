@@ -11,7 +11,8 @@ import { spawnSync } from "node:child_process";
 import type { HostAddress, ResolvedConfig } from "../src/config/types.ts";
 import { OperationError, RemoteError } from "../src/errors.ts";
 import type { Remote } from "../src/remote/remote.ts";
-import { connectSsh, openRemotes } from "../src/remote/ssh.ts";
+import { connectSsh } from "../src/remote/ssh.ts";
+import { openConnections } from "../src/ops/sessions.ts";
 import { parseHost } from "../src/config/resolve.ts";
 import { freePort, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
 
@@ -589,16 +590,18 @@ describe("~/.ssh/config", () => {
   });
 });
 
-describe("openRemotes", () => {
+describe("openConnections over SSH", () => {
+  const connect = (h: HostAddress) => connectSsh(h, cfg());
+
   test("connects to all in parallel", async () => {
-    const rs = await openRemotes([addr(), addr()], cfg());
-    expect(rs.map((r) => r.label)).toEqual([addr().label, addr().label]);
-    await Promise.all(rs.map((r) => r.close()));
+    const cs = await openConnections([addr(), addr()], connect);
+    expect(cs.map((c) => c.remote.label)).toEqual([addr().label, addr().label]);
+    await Promise.all(cs.map((c) => c.remote.close()));
   });
 
   test("one failure closes the rest and rethrows it", async () => {
     const port = await freePort();
-    const err = await remoteError(openRemotes([addr(), addr(port)], cfg()));
+    const err = await remoteError(openConnections([addr(), addr(port)], connect));
     expect(err.host).toBe(addr(port).label);
     expect(err.message).toContain("connection refused");
   });

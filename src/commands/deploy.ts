@@ -2,25 +2,15 @@
  * push, rollback, setup and plan as the CLI runs them: the operations (src/ops/) do the work
  * and return data; these print it.
  */
-import { goTarget, platformName } from "../build/arch.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { freshHostFacts } from "../plan/facts.ts";
-import { hostConfig } from "../plan/fleet.ts";
-import { planPush } from "../plan/push.ts";
-import { releaseId, releaseVars } from "../plan/release.ts";
-import { planSetup } from "../plan/setup.ts";
-import { describeStep, type Plan, type Step } from "../plan/steps.ts";
-import { planWaves } from "../plan/waves.ts";
-import { gatherFacts } from "../remote/host-ops.ts";
-import { formatBytes, runBatch } from "../remote/run-plan.ts";
-import { loadSecrets } from "../secrets/store.ts";
+import type { BootstrapOptions } from "../ops/bootstrap.ts";
 import * as ops from "../ops/deploy.ts";
-import { requireSystemd, withConnections } from "../ops/sessions.ts";
-import { writeSlugPacks } from "../ops/slug-packs.ts";
-import { type BootstrapOptions, bootstrapHosts } from "./bootstrap.ts";
-import { buildDir, buildForArchs } from "../build/builds.ts";
-import { printEvents } from "../output.ts";
-import { type Ctx, loadEnvironment, opContext, whoAmI } from "./context.ts";
+import { type PushPreview, previewPush } from "../ops/preview-push.ts";
+import { type SetupReport, setup as setupHosts } from "../ops/setup.ts";
+import { describeStep, type Step } from "../plan/steps.ts";
+import { planWaves } from "../plan/waves.ts";
+import { formatBytes } from "../remote/run-plan.ts";
+import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 export type { DeployReport } from "../ops/deploy.ts";
 
@@ -46,50 +36,26 @@ function printReport(ctx: Ctx, cfg: ResolvedConfig, r: ops.DeployReport): ops.De
 }
 
 /** `qdeploy setup ENV [--bootstrap]`: prepares the hosts (idempotent); first makes the deploy user with --bootstrap. */
-export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions): Promise<void> {
+export async function setup(ctx: Ctx, env: string, bootstrap?: BootstrapOptions): Promise<SetupReport> {
   const cfg = await loadEnvironment(ctx, env);
-  if (bootstrap) await bootstrapHosts(ctx, cfg, bootstrap);
-  const op = opContext(ctx, cfg);
-  await withConnections(cfg.hosts, op.connect, (connections) =>
-    Promise.all(
-      connections.map(async ({ host, remote }) => {
-        const facts = await gatherFacts(remote, host, cfg.app);
-        requireSystemd(facts, cfg.env);
-        await runBatch(remote, planSetup(hostConfig(cfg, host), facts, true), op.events);
-        ctx.out.result(`${remote.label} ready for ${cfg.app}`);
-      }),
-    ),
-  );
+  const r = await setupHosts(opContext(ctx, cfg), bootstrap ? { bootstrap } : {});
+  for (const host of r.ready) ctx.out.result(`${host} ready for ${cfg.app}`);
+  return r;
 }
 
 /** `qdeploy plan ENV`: what push would do on a fresh host of this arch, touching no server. */
-export async function plan(ctx: Ctx, env: string, arch: string): Promise<Plan> {
+export async function plan(ctx: Ctx, env: string, arch: string): Promise<PushPreview> {
   const cfg = await loadEnvironment(ctx, env, { build: true });
-  goTarget(arch); // a clear error for an unknown arch before building
-  let secrets: Record<string, string> = {};
-  const notes: string[] = [];
-  try {
-    secrets = await loadSecrets(cfg, { identityFile: ctx.identityFile });
-  } catch (e) {
-    notes.push(`secrets not loaded (${(e as Error).message.split("\n")[0]}); push needs them`);
-  }
-  // go's output or a unit's text could echo a value: what this prints, errors too, hides them.
-  ctx.redactor.hide(Object.values(secrets));
-  const builds = await buildForArchs(cfg, [arch], printEvents(ctx.out));
-  const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
-  const now = new Date();
-  const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(cfg)) : {};
-  const p = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: whoAmI(), secrets, newDigestKey: ops.newDigestKey(), slug: builds.slug, packs });
-  // The env file's names come from the variables themselves: its text cannot be split into
-  // lines to find them, since a value (a PEM key) may hold newlines.
-  printPlan(ctx, p, cfg, notes, platformName(goTarget(arch)), Object.keys(releaseVars(cfg, secrets)).sort());
-  return p;
+  const preview = await previewPush(opContext(ctx, cfg), arch);
+  printPlan(ctx, preview, cfg);
+  return preview;
 }
 
-/** Prints a plan: steps, the units and site in full, the env file's variable names only (`envNames`). */
-function printPlan(ctx: Ctx, p: Plan, cfg: ResolvedConfig, notes: string[], platform: string, envNames: string[]): void {
+/** Prints a plan: steps, the units and site in full, the env file's variable names only. */
+function printPlan(ctx: Ctx, { plan: p, notes, platform, envNames }: PushPreview, cfg: ResolvedConfig): void {
   const o = ctx.out;
   if (o.json) {
+    // The op masks a secret file's content with its size in "*"; JSON says so in words.
     o.data({ ...p, hosts: p.hosts.map((h) => ({ ...h, release: h.release.map((s) => (s.kind === "write" && s.secret ? { ...s, content: "[secret]" } : s)) })) });
     return;
   }

@@ -16,6 +16,11 @@ export interface OpContext {
   /** One environment of deploy.toml, resolved and checked (src/commands/context.ts loadEnvironment). */
   cfg: ResolvedConfig;
   connect: Connect;
+  /**
+   * Connects as another login instead of the hosts' own (setup --bootstrap's root). Absent
+   * where a Connect cannot honour that (the server's pooled connections are keyed per host).
+   */
+  connectAs?: (user: string) => Connect;
   /** Where the operation reports as it runs; the edge that made the context renders it. */
   events: EventSink;
   /**

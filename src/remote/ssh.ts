@@ -87,18 +87,6 @@ export async function connectSsh(host: HostAddress, ssh: SshSettings, opts: Conn
   }
 }
 
-/** Connects to every host in parallel; if any fails, closes the others and rethrows the first failure. */
-export async function openRemotes(hosts: HostAddress[], ssh: SshSettings, opts: ConnectOptions = {}): Promise<Remote[]> {
-  const settled = await Promise.allSettled(hosts.map((h) => connectSsh(h, ssh, opts)));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  if (failed) {
-    await Promise.allSettled(ok.map((r) => r.close()));
-    throw failed.reason;
-  }
-  return ok;
-}
-
 /** What openClient needs for the host and its jump host alike. */
 interface Ctx extends HostKeyPolicy {
   timeoutMs: number;

@@ -2,7 +2,7 @@
  * `qdeploy setup ENV --bootstrap`: once, from a root login (or any login with sudo, like a
  * cloud image's `admin`/`ubuntu`), make each host's deploy user: the user deploy.toml or
  * ~/.ssh/config logs in as, with your public key and passwordless sudo. Then setup goes on
- * as that user.
+ * as that user (./setup.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -13,7 +13,8 @@ import { OperationError } from "../errors.ts";
 import { bootstrapLoginUser } from "../remote/host-ops.ts";
 import { expandPath } from "../remote/identities.ts";
 import { resolveTarget } from "../remote/ssh.ts";
-import { type Ctx, withRemotes } from "./context.ts";
+import type { OpContext } from "./context.ts";
+import { withConnections } from "./sessions.ts";
 
 export interface BootstrapOptions {
   /** Who logs in to create the deploy user (default root). */
@@ -63,24 +64,31 @@ export function publicKeysFor(cfg: ResolvedConfig, keyFile: string | undefined, 
   throw new OperationError(`no public key to authorize (looked for ${candidates.map((c) => `${c}.pub`).join(", ")}); pass --key FILE.pub`);
 }
 
-/** Creates every host's deploy user, logged in as opts.user; prints what each host did. */
-export async function bootstrapHosts(ctx: Ctx, cfg: ResolvedConfig, opts: BootstrapOptions): Promise<void> {
-  const targets = cfg.hosts.map((h) => resolveTarget(h, cfg.ssh));
-  await withRemotes(
-    cfg,
-    ctx,
-    (remotes) =>
-      Promise.all(
-        remotes.map(async (remote, i) => {
-          const user = targets[i]!.user;
-          if (user === "root" || user === opts.user) {
-            ctx.out.host(remote.label, `logs in as ${user}: no user to bootstrap`);
-            return;
-          }
-          const keys = publicKeysFor(cfg, opts.keyFile, targets[i]!.identityFiles);
-          for (const line of await bootstrapLoginUser(remote, user, keys)) ctx.out.host(remote.label, line);
-        }),
-      ),
-    { user: opts.user },
+/** What bootstrap did on one host: the user it made (or found), or why there was none to make. */
+export interface BootstrappedHost {
+  host: string;
+  /** The deploy user: the one the host is logged in to without --bootstrap. */
+  user: string;
+  /** The host's own lines (created user, keys added, sudoers written), or the reason it was skipped. */
+  lines: string[];
+}
+
+/** Creates every host's deploy user, logged in as opts.user; reports each host's lines as it goes. */
+export async function bootstrap(op: OpContext, opts: BootstrapOptions): Promise<BootstrappedHost[]> {
+  if (!op.connectAs) throw new OperationError("setup --bootstrap logs in as another user, which this qdeploy cannot do here");
+  const cfg = op.cfg;
+  return withConnections(cfg.hosts, op.connectAs(opts.user), (connections) =>
+    Promise.all(
+      connections.map(async ({ host, remote }) => {
+        // Who the host is logged in to as usual: the user to create, and the keys it offers.
+        const target = resolveTarget(host, cfg.ssh);
+        const lines =
+          target.user === "root" || target.user === opts.user
+            ? [`logs in as ${target.user}: no user to bootstrap`]
+            : await bootstrapLoginUser(remote, target.user, publicKeysFor(cfg, opts.keyFile, target.identityFiles));
+        for (const line of lines) op.events({ type: "host", host: remote.label, line });
+        return { host: host.label, user: target.user, lines };
+      }),
+    ),
   );
 }
