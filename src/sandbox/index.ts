@@ -10,7 +10,8 @@
  * Environment: QDEPLOY_SANDBOX_SSH_PORT / _HTTP_PORT / _HTTPS_PORT (defaults 2222, 8080, 8443),
  * QDEPLOY_SANDBOX_PROBE_PORT (off by default): a host port forwarded to the guest's port 8999,
  * for tests that reach a listener around Caddy (the firewall's).
- * QDEPLOY_SANDBOX_ACCEL=kvm to try KVM (default TCG), QDEPLOY_SANDBOX_TIMEOUT (boot wait, seconds).
+ * QDEPLOY_SANDBOX_ACCEL=kvm to try KVM (default TCG), QDEPLOY_SANDBOX_TIMEOUT (boot wait, seconds),
+ * QDEPLOY_SANDBOX_CPUS (VM 1's virtual CPUs, default 2).
  */
 import { existsSync, readdirSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -288,11 +289,17 @@ function qemuName(vm: number): string {
 }
 
 /**
- * VM 1 keeps 2 vCPUs; the others get 1: TCG vCPU threads beyond the host's 2 cores only fight
- * (measured, 3 VMs booting at once: 78s with 2 vCPUs each, 57s with 1; one VM alone: 21s).
+ * VM 1 keeps 2 vCPUs (QDEPLOY_SANDBOX_CPUS); the others get 1: TCG vCPU threads beyond the
+ * host's 2 cores only fight (measured, 3 VMs booting at once: 78s with 2 vCPUs each, 57s with
+ * 1; one VM alone: 21s with 2, 33s with 1).
  */
 function vmCpus(vm: number): number {
-  return vm === 1 ? 2 : 1;
+  if (vm > 1) return 1;
+  const raw = process.env.QDEPLOY_SANDBOX_CPUS;
+  if (!raw) return 2;
+  const cpus = Number(raw);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new OperationError(`QDEPLOY_SANDBOX_CPUS must be a whole number 1..8, not ${JSON.stringify(raw)}`);
+  return cpus;
 }
 
 function portsToCheck(s: VmPorts): Record<string, number> {
