@@ -7,7 +7,7 @@
  * read (ctx.redactor): the one place a secret is kept from the terminal.
  */
 import { errorBody, QdeployError } from "./errors.ts";
-import { createOutput, type Output, redactingOutput } from "./output.ts";
+import { createOutput, type Output, redactingOutput, redactingStrings } from "./output.ts";
 import { Redactor } from "./secrets/redact.ts";
 import type { Ctx } from "./commands/context.ts";
 import { parseCommandLine } from "./cli/parse.ts";
@@ -50,7 +50,7 @@ export function report(e: unknown, out: Output, flags: { verbose: boolean; json:
   const message = known || flags.verbose ? err.message : `${err.message} (run with --verbose for details)`;
   out.error(known && e.hint ? `${message}\nhint: ${e.hint}` : message);
   if (flags.verbose && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
-  if (flags.json) process.stdout.write(`${redact(JSON.stringify({ ok: false, error: errorBody(e) }, null, 2))}\n`);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ ok: false, error: errorBody(e) }, redactingStrings(redact), 2)}\n`);
   return known ? e.exitCode : 1;
 }
 

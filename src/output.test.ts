@@ -185,6 +185,14 @@ describe("progress through events", () => {
     redactingOutput(o, (s) => s.replaceAll("s3cret", "***")).progress("k", "at s3cret");
     expect(err).toEqual(["\r\x1b[2Kat ***\n"]);
   });
+
+  test("redactingOutput hides a value holding a newline and a quote in --json data, where JSON would escape it", () => {
+    const pem = '-----BEGIN KEY-----\nMII"x\n-----END KEY-----';
+    const { o, out } = capture({ json: true });
+    redactingOutput(o, (s) => s.replaceAll(pem, "[redacted]")).data({ error: { message: `bad key ${pem}` }, n: 1 });
+    expect(out.join("")).not.toContain("MII");
+    expect(JSON.parse(out.join(""))).toEqual({ error: { message: "bad key [redacted]" }, n: 1 });
+  });
 });
 
 describe("startTicker", () => {

@@ -162,15 +162,21 @@ export function redactingOutput(out: Output, redactText: (s: string) => string):
     debug: (l) => out.debug(redactText(l)),
     result: (l) => out.result(redactText(l)),
     data: (v) => {
-      // Parsed back only when something was hidden: the value itself otherwise, as given.
+      // Each string by itself, before JSON escapes it: a value holding a newline or a quote
+      // (a PEM key) is matched as it is. Parsed back only when something was hidden.
       const json = JSON.stringify(v);
-      const shown = json === undefined ? json : redactText(json);
+      const shown = json === undefined ? json : JSON.stringify(v, redactingStrings(redactText));
       out.data(shown === json ? v : JSON.parse(shown!));
     },
     error: (l) => out.error(redactText(l)),
     warn: (l) => out.warn(redactText(l)),
     progress: (key, l, done) => out.progress(key, redactText(l), done),
   };
+}
+
+/** A JSON.stringify replacer that redacts every string value (keys are qdeploy's own names). */
+export function redactingStrings(redactText: (s: string) => string): (key: string, value: unknown) => unknown {
+  return (_key, value) => (typeof value === "string" ? redactText(value) : value);
 }
 
 /** The sink that prints events through the CLI's Output (which knows --quiet, --verbose, --json, colour, live lines). */
