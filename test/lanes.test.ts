@@ -1,15 +1,15 @@
 import { expect, test } from "bun:test";
-import { countsOf, jobsFor, laneEnv, planLanes } from "./lanes.ts";
+import { countsOf, jobsFor, laneEnv, planLanes, planRun } from "./lanes.ts";
 
 const FILES = ["src/a.test.ts", "test/cli.test.ts", "test/sandbox.test.ts", "test/e2e/deploy.test.ts", "test/e2e/fleet.test.ts", "test/e2e/slug.test.ts"];
 
-test("the unit files are one job; each file that needs a VM is its own; the ones that boot more VMs run alone", () => {
+test("the unit files are one job; each file that needs a VM is its own; the fleet's boots VMs of its own", () => {
   expect(jobsFor(FILES)).toEqual([
     { name: "units", files: ["./src/a.test.ts", "./test/cli.test.ts"], vm: false, solo: false },
     { name: "test/e2e/deploy.test.ts", files: ["./test/e2e/deploy.test.ts"], vm: true, solo: false },
     { name: "test/e2e/fleet.test.ts", files: ["./test/e2e/fleet.test.ts"], vm: true, solo: true },
     { name: "test/e2e/slug.test.ts", files: ["./test/e2e/slug.test.ts"], vm: true, solo: false },
-    { name: "test/sandbox.test.ts", files: ["./test/sandbox.test.ts"], vm: true, solo: true },
+    { name: "test/sandbox.test.ts", files: ["./test/sandbox.test.ts"], vm: true, solo: false },
   ]);
 });
 
@@ -22,6 +22,18 @@ test("longest first onto the lane that ends soonest; every job in exactly one la
     ["test/e2e/fleet.test.ts", "test/sandbox.test.ts"],
   ]);
   expect(lanes.flat().sort()).toEqual(jobsFor(FILES).map((j) => j.name).sort());
+});
+
+test("two lanes: the VM jobs, then the fleet beside the unit files; one lane: every job in order", () => {
+  const jobs = jobsFor(FILES);
+  const two = planRun(jobs, {}, 2);
+  expect(two.first.flat().map((j) => j.name).sort()).toEqual(["test/e2e/deploy.test.ts", "test/e2e/slug.test.ts", "test/sandbox.test.ts"]);
+  expect(two.then.map((l) => l.map((j) => j.name))).toEqual([["test/e2e/fleet.test.ts"], ["units"]]);
+  expect(planRun(jobs, {}, 1)).toEqual({ first: [jobs], then: [] });
+  // Without a fleet file the unit files go in the lanes.
+  const noFleet = planRun(jobs.filter((j) => !j.solo), {}, 2);
+  expect(noFleet.then).toEqual([]);
+  expect(noFleet.first.flat().map((j) => j.name)).toContain("units");
 });
 
 test("bun's closing lines are read; a run that failed without saying so counts one failure", () => {

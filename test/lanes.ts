@@ -2,8 +2,9 @@
  * Planning for `npm test` (test/run.ts), pure: which test files run in which lane, and what a
  * finished `bun test` said. A lane is a sequence of jobs with its own sandbox VM; the lanes run
  * at once. Why two: an e2e suite mostly waits on one emulated CPU (a TCG vCPU runs a bash
- * script's forks one after another), so one lane leaves part of the machine idle. The files
- * that boot VMs of their own (SOLO) run after the lanes, one at a time.
+ * script's forks one after another), so one lane leaves part of the machine idle. The fleet's
+ * file boots VMs of its own (SOLO): it runs after the lanes, beside the unit files, which need
+ * no VM.
  */
 
 /** One `bun test` process: the unit files together, or one file that needs a VM. */
@@ -14,7 +15,7 @@ export interface Job {
   files: string[];
   /** Whether it uses its lane's sandbox VM (e2e suites, the sandbox's own test). */
   vm: boolean;
-  /** Whether it boots VMs of its own besides (the fleet, the sandbox's test): it runs alone, after the lanes. */
+  /** Whether it boots VMs of its own besides its lane's (the fleet): it runs after the lanes, beside no other VM. */
   solo: boolean;
 }
 
@@ -26,9 +27,9 @@ export function needsVm(file: string): boolean {
 /**
  * Files that boot VMs besides their lane's. Booting is all CPU: three VMs booting beside the
  * other lane's made the fleet suite take 639 s instead of 331 s, and the other lane's file
- * twice as long too (measured), so these run alone once the lanes are done.
+ * twice as long too (measured), so it runs once the lanes are done.
  */
-const SOLO = new Set(["test/e2e/fleet.test.ts", "test/sandbox.test.ts"]);
+const SOLO = new Set(["test/e2e/fleet.test.ts"]);
 
 /** The jobs for these test files: all unit files as one job, then one job per VM file. */
 export function jobsFor(files: string[]): Job[] {
@@ -59,6 +60,21 @@ export function planLanes(jobs: Job[], timings: Record<string, number>, lanes: n
     load[lane]! += expectedSeconds(job, timings);
   }
   return plan;
+}
+
+/** A run: `first` the lanes at once; `then`, once they are done, lanes at once again (lane 1 the solo jobs, lane 2 those that need no VM). */
+export interface RunPlan {
+  first: Job[][];
+  then: Job[][];
+}
+
+/** With one lane, every job in order; with more, the VM jobs in lanes, then the solo ones beside the unit files. */
+export function planRun(jobs: Job[], timings: Record<string, number>, lanes: number): RunPlan {
+  if (lanes === 1) return { first: [jobs], then: [] };
+  const solo = jobs.filter((j) => j.solo);
+  const noVm = jobs.filter((j) => !j.vm);
+  const lanesFirst = jobs.filter((j) => !j.solo && (j.vm || solo.length === 0));
+  return { first: planLanes(lanesFirst, timings, lanes), then: solo.length ? [solo, noVm] : [] };
 }
 
 /** What one finished `bun test` said about its tests. */

@@ -1,7 +1,8 @@
 /**
  * `npm test`: every test file, in two lanes that run at once (test/lanes.ts plans them), each
  * with its own sandbox VM that stays up from its first e2e file to the end of the run; then the
- * files that boot VMs of their own, one at a time, in lane 1 (lane 2's VM stopped first).
+ * fleet's file (it boots VMs of its own) in lane 1, beside the unit files in lane 2 (lane 2's
+ * VM stopped first).
  * `npm run test:quick` (--quick): the unit files only, no VM. --lanes 1: one lane, as `bun test`.
  *
  * Each VM file runs as its own `bun test FILE`, so its time is measured; its output is printed
@@ -14,7 +15,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "nod
 import path from "node:path";
 import { ensureVmTools } from "../src/sandbox/host-tools.ts";
 import { ensureSandboxImage, sandboxDown } from "../src/sandbox/index.ts";
-import { countsOf, jobsFor, laneEnv, planLanes, type Counts, type Job } from "./lanes.ts";
+import { countsOf, jobsFor, laneEnv, planRun, type Counts, type Job } from "./lanes.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const TIMINGS = path.join(REPO, "test/timings.json");
@@ -84,11 +85,10 @@ async function stopVms(from = 1): Promise<void> {
 
 const timings: Record<string, number> = JSON.parse(readFileSync(TIMINGS, "utf8"));
 const jobs = jobsFor(testFiles()).filter((j) => !quick || !j.vm);
-const plan = quick ? [jobs] : planLanes(jobs.filter((j) => !j.solo), timings, LANES);
-const solo = jobs.filter((j) => j.solo);
+const plan = planRun(jobs, timings, quick ? 1 : LANES);
 mkdirSync(LOGS, { recursive: true });
-for (const [i, lane] of plan.entries()) console.log(`lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
-if (solo.length) console.log(`then alone, in lane 1: ${solo.map((j) => j.name).join(", ")}`);
+for (const [i, lane] of plan.first.entries()) console.log(`lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
+for (const [i, lane] of plan.then.entries()) if (lane.length) console.log(`then lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void stopVms().finally(() => process.exit(130)));
@@ -96,10 +96,11 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const started = performance.now();
 let results: Done[];
 try {
-  results = (await Promise.all(plan.map((lane, i) => runLane(lane, i + 1)))).flat();
-  if (solo.length) {
-    if (LANES > 1) await stopVms(2);
-    results.push(...(await runLane(solo, 1)));
+  results = (await Promise.all(plan.first.map((lane, i) => runLane(lane, i + 1)))).flat();
+  if (plan.then.length) {
+    // Lane 1's VM serves the fleet as its VM 1; the others would only take memory.
+    await stopVms(2);
+    results.push(...(await Promise.all(plan.then.map((lane, i) => runLane(lane, i + 1)))).flat());
   }
 } finally {
   if (!quick) await stopVms();
@@ -110,7 +111,7 @@ console.log("\nseconds per job:");
 for (const r of [...results].sort((a, b) => b.seconds - a.seconds)) {
   console.log(`  ${r.seconds.toFixed(0).padStart(5)}  lane ${r.lane}  ${r.job.name}${r.counts.fail ? `  (${r.counts.fail} failed)` : ""}`);
 }
-for (let lane = 1; lane <= plan.length; lane++) {
+for (let lane = 1; lane <= plan.first.length; lane++) {
   const sum = results.filter((r) => r.lane === lane).reduce((s, r) => s + r.seconds, 0);
   console.log(`lane ${lane}: ${sum.toFixed(0)} s`);
 }
@@ -121,5 +122,5 @@ if (args.has("--update-timings")) {
 }
 const pass = results.reduce((s, r) => s + r.counts.pass, 0);
 const fail = results.reduce((s, r) => s + r.counts.fail, 0);
-console.log(`\n ${pass} pass\n ${fail} fail\nRan ${pass + fail} tests in ${results.length} bun test runs across ${plan.length} lanes. [${wall.toFixed(2)}s]`);
+console.log(`\n ${pass} pass\n ${fail} fail\nRan ${pass + fail} tests in ${results.length} bun test runs across ${plan.first.length} lanes. [${wall.toFixed(2)}s]`);
 process.exit(fail ? 1 : 0);

@@ -19,12 +19,15 @@ export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
   const listen = o.listen === undefined ? deps.serve.listen : parseListen(o.listen);
   if (typeof listen === "string") throw new UsageError(`--listen: ${listen}`);
   const server = startServer(deps, listen, (l) => ctx.out.warn(l));
+  // Before anything is awaited: a SIGTERM the moment it listens still stops it cleanly (its
+  // socket removed), instead of killing it (seen under load: exit 143, a stale socket left).
+  const stopped = new Promise<string>((resolve) => {
+    for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
+  });
   ctx.out.result(`listening on ${server.url}`);
   ctx.out.result(`environments: ${deps.environments.join(", ") || "none"}; tokens: ${deps.tokens.file}`);
   if (!(await deps.tokens.list()).length) ctx.out.warn("no API token yet: qdeploy serve token add NAME --role read|deploy");
-  const signal = await new Promise<string>((resolve) => {
-    for (const s of ["SIGINT", "SIGTERM"] as const) process.once(s, () => resolve(s));
-  });
+  const signal = await stopped;
   ctx.out.info(`${signal}: stopping`);
   await server.stop();
   // A deploy cut off midway would leave a fleet half switched: let the running ones end first.
