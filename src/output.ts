@@ -163,10 +163,9 @@ export function redactingOutput(out: Output, redactText: (s: string) => string):
     result: (l) => out.result(redactText(l)),
     data: (v) => {
       // Each string by itself, before JSON escapes it: a value holding a newline or a quote
-      // (a PEM key) is matched as it is. Parsed back only when something was hidden.
-      const json = JSON.stringify(v);
-      const shown = json === undefined ? json : JSON.stringify(v, redactingStrings(redactText));
-      out.data(shown === json ? v : JSON.parse(shown!));
+      // (a PEM key) is matched as it is.
+      const shown = JSON.stringify(v, redactingStrings(redactText));
+      out.data(shown === undefined ? v : JSON.parse(shown));
     },
     error: (l) => out.error(redactText(l)),
     warn: (l) => out.warn(redactText(l)),
