@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, get, keepRequesting, makeProject, ok, onVm, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, keepRequesting, makeProject, ok, onVm, powerCycle, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -150,8 +150,7 @@ describe("deploying to the sandbox", () => {
   }, MIN);
 
   test("after a reboot the live release answers again", async () => {
-    await onVm(vm, ["systemctl", "reboot"]);
-    await Bun.sleep(3000);
+    vm = await powerCycle(vm);
     const deadline = Date.now() + 4 * MIN;
     let page = { status: 0, body: "" };
     while (Date.now() < deadline) {

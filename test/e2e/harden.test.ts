@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { PROBE_GUEST_PORT } from "../../src/sandbox/qemu.ts";
-import { cleanApp, get, makeProject, ok, onVm, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, onVmOk, powerCycle, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "hard";
@@ -173,11 +173,9 @@ describe("the firewall, seen from outside the VM", () => {
   }, 5 * MIN);
 
   test("the policy comes back after a reboot", async () => {
-    await onVm(vm, ["systemctl", "reboot"]);
-    await Bun.sleep(5000);
-    // A reboot of the emulated VM on a loaded machine can take minutes.
+    // A boot of the emulated VM on a loaded machine can take minutes.
     process.env.QDEPLOY_SANDBOX_TIMEOUT ??= "480";
-    vm = await sandbox();
+    vm = await powerCycle(vm);
     expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
     expect(await vmOk("nft list table inet qdeploy")).toContain("policy drop;");
     await vmOk(`systemd-run --unit=${APP}-probe -p DynamicUser=yes caddy respond --listen :${PROBE_GUEST_PORT} --body probe`);
@@ -253,10 +251,8 @@ describe("the firewall keeps sshd's ListenAddress ports across a reboot", () => 
       expect(await sshThroughListenPort(knownHosts)).toMatch(throughNic);
 
       // At boot no session's port is added: only what the script reads from sshd -T.
-      await onVm(vm, ["systemctl", "reboot"]);
-      await Bun.sleep(5000);
-      process.env.QDEPLOY_SANDBOX_TIMEOUT ??= "480"; // a TCG reboot on a loaded machine can take minutes
-      vm = await sandbox();
+      process.env.QDEPLOY_SANDBOX_TIMEOUT ??= "480"; // a TCG boot on a loaded machine can take minutes
+      vm = await powerCycle(vm);
       expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
       expect(await vmOk(`ss -Hltn 'sport = :${PROBE_GUEST_PORT}'`)).toContain(`0.0.0.0:${PROBE_GUEST_PORT}`);
       const table = await vmOk("nft list table inet qdeploy");

@@ -54,6 +54,34 @@ export async function sandbox(): Promise<SandboxInfo> {
 }
 
 /**
+ * Turns the VM off and boots it again on the same disk, and returns once systemd has finished
+ * booting. The guest shuts down as at a reboot (systemd stops every unit), so what the e2e
+ * checks after one (enabled units, files on disk, the firewall at boot) is proven the same
+ * way, in ~25 s: a reboot from inside the guest takes ~60 s under TCG (measured: after QEMU's
+ * reset the kernel and userspace each boot ~1.6x slower). test/sandbox.test.ts still reboots
+ * the guest itself, which is what it tests.
+ */
+export async function powerCycle(info: SandboxInfo): Promise<SandboxInfo> {
+  if (!info.pid) throw new Error(`powerCycle: sandbox VM ${info.vm} has no pid`);
+  await onVm(info, ["systemctl", "poweroff"]); // the connection may drop: the exit code does not matter
+  const deadline = Date.now() + 3 * 60_000;
+  while (isAlive(info.pid)) {
+    if (Date.now() > deadline) throw new Error(`powerCycle: QEMU (pid ${info.pid}) still runs 3 min after the guest's poweroff`);
+    await Bun.sleep(250);
+  }
+  return await sandbox();
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A fleet of n sandbox VMs for the fleet suites: VM 1 is the shared e2e VM (as sandbox()
  * returns it), VMs 2..n boot beside it in parallel (or are attached to); returns them in VM
  * order once systemd has finished booting on each. Call fleetDown() in the suite's afterAll:

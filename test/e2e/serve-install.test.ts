@@ -135,7 +135,9 @@ describe("serve --install", () => {
     const goroot = (await $({ quiet: true })`go env GOROOT`).stdout.trim();
     const goTar = path.join(dir, "..", `go-${APP}.tar.zst`);
     await $({ quiet: true })`tar -C ${goroot} --exclude=src/cmd --exclude=*/testdata --exclude=*_test.go -c bin/go pkg/tool/linux_amd64/compile pkg/tool/linux_amd64/link pkg/tool/linux_amd64/asm pkg/tool/linux_amd64/cgo pkg/include go.env VERSION src | zstd -q -3 -T0 -f -o ${goTar}`;
+    const tGo = performance.now();
     await onVmWithFile("rm -rf /usr/local/go && mkdir -p /usr/local/go && zstd -dc | tar -x -C /usr/local/go && /usr/local/go/bin/go version", goTar);
+    console.log(`Go onto the VM (${(Bun.file(goTar).size / 1e6).toFixed(1)} MB): ${((performance.now() - tGo) / 1000).toFixed(1)} s`);
     // The VM reaches itself as environment self: sshd on the forward's port too.
     await onVmOk(vm, `printf 'Port 22\nPort ${vm.sshPort}\n' > /etc/ssh/sshd_config.d/qdeploy-e2e-self.conf && systemctl reload ssh`);
     // The commit: its [env] runs x.sh around every compile; x.sh says what it could read, tries to leave a marker, fails the build.
@@ -151,6 +153,7 @@ describe("serve --install", () => {
     // The server's remote: a repository on the VM holding the pushed branch.
     await onVmWithFile(`rm -rf /srv/servd.git /tmp/attack.bundle && cat > /tmp/attack.bundle && git clone -q --bare /tmp/attack.bundle /srv/servd.git && chown -R qdeploy-serve: /srv/servd.git && runuser -u qdeploy-serve -- git -C ${home}/repo remote set-url origin /srv/servd.git`, bundle);
 
+    const tPush = performance.now();
     const started = await apiJson("POST", "/environments/self/push", { ref: "attack" });
     let run = started.json?.run;
     let error: string = started.json?.error?.message ?? "";
@@ -159,7 +162,7 @@ describe("serve --install", () => {
       run = (await apiJson("GET", `/runs/${run.id}`)).json.run;
     }
     error ||= run?.error?.message ?? "";
-    console.log(`toolexec push from the installed server: HTTP ${started.status}; ${error.split("\n").slice(0, 3).join(" | ")}`);
+    console.log(`toolexec push from the installed server (${((performance.now() - tPush) / 1000).toFixed(1)} s): HTTP ${started.status}; ${error.split("\n").slice(0, 3).join(" | ")}`);
     const said = /TOOLEXEC-RAN uid=(\d+) ssh=\[([^\]]*)\] age=\[([^\]]*)\] tokens=\[([^\]]*)\]/.exec(error);
     expect(said, error).not.toBeNull();
     const [, uid, ssh, age, tokens] = said!;

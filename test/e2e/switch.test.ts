@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, get, makeProject, ok, onVm, qdeploy, sandbox } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVm, powerCycle, qdeploy, sandbox } from "./harness.ts";
 
 const MIN = 60_000;
 const APPS = ["shop", "shop-api", "cutapp", "bootapp"];
@@ -236,8 +236,7 @@ describe("a refused release, then a reboot", () => {
     expect(r.stderr).toContain("failed its health check; the live release keeps serving");
     expect(await vmText("systemctl cat bootapp-worker@.service")).not.toContain("refused-release");
     expect(await vmText("systemctl is-enabled bootapp-job-cleanup.timer; systemctl is-active bootapp-job-cleanup.timer")).toBe("enabled\nactive");
-    await onVm(vm, ["systemctl", "reboot"]);
-    await Bun.sleep(3000);
+    vm = await powerCycle(vm);
     const deadline = Date.now() + 4 * MIN;
     let page = { status: 0, body: "" };
     while (Date.now() < deadline) {
