@@ -9,7 +9,7 @@
  * look at each environment's merged view and point at the place the answer belongs.
  */
 import type { ConfigProblem } from "../errors.ts";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
 import { batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";

@@ -6,7 +6,7 @@
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { BASH, programPath, systemdVariables } from "../config/command.ts";
-import { systemdSpan } from "../config/duration.ts";
+import { systemdSpan } from "../util/duration.ts";
 import { commandRun, processHardening } from "../render/units.ts";
 import { layout, processPlace } from "./layout.ts";
 

@@ -1,6 +1,6 @@
 /** The files that make up one release on a host, rendered purely from the config. */
 import { createHash, createHmac } from "node:crypto";
-import { wholeSeconds } from "../config/duration.ts";
+import { wholeSeconds } from "../util/duration.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";

@@ -18,7 +18,7 @@ import {
   renderWebUnit,
 } from "./units.ts";
 import { splitCommand } from "../config/command.ts";
-import { parseDuration } from "../config/duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { hostConfig } from "../plan/fleet.ts";
 
 const cfg: ResolvedConfig = helloConfig;

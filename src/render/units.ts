@@ -7,7 +7,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { layout, processPlace, unitNames } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";
-import { systemdSpan } from "../config/duration.ts";
+import { systemdSpan } from "../util/duration.ts";
 import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "../config/command.ts";
 import { InternalError, invariant } from "../errors.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
