@@ -4,7 +4,7 @@
  * traffic. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { HEALTH_PATH, isHostName } from "../config/web-values.ts";
+import { HEALTH_PATH, isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
 import { CADDY_HEALTH_INTERVAL_MS, layout } from "../plan/layout.ts";
 import { renderTemplate } from "./template.ts";

@@ -17,7 +17,7 @@ import {
   renderUnits,
   renderWebUnit,
 } from "./units.ts";
-import { splitCommand } from "../config/command.ts";
+import { splitCommand } from "./command.ts";
 import { parseDuration } from "../util/duration.ts";
 import { hostConfig } from "../plan/fleet.ts";
 
@@ -333,7 +333,7 @@ describe("ExecStart=", () => {
     test(JSON.stringify(command), () => expect(renderExecStart(cfg, command, "/R")).toBe(expected));
   }
 
-  // check reads every command the same way first (src/config/command.test.ts): a bug here.
+  // check reads every command the same way first (src/render/command.test.ts): a bug here.
   test("asserts against what systemd would misread and what names no program", () => {
     expect(bugMessage(() => renderExecStart(cfg, "", "/R", "processes.web"))).toBe("processes.web: the command is empty");
     expect(bugMessage(() => renderExecStart(cfg, "-hello", "/R"))).toContain("ExecStart= prefix");
