@@ -12,8 +12,8 @@ import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { type EventSink, startTicker } from "../events.ts";
 import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
+import { parseStatus } from "../remote/switch-status.ts";
 import type { HostSession } from "./sessions.ts";
-import { parseStatus } from "./status.ts";
 
 export interface RolloutPolicy {
   rollout: ResolvedConfig["rollout"];
