@@ -7,7 +7,7 @@
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { type EventSink, startTicker } from "../events.ts";

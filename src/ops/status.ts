@@ -1,5 +1,5 @@
 /** `status`: what each host runs now, and whether the fleet agrees (drift). */
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { parseStatus } from "../remote/switch-status.ts";
 import type { OpContext } from "./context.ts";

@@ -8,7 +8,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { BASH, programPath, systemdVariables } from "../render/command.ts";
 import { systemdSpan } from "../util/duration.ts";
 import { commandRun, processHardening } from "../render/units.ts";
-import { layout, processPlace } from "./layout.ts";
+import { layout, processPlace } from "../server-layout.ts";
 
 /** The release phase of one push: where it runs and what. */
 export interface ReleasePhase {

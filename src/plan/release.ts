@@ -6,7 +6,7 @@ import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
 import { renderUnits } from "../render/units.ts";
 import { quote } from "../util/quote.ts";
-import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "./layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "../server-layout.ts";
 
 /** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
 export function releaseId(now: Date): string {

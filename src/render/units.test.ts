@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { bugMessage } from "../../test/bug.ts";
 import { requireTool } from "../../test/tools.ts";
-import { layout, processPlace } from "../plan/layout.ts";
+import { layout, processPlace } from "../server-layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
   quoteExecWord,

@@ -1,11 +1,11 @@
 /**
  * The systemd units a release installs (docs/server-layout.md), rendered from the templates
- * in systemd/. Pure: (checked config) -> text. Names and paths come from src/plan/layout.ts.
+ * in systemd/. Pure: (checked config) -> text. Names and paths come from src/server-layout.ts.
  * `check` refused what would not render (src/config/rules.ts); what is asserted here still
  * (names, one-line values) is what keeps a value from injecting unit-file syntax.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, processPlace, unitNames } from "../plan/layout.ts";
+import { layout, processPlace, unitNames } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../util/duration.ts";
 import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "./command.ts";
