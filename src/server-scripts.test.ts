@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
-import { processPlace } from "./plan/layout.ts";
+import { processPlace } from "./server-layout.ts";
 import { processHardening } from "./render/units.ts";
 import { lockScript, switchScript } from "./server-scripts.ts";
 

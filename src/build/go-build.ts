@@ -12,7 +12,7 @@ import { $, type Shell } from "zx";
 import { BuildError, InternalError } from "../errors.ts";
 import { lineSplitter } from "../util/lines.ts";
 import type { ResolvedConfig } from "../config/types.ts";
-import { childEnviron } from "../secrets/identity.ts";
+import { childEnviron } from "../util/child-env.ts";
 import { quoteArgv, quoteGoWord } from "../util/quote.ts";
 import { platformName, type GoTarget } from "./arch.ts";
 import { parseGoMod, type GoMod } from "./gomod.ts";

@@ -4,7 +4,7 @@
  * which Go version the module asks for and whether the local Go satisfies it. Pure.
  */
 
-import { literalWord, parseCommand } from "../config/command.ts";
+import { literalWord, parseCommand } from "../render/command.ts";
 
 /** A value read from go.mod and the 1-based line it is on. */
 export interface GoModValue {

@@ -8,7 +8,7 @@ import { OperationError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import { execHosts } from "../ops/host-commands.ts";
 import { type HostFilter, withConnections } from "../ops/sessions.ts";
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 /**

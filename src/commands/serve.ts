@@ -1,6 +1,6 @@
 /** `qdeploy serve`: the API and dashboard until SIGINT/SIGTERM; `qdeploy serve token add|list|remove`. */
 import { loadConfig } from "../config/load.ts";
-import { parseDuration } from "../config/duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { parseListen } from "../config/resolve.ts";
 import { ConfigError, NotFoundError, UsageError } from "../errors.ts";
 import { realDeps } from "../serve/deps.ts";

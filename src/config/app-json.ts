@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { ConfigProblem } from "../errors.ts";
-import { envValueProblem } from "./env-value.ts";
+import { envValueProblem } from "../render/env-value.ts";
 import { parseJsonWithLines } from "./json.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
 import { reservedVar } from "./rules.ts";

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
 import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
 

@@ -9,14 +9,14 @@
  * look at each environment's merged view and point at the place the answer belongs.
  */
 import type { ConfigProblem } from "../errors.ts";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../util/duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
 import { batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
-import { checkCommand } from "./command.ts";
-import { envValueProblem } from "./env-value.ts";
-import { HEALTH_PATH, isHostName } from "./web-values.ts";
+import { checkCommand } from "../render/command.ts";
+import { envValueProblem } from "../render/env-value.ts";
+import { HEALTH_PATH, isHostName } from "../render/web-values.ts";
 
 /** What rules know besides the config: where keys are, and what was checked outside. */
 export interface RuleContext {
@@ -329,7 +329,7 @@ export const envVarValues: Rule = (raw, ctx) =>
   );
 
 /**
- * Every command (processes, the release phase, jobs) renders (./command.ts): a plain
+ * Every command (processes, the release phase, jobs) renders (src/render/command.ts): a plain
  * line, or a bash line whose every command's first word is, as a plain line's, a binary of
  * the release (NAME, bin/NAME or ./bin/NAME), a file of the app, an absolute path or a
  * command on PATH. Checked in each environment's view, with the binaries it builds, and

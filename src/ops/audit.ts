@@ -1,5 +1,5 @@
 /** `audit`: the hosts' audit logs (one line per switch, refusal and restart), merged by time. */
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 

@@ -7,13 +7,13 @@
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { type EventSink, startTicker } from "../events.ts";
 import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
+import { parseStatus } from "../remote/switch-status.ts";
 import type { HostSession } from "./sessions.ts";
-import { parseStatus } from "./status.ts";
 
 export interface RolloutPolicy {
   rollout: ResolvedConfig["rollout"];

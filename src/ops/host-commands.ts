@@ -1,6 +1,6 @@
 /** restart, logs, exec and lock over the environment's hosts (or those --hosts/--role keep). */
 import { OperationError, UsageError } from "../errors.ts";
-import { layout, unitNames, unitPatterns } from "../plan/layout.ts";
+import { layout, unitNames, unitPatterns } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { planWaves } from "../plan/waves.ts";
 import { lockCommand } from "../remote/host-ops.ts";

@@ -7,7 +7,7 @@
  */
 import { OperationError, UsageError } from "../errors.ts";
 import { hostProcesses } from "../plan/fleet.ts";
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import type { Step } from "../plan/steps.ts";
 import { MAINTENANCE_MATCHER } from "../render/caddy.ts";
 import { runBatch } from "../remote/run-plan.ts";

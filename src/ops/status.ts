@@ -1,6 +1,7 @@
 /** `status`: what each host runs now, and whether the fleet agrees (drift). */
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
+import { parseStatus } from "../remote/switch-status.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 
@@ -46,29 +47,4 @@ export function findDrift(hosts: { host: string; live: string | null }[]): Recor
   const by: Record<string, string[]> = {};
   for (const h of hosts) (by[h.live ?? "none"] ??= []).push(h.host);
   return Object.keys(by).length > 1 ? by : null;
-}
-
-/** The `key=value` lines of `switch status`, as data. */
-export function parseStatus(text: string) {
-  const s = {
-    live: null as string | null,
-    slot: null as string | null,
-    health: null as string | null,
-    units: [] as { unit: string; active: string; sub: string }[],
-    timers: [] as { timer: string; next: string }[],
-  };
-  for (const line of text.split("\n")) {
-    const [key, ...rest] = line.split("=");
-    const value = rest.join("=");
-    if (key === "live" || key === "slot" || key === "health") s[key] = value || null;
-    if (key === "unit") {
-      const [unit, active, sub] = value.split(" ");
-      s.units.push({ unit: unit!, active: active!, sub: sub! });
-    }
-    if (key === "timer") {
-      const sp = value.indexOf(" ");
-      s.timers.push({ timer: value.slice(0, sp), next: value.slice(sp + 1) });
-    }
-  }
-  return s;
 }

@@ -1,6 +1,6 @@
 /** What a host reports before anything is planned (server/facts.sh), as plain data. */
 import type { HostAddress } from "../config/types.ts";
-import { FIRST_WEB_PORTS, layout } from "./layout.ts";
+import { FIRST_WEB_PORTS, layout } from "../server-layout.ts";
 import type { ReleaseMeta } from "./release.ts";
 
 /** One release on a host: its release.json, and whether it ever went live. */

@@ -1,7 +1,7 @@
 /** planPush: config + host facts + built artifacts -> the steps of a push. Pure. */
 import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
-import { layout } from "./layout.ts";
+import { layout } from "../server-layout.ts";
 import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planReleasePhase } from "./release-phase.ts";
 import { dutyHost, hostConfig } from "./fleet.ts";

@@ -5,10 +5,10 @@
  * file, its output on the caller's pipes. Pure.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { BASH, programPath, systemdVariables } from "../config/command.ts";
-import { systemdSpan } from "../config/duration.ts";
+import { BASH, programPath, systemdVariables } from "../render/command.ts";
+import { systemdSpan } from "../util/duration.ts";
 import { commandRun, processHardening } from "../render/units.ts";
-import { layout, processPlace } from "./layout.ts";
+import { layout, processPlace } from "../server-layout.ts";
 
 /** The release phase of one push: where it runs and what. */
 export interface ReleasePhase {
@@ -29,7 +29,7 @@ export function releaseUnitName(app: string, releaseId: string): string {
 
 /**
  * The systemd-run argv of cfg.release for release `releaseId`; null without a release
- * phase. As in ExecStart= (src/config/command.ts): a plain line runs directly, systemd
+ * phase. As in ExecStart= (src/render/command.ts): a plain line runs directly, systemd
  * expanding its `$NAME`/`${NAME}` from the unit's environment (the env file) when it starts
  * it; any other line runs as `/bin/bash -c LINE`, bash expanding its variables.
  */

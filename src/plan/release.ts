@@ -1,12 +1,12 @@
 /** The files that make up one release on a host, rendered purely from the config. */
 import { createHash, createHmac } from "node:crypto";
-import { wholeSeconds } from "../config/duration.ts";
+import { wholeSeconds } from "../util/duration.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
 import { renderUnits } from "../render/units.ts";
 import { quote } from "../util/quote.ts";
-import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "./layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "../server-layout.ts";
 
 /** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
 export function releaseId(now: Date): string {

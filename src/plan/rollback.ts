@@ -2,7 +2,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
 import type { HostFacts } from "./facts.ts";
-import { layout } from "./layout.ts";
+import { layout } from "../server-layout.ts";
 import { rollbackTarget } from "./push.ts";
 import type { Plan } from "./steps.ts";
 

@@ -6,7 +6,7 @@ import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "../render/firewall.ts";
 import { firewallScript, switchScript } from "../server-scripts.ts";
 import type { HostFacts } from "./facts.ts";
-import { layout } from "./layout.ts";
+import { layout } from "../server-layout.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");

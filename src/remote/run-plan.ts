@@ -6,7 +6,7 @@ import { RemoteError } from "../errors.ts";
 import { type EventSink, startTicker, type Ticker } from "../events.ts";
 import { lineSplitter } from "../util/lines.ts";
 import { renderBatchScript, STEP_MARK } from "../plan/script.ts";
-import { systemdSpan } from "../config/duration.ts";
+import { systemdSpan } from "../util/duration.ts";
 import type { ReleasePhase } from "../plan/release-phase.ts";
 import { describeStep, type HostPlan, type Plan, type Step } from "../plan/steps.ts";
 import { formatBytes } from "../util/bytes.ts";

@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { bugMessage } from "../../test/bug.ts";
 import { requireTool } from "../../test/tools.ts";
-import { layout } from "../plan/layout.ts";
+import { layout } from "../server-layout.ts";
 import { MAINTENANCE_MATCHER, MAINTENANCE_RETRY_AFTER_SEC, renderCaddyDropIn, renderCaddyMain, renderCaddySite } from "./caddy.ts";
 
 const cfg: ResolvedConfig = helloConfig;

@@ -4,9 +4,9 @@
  * traffic. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { HEALTH_PATH, isHostName } from "../config/web-values.ts";
+import { HEALTH_PATH, isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
-import { CADDY_HEALTH_INTERVAL_MS, layout } from "../plan/layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, layout } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };

@@ -5,7 +5,7 @@
  * value arrives exactly. The same text is also valid POSIX sh (`set -a; . ./env`) with the
  * same meaning, because sh's double-quote rules are the ones systemd copies.
  */
-import { envValueProblem } from "../config/env-value.ts";
+import { envValueProblem } from "./env-value.ts";
 import { ENV_VAR_PATTERN } from "../config/schema.ts";
 import { invariant } from "../errors.ts";
 

@@ -3,7 +3,7 @@
  * its own system user, and the Caddy site that puts it behind TLS at [serve].domain. Pure:
  * (settings) -> text, like ./units.ts and ./caddy.ts.
  */
-import { isHostName } from "../config/web-values.ts";
+import { isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
 
 /** Where the installed server lives on its host. */

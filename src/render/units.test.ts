@@ -6,7 +6,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { bugMessage } from "../../test/bug.ts";
 import { requireTool } from "../../test/tools.ts";
-import { layout, processPlace } from "../plan/layout.ts";
+import { layout, processPlace } from "../server-layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
   quoteExecWord,
@@ -17,8 +17,8 @@ import {
   renderUnits,
   renderWebUnit,
 } from "./units.ts";
-import { splitCommand } from "../config/command.ts";
-import { parseDuration } from "../config/duration.ts";
+import { splitCommand } from "./command.ts";
+import { parseDuration } from "../util/duration.ts";
 import { hostConfig } from "../plan/fleet.ts";
 
 const cfg: ResolvedConfig = helloConfig;
@@ -333,7 +333,7 @@ describe("ExecStart=", () => {
     test(JSON.stringify(command), () => expect(renderExecStart(cfg, command, "/R")).toBe(expected));
   }
 
-  // check reads every command the same way first (src/config/command.test.ts): a bug here.
+  // check reads every command the same way first (src/render/command.test.ts): a bug here.
   test("asserts against what systemd would misread and what names no program", () => {
     expect(bugMessage(() => renderExecStart(cfg, "", "/R", "processes.web"))).toBe("processes.web: the command is empty");
     expect(bugMessage(() => renderExecStart(cfg, "-hello", "/R"))).toContain("ExecStart= prefix");

@@ -1,14 +1,14 @@
 /**
  * The systemd units a release installs (docs/server-layout.md), rendered from the templates
- * in systemd/. Pure: (checked config) -> text. Names and paths come from src/plan/layout.ts.
+ * in systemd/. Pure: (checked config) -> text. Names and paths come from src/server-layout.ts.
  * `check` refused what would not render (src/config/rules.ts); what is asserted here still
  * (names, one-line values) is what keeps a value from injecting unit-file syntax.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { layout, processPlace, unitNames } from "../plan/layout.ts";
+import { layout, processPlace, unitNames } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
-import { systemdSpan } from "../config/duration.ts";
-import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "../config/command.ts";
+import { systemdSpan } from "../util/duration.ts";
+import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "./command.ts";
 import { InternalError, invariant } from "../errors.ts";
 import webTemplate from "../../systemd/web@.service" with { type: "text" };
 import processTemplate from "../../systemd/process@.service" with { type: "text" };
@@ -154,7 +154,7 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
 }
 
 /**
- * A process command as systemd's ExecStart= value (src/config/command.ts reads it). A plain
+ * A process command as systemd's ExecStart= value (src/render/command.ts reads it). A plain
  * line runs directly: a first word naming a binary of the release (NAME, bin/NAME or
  * ./bin/NAME) becomes its absolute path, another relative path the app's file; the words
  * are quoted for systemd with `%` doubled; `$NAME`/`${NAME}` stay variables systemd expands
@@ -175,7 +175,7 @@ export function renderExecStart(cfg: ResolvedConfig, command: string, releaseDir
 }
 
 /**
- * How a checked command runs (src/config/command.ts planCommand) with the release's programs;
+ * How a checked command runs (src/render/command.ts planCommand) with the release's programs;
  * a command it cannot read is a bug, as `check` reads every command the same way first.
  */
 export function commandRun(cfg: ResolvedConfig, command: string, where: string): CommandRun {

@@ -7,7 +7,7 @@
  */
 import { ConfigError, OperationError } from "../errors.ts";
 import { parseDotenv } from "./dotenv.ts";
-import { childEnviron } from "./identity.ts";
+import { childEnviron } from "../util/child-env.ts";
 import { redact } from "./redact.ts";
 import type { SecretStore } from "./store.ts";
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { OperationError } from "../errors.ts";
 import { readSecretsFile } from "./age-store.ts";
 import { emptyValues, formatDotenv, parseDotenv, type DotenvProblem } from "./dotenv.ts";
-import { childEnviron } from "./identity.ts";
+import { childEnviron } from "../util/child-env.ts";
 import { ageFilesFor, identityFor, saveSecrets, type SecretsConfigSource, type SecretsIO, type SecretsOptions } from "./operation.ts";
 
 /** What an edit changed, by name. */

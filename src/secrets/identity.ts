@@ -8,6 +8,7 @@ import { mkdir, open, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OperationError } from "../errors.ts";
+import { AGE_KEY_VAR } from "../util/child-env.ts";
 
 /** A usable age identity and where it came from. */
 export interface AgeIdentity {
@@ -22,25 +23,6 @@ export interface AgeIdentity {
 }
 
 type Environ = Record<string, string | undefined>;
-
-/** The variable that hands qdeploy an identity (CI). Only qdeploy reads it: children never inherit it. */
-export const AGE_KEY_VAR = "QDEPLOY_AGE_KEY";
-
-/**
- * The environment for a child process (secrets.command, the editor, go build): `environ`
- * without QDEPLOY_AGE_KEY and without undefined entries. With `anyAgeKey`, also without any
- * variable whose value holds an age secret key (SOPS_AGE_KEY, ...): go build needs none,
- * while a secrets.command such as sops may need its own.
- */
-export function childEnviron(environ: Environ, opts: { anyAgeKey?: boolean } = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(environ)) {
-    if (v === undefined || k === AGE_KEY_VAR) continue;
-    if (opts.anyAgeKey && v.includes("AGE-SECRET-KEY-")) continue;
-    env[k] = v;
-  }
-  return env;
-}
 
 /** `${XDG_CONFIG_HOME:-~/.config}/qdeploy/age-identity.txt` */
 export function defaultIdentityPath(environ: Environ): string {

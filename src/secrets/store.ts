@@ -2,7 +2,7 @@
  * Where an environment's secrets come from. Each store yields names and values; the
  * deploy puts them in the release's env files and nowhere else.
  */
-import { envValueProblem } from "../config/env-value.ts";
+import { envValueProblem } from "../render/env-value.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { ageFiles, ageStore } from "./age-store.ts";

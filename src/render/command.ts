@@ -3,9 +3,9 @@
  * words and quoting, `$VAR` and `${VAR}`, nothing else) is started directly by systemd,
  * which expands its variables from the process's environment; any other line (`&&`, `|`,
  * `;`, redirections, `VAR=value cmd`, `export`, `$(...)`, `${VAR:-x}`, ...) runs as
- * `/bin/bash -c LINE`. Pure. The same reading serves `check` (./rules.ts commandsValid, which
- * reports what it refuses) and the renderers (ExecStart=, the release phase's systemd-run
- * argv), which are given checked commands only, so a command `check` accepts always renders.
+ * `/bin/bash -c LINE`. Pure. The renderers (ExecStart=, the release phase's systemd-run argv)
+ * read commands with it, and so does `check` (src/config/rules.ts commandsValid, which reports
+ * what it refuses): they are given checked commands only, so one `check` accepts always renders.
  */
 import { posix } from "node:path";
 

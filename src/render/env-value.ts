@@ -1,6 +1,6 @@
 /**
  * What an environment variable's value may hold: what systemd passes on from a release's env
- * file (EnvironmentFile=, src/render/env-file.ts). [env] is checked by ./rules.ts, secrets as
+ * file (EnvironmentFile=, ./env-file.ts). [env] is checked by src/config/rules.ts, secrets as
  * their store is read (src/secrets/store.ts).
  */
 
