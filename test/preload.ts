@@ -5,8 +5,8 @@
  * (harness fleet()) with it. A run that never touched the VM does nothing.
  */
 import { afterAll } from "bun:test";
-import { sandboxDown } from "../src/sandbox/index.ts";
-import { SANDBOX_PROJECT, SANDBOX_USED } from "./e2e/harness.ts";
+import { sandboxDown, sandboxStatus } from "../src/sandbox/index.ts";
+import { cleanAllApps, SANDBOX_PROJECT, SANDBOX_USED } from "./e2e/harness.ts";
 
 /** Set when this preload ran (test/e2e-shared-vm.test.ts checks bunfig.toml loads it). */
 export const PRELOADED = Symbol.for("qdeploy.test.preloaded");
@@ -14,7 +14,12 @@ export const PRELOADED = Symbol.for("qdeploy.test.preloaded");
 
 afterAll(async () => {
   if (!(globalThis as Record<symbol, unknown>)[SANDBOX_USED]) return;
-  // `npm test` (test/run.ts) runs each e2e file as its own bun test and stops the VMs itself.
-  if (process.env.QDEPLOY_E2E_KEEP_VM) return;
+  // `npm test` (test/run.ts) runs each e2e file as its own bun test and stops the VMs itself;
+  // the next file on this VM finds it with no app running.
+  if (process.env.QDEPLOY_E2E_KEEP_VM) {
+    const vm = await sandboxStatus({ projectDir: SANDBOX_PROJECT });
+    if (vm.running) await cleanAllApps(vm);
+    return;
+  }
   await sandboxDown({ projectDir: SANDBOX_PROJECT, log: (l) => console.log(`[sandbox] ${l}`) });
-}, 60_000);
+}, 120_000);

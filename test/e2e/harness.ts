@@ -39,6 +39,17 @@ const E2E_PROBE_PORT = 8999;
 /** Set once this process used the shared VM; test/preload.ts then stops it after the last file. */
 export const SANDBOX_USED = Symbol.for("qdeploy.e2e.sandbox-used");
 
+/**
+ * ssh options that run every onVm of a VM over one connection, kept 30 s after the last: a
+ * login costs the emulated guest ~1.3 s of CPU (sshd's re-exec, key exchange, PAM; measured
+ * 10 logins: 13 s, over one connection 1.1 s), and the e2e make hundreds. A VM that powered
+ * off takes its connection with it; the next call finds the socket dead and starts another.
+ */
+function sharedConnection(info: SandboxInfo): string[] {
+  const socket = path.join(tmpdir(), `qdeploy-e2e-ssh-${process.getuid?.() ?? 0}-${info.sshPort}`);
+  return ["-o", "ControlMaster=auto", "-o", `ControlPath=${socket}`, "-o", "ControlPersist=30", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"];
+}
+
 /** The shared sandbox VM: booted on first use in this run, else attached to; returns once systemd has finished booting. */
 export async function sandbox(): Promise<SandboxInfo> {
   (globalThis as Record<symbol, unknown>)[SANDBOX_USED] = true;
@@ -118,6 +129,16 @@ export async function cleanApp(info: SandboxInfo, app: string): Promise<void> {
   if (!/^[a-z][a-z0-9-]*$/.test(app)) throw new Error(`cleanApp: bad app name ${JSON.stringify(app)}`);
   const r = await onVm(info, ["bash", "-s", "--", app], readFileSync(path.join(import.meta.dir, "clean-app.sh"), "utf8"));
   if (r.code !== 0) throw new Error(`cleanApp ${app} on the sandbox exited ${r.code}: ${r.stderr.trim()}`);
+}
+
+/**
+ * Removes every app from the VM, as cleanApp does one. Under `npm test` each file ends with it
+ * (test/preload.ts): the apps a file leaves would otherwise keep running on the shared VM, and
+ * every later file would pay for their processes and Caddy's health probes on an emulated CPU.
+ */
+export async function cleanAllApps(info: SandboxInfo): Promise<void> {
+  const r = await onVm(info, ["bash", "-s"], readFileSync(path.join(import.meta.dir, "clean-app.sh"), "utf8"));
+  if (r.code !== 0) throw new Error(`cleaning every app off the sandbox exited ${r.code}: ${r.stderr.trim()}`);
 }
 
 /** A throwaway copy of examples/hello with a deploy.toml for the sandbox. */
@@ -275,7 +296,8 @@ export async function get(info: SandboxInfo, urlPath = "/", domain = "hello.loca
 
 /** Runs a command on the sandbox as root with the system ssh client. */
 export async function onVm(info: SandboxInfo, command: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn(sandboxSshArgv(info, command), { stdout: "pipe", stderr: "pipe", stdin: stdin === undefined ? "ignore" : new Blob([stdin]) });
+  const [ssh, ...rest] = sandboxSshArgv(info, command);
+  const p = Bun.spawn([ssh!, ...sharedConnection(info), ...rest], { stdout: "pipe", stderr: "pipe", stdin: stdin === undefined ? "ignore" : new Blob([stdin]) });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
