@@ -24,15 +24,16 @@ test("longest first onto the lane that ends soonest; every job in exactly one la
   expect(lanes.flat().sort()).toEqual(jobsFor(FILES).map((j) => j.name).sort());
 });
 
-test("two lanes: the VM jobs, then the fleet beside the unit files; one lane: every job in order", () => {
+test("two lanes: the VM jobs, the unit files in the first lane free, the fleet last; one lane: every job in order", () => {
   const jobs = jobsFor(FILES);
   const two = planRun(jobs, {}, 2);
   expect(two.first.flat().map((j) => j.name).sort()).toEqual(["test/e2e/deploy.test.ts", "test/e2e/slug.test.ts", "test/sandbox.test.ts"]);
-  expect(two.then.map((l) => l.map((j) => j.name))).toEqual([["test/e2e/fleet.test.ts"], ["units"]]);
-  expect(planRun(jobs, {}, 1)).toEqual({ first: [jobs], then: [] });
+  expect(two.next.map((j) => j.name)).toEqual(["units"]);
+  expect(two.last.map((j) => j.name)).toEqual(["test/e2e/fleet.test.ts"]);
+  expect(planRun(jobs, {}, 1)).toEqual({ first: [jobs], next: [], last: [] });
   // Without a fleet file the unit files go in the lanes.
   const noFleet = planRun(jobs.filter((j) => !j.solo), {}, 2);
-  expect(noFleet.then).toEqual([]);
+  expect([noFleet.next, noFleet.last]).toEqual([[], []]);
   expect(noFleet.first.flat().map((j) => j.name)).toContain("units");
 });
 

@@ -3,8 +3,8 @@
  * finished `bun test` said. A lane is a sequence of jobs with its own sandbox VM; the lanes run
  * at once. Why two: an e2e suite mostly waits on one emulated CPU (a TCG vCPU runs a bash
  * script's forks one after another), so one lane leaves part of the machine idle. The fleet's
- * file boots VMs of its own (SOLO): it runs after the lanes, beside the unit files, which need
- * no VM.
+ * file boots VMs of its own (SOLO): it runs after the lanes; the unit files, which need no VM,
+ * run in the first lane to end.
  */
 
 /** One `bun test` process: the unit files together, or one file that needs a VM. */
@@ -62,19 +62,23 @@ export function planLanes(jobs: Job[], timings: Record<string, number>, lanes: n
   return plan;
 }
 
-/** A run: `first` the lanes at once; `then`, once they are done, lanes at once again (lane 1 the solo jobs, lane 2 those that need no VM). */
+/**
+ * A run: `first` the lanes at once; `next` (the jobs that need no VM) in the first lane to end,
+ * while the others finish; `last` (the solo jobs) in lane 1 once every lane has ended.
+ */
 export interface RunPlan {
   first: Job[][];
-  then: Job[][];
+  next: Job[];
+  last: Job[];
 }
 
-/** With one lane, every job in order; with more, the VM jobs in lanes, then the solo ones beside the unit files. */
+/** With one lane, every job in order; with more, the VM jobs in lanes, the unit files as soon as a lane is free, the solo ones at the end. */
 export function planRun(jobs: Job[], timings: Record<string, number>, lanes: number): RunPlan {
-  if (lanes === 1) return { first: [jobs], then: [] };
+  if (lanes === 1) return { first: [jobs], next: [], last: [] };
   const solo = jobs.filter((j) => j.solo);
   const noVm = jobs.filter((j) => !j.vm);
-  const lanesFirst = jobs.filter((j) => !j.solo && (j.vm || solo.length === 0));
-  return { first: planLanes(lanesFirst, timings, lanes), then: solo.length ? [solo, noVm] : [] };
+  if (!solo.length) return { first: planLanes(jobs, timings, lanes), next: [], last: [] };
+  return { first: planLanes(jobs.filter((j) => j.vm && !j.solo), timings, lanes), next: noVm, last: solo };
 }
 
 /** What one finished `bun test` said about its tests. */

@@ -1,8 +1,8 @@
 /**
  * `npm test`: every test file, in two lanes that run at once (test/lanes.ts plans them), each
- * with its own sandbox VM that stays up from its first e2e file to the end of the run; then the
- * fleet's file (it boots VMs of its own) in lane 1, beside the unit files in lane 2 (lane 2's
- * VM stopped first).
+ * with its own sandbox VM that stays up from its first e2e file to the end of the run; the unit
+ * files in the first lane to end; then the fleet's file (it boots VMs of its own) in lane 1, the
+ * other lanes' VMs stopped first.
  * `npm run test:quick` (--quick): the unit files only, no VM. --lanes 1: one lane, as `bun test`.
  *
  * Each VM file runs as its own `bun test FILE`, so its time is measured; its output is printed
@@ -88,7 +88,8 @@ const jobs = jobsFor(testFiles()).filter((j) => !quick || !j.vm);
 const plan = planRun(jobs, timings, quick ? 1 : LANES);
 mkdirSync(LOGS, { recursive: true });
 for (const [i, lane] of plan.first.entries()) console.log(`lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
-for (const [i, lane] of plan.then.entries()) if (lane.length) console.log(`then lane ${i + 1}: ${lane.map((j) => j.name).join(", ")}`);
+if (plan.next.length) console.log(`in the first lane to end: ${plan.next.map((j) => j.name).join(", ")}`);
+if (plan.last.length) console.log(`then in lane 1: ${plan.last.map((j) => j.name).join(", ")}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => void stopVms().finally(() => process.exit(130)));
@@ -96,12 +97,16 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const started = performance.now();
 let results: Done[];
 try {
-  results = (await Promise.all(plan.first.map((lane, i) => runLane(lane, i + 1)))).flat();
-  if (plan.then.length) {
+  const lanes = plan.first.map((jobs, i) => runLane(jobs, i + 1).then((done) => ({ done, lane: i + 1 })));
+  // The unit files need no VM: they start in the first lane to end, while the others finish.
+  const next = plan.next.length ? Promise.race(lanes).then(({ lane }) => runLane(plan.next, lane)) : Promise.resolve([]);
+  results = (await Promise.all(lanes)).flatMap((l) => l.done);
+  if (plan.last.length) {
     // Lane 1's VM serves the fleet as its VM 1; the others would only take memory.
     await stopVms(2);
-    results.push(...(await Promise.all(plan.then.map((lane, i) => runLane(lane, i + 1)))).flat());
+    results.push(...(await runLane(plan.last, 1)));
   }
+  results.push(...(await next));
 } finally {
   if (!quick) await stopVms();
 }
