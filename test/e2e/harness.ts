@@ -7,18 +7,20 @@
  * sandbox() boots the VM (or attaches to one already running); later suites attach to it;
  * test/preload.ts (bunfig.toml) stops it once after the last file. So a suite:
  *   - calls `vm = await sandbox()` in its beforeAll (it waits until the VM has booted, so a
- *     suite after one that rebooted the VM, as deploy.test.ts does, finds it ready);
+ *     suite after one that power-cycled the VM, as deploy.test.ts does, finds it ready);
  *   - deploys its own app name (`writeConfig(dir, vm, { app: "mysuite" })`, domain
  *     `mysuite.localhost`, get(vm, "/", "mysuite.localhost")), so suites never share state;
  *   - cleans its own app first (`await cleanApp(vm, "mysuite")`): a suite may run after any
  *     other, or on a VM an earlier run left behind;
- *   - never calls sandboxDown (the next suite would boot a new VM); reboot if you must.
+ *   - never calls sandboxDown (the next suite would boot a new VM); `vm = await
+ *     powerCycle(vm)` when it checks what survives a reboot.
  * A fleet suite calls `vms = await fleet(3)` instead (VM 1 is the shared VM, VMs 2..3 boot
  * beside it), writeFleetConfig for the environment `fleet`, and fleetDown() in its afterAll.
  * Run one file with `npx bun test test/e2e/FILE`; the VM is stopped at the end either way.
  * `npm test` (test/run.ts) instead runs each file as its own bun test in one of two lanes, each
  * lane with its own VM (QDEPLOY_E2E_PROJECT, ports shifted), kept up between files
- * (QDEPLOY_E2E_KEEP_VM) and stopped at the end: a suite must not assume it runs after another.
+ * (QDEPLOY_E2E_KEEP_VM) and stopped at the end: a suite must not assume it runs after another,
+ * and finds no app of an earlier one (test/preload.ts removes them all after each file).
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
