@@ -158,8 +158,12 @@ describe("the firewall, seen from outside the VM", () => {
     // What a Heroku-style app bound to :$PORT looks like: a listener on every address.
     await vmOk(`systemctl stop ${APP}-probe.service 2>/dev/null; systemd-run --unit=${APP}-probe -p DynamicUser=yes caddy respond --listen :${PROBE_GUEST_PORT} --body probe`);
     await vmOk("nft delete table inet qdeploy 2>/dev/null; true");
+    // systemd-run returns once the unit has started, not once Caddy listens: wait for it.
     let before = "";
-    for (let i = 0; i < 50 && before !== "200"; i++) before = await fromOutside(vm.probePort);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await Bun.sleep(500)) {
+      before = await fromOutside(vm.probePort);
+      if (before === "200") break;
+    }
     expect(before).toBe("200");
 
     const r = ok(await qdeploy(dir, ["setup", "sandbox"]));
@@ -179,9 +183,14 @@ describe("the firewall, seen from outside the VM", () => {
     expect(await vmOk("systemctl is-active qdeploy-firewall.service")).toBe("active\n");
     expect(await vmOk("nft list table inet qdeploy")).toContain("policy drop;");
     await vmOk(`systemd-run --unit=${APP}-probe -p DynamicUser=yes caddy respond --listen :${PROBE_GUEST_PORT} --body probe`);
+    // It answers inside the VM, so "no answer" from outside is the policy, not a listener still starting.
+    await vmOk(`for i in $(seq 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${PROBE_GUEST_PORT}/)" = 200 ] && exit 0; sleep 0.5; done; exit 1`);
     expect(await fromOutside(vm.probePort!)).toStartWith("no answer");
     let page = { status: 0, body: "" };
-    for (let i = 0; i < 30 && page.status !== 200; i++) page = await get(vm, "/", DOMAIN);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await Bun.sleep(500)) {
+      page = await get(vm, "/", DOMAIN);
+      if (page.status === 200) break;
+    }
     expect(page.status).toBe(200);
   }, 10 * MIN);
 });
