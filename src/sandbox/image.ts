@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { OperationError } from "../errors.ts";
 import { ensureImageTools } from "./host-tools.ts";
 import { ENABLE_UNITS, IMAGE_FILES, IMAGE_SIZE, MASK_UNITS, mmdebstrapArgv, recipeKey } from "./recipe.ts";
+import { processAlive } from "./qemu.ts";
 import { runOk } from "./run.ts";
 
 /** The files every complete cache directory holds. */
@@ -145,15 +146,6 @@ async function removeAbandonedBuilds(root: string, log: (l: string) => void): Pr
     const path = join(root, name);
     // A build killed with SIGKILL can leave /proc or /dev mounted inside: say so, do not fail.
     await removeTree(path).catch(() => log(`could not remove ${path} (still mounted? try: umount -R ${path}/rootfs/*)`));
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -116,9 +116,9 @@ function readPid(pidFile: string): number | undefined {
 export async function stopQemu(pid: number): Promise<void> {
   signal(pid, "SIGTERM");
   const deadline = Date.now() + 10_000;
-  while (alive(pid) && Date.now() < deadline) await Bun.sleep(100);
-  if (alive(pid)) signal(pid, "SIGKILL");
-  while (alive(pid)) await Bun.sleep(100);
+  while (processAlive(pid) && Date.now() < deadline) await Bun.sleep(100);
+  if (processAlive(pid)) signal(pid, "SIGKILL");
+  while (processAlive(pid)) await Bun.sleep(100);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -129,7 +129,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` runs (a zombie does not count). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     // A zombie still answers kill(0); QEMU daemonized, so it is not our child, but be sure.

@@ -25,6 +25,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { processAlive } from "../../src/sandbox/qemu.ts";
 import { sandboxFleetStatus, sandboxFleetUp, sandboxSshArgv, sandboxStopVm, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
@@ -78,20 +79,11 @@ export async function powerCycle(info: SandboxInfo): Promise<SandboxInfo> {
   if (!info.pid) throw new Error(`powerCycle: sandbox VM ${info.vm} has no pid`);
   await onVm(info, ["systemctl", "poweroff"]); // the connection may drop: the exit code does not matter
   const deadline = Date.now() + 3 * 60_000;
-  while (isAlive(info.pid)) {
+  while (processAlive(info.pid)) {
     if (Date.now() > deadline) throw new Error(`powerCycle: QEMU (pid ${info.pid}) still runs 3 min after the guest's poweroff`);
     await Bun.sleep(250);
   }
   return await sandbox();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
