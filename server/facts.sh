@@ -44,6 +44,18 @@ say "switch_sha=$switch_sha"
 say "caddyfile_sha=$caddyfile_sha"
 say "caddy_dropin_sha=$caddy_dropin_sha"
 say "firewall_sha=$firewall_apply_sha $firewall_unit_sha"
+# Add-ons (server/addon.sh): the installed script's and backup units' sha256, and the add-ons
+# this host keeps credentials for (the folder is root's: a sudo login reads it as root).
+addon_files=""
+for f in "$root/addon" /etc/systemd/system/"$app"-addon-*-backup.{service,timer}; do
+  [ -f "$f" ] && addon_files+="${f##*/}:$(sha256sum < "$f" | cut -c1-64) "
+done
+say "addon_files=$addon_files"
+addons=""
+for f in "$root"/addons/*.env; do
+  [ -f "$f" ] && { f=${f##*/}; addons+="${f%.env} "; }
+done
+say "addons=$addons"
 ports=""
 [ -f "$fw/$app.ports" ] && read -r ports < "$fw/$app.ports"
 say "firewall_ports=$ports"

@@ -25,6 +25,12 @@ export function layout(app: string) {
     /** The key of release.json's configDigest (0600 root, never printed). */
     digestKey: `${root}/digest.key`,
     switchScript: `${root}/switch`,
+    /** server/addon.sh, run by push, the backup timers and `qdeploy addons`. */
+    addonScript: `${root}/addon`,
+    /** Each add-on's credentials, NAME.env (a folder 0700 root, files 0600). */
+    addonState: `${root}/addons`,
+    /** An add-on's backups (0700 root): server/addon.sh's backup writes them. */
+    addonBackups: (name: string) => `/var/backups/qdeploy/${app}/${name}`,
     /**
      * Maintenance mode: the folder Caddy reads (2750 root:caddy) and the page in it, whose
      * presence is the switch (the site's `@maintenance file` matcher): outside the releases,
@@ -47,6 +53,8 @@ export const unitNames = {
   restartTimer: (app: string) => `${app}-restart.timer`,
   jobService: (app: string, job: string) => `${app}-job-${job}.service`,
   jobTimer: (app: string, job: string) => `${app}-job-${job}.timer`,
+  addonBackupService: (app: string, addon: string) => `${app}-addon-${addon}-backup.service`,
+  addonBackupTimer: (app: string, addon: string) => `${app}-addon-${addon}-backup.timer`,
 };
 
 /**

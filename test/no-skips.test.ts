@@ -9,7 +9,7 @@ const SKIPS = /\b(?:test|it|describe)\s*\.\s*(?:skip|skipIf|todo|todoIf|if)\s*\(
 
 test("no test file skips tests", () => {
   const offenders: string[] = [];
-  for (const pattern of ["src/**/*.test.ts", "test/**/*.ts"]) {
+  for (const pattern of ["src/**/*.test.{ts,tsx}", "test/**/*.ts"]) {
     for (const file of new Bun.Glob(pattern).scanSync({ cwd: REPO })) {
       if (file === "test/no-skips.test.ts") continue;
       readFileSync(join(REPO, file), "utf8")

@@ -28,7 +28,7 @@ if (!Number.isInteger(LANES) || LANES < 1 || LANES > 4) throw new Error(`--lanes
 
 function testFiles(): string[] {
   const files: string[] = [];
-  for (const pattern of ["src/**/*.test.ts", "test/**/*.test.ts"]) files.push(...new Bun.Glob(pattern).scanSync({ cwd: REPO }));
+  for (const pattern of ["src/**/*.test.{ts,tsx}", "test/**/*.test.ts"]) files.push(...new Bun.Glob(pattern).scanSync({ cwd: REPO }));
   return files.sort();
 }
 

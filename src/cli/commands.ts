@@ -215,6 +215,7 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   ...maintenanceCommands(),
+  ...addonsCommands(),
   ...lockCommands(),
   ...secretsCommands(),
   ...sandboxCommands(),
@@ -289,6 +290,41 @@ function maintenanceCommands(): CommandSpec[] {
       return maintenance(ctx, inv.args[0]!, action, file !== undefined ? { file } : {}, hostFilter(inv));
     },
   }));
+}
+
+function addonsCommands(): CommandSpec[] {
+  const YES: FlagSpec = { name: "yes", short: "y", type: "bool", help: "go on without asking (scripts, CI)" };
+  const run = (verb: import("../commands/addons.ts").AddonsVerb) => async (ctx: Ctx, inv: Invocation) => {
+    const { addons } = await import("../commands/addons.ts");
+    return addons(ctx, verb, inv.args[0]!, inv.args.slice(1), { yes: Boolean(inv.flags.yes) });
+  };
+  const spec = (verb: import("../commands/addons.ts").AddonsVerb, usage: string, summary: string, examples: string[], o: { details?: string; flags?: FlagSpec[] } = {}): CommandSpec => ({
+    name: `addons ${verb}`,
+    usage,
+    summary,
+    ...(o.details && { details: o.details }),
+    flags: o.flags ?? [],
+    examples,
+    run: run(verb),
+  });
+  return [
+    spec("setup", "ENV", "install and wire the add-ons now (push does it too)", ["qdeploy addons setup prod"], {
+      details: "idempotent: Debian's postgresql or redis-server if missing, a database and role (or a Redis instance) per app and environment, a password kept on the host, the backup timer ([Add-ons](addons.md#add-ons-postgres-and-redis))",
+    }),
+    spec("status", "ENV", "each add-on: state, version, size, last backup; exit 1 when one is down", ["qdeploy addons status prod", "qdeploy addons status prod --json"], {
+      details: "warns when the newest backup is older than twice the schedule, or the last backup run failed",
+    }),
+    spec("backup", "ENV [ADDON]", "take a backup now (pg_dump -Fc, Redis's RDB snapshot)", ["qdeploy addons backup prod", "qdeploy addons backup prod db"]),
+    spec("backups", "ENV [ADDON]", "the backups on the hosts: file, time, size", ["qdeploy addons backups prod", "qdeploy addons backups prod --json"]),
+    spec("pull", "ENV ADDON [BACKUP]", "download a backup (default the newest) into the current folder", ["qdeploy addons pull prod db", "qdeploy addons pull prod db 20261204T030000Z.dump"]),
+    spec("restore", "ENV ADDON BACKUP|FILE", "replace the data with a backup on the host or a local dump, after a backup", ["qdeploy addons restore prod db 20261204T030000Z.dump", "qdeploy addons restore prod db ./prod.dump --yes"], {
+      details: "under the deploy lock; asks you to type the add-on's name unless `--yes`; a backup of the data as it was is taken first",
+      flags: [YES],
+    }),
+    spec("destroy", "ENV ADDON", "drop an add-on's data and credentials (a final backup is kept)", ["qdeploy addons destroy prod cache --yes"], { flags: [YES] }),
+    spec("psql", "ENV [ADDON]", "psql on the Postgres add-on, as the app's role", ["qdeploy addons psql prod"], { details: "a terminal session like `exec -it`; the password never leaves the host" }),
+    spec("redis-cli", "ENV [ADDON]", "redis-cli on the Redis add-on", ["qdeploy addons redis-cli prod"]),
+  ];
 }
 
 function lockCommands(): CommandSpec[] {

@@ -7,8 +7,9 @@ const CONFIG = path.resolve(import.meta.dir, "../../deploy.toml");
 const complete = (...words: string[]) => completeWords(words, CONFIG);
 
 test.each([
-  [[""], ["audit", "check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
+  [[""], ["addons", "audit", "check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
   [["pu"], ["push"]],
+  [["addons", ""], ["backup", "backups", "destroy", "psql", "pull", "redis-cli", "restore", "setup", "status"]],
   [["secrets", ""], ["edit", "import", "list", "recipients", "set", "unset"]],
   [["secrets", "recipients", "r"], ["remove"]],
   [["serve", ""], ["token"]],

@@ -87,5 +87,7 @@ async function checkAppVars(
       store = { kind: "age", where };
     }
   }
-  return { problems: missingVarProblems(manifest, { env, vars: cfg.vars, secrets: names, store }), where: store.where };
+  // An add-on's variable is set by the add-on (src/ops/addons.ts), as Heroku's is.
+  const vars = { ...cfg.vars, ...Object.fromEntries(cfg.addons.map((a) => [a.var, `add-on ${a.name}`])) };
+  return { problems: missingVarProblems(manifest, { env, vars, secrets: names, store }), where: store.where };
 }

@@ -8,6 +8,7 @@ import { OperationError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import { execHosts } from "../ops/host-commands.ts";
 import { type HostFilter, withConnections } from "../ops/sessions.ts";
+import type { Remote } from "../remote/remote.ts";
 import { layout } from "../server-layout.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
@@ -64,35 +65,40 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
     throw new UsageError(`exec -it runs on one host, but ${hosts.length} match (${hosts.map((h) => h.label).join(", ")}); pick one with --host N or --hosts`);
   }
   const command = [layout(op.cfg.app).switchScript, "exec", ...(argv.length ? argv : DEFAULT_SHELL)];
-  return withConnections(hosts, op.connect, async ([c]) => {
-    const remote = c!.remote;
-    if (!remote.shell) throw new OperationError(`${remote.label}: this connection cannot open a terminal`);
-    const raw = Boolean(term.stdin.isTTY && term.stdin.setRawMode && !term.stdin.isRaw);
-    // Raw: every key (Ctrl-C, Ctrl-D, arrows) goes to the host's terminal, which interprets it.
-    // Restored in `finally` for what follows in this process (an error printed); on a fatal
-    // signal Bun resets the terminal for SIGTERM and SIGINT but not for SIGHUP: done here.
-    const onHangup = () => {
-      term.stdin.setRawMode!(false);
-      process.exit(128 + 1);
-    };
-    if (raw) {
-      term.stdin.setRawMode!(true);
-      process.once("SIGHUP", onHangup);
-    }
-    try {
-      return await remote.shell(command, {
-        pty: { term: term.term, ...term.size() },
-        stdin: term.stdin,
-        stdout: term.stdout,
-        onResize: (resize) =>
-          term.onResize(() => {
-            const s = term.size();
-            resize(s.rows, s.cols);
-          }),
-      });
-    } finally {
-      process.off("SIGHUP", onHangup);
-      if (raw) term.stdin.setRawMode!(false);
-    }
-  });
+  return withConnections(hosts, op.connect, async ([c]) => terminalSession(c!.remote, command, term));
+}
+
+/**
+ * Runs argv on a PTY of the host wired to the local terminal: stdin raw while it runs
+ * (restored however it ends), resizes passed on. Its exit status.
+ */
+export async function terminalSession(remote: Remote, command: string[], term: LocalTerminal): Promise<number> {
+  if (!remote.shell) throw new OperationError(`${remote.label}: this connection cannot open a terminal`);
+  const raw = Boolean(term.stdin.isTTY && term.stdin.setRawMode && !term.stdin.isRaw);
+  // Raw: every key (Ctrl-C, Ctrl-D, arrows) goes to the host's terminal, which interprets it.
+  // Restored in `finally` for what follows in this process (an error printed); on a fatal
+  // signal Bun resets the terminal for SIGTERM and SIGINT but not for SIGHUP: done here.
+  const onHangup = () => {
+    term.stdin.setRawMode!(false);
+    process.exit(128 + 1);
+  };
+  if (raw) {
+    term.stdin.setRawMode!(true);
+    process.once("SIGHUP", onHangup);
+  }
+  try {
+    return await remote.shell(command, {
+      pty: { term: term.term, ...term.size() },
+      stdin: term.stdin,
+      stdout: term.stdout,
+      onResize: (resize) =>
+        term.onResize(() => {
+          const s = term.size();
+          resize(s.rows, s.cols);
+        }),
+    });
+  } finally {
+    process.off("SIGHUP", onHangup);
+    if (raw) term.stdin.setRawMode!(false);
+  }
 }

@@ -130,12 +130,12 @@ describe("parseAppJson: problems, with their lines", () => {
 
 describe("addonNeeds", () => {
   const rows: [string, string | undefined, ReturnType<typeof addonNeeds>][] = [
-    ["heroku-postgresql:mini", undefined, { what: "a PostgreSQL database", vars: ["DATABASE_URL"] }],
-    ["heroku-postgresql", "ANALYTICS", { what: "a PostgreSQL database", vars: ["ANALYTICS_URL"] }],
-    ["heroku-redis:mini", undefined, { what: "a Redis", vars: ["REDIS_URL"] }],
-    ["rediscloud:30", undefined, { what: "a Redis", vars: ["REDISCLOUD_URL"] }],
-    ["redistogo:nano", undefined, { what: "a Redis", vars: ["REDISTOGO_URL"] }],
-    ["openredis", undefined, { what: "a Redis", vars: ["OPENREDIS_URL"] }],
+    ["heroku-postgresql:mini", undefined, { what: "a PostgreSQL database", vars: ["DATABASE_URL"], service: "postgres" }],
+    ["heroku-postgresql", "ANALYTICS", { what: "a PostgreSQL database", vars: ["ANALYTICS_URL"], service: "postgres" }],
+    ["heroku-redis:mini", undefined, { what: "a Redis", vars: ["REDIS_URL"], service: "redis" }],
+    ["rediscloud:30", undefined, { what: "a Redis", vars: ["REDISCLOUD_URL"], service: "redis" }],
+    ["redistogo:nano", undefined, { what: "a Redis", vars: ["REDISTOGO_URL"], service: "redis" }],
+    ["openredis", undefined, { what: "a Redis", vars: ["OPENREDIS_URL"], service: "redis" }],
     ["scheduler:standard", undefined, { what: null, vars: [], hint: "Heroku Scheduler's jobs are [[jobs]] in deploy.toml (name, command, at)" }],
     ["papertrail:choklad", undefined, { what: null, vars: [] }],
   ];

@@ -223,12 +223,12 @@ export async function readAppJson(dir: string, shown?: string): Promise<{ manife
 }
 
 /** Add-ons whose config vars are known: what the service is, and its default attachment name (vars are NAME_URL). */
-const KNOWN_ADDONS: Record<string, { what: string; attachment: string }> = {
-  "heroku-postgresql": { what: "a PostgreSQL database", attachment: "DATABASE" },
-  "heroku-redis": { what: "a Redis", attachment: "REDIS" },
-  rediscloud: { what: "a Redis", attachment: "REDISCLOUD" },
-  redistogo: { what: "a Redis", attachment: "REDISTOGO" },
-  openredis: { what: "a Redis", attachment: "OPENREDIS" },
+const KNOWN_ADDONS: Record<string, { what: string; attachment: string; service: "postgres" | "redis" }> = {
+  "heroku-postgresql": { what: "a PostgreSQL database", attachment: "DATABASE", service: "postgres" },
+  "heroku-redis": { what: "a Redis", attachment: "REDIS", service: "redis" },
+  rediscloud: { what: "a Redis", attachment: "REDISCLOUD", service: "redis" },
+  redistogo: { what: "a Redis", attachment: "REDISTOGO", service: "redis" },
+  openredis: { what: "a Redis", attachment: "OPENREDIS", service: "redis" },
 };
 
 /**
@@ -236,9 +236,9 @@ const KNOWN_ADDONS: Record<string, { what: string; attachment: string }> = {
  * config vars it sets (`as` renames them: `as: "CACHE"` sets CACHE_URL). `hint`: where its
  * job goes in qdeploy instead, for add-ons that set no var.
  */
-export function addonNeeds(addon: AppJsonAddon): { what: string | null; vars: string[]; hint?: string } {
+export function addonNeeds(addon: AppJsonAddon): { what: string | null; vars: string[]; hint?: string; service?: "postgres" | "redis" } {
   const known = KNOWN_ADDONS[addon.service];
-  if (known) return { what: known.what, vars: [`${addon.as ?? known.attachment}_URL`] };
+  if (known) return { what: known.what, vars: [`${addon.as ?? known.attachment}_URL`], service: known.service };
   if (addon.service === "scheduler") return { what: null, vars: [], hint: "Heroku Scheduler's jobs are [[jobs]] in deploy.toml (name, command, at)" };
   return { what: null, vars: [] };
 }

@@ -162,6 +162,7 @@ describe("planFromAppJson: what init writes and prints for app.json", () => {
       {
         env: { LOG_LEVEL: "info", WEB_CONCURRENCY: "5" },
         scale: { worker: 3 },
+        addons: { db: { service: "postgres", from: "heroku-postgresql:mini" }, redis: { service: "redis", var: "CACHE_URL", from: "heroku-redis as CACHE" } },
         notes: [
           "From app.json (Shop):",
           "  [env] in deploy.toml: LOG_LEVEL, WEB_CONCURRENCY (its config vars with a value)",
@@ -171,9 +172,10 @@ describe("planFromAppJson: what init writes and prints for app.json", () => {
           "    qdeploy secrets set prod STRIPE_KEY  # Stripe API key",
           "  Optional (required: false):",
           "    qdeploy secrets set prod SENTRY_DSN  # Where errors go.",
-          "  Add-ons: qdeploy does not provision them yet; run each service yourself, then set what it gives the app:",
-          "    heroku-postgresql:mini (a PostgreSQL database): qdeploy secrets set prod DATABASE_URL",
-          "    heroku-redis as CACHE (a Redis): qdeploy secrets set prod CACHE_URL",
+          "  Add-ons qdeploy installs on your host and wires into every release (push does it):",
+          "    [addons.db] (postgres): DATABASE_URL, from heroku-postgresql:mini",
+          "    [addons.redis] (redis): CACHE_URL, from heroku-redis as CACHE",
+          "  Add-ons qdeploy does not run: run each service yourself, then set what it gives the app:",
           "    papertrail: set its config vars yourself, as secrets",
           "    scheduler: Heroku Scheduler's jobs are [[jobs]] in deploy.toml (name, command, at)",
           "  [scale] in deploy.toml from formation: worker = 3 (instances on each host; Heroku's quantity counts dynos in all)",
@@ -194,6 +196,7 @@ describe("planFromAppJson: what init writes and prints for app.json", () => {
       {
         env: { A: "1" },
         scale: { web: 0 },
+        addons: {},
         notes: [
           "From app.json:",
           "  [env] in deploy.toml: A (its config vars with a value)",
@@ -202,7 +205,7 @@ describe("planFromAppJson: what init writes and prints for app.json", () => {
         ],
       },
     ],
-    ["nothing qdeploy uses", { name: "x", buildpacks: [{ url: "heroku/go" }] }, ["web"], { env: {}, scale: {}, notes: [] }],
+    ["nothing qdeploy uses", { name: "x", buildpacks: [{ url: "heroku/go" }] }, ["web"], { env: {}, scale: {}, addons: {}, notes: [] }],
   ];
   for (const [name, value, processes, want] of rows) {
     test(name, () => {
@@ -243,6 +246,23 @@ describe("writeInitConfig with app.json", () => {
     expect(problems).toEqual([]);
     expect(config!.vars).toEqual({ LOG_LEVEL: "info", WEB_CONCURRENCY: "5" });
     expect(config!.scale).toMatchObject({ worker: 3 });
+    // Its add-ons: Postgres and Redis as [addons] (the Redis under its `as` name's variable).
+    expect(text).toContain(
+      [
+        "[addons.db]                        # from app.json's heroku-postgresql:mini: Debian's postgresql on the host",
+        'service = "postgres"',
+        '# var = "DATABASE_URL"             # the variable the app reads its URL from',
+        '# backup = { at = "daily", keep = 7 }',
+        "",
+        "[addons.redis]                     # from app.json's heroku-redis as CACHE: Debian's redis-server on the host",
+        'service = "redis"',
+        'var = "CACHE_URL"',
+      ].join("\n"),
+    );
+    expect(config!.addons.map((a) => [a.name, a.service, a.var, a.host])).toEqual([
+      ["db", "postgres", "DATABASE_URL", "deploy@203.0.113.10"],
+      ["redis", "redis", "CACHE_URL", "deploy@203.0.113.10"],
+    ]);
   });
 
   test("without app.json: no notes", async () => {

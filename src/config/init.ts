@@ -18,6 +18,7 @@ import { parseGoMod } from "../build/gomod.ts";
 import { quote } from "../util/quote.ts";
 import { addonNeeds, readAppJson, setSecretLine, type AppJson } from "./app-json.ts";
 import { parseProcfile } from "./procfile.ts";
+import { ADDON_VARS } from "./resolve.ts";
 import { reservedVar } from "./rules.ts";
 import { renderSchemaJson } from "./schema.ts";
 
@@ -39,6 +40,13 @@ export function appNameFromModule(module: string): string {
   return name || "app";
 }
 
+/** An [addons.NAME] init writes: the service, its var when not the default, the app.json add-on it stands for. */
+export interface InitAddon {
+  service: "postgres" | "redis";
+  var?: string;
+  from: string;
+}
+
 /** The deploy.toml `qdeploy init` writes. processes: the Procfile's (then [processes] is left to it), or null. */
 export function renderInitConfig(opts: {
   app: string;
@@ -52,6 +60,8 @@ export function renderInitConfig(opts: {
   env?: Record<string, string>;
   /** [scale] entries (app.json's formation). */
   scale?: Record<string, number>;
+  /** [addons.NAME] entries (app.json's add-ons). */
+  addons?: Record<string, InitAddon>;
   /** build.tags and build.ldflags from the install line's -tags and -ldflags. */
   tags?: string[];
   ldflags?: string;
@@ -109,6 +119,16 @@ export function renderInitConfig(opts: {
     out.push("[scale]                            # from app.json's formation: instances on each host", ...scale.map(([p, n]) => `${p} = ${n}`), "");
   } else {
     out.push("# [scale]", "# worker = 2                       # instances per host, by process (web: 0 or 1)", "");
+  }
+  for (const [name, a] of Object.entries(opts.addons ?? {})) {
+    const line = `[addons.${name}]`;
+    out.push(
+      `${line}${pad(line)}# from app.json's ${a.from}: ${a.service === "postgres" ? "Debian's postgresql" : "Debian's redis-server"} on the host`,
+      `service = ${q(a.service)}`,
+      ...(a.var ? [`var = ${q(a.var)}`] : [`# var = ${q(ADDON_VARS[a.service])}${pad(`# var = ${q(ADDON_VARS[a.service])}`)}# the variable the app reads its URL from`]),
+      '# backup = { at = "daily", keep = 7 }',
+      "",
+    );
   }
   const env = Object.entries(opts.env ?? {});
   out.push(
@@ -185,7 +205,7 @@ export async function writeInitConfig(dir: string): Promise<{ file: string; note
         processes: processes ? Object.keys(processes) : ["web"],
         secretsFile: path.join("secrets", `${INIT_ENV}.env.age`),
       })
-    : { env: {}, scale: {}, notes: [] };
+    : { env: {}, scale: {}, addons: {}, notes: [] };
   const text = renderInitConfig({
     app,
     module,
@@ -197,6 +217,7 @@ export async function writeInitConfig(dir: string): Promise<{ file: string; note
     ...(install?.unknown.length && { leftOut: install.unknown }),
     env: fromAppJson.env,
     scale: fromAppJson.scale,
+    addons: fromAppJson.addons,
   });
   await mkdir(path.join(dir, path.dirname(LOCAL_SCHEMA)), { recursive: true });
   await writeFile(path.join(dir, LOCAL_SCHEMA), renderSchemaJson());
@@ -209,6 +230,8 @@ export async function writeInitConfig(dir: string): Promise<{ file: string; note
 export interface AppJsonPlan {
   env: Record<string, string>;
   scale: Record<string, number>;
+  /** [addons.NAME] entries (app.json's heroku-postgresql, heroku-redis, ...), with the add-on they stand for. */
+  addons: Record<string, InitAddon>;
   notes: string[];
 }
 
@@ -224,7 +247,7 @@ export function planFromAppJson(
   opts: { env: string; otherEnvs: string[]; processes: string[]; secretsFile: string },
 ): AppJsonPlan {
   const { env } = opts;
-  const out: AppJsonPlan = { env: {}, scale: {}, notes: [] };
+  const out: AppJsonPlan = { env: {}, scale: {}, addons: {}, notes: [] };
   const notes: string[] = [];
   const firstLine = (text: string | undefined) => text?.split("\n")[0]!.trim() ?? "";
   const comment = (text: string | undefined) => (firstLine(text) ? `  # ${firstLine(text)}` : "");
@@ -251,15 +274,25 @@ export function planFromAppJson(
   if (required.length) notes.push(`  Secrets to set for ${env} before the first push (stored in ${opts.secretsFile}):`, ...required);
   if (optional.length) notes.push("  Optional (required: false):", ...optional);
 
-  if (m.addons.length) {
-    notes.push("  Add-ons: qdeploy does not provision them yet; run each service yourself, then set what it gives the app:");
-    for (const a of m.addons) {
-      const need = addonNeeds(a);
-      const name = `${a.plan}${a.as ? ` as ${a.as}` : ""}`;
-      if (need.vars.length) notes.push(`    ${name} (${need.what}): ${need.vars.map((v) => setSecretLine(env, v, false)).join("; ")}`);
-      else notes.push(`    ${name}: ${need.hint ?? "set its config vars yourself, as secrets"}`);
-    }
+  const own: string[] = [];
+  const elsewhere: string[] = [];
+  for (const a of m.addons) {
+    const need = addonNeeds(a);
+    const name = `${a.plan}${a.as ? ` as ${a.as}` : ""}`;
+    const service = need.service;
+    if (service && need.vars.length === 1) {
+      // Postgres as db (db2, ...), Redis as redis (redis2, ...): qdeploy runs them on the host.
+      const base = service === "postgres" ? "db" : "redis";
+      let key = base;
+      for (let i = 2; out.addons[key]; i++) key = `${base}${i}`;
+      const v = need.vars[0]!;
+      out.addons[key] = { service, ...(v !== ADDON_VARS[service] && { var: v }), from: name };
+      own.push(`    [addons.${key}] (${service}): ${v}, from ${name}`);
+    } else if (need.vars.length) elsewhere.push(`    ${name} (${need.what}): ${need.vars.map((v) => setSecretLine(env, v, false)).join("; ")}`);
+    else elsewhere.push(`    ${name}: ${need.hint ?? "set its config vars yourself, as secrets"}`);
   }
+  if (own.length) notes.push("  Add-ons qdeploy installs on your host and wires into every release (push does it):", ...own);
+  if (elsewhere.length) notes.push("  Add-ons qdeploy does not run: run each service yourself, then set what it gives the app:", ...elsewhere);
 
   const formationNotes: string[] = [];
   for (const f of m.formation) {
@@ -290,7 +323,7 @@ export function planFromAppJson(
   if (m.prPredestroy !== undefined) notes.push("  scripts.pr-predestroy: not used (qdeploy has no review apps)");
   const buildpacks = m.buildpacks.filter((b) => !GO_BUILDPACKS.includes(b));
   if (buildpacks.length) notes.push(`  Buildpacks not run (qdeploy builds the Go module itself): ${buildpacks.join(", ")}`);
-  if ((required.length || optional.length || m.addons.some((a) => addonNeeds(a).vars.length)) && opts.otherEnvs.length) {
+  if ((required.length || optional.length || elsewhere.some((l) => l.includes("secrets set"))) && opts.otherEnvs.length) {
     const others = opts.otherEnvs.join(", ");
     notes.push(`  The ${others} environment${opts.otherEnvs.length > 1 ? "s need" : " needs"} the same secrets: run those lines with ${others} in place of ${env}.`);
   }

@@ -37,6 +37,7 @@ describe("resolveEnvironment", () => {
       secrets: { store: "age" },
       ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
       keepReleases: 5,
+      addons: [],
       firewall: { allow: [22, 80, 443] },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
@@ -105,6 +106,7 @@ describe("resolveEnvironment", () => {
       secrets: { store: "env", names: ["DATABASE_URL"] },
       ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
       keepReleases: 10,
+      addons: [],
       firewall: { allow: [80, 2222] },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
@@ -114,6 +116,19 @@ describe("resolveEnvironment", () => {
   test("build.ldflags and build.tags written, even empty, are marked given (an install line's flags do not replace them)", () => {
     const c = resolveEnvironment({ ...minimal, build: { ldflags: "", tags: [] } }, "prod", "/r");
     expect([c.build.ldflags, c.build.ldflagsGiven, c.build.tags, c.build.tagsGiven, c.build.go]).toEqual(["", true, [], true, undefined]);
+  });
+
+  test("add-ons: defaults (first host, Heroku's variable, daily keep 7), in name order; an environment replaces one add-on's keys one by one", () => {
+    const raw: RawConfig = {
+      ...minimal,
+      addons: { db: { service: "postgres" }, cache: { service: "redis", var: "CACHE_URL" } },
+      environments: { prod: { hosts: ["d@h1", "d@h2"], addons: { db: { backup: { at: "hourly", keep: 24 } }, search: { service: "redis", host: "d@h2" } } } },
+    };
+    expect(resolveEnvironment(raw, "prod", "/r").addons).toEqual([
+      { name: "cache", service: "redis", host: "d@h1", var: "CACHE_URL", backup: { at: "daily", keep: 7 } },
+      { name: "db", service: "postgres", host: "d@h1", var: "DATABASE_URL", backup: { at: "hourly", keep: 24 } },
+      { name: "search", service: "redis", host: "d@h2", var: "REDIS_URL", backup: { at: "daily", keep: 7 } },
+    ]);
   });
 
   test("firewall.enabled = false leaves the host's firewall alone; a job's timeout defaults to 1h", () => {

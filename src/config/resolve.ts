@@ -7,7 +7,7 @@ import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
-import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedConfig, ResolvedServe } from "./types.ts";
+import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedAddon, ResolvedConfig, ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -53,6 +53,15 @@ export function mergeEnvironment(raw: RawConfig, envName: string | null): Overri
     const base = merged[key];
     merged[key] =
       !REPLACED.has(key as keyof Overridable) && isTable(base) && isTable(value) ? { ...base, ...value } : value;
+    // An add-on is a table of tables: the environment's keys replace the top level's per add-on.
+    if (key === "addons" && isTable(base) && isTable(value)) {
+      merged[key] = Object.fromEntries(
+        Object.keys({ ...base, ...value }).map((name) => {
+          const [b, v]: unknown[] = [base[name], value[name]];
+          return [name, isTable(b) && isTable(v) ? { ...b, ...v } : (v ?? b)];
+        }),
+      );
+    }
   }
   return merged as Overridable;
 }
@@ -190,8 +199,26 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     },
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
     serve: resolveServe(raw, file),
+    addons: resolveAddons(view, environmentHosts(env, envName, file)),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
+}
+
+/** The variable each service's URL is in by default, as on Heroku. */
+export const ADDON_VARS = { postgres: "DATABASE_URL", redis: "REDIS_URL" } as const;
+
+/** `[addons]` with defaults, in name order. The host is the first one's label unless given (check: one of them). */
+export function resolveAddons(view: Overridable, hosts: HostAddress[]): ResolvedAddon[] {
+  return Object.entries(view.addons ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, a]) => ({
+      name,
+      // check requires it (src/config/rules.ts addonsValid).
+      service: a.service!,
+      host: a.host ?? hosts[0]!.label,
+      var: a.var ?? ADDON_VARS[a.service!],
+      backup: { at: a.backup?.at ?? "daily", keep: a.backup?.keep ?? 7 },
+    }));
 }
 
 /**

@@ -11,7 +11,7 @@
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
-import { batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
+import { ADDON_VARS, batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
 import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
@@ -319,6 +319,49 @@ export const envVarNames: Rule = (raw, ctx) =>
     });
   });
 
+/**
+ * Add-ons: each on a host of the environment, its variable the app's alone. An add-on
+ * listens on loopback only, so for now every host of its environment must be its host.
+ */
+export const addonsValid: Rule = (raw, ctx) => {
+  const found = Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
+    const view = mergeEnvironment(raw, name);
+    const addons = Object.entries(table(view.addons)).filter(([, a]) => isTable(a)) as [string, Record<string, unknown>][];
+    const hosts = [...new Set([...(Array.isArray(env.hosts) ? env.hosts : []), ...Object.values(table(env.roles)).flatMap((l) => (Array.isArray(l) ? l : []))])];
+    // Reported where the add-on's key is written: the environment's table, else the top level's.
+    const at = (addon: string, key: string): KeyPath => {
+      const own = get(env, ["addons", addon, key]) !== undefined || (get(env, ["addons", addon]) !== undefined && get(raw, ["addons", addon, key]) === undefined);
+      return own ? ["environments", name, "addons", addon, key] : ["addons", addon, key];
+    };
+    const out: ConfigProblem[] = [];
+    const seen = new Map<string, string>();
+    for (const [addon, a] of addons) {
+      if (a.service === undefined) {
+        const where: KeyPath = get(raw, ["addons", addon]) !== undefined ? ["addons", addon] : ["environments", name, "addons", addon];
+        out.push(problem(ctx, where, 'missing service (required): "postgres" or "redis"'));
+        continue;
+      }
+      const service = a.service === "postgres" || a.service === "redis" ? a.service : null;
+      if (service === null) continue;
+      if (typeof a.host === "string" && !hosts.includes(a.host)) {
+        out.push(problem(ctx, at(addon, "host"), `"${a.host}" is not a host of ${name} (${hosts.join(", ") || "none"})`));
+      }
+      if (hosts.length > 1) {
+        out.push(problem(ctx, at(addon, "service"), `${name} has ${hosts.length} hosts, and an add-on listens on its host's loopback only: for now, add-ons go with environments of one host`, ["addons", addon]));
+      }
+      const v = typeof a.var === "string" ? a.var : ADDON_VARS[service];
+      if (reservedVar(v)) out.push(problem(ctx, at(addon, "var"), `"${v}" is reserved: qdeploy sets PORT and QDEPLOY_*`));
+      if (table(view.env)[v] !== undefined) out.push(problem(ctx, at(addon, "var"), `${v} is also set in [env]: the add-on sets it (give the add-on another var, or drop env.${v})`));
+      const other = seen.get(v);
+      if (other !== undefined) out.push(problem(ctx, at(addon, "var"), `${v} is add-on ${other}'s variable too: give one of them another var`));
+      seen.set(v, addon);
+    }
+    return out;
+  });
+  // A top-level add-on's problem is found in each environment: reported once.
+  return [...new Map(found.map((p) => [JSON.stringify(p), p])).values()];
+};
+
 /** [env] values are what systemd can read from an env file. */
 export const envVarValues: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) =>
@@ -438,6 +481,7 @@ export const RULES: Rule[] = [
   calendarsValid,
   envVarNames,
   envVarValues,
+  addonsValid,
   commandsValid,
   secretsStore,
   sshJump,
@@ -505,6 +549,10 @@ function calendarKeys(tables: Record<string, unknown>): [KeyPath, string][] {
   jobList(tables).forEach((job, i) => {
     if (typeof job.at === "string") out.push([["jobs", i, "at"], job.at]);
   });
+  for (const [name, addon] of Object.entries(table(tables.addons))) {
+    const backupAt = table(table(addon).backup).at;
+    if (typeof backupAt === "string") out.push([["addons", name, "backup", "at"], backupAt]);
+  }
   return out;
 }
 

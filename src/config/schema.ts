@@ -8,6 +8,7 @@
  */
 import type { JSONSchemaType } from "ajv";
 import type {
+  AddonConfig,
   BuildConfig,
   EnvironmentConfig,
   FirewallConfig,
@@ -37,6 +38,8 @@ export const PROCESS_PATTERN = "^[a-z][a-z0-9_-]*$";
 export const BINARY_PATTERN = "^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$";
 /** Names under `[environments]`. */
 export const ENVIRONMENT_PATTERN = "^[a-z][a-z0-9_-]*$";
+/** Add-on names: they name a unit, a folder, a Redis instance and part of a database's name. */
+export const ADDON_PATTERN = "^[a-z][a-z0-9]*$";
 /** Environment variable names. */
 export const ENV_VAR_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$";
 
@@ -219,6 +222,44 @@ const firewallSchema: JSONSchemaType<FirewallConfig> = {
   },
 };
 
+const addonSchema: JSONSchemaType<AddonConfig> = {
+  type: "object",
+  description:
+    "An add-on qdeploy installs and wires on one of the environment's hosts, as Heroku's `addons:create`: Debian's package, one database and credentials per app and environment, its URL in every release's env file, a backup timer.",
+  additionalProperties: false,
+  required: [],
+  properties: {
+    service: {
+      type: "string",
+      nullable: true,
+      enum: ["postgres", "redis"],
+      description: "postgres: Debian's postgresql (a database and a role of its own); redis: Debian's redis-server (an instance of its own, with a password).",
+    },
+    host: {
+      type: "string",
+      nullable: true,
+      description: "The host it runs on, as written in the environment's hosts. Default: the environment's first host.",
+    },
+    var: {
+      type: "string",
+      nullable: true,
+      pattern: ENV_VAR_PATTERN,
+      description: "The variable the app reads its URL from. Default DATABASE_URL (postgres), REDIS_URL (redis).",
+    },
+    backup: {
+      type: "object",
+      nullable: true,
+      additionalProperties: false,
+      description: "The backup timer (pg_dump -Fc, or Redis's RDB snapshot) into /var/backups/qdeploy/APP/NAME/.",
+      properties: {
+        at: { type: "string", nullable: true, description: `When: a ${CALENDAR}. Default "daily".` },
+        keep: { type: "integer", nullable: true, minimum: 1, maximum: 1000, description: "How many backups to keep. Default 7." },
+      },
+      required: [],
+    },
+  },
+};
+
 const sshSchema: JSONSchemaType<SshConfig> = {
   type: "object",
   description: "How hosts are reached. The SSH agent is used when SSH_AUTH_SOCK is set.",
@@ -304,6 +345,14 @@ const overridableProperties = {
   ssh: { ...sshSchema, nullable: true },
   firewall: { ...firewallSchema, nullable: true },
   rollout: { ...rolloutSchema, nullable: true },
+  addons: {
+    type: "object",
+    nullable: true,
+    description: "Add-ons by name ([addons.db], [addons.cache]): Postgres and Redis on your own hosts, with DATABASE_URL / REDIS_URL in every release. An environment's [environments.NAME.addons.X] keys replace the top level's one by one.",
+    propertyNames: { pattern: ADDON_PATTERN, maxLength: 16 },
+    additionalProperties: addonSchema,
+    required: [],
+  },
   keep_releases: {
     type: "integer",
     nullable: true,

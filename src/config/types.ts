@@ -62,6 +62,18 @@ export interface FirewallConfig {
   allow?: number[];
 }
 
+/** `[addons.NAME]`: a database or cache qdeploy installs and wires on one of the environment's hosts. */
+export interface AddonConfig {
+  /** Debian's postgresql or redis-server package on the host (required, at the top level or the environment's). */
+  service?: "postgres" | "redis";
+  /** The host it runs on, as written in the environment's hosts. Default: the environment's first host. */
+  host?: string;
+  /** The variable the app reads it from. Default DATABASE_URL (postgres), REDIS_URL (redis). */
+  var?: string;
+  /** A backup timer: when (OnCalendar) and how many to keep. Default { at = "daily", keep = 7 }. */
+  backup?: { at?: string; keep?: number };
+}
+
 /** `[ssh]`: how hosts are reached. */
 export interface SshConfig {
   identity?: string;
@@ -100,6 +112,8 @@ export interface Overridable {
   release_timeout?: string;
   firewall?: FirewallConfig;
   rollout?: RolloutConfig;
+  /** Add-ons by name (a word: it names a unit, a folder and a database). */
+  addons?: Record<string, AddonConfig>;
 }
 
 /** `[environments.NAME]`: exactly one of hosts and roles (src/config/rules.ts hostsOrRoles). */
@@ -227,6 +241,8 @@ export interface ResolvedConfig {
   restart: { at: string; jitterSec: number; offsetSec?: number } | null;
   /** allHosts: the job's timer runs on every host; false: on the duty host only (src/plan/fleet.ts). */
   jobs: { name: string; command: string; at: string; jitterSec: number; timeoutSec: number; allHosts: boolean }[];
+  /** The add-ons, by name, in name order (src/config/resolve.ts resolveAddons). */
+  addons: ResolvedAddon[];
   /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
   firewall: { allow: number[] } | null;
   vars: Record<string, string>;
@@ -248,4 +264,15 @@ export interface ResolvedServe {
   webhookSecret: string;
   remote: string;
   branches: Record<string, string>;
+}
+
+/** One `[addons.NAME]` with its defaults: what provisioning, push and `addons` commands read. */
+export interface ResolvedAddon {
+  name: string;
+  service: "postgres" | "redis";
+  /** The label of the environment's host it runs on. */
+  host: string;
+  /** The env var every release gets its URL in. */
+  var: string;
+  backup: { at: string; keep: number };
 }

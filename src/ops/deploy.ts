@@ -8,6 +8,7 @@ import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildDir, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
 import { siteUrls } from "./site-urls.ts";
+import { checkAddonVars, provisionAddons, reportUnwired } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { executePlan, type HostResult } from "./execute.ts";
 import { hideStoredSecrets } from "./host-commands.ts";
@@ -41,12 +42,17 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   // may echo one: the edge hides them from what it shows.
   const secrets = await loadSecrets(op.cfg, { identityFile: op.identityFile });
   op.redactor.hide(Object.values(secrets));
+  checkAddonVars(secrets, op.cfg.addons);
   const build = op.build ?? buildForArchs;
   // The build needs the hosts' architectures, which the facts tell; with the ones the last
   // push saw, it starts now and runs while the hosts are reached and locked.
   const guess = await lastKnownArchs(cfg);
   const early = guess ? settle(build(cfg, guess, op.events)) : null;
   return withLockedSessions(op, hosts, async (sessions, times) => {
+    // While the build runs: the add-ons' URLs go into every release's env file, so the
+    // release phase migrates the real database before any host switches.
+    const addons = await provisionAddons(op, sessions);
+    reportUnwired(op, sessions);
     const tb = performance.now();
     const facts = sessions.map((s) => s.facts);
     const archs = [...new Set(facts.map((f) => f.arch))];
@@ -64,7 +70,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
       created: now.toISOString(),
       git: builds.git,
       who: op.who,
-      secrets,
+      secrets: { ...secrets, ...addons.vars },
       newDigestKey: newDigestKey(),
       slug: builds.slug,
       packs,

@@ -1,6 +1,7 @@
 /** `plan`: what a push would do on fresh hosts of one arch, built for real, touching no server. */
 import { goTarget, platformName } from "../build/arch.ts";
 import { buildDir, buildForArchs } from "../build/builds.ts";
+import { addonArgv, addonsOn, planAddonFiles } from "../plan/addons.ts";
 import { freshHostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
 import { releaseId, releaseVars } from "../plan/release.ts";
@@ -42,8 +43,22 @@ export async function previewPush(op: OpContext, arch: string): Promise<PushPrev
   const facts = cfg.hosts.map((host) => freshHostFacts(host, arch));
   const now = new Date();
   const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(cfg)) : {};
-  const plan = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: op.who, secrets, newDigestKey: newDigestKey(), slug: builds.slug, packs });
-  return { plan: withoutSecretFiles(plan), notes, platform, envNames: Object.keys(releaseVars(cfg, secrets)).sort() };
+  // The add-ons' URLs are made on their hosts: a stand-in of each, so the env file has its name.
+  const withAddons = { ...secrets, ...Object.fromEntries(cfg.addons.map((a) => [a.var, `(add-on ${a.name}'s URL)`])) };
+  const plan = planPush({ config: cfg, facts, artifacts: builds.artifacts, releaseId: releaseId(now), created: now.toISOString(), git: builds.git, who: op.who, secrets: withAddons, newDigestKey: newDigestKey(), slug: builds.slug, packs });
+  return { plan: withoutSecretFiles(withAddonSteps(cfg, plan)), notes, platform, envNames: Object.keys(releaseVars(cfg, withAddons)).sort() };
+}
+
+/** What push does for the add-ons on each host before the build is waited for (src/ops/addons.ts provisionAddons), shown as setup steps. */
+function withAddonSteps(cfg: OpContext["cfg"], p: Plan): Plan {
+  return {
+    ...p,
+    hosts: p.hosts.map((h) => {
+      const addons = addonsOn(cfg, h.host.label);
+      const ensure = addons.map((a): Step => ({ kind: "run", argv: addonArgv(cfg, "ensure", a), why: `add-on ${a.name}: ${a.service} installed and running, its database and credentials; its URL becomes ${a.var}` }));
+      return { ...h, setup: [...h.setup, ...planAddonFiles(cfg, addons, null), ...ensure] };
+    }),
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
 import { layout } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { parseStatus } from "../remote/switch-status.ts";
+import { type AddonStatus, addonStatuses } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
 
@@ -25,21 +26,26 @@ export interface FleetStatus {
    * --no-revert): each live release (or "none") and its hosts. null when they all agree.
    */
   drift: Record<string, string[]> | null;
+  /** Each add-on on the hosts asked (src/ops/addons.ts addonStatuses); [] without add-ons. */
+  addons: AddonStatus[];
 }
 
 /** `qdeploy status ENV`: per host the live release, units, health and timers, and the drift. */
 export async function status(op: OpContext, filter: HostFilter = {}): Promise<FleetStatus> {
   const hosts = selectHosts(op.cfg, filter);
   const switchScript = layout(op.cfg.app).switchScript;
-  const reports = await withConnections(hosts, op.connect, (connections) =>
-    Promise.all(
-      connections.map(async ({ host, remote }) => {
-        const out = await remote.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", switchScript]);
-        return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
-      }),
-    ),
+  const [reports, addons] = await withConnections(hosts, op.connect, (connections) =>
+    Promise.all([
+      Promise.all(
+        connections.map(async ({ host, remote }) => {
+          const out = await remote.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", switchScript]);
+          return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
+        }),
+      ),
+      addonStatuses(op, connections),
+    ]),
   );
-  return { hosts: reports, drift: findDrift(reports) };
+  return { hosts: reports, drift: findDrift(reports), addons };
 }
 
 /** The live releases and their hosts, when there is more than one; null when every host agrees. */

@@ -55,6 +55,10 @@ export interface HostFacts {
    * pruned automatically: one may still be what `current` points at.
    */
   corrupt: string[];
+  /** Add-ons (server/addon.sh): file name of the installed script and backup units -> its sha256. */
+  addonFiles?: Record<string, string>;
+  /** The add-ons this host keeps credentials for (provisioned, wired or not). */
+  addons?: string[];
   /** The host's digest.key for release.json's configDigest (64 hex digits), "" or absent when it has none. */
   digestKey?: string;
 }
@@ -110,6 +114,8 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     partial,
     corrupt: corrupt.sort(),
     digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
+    addonFiles: Object.fromEntries(get("addon_files").split(/\s+/).filter(Boolean).map((w) => [w.slice(0, w.lastIndexOf(":")), w.slice(w.lastIndexOf(":") + 1)])),
+    addons: get("addons").split(/\s+/).filter(Boolean),
   };
 }
 

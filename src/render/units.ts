@@ -4,7 +4,7 @@
  * `check` refused what would not render (src/config/rules.ts); what is asserted here still
  * (names, one-line values) is what keeps a value from injecting unit-file syntax.
  */
-import type { ResolvedConfig } from "../config/types.ts";
+import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { layout, processPlace, unitNames } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../util/duration.ts";
@@ -16,6 +16,8 @@ import restartServiceTemplate from "../../systemd/restart.service" with { type: 
 import restartTimerTemplate from "../../systemd/restart.timer" with { type: "text" };
 import jobServiceTemplate from "../../systemd/job.service" with { type: "text" };
 import jobTimerTemplate from "../../systemd/job.timer" with { type: "text" };
+import addonBackupServiceTemplate from "../../systemd/addon-backup.service" with { type: "text" };
+import addonBackupTimerTemplate from "../../systemd/addon-backup.timer" with { type: "text" };
 
 type Job = ResolvedConfig["jobs"][number];
 
@@ -131,6 +133,16 @@ export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string
       { app, job: name, at: unitValue(job.at, `jobs.${name}.at`), jitter: span(job.jitterSec, `jobs.${name}.jitter`) },
       "systemd/job.timer",
     ),
+  };
+}
+
+/** `APP-addon-NAME-backup.{service,timer}`: the add-on's backups (server/addon.sh backup), outside any release. */
+export function renderAddonBackupUnits(app: string, addon: ResolvedAddon): { service: string; timer: string } {
+  const names = { app: checkApp(app), addon: checkUnitPart(addon.name, `addons.${addon.name}`) };
+  const service = { ...names, keep: String(addon.backup.keep), script: layout(app).addonScript, backups: layout(app).addonBackups(addon.name) };
+  return {
+    service: renderTemplate(addonBackupServiceTemplate, service, "systemd/addon-backup.service"),
+    timer: renderTemplate(addonBackupTimerTemplate, { ...names, at: unitValue(addon.backup.at, `addons.${addon.name}.backup.at`) }, "systemd/addon-backup.timer"),
   };
 }
 

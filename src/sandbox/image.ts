@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { OperationError } from "../errors.ts";
 import { ensureImageTools } from "./host-tools.ts";
-import { ENABLE_UNITS, IMAGE_FILES, IMAGE_SIZE, MASK_UNITS, mmdebstrapArgv, recipeKey } from "./recipe.ts";
+import { DISABLE_UNITS, ENABLE_UNITS, IMAGE_FILES, IMAGE_SIZE, MASK_UNITS, mmdebstrapArgv, recipeKey } from "./recipe.ts";
 import { processAlive } from "./qemu.ts";
 import { runOk } from "./run.ts";
 
@@ -111,6 +111,7 @@ async function configureUnits(rootfs: string): Promise<void> {
   // systemctl inside the chroot works offline: it only writes the unit symlinks.
   await runOk(["chroot", rootfs, "systemctl", "enable", ...ENABLE_UNITS], "enabling the sandbox units");
   await runOk(["chroot", rootfs, "systemctl", "mask", ...MASK_UNITS], "masking the sandbox timers");
+  await runOk(["chroot", rootfs, "systemctl", "disable", ...DISABLE_UNITS], "turning the add-ons' services off");
 }
 
 /** QEMU boots with -kernel/-initrd, so both live beside the disk image. */

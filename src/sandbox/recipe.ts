@@ -34,6 +34,10 @@ export const PACKAGES = [
   "libnss-systemd",
   "sudo",
   "less",
+  // Add-ons (src/ops/addons.ts installs them on demand; apt-get of postgresql alone takes
+  // over 5 minutes under TCG). Installed, not running: DISABLE_UNITS.
+  "postgresql",
+  "redis-server",
 ];
 
 /** The apt sources of the image: a VPS gets security updates. */
@@ -136,6 +140,9 @@ export const IMAGE_FILES: ImageFile[] = [
 /** Units enabled in the image (ssh and caddy are enabled by their packages). */
 export const ENABLE_UNITS = ["systemd-networkd.service", "qdeploy-authorized-key.service"];
 
+/** Units installed but off, as on a host that never had the add-on: provisioning starts them. */
+export const DISABLE_UNITS = ["postgresql.service", "redis-server.service"];
+
 /** Units masked: apt's daily timers would eat the emulated CPU in the middle of a test. */
 export const MASK_UNITS = ["apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "fstrim.timer"];
 
@@ -147,6 +154,7 @@ export function recipeKey(): string {
     files: IMAGE_FILES,
     enable: ENABLE_UNITS,
     mask: MASK_UNITS,
+    disable: DISABLE_UNITS,
     size: IMAGE_SIZE,
   };
   return createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 16);

@@ -55,9 +55,9 @@ export function openApiDocument() {
       },
       "/environments/{env}/status": {
         get: {
-          summary: "per host: live release, units, health, timers; drift between hosts (qdeploy status)",
+          summary: "per host: live release, units, health, timers; drift between hosts; the add-ons (qdeploy status)",
           parameters: [envParam],
-          responses: { "200": ok("status", { hosts: { type: "array", items: { type: "object" } }, drift: { type: ["object", "null"] } }), ...errors(401, 404, 422, 502) },
+          responses: { "200": ok("status", { hosts: { type: "array", items: { type: "object" } }, drift: { type: ["object", "null"] }, addons: { type: "array", items: { type: "object" }, description: "each add-on: state, version, size, last backup, warning (qdeploy addons status)" } }), ...errors(401, 404, 422, 502) },
         },
       },
       "/environments/{env}/releases": {

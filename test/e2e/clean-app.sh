@@ -33,9 +33,30 @@ if ((${#units[@]})); then
   systemctl daemon-reload
   systemctl reset-failed # the sandbox is ours: no stale "failed" marks degrade it
 fi
+# Add-ons (server/addon.sh): each one's database and role, or Redis instance, from its state
+# file; then its backups.
+pg_running() { compgen -G '/var/run/postgresql/.s.PGSQL.*' > /dev/null; }
+for app in "${apps[@]}"; do
+  for f in /srv/qdeploy/"$app"/addons/*.env; do
+    db=$(sed -n 's/^database=//p' "$f") role=$(sed -n 's/^role=//p' "$f") inst=$(sed -n 's/^instance=//p' "$f")
+    if [[ -n $db ]] && pg_running; then
+      printf 'DROP DATABASE IF EXISTS "%s" WITH (FORCE);\nDROP ROLE IF EXISTS "%s";\n' "$db" "$role" | (cd / && runuser -u postgres -- psql -X -q)
+    fi
+    if [[ -n $inst ]]; then
+      systemctl disable --now -q "redis-server@$inst"
+      rm -rf -- "/var/lib/redis/$inst" "/etc/redis/redis-$inst.conf"
+    fi
+  done
+  rm -rf -- "/var/backups/qdeploy/$app"
+done
 for app in "${apps[@]}"; do
   rm -rf -- "/srv/qdeploy/$app" "/etc/caddy/qdeploy/$app.caddy" "/etc/qdeploy/firewall/$app.ports"
   # Its web ports go back to the host's registry.
   if [[ -f /srv/qdeploy/.ports ]]; then sed -i "/^$app /d" /srv/qdeploy/.ports; fi
 done
 if systemctl is-active -q caddy; then systemctl reload caddy; fi
+# No add-on left: Postgres goes back to how the image has it (installed, stopped, off at boot),
+# so later files do not pay for an idle database on the emulated CPU.
+if [[ -z $(compgen -G '/srv/qdeploy/*/addons/*.env') ]] && { [[ -e /etc/systemd/system/multi-user.target.wants/postgresql.service ]] || pg_running; }; then
+  systemctl disable --now -q postgresql
+fi

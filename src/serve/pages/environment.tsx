@@ -1,12 +1,13 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
- * `/env/:env`: hosts (live release, slot, health, units, timers, drift), releases with a
+ * `/env/:env`: hosts (live release, slot, health, units, timers, drift), add-ons, releases with a
  * Rollback button each (deploy role), Restart, the server's recent runs, the audit log.
  */
 import type { ErrorBody } from "../../errors.ts";
 import type { AuditEntry } from "../../ops/audit.ts";
 import type { FleetRelease, FleetReleases } from "../../ops/releases.ts";
 import type { FleetStatus } from "../../ops/status.ts";
+import { formatBytes } from "../../util/bytes.ts";
 import type { RunRecord } from "../runs.ts";
 import { ErrorMessage, Health, Layout, Table, type Viewer } from "./layout.tsx";
 
@@ -75,6 +76,24 @@ export function EnvPage(p: EnvPageData) {
             </button>
           </p>
         </form>
+      )}
+
+      {p.status.value && p.status.value.addons.length > 0 && (
+        <>
+          <h2>Add-ons</h2>
+          <Table
+            id="addons"
+            head={["add-on", "host", "state", "size", "last backup", ""]}
+            rows={p.status.value.addons.map((a) => [
+              <code>{a.addon}</code>,
+              <code>{a.host}</code>,
+              <span class={a.state === "active" ? "ok" : "bad"}>{`${a.state} (${a.service}${a.version ? ` ${a.version}` : ""})`}</span>,
+              a.bytes === null ? "–" : formatBytes(a.bytes),
+              a.lastBackup ? `${a.lastBackup.at} (${formatBytes(a.lastBackup.bytes)})` : <span class="muted">none</span>,
+              a.warning ? <span class="bad addon-warning">{a.warning}</span> : "",
+            ])}
+          />
+        </>
       )}
 
       <h2>Releases</h2>

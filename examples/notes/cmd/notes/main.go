@@ -1,0 +1,144 @@
+// notes: `notes migrate` (the release phase) applies migrations/NNNN_name.sql in order to
+// $DATABASE_URL, recording each in schema_migrations; `notes serve` keeps notes in Postgres
+// and counts visits in Redis ($REDIS_URL), on $PORT.
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	_ "github.com/lib/pq"
+)
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) != 2 {
+		log.Fatal("usage: notes migrate|serve")
+	}
+	db, err := sql.Open("postgres", os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatalf("notes: DATABASE_URL: %v", err)
+	}
+	defer db.Close()
+	switch os.Args[1] {
+	case "migrate":
+		if err := migrate(db, "migrations"); err != nil {
+			log.Fatalf("migrate: %v", err)
+		}
+	case "serve":
+		serve(db)
+	default:
+		log.Fatalf("notes: unknown command %q", os.Args[1])
+	}
+}
+
+func migrate(db *sql.DB, dir string) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no migrations in %s", dir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		version := strings.TrimSuffix(filepath.Base(f), ".sql")
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %v", version, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		log.Printf("migrate: applied %s", version)
+	}
+	return nil
+}
+
+func serve(db *sql.DB) {
+	pool := &redis.Pool{
+		MaxIdle:     4,
+		IdleTimeout: time.Minute,
+		Dial:        func() (redis.Conn, error) { return redis.DialURL(os.Getenv("REDIS_URL")) },
+	}
+	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		c := pool.Get()
+		defer c.Close()
+		if _, err := c.Do("PING"); err != nil {
+			http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := db.PingContext(r.Context()); err != nil {
+			http.Error(w, "postgres: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/notes", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST a body", http.StatusMethodNotAllowed)
+			return
+		}
+		var id int
+		if err := db.QueryRow(`INSERT INTO notes (body) VALUES ($1) RETURNING id`, r.FormValue("body")).Scan(&id); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "note %d\n", id)
+	})
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		c := pool.Get()
+		defer c.Close()
+		visits, err := redis.Int(c.Do("INCR", "visits"))
+		if err != nil {
+			http.Error(w, "redis: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rows, err := db.Query(`SELECT id, author, body FROM notes ORDER BY id`)
+		if err != nil {
+			http.Error(w, "postgres: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer rows.Close()
+		fmt.Fprintf(w, "visits %d\n", visits)
+		for rows.Next() {
+			var id int
+			var author, body string
+			if err := rows.Scan(&id, &author, &body); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintf(w, "%d %s: %s\n", id, author, body)
+		}
+	})
+	port := os.Getenv("PORT")
+	log.Printf("notes: listening on :%s", port)
+	log.Fatal(http.ListenAndServe(":"+port, nil))
+}

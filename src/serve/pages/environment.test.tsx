@@ -1,0 +1,27 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
+import { expect, test } from "bun:test";
+import type { FleetStatus } from "../../ops/status.ts";
+import { EnvPage } from "./environment.tsx";
+
+const status: FleetStatus = {
+  hosts: [{ host: "root@h1", roles: ["web"], live: "20261204000000", slot: "8001", health: "ok", units: [], timers: [] }],
+  drift: null,
+  addons: [
+    { addon: "db", service: "postgres", host: "root@h1", state: "active", version: "15.20", bytes: 8_000_000, backups: 2, backupResult: "success", warning: null, lastBackup: { addon: "db", file: "20261204T030000Z.dump", bytes: 2141, at: "2026-12-04T03:00:00.000Z" } },
+    { addon: "cache", service: "redis", host: "root@h1", state: "active", version: "7.0.15", bytes: null, backups: 0, backupResult: "", warning: "no backup yet, and the schedule (daily) should have made one", lastBackup: null },
+  ],
+};
+
+test("the environment page lists each add-on: state, size, last backup, and the warning", async () => {
+  const page = <EnvPage env="prod" viewer={{ role: "read", name: "t" }} status={{ value: status, error: null }} releases={{ value: null, error: { kind: "remote", message: "x" } as never }} audit={{ value: [], error: null }} runs={[]} />;
+  const html = (await page.toString()).replace(/\s+/g, " ");
+  expect(html).toContain('<h2>Add-ons</h2>');
+  expect(html).toContain("active (postgres 15.20)");
+  expect(html).toContain("2026-12-04T03:00:00.000Z (2.1 kB)");
+  expect(html).toContain('<span class="bad addon-warning">no backup yet, and the schedule (daily) should have made one</span>');
+});
+
+test("without add-ons there is no add-ons table", async () => {
+  const page = <EnvPage env="prod" viewer={{ role: "read", name: "t" }} status={{ value: { ...status, addons: [] }, error: null }} releases={{ value: null, error: { kind: "remote", message: "x" } as never }} audit={{ value: [], error: null }} runs={[]} />;
+  expect(await page.toString()).not.toContain("Add-ons");
+});
