@@ -190,6 +190,7 @@ export async function addonsRestore(op: OpContext, name: string, what: string): 
   const [addon] = pickAddons(op, name);
   const host = op.cfg.hosts.find((h) => h.label === addon!.host)!;
   const local = existsSync(what) && statSync(what).isFile() ? resolve(what) : null;
+  if (!local && what.includes("/")) throw new UsageError(`${what}: no such file here (a backup on the host is named by its time, e.g. 20261204T030000Z.dump: qdeploy addons backups lists them)`);
   return withLockedSessions(op, [host], async ([s]) => {
     const remote = s!.remote;
     const dir = layout(op.cfg.app).addonBackups(addon!.name);

@@ -1,0 +1,72 @@
+/**
+ * The npm package (issue 27): `npm pack` holds what qdeploy runs (bin/, src/ without its tests,
+ * the server scripts, the unit and Caddy templates, the schema, the docs) and nothing else;
+ * `npm install -g` of it into a fresh prefix, with a fresh HOME and no Bun on PATH, gives a
+ * `qdeploy` that works from a Go app's folder outside this checkout: version, init, check, plan.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import path from "node:path";
+import { requireTool } from "./tools.ts";
+
+const REPO = path.resolve(import.meta.dir, "..");
+const MIN = 60_000;
+let work = "";
+let tarball = "";
+let packed: { files: { path: string }[]; size: number; unpackedSize: number };
+
+/** Runs argv; its stdout, or an error with its output. */
+function run(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
+  const r = Bun.spawnSync(argv, { cwd: opts.cwd ?? work, env: opts.env ?? process.env, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${r.exitCode}\n${r.stdout.toString()}\n${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), "qdeploy-npm-"));
+  const out = JSON.parse(run([requireTool("npm"), "pack", "--json", "--pack-destination", work], { cwd: REPO }));
+  packed = out[0];
+  tarball = path.join(work, out[0].filename);
+}, MIN);
+afterAll(() => work && rmSync(work, { recursive: true, force: true }));
+
+test("npm pack: what qdeploy runs, no tests, fixtures, examples or benchmarks; small", () => {
+  const files = packed.files.map((f) => f.path).sort();
+  for (const f of ["bin/qdeploy", "src/cli.ts", "server/switch.sh", "server/addon.sh", "systemd/web@.service", "caddy/site.caddy", "schema/deploy.schema.json", "package.json", "README.md"]) {
+    expect(files).toContain(f);
+  }
+  expect(files.filter((f) => /\.test\.tsx?$/.test(f) || /^(test|examples|bench|node_modules|\.qdeploy|\.ci)\//.test(f))).toEqual([]);
+  expect(files.every((f) => /^(bin|src|server|systemd|caddy|schema|docs)\//.test(f) || ["package.json", "README.md"].includes(f))).toBe(true);
+  console.log(`npm pack: ${files.length} files, ${(packed.size / 1024).toFixed(0)} kB packed, ${(packed.unpackedSize / 1024).toFixed(0)} kB unpacked`);
+  expect(packed.unpackedSize).toBeLessThan(3 * 1024 * 1024);
+});
+
+test("npm install -g into a fresh prefix: qdeploy runs on the Bun it brought, from an app's folder", () => {
+  const prefix = path.join(work, "prefix");
+  const home = path.join(work, "home");
+  const go = requireTool("go");
+  // No Bun, no checkout on PATH: node, npm, go and the system's tools only.
+  const PATH = [path.join(prefix, "bin"), path.dirname(requireTool("node")), path.dirname(go), "/usr/local/bin", "/usr/bin", "/bin"].join(":");
+  // npm's and Go's caches stay the machine's (downloads and compiled packages, not qdeploy's state).
+  const goEnv = (name: string) => run([go, "env", name], { cwd: REPO }).trim();
+  // The machine's network settings (a CA bundle, a proxy) stay; qdeploy's, Bun's, npm's run
+  // settings and the user's folders do not.
+  const kept = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(HOME|PATH|XDG_.*|npm_.*|BUN_.*|QDEPLOY_.*|GO.*)$/i.test(k))) as Record<string, string>;
+  const env = { ...kept, PATH, HOME: home, npm_config_cache: process.env.npm_config_cache || path.join(homedir(), ".npm"), GOCACHE: goEnv("GOCACHE"), GOMODCACHE: goEnv("GOMODCACHE"), NO_COLOR: "1" };
+  run([requireTool("npm"), "install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], { env });
+  const installed = path.join(prefix, "lib/node_modules/qdeploy");
+  expect(existsSync(path.join(installed, "node_modules/.bin/bun"))).toBe(true);
+  expect(existsSync(path.join(installed, "src/cli.test.ts"))).toBe(false);
+  const qdeploy = path.join(prefix, "bin/qdeploy");
+  expect(run([qdeploy, "version"], { env })).toMatch(/^qdeploy 0\.1\.0 \(bun \d+\.\d+\.\d+; go /);
+
+  const app = path.join(work, "myapp");
+  cpSync(path.join(REPO, "examples/hello"), app, { recursive: true });
+  expect(run([qdeploy, "init"], { cwd: app, env })).toContain("wrote");
+  expect(readFileSync(path.join(app, "deploy.toml"), "utf8")).toContain('app = "hello"');
+  expect(run([qdeploy, "check", "prod"], { cwd: app, env })).toContain("deploy.toml: ok");
+  const plan = run([qdeploy, "plan", "prod"], { cwd: app, env });
+  expect(plan).toContain("plan: push hello to prod");
+  expect(plan).toContain("write  /srv/qdeploy/hello/switch");
+}, 5 * MIN);
