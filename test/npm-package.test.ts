@@ -16,6 +16,13 @@ let work = "";
 let tarball = "";
 let packed: { files: { path: string }[]; size: number; unpackedSize: number };
 
+/** npm, which comes with Node.js (the README's one requirement with Go): not a Debian tool to install. */
+function npm(): string {
+  const found = Bun.which("npm");
+  if (!found) throw new Error("this test needs npm, which is not installed (it comes with Node.js)");
+  return found;
+}
+
 /** Runs argv; its stdout, or an error with its output. */
 function run(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
   const r = Bun.spawnSync(argv, { cwd: opts.cwd ?? work, env: opts.env ?? process.env, stdout: "pipe", stderr: "pipe" });
@@ -25,7 +32,7 @@ function run(argv: string[], opts: { cwd?: string; env?: Record<string, string> 
 
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), "qdeploy-npm-"));
-  const out = JSON.parse(run([requireTool("npm"), "pack", "--json", "--pack-destination", work], { cwd: REPO }));
+  const out = JSON.parse(run([npm(), "pack", "--json", "--pack-destination", work], { cwd: REPO }));
   packed = out[0];
   tarball = path.join(work, out[0].filename);
 }, MIN);
@@ -54,7 +61,7 @@ test("npm install -g into a fresh prefix: qdeploy runs on the Bun it brought, fr
   // settings and the user's folders do not.
   const kept = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(HOME|PATH|XDG_.*|npm_.*|BUN_.*|QDEPLOY_.*|GO.*)$/i.test(k))) as Record<string, string>;
   const env = { ...kept, PATH, HOME: home, npm_config_cache: process.env.npm_config_cache || path.join(homedir(), ".npm"), GOCACHE: goEnv("GOCACHE"), GOMODCACHE: goEnv("GOMODCACHE"), NO_COLOR: "1" };
-  run([requireTool("npm"), "install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], { env });
+  run([npm(), "install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], { env });
   const installed = path.join(prefix, "lib/node_modules/qdeploy");
   expect(existsSync(path.join(installed, "node_modules/.bin/bun"))).toBe(true);
   expect(existsSync(path.join(installed, "src/cli.test.ts"))).toBe(false);

@@ -29,7 +29,7 @@ test("on a machine without the tools, the setup fails naming each program and it
       expect(err).toMatch(new RegExp(`^  ${pkg}: (.*, )?${cmd.replaceAll(".", "\\.")}(,|$)`, "m"));
     }
     expect(err).toContain(`  go: ${GO_HINT}\n`);
-    expect(err).toContain("sudo apt-get install -y age bash bsdutils bubblewrap caddy chromium curl e2fsprogs file fish git mmdebstrap nftables openssh-client openssh-server qemu-system-x86 qemu-utils systemd util-linux zsh zstd)");
+    expect(err).toContain("sudo apt-get install -y age bash bsdutils bubblewrap caddy chromium coreutils curl e2fsprogs file fish git mmdebstrap nftables openssh-client openssh-server qemu-system-x86 qemu-utils systemd util-linux zsh zstd)");
     expect(r.stdout.toString()).toBe("");
     expect(r.exitCode).toBe(1);
   } finally {

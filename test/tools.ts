@@ -18,6 +18,7 @@ export const TEST_TOOLS: Record<string, string> = {
   "ssh-add": "openssh-client",
   curl: "curl",
   file: "file", // says what a cross-compiled binary is
+  sha256sum: "coreutils", // checks the executables' SHA256SUMS
   zstd: "zstd", // compressed uploads to the local sshd
   "systemd-analyze": "systemd", // verify units, check calendar expressions
   systemctl: "systemd",
