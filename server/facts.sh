@@ -46,10 +46,13 @@ say "caddy_dropin_sha=$caddy_dropin_sha"
 say "firewall_sha=$firewall_apply_sha $firewall_unit_sha"
 # Add-ons (server/addon.sh): the installed script's and backup units' sha256, and the add-ons
 # this host keeps credentials for (the folder is root's: a sudo login reads it as root).
+# One sha256sum for all of them, and none for an app without add-ons (a fork costs the most).
 addon_files=""
-for f in "$root/addon" /etc/systemd/system/"$app"-addon-*-backup.{service,timer}; do
-  [ -f "$f" ] && addon_files+="${f##*/}:$(sha256sum < "$f" | cut -c1-64) "
-done
+if [ -f "$root/addon" ]; then
+  while read -r sum f; do
+    addon_files+="${f##*/}:$sum "
+  done < <(sha256sum "$root/addon" /etc/systemd/system/"$app"-addon-*-backup.{service,timer} 2>/dev/null)
+fi
 say "addon_files=$addon_files"
 addons=""
 for f in "$root"/addons/*.env; do

@@ -1,9 +1,9 @@
 /** `qdeploy addons ...` as the CLI prints it (the work is in src/ops/addons.ts). */
 import { createInterface } from "node:readline/promises";
 import { UsageError } from "../errors.ts";
-import { addonsBackup, addonsBackups, addonsDestroy, addonsPull, addonsRestore, addonsSetup, addonsStatus, consoleArgv, pickAddons } from "../ops/addons.ts";
+import { addonsBackup, addonsBackups, addonsDestroy, addonsPull, addonsRestore, addonsSetup, addonsStatus, pickAddons } from "../ops/addons.ts";
 import { withConnections } from "../ops/sessions.ts";
-import { formatAge } from "../plan/addons.ts";
+import { type AddonStatus, addonArgv, formatAge } from "../plan/addons.ts";
 import { formatBytes } from "../util/bytes.ts";
 import { processTerminal, terminalSession } from "./exec-tty.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
@@ -25,12 +25,7 @@ export async function addons(ctx: Ctx, verb: AddonsVerb, env: string, args: stri
     case "status": {
       const all = await addonsStatus(op);
       ctx.out.data({ app: cfg.app, env: cfg.env, addons: all });
-      for (const s of all) {
-        const size = s.bytes === null ? "" : `, ${formatBytes(s.bytes)}`;
-        const last = s.lastBackup ? `last backup ${s.lastBackup.file} (${formatBytes(s.lastBackup.bytes)}, ${formatAge((Date.now() - Date.parse(s.lastBackup.at)) / 1000)} ago)` : "no backup yet";
-        ctx.out.result(`${s.addon} (${s.service} ${s.version}) on ${s.host}: ${s.state}${size}; ${s.backups} backup${s.backups === 1 ? "" : "s"}, ${last}`);
-        if (s.warning) ctx.out.warn(`${s.addon}: ${s.warning}`);
-      }
+      for (const s of all) printAddonStatus(ctx, s);
       return all.some((s) => s.state !== "active") ? 1 : 0;
     }
     case "backup": {
@@ -77,7 +72,7 @@ export async function addons(ctx: Ctx, verb: AddonsVerb, env: string, args: stri
         throw new UsageError(`${cfg.env} has several ${addon!.service} add-ons: name one (qdeploy addons ${verb} ${env} NAME)`);
       }
       const host = cfg.hosts.find((h) => h.label === addon!.host)!;
-      return withConnections([host], op.connect, ([c]) => terminalSession(c!.remote, consoleArgv(op, addon!), processTerminal()));
+      return withConnections([host], op.connect, ([c]) => terminalSession(c!.remote, addonArgv(cfg, "console", addon!), processTerminal()));
     }
   }
 }
@@ -93,4 +88,12 @@ async function confirm(yes: boolean | undefined, what: string, name: string): Pr
   } finally {
     rl.close();
   }
+}
+
+/** One add-on's line in `addons status` and `status`, and its warning. */
+export function printAddonStatus(ctx: Ctx, s: AddonStatus): void {
+  const size = s.bytes === null ? "" : `, ${formatBytes(s.bytes)}`;
+  const last = s.lastBackup ? `last backup ${s.lastBackup.file} (${formatBytes(s.lastBackup.bytes)}, ${formatAge((Date.now() - Date.parse(s.lastBackup.at)) / 1000)} ago)` : "no backup yet";
+  ctx.out.result(`add-on ${s.addon} (${s.service} ${s.version}) on ${s.host}: ${s.state}${size}; ${s.backups} backup${s.backups === 1 ? "" : "s"}, ${last}`);
+  if (s.warning) ctx.out.warn(`add-on ${s.addon}: ${s.warning}`);
 }

@@ -4,7 +4,6 @@ import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
 import { status as fleetStatus } from "../ops/status.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
-import { formatBytes } from "../util/bytes.ts";
 
 /** `qdeploy releases ENV`: every release on the hosts, the live one marked (and where, on a fleet). */
 export async function releases(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<void> {
@@ -42,10 +41,9 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
     for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}`);
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
   }
-  for (const a of s.addons) {
-    const last = a.lastBackup ? `last backup ${a.lastBackup.at}` : "no backup yet";
-    ctx.out.result(`add-on ${a.addon} (${a.service} ${a.version}) on ${a.host}: ${a.state}${a.bytes === null ? "" : `, ${formatBytes(a.bytes)}`}; ${last}`);
-    if (a.warning) ctx.out.warn(`add-on ${a.addon}: ${a.warning}`);
+  if (s.addons.length) {
+    const { printAddonStatus } = await import("./addons.ts");
+    for (const a of s.addons) printAddonStatus(ctx, a);
   }
   if (!s.drift) return 0;
   const parts = Object.entries(s.drift).map(([id, hosts]) => `${id} on ${hosts.join(", ")}`);

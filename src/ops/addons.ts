@@ -5,10 +5,10 @@
  * only to be written into the env file, and is hidden from everything that prints.
  */
 import { createHash } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { createWriteStream, existsSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { ResolvedAddon } from "../config/types.ts";
+import type { HostAddress, ResolvedAddon } from "../config/types.ts";
 import { OperationError, UsageError } from "../errors.ts";
 import { type AddonBackup, type AddonStatus, addonArgv, addonsOn, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "../plan/addons.ts";
 import type { HostFacts } from "../plan/facts.ts";
@@ -36,10 +36,10 @@ export interface ProvisionedAddons {
 export async function provisionAddons(op: OpContext, open: AddonHost[]): Promise<ProvisionedAddons> {
   const vars: Record<string, string> = {};
   if (op.cfg.addons.length === 0) return { vars };
-  const labels = [...new Set(op.cfg.addons.map((a) => a.host))];
-  const missing = op.cfg.hosts.filter((h) => labels.includes(h.label) && !open.some((c) => c.host.label === h.label));
-  const provision = async (hosts: AddonHost[]) => {
-    for (const c of hosts.filter((c) => labels.includes(c.host.label))) {
+  const hosts = addonHosts(op, op.cfg.addons);
+  const missing = hosts.filter((h) => !open.some((c) => c.host.label === h.label));
+  const provision = async (connections: AddonHost[]) => {
+    for (const c of connections.filter((c) => hosts.some((h) => h.label === c.host.label))) {
       const addons = addonsOn(op.cfg, c.host.label);
       const facts = c.facts ?? (await gatherFacts(c.remote, c.host, op.cfg.app));
       await runBatch(c.remote, planAddonFiles(op.cfg, addons, facts), op.events);
@@ -102,10 +102,14 @@ export function pickAddons(op: OpContext, name: string | null, service?: Resolve
   return [one];
 }
 
+/** The environment's hosts these add-ons live on, in deploy.toml's order. */
+function addonHosts(op: OpContext, addons: ResolvedAddon[]): HostAddress[] {
+  return op.cfg.hosts.filter((h) => addons.some((a) => a.host === h.label));
+}
+
 /** Runs f for each add-on over one connection per host. */
 async function onAddonHosts<T>(op: OpContext, addons: ResolvedAddon[], f: (c: Connection, addon: ResolvedAddon) => Promise<T>): Promise<T[]> {
-  const hosts = op.cfg.hosts.filter((h) => addons.some((a) => a.host === h.label));
-  return withConnections(hosts, op.connect, async (connections) => {
+  return withConnections(addonHosts(op, addons), op.connect, async (connections) => {
     const out: T[] = [];
     for (const addon of addons) out.push(await f(connections.find((c) => c.host.label === addon.host)!, addon));
     return out;
@@ -115,15 +119,14 @@ async function onAddonHosts<T>(op: OpContext, addons: ResolvedAddon[], f: (c: Co
 /** `qdeploy addons setup ENV`: what push does for add-ons, without a release. */
 export async function addonsSetup(op: OpContext): Promise<{ addon: string; service: string; host: string; var: string }[]> {
   pickAddons(op, null);
-  await withConnections(op.cfg.hosts.filter((h) => op.cfg.addons.some((a) => a.host === h.label)), op.connect, (connections) => provisionAddons(op, connections));
+  await withConnections(addonHosts(op, op.cfg.addons), op.connect, (connections) => provisionAddons(op, connections));
   return op.cfg.addons.map((a) => ({ addon: a.name, service: a.service, host: a.host, var: a.var }));
 }
 
 /** `qdeploy addons status ENV`: each add-on's state, version, size and backups. */
 export async function addonsStatus(op: OpContext, now = new Date()): Promise<AddonStatus[]> {
   pickAddons(op, null);
-  const hosts = op.cfg.hosts.filter((h) => op.cfg.addons.some((a) => a.host === h.label));
-  return withConnections(hosts, op.connect, (connections) => addonStatuses(op, connections, now));
+  return withConnections(addonHosts(op, op.cfg.addons), op.connect, (connections) => addonStatuses(op, connections, now));
 }
 
 /** The add-ons on these connections' hosts (the others are not asked), in deploy.toml's order. */
@@ -172,13 +175,32 @@ export async function addonsPull(op: OpContext, name: string, file: string | nul
   const [addon] = pickAddons(op, name);
   return (await onAddonHosts(op, [addon!], async (c) => {
     const b = pickBackup(parseBackups(addon!.name, (await c.remote.exec(addonArgv(op.cfg, "backups", addon!))).stdout), addon!.name, file);
-    // base64 keeps the bytes whole through a text channel.
-    const r = await c.remote.exec(["base64", `${layout(op.cfg.app).addonBackups(addon!.name)}/${b.file}`]);
-    const bytes = Buffer.from(r.stdout.replace(/\s+/g, ""), "base64");
-    if (bytes.length !== b.bytes) throw new OperationError(`${c.host.label}: ${b.file} came back as ${bytes.length} bytes, not ${b.bytes}`);
+    // base64 keeps the bytes whole through a text channel; decoded as it arrives, in whole
+    // 4-character groups, into the file: a dump of gigabytes never sits in memory.
     const local = resolve(dir, `${op.cfg.app}-${op.cfg.env}-${addon!.name}-${b.file}`);
-    await writeFile(local, bytes, { mode: 0o600 });
-    return { file: local, bytes: bytes.length };
+    const out = createWriteStream(local, { mode: 0o600 });
+    let rest = "";
+    let written = 0;
+    const put = (text: string) => {
+      const bytes = Buffer.from(text, "base64");
+      written += bytes.length;
+      out.write(bytes);
+    };
+    try {
+      await c.remote.exec(["base64", `${layout(op.cfg.app).addonBackups(addon!.name)}/${b.file}`], {
+        onStdout: (chunk) => {
+          const text = rest + chunk.replace(/\s+/g, "");
+          const whole = text.length - (text.length % 4);
+          rest = text.slice(whole);
+          if (whole) put(text.slice(0, whole));
+        },
+      });
+      if (rest) put(rest);
+    } finally {
+      await new Promise<void>((done, fail) => out.end((e?: Error | null) => (e ? fail(e) : done())));
+    }
+    if (written !== b.bytes) throw new OperationError(`${c.host.label}: ${b.file} came back as ${written} bytes, not ${b.bytes}`);
+    return { file: local, bytes: written };
   }))[0]!;
 }
 
@@ -230,9 +252,4 @@ export async function addonsDestroy(op: OpContext, name: string): Promise<{ back
     op.events({ type: "host", host: host.label, line: `add-on ${name} destroyed; its backups stay in ${layout(op.cfg.app).addonBackups(name)}` });
     return { backup: /^backup=(\S+)/m.exec(r.stdout)?.[1] ?? null };
   });
-}
-
-/** The console's command on the add-on's host (credentials from its state file, in the console's environment). */
-export function consoleArgv(op: OpContext, addon: ResolvedAddon): string[] {
-  return addonArgv(op.cfg, "console", addon);
 }
