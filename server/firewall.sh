@@ -3,8 +3,10 @@
 # and by qdeploy-firewall.service at boot. It (re)loads one nftables table of its own,
 # `inet qdeploy`, that drops inbound traffic except loopback, replies, ICMP, DHCP replies,
 # the TCP ports every app on this host asked for (/etc/qdeploy/firewall/APP.ports, the
-# union) and the ports sshd listens on (Port and ListenAddress), so an app bound to
-# 0.0.0.0:$PORT is reachable only through Caddy. Other tables (the host's own rules) are
+# union), the ports sshd listens on (Port and ListenAddress), and each add-on's port from
+# the addresses its .from file lists (server/addon.sh: `PORT ADDRESS...`, an add-on the
+# environment's other hosts reach), so an app bound to 0.0.0.0:$PORT is reachable only
+# through Caddy. Other tables (the host's own rules) are
 # left as they are. The table is replaced in one nft transaction: there is no moment
 # without a policy.
 set -euo pipefail
@@ -40,6 +42,25 @@ while read -r key value _; do
 done < <(sshd_config)
 [ -n "${SSH_CONNECTION:-}" ] && ports+=("${SSH_CONNECTION##* }")
 
+# Add-ons: a port admitted from its clients alone, IPv4 and IPv6 apart.
+from_rules=""
+for f in "$dir"/*.from; do
+  [ -f "$f" ] || continue
+  while read -r p addrs; do
+    [ -n "$p" ] || continue
+    [[ $p =~ ^[0-9]+$ ]] && (( p >= 1 && p <= 65535 )) || { printf 'firewall: bad port %q in %s\n' "$p" "$f" >&2; exit 1; }
+    v4="" v6=""
+    for a in $addrs; do
+      if [[ $a =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then v4+="${v4:+, }$a"
+      elif [[ $a =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:]*$ ]]; then v6+="${v6:+, }$a"
+      else printf 'firewall: bad address %q in %s\n' "$a" "$f" >&2; exit 1
+      fi
+    done
+    [ -n "$v4" ] && from_rules+="    ip saddr { $v4 } tcp dport $p accept comment \"${f##*/}\""$'\n'
+    [ -n "$v6" ] && from_rules+="    ip6 saddr { $v6 } tcp dport $p accept comment \"${f##*/}\""$'\n'
+  done < "$f"
+done
+
 tcp="" udp_rule=""
 declare -A seen=()
 for p in "${ports[@]}"; do
@@ -64,7 +85,7 @@ table inet qdeploy {
     udp dport { 68, 546 } accept comment "DHCP replies"
     tcp dport { $tcp } accept
     $udp_rule
-  }
+$from_rules  }
 }
 EOF
-printf 'firewall: inbound TCP %s%s; everything else dropped\n' "$tcp" "${udp_rule:+, UDP 443}"
+printf 'firewall: inbound TCP %s%s%s; everything else dropped\n' "$tcp" "${udp_rule:+, UDP 443}" "${from_rules:+; add-ons from their hosts only}"

@@ -265,8 +265,8 @@ describe("sandbox fleet (--hosts)", () => {
     const [ssh1, ssh2] = [Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT), Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1];
     const [http1, https1] = [Number(fleetEnv.QDEPLOY_SANDBOX_HTTP_PORT), Number(fleetEnv.QDEPLOY_SANDBOX_HTTPS_PORT)];
     expect(up.out.split("\n").filter((l) => l.includes(" running: "))).toEqual([
-      `sandbox VM 1 running: ssh root@127.0.0.1:${ssh1}, http 127.0.0.1:${http1}, https 127.0.0.1:${https1}`,
-      `sandbox VM 2 running: ssh root@127.0.0.1:${ssh2}, http 127.0.0.1:${http1 + 1}, https 127.0.0.1:${https1 + 1}`,
+      `sandbox VM 1 running: ssh root@127.0.0.1:${ssh1}, http 127.0.0.1:${http1}, https 127.0.0.1:${https1}, private 10.99.0.1`,
+      `sandbox VM 2 running: ssh root@127.0.0.1:${ssh2}, http 127.0.0.1:${http1 + 1}, https 127.0.0.1:${https1 + 1}, private 10.99.0.2`,
     ]);
 
     // One host key (one image) on two ports; StrictHostKeyChecking=yes with only this file.
@@ -289,6 +289,11 @@ describe("sandbox fleet (--hosts)", () => {
       bootIds.push(bootId!);
     }
     expect(bootIds[0]).not.toBe(bootIds[1]); // two machines, not one reached twice
+
+    // The private network: VM 1 reaches VM 2's sshd at 10.99.0.2 (its banner), not through 127.0.0.1.
+    const lan = await cli(["sandbox", "ssh", "1"], "timeout 10 bash -c 'read -r banner < /dev/tcp/10.99.0.2/22; echo \"$banner\"'\n");
+    expect(lan.code).toBe(0);
+    expect(lan.out.split("\n").at(-1)).toStartWith("SSH-2.0-OpenSSH");
 
     // `sandbox ssh 2` reaches VM 2 (a shell reading the piped commands).
     const viaCli = await cli(["sandbox", "ssh", "2"], "cat /proc/sys/kernel/random/boot_id\n");
@@ -345,7 +350,7 @@ describe("sandbox fleet: a VM that dies", () => {
 
 describe("the e2e harness's fleet config", () => {
   const vm = (n: number): SandboxInfo => ({
-    vm: n, running: true, sshPort: 2221 + n, httpPort: 8079 + n, httpsPort: 8442 + n,
+    vm: n, running: true, sshPort: 2221 + n, httpPort: 8079 + n, httpsPort: 8442 + n, lanAddress: `10.99.0.${n}`,
     identity: "/p/.qdeploy/sandbox/id_ed25519", knownHosts: "/p/.qdeploy/sandbox/known_hosts", stateDir: "/p",
   });
   const vms = [vm(1), vm(2), vm(3)];

@@ -3,7 +3,7 @@ import { createInterface } from "node:readline/promises";
 import { UsageError } from "../errors.ts";
 import { addonsBackup, addonsBackups, addonsDestroy, addonsPull, addonsRestore, addonsSetup, addonsStatus, pickAddons } from "../ops/addons.ts";
 import { withConnections } from "../ops/sessions.ts";
-import { type AddonStatus, addonArgv, formatAge } from "../plan/addons.ts";
+import { type AddonStatus, addonArgv, addonHostAddresses, formatAge } from "../plan/addons.ts";
 import { formatBytes } from "../util/bytes.ts";
 import { processTerminal, terminalSession } from "./exec-tty.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
@@ -71,8 +71,7 @@ export async function addons(ctx: Ctx, verb: AddonsVerb, env: string, args: stri
       if (pickAddons(op, null, addon!.service).length > 1 && name === null) {
         throw new UsageError(`${cfg.env} has several ${addon!.service} add-ons: name one (qdeploy addons ${verb} ${env} NAME)`);
       }
-      const host = cfg.hosts.find((h) => h.label === addon!.host)!;
-      return withConnections([host], op.connect, ([c]) => terminalSession(c!.remote, addonArgv(cfg, "console", addon!), processTerminal()));
+      return withConnections(addonHostAddresses(op.cfg, [addon!]), op.connect, ([c]) => terminalSession(c!.remote, addonArgv(cfg, "console", addon!), processTerminal()));
     }
   }
 }

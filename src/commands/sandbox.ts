@@ -28,7 +28,7 @@ export async function sandbox(ctx: Ctx, sub: string | undefined, args: string[] 
       }
       const infos = await sandboxFleetUp({ ...opts, hosts: vmNumber("--hosts", hosts) });
       ctx.out.data(infos);
-      for (const info of infos) ctx.out.result(`sandbox VM ${info.vm} running: ${reach(info)}`);
+      for (const info of infos) ctx.out.result(`sandbox VM ${info.vm} running: ${reach(info)}, private ${info.lanAddress}`);
       return 0;
     }
     case "down":

@@ -253,6 +253,7 @@ describe("writeInitConfig with app.json", () => {
         'service = "postgres"',
         '# var = "DATABASE_URL"             # the variable the app reads its URL from',
         '# backup = { at = "daily", keep = 7 }',
+        '# address = "10.0.0.5"            # its host\'s private address, when other hosts reach it (a fleet)',
         "",
         "[addons.redis]                     # from app.json's heroku-redis as CACHE: Debian's redis-server on the host",
         'service = "redis"',

@@ -127,6 +127,7 @@ export function renderInitConfig(opts: {
       `service = ${q(a.service)}`,
       ...(a.var ? [`var = ${q(a.var)}`] : [`# var = ${q(ADDON_VARS[a.service])}${pad(`# var = ${q(ADDON_VARS[a.service])}`)}# the variable the app reads its URL from`]),
       '# backup = { at = "daily", keep = 7 }',
+      '# address = "10.0.0.5"            # its host\'s private address, when other hosts reach it (a fleet)',
       "",
     );
   }

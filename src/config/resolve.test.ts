@@ -38,6 +38,7 @@ describe("resolveEnvironment", () => {
       ssh: { knownHosts: "~/.ssh/known_hosts", hostKey: "strict" },
       keepReleases: 5,
       addons: [],
+      addonOnlyHosts: [],
       firewall: { allow: [22, 80, 443] },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
@@ -107,6 +108,7 @@ describe("resolveEnvironment", () => {
       ssh: { identity: "~/.ssh/deploy", knownHosts: ".qdeploy/known_hosts", hostKey: "accept-new" },
       keepReleases: 10,
       addons: [],
+      addonOnlyHosts: [],
       firewall: { allow: [80, 2222] },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
@@ -122,13 +124,17 @@ describe("resolveEnvironment", () => {
     const raw: RawConfig = {
       ...minimal,
       addons: { db: { service: "postgres" }, cache: { service: "redis", var: "CACHE_URL" } },
-      environments: { prod: { hosts: ["d@h1", "d@h2"], addons: { db: { backup: { at: "hourly", keep: 24 } }, search: { service: "redis", host: "d@h2" } } } },
+      environments: { prod: { hosts: ["d@h1", "d@h2"], addons: { db: { backup: { at: "hourly", keep: 24 } }, search: { service: "redis", host: "d@h2", address: "10.0.0.2" } } } },
     };
     expect(resolveEnvironment(raw, "prod", "/r").addons).toEqual([
-      { name: "cache", service: "redis", host: "d@h1", var: "CACHE_URL", backup: { at: "daily", keep: 7 } },
-      { name: "db", service: "postgres", host: "d@h1", var: "DATABASE_URL", backup: { at: "hourly", keep: 24 } },
-      { name: "search", service: "redis", host: "d@h2", var: "REDIS_URL", backup: { at: "daily", keep: 7 } },
+      { name: "cache", service: "redis", host: "d@h1", address: null, var: "CACHE_URL", backup: { at: "daily", keep: 7 } },
+      { name: "db", service: "postgres", host: "d@h1", address: null, var: "DATABASE_URL", backup: { at: "hourly", keep: 24 } },
+      { name: "search", service: "redis", host: "d@h2", address: "10.0.0.2", var: "REDIS_URL", backup: { at: "daily", keep: 7 } },
     ]);
+    expect(resolveEnvironment(raw, "prod", "/r").addonOnlyHosts).toEqual([]);
+    // A database server of its own: parsed once, however many add-ons it has.
+    const own: RawConfig = { ...raw, addons: { db: { service: "postgres", host: "pg@db-1:2200", address: "10.0.0.9" }, cache: { service: "redis", host: "pg@db-1:2200", address: "10.0.0.9" } } };
+    expect(resolveEnvironment(own, "prod", "/r").addonOnlyHosts).toEqual([{ user: "pg", host: "db-1", port: 2200, label: "pg@db-1:2200" }]);
   });
 
   test("firewall.enabled = false leaves the host's firewall alone; a job's timeout defaults to 1h", () => {

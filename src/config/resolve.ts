@@ -200,6 +200,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
     serve: resolveServe(raw, file),
     addons: resolveAddons(view, environmentHosts(env, envName, file)),
+    addonOnlyHosts: addonOnlyHosts(view, environmentHosts(env, envName, file), file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
 }
@@ -216,9 +217,24 @@ export function resolveAddons(view: Overridable, hosts: HostAddress[]): Resolved
       // check requires it (src/config/rules.ts addonsValid).
       service: a.service!,
       host: a.host ?? hosts[0]!.label,
+      address: a.address ?? null,
       var: a.var ?? ADDON_VARS[a.service!],
       backup: { at: a.backup?.at ?? "daily", keep: a.backup?.keep ?? 7 },
     }));
+}
+
+/** The add-ons' hosts that are none of the environment's, each once (check: [user@]host[:port]). */
+function addonOnlyHosts(view: Overridable, hosts: HostAddress[], file: string): HostAddress[] {
+  const out: HostAddress[] = [];
+  for (const [name, a] of Object.entries(view.addons ?? {})) {
+    if (a.host === undefined || hosts.some((h) => h.label === a.host) || out.some((h) => h.label === a.host)) continue;
+    try {
+      out.push(parseHost(a.host));
+    } catch (e) {
+      throw new ConfigError([{ file, path: `addons.${name}.host`, message: (e as Error).message }]);
+    }
+  }
+  return out;
 }
 
 /**

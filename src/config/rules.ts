@@ -8,6 +8,7 @@
  * environment). Checks that depend on several tables (a web process needs web.domains)
  * look at each environment's merged view and point at the place the answer belongs.
  */
+import { isIP } from "node:net";
 import type { ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
@@ -319,9 +320,23 @@ export const envVarNames: Rule = (raw, ctx) =>
     });
   });
 
+function isHostLabel(s: string): boolean {
+  try {
+    parseHost(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IPv4 or IPv6 address, not loopback (the other hosts reach an add-on there). */
+function isReachableIp(s: string): boolean {
+  return isIP(s) !== 0 && !/^127\./.test(s) && s !== "::1";
+}
+
 /**
- * Add-ons: each on a host of the environment, its variable the app's alone. An add-on
- * listens on loopback only, so for now every host of its environment must be its host.
+ * Add-ons: each on a host of the environment, its variable the app's alone. In an environment
+ * of several hosts the others reach it at its host's private address, which must be given.
  */
 export const addonsValid: Rule = (raw, ctx) => {
   const found = Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
@@ -343,11 +358,17 @@ export const addonsValid: Rule = (raw, ctx) => {
       }
       const service = a.service === "postgres" || a.service === "redis" ? a.service : null;
       if (service === null) continue;
-      if (typeof a.host === "string" && !hosts.includes(a.host)) {
-        out.push(problem(ctx, at(addon, "host"), `"${a.host}" is not a host of ${name} (${hosts.join(", ") || "none"})`));
-      }
-      if (hosts.length > 1) {
-        out.push(problem(ctx, at(addon, "service"), `${name} has ${hosts.length} hosts, and an add-on listens on its host's loopback only: for now, add-ons go with environments of one host`, ["addons", addon]));
+      // A host of its own (a database server that runs none of the app's processes) is
+      // reached by all of the environment's hosts: it needs an address, like a fleet's.
+      const own = typeof a.host === "string" && !hosts.includes(a.host);
+      if (own && !isHostLabel(String(a.host))) {
+        out.push(problem(ctx, at(addon, "host"), `"${a.host}" is not [user@]host[:port]`));
+      } else if (a.address !== undefined && !isReachableIp(String(a.address))) {
+        out.push(problem(ctx, at(addon, "address"), `"${a.address}" is not an IP address other hosts can reach: write the private address the other hosts reach ${typeof a.host === "string" ? a.host : hosts[0] ?? "its host"} at, e.g. "10.0.0.5"`));
+      } else if (own && a.address === undefined) {
+        out.push(problem(ctx, at(addon, "host"), `"${a.host}" is not a host of ${name} (${hosts.join(", ") || "none"}): on a host of its own, the add-on needs the address ${name}'s hosts reach it at (address = "10.0.0.5", its private network's)`));
+      } else if (hosts.length > 1 && a.address === undefined) {
+        out.push(problem(ctx, at(addon, "service"), `${name} has ${hosts.length} hosts: give the add-on the address its host is reached at from the others (address = "10.0.0.5", its private network's), where it listens with TLS for them alone`, ["addons", addon]));
       }
       const v = typeof a.var === "string" ? a.var : ADDON_VARS[service];
       if (reservedVar(v)) out.push(problem(ctx, at(addon, "var"), `"${v}" is reserved: qdeploy sets PORT and QDEPLOY_*`));

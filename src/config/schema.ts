@@ -240,6 +240,12 @@ const addonSchema: JSONSchemaType<AddonConfig> = {
       nullable: true,
       description: "The host it runs on, as written in the environment's hosts. Default: the environment's first host.",
     },
+    address: {
+      type: "string",
+      nullable: true,
+      description:
+        "The host's private address (an IP address) the environment's other hosts reach it at: the add-on listens there too, with TLS, and only the environment's hosts are admitted (firewall, and pg_hba.conf for Postgres). Required when the environment has more than one host; without it the add-on listens on loopback only.",
+    },
     var: {
       type: "string",
       nullable: true,

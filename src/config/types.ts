@@ -68,6 +68,8 @@ export interface AddonConfig {
   service?: "postgres" | "redis";
   /** The host it runs on, as written in the environment's hosts. Default: the environment's first host. */
   host?: string;
+  /** The host's private IP address the environment's other hosts reach it at (then it listens there, with TLS). */
+  address?: string;
   /** The variable the app reads it from. Default DATABASE_URL (postgres), REDIS_URL (redis). */
   var?: string;
   /** A backup timer: when (OnCalendar) and how many to keep. Default { at = "daily", keep = 7 }. */
@@ -243,6 +245,8 @@ export interface ResolvedConfig {
   jobs: { name: string; command: string; at: string; jitterSec: number; timeoutSec: number; allHosts: boolean }[];
   /** The add-ons, by name, in name order (src/config/resolve.ts resolveAddons). */
   addons: ResolvedAddon[];
+  /** Hosts that run add-ons and none of the environment's processes (a database server of their own). */
+  addonOnlyHosts: HostAddress[];
   /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
   firewall: { allow: number[] } | null;
   vars: Record<string, string>;
@@ -272,6 +276,8 @@ export interface ResolvedAddon {
   service: "postgres" | "redis";
   /** The label of the environment's host it runs on. */
   host: string;
+  /** Its host's private address, where the environment's hosts reach it with TLS; null: loopback only. */
+  address: string | null;
   /** The env var every release gets its URL in. */
   var: string;
   backup: { at: string; keep: number };

@@ -8,9 +8,10 @@ import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { HostAddress, ResolvedAddon } from "../config/types.ts";
+import type { ResolvedAddon } from "../config/types.ts";
 import { OperationError, UsageError } from "../errors.ts";
-import { type AddonBackup, type AddonStatus, addonArgv, addonsOn, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "../plan/addons.ts";
+import { planAddonHostFirewall } from "../plan/setup.ts";
+import { type AddonBackup, type AddonStatus, addonArgv, addonClients, addonHostAddresses, addonsOn, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "../plan/addons.ts";
 import type { HostFacts } from "../plan/facts.ts";
 import { gatherFacts } from "../remote/host-ops.ts";
 import { runBatch } from "../remote/run-plan.ts";
@@ -36,27 +37,33 @@ export interface ProvisionedAddons {
 export async function provisionAddons(op: OpContext, open: AddonHost[]): Promise<ProvisionedAddons> {
   const vars: Record<string, string> = {};
   if (op.cfg.addons.length === 0) return { vars };
-  const hosts = addonHosts(op, op.cfg.addons);
-  const missing = hosts.filter((h) => !open.some((c) => c.host.label === h.label));
-  const provision = async (connections: AddonHost[]) => {
-    for (const c of connections.filter((c) => hosts.some((h) => h.label === c.host.label))) {
+  const hosts = addonHostAddresses(op.cfg, op.cfg.addons);
+  // An add-on the other hosts reach admits every host of the environment, pushed to or not
+  // (a --hosts push must not shut the others out): each one's addresses are in its facts.
+  const needed = [...hosts, ...(op.cfg.addons.some((a) => a.address) ? op.cfg.hosts.filter((h) => !hosts.some((a) => a.label === h.label)) : [])];
+  const missing = needed.filter((h) => !open.some((c) => c.host.label === h.label));
+  const provision = async (more: AddonHost[]) => {
+    const all = await Promise.all([...open, ...more].map(async (c) => ({ ...c, facts: c.facts ?? (await gatherFacts(c.remote, c.host, op.cfg.app)) })));
+    const clients = addonClients(op.cfg, all.map((c) => c.facts));
+    for (const c of all.filter((c) => hosts.some((h) => h.label === c.host.label))) {
       const addons = addonsOn(op.cfg, c.host.label);
-      const facts = c.facts ?? (await gatherFacts(c.remote, c.host, op.cfg.app));
-      await runBatch(c.remote, planAddonFiles(op.cfg, addons, facts), op.events);
+      // A database server of its own gets no setup from push: its firewall comes from here.
+      const firewall = op.cfg.addonOnlyHosts.some((h) => h.label === c.host.label) ? planAddonHostFirewall(op.cfg, c.facts) : [];
+      await runBatch(c.remote, [...firewall, ...planAddonFiles(op.cfg, addons, c.facts)], op.events);
       // At once: each is its own channel, and the host's time goes to starting programs.
-      const urls = await Promise.all(addons.map((addon) => ensure(op, c, addon)));
+      const urls = await Promise.all(addons.map((addon) => ensure(op, c, addon, clients)));
       addons.forEach((addon, i) => (vars[addon.var] = urls[i]!));
     }
   };
-  await provision(open);
   if (missing.length) await withConnections(missing, op.connect, provision);
+  else await provision([]);
   return { vars };
 }
 
 /** One add-on's `ensure`: idempotent; its URL, hidden from what prints before it is returned. */
-async function ensure(op: OpContext, c: Connection, addon: ResolvedAddon): Promise<string> {
+async function ensure(op: OpContext, c: Connection, addon: ResolvedAddon, clients: string[]): Promise<string> {
   const t = performance.now();
-  const r = await c.remote.exec(addonArgv(op.cfg, "ensure", addon), {
+  const r = await c.remote.exec(addonArgv(op.cfg, "ensure", addon, clients), {
     // apt-get's and the script's progress, never the URL (that is on stdout).
     onStderr: (chunk) => {
       for (const line of chunk.split("\n")) if (line.trim()) op.events({ type: "debug", line: `${c.host.label} ${line}` });
@@ -65,7 +72,7 @@ async function ensure(op: OpContext, c: Connection, addon: ResolvedAddon): Promi
   const url = parseAddonUrl(c.host.label, addon.name, r.stdout);
   op.redactor.hide([url, urlPassword(url)]);
   const sec = ((performance.now() - t) / 1000).toFixed(1);
-  op.events({ type: "host", host: c.host.label, line: `add-on ${addon.name} (${addon.service}) ready in ${sec}s: ${addon.var}` });
+  op.events({ type: "host", host: c.host.label, line: `add-on ${addon.name} (${addon.service}) ready in ${sec}s: ${addon.var}${addon.address ? ` (TLS at ${addon.address}, for ${op.cfg.env}'s ${op.cfg.hosts.length === 1 ? "host" : `${op.cfg.hosts.length} hosts`}: ${clients.join(" ")})` : ""}` });
   return url;
 }
 
@@ -102,14 +109,9 @@ export function pickAddons(op: OpContext, name: string | null, service?: Resolve
   return [one];
 }
 
-/** The environment's hosts these add-ons live on, in deploy.toml's order. */
-function addonHosts(op: OpContext, addons: ResolvedAddon[]): HostAddress[] {
-  return op.cfg.hosts.filter((h) => addons.some((a) => a.host === h.label));
-}
-
 /** Runs f for each add-on over one connection per host. */
 async function onAddonHosts<T>(op: OpContext, addons: ResolvedAddon[], f: (c: Connection, addon: ResolvedAddon) => Promise<T>): Promise<T[]> {
-  return withConnections(addonHosts(op, addons), op.connect, async (connections) => {
+  return withConnections(addonHostAddresses(op.cfg, addons), op.connect, async (connections) => {
     const out: T[] = [];
     for (const addon of addons) out.push(await f(connections.find((c) => c.host.label === addon.host)!, addon));
     return out;
@@ -119,14 +121,14 @@ async function onAddonHosts<T>(op: OpContext, addons: ResolvedAddon[], f: (c: Co
 /** `qdeploy addons setup ENV`: what push does for add-ons, without a release. */
 export async function addonsSetup(op: OpContext): Promise<{ addon: string; service: string; host: string; var: string }[]> {
   pickAddons(op, null);
-  await withConnections(addonHosts(op, op.cfg.addons), op.connect, (connections) => provisionAddons(op, connections));
+  await withConnections(addonHostAddresses(op.cfg, op.cfg.addons), op.connect, (connections) => provisionAddons(op, connections));
   return op.cfg.addons.map((a) => ({ addon: a.name, service: a.service, host: a.host, var: a.var }));
 }
 
 /** `qdeploy addons status ENV`: each add-on's state, version, size and backups. */
 export async function addonsStatus(op: OpContext, now = new Date()): Promise<AddonStatus[]> {
   pickAddons(op, null);
-  return withConnections(addonHosts(op, op.cfg.addons), op.connect, (connections) => addonStatuses(op, connections, now));
+  return withConnections(addonHostAddresses(op.cfg, op.cfg.addons), op.connect, (connections) => addonStatuses(op, connections, now));
 }
 
 /** The add-ons on these connections' hosts (the others are not asked), in deploy.toml's order. */
@@ -210,10 +212,10 @@ export async function addonsPull(op: OpContext, name: string, file: string | nul
  */
 export async function addonsRestore(op: OpContext, name: string, what: string): Promise<{ restored: string; safety: string | null }> {
   const [addon] = pickAddons(op, name);
-  const host = op.cfg.hosts.find((h) => h.label === addon!.host)!;
+  const [host] = addonHostAddresses(op.cfg, [addon!]);
   const local = existsSync(what) && statSync(what).isFile() ? resolve(what) : null;
   if (!local && what.includes("/")) throw new UsageError(`${what}: no such file here (a backup on the host is named by its time, e.g. 20261204T030000Z.dump: qdeploy addons backups lists them)`);
-  return withLockedSessions(op, [host], async ([s]) => {
+  return withLockedSessions(op, [host!], async ([s]) => {
     const remote = s!.remote;
     const dir = layout(op.cfg.app).addonBackups(addon!.name);
     let file = what;
@@ -245,7 +247,7 @@ export async function addonsRestore(op: OpContext, name: string, what: string): 
 export async function addonsDestroy(op: OpContext, name: string): Promise<{ backup: string | null }> {
   const configured = op.cfg.addons.find((a) => a.name === name);
   // Removed from deploy.toml already (the usual way): it lives on the environment's first host, as it did.
-  const host = op.cfg.hosts.find((h) => h.label === (configured?.host ?? op.cfg.hosts[0]!.label))!;
+  const host = configured ? addonHostAddresses(op.cfg, [configured])[0]! : op.cfg.hosts[0]!;
   return withLockedSessions(op, [host], async ([s]) => {
     if (!(s!.facts.addons ?? []).includes(name)) throw new UsageError(`${host.label} has no add-on "${name}" for ${op.cfg.app}`);
     const r = await s!.remote.exec(addonArgv(op.cfg, "destroy", configured ?? name));

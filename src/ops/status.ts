@@ -34,10 +34,11 @@ export interface FleetStatus {
 export async function status(op: OpContext, filter: HostFilter = {}): Promise<FleetStatus> {
   const hosts = selectHosts(op.cfg, filter);
   const switchScript = layout(op.cfg.app).switchScript;
-  const [reports, addons] = await withConnections(hosts, op.connect, (connections) =>
+  // A database server of its own is asked about its add-ons only.
+  const [reports, addons] = await withConnections([...hosts, ...op.cfg.addonOnlyHosts], op.connect, (connections) =>
     Promise.all([
       Promise.all(
-        connections.map(async ({ host, remote }) => {
+        connections.slice(0, hosts.length).map(async ({ host, remote }) => {
           const out = await remote.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", switchScript]);
           return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
         }),

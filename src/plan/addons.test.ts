@@ -3,12 +3,12 @@ import { createHash } from "node:crypto";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { addonScript } from "../server-scripts.ts";
-import { addonArgv, formatAge, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "./addons.ts";
+import { addonArgv, addonClients, formatAge, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "./addons.ts";
 import { renderAddonBackupUnits } from "../render/units.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
-const db: ResolvedAddon = { name: "db", service: "postgres", host: "root@10.0.0.1", var: "DATABASE_URL", backup: { at: "daily", keep: 7 } };
-const cache: ResolvedAddon = { name: "cache", service: "redis", host: "root@10.0.0.1", var: "REDIS_URL", backup: { at: "hourly", keep: 3 } };
+const db: ResolvedAddon = { name: "db", service: "postgres", host: "root@10.0.0.1", address: null, var: "DATABASE_URL", backup: { at: "daily", keep: 7 } };
+const cache: ResolvedAddon = { name: "cache", service: "redis", host: "root@10.0.0.1", address: null, var: "REDIS_URL", backup: { at: "hourly", keep: 3 } };
 const cfg: ResolvedConfig = { ...helloConfig, app: "hello", env: "prod", addons: [db, cache] };
 
 describe("planAddonFiles", () => {
@@ -58,8 +58,23 @@ test("the backup units: the script's backup verb with keep; the calendar on the 
   expect(renderAddonBackupUnits("hello", { ...db, backup: { at: "%daily", keep: 1 } }).timer).toContain("OnCalendar=%%daily\n");
 });
 
+test("addonClients: every address of every host of the environment, once, in host order; hosts not in the environment are not asked", () => {
+  const host = (label: string) => ({ label, host: label });
+  const fleet: ResolvedConfig = { ...cfg, hosts: [host("a"), host("b"), host("c")] };
+  const facts = [
+    { host: host("b"), addresses: ["10.0.2.15", "10.99.0.2"] },
+    { host: host("a"), addresses: ["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001"] },
+    { host: host("z"), addresses: ["192.0.2.9"] },
+    { host: host("c") },
+  ];
+  expect(addonClients(fleet, facts)).toEqual(["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001", "10.99.0.2"]);
+});
+
 test("addonArgv: no secret, only names; each verb's arguments", () => {
   expect(addonArgv(cfg, "ensure", db)).toEqual(["/srv/qdeploy/hello/addon", "ensure", "hello", "prod", "db", "postgres"]);
+  // Clients only go with an address: an add-on on loopback admits no one else.
+  expect(addonArgv(cfg, "ensure", db, ["10.0.0.2"])).toEqual(["/srv/qdeploy/hello/addon", "ensure", "hello", "prod", "db", "postgres"]);
+  expect(addonArgv(cfg, "ensure", { ...db, address: "10.0.0.1" }, ["10.0.0.1", "10.0.0.2"])).toEqual(["/srv/qdeploy/hello/addon", "ensure", "hello", "prod", "db", "postgres", "10.0.0.1", "10.0.0.1", "10.0.0.2"]);
   expect(addonArgv(cfg, "backup", cache)).toEqual(["/srv/qdeploy/hello/addon", "backup", "hello", "cache", "3"]);
   expect(addonArgv(cfg, "restore", db, ["20261204T030000Z.dump"])).toEqual(["/srv/qdeploy/hello/addon", "restore", "hello", "db", "7", "20261204T030000Z.dump"]);
   expect(addonArgv(cfg, "status", cache)).toEqual(["/srv/qdeploy/hello/addon", "status", "hello", "cache", "hourly"]);

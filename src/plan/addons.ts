@@ -3,7 +3,7 @@
  * runs, its command lines, and its output read back as data. Pure.
  */
 import { createHash } from "node:crypto";
-import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
+import type { HostAddress, ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { renderAddonBackupUnits } from "../render/units.ts";
 import { addonScript } from "../server-scripts.ts";
 import { layout, unitNames } from "../server-layout.ts";
@@ -11,6 +11,28 @@ import type { HostFacts } from "./facts.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/**
+ * The addresses an add-on reached from other hosts admits: every address of every host of
+ * the environment (its own host's too: its processes connect to the same URL), each once.
+ */
+export function addonClients(cfg: ResolvedConfig, facts: Pick<HostFacts, "host" | "addresses">[]): string[] {
+  return [...new Set(cfg.hosts.flatMap((h) => facts.find((f) => f.host.label === h.label)?.addresses ?? []))];
+}
+
+/**
+ * The hosts add-ons live on, each once, in add-on order: the environment's own, or a host of
+ * their own (a database server that runs none of the app's processes; check requires an
+ * address for it).
+ */
+export function addonHostAddresses(cfg: ResolvedConfig, addons: ResolvedAddon[] = cfg.addons): HostAddress[] {
+  const known = [...cfg.hosts, ...cfg.addonOnlyHosts];
+  const out: HostAddress[] = [];
+  for (const a of addons) {
+    if (!out.some((h) => h.label === a.host)) out.push(known.find((h) => h.label === a.host)!);
+  }
+  return out;
+}
 
 /** The add-ons that live on this host (by label). */
 export function addonsOn(cfg: ResolvedConfig, hostLabel: string): ResolvedAddon[] {
@@ -55,7 +77,10 @@ export function planAddonFiles(cfg: ResolvedConfig, addons: ResolvedAddon[], fac
   return steps;
 }
 
-/** server/addon.sh's command line for one verb. Never carries a secret: the script keeps them. */
+/**
+ * server/addon.sh's command line for one verb. Never carries a secret: the script keeps them.
+ * `ensure`'s extra words are the addresses of the hosts that reach an add-on with an address.
+ */
 export function addonArgv(cfg: ResolvedConfig, verb: "ensure" | "backup" | "backups" | "restore" | "status" | "console" | "destroy", addon: ResolvedAddon | string, extra: string[] = []): string[] {
   const l = layout(cfg.app);
   const name = typeof addon === "string" ? addon : addon.name;
@@ -63,7 +88,7 @@ export function addonArgv(cfg: ResolvedConfig, verb: "ensure" | "backup" | "back
   const keep = String(a?.backup.keep ?? 7);
   switch (verb) {
     case "ensure":
-      return [l.addonScript, verb, cfg.app, cfg.env, name, a!.service];
+      return [l.addonScript, verb, cfg.app, cfg.env, name, a!.service, ...(a!.address ? [a!.address, ...extra] : [])];
     case "backup":
     case "destroy":
       return [l.addonScript, verb, cfg.app, name, keep];

@@ -26,7 +26,7 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   const caddyMain = renderCaddyMain();
   const dropIn = renderCaddyDropIn();
   const ports = renderFirewallPorts(cfg);
-  const firewallFiles = `${sha256(firewallScript)} ${sha256(renderFirewallUnit())}`;
+  const firewallFiles = firewallFilesSha();
 
   const packages = [...(!web || facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
   if (packages.length) {
@@ -51,13 +51,7 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
       { kind: "write", path: CADDY_DROP_IN, content: dropIn, mode: 0o644, why: "Caddy's admin socket: a /run/caddy only caddy and root enter" },
     );
   }
-  if (newFirewall) {
-    steps.push(
-      { kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" },
-      { kind: "write", path: FIREWALL.apply, content: firewallScript, mode: 0o755, why: "loads the nftables table inet qdeploy" },
-      { kind: "write", path: FIREWALL.unit, content: renderFirewallUnit(), mode: 0o644, why: "restores the firewall at boot" },
-    );
-  }
+  if (newFirewall) steps.push(...firewallInstall());
   if (newDropIn || newFirewall) steps.push({ kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the new units" });
 
   if (web && (force || newDropIn || facts.caddyfileSha !== sha256(caddyMain))) {
@@ -76,12 +70,51 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   }
 
   if (ports !== null && (force || newFirewall || facts.firewallPorts !== ports.trim())) {
-    steps.push(
-      ...(newFirewall ? [] : [{ kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" } as Step]),
-      { kind: "write", path: FIREWALL.ports(cfg.app), content: ports, mode: 0o644, why: `the TCP ports ${cfg.app} admits from outside` },
-      { kind: "run", argv: ["systemctl", "enable", "--quiet", FIREWALL.unitName], why: "the firewall comes back at boot" },
-      { kind: "run", argv: [FIREWALL.apply], why: "load the inbound policy (every app's ports, and sshd's)" },
-    );
+    steps.push(...(newFirewall ? [] : [firewallDir]), ...firewallPolicy(cfg.app, ports));
   }
   return steps;
+}
+
+const firewallDir: Step = { kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" };
+
+/** The firewall's script and boot unit. */
+function firewallInstall(): Step[] {
+  return [
+    firewallDir,
+    { kind: "write", path: FIREWALL.apply, content: firewallScript, mode: 0o755, why: "loads the nftables table inet qdeploy" },
+    { kind: "write", path: FIREWALL.unit, content: renderFirewallUnit(), mode: 0o644, why: "restores the firewall at boot" },
+  ];
+}
+
+/** The app's ports file, and the policy loaded now and at every boot. */
+function firewallPolicy(app: string, ports: string): Step[] {
+  return [
+    { kind: "write", path: FIREWALL.ports(app), content: ports, mode: 0o644, why: `the TCP ports ${app} admits from outside` },
+    { kind: "run", argv: ["systemctl", "enable", "--quiet", FIREWALL.unitName], why: "the firewall comes back at boot" },
+    { kind: "run", argv: [FIREWALL.apply], why: "load the inbound policy (every app's ports, and sshd's)" },
+  ];
+}
+
+/**
+ * An add-on's host that is none of the environment's (a database server of its own): the
+ * firewall alone, admitting SSH and, by the add-ons' .from files, their clients; no Caddy, no
+ * app folders. Nothing when [firewall] is off or the host has it as it should be.
+ */
+export function planAddonHostFirewall(cfg: ResolvedConfig, facts: HostFacts): Step[] {
+  const newFirewall = facts.firewallSha !== firewallFilesSha();
+  if (!cfg.firewall || (!newFirewall && facts.nft)) return [];
+  // No port of the app's: the apply script admits SSH's; this host serves no web.
+  const ports = "\n";
+  return [
+    ...(facts.nft ? [] : [
+      { kind: "run", argv: ["apt-get", "update", "-q"], why: "nftables not installed" } as Step,
+      { kind: "run", argv: ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "nftables"], why: "install nftables" } as Step,
+    ]),
+    ...(newFirewall ? [...firewallInstall(), { kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the new units" } as Step] : [firewallDir]),
+    ...firewallPolicy(cfg.app, ports),
+  ];
+}
+
+function firewallFilesSha(): string {
+  return `${sha256(firewallScript)} ${sha256(renderFirewallUnit())}`;
 }

@@ -44,12 +44,17 @@ describe("qdeploy-firewall.service", () => {
 // this machine's firewall is never touched.
 describe("server/firewall.sh with the real nft", () => {
   const canRun = process.getuid?.() === 0;
-  test("admits the union of every app's ports and sshd's, replaces only its own table, twice in a row", () => {
+  /** A folder holding the script as `apply`, once nft, unshare and root are there. */
+  const scriptInNamespaceDir = () => {
     requireTool("nft");
     requireTool("unshare");
     if (!canRun) throw new Error("needs root for a private network namespace (unshare -n)");
     const dir = tempDir();
     cpSync(script, join(dir, "apply"));
+    return dir;
+  };
+  test("admits the union of every app's ports and sshd's, replaces only its own table, twice in a row", () => {
+    const dir = scriptInNamespaceDir();
     writeFileSync(join(dir, "hello.ports"), renderFirewallPorts(cfg)!);
     writeFileSync(join(dir, "other.ports"), renderFirewallPorts({ ...cfg, app: "other", firewall: { allow: [80, 8443] } })!);
     const sshd = Bun.spawnSync(["sshd", "-T"], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
@@ -73,12 +78,26 @@ describe("server/firewall.sh with the real nft", () => {
     expect(out).toContain("ct state established,related accept");
   });
 
+  test("an add-on's .from file admits its port from those addresses alone, IPv4 and IPv6 apart; a bad address is refused", () => {
+    const dir = scriptInNamespaceDir();
+    writeFileSync(join(dir, "hello.ports"), renderFirewallPorts(cfg)!);
+    writeFileSync(join(dir, "hello.addon-db.from"), "5432 10.99.0.1 10.99.0.2 fd00:0000:0000:0000:0000:0000:0000:0002\n");
+    const r = Bun.spawnSync(["unshare", "-n", "bash", "-c", `bash ${dir}/apply; nft list ruleset`], { stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    const out = r.stdout.toString();
+    expect(out.split("\n")[0]).toEndWith("; add-ons from their hosts only; everything else dropped");
+    expect(out).toContain('ip saddr { 10.99.0.1, 10.99.0.2 } tcp dport 5432 accept comment "hello.addon-db.from"');
+    expect(out).toContain('ip6 saddr fd00::2 tcp dport 5432 accept comment "hello.addon-db.from"');
+    expect(out).not.toMatch(/tcp dport \{[^}]*5432/); // not among the ports open to all
+
+    writeFileSync(join(dir, "hello.addon-db.from"), "5432 10.99.0.1; flush ruleset\n");
+    const bad = Bun.spawnSync(["unshare", "-n", "bash", "-c", `bash ${dir}/apply; echo "rc=$?"`], { stdout: "pipe", stderr: "pipe" });
+    expect(bad.stderr.toString()).toContain("firewall: bad address 10.99.0.1\\; in");
+    expect(bad.stdout.toString()).toBe("rc=1\n");
+  });
+
   test("refuses a ports file that is not ports, and leaves the old table in place", () => {
-    requireTool("nft");
-    requireTool("unshare");
-    if (!canRun) throw new Error("needs root for a private network namespace (unshare -n)");
-    const dir = tempDir();
-    cpSync(script, join(dir, "apply"));
+    const dir = scriptInNamespaceDir();
     writeFileSync(join(dir, "bad.ports"), "80; flush ruleset\n");
     const r = Bun.spawnSync(["unshare", "-n", "bash", "-c", `bash ${dir}/apply; echo "rc=$?"; nft list ruleset`], { stdout: "pipe", stderr: "pipe" });
     expect(r.stderr.toString()).toContain("firewall: bad port");

@@ -20,7 +20,7 @@ import { OperationError } from "../errors.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { ensureVmTools } from "./host-tools.ts";
 import { ensureSandboxImage, readHostKey } from "./image.ts";
-import { checkPortsFree, createOverlay, runningQemuPid, startQemu, stopQemu } from "./qemu.ts";
+import { checkPortsFree, createOverlay, MAX_FLEET_VMS, runningQemuPid, sandboxLanAddress, startQemu, stopQemu } from "./qemu.ts";
 import { waitUntilReady } from "./ready.ts";
 import { runOk } from "./run.ts";
 
@@ -42,8 +42,7 @@ export interface FleetOptions extends SandboxOptions {
   hosts: number;
 }
 
-/** The most VMs a fleet may have (one digit keeps `vmK` dirs and port offsets simple; 2 cores run 3 well). */
-export const MAX_FLEET_VMS = 9;
+export { MAX_FLEET_VMS };
 
 /** The sandbox's state and how to reach it; paths are absolute. */
 export interface SandboxInfo {
@@ -56,6 +55,8 @@ export interface SandboxInfo {
   httpsPort: number;
   /** Forwarded to the guest's PROBE_GUEST_PORT, when the sandbox was started with one. */
   probePort?: number;
+  /** Its address on the fleet's private network (10.99.0.VM), which the project's other VMs reach it at. */
+  lanAddress: string;
   /** Root's key and the known_hosts file: one of each for every VM of the project. */
   identity: string;
   knownHosts: string;
@@ -150,7 +151,8 @@ async function startVm(b: Boot, authorizedKey: string, fleetSize: number, log: (
   log(`booting ${b.name.replace(/^the /, "")} (${accel}, ssh 127.0.0.1:${state.sshPort}, http :${state.httpPort}, https :${state.httpsPort})...`);
   const started = performance.now();
   await rm(p.consoleLog, { force: true });
-  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel, name: qemuName(b.vm), cpus: vmCpus(b.vm) });
+  const lan = { port: lanPort(state.sshPort - (b.vm - 1)), vm: b.vm };
+  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel, name: qemuName(b.vm), cpus: vmCpus(b.vm), lan });
   await writeFile(p.stateFile, JSON.stringify(state, null, 2) + "\n");
   const info = toInfo(b.vm, p, state, newPid);
   await waitUntilReady(readyCheck(info, newPid, b.name, fleetSize, log));
@@ -289,6 +291,14 @@ function qemuName(vm: number): string {
 }
 
 /**
+ * The UDP port of a project's private network (its multicast group), from VM 1's ssh port:
+ * projects with their own ports (the test lanes) get networks of their own.
+ */
+function lanPort(baseSshPort: number): number {
+  return 20000 + (baseSshPort % 40000);
+}
+
+/**
  * VM 1 keeps 2 vCPUs (QDEPLOY_SANDBOX_CPUS); the others get 1: TCG vCPU threads beyond the
  * host's 2 cores only fight (measured, 3 VMs booting at once: 78s with 2 vCPUs each, 57s with
  * 1; one VM alone: 21s with 2, 33s with 1).
@@ -315,6 +325,7 @@ function toInfo(vm: number, p: SandboxPaths, ports: VmPorts, pid: number | undef
     httpPort: ports.httpPort,
     httpsPort: ports.httpsPort,
     ...(ports.probePort && { probePort: ports.probePort }),
+    lanAddress: sandboxLanAddress(vm),
     identity: p.identity,
     knownHosts: p.knownHosts,
     stateDir: p.stateDir,

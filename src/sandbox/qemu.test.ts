@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { kernelCmdline, qemuArgv, type VmSpec } from "./qemu.ts";
-import { recipeKey } from "./recipe.ts";
+import { kernelCmdline, qemuArgv, sandboxLanAddress, type VmSpec } from "./qemu.ts";
+import { IMAGE_FILES, recipeKey } from "./recipe.ts";
 
 const spec: VmSpec = {
   imageDir: "/cache/abc",
@@ -31,6 +31,16 @@ describe("qemuArgv", () => {
     expect(after(qemuArgv(spec), "-accel")).toBe("tcg,thread=multi");
     expect(after(qemuArgv({ ...spec, accel: "kvm" }), "-accel")).toBe("kvm");
     expect(qemuArgv(spec)).not.toContain("-no-reboot");
+  });
+
+  test("the private network: a second NIC on a multicast hub bound to 127.0.0.1, its MAC naming the VM; the image gives that MAC its address", () => {
+    expect(qemuArgv(spec)).not.toContain("-netdev");
+    const argv = qemuArgv({ ...spec, lan: { port: 22222, vm: 3 } });
+    expect(after(argv, "-netdev")).toBe("socket,id=lan,mcast=230.0.0.1:22222,localaddr=127.0.0.1");
+    expect(after(argv, "-device")).toBe("virtio-net-pci,netdev=lan,mac=52:54:00:99:00:03");
+    const file = IMAGE_FILES.find((f) => f.path === "/etc/systemd/network/10-qdeploy-lan-3.network")!;
+    expect(file.content).toBe("[Match]\nMACAddress=52:54:00:99:00:03\n\n[Network]\nAddress=10.99.0.3/24\nLinkLocalAddressing=no\n");
+    expect(sandboxLanAddress(3)).toBe("10.99.0.3");
   });
 
   test("a fleet's VM has its own process name", () => {

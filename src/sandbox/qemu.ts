@@ -13,6 +13,9 @@ import { runOk } from "./run.ts";
  */
 export const PROBE_GUEST_PORT = 8999;
 
+/** The most VMs a fleet may have (one digit keeps `vmK` dirs and port offsets simple; 2 cores run 3 well). */
+export const MAX_FLEET_VMS = 9;
+
 /** Everything QEMU's command line depends on. */
 export interface VmSpec {
   imageDir: string;
@@ -31,6 +34,25 @@ export interface VmSpec {
   name?: string;
   /** Virtual CPUs (default 2). */
   cpus?: number;
+  /** The fleet's private network: its multicast group's UDP port and this VM's number (its address, sandboxLanAddress). */
+  lan?: { port: number; vm: number };
+}
+
+/**
+ * A fleet's private network, as a provider's VPC gives servers: every VM of a project has a
+ * second NIC on one QEMU multicast "hub" (on 127.0.0.1, never the network), and VM k answers
+ * at 10.99.0.k (the image's networkd files match the NIC by its MAC address, recipe.ts).
+ */
+export const SANDBOX_LAN = { prefix: "10.99.0.", mask: 24, group: "230.0.0.1", macPrefix: "52:54:00:99:00:" } as const;
+
+/** VM k's private address. */
+export function sandboxLanAddress(vm: number): string {
+  return `${SANDBOX_LAN.prefix}${vm}`;
+}
+
+/** VM k's second NIC's MAC address (k < 10: a fleet has at most 9 VMs). */
+export function sandboxLanMac(vm: number): string {
+  return `${SANDBOX_LAN.macPrefix}${vm.toString(16).padStart(2, "0")}`;
 }
 
 /**
@@ -66,6 +88,12 @@ export function qemuArgv(s: VmSpec): string[] {
     "-drive", `file=${optValue(s.overlay)},if=virtio,format=qcow2`,
     // hostfwd binds 127.0.0.1 only: the sandbox is never reachable from the network.
     "-nic", `user,model=virtio-net-pci,${fwd.map((f) => `hostfwd=${f}`).join(",")}`,
+    ...(s.lan
+      ? [
+          "-netdev", `socket,id=lan,mcast=${SANDBOX_LAN.group}:${s.lan.port},localaddr=127.0.0.1`,
+          "-device", `virtio-net-pci,netdev=lan,mac=${sandboxLanMac(s.lan.vm)}`,
+        ]
+      : []),
     // sshd and Caddy want entropy early; an emulated CPU gathers it slowly.
     "-device", "virtio-rng-pci",
     "-display", "none",

@@ -3,6 +3,7 @@
  * change here (a package, a file, a unit) builds a new image instead of reusing a stale one.
  */
 import { createHash } from "node:crypto";
+import { MAX_FLEET_VMS, SANDBOX_LAN, sandboxLanAddress, sandboxLanMac } from "./qemu.ts";
 
 /** Bumped when the build steps change in a way the data below does not show. */
 const RECIPE_VERSION = 1;
@@ -103,6 +104,12 @@ export const IMAGE_FILES: ImageFile[] = [
   },
   // QEMU's user-mode network answers DNS at 10.0.2.3.
   { path: "/etc/resolv.conf", mode: 0o644, content: "nameserver 10.0.2.3\n" },
+  // The fleet's private network (qemu.ts SANDBOX_LAN): matched by MAC before the DHCP file below.
+  ...Array.from({ length: MAX_FLEET_VMS }, (_, i) => ({
+    path: `/etc/systemd/network/10-qdeploy-lan-${i + 1}.network`,
+    mode: 0o644,
+    content: `[Match]\nMACAddress=${sandboxLanMac(i + 1)}\n\n[Network]\nAddress=${sandboxLanAddress(i + 1)}/${SANDBOX_LAN.mask}\nLinkLocalAddressing=no\n`,
+  })),
   {
     path: "/etc/systemd/network/20-qdeploy-wired.network",
     mode: 0o644,

@@ -7,12 +7,12 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { requireTool } from "../tools.ts";
-import { cleanApp, get, ok, onVm, onVmOk, powerCycle, qdeploy, REPO, sandbox } from "./harness.ts";
+import { cleanApp, get, initProject, ok, onVm, onVmOk, powerCycle, qdeploy, REPO, sandbox } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "notes";
@@ -27,12 +27,6 @@ let pushOutput = "";
 /** A dump `addons pull` brought here: the restore test sends it back. */
 let pulledDump = "";
 
-const run = (cmd: string[], cwd: string): string => {
-  const r = Bun.spawnSync(cmd, { cwd, stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
-  return r.stdout.toString().trim();
-};
-const git = (cwd: string, ...args: string[]) => run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", ...args], cwd);
 const page = async (p: string) => (await get(vm, p, DOMAIN)).body;
 /** A key of an add-on's state file on the VM (root's, 0600). */
 const stateOf = async (app: string, addon: string, key: string) => (await onVmOk(vm, `sed -n 's/^${key}=//p' /srv/qdeploy/${app}/addons/${addon}.env`)).trim();
@@ -70,23 +64,17 @@ async function onTerminal(cwd: string, args: string[], steps: [string, string][]
 
 /** A copy of examples/notes with deploy.toml from `init`, aimed at the sandbox. */
 function project(app: string, edit: (toml: string) => string = (t) => t): string {
-  const d = mkdtempSync(path.join(tmpdir(), `qdeploy-e2e-${app}-`));
-  cpSync(path.join(REPO, "examples/notes"), d, { recursive: true });
-  git(d, "init", "-q");
-  run([path.join(REPO, "bin/qdeploy"), "init"], d);
-  let toml = readFileSync(path.join(d, "deploy.toml"), "utf8")
-    .replace(/^app = "notes"/m, `app = "${app}"`)
-    .replace('hosts = ["root@127.0.0.1:2222"]', `hosts = ["root@127.0.0.1:${vm.sshPort}"]`)
-    .replace(
-      'ssh = { identity = ".qdeploy/sandbox/id_ed25519", known_hosts = ".qdeploy/sandbox/known_hosts" }',
-      `ssh = { identity = ${JSON.stringify(vm.identity)}, known_hosts = ${JSON.stringify(vm.knownHosts)} }`,
-    )
-    .replace(/^health = "\/"/m, 'health = "/health"');
-  toml = edit(toml);
-  writeFileSync(path.join(d, "deploy.toml"), toml);
-  git(d, "add", ".");
-  git(d, "commit", "-qm", "the app, and qdeploy init");
-  return d;
+  return initProject("notes", app, (toml) =>
+    edit(
+      toml
+        .replace('hosts = ["root@127.0.0.1:2222"]', `hosts = ["root@127.0.0.1:${vm.sshPort}"]`)
+        .replace(
+          'ssh = { identity = ".qdeploy/sandbox/id_ed25519", known_hosts = ".qdeploy/sandbox/known_hosts" }',
+          `ssh = { identity = ${JSON.stringify(vm.identity)}, known_hosts = ${JSON.stringify(vm.knownHosts)} }`,
+        )
+        .replace(/^health = "\/"/m, 'health = "/health"'),
+    ),
+  );
 }
 
 beforeAll(async () => {
@@ -207,7 +195,7 @@ describe("add-ons: Postgres and Redis on the app's host", () => {
     const psql = await onTerminal(dir, ["addons", "psql", "sandbox"], [["notes_sandbox_db=>", "select author, body from notes order by id limit 1;\n"], ["(1 row)", "\\q\n"]]);
     expect(psql.code).toBe(0);
     expect(psql.out).toMatch(/anonymous\s*\|\s*first/);
-    const cli = await onTerminal(dir, ["addons", "redis-cli", "sandbox"], [["127.0.0.1:63", "get visits\n"], ['"', "quit\n"]]);
+    const cli = await onTerminal(dir, ["addons", "redis-cli", "sandbox"], [["redis-server.sock>", "get visits\n"], ['"', "quit\n"]]);
     expect(cli.code).toBe(0);
     expect(cli.out).toMatch(/"\d+"/);
   }, 2 * MIN);

@@ -44,9 +44,15 @@ for app in "${apps[@]}"; do
     fi
     if [[ -n $inst ]]; then
       systemctl disable --now -q "redis-server@$inst"
-      rm -rf -- "/var/lib/redis/$inst" "/etc/redis/redis-$inst.conf"
+      rm -rf -- "/var/lib/redis/$inst" "/etc/redis/redis-$inst.conf" "/etc/redis/$inst.tls"
+    fi
+    # Reached from other hosts: its pg_hba.conf lines (the listen address stays until the
+    # cluster is next set up; nothing reaches it without those lines).
+    if [[ -n $db ]]; then
+      for hba in /etc/postgresql/*/*/pg_hba.conf; do sed -i "/^hostssl \"$db\" /d" "$hba"; done
     fi
   done
+  rm -f -- /etc/qdeploy/firewall/"$app".addon-*.from
   rm -rf -- "/var/backups/qdeploy/$app"
 done
 for app in "${apps[@]}"; do

@@ -5,10 +5,13 @@
  * for this suite and stop at its end.
  *
  * Roles: web on all three, worker on VM 3 only, so VM 3 is the duty host (jobs, release phase).
+ *
+ * Then add-ons on a database host of their own (issue 23): examples/notes on VMs 1 and 2, its
+ * Postgres and Redis on VM 3, reached over the fleet's private network (10.99.0.K) with TLS.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, fleet, fleetDown, get, keepRequestingEach, makeProject, ok, onVm, qdeploy, writeFleetConfig } from "./harness.ts";
+import { cleanApp, fleet, fleetDown, get, initProject, keepRequestingEach, makeProject, ok, onVm, qdeploy, writeFleetConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "fleet";
@@ -42,7 +45,7 @@ beforeAll(async () => {
 }, 10 * MIN);
 
 afterAll(async () => {
-  await Promise.all((vms ?? []).map((vm) => cleanApp(vm, APP).catch(() => {})));
+  await Promise.all((vms ?? []).map((vm) => Promise.all([APP, DB_APP].map((app) => cleanApp(vm, app).catch(() => {})))));
   await fleetDown();
 }, 2 * MIN);
 
@@ -141,4 +144,95 @@ describe("a fleet of three", () => {
     expect(await runs(vms[1]!, "cleanup")).toBe(0);
     for (const vm of vms) expect(await runs(vm, "everywhere")).toBeGreaterThan(0);
   }, 4 * MIN);
+});
+
+const DB_APP = "notesdb";
+const DB_DOMAIN = `${DB_APP}.localhost`;
+
+describe("add-ons on a database host of their own", () => {
+  let notes: string;
+  const [app1, app2, db] = [0, 1, 2].map((i) => () => vms[i]!);
+  const addNote = (vm: SandboxInfo, body: string) => sh(vm, `curl -sS -X POST -d body=${body} -H 'Host: ${DB_DOMAIN}' http://127.0.0.1:$(cut -d' ' -f1 /srv/qdeploy/${DB_APP}/live-slot)/notes`);
+  /** The release's value of an add-on's variable on an app host. */
+  const urlOn = async (vm: SandboxInfo, name: string) => (await sh(vm, `sed -n 's/^${name}="\\(.*\\)"$/\\1/p' /srv/qdeploy/${DB_APP}/current/env`)).trim();
+
+  beforeAll(() => {
+    const host = (vm: SandboxInfo) => JSON.stringify(`root@127.0.0.1:${vm.sshPort}`);
+    const addon = (name: string) => `[environments.fleet.addons.${name}]\nhost = ${host(db())}\naddress = "${db().lanAddress}"\n`;
+    notes = initProject("notes", DB_APP, (toml) =>
+      [
+        toml,
+        "[environments.fleet]",
+        `hosts = [${host(app1())}, ${host(app2())}]`,
+        `ssh = { identity = ${JSON.stringify(app1().identity)}, known_hosts = ${JSON.stringify(app1().knownHosts)} }`,
+        `web = { domains = ["${DB_DOMAIN}"], tls = "internal", health = "/health" }`,
+        "",
+        addon("db"),
+        addon("redis"),
+      ].join("\n"),
+    );
+  });
+
+  test("push provisions them on the database host, the release phase migrates from an app host, and both web hosts share the data", async () => {
+    const r = ok(await qdeploy(notes, ["push", "fleet"]));
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(new RegExp(`add-on db \\(postgres\\) ready in [\\d.]+s: DATABASE_URL \\(TLS at ${db().lanAddress.replaceAll(".", "\\.")}, for fleet's 2 hosts: `));
+    expect(out).toContain("release | migrate: applied 0001_create_notes");
+    expect(await urlOn(app1(), "DATABASE_URL")).toMatch(new RegExp(`^postgres://notesdb_fleet_db:[0-9a-f]{48}@${db().lanAddress}:5432/notesdb_fleet_db\\?sslmode=require$`));
+    expect(await urlOn(app2(), "REDIS_URL")).toMatch(new RegExp(`^rediss://:[0-9a-f]{48}@${db().lanAddress}:63\\d\\d$`));
+    expect(await addNote(app1(), "shared")).toMatch(/^note \d+/);
+    const [one, two] = [(await get(app1(), "/", DB_DOMAIN)).body, (await get(app2(), "/", DB_DOMAIN)).body];
+    expect(one).toMatch(/^visits 1\n/);
+    expect(two).toMatch(/^visits 2\n/);
+    expect(two).toContain("anonymous: shared");
+    // The database host runs none of the app's processes: the add-ons' script and state, no release.
+    expect(await sh(db(), `ls /srv/qdeploy/${DB_APP}`)).toBe("addon\naddons\n");
+    const units = ["db", "redis"].flatMap((a) => [`${DB_APP}-addon-${a}-backup.service`, `${DB_APP}-addon-${a}-backup.timer`]);
+    expect(await sh(db(), `systemctl list-units --all --plain --no-legend '${DB_APP}-*' | awk '{print $1}' | sort`)).toBe(`${units.join("\n")}\n`);
+  }, 8 * MIN);
+
+  test("only the environment's hosts reach them, only with TLS; any other address is dropped by the firewall", async () => {
+    const lan = (vm: SandboxInfo) => vm.lanAddress;
+    const redisPort = (await urlOn(app1(), "REDIS_URL")).split(":").pop()!;
+    const rules = await sh(db(), "nft list table inet qdeploy");
+    for (const port of ["5432", redisPort]) {
+      expect(rules).toMatch(new RegExp(`ip saddr \\{[^}]*${lan(app1())}, ${lan(app2())}[^}]*\\} tcp dport ${port} accept`));
+      expect(rules).not.toMatch(new RegExp(`tcp dport \\{[^}]*\\b${port}\\b`)); // not open to all
+    }
+    // The web processes' pooled connections came over TLS from both app hosts.
+    const ssl = await sh(db(), `cd / && runuser -u postgres -- psql -X -At -c "select distinct a.client_addr, s.ssl from pg_stat_ssl s join pg_stat_activity a using (pid) where a.datname = 'notesdb_fleet_db' and a.client_addr is not null order by 1"`);
+    expect(ssl).toBe(`${lan(app1())}|t\n${lan(app2())}|t\n`);
+    const probe = await sh(
+      app1(),
+      `U=$(sed -n 's/^DATABASE_URL="\\(.*\\)?sslmode=require"$/\\1/p' /srv/qdeploy/${DB_APP}/current/env)
+       R=$(sed -n 's/^REDIS_URL="rediss:\\/\\/:\\([0-9a-f]*\\)@.*/\\1/p' /srv/qdeploy/${DB_APP}/current/env)
+       cd /
+       echo "plain psql: $(psql "$U?sslmode=disable" -XAtc 'select 1' 2>&1 | grep -o 'no encryption')"
+       echo "plain redis: $(REDISCLI_AUTH=$R timeout 5 redis-cli --no-auth-warning -h ${lan(db())} -p ${redisPort} ping 2>&1 | tr -s '\\n' ' ')"
+       echo "tls redis: $(REDISCLI_AUTH=$R redis-cli --no-auth-warning --tls --insecure -h ${lan(db())} -p ${redisPort} ping 2>&1)"
+       ip addr add 10.99.0.50/24 dev ens4
+       for src in 10.99.0.50 ${lan(app1())}; do
+         echo "from $src: $(curl -sv --connect-timeout 3 -m 4 --interface $src telnet://${lan(db())}:5432 < /dev/null 2>&1 | grep -o -m1 'Connected to\\|Timeout was reached')"
+       done
+       ip addr del 10.99.0.50/24 dev ens4`,
+    );
+    expect(probe).toContain("plain psql: no encryption\n");
+    expect(probe).toMatch(/^plain redis: [^\n]*(Connection reset by peer|I\/O error)[^\n]*$/m);
+    expect(probe).not.toMatch(/^plain redis: [^\n]*PONG/m);
+    expect(probe).toContain("tls redis: PONG\n");
+    expect(probe).toContain("from 10.99.0.50: Timeout was reached\n");
+    expect(probe).toContain(`from ${lan(app1())}: Connected to\n`);
+  }, 3 * MIN);
+
+  test("status and backups reach the database host", async () => {
+    const st = JSON.parse(ok(await qdeploy(notes, ["status", "fleet", "--json"])).stdout);
+    expect(st.hosts.map((h: { host: string }) => h.host)).toEqual([app1(), app2()].map((vm) => `root@127.0.0.1:${vm.sshPort}`));
+    expect(st.addons.map((a: { addon: string; host: string; state: string }) => [a.addon, a.host, a.state])).toEqual([
+      ["db", `root@127.0.0.1:${db().sshPort}`, "active"],
+      ["redis", `root@127.0.0.1:${db().sshPort}`, "active"],
+    ]);
+    const made = JSON.parse(ok(await qdeploy(notes, ["addons", "backup", "fleet", "db", "--json"])).stdout);
+    expect(made.backups[0].file).toMatch(/^\d{8}T\d{6}Z\.dump$/);
+    expect(await sh(db(), `pg_restore --list /var/backups/qdeploy/${DB_APP}/db/${made.backups[0].file} | grep -c 'TABLE DATA public notes'`)).toBe("1\n");
+  }, 3 * MIN);
 });

@@ -142,6 +142,27 @@ export function makeProject(name: string): string {
   return dir;
 }
 
+/**
+ * A throwaway git repository holding a copy of examples/EXAMPLE with the deploy.toml `qdeploy
+ * init` writes, its app renamed to `app` and then changed by `edit`, committed.
+ */
+export function initProject(example: string, app: string, edit: (toml: string) => string = (t) => t): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `qdeploy-e2e-${app}-`));
+  cpSync(path.join(REPO, "examples", example), dir, { recursive: true });
+  const run = (cmd: string[]) => {
+    const r = Bun.spawnSync(cmd, { cwd: dir, stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  };
+  const git = (...args: string[]) => run(["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", ...args]);
+  git("init", "-q");
+  run([QDEPLOY, "init"]);
+  const file = path.join(dir, "deploy.toml");
+  writeFileSync(file, edit(readFileSync(file, "utf8").replace(/^app = "[^"]*"/m, `app = "${app}"`)));
+  git("add", ".");
+  git("commit", "-qm", "the app, and qdeploy init");
+  return dir;
+}
+
 export interface ProjectConfig {
   /** The app name (default "hello"); its domain is APP.localhost. */
   app?: string;
