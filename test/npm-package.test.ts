@@ -6,35 +6,18 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { requireTool } from "./tools.ts";
+import { cleanEnv, npm, pack, type Packed, REPO, run as runIn } from "./npm-pack.ts";
 
-const REPO = path.resolve(import.meta.dir, "..");
 const MIN = 60_000;
 let work = "";
-let tarball = "";
-let packed: { files: { path: string }[]; size: number; unpackedSize: number };
-
-/** npm, which comes with Node.js (the README's one requirement with Go): not a Debian tool to install. */
-function npm(): string {
-  const found = Bun.which("npm");
-  if (!found) throw new Error("this test needs npm, which is not installed (it comes with Node.js)");
-  return found;
-}
-
-/** Runs argv; its stdout, or an error with its output. */
-function run(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): string {
-  const r = Bun.spawnSync(argv, { cwd: opts.cwd ?? work, env: opts.env ?? process.env, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${r.exitCode}\n${r.stdout.toString()}\n${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
+let packed: Packed;
+const run = (argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) => runIn(argv, { cwd: opts.cwd ?? work, ...(opts.env && { env: opts.env }) });
 
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), "qdeploy-npm-"));
-  const out = JSON.parse(run([npm(), "pack", "--json", "--pack-destination", work], { cwd: REPO }));
-  packed = out[0];
-  tarball = path.join(work, out[0].filename);
+  packed = pack(work);
 }, MIN);
 afterAll(() => work && rmSync(work, { recursive: true, force: true }));
 
@@ -51,17 +34,9 @@ test("npm pack: what qdeploy runs, no tests, fixtures, examples or benchmarks; s
 
 test("npm install -g into a fresh prefix: qdeploy runs on the Bun it brought, from an app's folder", () => {
   const prefix = path.join(work, "prefix");
-  const home = path.join(work, "home");
-  const go = requireTool("go");
   // No Bun, no checkout on PATH: node, npm, go and the system's tools only.
-  const PATH = [path.join(prefix, "bin"), path.dirname(requireTool("node")), path.dirname(go), "/usr/local/bin", "/usr/bin", "/bin"].join(":");
-  // npm's and Go's caches stay the machine's (downloads and compiled packages, not qdeploy's state).
-  const goEnv = (name: string) => run([go, "env", name], { cwd: REPO }).trim();
-  // The machine's network settings (a CA bundle, a proxy) stay; qdeploy's, Bun's, npm's run
-  // settings and the user's folders do not.
-  const kept = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^(HOME|PATH|XDG_.*|npm_.*|BUN_.*|QDEPLOY_.*|GO.*)$/i.test(k))) as Record<string, string>;
-  const env = { ...kept, PATH, HOME: home, npm_config_cache: process.env.npm_config_cache || path.join(homedir(), ".npm"), GOCACHE: goEnv("GOCACHE"), GOMODCACHE: goEnv("GOMODCACHE"), NO_COLOR: "1" };
-  run([npm(), "install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], { env });
+  const env = cleanEnv(path.join(work, "home"), path.join(prefix, "bin"));
+  run([npm(), "install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", packed.tarball], { env });
   const installed = path.join(prefix, "lib/node_modules/qdeploy");
   expect(existsSync(path.join(installed, "node_modules/.bin/bun"))).toBe(true);
   expect(existsSync(path.join(installed, "src/cli.test.ts"))).toBe(false);
