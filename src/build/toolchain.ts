@@ -9,8 +9,8 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
+import { cacheDir } from "../util/dirs.ts";
 import { checkToolchain, compareGoVersions, formatVersion, parseGoVersion, type GoMod, type GoVersion, type GoVersionRequirement, requiredGoVersion } from "./gomod.ts";
 
 /** The Go a build runs and why. */
@@ -162,7 +162,7 @@ const LIST_TTL_MS = 6 * 3600_000;
 export async function toolchainList(env: Record<string, string | undefined>, modCache: string, fetcher: typeof fetch = fetch): Promise<ToolchainList | null> {
   const platform = hostPlatform();
   const proxy = proxyUrl(env.GOPROXY);
-  const cacheFile = path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "qdeploy", "go-toolchains.json");
+  const cacheFile = path.join(cacheDir(env), "go-toolchains.json");
   const remembered = await readFile(cacheFile, "utf8").then((t) => JSON.parse(t) as { at: number; proxy: string; versions: string[] }, () => null);
   if (remembered && remembered.proxy === proxy && Date.now() - remembered.at < LIST_TTL_MS) return { versions: remembered.versions, from: "proxy" };
   if (proxy) {

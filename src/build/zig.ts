@@ -8,11 +8,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { BuildError, OperationError } from "../errors.ts";
 import { runOk } from "../sandbox/run.ts";
 import { platformName, type GoTarget } from "./arch.ts";
+import { cacheDir } from "../util/dirs.ts";
 import { quoteGoWord } from "../util/quote.ts";
 
 /** The zig every cgo build uses: a new one changes the C code's bytes, so it is pinned. */
@@ -89,16 +89,15 @@ export function zigTargetFlags(target: GoTarget): string[] {
 /** An installed zig. */
 export interface ZigToolchain {
   version: string;
-  /** `~/.cache/qdeploy/zig/VERSION`: the zig itself, and its caches. */
+  /** zigDir's `.../qdeploy/zig/VERSION`: the zig itself, and its caches. */
   dir: string;
   /** The zig executable. */
   zig: string;
 }
 
-/** Where a zig version lives: `${XDG_CACHE_HOME:-~/.cache}/qdeploy/zig/VERSION`. Pure. */
+/** Where a zig version lives: zig/VERSION in qdeploy's cache folder (src/util/dirs.ts). Pure. */
 export function zigDir(env: Record<string, string | undefined>, version = ZIG_VERSION): string {
-  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache");
-  return join(base, "qdeploy", "zig", version);
+  return join(cacheDir(env), "zig", version);
 }
 
 /** The toolchain at `dir` (installed or not). Pure. */

@@ -37,7 +37,18 @@ export async function ensureVmTools(log: (l: string) => void): Promise<void> {
   await ensurePackages(VM_TOOLS, log);
 }
 
+/**
+ * The sandbox boots a Debian VM with qemu-system-x86_64 and builds its disk with mmdebstrap
+ * and mkfs.ext4: Linux's tools. Elsewhere (a Mac) it says so before anything starts.
+ */
+export function sandboxPlatformProblem(platform: NodeJS.Platform = process.platform): string | null {
+  if (platform === "linux") return null;
+  return `the sandbox needs Linux with QEMU (it builds a Debian image with mmdebstrap and boots it with qemu-system-x86_64), and this is ${platform}: run it in a Linux VM, or push to a real server (everything else qdeploy does works from here)`;
+}
+
 async function ensurePackages(tools: Record<string, string>, log: (l: string) => void): Promise<void> {
+  const platform = sandboxPlatformProblem();
+  if (platform) throw new OperationError(platform);
   const pkgs = missingPackages(tools);
   if (pkgs.length === 0) return;
   const canApt = process.getuid?.() === 0 && existsSync("/etc/debian_version") && Bun.which("apt-get");

@@ -4,9 +4,9 @@
  */
 import { existsSync } from "node:fs";
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { OperationError } from "../errors.ts";
+import { cacheDir } from "../util/dirs.ts";
 import { ensureImageTools } from "./host-tools.ts";
 import { DISABLE_UNITS, ENABLE_UNITS, IMAGE_FILES, IMAGE_SIZE, MASK_UNITS, mmdebstrapArgv, recipeKey } from "./recipe.ts";
 import { processAlive } from "./qemu.ts";
@@ -15,10 +15,9 @@ import { runOk } from "./run.ts";
 /** The files every complete cache directory holds. */
 export const IMAGE_PARTS = ["base.img", "vmlinuz", "initrd.img", "ssh_host_ed25519_key.pub"];
 
-/** Where cached images live. */
+/** Where cached images live (src/util/dirs.ts). */
 export function sandboxCacheRoot(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
-  return join(base, "qdeploy", "sandbox");
+  return join(cacheDir(), "sandbox");
 }
 
 /** The cache directory of the current recipe, and whether it is complete. */

@@ -5,10 +5,10 @@
  */
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { mkdir, open, readFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { OperationError } from "../errors.ts";
 import { AGE_KEY_VAR } from "../util/child-env.ts";
+import { configDir } from "../util/dirs.ts";
 
 /** A usable age identity and where it came from. */
 export interface AgeIdentity {
@@ -24,10 +24,9 @@ export interface AgeIdentity {
 
 type Environ = Record<string, string | undefined>;
 
-/** `${XDG_CONFIG_HOME:-~/.config}/qdeploy/age-identity.txt` */
+/** `age-identity.txt` in qdeploy's config folder (src/util/dirs.ts: `${XDG_CONFIG_HOME:-~/.config}/qdeploy` on Linux). */
 export function defaultIdentityPath(environ: Environ): string {
-  const config = environ.XDG_CONFIG_HOME || join(environ.HOME || homedir(), ".config");
-  return join(config, "qdeploy", "age-identity.txt");
+  return join(configDir(environ), "age-identity.txt");
 }
 
 /**

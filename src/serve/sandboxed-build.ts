@@ -238,7 +238,8 @@ export function chooseSandbox(): Sandbox {
   if (bwrap) return bwrapSandbox(bwrap);
   throw new BuildError(
     "a commit the server receives is built in a sandbox, away from the server's SSH key, age identity and tokens, " +
-      `and this machine has none: neither ${BUILD_SOCKET} (qdeploy serve --install makes it) nor bubblewrap; install bubblewrap (apt-get install bubblewrap) and start qdeploy serve again`,
+      `and this machine has none: neither ${BUILD_SOCKET} (qdeploy serve --install makes it) nor bubblewrap; ` +
+      (process.platform === "linux" ? "install bubblewrap (apt-get install bubblewrap) and start qdeploy serve again" : `both are Linux's, and this is ${process.platform}: run qdeploy serve on a Linux server (qdeploy serve --install ENV puts it there)`),
   );
 }
 

@@ -5,9 +5,9 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { AuthError, OperationError, UsageError } from "../errors.ts";
+import { configDir } from "../util/dirs.ts";
 
 /** read: look (status, releases, logs, audit); deploy: also push, rollback, restart. */
 export type Role = "read" | "deploy";
@@ -24,11 +24,10 @@ export interface TokenEntry {
   expires: string | null;
 }
 
-/** Where tokens are kept: $QDEPLOY_SERVE_TOKENS, else ~/.config/qdeploy/serve-tokens/APP.json. */
+/** Where tokens are kept: $QDEPLOY_SERVE_TOKENS, else serve-tokens/APP.json in qdeploy's config folder (src/util/dirs.ts). */
 export function defaultTokenFile(app: string, environ: Record<string, string | undefined> = process.env): string {
   if (environ.QDEPLOY_SERVE_TOKENS) return environ.QDEPLOY_SERVE_TOKENS;
-  const config = environ.XDG_CONFIG_HOME || path.join(os.homedir(), ".config");
-  return path.join(config, "qdeploy", "serve-tokens", `${app}.json`);
+  return path.join(configDir(environ), "serve-tokens", `${app}.json`);
 }
 
 /** A verification stays good this long in memory, so a dashboard's requests do not each pay argon2id. */
