@@ -334,7 +334,7 @@ redis_ensure() {
 
 require() { load "$1" || die "no add-on $1 on this host for $app (push provisions it)"; }
 
-# One backup into the add-on's folder, checked readable before it counts; then the oldest go.
+# One backup into the add-on's folder, checked readable before it counts and before the oldest go.
 backup() {
   local keep=$1 stamp tmp file
   install -d -m 0700 "$backups"
@@ -350,8 +350,11 @@ backup() {
     rcli --rdb "$tmp" > /dev/null || { rm -f "$tmp"; die "redis-cli --rdb failed"; }
     redis-check-rdb "$tmp" > /dev/null || { rm -f "$tmp"; die "the snapshot of $instance does not read back (redis-check-rdb)"; }
   fi
+  # The oldest beyond keep go before the new one comes in (it reads back already), so the
+  # folder never holds more than keep: a listing at that moment shows what the schedule promises.
+  # (One taken in the same second is replaced, not counted.)
+  ls -1 "$backups" | grep -E '^[0-9]{8}T[0-9]{6}Z\.(dump|rdb)$' | grep -v -x -F "${file##*/}" | sort | head -n "-$((keep - 1))" | while read -r old; do rm -f "$backups/$old"; done || true
   mv -f "$tmp" "$file"
-  ls -1 "$backups" | grep -E '^[0-9]{8}T[0-9]{6}Z\.(dump|rdb)$' | sort | head -n "-$keep" | while read -r old; do rm -f "$backups/$old"; done
   printf 'backup=%s %s\n' "${file##*/}" "$(stat -c %s "$file")"
 }
 

@@ -320,6 +320,7 @@ export const envVarNames: Rule = (raw, ctx) =>
     });
   });
 
+/** `[user@]host[:port]`, as hosts are written. */
 function isHostLabel(s: string): boolean {
   try {
     parseHost(s);

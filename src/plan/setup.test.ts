@@ -4,9 +4,9 @@ import { helloConfig as cfg } from "../../test/fixtures/config.ts";
 import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { renderFirewallUnit } from "../render/firewall.ts";
 import { firewallScript, switchScript } from "../server-scripts.ts";
-import type { HostFacts } from "./facts.ts";
+import { freshHostFacts, type HostFacts } from "./facts.ts";
 import { hostConfig } from "./fleet.ts";
-import { planSetup } from "./setup.ts";
+import { planAddonHostFirewall, planSetup } from "./setup.ts";
 import { describeStep } from "./steps.ts";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -82,5 +82,32 @@ describe("planSetup", () => {
       "run    systemctl enable --quiet caddy",
       "run    systemctl restart caddy",
     ]);
+  });
+});
+
+describe("planAddonHostFirewall: a database server of its own", () => {
+  const fresh = { ...freshHostFacts({ host: "db-1", label: "deploy@db-1" }, "x86_64"), nft: false };
+  const lines = (steps: ReturnType<typeof planAddonHostFirewall>) => steps.map((s) => (s.kind === "write" ? `write ${s.path}` : s.kind === "run" ? s.argv.join(" ") : s.kind));
+
+  test("without it: nftables, the script and its unit, no port of the app's (the script adds SSH's), loaded now and at boot; no Caddy, no app folders", () => {
+    expect(lines(planAddonHostFirewall(cfg, fresh))).toEqual([
+      "apt-get update -q",
+      "env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables",
+      "install -d -m 0755 /etc/qdeploy/firewall",
+      "write /etc/qdeploy/firewall/apply",
+      "write /etc/systemd/system/qdeploy-firewall.service",
+      "systemctl daemon-reload",
+      "write /etc/qdeploy/firewall/hello.ports",
+      "systemctl enable --quiet qdeploy-firewall.service",
+      "/etc/qdeploy/firewall/apply",
+    ]);
+    const ports = planAddonHostFirewall(cfg, fresh).find((s) => s.kind === "write" && s.path.endsWith(".ports"));
+    expect(ports?.kind === "write" && ports.content).toBe("\n");
+  });
+
+  test("with it as it should be, or with [firewall] off: nothing", () => {
+    const have = { ...fresh, nft: true, firewallSha: `${sha(firewallScript)} ${sha(renderFirewallUnit())}` };
+    expect(planAddonHostFirewall(cfg, have)).toEqual([]);
+    expect(planAddonHostFirewall({ ...cfg, firewall: null }, fresh)).toEqual([]);
   });
 });
