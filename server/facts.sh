@@ -59,26 +59,6 @@ for f in "$root"/addons/*.env; do
   [ -f "$f" ] && { f=${f##*/}; addons+="${f%.env} "; }
 done
 say "addons=$addons"
-# The host's own addresses, global scope, from the kernel's tables (no fork): an add-on on
-# another host of the environment admits them (server/addon.sh). IPv4 from fib_trie, where
-# a local address is a "|-- ADDR" line followed by "/32 host LOCAL"; IPv6 from if_inet6
-# (32 hex digits, scope 00 = global), written as eight groups.
-addresses="" last=""
-if [ -r /proc/net/fib_trie ]; then
-  while read -r a b c _; do
-    case $a in
-      "|--") last=$b ;;
-      /32) [ "$b $c" = "host LOCAL" ] && [[ $last != 127.* && " $addresses " != *" $last "* ]] && addresses+="$last " ;;
-    esac
-  done < /proc/net/fib_trie
-fi
-if [ -r /proc/net/if_inet6 ]; then
-  while read -r hex _ _ scope _; do
-    [ "$scope" = 00 ] || continue
-    addresses+="${hex:0:4}:${hex:4:4}:${hex:8:4}:${hex:12:4}:${hex:16:4}:${hex:20:4}:${hex:24:4}:${hex:28:4} "
-  done < /proc/net/if_inet6
-fi
-say "addresses=$addresses"
 ports=""
 [ -f "$fw/$app.ports" ] && read -r ports < "$fw/$app.ports"
 say "firewall_ports=$ports"

@@ -11,7 +11,7 @@ import { basename, resolve } from "node:path";
 import type { ResolvedAddon } from "../config/types.ts";
 import { OperationError, UsageError } from "../errors.ts";
 import { planAddonHostFirewall } from "../plan/setup.ts";
-import { type AddonBackup, type AddonStatus, addonArgv, addonClients, addonHostAddresses, addonsOn, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "../plan/addons.ts";
+import { type AddonBackup, type AddonStatus, addonArgv, addonClients, addonHostAddresses, addonsOn, HOST_ADDRESSES_ARGV, parseHostAddresses, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "../plan/addons.ts";
 import type { HostFacts } from "../plan/facts.ts";
 import { gatherFacts } from "../remote/host-ops.ts";
 import { runBatch } from "../remote/run-plan.ts";
@@ -39,17 +39,24 @@ export async function provisionAddons(op: OpContext, open: AddonHost[]): Promise
   if (op.cfg.addons.length === 0) return { vars };
   const hosts = addonHostAddresses(op.cfg, op.cfg.addons);
   // An add-on the other hosts reach admits every host of the environment, pushed to or not
-  // (a --hosts push must not shut the others out): each one's addresses are in its facts.
-  const needed = [...hosts, ...(op.cfg.addons.some((a) => a.address) ? op.cfg.hosts.filter((h) => !hosts.some((a) => a.label === h.label)) : [])];
+  // (a --hosts push must not shut the others out): each one is asked its addresses.
+  const reached = op.cfg.addons.some((a) => a.address);
+  const needed = [...hosts, ...(reached ? op.cfg.hosts.filter((h) => !hosts.some((a) => a.label === h.label)) : [])];
   const missing = needed.filter((h) => !open.some((c) => c.host.label === h.label));
   const provision = async (more: AddonHost[]) => {
-    const all = await Promise.all([...open, ...more].map(async (c) => ({ ...c, facts: c.facts ?? (await gatherFacts(c.remote, c.host, op.cfg.app)) })));
-    const clients = addonClients(op.cfg, all.map((c) => c.facts));
+    const all = [...open, ...more];
+    const addresses = new Map(
+      reached
+        ? await Promise.all(all.map(async (c) => [c.host.label, parseHostAddresses((await c.remote.exec(HOST_ADDRESSES_ARGV, { check: false })).stdout)] as const))
+        : [],
+    );
+    const clients = addonClients(op.cfg, addresses);
     for (const c of all.filter((c) => hosts.some((h) => h.label === c.host.label))) {
       const addons = addonsOn(op.cfg, c.host.label);
+      const facts = c.facts ?? (await gatherFacts(c.remote, c.host, op.cfg.app));
       // A database server of its own gets no setup from push: its firewall comes from here.
-      const firewall = op.cfg.addonOnlyHosts.some((h) => h.label === c.host.label) ? planAddonHostFirewall(op.cfg, c.facts) : [];
-      await runBatch(c.remote, [...firewall, ...planAddonFiles(op.cfg, addons, c.facts)], op.events);
+      const firewall = op.cfg.addonOnlyHosts.some((h) => h.label === c.host.label) ? planAddonHostFirewall(op.cfg, facts) : [];
+      await runBatch(c.remote, [...firewall, ...planAddonFiles(op.cfg, addons, facts)], op.events);
       // At once: each is its own channel, and the host's time goes to starting programs.
       const urls = await Promise.all(addons.map((addon) => ensure(op, c, addon, clients)));
       addons.forEach((addon, i) => (vars[addon.var] = urls[i]!));

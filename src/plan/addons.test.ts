@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { addonScript } from "../server-scripts.ts";
-import { addonArgv, addonClients, formatAge, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "./addons.ts";
+import { addonArgv, addonClients, formatAge, parseHostAddresses, parseAddonStatus, parseAddonUrl, parseBackups, planAddonFiles, unwiredAddons, urlPassword } from "./addons.ts";
 import { renderAddonBackupUnits } from "../render/units.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -58,16 +58,48 @@ test("the backup units: the script's backup verb with keep; the calendar on the 
   expect(renderAddonBackupUnits("hello", { ...db, backup: { at: "%daily", keep: 1 } }).timer).toContain("OnCalendar=%%daily\n");
 });
 
-test("addonClients: every address of every host of the environment, once, in host order; hosts not in the environment are not asked", () => {
+test("addonClients: every address of every host of the environment, once, in host order; hosts not in the environment are not counted", () => {
   const host = (label: string) => ({ label, host: label });
   const fleet: ResolvedConfig = { ...cfg, hosts: [host("a"), host("b"), host("c")] };
-  const facts = [
-    { host: host("b"), addresses: ["10.0.2.15", "10.99.0.2"] },
-    { host: host("a"), addresses: ["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001"] },
-    { host: host("z"), addresses: ["192.0.2.9"] },
-    { host: host("c") },
-  ];
-  expect(addonClients(fleet, facts)).toEqual(["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001", "10.99.0.2"]);
+  const addresses = new Map([
+    ["b", ["10.0.2.15", "10.99.0.2"]],
+    ["a", ["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001"]],
+    ["z", ["192.0.2.9"]],
+  ]);
+  expect(addonClients(fleet, addresses)).toEqual(["10.0.2.15", "10.99.0.1", "fd00:0000:0000:0000:0000:0000:0000:0001", "10.99.0.2"]);
+});
+
+test("parseHostAddresses: local IPv4 from fib_trie (not loopback, each once), global IPv6 from if_inet6 (not site, link or host scope)", () => {
+  // As the sandbox VM prints HOST_ADDRESSES_ARGV (trimmed; fib_trie lists local addresses in
+  // its Main and Local tables both), with a global IPv6 address added.
+  const fib = [
+    "Main:",
+    "  +-- 0.0.0.0/1 2 0 2",
+    "        |-- 0.0.0.0",
+    "           /0 universe UNICAST",
+    "                    |-- 10.0.2.2",
+    "                       /32 link UNICAST",
+    "                 |-- 10.0.2.15",
+    "                    /32 host LOCAL",
+    "                 |-- 10.99.0.1",
+    "                    /32 host LOCAL",
+    "              |-- 10.99.0.255",
+    "                 /32 link BROADCAST",
+    "           |-- 127.0.0.1",
+    "              /32 host LOCAL",
+    "Local:",
+    "                 |-- 10.0.2.15",
+    "                    /32 host LOCAL",
+  ].map((l) => `/proc/net/fib_trie:${l}`);
+  const inet6 = [
+    "fec0000000000000505400fffe123456 02 40 40 00     ens3",
+    "00000000000000000000000000000001 01 80 10 80       lo",
+    "fe80000000000000505400fffe123456 02 40 20 80     ens3",
+    "2001db80000000000000000000000005 02 40 00 00     ens3",
+  ].map((l) => `/proc/net/if_inet6:${l}`);
+  expect(parseHostAddresses([...fib, ...inet6, ""].join("\n"))).toEqual(["10.0.2.15", "10.99.0.1", "2001:db80:0000:0000:0000:0000:0000:0005"]);
+  // A host with IPv6 off has no if_inet6: grep says so on stderr, the IPv4 ones stand.
+  expect(parseHostAddresses(fib.join("\n"))).toEqual(["10.0.2.15", "10.99.0.1"]);
 });
 
 test("addonArgv: no secret, only names; each verb's arguments", () => {

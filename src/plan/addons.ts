@@ -13,11 +13,40 @@ import type { Step } from "./steps.ts";
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
+ * What prints a host's own addresses, for parseHostAddresses: the kernel's tables, one
+ * process, asked only in an environment with an add-on other hosts reach.
+ */
+export const HOST_ADDRESSES_ARGV = ["grep", "-H", "", "/proc/net/fib_trie", "/proc/net/if_inet6"];
+
+/**
+ * A host's own addresses, global scope, from HOST_ADDRESSES_ARGV's output: IPv4 from
+ * fib_trie, where a local address is a "|-- ADDR" line followed by "/32 host LOCAL" (not
+ * 127/8); IPv6 from if_inet6 (32 hex digits, then ifindex, prefix length, scope: 00 is
+ * global), written as eight groups. Each once.
+ */
+export function parseHostAddresses(out: string): string[] {
+  const found = new Set<string>();
+  let last = "";
+  for (const line of out.split("\n")) {
+    const at = line.indexOf(":");
+    const [file, text] = [line.slice(0, at), line.slice(at + 1)];
+    const words = text.trim().split(/\s+/);
+    if (file === "/proc/net/fib_trie") {
+      if (words[0] === "|--") last = words[1] ?? "";
+      else if (words[0] === "/32" && words[1] === "host" && words[2] === "LOCAL" && last && !last.startsWith("127.")) found.add(last);
+    } else if (file === "/proc/net/if_inet6" && /^[0-9a-f]{32}$/.test(words[0] ?? "") && words[3] === "00") {
+      found.add(words[0]!.match(/.{4}/g)!.join(":"));
+    }
+  }
+  return [...found];
+}
+
+/**
  * The addresses an add-on reached from other hosts admits: every address of every host of
  * the environment (its own host's too: its processes connect to the same URL), each once.
  */
-export function addonClients(cfg: ResolvedConfig, facts: Pick<HostFacts, "host" | "addresses">[]): string[] {
-  return [...new Set(cfg.hosts.flatMap((h) => facts.find((f) => f.host.label === h.label)?.addresses ?? []))];
+export function addonClients(cfg: ResolvedConfig, addresses: Map<string, string[]>): string[] {
+  return [...new Set(cfg.hosts.flatMap((h) => addresses.get(h.label) ?? []))];
 }
 
 /**

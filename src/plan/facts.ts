@@ -59,8 +59,6 @@ export interface HostFacts {
   addonFiles?: Record<string, string>;
   /** The add-ons this host keeps credentials for (provisioned, wired or not). */
   addons?: string[];
-  /** The host's own addresses (global scope): an add-on on another host of the environment admits them. */
-  addresses?: string[];
   /** The host's digest.key for release.json's configDigest (64 hex digits), "" or absent when it has none. */
   digestKey?: string;
 }
@@ -118,7 +116,6 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
     addonFiles: Object.fromEntries(get("addon_files").split(/\s+/).filter(Boolean).map((w) => [w.slice(0, w.lastIndexOf(":")), w.slice(w.lastIndexOf(":") + 1)])),
     addons: get("addons").split(/\s+/).filter(Boolean),
-    addresses: get("addresses").split(/\s+/).filter(Boolean),
   };
 }
 
