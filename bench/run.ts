@@ -289,8 +289,20 @@ async function switchPhases(info: SandboxInfo): Promise<SwitchPhases> {
 // One push or rollback under load
 
 interface Op {
-  kind: "push" | "push (unchanged binary)" | "rollback" | "first push (no load)" | "push (no load)" | "rollback (no load)";
+  kind:
+    | "push"
+    | "push (unchanged binary)"
+    | "rollback"
+    | "first push (no load)"
+    | "push (no load)"
+    | "rollback (no load)"
+    | "push (no load, standby off)"
+    | "rollback (no load, outside the window)";
   stamp: string;
+  /** A rollback: seconds from the command's start until the release it goes back to answered (polled every 20 ms). */
+  served?: number;
+  /** A rollback to the warm standby: the switch's own ms from its start to the flip. */
+  flipMs?: number;
   ok: boolean;
   error?: string;
   wall: number;
@@ -313,15 +325,37 @@ async function liveBinary(info: SandboxInfo, dir: string): Promise<string | unde
   }
 }
 
+/** The stamps live now and before the last push: what the hello app answers, and what a rollback goes back to. */
+const stamps = { live: "", before: "" };
+
+/** Seconds from t0 until GET / answers `body` (every 20 ms); NaN after 60 s or once `done` is set. */
+async function untilServes(info: SandboxInfo, body: string, t0: number, done: { set: boolean }): Promise<number> {
+  while (!done.set && now() - t0 < 60_000) {
+    const r = await get(info).catch(() => null);
+    if (r?.status === 200 && r.body === body) return (now() - t0) / 1000;
+    await sleep(20);
+  }
+  return NaN;
+}
+
 async function runOp(info: SandboxInfo, dir: string, kind: Op["kind"], stamp: string, load: Load | null): Promise<Op> {
-  if (!kind.startsWith("rollback")) writeConfig(dir, info, { stamp });
+  const rollback = kind.startsWith("rollback");
+  if (!rollback) writeConfig(dir, info, { stamp, standby: kind.includes("standby off") ? "0" : undefined });
   const longs = load && K.long > 0 ? longRequests(info, `${kind} ${stamp}`) : null;
   if (load) await load.next("switch", `${kind} ${stamp}`);
   await countOtherVms();
-  const r = await cli(dir, kind.startsWith("rollback") ? ["rollback", "sandbox", "--json"] : ["push", "sandbox", "--json"]);
+  const done = { set: false };
+  const target = stamps.before;
+  const served = rollback ? untilServes(info, `hello from ${target}\n`, now(), done) : null;
+  const r = await cli(dir, rollback ? ["rollback", "sandbox", "--json"] : ["push", "sandbox", "--json"]);
+  done.set = true;
+  if (r.code === 0) Object.assign(stamps, rollback ? { live: target, before: stamps.live } : { live: stamp, before: stamps.live });
   if (load) await load.next("steady", `after ${kind} ${stamp}`);
   const longDone = longs?.stop();
   const op: Op = { kind, stamp, ok: r.code === 0, wall: r.seconds, phases: {}, bytesSent: 0, rawSize: 0, maxRssMb: r.maxRssMb };
+  if (served) op.served = await served;
+  const flip = /took the traffic back \(started nothing, (\d+) ms into the switch\)/.exec(r.stdout + r.stderr);
+  if (flip) op.flipMs = Number(flip[1]);
   if (r.code !== 0) {
     op.error = `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`;
     log(`${kind} ${stamp} FAILED ${op.error}`);
@@ -334,7 +368,8 @@ async function runOp(info: SandboxInfo, dir: string, kind: Op["kind"], stamp: st
   if (op.binary) op.rawSize = statSync(op.binary).size;
   if (longDone) pendingLongs.push(longDone);
   const s = op.report?.seconds;
-  log(`${kind} ${stamp}: ${s ? s.total.toFixed(1) : "?"}s (drain ${op.phases.drain?.toFixed(1) ?? "?"}s), ${op.bytesSent} bytes sent, peak RSS ${op.maxRssMb.toFixed(0)} MB`);
+  const rb = rollback ? `, serving ${stamps.live} after ${op.served?.toFixed(2) ?? "?"}s${op.flipMs === undefined ? " (a full switch)" : ` (flip ${op.flipMs} ms into the switch)`}` : "";
+  log(`${kind} ${stamp}: ${s ? s.total.toFixed(1) : "?"}s (drain ${op.phases.drain?.toFixed(1) ?? "?"}s), ${op.bytesSent} bytes sent, peak RSS ${op.maxRssMb.toFixed(0)} MB${rb}`);
   return op;
 }
 
@@ -479,9 +514,11 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   await load.stop();
   const loadSeconds = (now() - t0) / 1000;
 
-  log("without load: one push, one rollback, the floor");
+  log("without load: one push, one rollback (to the warm standby), one of each with web.standby = 0, the floor");
   ops.push(await runOp(info, dir, "push (no load)", `b${++stamp}`, null));
   ops.push(await runOp(info, dir, "rollback (no load)", "", null));
+  ops.push(await runOp(info, dir, "push (no load, standby off)", `b${++stamp}`, null));
+  ops.push(await runOp(info, dir, "rollback (no load, outside the window)", "", null));
   const floorIdle = await floorRuns(info, floorBin, K.floorRuns);
   const dropped = await floorDropsAndCleanup(info);
   const gzipSize = Number((await sh(`gzip -c ${quoteArgv([floorBin])} | wc -c`)).out.trim());
@@ -507,6 +544,13 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   const idleRb = measured.find((o) => o.kind === "rollback (no load)" && o.ok);
   const idlePushS = idlePush?.report?.seconds.total ?? NaN;
   const idleRbS = idleRb?.report?.seconds.total ?? NaN;
+  // Rollbacks inside the standby window (every rollback but the last: it follows a push with web.standby = 0).
+  const inWindow = measured.filter((o) => (o.kind === "rollback" || o.kind === "rollback (no load)") && o.ok);
+  const flips = inWindow.map((o) => o.flipMs ?? NaN);
+  const idleServed = idleRb?.served ?? NaN;
+  const loadServed = median(rollbacks.map((o) => o.served ?? NaN));
+  const outside = measured.find((o) => o.kind === "rollback (no load, outside the window)" && o.ok);
+  const outsideS = outside?.report?.seconds.total ?? NaN;
   const changedBytes = pushes.map((o) => o.bytesSent / o.rawSize).filter(Number.isFinite);
   const peakRss = Math.max(...ops.map((o) => o.maxRssMb));
   const drains = measured.map((o) => o.phases.drain).filter((x): x is number => x !== undefined);
@@ -518,6 +562,10 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
     ["push ≤ 1.3 × by-hand floor (no load)", `${f2(idlePushS / floorIdleMed)} × (push ${f1(idlePushS)} s, floor ${f2(floorIdleMed)} s)`, idlePushS <= 1.3 * floorIdleMed],
     ["rollback ≤ 0.5 × push (under load, medians)", `${f2(rbMed / pushMed)} × (rollback ${f1(rbMed)} s)`, rbMed <= 0.5 * pushMed],
     ["rollback ≤ 0.5 × push (no load)", `${f2(idleRbS / idlePushS)} × (rollback ${f1(idleRbS)} s)`, idleRbS <= 0.5 * idlePushS],
+    ["rollback inside the standby window: command start → the old release serving ≤ 1.5 s (no load)", `${f2(idleServed)} s`, idleServed <= 1.5],
+    ["the same under load (median)", `${f2(loadServed)} s`, loadServed <= 1.5],
+    ["every rollback inside the window is a flip, its host-side flip ≤ 0.3 s", `${flips.filter(Number.isFinite).length} of ${inWindow.length} flips, slowest ${Math.max(...flips)} ms`, flips.length > 0 && flips.every((f) => f <= 300)],
+    ["rollback outside the window ≤ 0.5 × push (no load)", `${f2(outsideS / idlePushS)} × (rollback ${f1(outsideS)} s)`, outsideS <= 0.5 * idlePushS],
     ["0 bytes for an unchanged binary", unchanged?.ok ? `${unchanged.bytesSent} B` : "push failed", Boolean(unchanged?.ok) && unchanged!.bytesSent === 0],
     ["every push/rollback succeeded", `${measured.length - failedOps.length} of ${measured.length}`, failedOps.length === 0],
   ];
@@ -562,6 +610,13 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   });
   L.push("");
   L.push(`Medians under load: push ${f1(pushMed)} s (${f1(pushNoDrainMed)} s without the drain), rollback ${f1(rbMed)} s, drain ${f1(median(drains))} s.`, "");
+  L.push("## Rollbacks", "");
+  L.push("After a push the previous release's web slot stays running for `web.standby` (default 15 min): a rollback inside that window flips Caddy to it and starts nothing. `served` is from the command's start (Bun's included) until `GET /` answers the old release's body, polled every 20 ms through Caddy; `flip` is the switch's own time from its start to the flip (its output line). The last rollback follows a push with `web.standby = \"0\"`: the full health-gated switch.", "");
+  L.push("| # | kind | total | served | flip |", "| --- | --- | ---: | ---: | ---: |");
+  ops.forEach((o, i) => {
+    if (o.kind.startsWith("rollback")) L.push(`| ${i} | ${o.kind}${o.ok ? "" : " **FAILED**"} | ${f2(o.report?.seconds.total)} | ${f2(o.served)} | ${o.flipMs === undefined ? "– (a full switch)" : `${o.flipMs} ms`} |`);
+  });
+  L.push("");
   if (failedOps.length) {
     L.push("Failures:", "");
     for (const o of failedOps) L.push(`- ${o.kind} ${o.stamp}: \`${o.error?.replace(/\s+/g, " ").slice(0, 300)}\``);

@@ -10,7 +10,14 @@ say() { printf '%s\n' "$*"; }
 # 1 or 0 for a test, without the fork of $(...).
 flag() { if "$@" >/dev/null 2>&1; then say "$key=1"; else say "$key=0"; fi; }
 
-say "arch=$(uname -m)"
+# bash's own machine type is uname -m's (x86_64, aarch64) without a process.
+say "arch=${HOSTTYPE:-$(uname -m)}"
+# The name of uid $1 from /etc/passwd (builtins), else id's answer (a user from LDAP).
+user_name() {
+  local name uid
+  while IFS=: read -r name _ uid _; do [ "$uid" = "$1" ] && { say "$name"; return; }; done < /etc/passwd
+  id -un
+}
 # The login user, even when reached through `sudo -n` (every command is, for a login
 # other than root), and whether root's commands are open to it: sudo=1 when this runs as
 # root through sudo or `sudo -n true` works, 0 when not, empty for a root login.
@@ -18,10 +25,10 @@ if [ -n "${SUDO_USER:-}" ] && [ "$EUID" -eq 0 ]; then
   say "user=$SUDO_USER"
   say "sudo=1"
 elif [ "$EUID" -eq 0 ]; then
-  say "user=$(id -un)"
+  say "user=$(user_name 0)"
   say "sudo="
 else
-  say "user=$(id -un)"
+  say "user=$(user_name "$EUID")"
   key=sudo flag sudo -n true
 fi
 key=systemd flag test -d /run/systemd/system
@@ -62,8 +69,9 @@ say "addons=$addons"
 ports=""
 [ -f "$fw/$app.ports" ] && read -r ports < "$fw/$app.ports"
 say "firewall_ports=$ports"
+# current's target by cd -P (a builtin; readlink is a process). Nothing here is relative.
 live=""
-[ -L "$root/current" ] && live=$(readlink "$root/current")
+[ -L "$root/current" ] && cd -P "$root/current" 2>/dev/null && live=$PWD && cd /
 say "live=${live##*/}"
 slot=""
 [ -f "$root/live-slot" ] && read -r slot < "$root/live-slot"
@@ -80,6 +88,10 @@ ports_of() {
 }
 claim_ports() {
   local pair taken registered p a q PORT_A="" PORT_B=""
+  # An app keeps its pair: when it has one, no lock is needed to read it (the registry is
+  # replaced by rename, never written in place).
+  pair=$(ports_of "$app")
+  [ -z "$pair" ] || { printf '%s\n' "$pair"; return 0; }
   [ -d /srv/qdeploy ] || mkdir -p /srv/qdeploy
   exec 7>>"$registry.lock"
   flock -w 30 7 || { echo "the port registry's lock ($registry.lock) stayed busy" >&2; return 1; }
@@ -120,7 +132,11 @@ if [ -f "$root/audit.log" ]; then
 fi
 say "history=$history"
 holder=""
-if [ -e "$root/lock" ] && ! flock -n "$root/lock" true 2>/dev/null; then
+# Under lock.sh's hold (holding=1) the holder is this push: its record says so, no flock
+# needed to find out.
+if [ -n "${holding:-}" ]; then
+  [ -f "$root/lock.holder" ] && read -r holder < "$root/lock.holder"
+elif [ -e "$root/lock" ] && ! flock -n "$root/lock" true 2>/dev/null; then
   holder=unknown
   [ -f "$root/lock.holder" ] && read -r holder < "$root/lock.holder"
 fi

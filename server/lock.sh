@@ -37,7 +37,7 @@ case $cmd in
     echo LOCKED
     facts=${5:-}
     # "claim": facts.sh gives the app its web ports now, under the lock.
-    if [ -n "$facts" ]; then (set -- "$app" claim; eval "$facts"); echo "::facts-end"; fi
+    if [ -n "$facts" ]; then (set -- "$app" claim; holding=1; eval "$facts"); echo "::facts-end"; fi
     # A dropped connection must not kill the holder before the switch below has ended.
     trap '' HUP PIPE
     # A builtin read, not cat: only this shell holds fd 9, so ending it frees the lock.

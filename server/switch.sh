@@ -9,6 +9,7 @@
 #                                 live release a refused wave switches back from (audit:
 #                                 "reverted UNDOING to ID", so it is nobody's previous release)
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
+#   switch end-standby            stop the warm standby (its timer runs this when the window ends)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
@@ -16,12 +17,17 @@
 #   switch link ID                make releases/ID/app from releases/ID/app.tgz.b64 (hard links to blobs)
 set -euo pipefail
 umask 022
+# When this run began, in ms: a flip to the standby says how long it took.
+started_ms=$(( ${EPOCHREALTIME/./} / 1000 ))
 
 # Builtins where they do: every process costs tens of milliseconds on a small VM.
 root=${BASH_SOURCE[0]%/*}
 app=${root##*/}
 units_dir=/etc/systemd/system
 site=/etc/caddy/qdeploy/$app.caddy
+# The warm standby: "PORT RELEASE UNTIL" (epoch seconds), the web slot of the release before
+# the live one, kept running after a switch for web.standby so a rollback needs to start nothing.
+standby_file=$root/standby
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -34,7 +40,8 @@ replace() {
   mv -f "$1.tmp.$$" "$1"
 }
 
-live_release() { local t; t=$(readlink "$root/current" 2>/dev/null) && printf '%s\n' "${t##*/}" || true; }
+# current's target by cd -P in a subshell: a builtin, where readlink is a process.
+live_release() { (cd -P "$root/current" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
 live_slot() { local s=""; [ -f "$root/live-slot" ] && read -r s < "$root/live-slot"; printf '%s\n' "$s"; }
 
 # The status GET http://127.0.0.1:$1$2 answers with, nothing when nothing answers (bash's
@@ -205,7 +212,7 @@ stop_extra_instances() {
 load_conf() {
   # shellcheck source=/dev/null
   . "$1/switch.conf"
-  : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}"
+  : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}" "${STANDBY:=0}"
 }
 
 audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.log"; }
@@ -270,8 +277,11 @@ wait_healthy() {
 log_to_file() {
   local log=$root/switch.log size
   trap '' HUP PIPE
-  size=$(stat -c %s "$log" 2>/dev/null || echo 0)
-  if (( size > 1000000 )); then tail -c 500000 "$log" > "$log.tmp.$$" && mv -f "$log.tmp.$$" "$log"; fi
+  # The size is looked at in one run of 16 (a stat is a process; a switch logs about 1 kB).
+  if (( RANDOM % 16 == 0 )); then
+    size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+    if (( size > 1000000 )); then tail -c 500000 "$log" > "$log.tmp.$$" && mv -f "$log.tmp.$$" "$log"; fi
+  fi
   TZ=UTC printf '== %(%Y-%m-%dT%H:%M:%SZ)T switch %s\n' -1 "$*" >> "$log"
   exec > >(tee -p -a "$log") 2> >(tee -p -a "$log" >&2)
 }
@@ -292,28 +302,96 @@ take_locks() {
   fi
 }
 
-# A switch that was killed outright (SIGKILL, power loss) may have left a web slot running
-# that lb_policy first routes to, or moved live-slot without current. live-slot is the
-# commit point (written once the new slot passed its health check and Caddy has its site):
-# current follows it, and every other web slot is stopped.
-reconcile() {
-  local live slot target u
-  live=$(live_slot)
-  if [ -n "$live" ] && target=$(readlink "$root/slots/$live" 2>/dev/null); then
-    target=${target##*/}
-    if [ -n "$target" ] && [ "$target" != "$(live_release)" ] && [ -d "$root/releases/$target" ]; then
-      relink "$root/current" "releases/$target"
-      : > "$root/releases/$target/activated"
-      audit "activated $target by reconcile (an interrupted switch had made it live)"
-      say "reconciled: $target is live (an interrupted switch had left current behind)"
-    fi
+# Caddy sends requests to slot B first while route/b exists, else to slot A (the site's
+# @slot_b matcher looks on every request: no reload); the other slot is the fallback, until
+# Caddy's own health check has seen the live slot up. Creating or removing one file is atomic.
+prefer() {
+  if [ "$1" = "$PORT_B" ]; then
+    [ -d "$root/route" ] || install -d -m 2750 -o root -g caddy "$root/route"
+    : > "$root/route/b"
+  else
+    rm -f "$root/route/b"
   fi
+}
+
+# A switch killed between the route and live-slot: the route follows live-slot ($1), as
+# current does. Builtins unless they disagree.
+sync_route() {
+  [ -n "$1" ] || return 0
+  if [ -e "$root/route/b" ]; then [ "$1" = "$PORT_B" ] || prefer "$1"; else [ "$1" != "$PORT_B" ] || prefer "$1"; fi
+}
+
+# The standby's port, release and end (sb_port sb_id sb_until); fails when there is none.
+read_standby() { sb_port="" sb_id="" sb_until=""; { read -r sb_port sb_id sb_until < "$standby_file"; } 2>/dev/null && [ -n "$sb_port" ]; }
+
+# Stops the warm standby, if there is one (it takes no requests: Caddy prefers the live slot).
+end_standby() {
+  read_standby || return 0
+  rm -f "$standby_file"
+  systemctl stop "$app-web@$sb_port.service" || true
+  say "ended the standby of $sb_id ($app-web@$sb_port.service)"
+}
+
+# Keeps the web slot on port $1, just switched away from, running release $2 as the warm
+# standby for STANDBY seconds; a transient timer ends it then (gone at a reboot, like the
+# standby: its unit is not enabled).
+keep_standby() {
+  local port=$1 id=$2 now
+  printf -v now '%(%s)T' -1
+  replace "$standby_file" "$port $id $((now + STANDBY))"
+  [ ! -e "/run/systemd/transient/$app-standby-end.timer" ] || systemctl stop "$app-standby-end.timer" 2>/dev/null || true
+  systemd-run --quiet --collect --unit="$app-standby-end" --on-active="${STANDBY}s" --timer-property=AccuracySec=1s \
+    --description="qdeploy: end the warm standby of $app" "$root/switch" end-standby ||
+    say "could not arm the timer that ends the standby; the next switch ends it" >&2
+  say "standby: $app-web@$port.service keeps $id running for ${STANDBY}s"
+}
+
+# 0 when the warm standby runs release $1 on the slot that is not live ($2), answers its health
+# path, and release $1's site is the one Caddy has: a rollback to it is a flip of the route file.
+standby_serves() {
+  local id=$1 live=$2
+  read_standby && [ "$sb_id" = "$id" ] && [ "$sb_port" != "$live" ] || return 1
+  [ "$sb_port" = "$PORT_A" ] || [ "$sb_port" = "$PORT_B" ] || return 1
+  [ "$root/slots/$sb_port" -ef "$root/releases/$id" ] || return 1
+  [ -f "$site" ] && [ "$(<"$site")" = "$(<"$root/releases/$id/site.caddy")" ] || return 1
+  # Answering its health path is what matters (its port was checked as its own when it started).
+  probe "$sb_port" "$HEALTH"
+}
+
+# A switch that was killed outright (SIGKILL, power loss) may have left a web slot running
+# that Caddy could route to, or moved live-slot without current. live-slot is the commit
+# point (written once the new slot passed its health check and Caddy has its site): current
+# follows it (reconcile_current), and every other web slot but the standby is stopped
+# (stop_stray_slots).
+reconcile_current() {
+  local live target
+  live=$(live_slot)
+  # -ef (the same file) is a builtin: the common case costs no process.
+  [ -n "$live" ] && [ -e "$root/slots/$live" ] && ! [ "$root/slots/$live" -ef "$root/current" ] || return 0
+  target=$(readlink "$root/slots/$live" 2>/dev/null) || return 0
+  target=${target##*/}
+  if [ -n "$target" ] && [ -d "$root/releases/$target" ]; then
+    relink "$root/current" "releases/$target"
+    : > "$root/releases/$target/activated"
+    audit "activated $target by reconcile (an interrupted switch had made it live)"
+    say "reconciled: $target is live (an interrupted switch had left current behind)"
+  fi
+}
+
+# Stops every web slot of the app but the live one ($1) and the standby.
+stop_stray_slots() {
+  local live=$1 u
+  # The standby runs on purpose; once its unit is gone (a reboot, a crash) so is the standby.
+  local standby="" kept=""
+  read_standby && [ "$sb_port" != "$live" ] && standby=$app-web@$sb_port.service
   while read -r u _; do
     [ "$u" = "$app-web@$live.service" ] && continue
+    [ "$u" = "$standby" ] && { kept=1; continue; }
     systemctl disable --quiet --no-reload "$u" 2>/dev/null || true
     systemctl stop "$u" || true
     say "reconciled: stopped $u, left running by an interrupted switch"
   done < <(systemctl list-units --plain --no-legend --state=active,activating,reloading "$app-web@*.service")
+  [ -n "$kept" ] || [ ! -e "$standby_file" ] || rm -f "$standby_file"
 }
 
 # The web process is gone (no web process, or scale.web = 0): stop both slots, remove the
@@ -322,7 +400,7 @@ remove_web() {
   local u units=()
   while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service")
   (( ${#units[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${units[@]}" || true
-  rm -f "$root/live-slot"
+  rm -f "$root/live-slot" "$standby_file"
   if [ -f "$site" ]; then
     rm -f "$site"
     caddy_load || say "caddy did not reload without the site of $app" >&2
@@ -354,21 +432,36 @@ refuse() {
 left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
 
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone;
-# $4 = the live release this switches back from after a refused wave.
+# $4 = the live release this switches back from after a refused wave. When the warm standby
+# runs release $1 (a rollback inside web.standby's window), the switch is a flip to it.
 activate() {
-  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle prev
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle="" prev flipped="" ms
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
-  reconcile
+  reconcile_current
   prev=$(live_release)
   load_conf "$rel"
   (( ! WEB )) || check_ports "$id"
-  install_units "$rel"
   old=$(live_slot)
-  if (( WEB )); then
+  (( ! WEB )) || sync_route "$old"
+  # The flip first, and nothing before it that it does not need: it is what a rollback waits for.
+  if (( WEB )) && standby_serves "$id" "$old"; then
+    next=$sb_port unit=$app-web@$sb_port.service flipped=1
+    prefer "$next"
+    ms=$(( ${EPOCHREALTIME/./} / 1000 - started_ms ))
+    replace "$root/live-slot" "$next"
+    rm -f "$standby_file"
+    say "caddy routes to 127.0.0.1:$next: the standby of $id took the traffic back (started nothing, $ms ms into the switch)"
+  fi
+  # Only the two slots exist: after a flip the other one is the slot just left, drained below.
+  [ -n "$flipped" ] || stop_stray_slots "$old"
+  install_units "$rel"
+  if (( WEB )) && [ -z "$flipped" ]; then
     next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
     unit=$app-web@$next.service
-    # reconcile stopped every web slot but the live one: the idle unit is not running.
+    # The idle slot is the standby's, when there is one: it ends, the new release needs its port.
+    read_standby && [ "$sb_port" = "$next" ] && end_standby
+    # stop_stray_slots stopped every other web slot: the idle unit is not running.
     if ! check_listener "$unit" "$next" before; then
       refuse "" "$prev" "$id" "$who" "port $next is held by another process"
       die "release $id cannot start: port $next is not free; $(left_serving "$prev")"
@@ -387,8 +480,9 @@ activate() {
       refuse "$unit" "$prev" "$id" "$who" "caddy did not accept the site"
       die "Caddy refused the site of release $id; $(left_serving "$prev")"
     fi
-    # Caddy's own health check must see the new slot up before the old one goes away;
-    # the bookkeeping below runs meanwhile.
+    prefer "$next"
+    # Caddy's own health check must see the new slot up before the old one goes away (until
+    # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
     sleep "$CADDY_SETTLE" & settle=$!
     replace "$root/live-slot" "$next"
   fi
@@ -400,12 +494,19 @@ activate() {
   local draining=""
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
     systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
-    wait "$settle"
-    say "caddy routes to 127.0.0.1:$next; draining $app-web@$old.service"
-    # In the background: the other processes move on while in-flight requests finish.
-    systemctl stop "$app-web@$old.service" & draining=$!
+    if [ -z "$flipped" ] && keeps_standby "$id" "$prev" "$undoing"; then
+      # No wait: the old slot keeps answering whatever Caddy still sends it.
+      kill "$settle" 2>/dev/null || true
+      keep_standby "$old" "$prev"
+    else
+      # A flip needs no wait: the standby passed Caddy's health checks all along.
+      [ -z "$settle" ] || wait "$settle"
+      say "caddy routes to 127.0.0.1:$next; draining $app-web@$old.service"
+      # In the background: the other processes move on while in-flight requests finish.
+      systemctl stop "$app-web@$old.service" & draining=$!
+    fi
   elif [ -n "$next" ]; then
-    wait "$settle"
+    [ -z "$settle" ] || wait "$settle"
     say "caddy routes to 127.0.0.1:$next"
   else
     remove_web
@@ -424,9 +525,17 @@ activate() {
   if [ -n "$undoing" ] && [ "$undoing" = "$prev" ] && [ "$undoing" != "$id" ]; then
     audit "reverted $undoing to $id by $who"
   else
-    audit "activated $id by $who${only:+ ($only only)}"
+    audit "activated $id by $who${only:+ ($only only)}${flipped:+ (the standby)}"
   fi
   say "live: $id"
+}
+
+# 0 when the slot switched away from stays as the warm standby: web.standby is on, the switch
+# moved forward to a newer release (a push, not a rollback, a restart or a revert: the release
+# left is the one a rollback goes back to), and Caddy's site picks the live slot by file.
+keeps_standby() {
+  local id=$1 prev=$2 undoing=$3
+  (( STANDBY > 0 )) && [ -n "$prev" ] && [ -z "$undoing" ] && [[ $id > $prev ]] && [[ $(<"$site") == *"@slot_b file {"* ]]
 }
 
 # Zero-downtime restart of the live release: everything, or one process.
@@ -434,7 +543,7 @@ restart() {
   # WHO: who asked (the CLI's user, a serve token); the timer's own restart names none.
   local proc=${1:-} by=${2:-the timer} id spec i
   take_locks
-  reconcile
+  reconcile_current
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
   load_conf "$root/releases/$id"
@@ -442,6 +551,8 @@ restart() {
     "") activate "$id" "$by (restart)"; return ;;
     web) (( WEB )) || die "release $id has no web process"; activate "$id" "$by (restart)" web; return ;;
   esac
+  stop_stray_slots "$(live_slot)"
+  (( ! WEB )) || sync_route "$(live_slot)"
   for spec in $PROCS; do
     [ "${spec%%:*}" = "$proc" ] || continue
     local units=()
@@ -481,6 +592,8 @@ status() {
     if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
   fi
   for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
+  # The standby's memory (bytes, cgroup), what web.standby costs while it runs.
+  if read_standby; then say "standby=$sb_port $sb_id $sb_until $(systemctl show -P MemoryCurrent "$app-web@$sb_port.service")"; fi
 }
 
 # On a terminal (`qdeploy exec -it`: ssh allocated a PTY) the unit gets a PTY of its own
@@ -569,8 +682,12 @@ case $cmd in
     exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
     have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
+  end-standby)
+    log_to_file end-standby
+    exec 8>>"$root/switch.lock"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
+    end_standby ;;
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|restart|status|exec|unpack|link" ;;
+  *) die "usage: switch activate|restart|end-standby|status|exec|unpack|link" ;;
 esac

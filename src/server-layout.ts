@@ -38,6 +38,12 @@ export function layout(app: string) {
      */
     maintenance: `${root}/maintenance`,
     maintenancePage: `${root}/maintenance/page.html`,
+    /**
+     * Which web slot Caddy sends requests to first: slot B while route/b exists, else slot A
+     * (the site's `@slot_b file` matcher; server/switch.sh prefer). A folder Caddy reads
+     * (2750 root:caddy), written by the switch alone.
+     */
+    route: `${root}/route`,
     unitDir: "/etc/systemd/system",
     caddyMain: "/etc/caddy/Caddyfile",
     caddySites: "/etc/caddy/qdeploy",

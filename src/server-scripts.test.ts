@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
-import { processPlace } from "./server-layout.ts";
+import { layout, processPlace } from "./server-layout.ts";
+import { renderCaddySite, SLOT_MATCHER } from "./render/caddy.ts";
+import { helloConfig } from "../test/fixtures/config.ts";
 import { processHardening } from "./render/units.ts";
 import { lockScript, switchScript } from "./server-scripts.ts";
 
@@ -176,4 +178,12 @@ describe("lock release", () => {
     h.stdin.end();
     await h.exited;
   });
+});
+
+test("the switch keeps a standby only with a site whose live slot is picked by route/b, as renderCaddySite writes it", () => {
+  // keeps_standby and prefer (server/switch.sh) against the site's matcher (src/render/caddy.ts).
+  expect(switchScript).toContain(`*"${SLOT_MATCHER}"*`);
+  const site = renderCaddySite(helloConfig, [8101, 8102]);
+  expect(site).toContain(`${SLOT_MATCHER}\n\t\troot ${layout("hello").route}\n\t\ttry_files /b\n`);
+  expect(switchScript).toContain(': > "$root/route/b"');
 });

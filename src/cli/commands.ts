@@ -109,7 +109,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "rollback",
     usage: "ENV [RELEASE]",
     summary: "back to the previous good release (or the one named)",
-    details: "the previous release that went live and stayed (one a refused wave switched back does not count), with its own env; no build, no upload; wave by wave",
+    details: "the previous release that went live and stayed (one a refused wave switched back does not count), with its own env; no build, no upload; wave by wave; inside web.standby's window after a push, Caddy flips to its still-running web slot and nothing starts",
     flags: [NO_REVERT, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy rollback prod", "qdeploy rollback prod 20261202100000"],
     async run(ctx, inv) {
@@ -135,7 +135,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "status",
     usage: "ENV",
     summary: "live release, units, health, next timer runs; exit 1 on drift",
-    details: "per host: live release, every unit's state, health of the live slot, next timer runs; exit 1 when the hosts run different releases (drift)",
+    details: "per host: live release, every unit's state, health of the live slot, next timer runs, the warm standby (web.standby: its release, until when, its memory); exit 1 when the hosts run different releases (drift)",
     flags: FILTER,
     examples: ["qdeploy status prod", "qdeploy status prod --json"],
     async run(ctx, inv) {

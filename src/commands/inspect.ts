@@ -30,6 +30,11 @@ export function describeBinaries(r: { sha256: string; binaries?: Record<string, 
   return all.map(([name, sha]) => `${name} ${sha.slice(0, 12)}`).join(", ");
 }
 
+/** A cgroup's memory in MiB, "memory unknown" when systemd did not say. */
+export function formatMemory(bytes: number | null): string {
+  return bytes === null ? "memory unknown" : `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
 /** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs; exit 1 on drift. */
 export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<number> {
   const cfg = await loadEnvironment(ctx, env);
@@ -40,6 +45,7 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
     ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
     for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}`);
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
+    if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${formatMemory(h.standby.memoryBytes)} (a rollback to it starts nothing)`);
   }
   if (s.addons.length) {
     const { printAddonStatus } = await import("./addons.ts");

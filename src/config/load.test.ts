@@ -107,7 +107,7 @@ const rows: Row[] = [
   {
     name: "an unknown key far from any lists the allowed ones",
     toml: GOOD.replace("[web]", "[web]\ncolour = 1"),
-    want: ["deploy.toml:6 web.colour: unknown key; expected one of: domains, health, tls, drain, health_timeout"],
+    want: ["deploy.toml:6 web.colour: unknown key; expected one of: domains, health, tls, drain, health_timeout, standby"],
   },
   {
     name: "an unknown table at the top level",
@@ -282,9 +282,18 @@ const rows: Row[] = [
       'deploy.toml:17 environments.b.rollout.batch: "a quarter" is neither a number of hosts nor a percentage; write e.g. 2 or "25%"',
       'deploy.toml:20 environments.c.rollout.batch: must be an integer (hosts per wave) or a percentage like "25%"',
       'deploy.toml:23 environments.d.rollout.batch: "0%": the percentage must be 1..100',
-      'deploy.toml:26 environments.e.rollout.parallel: unknown key; expected one of: batch, pause',
+      'deploy.toml:26 environments.e.rollout.parallel: unknown key; expected one of: batch, pause, concurrency',
       'deploy.toml:26 environments.e.rollout.batch: must be an integer (hosts per wave) or a percentage like "25%"',
       'deploy.toml:31 jobs[0].hosts: must be one of "one", "all"',
+    ],
+  },
+  {
+    name: "rollout.concurrency: a whole number of hosts, 1..1000",
+    toml: lines(GOOD, "[rollout]", "concurrency = 0", "[environments.big]", 'hosts = ["deploy@b"]', "rollout = { concurrency = 1001 }", "[environments.c]", 'hosts = ["deploy@c"]', 'rollout = { concurrency = "all" }'),
+    want: [
+      "deploy.toml:11 rollout.concurrency: must be >= 1",
+      "deploy.toml:14 environments.big.rollout.concurrency: must be <= 1000",
+      "deploy.toml:17 environments.c.rollout.concurrency: must be an integer",
     ],
   },
   {
@@ -715,7 +724,7 @@ describe("loadConfig results", () => {
     const { config, problems } = await loadConfig(file, "sandbox");
     expect(problems).toEqual([]);
     expect(config!.root).toBe(path.dirname(file));
-    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60 });
+    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60, standbySec: 900 });
     expect(config!.vars).toEqual({ LOG_LEVEL: "debug" });
     expect(config!.ssh).toEqual({ identity: ".qdeploy/sandbox/id_ed25519", knownHosts: ".qdeploy/sandbox/known_hosts", hostKey: "strict" });
     expect(config!.hosts).toEqual([{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }]);

@@ -29,7 +29,7 @@ describe("resolveEnvironment", () => {
       },
       processes: { web: "hello serve", worker: "hello work" },
       release: null,
-      web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60 },
+      web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60, standbySec: 900 },
       scale: { worker: 1 },
       restart: null,
       jobs: [],
@@ -99,7 +99,7 @@ describe("resolveEnvironment", () => {
       },
       processes: { web: "hello serve --debug", clock: "hello clock" },
       release: null,
-      web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150 },
+      web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150, standbySec: 900 },
       scale: { clock: 2 },
       restart: { at: "daily", jitterSec: 900 },
       jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5, timeoutSec: 90, allHosts: false }],
@@ -203,6 +203,13 @@ describe("resolveEnvironment", () => {
     const big = resolveEnvironment(raw, "big", "/r");
     expect(big.rollout).toEqual({ batch: { percent: 25 }, pauseSec: 5 });
     expect(big.jobs.map((j) => [j.name, j.allHosts])).toEqual([["a", true], ["b", false]]);
+  });
+
+  test("rollout.concurrency: kept as written, an environment's winning; absent when unwritten (the executor's default applies)", () => {
+    const raw: RawConfig = { ...minimal, rollout: { concurrency: 8 }, environments: { prod: { hosts: ["d@h"] }, big: { hosts: ["d@h"], rollout: { concurrency: 100 } } } };
+    expect(resolveEnvironment(raw, "prod", "/r").rollout).toEqual({ batch: null, pauseSec: 0, concurrency: 8 });
+    expect(resolveEnvironment(raw, "big", "/r").rollout.concurrency).toBe(100);
+    expect("concurrency" in resolveEnvironment(minimal, "prod", "/r").rollout).toBe(false);
   });
 
   test("an unknown environment is a ConfigError listing the defined ones", () => {

@@ -17,6 +17,7 @@ export const DEFAULTS = {
   tls: "auto",
   drain: "30s",
   healthTimeout: "60s",
+  standby: "15m",
   store: "age",
   knownHosts: "~/.ssh/known_hosts",
   hostKey: "strict",
@@ -138,6 +139,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
           tls: w.tls ?? DEFAULTS.tls,
           drainSec: seconds(w.drain, DEFAULTS.drain, "web.drain"),
           healthTimeoutSec: seconds(w.health_timeout, DEFAULTS.healthTimeout, "web.health_timeout"),
+          standbySec: seconds(w.standby, DEFAULTS.standby, "web.standby"),
         };
 
   const b = view.build ?? {};
@@ -156,6 +158,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     rollout: {
       batch: parseBatch(view.rollout?.batch, file),
       pauseSec: seconds(view.rollout?.pause, DEFAULTS.rolloutPause, "rollout.pause"),
+      ...(typeof view.rollout?.concurrency === "number" && { concurrency: view.rollout.concurrency }),
     },
     build: {
       dir: path.resolve(root, b.dir ?? "."),

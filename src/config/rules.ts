@@ -260,12 +260,13 @@ export const jobsValid: Rule = (raw, ctx) =>
     return out;
   });
 
-/** drain, health_timeout, jitter, a job's timeout and release_timeout are systemd time spans; a timeout is more than 0. */
+/** drain, health_timeout, standby, jitter, a job's timeout and release_timeout are systemd time spans; a timeout is more than 0. */
 export const durationsValid: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) => {
     const spans: [KeyPath, unknown][] = [
       [["web", "drain"], table(tables.web).drain],
       [["web", "health_timeout"], table(tables.web).health_timeout],
+      [["web", "standby"], table(tables.web).standby],
       [["restart", "jitter"], table(tables.restart).jitter],
       [["release_timeout"], tables.release_timeout],
       ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [

@@ -139,6 +139,11 @@ const webSchema: JSONSchemaType<WebConfig> = {
       nullable: true,
       description: `How long a new release may take to answer its health path. ${DURATION}. Default "60s".`,
     },
+    standby: {
+      type: "string",
+      nullable: true,
+      description: `How long the previous release's web slot keeps running after a push, out of traffic, so a rollback to it starts nothing (a warm standby). ${DURATION}; "0" turns it off. Default "15m".`,
+    },
   },
 };
 
@@ -202,6 +207,13 @@ const rolloutSchema: JSONSchemaType<RolloutConfig> = {
       type: "string",
       nullable: true,
       description: `Wait between waves. ${DURATION}. Default "0s".`,
+    },
+    concurrency: {
+      type: "integer",
+      nullable: true,
+      minimum: 1,
+      maximum: 1000,
+      description: "Hosts a push, rollback or restart works on at once: SSH handshakes, taking the deploy lock and reading facts, writing the release (uploads included); the others wait their turn. Every connection and lock stays open for the whole push; a wave's hosts switch all at once. Default 32.",
     },
   },
 };

@@ -26,6 +26,8 @@ export interface WebConfig {
   drain?: string;
   /** How long a new release may take to answer its health path. */
   health_timeout?: string;
+  /** How long the previous release's web slot stays running after a push (the warm standby). */
+  standby?: string;
 }
 
 /** `[restart]`: scheduled zero-downtime restart. */
@@ -52,6 +54,8 @@ export interface RolloutConfig {
   batch?: number | string;
   /** Wait between waves (a duration). Default "0s". */
   pause?: string;
+  /** Hosts a push, rollback or restart works on at once: handshakes, lock and facts, release writes (src/plan/waves.ts hostConcurrency). Default 32. */
+  concurrency?: number;
 }
 
 /** `[firewall]`: the host's inbound policy (nftables), installed by setup. */
@@ -187,7 +191,7 @@ export interface ResolvedConfig {
   /** Role (process name) -> the labels of the hosts that run it; null: every host runs everything. */
   roles: Record<string, string[]> | null;
   /** Waves of a push (src/plan/waves.ts): batch null is one host first (canary), then the rest. */
-  rollout: { batch: number | { percent: number } | null; pauseSec: number };
+  rollout: { batch: number | { percent: number } | null; pauseSec: number; /** rollout.concurrency as written; absent: the default (hostConcurrency). */ concurrency?: number };
   build: {
     /** The Go module's folder, absolute (build.dir resolved against root). Optional only for older fixtures: resolveEnvironment always sets it. */
     dir?: string;
@@ -233,6 +237,8 @@ export interface ResolvedConfig {
     tls: "auto" | "internal" | "off";
     drainSec: number;
     healthTimeoutSec: number;
+    /** The warm standby's window (web.standby); 0: none. */
+    standbySec: number;
   } | null;
   /** Instances per host for every non-web process (web always runs one live instance). */
   scale: Record<string, number>;

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
 import { releaseId } from "../plan/release.ts";
+import { hostConcurrency } from "../plan/waves.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildDir, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
@@ -76,7 +77,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
       packs,
     });
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
-    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
     return { action: "push", release: run.release, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
   });
 }
@@ -85,13 +86,16 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
 export async function rollback(op: OpContext, named: string | null, opts: DeployOptions = {}): Promise<DeployReport> {
   const t0 = performance.now();
   const hosts = selectHosts(op.cfg, opts.filter);
-  // The target's units can fail their health check and print a journal tail: hide secrets there too.
-  await hideStoredSecrets(op);
+  // The target's units can fail their health check and print a journal tail: hide secrets there
+  // too. Read while the hosts are reached and locked (a rollback to the standby flips well
+  // under a second after that): connecting, locking and facts show no secret.
+  const hiding = hideStoredSecrets(op);
   return withLockedSessions(op, hosts, async (sessions, times) => {
+    await hiding;
     const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
     op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
-    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, revert: opts.revert ?? true, who: op.who, events: op.events });
+    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
     return { action: "rollback", release: run.release, seconds: { ...times, build: 0, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
   });
 }

@@ -71,7 +71,7 @@ function pushPlan(cfg: ResolvedConfig, sessions: HostSession[]) {
 
 function policy(cfg: ResolvedConfig, over: Partial<RolloutPolicy> = {}): RolloutPolicy & { events: (e: OpEvent) => void; seen: OpEvent[] } {
   const seen: OpEvent[] = [];
-  return { rollout: cfg.rollout, revert: true, who: "me", events: (e) => seen.push(e), sleep: async () => {}, seen, ...over };
+  return { rollout: cfg.rollout, concurrency: 32, revert: true, who: "me", events: (e) => seen.push(e), sleep: async () => {}, seen, ...over };
 }
 
 /** The log without connection noise, as `label what` lines of the switches only. */

@@ -2,7 +2,7 @@
 import { OperationError, UsageError } from "../errors.ts";
 import { layout, unitNames, unitPatterns } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
-import { planWaves } from "../plan/waves.ts";
+import { hostConcurrency, planWaves } from "../plan/waves.ts";
 import { lockCommand } from "../remote/host-ops.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import type { HostAddress } from "../config/types.ts";
@@ -65,7 +65,7 @@ async function restartHosts(op: OpContext, proc: string | null, filter: HostFilt
       }
     }
     return { hosts: done };
-  });
+  }, hostConcurrency(op.cfg.rollout));
 }
 
 export interface LogOptions {

@@ -6,9 +6,11 @@ import type { HostAddress, ResolvedConfig } from "../config/types.ts";
 import { OperationError, RemoteError, UsageError } from "../errors.ts";
 import { factWarnings, type HostFacts } from "../plan/facts.ts";
 import { hostProcesses } from "../plan/fleet.ts";
+import { DEFAULT_CONCURRENCY, hostConcurrency } from "../plan/waves.ts";
 import { lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { sudoAdvice } from "../remote/sudo.ts";
+import { settleLimited } from "../util/limiter.ts";
 import type { Connect, OpContext } from "./context.ts";
 
 /** A host with its open connection. */
@@ -57,21 +59,32 @@ function hostMatches(h: HostAddress, name: string): boolean {
   return name === h.label || name === h.host || (h.port !== undefined && name === `${h.host}:${h.port}`);
 }
 
-/** Connects to every host at once; if any fails, closes the others and throws the first failure. */
-export async function openConnections(hosts: HostAddress[], connect: Connect): Promise<Connection[]> {
-  const settled = await Promise.allSettled(hosts.map(async (host) => ({ host, remote: await connect(host) })));
-  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-  if (failed) {
+/**
+ * Connects to every host, at most `limit` handshakes at once (each connection stays open);
+ * if any fails, starts no more, closes the others and throws the first failure.
+ */
+export async function openConnections(hosts: HostAddress[], connect: Connect, limit = DEFAULT_CONCURRENCY): Promise<Connection[]> {
+  const failures: unknown[] = [];
+  const settled = await settleLimited(hosts, limit, async (host) => {
+    if (failures.length) return null; // one host is unreachable: the push stops, so reach no more
+    try {
+      return { host, remote: await connect(host) };
+    } catch (e) {
+      failures.push(e);
+      throw e;
+    }
+  });
+  const ok = settled.flatMap((s) => (s.status === "fulfilled" && s.value ? [s.value] : []));
+  if (failures.length) {
     await Promise.allSettled(ok.map((c) => c.remote.close()));
-    throw failed.reason;
+    throw failures[0];
   }
   return ok;
 }
 
-/** Connects to these hosts, runs f, closes every connection whatever happens. */
-export async function withConnections<T>(hosts: HostAddress[], connect: Connect, f: (connections: Connection[]) => Promise<T>): Promise<T> {
-  const connections = await openConnections(hosts, connect);
+/** Connects to these hosts (at most `limit` handshakes at once), runs f, closes every connection whatever happens. */
+export async function withConnections<T>(hosts: HostAddress[], connect: Connect, f: (connections: Connection[]) => Promise<T>, limit = DEFAULT_CONCURRENCY): Promise<T> {
+  const connections = await openConnections(hosts, connect, limit);
   try {
     return await f(connections);
   } finally {
@@ -89,6 +102,8 @@ export interface SessionTimes {
 /**
  * Connects, takes the deploy lock on every host and reads its facts under it, runs f, and
  * always lets every lock go (a lock taken on one host is released when another host fails).
+ * At most rollout.concurrency handshakes, and lock-and-facts round trips, at once; every
+ * connection and lock is held until f ends.
  */
 export async function withLockedSessions<T>(
   op: OpContext,
@@ -103,15 +118,24 @@ export async function withLockedSessions<T>(
     t = now;
     return s;
   };
+  const limit = hostConcurrency(op.cfg.rollout);
   return withConnections(hosts, op.connect, async (connections) => {
     times.connect = lap();
     op.events({ type: "debug", line: `connected to ${connections.length} host(s) in ${times.connect.toFixed(2)}s` });
     const unlocks: (() => Promise<void>)[] = [];
     try {
-      const held = await Promise.allSettled(connections.map((c) => lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec)));
-      for (const h of held) if (h.status === "fulfilled") unlocks.push(h.value.unlock);
-      const failed = held.find((h): h is PromiseRejectedResult => h.status === "rejected");
-      if (failed) throw failed.reason;
+      const failures: unknown[] = [];
+      const held = await settleLimited(connections, limit, async (c) => {
+        if (failures.length) return null; // a host refused its lock: take no more
+        try {
+          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec);
+        } catch (e) {
+          failures.push(e);
+          throw e;
+        }
+      });
+      for (const h of held) if (h.status === "fulfilled" && h.value) unlocks.push(h.value.unlock);
+      if (failures.length) throw failures[0];
       const sessions = connections.map((c, i) => ({ ...c, facts: (held[i] as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts }));
       for (const s of sessions) requireSystemd(s.facts, op.cfg.env);
       for (const w of sessions.flatMap((s) => factWarnings(s.facts, op.cfg.app))) op.events({ type: "warn", line: w });
@@ -121,7 +145,7 @@ export async function withLockedSessions<T>(
     } finally {
       await Promise.all(unlocks.map((u) => u()));
     }
-  });
+  }, limit);
 }
 
 /** qdeploy runs apps as systemd units, as root or through `sudo -n`: a host without either is refused. */

@@ -1,7 +1,7 @@
 /** `status`: what each host runs now, and whether the fleet agrees (drift). */
 import { layout } from "../server-layout.ts";
 import { hostProcesses } from "../plan/fleet.ts";
-import { parseStatus } from "../remote/switch-status.ts";
+import { parseStatus, type Standby } from "../remote/switch-status.ts";
 import { type AddonStatus, addonStatuses } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
@@ -17,6 +17,8 @@ export interface HostStatus {
   health: string | null;
   units: { unit: string; active: string; sub: string }[];
   timers: { timer: string; next: string }[];
+  /** The previous release's web slot kept running for a rollback (web.standby); null: none. */
+  standby: Standby | null;
 }
 
 export interface FleetStatus {

@@ -74,6 +74,8 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     TIMERS: timers.join(" "),
     // Seconds for Caddy's health check to see a new slot up (one interval and a margin).
     CADDY_SETTLE: ((CADDY_HEALTH_INTERVAL_MS + 200) / 1000).toFixed(1),
+    // Whole seconds the old web slot stays up as the warm standby after a push; 0: none.
+    STANDBY: String(wholeSeconds(cfg.web?.standbySec ?? 0)),
     // The switch installs units only when this differs from what it installed last.
     UNITS_DIGEST: digest(Object.entries(units).sort().flat()),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ResolvedConfig } from "../config/types.ts";
-import { planWaves } from "./waves.ts";
+import { DEFAULT_CONCURRENCY, hostConcurrency, planWaves } from "./waves.ts";
 
 type Batch = ResolvedConfig["rollout"]["batch"];
 
@@ -48,4 +48,9 @@ describe("planWaves", () => {
   test("a batch larger than the fleet is one wave", () => {
     expect(planWaves(["a", "b"], { batch: 5, pauseSec: 0 })).toEqual([["a", "b"]]);
   });
+});
+
+test("hostConcurrency: rollout.concurrency as written, else 32", () => {
+  expect([hostConcurrency({ batch: null, pauseSec: 0 }), DEFAULT_CONCURRENCY]).toEqual([32, 32]);
+  expect(hostConcurrency({ batch: 2, pauseSec: 0, concurrency: 5 })).toBe(5);
 });

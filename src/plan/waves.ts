@@ -15,6 +15,19 @@ export function planWaves<T>(items: T[], rollout: ResolvedConfig["rollout"]): T[
   return waves;
 }
 
+/**
+ * How many hosts a push, rollback or restart works on at once (rollout.concurrency): SSH
+ * handshakes, lock-and-facts round trips, uploads and release writes. Every host keeps its
+ * connection (and its deploy lock) for the whole push; the cap is on the work in flight, so
+ * the deploying machine never does a thousand handshakes or uploads at the same moment.
+ */
+export const DEFAULT_CONCURRENCY = 32;
+
+/** rollout.concurrency, or the default. */
+export function hostConcurrency(rollout: ResolvedConfig["rollout"]): number {
+  return rollout.concurrency ?? DEFAULT_CONCURRENCY;
+}
+
 /** Hosts per wave for n hosts; null: canary, then the rest. */
 function waveSize(n: number, batch: ResolvedConfig["rollout"]["batch"]): number | null {
   if (batch === null) return null;

@@ -4,6 +4,16 @@
  * with it (src/ops/execute.ts), so it lives below both.
  */
 
+/** The warm standby (web.standby): the previous release's web slot, running out of traffic. */
+export interface Standby {
+  port: number;
+  release: string;
+  /** When its timer ends it (ISO 8601). */
+  until: string;
+  /** Its cgroup's memory, what the standby costs; null when systemd does not say. */
+  memoryBytes: number | null;
+}
+
 /** The `key=value` lines of `switch status`, as data. */
 export function parseStatus(text: string) {
   const s = {
@@ -12,6 +22,7 @@ export function parseStatus(text: string) {
     health: null as string | null,
     units: [] as { unit: string; active: string; sub: string }[],
     timers: [] as { timer: string; next: string }[],
+    standby: null as Standby | null,
   };
   for (const line of text.split("\n")) {
     const [key, ...rest] = line.split("=");
@@ -20,6 +31,15 @@ export function parseStatus(text: string) {
     if (key === "unit") {
       const [unit, active, sub] = value.split(" ");
       s.units.push({ unit: unit!, active: active!, sub: sub! });
+    }
+    if (key === "standby") {
+      const [port, release, until, memory] = value.split(" ");
+      s.standby = {
+        port: Number(port),
+        release: release ?? "",
+        until: new Date(Number(until) * 1000).toISOString(),
+        memoryBytes: /^\d+$/.test(memory ?? "") ? Number(memory) : null,
+      };
     }
     if (key === "timer") {
       const sp = value.indexOf(" ");

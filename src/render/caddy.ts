@@ -1,7 +1,7 @@
 /**
  * Caddy configuration (docs/server-layout.md): the main Caddyfile that imports one file per
- * app, and an app's site file proxying to both web slots, the first healthy one taking the
- * traffic. Pure: (checked config) -> text.
+ * app, and an app's site file proxying to both web slots, the live one taking the traffic
+ * while it is healthy. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { HEALTH_PATH, isHostName } from "./web-values.ts";
@@ -22,6 +22,12 @@ export const MAINTENANCE_RETRY_AFTER_SEC = 120;
  * qdeploy lacks it, and `maintenance on` refuses to claim a 503 that Caddy would not serve.
  */
 export const MAINTENANCE_MATCHER = "@maintenance file {";
+
+/**
+ * The line a site file carries when the switch picks the live slot by a file (server/switch.sh
+ * prefer): with an older site Caddy prefers slot A whatever runs, so no standby is kept.
+ */
+export const SLOT_MATCHER = "@slot_b file {";
 
 /**
  * The app's site file: its domains proxied to both web slots (the host's pair), unless the
@@ -47,6 +53,7 @@ export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): s
       health,
       healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
       maintenanceDir: layout(cfg.app).maintenance,
+      routeDir: layout(cfg.app).route,
       retryAfter: String(MAINTENANCE_RETRY_AFTER_SEC),
     },
     "caddy/site.caddy",

@@ -53,6 +53,47 @@ describe("deploying to the sandbox", () => {
     expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
   }, 5 * MIN);
 
+  test("the previous release stays warm; a rollback flips to it under load, starting nothing", async () => {
+    const slot = async () => (await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim();
+    const mainPid = async (port: string) => (await onVm(vm, ["systemctl", "show", "-P", "MainPID", `hello-web@${port}.service`])).stdout.trim();
+    const live = await slot();
+    const [st] = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts;
+    // v2's slot: the one that is not live, running, its memory counted.
+    expect(st.standby.release).toBe((await onVm(vm, ["bash", "-c", `basename $(readlink /srv/qdeploy/hello/slots/${st.standby.port})`])).stdout.trim());
+    expect(st.standby.release).not.toBe(st.live);
+    expect(String(st.standby.port)).not.toBe(live);
+    expect(st.standby.memoryBytes).toBeGreaterThan(1_000_000);
+    expect(new Date(st.standby.until).getTime() - Date.now()).toBeGreaterThan(14 * MIN);
+    const standbyPid = await mainPid(String(st.standby.port));
+    expect(standbyPid).not.toBe("0");
+
+    const load = keepRequesting(vm);
+    const r = ok(await qdeploy(dir, ["rollback", "sandbox"]));
+    const results = await load.stop();
+    timings["rollback to the standby"] = `${r.seconds.toFixed(1)}s`;
+    expect(results.failed).toEqual([]);
+    // One flip: v2 (config two) until it, v2 after it, never back.
+    expect(results.bodies).toEqual(["hello from v2 (config two)\n", "hello from v2\n"]);
+    expect(r.stdout).toContain("the standby of");
+    expect(r.stdout).toContain("started nothing");
+    expect(await slot()).toBe(String(st.standby.port));
+    expect(await mainPid(String(st.standby.port))).toBe(standbyPid); // the same process serves
+    // The release rolled back from drained; there is no standby now.
+    expect(await mainPid(live)).toBe("0");
+    const [after] = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts;
+    expect(after.standby).toBeNull();
+
+    // Forward again, with a window of 2s: its timer ends the standby.
+    writeConfig(dir, vm, { stamp: "v2", env: { APP_MESSAGE: "config two" }, standby: "2s" });
+    ok(await qdeploy(dir, ["push", "sandbox"]));
+    expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
+    expect(await mainPid(String(st.standby.port))).not.toBe("0");
+    const deadline = Date.now() + 30_000;
+    while ((await mainPid(String(st.standby.port))) !== "0" && Date.now() < deadline) await Bun.sleep(500);
+    expect(await mainPid(String(st.standby.port))).toBe("0");
+    expect((await onVm(vm, ["bash", "-c", "tail -n 3 /srv/qdeploy/hello/switch.log"])).stdout).toContain("ended the standby of");
+  }, 5 * MIN);
+
   test("a release that fails its health check never takes traffic", async () => {
     writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" }, healthTimeout: "5s" });
     const r = await qdeploy(dir, ["push", "sandbox"]);
@@ -95,9 +136,9 @@ describe("deploying to the sandbox", () => {
   test("releases lists them with the live one marked", async () => {
     const r = ok(await qdeploy(dir, ["releases", "sandbox", "--json"]));
     const [host] = JSON.parse(r.stdout).hosts;
-    expect(host.releases.length).toBe(4); // v1, v2, v2+config, the refused v3
+    expect(host.releases.length).toBe(5); // v1, v2, v2+config twice (before and after the flip back), the refused v3
     expect(host.releases.filter((x: { live: boolean }) => x.live).length).toBe(1);
-    expect(host.releases.find((x: { live: boolean }) => x.live).id).toBe(host.releases[1].id);
+    expect(host.releases.find((x: { live: boolean }) => x.live).id).toBe(host.releases[1].id); // v2 (oldest first)
   }, MIN);
 
   test("workers run at their scale, timers are scheduled, status reports it", async () => {

@@ -172,6 +172,8 @@ export interface ProjectConfig {
   ssh?: { identity?: string; known_hosts?: string };
   workers?: number;
   healthTimeout?: string;
+  /** web.standby (default: none written, qdeploy's default). */
+  standby?: string;
 }
 
 /** Writes the project's deploy.toml aimed at the sandbox. */
@@ -195,7 +197,7 @@ health = "/healthz"
 tls = "internal"
 drain = "20s"
 health_timeout = "${c.healthTimeout ?? "20s"}"
-
+${c.standby === undefined ? "" : `standby = ${JSON.stringify(c.standby)}\n`}
 [scale]
 worker = ${c.workers ?? 2}
 
@@ -327,10 +329,12 @@ export async function onVmOk(info: SandboxInfo, script: string): Promise<string>
 /** Requests the site in a loop until stop() is called; counts what failed. */
 export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost", gapMs = 0) {
   let running = true;
-  const results = { ok: 0, failed: [] as string[] };
+  // bodies: each answer's body where it differs from the one before (what served, in order).
+  const results = { ok: 0, failed: [] as string[], bodies: [] as string[] };
   const loop = (async () => {
     while (running) {
       const r = await get(info, urlPath, domain);
+      if (results.bodies.at(-1) !== r.body) results.bodies.push(r.body);
       if (r.status >= 200 && r.status < 300) results.ok++;
       else results.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
       if (gapMs) await Bun.sleep(gapMs);

@@ -137,6 +137,8 @@ describe("two apps whose names share a prefix", () => {
     const live = await liveSlot("shop");
     const pairs = (await vmText("grep '^shop ' /srv/qdeploy/.ports")).split(" ").slice(1);
     const idle = pairs.find((p) => p !== live)!;
+    // The rollback forward to v2 kept v1 as the warm standby, on the idle port: end it first.
+    expect(await vmText("/srv/qdeploy/shop/switch end-standby")).toContain(`ended the standby of`);
     // Something else (here: the app's own binary, answering /healthz) on shop's idle port.
     const bin = await vmText("ls -d /srv/qdeploy/shop/releases/*/bin/hello | head -1");
     await onVm(vm, ["systemd-run", "--unit=foreign-listener", "-p", `Environment=PORT=${idle}`, "-p", "Environment=APP_MESSAGE=foreign", bin, "serve"]);
@@ -193,18 +195,22 @@ describe("a push whose connection is cut during the switch", () => {
     const deadline = Date.now() + MIN;
     while (Date.now() < deadline && !(await vmText("cat /srv/qdeploy/cutapp/switch.log 2>&1")).includes(`live: ${id}`)) await Bun.sleep(1000);
     console.log(`the switch ended alone ${((performance.now() - cut) / 1000).toFixed(1)}s after the cut`);
-    // Consistent: current, live-slot and the one running web slot agree, and Caddy serves it.
+    // Consistent: current, live-slot and the running web slots agree (the live one, and cut-v1's
+    // kept as the warm standby), and Caddy serves the live one.
     expect(await vmText("readlink /srv/qdeploy/cutapp/current")).toBe(`releases/${id}`);
     const slot = await liveSlot("cutapp");
     expect(await vmText(`readlink /srv/qdeploy/cutapp/slots/${slot}`)).toBe(`../releases/${id}`);
-    expect(await activeWeb("cutapp")).toBe(`cutapp-web@${slot}.service`);
+    const [standbyPort, standbyId] = (await vmText("cat /srv/qdeploy/cutapp/standby")).split(" ");
+    expect(standbyId).toBe((await vmText("ls /srv/qdeploy/cutapp/releases")).split("\n")[0]); // cut-v1
+    expect(await activeWeb("cutapp")).toBe([`cutapp-web@${slot}.service`, `cutapp-web@${standbyPort}.service`].sort().join("\n"));
     expect(await get(vm, "/", "cutapp.localhost")).toEqual({ status: 200, body: "hello from cut-v2\n" });
     expect(await vmText("cat /srv/qdeploy/cutapp/switch.log")).toContain(`live: ${id}`);
     writeApp("cutapp", { stamp: "cut-v3" });
     const clean = ok(await push("cutapp", ["--lock-wait", "60"]));
     console.log(`the clean push after it: ${clean.seconds.toFixed(1)}s`);
     expect(await get(vm, "/", "cutapp.localhost")).toEqual({ status: 200, body: "hello from cut-v3\n" });
-    expect((await activeWeb("cutapp")).split("\n")).toHaveLength(1);
+    // cut-v3 live, cut-v2 its standby: nothing else of cutapp runs.
+    expect((await activeWeb("cutapp")).split("\n")).toHaveLength(2);
   }, 6 * MIN);
 });
 
