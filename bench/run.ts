@@ -354,8 +354,13 @@ async function runOp(info: SandboxInfo, dir: string, kind: Op["kind"], stamp: st
   const longDone = longs?.stop();
   const op: Op = { kind, stamp, ok: r.code === 0, wall: r.seconds, phases: {}, bytesSent: 0, rawSize: 0, maxRssMb: r.maxRssMb };
   if (served) op.served = await served;
-  const flip = /took the traffic back \(started nothing, (\d+) ms into the switch\)/.exec(r.stdout + r.stderr);
-  if (flip) op.flipMs = Number(flip[1]);
+  if (rollback && r.code === 0) {
+    // The switch's own line (--json keeps the hosts' lines out of the output): in its log, the last run's.
+    const log = (await onVm(info, ["tail", "-n", "40", "/srv/qdeploy/hello/switch.log"])).stdout;
+    const last = log.slice(log.lastIndexOf("\n== "));
+    const flip = /took the traffic back \(started nothing, (\d+) ms into the switch\)/.exec(last);
+    if (flip) op.flipMs = Number(flip[1]);
+  }
   if (r.code !== 0) {
     op.error = `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 500)}`;
     log(`${kind} ${stamp} FAILED ${op.error}`);
