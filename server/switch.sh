@@ -40,6 +40,10 @@ replace() {
   mv -f "$1.tmp.$$" "$1"
 }
 
+# replace, with the bytes on disk before the name is (sync FILE: fsync): Caddy reads the site
+# files at boot, and an empty one after a power loss would stop it for every app on the host.
+replace_synced() { printf '%s\n' "$2" > "$1.tmp.$$" && sync "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+
 # current's target by cd -P in a subshell: a builtin, where readlink is a process.
 live_release() { (cd -P "$root/current" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
 live_slot() { local s=""; [ -f "$root/live-slot" ] && read -r s < "$root/live-slot"; printf '%s\n' "$s"; }
@@ -179,9 +183,9 @@ sync_site() {
   [ -f "$site" ] && old=$(<"$site")
   new=$(<"$rel/site.caddy")
   [ "$old" = "$new" ] && return 0
-  replace "$site" "$new"
+  replace_synced "$site" "$new"
   if ! caddy_load 2> >(sed 's/^/  | caddy: /' >&2); then
-    if [ -n "$old" ]; then replace "$site" "$old"; else rm -f "$site"; fi
+    if [ -n "$old" ]; then replace_synced "$site" "$old"; else rm -f "$site"; fi
     caddy_load >/dev/null 2>&1 || true
     return 1
   fi

@@ -3,6 +3,7 @@ import * as hostCommands from "../ops/host-commands.ts";
 import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
 import { status as fleetStatus } from "../ops/status.ts";
+import { formatBytes } from "../util/bytes.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 /** `qdeploy releases ENV`: every release on the hosts, the live one marked (and where, on a fleet). */
@@ -30,11 +31,6 @@ export function describeBinaries(r: { sha256: string; binaries?: Record<string, 
   return all.map(([name, sha]) => `${name} ${sha.slice(0, 12)}`).join(", ");
 }
 
-/** A cgroup's memory in MiB, "memory unknown" when systemd did not say. */
-export function formatMemory(bytes: number | null): string {
-  return bytes === null ? "memory unknown" : `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
 /** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs; exit 1 on drift. */
 export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<number> {
   const cfg = await loadEnvironment(ctx, env);
@@ -45,7 +41,7 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
     ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
     for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}`);
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
-    if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${formatMemory(h.standby.memoryBytes)} (a rollback to it starts nothing)`);
+    if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${h.standby.memoryBytes === null ? "memory unknown" : formatBytes(h.standby.memoryBytes)} (a rollback to it starts nothing)`);
   }
   if (s.addons.length) {
     const { printAddonStatus } = await import("./addons.ts");

@@ -70,7 +70,8 @@ describe("the API against the sandbox", () => {
     const status = await api("GET", "/environments/sandbox/status", read);
     expect(status.json.hosts[0].live).toBe(before[0]);
     const audit = await api("GET", "/environments/sandbox/audit?lines=1", read);
-    expect(audit.json.entries[0].line).toBe(`activated ${before[0]} by alice@qdeploy-serve`);
+    // The first release's web process was still running as the warm standby: a flip.
+    expect(audit.json.entries[0].line).toBe(`activated ${before[0]} by alice@qdeploy-serve (the standby)`);
   }, 2 * MIN);
 
   test("POST restart: a run whose events stream to its end; the audit log records it", async () => {

@@ -123,11 +123,12 @@ describe("an app that reads its own files", () => {
     const sent = /live \(push [\d.]+s, (\d+) B sent\)/.exec(r.stdout)?.[1];
     expect(Number(sent)).toBeGreaterThan(0);
     expect((await page("/")).body).toContain("slugapp template v2");
-    // The web process of the old release drained on SIGTERM, through the Procfile's bash line.
-    const journal = await onVmOk(vm, `journalctl -u '${APP}-web@*' --since @${since} -o cat --no-pager`);
-    expect(journal).toMatch(/draining[\s\S]*drained/);
+    // The rollback flips to v1's web process, kept running as the warm standby; v2's, left,
+    // drains on SIGTERM through the Procfile's bash line.
     ok(await qdeploy(dir, ["rollback", "sandbox"], { env }));
     expect((await page("/")).body).toContain("slugapp template v1");
+    const journal = await onVmOk(vm, `journalctl -u '${APP}-web@*' --since @${since} -o cat --no-pager`);
+    expect(journal).toMatch(/draining[\s\S]*drained/);
   }, 10 * MIN);
 
   test("kept releases share blobs: a template is on disk once however many releases hold it", async () => {

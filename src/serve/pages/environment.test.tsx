@@ -25,3 +25,12 @@ test("without add-ons there is no add-ons table", async () => {
   const page = <EnvPage env="prod" viewer={{ role: "read", name: "t" }} status={{ value: { ...status, addons: [] }, error: null }} releases={{ value: null, error: { kind: "remote", message: "x" } as never }} audit={{ value: [], error: null }} runs={[]} />;
   expect(await page.toString()).not.toContain("Add-ons");
 });
+
+test("a host's warm standby shows under its slot: release, port, until when, memory", async () => {
+  const standby = { port: 8002, release: "20261203000000", until: "2026-12-04T00:15:00.000Z", memoryBytes: 7_340_032 };
+  const withStandby = { ...status, hosts: [{ ...status.hosts[0]!, standby }] };
+  const page = <EnvPage env="prod" viewer={{ role: "read", name: "t" }} status={{ value: withStandby, error: null }} releases={{ value: null, error: { kind: "remote", message: "x" } as never }} audit={{ value: [], error: null }} runs={[]} />;
+  const html = (await page.toString()).replace(/\s+/g, " ");
+  expect(html).toContain('<div class="muted standby">standby <code>20261203000000</code> on 8002 until 2026-12-04T00:15:00.000Z, 7.3 MB</div>');
+  expect(await (<EnvPage env="prod" viewer={{ role: "read", name: "t" }} status={{ value: status, error: null }} releases={{ value: null, error: { kind: "remote", message: "x" } as never }} audit={{ value: [], error: null }} runs={[]} />).toString()).not.toContain("standby");
+});

@@ -57,7 +57,14 @@ export function EnvPage(p: EnvPageData) {
           rows={p.status.value.hosts.map((h) => [
             <code>{h.host}</code>,
             h.live ? <code class="live-release">{h.live}</code> : <span class="muted">none</span>,
-            h.slot ?? "–",
+            <>
+              {h.slot ?? "–"}
+              {h.standby && (
+                <div class="muted standby">
+                  standby <code>{h.standby.release}</code> on {h.standby.port} until {h.standby.until}, {h.standby.memoryBytes === null ? "memory unknown" : formatBytes(h.standby.memoryBytes)}
+                </div>
+              )}
+            </>,
             <Health health={h.health} />,
             h.units.map((u) => (
               <div>
