@@ -34,15 +34,13 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Atomically point symlink $1 at $2 (rename: never a moment without the link).
 relink() { ln -sfn "$2" "$1.tmp.$$" && mv -Tf "$1.tmp.$$" "$1"; }
-# Atomically replace file $1 with stdin, or with $2 when given.
+# Atomically replace file $1 with stdin, or with $2 when given. SYNC=1: its bytes reach the
+# disk before its name does (sync FILE: fsync), for a file read at boot.
 replace() {
   if (( $# > 1 )); then printf '%s\n' "$2" > "$1.tmp.$$"; else cat > "$1.tmp.$$"; fi
+  [ -z "${SYNC:-}" ] || sync "$1.tmp.$$"
   mv -f "$1.tmp.$$" "$1"
 }
-
-# replace, with the bytes on disk before the name is (sync FILE: fsync): Caddy reads the site
-# files at boot, and an empty one after a power loss would stop it for every app on the host.
-replace_synced() { printf '%s\n' "$2" > "$1.tmp.$$" && sync "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
 # current's target by cd -P in a subshell: a builtin, where readlink is a process.
 live_release() { (cd -P "$root/current" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
@@ -183,9 +181,11 @@ sync_site() {
   [ -f "$site" ] && old=$(<"$site")
   new=$(<"$rel/site.caddy")
   [ "$old" = "$new" ] && return 0
-  replace_synced "$site" "$new"
+  # Caddy reads the site files at boot: an empty one after a power loss would stop it for
+  # every app on the host.
+  SYNC=1 replace "$site" "$new"
   if ! caddy_load 2> >(sed 's/^/  | caddy: /' >&2); then
-    if [ -n "$old" ]; then replace_synced "$site" "$old"; else rm -f "$site"; fi
+    if [ -n "$old" ]; then SYNC=1 replace "$site" "$old"; else rm -f "$site"; fi
     caddy_load >/dev/null 2>&1 || true
     return 1
   fi
@@ -321,8 +321,11 @@ prefer() {
 # A switch killed between the route and live-slot: the route follows live-slot ($1), as
 # current does. Builtins unless they disagree.
 sync_route() {
+  local is_b="" want_b=""
   [ -n "$1" ] || return 0
-  if [ -e "$root/route/b" ]; then [ "$1" = "$PORT_B" ] || prefer "$1"; else [ "$1" != "$PORT_B" ] || prefer "$1"; fi
+  [ -e "$root/route/b" ] && is_b=1
+  [ "$1" = "$PORT_B" ] && want_b=1
+  [ "$is_b" = "$want_b" ] || prefer "$1"
 }
 
 # The standby's port, release and end (sb_port sb_id sb_until); fails when there is none.
@@ -439,7 +442,7 @@ left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || print
 # $4 = the live release this switches back from after a refused wave. When the warm standby
 # runs release $1 (a rollback inside web.standby's window), the switch is a flip to it.
 activate() {
-  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle="" prev flipped="" ms
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle="" prev flipped="" keep="" ms
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
   reconcile_current
@@ -485,9 +488,13 @@ activate() {
       die "Caddy refused the site of release $id; $(left_serving "$prev")"
     fi
     prefer "$next"
-    # Caddy's own health check must see the new slot up before the old one goes away (until
-    # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
-    sleep "$CADDY_SETTLE" & settle=$!
+    if [ -n "$old" ] && [ "$old" != "$next" ] && keeps_standby "$id" "$prev" "$undoing"; then
+      keep=1 # the old slot keeps answering whatever Caddy still sends it: nothing to wait for
+    else
+      # Caddy's own health check must see the new slot up before the old one goes away (until
+      # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
+      sleep "$CADDY_SETTLE" & settle=$!
+    fi
     replace "$root/live-slot" "$next"
   fi
   relink "$root/current" "releases/$id"
@@ -498,9 +505,7 @@ activate() {
   local draining=""
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
     systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
-    if [ -z "$flipped" ] && keeps_standby "$id" "$prev" "$undoing"; then
-      # No wait: the old slot keeps answering whatever Caddy still sends it.
-      kill "$settle" 2>/dev/null || true
+    if [ -n "$keep" ]; then
       keep_standby "$old" "$prev"
     else
       # A flip needs no wait: the standby passed Caddy's health checks all along.

@@ -86,12 +86,9 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
 export async function rollback(op: OpContext, named: string | null, opts: DeployOptions = {}): Promise<DeployReport> {
   const t0 = performance.now();
   const hosts = selectHosts(op.cfg, opts.filter);
-  // The target's units can fail their health check and print a journal tail: hide secrets there
-  // too. Read while the hosts are reached and locked (a rollback to the standby flips well
-  // under a second after that): connecting, locking and facts show no secret.
-  const hiding = hideStoredSecrets(op);
+  // The target's units can fail their health check and print a journal tail: hide secrets there too.
+  await hideStoredSecrets(op);
   return withLockedSessions(op, hosts, async (sessions, times) => {
-    await hiding;
     const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
     op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
