@@ -27,7 +27,7 @@ export const ENTRY = { file: "src/ops/deploy.ts", name: "push" };
  * caller's is a step back up. null: a leaf every layer may use, not counted.
  */
 export const LAYERS: { match: RegExp; layer: number | null; name: string; why: string }[] = [
-  { match: /^src\/(util\/|errors\.ts|events\.ts|output\.ts|server-scripts\.ts|server-layout\.ts)/, layer: null, name: "leaf", why: "helpers, error and event types, the server's scripts and paths: every layer names them, they call nothing of qdeploy's" },
+  { match: /^src\/(util\/|errors\.ts|events\.ts|output\.ts|server-scripts\.ts|server-layout\.ts|server-commands\.ts)/, layer: null, name: "leaf", why: "helpers, error and event types, the server's scripts, paths and command lines: every layer names them, they call nothing of qdeploy's" },
   { match: /^src\/ops\/execute\.ts$/, layer: 4, name: "execute", why: "carries out a finished plan across the hosts" },
   { match: /^src\/ops\//, layer: 0, name: "ops", why: "the orchestrator: sequences config, facts, plan and execute for one command" },
   { match: /^src\/(config|secrets)\//, layer: 1, name: "config", why: "what the user declared: deploy.toml and the secret values it names, read before any host" },

@@ -5,7 +5,7 @@
 # its web ports.
 set -u
 app=$1 claim=${2:-}
-root=/srv/qdeploy/$app
+# @layout
 say() { printf '%s\n' "$*"; }
 # 1 or 0 for a test, without the fork of $(...).
 flag() { if "$@" >/dev/null 2>&1; then say "$key=1"; else say "$key=0"; fi; }
@@ -35,18 +35,18 @@ key=systemd flag test -d /run/systemd/system
 key=caddy flag command -v caddy
 key=zstd flag command -v zstd
 key=nft flag test -x /usr/sbin/nft
-fw=/etc/qdeploy/firewall
-dropin=/etc/systemd/system/caddy.service.d/qdeploy.conf
+fw=$firewall_dir
+dropin=$caddy_dropin
 switch_sha="" caddyfile_sha="" caddy_dropin_sha="" firewall_apply_sha="" firewall_unit_sha=""
 while read -r sum file; do
   case $file in
-    "$root/switch") switch_sha=$sum ;;
-    /etc/caddy/Caddyfile) caddyfile_sha=$sum ;;
+    "$switch_file") switch_sha=$sum ;;
+    "$caddyfile") caddyfile_sha=$sum ;;
     "$dropin") caddy_dropin_sha=$sum ;;
     "$fw/apply") firewall_apply_sha=$sum ;;
-    /etc/systemd/system/qdeploy-firewall.service) firewall_unit_sha=$sum ;;
+    "$units_dir/qdeploy-firewall.service") firewall_unit_sha=$sum ;;
   esac
-done < <(sha256sum "$root/switch" /etc/caddy/Caddyfile "$dropin" "$fw/apply" /etc/systemd/system/qdeploy-firewall.service 2>/dev/null)
+done < <(sha256sum "$switch_file" "$caddyfile" "$dropin" "$fw/apply" "$units_dir/qdeploy-firewall.service" 2>/dev/null)
 say "switch_sha=$switch_sha"
 say "caddyfile_sha=$caddyfile_sha"
 say "caddy_dropin_sha=$caddy_dropin_sha"
@@ -55,14 +55,14 @@ say "firewall_sha=$firewall_apply_sha $firewall_unit_sha"
 # this host keeps credentials for (the folder is root's: a sudo login reads it as root).
 # One sha256sum for all of them, and none for an app without add-ons (a fork costs the most).
 addon_files=""
-if [ -f "$root/addon" ]; then
+if [ -f "$addon_file" ]; then
   while read -r sum f; do
     addon_files+="${f##*/}:$sum "
-  done < <(sha256sum "$root/addon" /etc/systemd/system/"$app"-addon-*-backup.{service,timer} 2>/dev/null)
+  done < <(sha256sum "$addon_file" "$units_dir/$app"-addon-*-backup.{service,timer} 2>/dev/null)
 fi
 say "addon_files=$addon_files"
 addons=""
-for f in "$root"/addons/*.env; do
+for f in "$addons_dir"/*.env; do
   [ -f "$f" ] && { f=${f##*/}; addons+="${f%.env} "; }
 done
 say "addons=$addons"
@@ -71,16 +71,16 @@ ports=""
 say "firewall_ports=$ports"
 # current's target by cd -P (a builtin; readlink is a process). Nothing here is relative.
 live=""
-[ -L "$root/current" ] && cd -P "$root/current" 2>/dev/null && live=$PWD && cd /
+[ -L "$current_link" ] && cd -P "$current_link" 2>/dev/null && live=$PWD && cd /
 say "live=${live##*/}"
 slot=""
-[ -f "$root/live-slot" ] && read -r slot < "$root/live-slot"
+[ -f "$live_slot_file" ] && read -r slot < "$live_slot_file"
 say "live_slot=$slot"
 
-# The app's two web ports (blue/green) from the host-wide registry /srv/qdeploy/.ports, one
-# "APP PORT PORT" a line, claimed under its flock so two apps never get the same pair. An
-# app keeps the pair it has; one deployed before the registry keeps its live release's.
-registry=/srv/qdeploy/.ports
+# The app's two web ports (blue/green) from the host-wide registry, one "APP PORT PORT" a
+# line, claimed under its flock so two apps never get the same pair. An app keeps the pair
+# it has; one deployed before the registry keeps its live release's.
+registry=$ports_registry
 ports_of() {
   local a p q
   [ -f "$registry" ] || return 0
@@ -92,7 +92,7 @@ claim_ports() {
   # replaced by rename, never written in place).
   pair=$(ports_of "$app")
   [ -z "$pair" ] || { printf '%s\n' "$pair"; return 0; }
-  [ -d /srv/qdeploy ] || mkdir -p /srv/qdeploy
+  [ -d "$apps_dir" ] || mkdir -p "$apps_dir"
   exec 7>>"$registry.lock"
   flock -w 30 7 || { echo "the port registry's lock ($registry.lock) stayed busy" >&2; return 1; }
   pair=$(ports_of "$app")
@@ -101,10 +101,10 @@ claim_ports() {
     registered=" "
     [ -f "$registry" ] && while read -r a p q; do registered+="$p $q "; done < "$registry"
     taken="$registered$(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); printf "%s ", a[n]}') "
-    if [ -n "$live" ] && [ -f "$root/releases/${live##*/}/switch.conf" ]; then
+    if [ -n "$live" ] && [ -f "$releases_dir/${live##*/}/switch.conf" ]; then
       # Deployed before the registry: keep the pair its live slot listens on, unless
       # another app has registered it since.
-      eval "$(grep -E '^PORT_[AB]=[0-9]+$' "$root/releases/${live##*/}/switch.conf")"
+      eval "$(grep -E '^PORT_[AB]=[0-9]+$' "$releases_dir/${live##*/}/switch.conf")"
       [ -z "$PORT_A" ] || [[ $registered == *" $PORT_A "* || $registered == *" $PORT_B "* ]] || pair="$PORT_A $PORT_B"
     fi
     for ((p = 8001; p < 8800 && ${#pair} == 0; p += 2)); do
@@ -122,31 +122,31 @@ if [ "$claim" = claim ]; then say "ports=$(claim_ports)"; else say "ports=$(port
 # row, restarts, count once): rollback goes to the one before the live one. A switch back
 # after a refused wave ("reverted R3 to R2") is "-R3 R2": the client drops R3 (parseHistory).
 history="" last=""
-if [ -f "$root/audit.log" ]; then
+if [ -f "$audit_file" ]; then
   while read -r _ verb id _ back _; do
     case $verb in
       activated) [ "$id" != "$last" ] && { history+="$id "; last=$id; } ;;
       reverted) history+="-$id $back "; last=$back ;;
     esac
-  done < <(tail -n 1000 "$root/audit.log")
+  done < <(tail -n 1000 "$audit_file")
 fi
 say "history=$history"
 holder=""
 # Under lock.sh's hold (holding=1) the holder is this push: its record says so, no flock
 # needed to find out.
 if [ -n "${holding:-}" ]; then
-  [ -f "$root/lock.holder" ] && read -r holder < "$root/lock.holder"
-elif [ -e "$root/lock" ] && ! flock -n "$root/lock" true 2>/dev/null; then
+  [ -f "$holder_file" ] && read -r holder < "$holder_file"
+elif [ -e "$lock_file" ] && ! flock -n "$lock_file" true 2>/dev/null; then
   holder=unknown
-  [ -f "$root/lock.holder" ] && read -r holder < "$root/lock.holder"
+  [ -f "$holder_file" ] && read -r holder < "$holder_file"
 fi
 say "lock=$holder"
 blobs=""
-for f in "$root"/blobs/*; do
+for f in "$blobs_dir"/*; do
   [[ ${f##*/} =~ ^[0-9a-f]{64}(\.r)?$ ]] && blobs+="${f##*/} "
 done
 say "blobs=$blobs"
-for dir in "$root"/releases/*/; do
+for dir in "$releases_dir"/*/; do
   [ -d "$dir" ] || continue
   if [ -f "$dir/release.json" ]; then
     json=""
@@ -163,5 +163,5 @@ for dir in "$root"/releases/*/; do
 done
 # The key of release.json's configDigest (root-only): the client keys the digest with it.
 digest_key=""
-[ -f "$root/digest.key" ] && read -r digest_key < "$root/digest.key"
+[ -f "$digest_key_file" ] && read -r digest_key < "$digest_key_file"
 say "digest_key=$digest_key"

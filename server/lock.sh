@@ -1,7 +1,9 @@
-# qdeploy's deploy lock, run as `bash -c "$(cat lock.sh)" lock APP hold|status|release [WHO WAIT [FACTS]]`.
+# qdeploy's deploy lock, run as `bash -c "$(cat lock.sh)" lock APP hold|status|release [WHO WAIT [FACTS [FLIP]]]`.
 # With FACTS (the text of facts.sh), hold also reports the host's facts once it holds the
 # lock: one round trip instead of two, and facts no other push can change under us.
-# An flock on /srv/qdeploy/APP/lock held by a shell that lives as long as the SSH channel
+# With FLIP (a rollback of one host: the release named, or ""), hold first runs `switch flip`
+# under the lock: a rollback to the warm standby in the same round trip, before the facts.
+# An flock on the app's lock file held by a shell that lives as long as the SSH channel
 # that started it: a push that dies (killed, lost connection) frees the lock by itself,
 # but only once a switch it started has ended: the holder waits for the switch's own
 # switch.lock before it lets go (see take_locks in switch.sh).
@@ -9,8 +11,8 @@
 # line, what proves the holder's pid is still that process: `release` signals nothing else.
 set -u
 app=$1 cmd=$2
-root=/srv/qdeploy/$app
-holder=$root/lock.holder
+# @layout
+holder=$holder_file
 [ -d "$root" ] || mkdir -p "$root"
 
 # The first line of lock.holder (who, pid, since); nothing when there is none.
@@ -27,7 +29,7 @@ proc_identity() {
 case $cmd in
   hold)
     who=$3 wait=$4
-    exec 9>>"$root/lock"
+    exec 9>>"$lock_file"
     if ! flock -w "$wait" 9; then
       line=$(holder_line)
       printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "${line:-unknown}" "$wait" >&2
@@ -35,19 +37,26 @@ case $cmd in
     fi
     TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\nprocess %s\n' "$who" "$$" -1 "$(proc_identity $$)" > "$holder"
     echo LOCKED
+    # A dropped connection must not kill the holder before a switch has ended (the flip
+    # below, or one the push starts on another channel: see the end).
+    trap '' HUP PIPE
     facts=${5:-}
+    # The switch's output, then "::flip CODE" (3: no standby to flip to; nothing changed).
+    if (( $# >= 6 )); then
+      # No standby file, no standby: no switch started to say so (a process is tens of ms).
+      if [ -f "$standby_file" ] && [ -x "$switch_file" ]; then out=$("$switch_file" flip "$who" "$6" 2>&1 < /dev/null) && rc=0 || rc=$?; else out="" rc=3; fi
+      printf '%s%s::flip %s\n' "$out" "${out:+$'\n'}" "$rc"
+    fi
     # "claim": facts.sh gives the app its web ports now, under the lock.
     if [ -n "$facts" ]; then (set -- "$app" claim; holding=1; eval "$facts"); echo "::facts-end"; fi
-    # A dropped connection must not kill the holder before the switch below has ended.
-    trap '' HUP PIPE
     # A builtin read, not cat: only this shell holds fd 9, so ending it frees the lock.
     while IFS= read -r _; do :; done
     # The push is gone or done; a switch it started may still run (its channel dropped).
-    exec 8>>"$root/switch.lock"
+    exec 8>>"$switch_lock_file"
     flock 8 9>&- # fd 9 stays with this shell only, so `lock release` can still end it
     rm -f "$holder" ;;
   status)
-    if [ ! -e "$root/lock" ] || flock -n "$root/lock" true; then echo free
+    if [ ! -e "$lock_file" ] || flock -n "$lock_file" true; then echo free
     else line=$(holder_line); echo "held by ${line:-a running restart}"; fi ;;
   release)
     # A holder killed outright (kill -9, a reboot) leaves its record behind, and its pid may
@@ -55,7 +64,7 @@ case $cmd in
     line=$(holder_line)
     pid=$(sed -n '1s/.*, pid \([0-9]*\),.*/\1/p' "$holder" 2>/dev/null)
     recorded=$(sed -n 's/^process //p' "$holder" 2>/dev/null)
-    if [ ! -e "$root/lock" ] || flock -n "$root/lock" true; then
+    if [ ! -e "$lock_file" ] || flock -n "$lock_file" true; then
       if [ -n "$line" ]; then echo "not held; removed the record of a holder that is gone ($line)"; else echo "not held"; fi
       rm -f "$holder"
     elif [ -z "$line" ]; then

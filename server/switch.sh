@@ -9,6 +9,8 @@
 #                                 live release a refused wave switches back from (audit:
 #                                 "reverted UNDOING to ID", so it is nobody's previous release)
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
+#   switch flip WHO [ID]          rollback to the warm standby (ID: only if the standby runs it),
+#                                 or exit 3 having changed nothing (no standby, or it does not serve)
 #   switch end-standby            stop the warm standby (its timer runs this when the window ends)
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
@@ -21,13 +23,14 @@ umask 022
 started_ms=$(( ${EPOCHREALTIME/./} / 1000 ))
 
 # Builtins where they do: every process costs tens of milliseconds on a small VM.
-root=${BASH_SOURCE[0]%/*}
-app=${root##*/}
-units_dir=/etc/systemd/system
-site=/etc/caddy/qdeploy/$app.caddy
-# The warm standby: "PORT RELEASE UNTIL" (epoch seconds), the web slot of the release before
-# the live one, kept running after a switch for web.standby so a rollback needs to start nothing.
-standby_file=$root/standby
+# The app is the folder the switch is installed in. Every path and unit name below is a
+# variable src/server-layout.ts sets (layoutShell, here when the switch is installed).
+# standby_file holds "PORT RELEASE UNTIL" (epoch seconds): the web slot of the release
+# before the live one, kept running after a switch for web.standby so a rollback needs to
+# start nothing.
+app=${BASH_SOURCE[0]%/*}
+app=${app##*/}
+# @layout
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -43,8 +46,8 @@ replace() {
 }
 
 # current's target by cd -P in a subshell: a builtin, where readlink is a process.
-live_release() { (cd -P "$root/current" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
-live_slot() { local s=""; [ -f "$root/live-slot" ] && read -r s < "$root/live-slot"; printf '%s\n' "$s"; }
+live_release() { (cd -P "$current_link" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
+live_slot() { local s=""; [ -f "$live_slot_file" ] && read -r s < "$live_slot_file"; printf '%s\n' "$s"; }
 
 # The status GET http://127.0.0.1:$1$2 answers with, nothing when nothing answers (bash's
 # /dev/tcp: no curl on a bare server). Run it in $(...): it opens fd 3 in its own subshell.
@@ -65,12 +68,11 @@ journal_tail() {
   journalctl -u "$1" --since "$2" --no-pager -o cat 2>/dev/null | tail -n 12 | sed 's/^/  | /' >&2 || true
 }
 
-# Unit names are host-wide: /srv/qdeploy/*/installed-units list what each app's releases
-# installed, and a name another app already claims is refused (app "foo" with process
-# "bar-worker" and app "foo-bar" with process "worker" would both be foo-bar-worker@.service).
-# The host lock keeps two apps' first installs from claiming a name at once.
-claims_lock=/srv/qdeploy/.claims.lock
-manifest=$root/installed-units
+# Unit names are host-wide: each app's installed-units lists what its releases installed,
+# and a name another app already claims is refused (app "foo" with process "bar-worker" and
+# app "foo-bar" with process "worker" would both be foo-bar-worker@.service). The host lock
+# (claims_lock) keeps two apps' first installs from claiming a name at once.
+manifest=$installed_units_file
 
 # The names of release $1's unit files, one a line.
 release_units() { local f; for f in "$1"/units/*; do [ -e "$f" ] && printf '%s\n' "${f##*/}"; done; return 0; }
@@ -78,9 +80,9 @@ release_units() { local f; for f in "$1"/units/*; do [ -e "$f" ] && printf '%s\n
 # Fails naming the app when another app's manifest lists one of release $1's unit names.
 refuse_claimed() {
   local rel=$1 m other name
-  for m in /srv/qdeploy/*/installed-units; do
+  for m in "$apps_dir"/*/"${manifest##*/}"; do
     [ -f "$m" ] && [ "$m" != "$manifest" ] || continue
-    other=${m%/installed-units}; other=${other##*/}
+    other=${m%/*}; other=${other##*/}
     while read -r name; do
       [ -n "$name" ] && [ -e "$rel/units/$name" ] || continue
       die "unit $name of $app is already installed by app $other; rename a process or job (unit names are APP-PROCESS@, APP-job-NAME)"
@@ -149,12 +151,12 @@ remove_stale_units() {
 # the live release's command lines), and the refused release's new units gone.
 restore_units() {
   local prev=$1
-  if [ -z "$prev" ] || [ ! -f "$root/releases/$prev/switch.conf" ]; then
+  if [ -z "$prev" ] || [ ! -f "$releases_dir/$prev/switch.conf" ]; then
     # A refused first release: nothing of it may start at boot.
     ( UNITS_DIGEST=""; remove_stale_units /nonexistent; rm -f "$manifest.digest" ) || true
     return 0
   fi
-  ( load_conf "$root/releases/$prev"; install_units "$root/releases/$prev"; remove_stale_units "$root/releases/$prev" ) ||
+  ( load_conf "$releases_dir/$prev"; install_units "$releases_dir/$prev"; remove_stale_units "$releases_dir/$prev" ) ||
     say "could not restore the units of $prev" >&2
 }
 
@@ -165,9 +167,9 @@ restore_units() {
 # switches and keeps the running one on any error: that is `caddy validate`'s check, done
 # once. Falls back to systemctl when the socket is not there (Caddy not running).
 caddy_load() {
-  local out sock=/run/caddy/admin.sock
+  local out sock=$caddy_admin
   if [ ! -S "$sock" ]; then systemctl reload caddy; return; fi
-  if out=$(caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile --address "unix/$sock" 2>&1); then return 0; fi
+  if out=$(caddy reload --config "$caddyfile" --adapter caddyfile --address "unix/$sock" 2>&1); then return 0; fi
   # Its info lines are noise; the error says which file and line Caddy refused.
   grep -v '^{"level":"info"' <<<"$out" >&2 || true
   return 1
@@ -219,7 +221,7 @@ load_conf() {
   : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}" "${STANDBY:=0}"
 }
 
-audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$root/audit.log"; }
+audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$audit_file"; }
 
 # The pids listening on TCP port $1 (any address), one a line.
 listeners() {
@@ -245,7 +247,7 @@ check_listener() {
     [ -n "$cg" ] || continue
     [[ $cg == *"/$unit" ]] && continue
     { read -r comm < "/proc/$pid/comm"; } 2>/dev/null || comm=?
-    say "port $port ($app's web slot) is held by pid $pid ($comm, ${cg##*::}), not by $unit; stop it or free the port (the host's port registry: /srv/qdeploy/.ports)" >&2
+    say "port $port ($app's web slot) is held by pid $pid ($comm, ${cg##*::}), not by $unit; stop it or free the port (the host's port registry: $ports_registry)" >&2
     return 1
   done
   [ "$when" = before ] || [ -n "$(listeners "$port")" ]
@@ -279,7 +281,7 @@ wait_healthy() {
 # connection drops mid-switch the switch still finishes (a dead channel only loses the
 # copy on stdout: tee -p keeps writing the log), so it never stops half-way.
 log_to_file() {
-  local log=$root/switch.log size
+  local log=$switch_log size
   trap '' HUP PIPE
   # The size is looked at in one run of 16 (a stat is a process; a switch logs about 1 kB).
   if (( RANDOM % 16 == 0 )); then
@@ -298,10 +300,10 @@ log_to_file() {
 take_locks() {
   [ -z "${have_switch_lock:-}" ] || return 0
   have_switch_lock=1
-  exec 8>>"$root/switch.lock"
+  exec 8>>"$switch_lock_file"
   flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
   if [ -z "${have_deploy_lock:-}" ]; then
-    exec 9>>"$root/lock"
+    exec 9>>"$lock_file"
     flock -n 9 || exec 9>&-
   fi
 }
@@ -311,10 +313,10 @@ take_locks() {
 # Caddy's own health check has seen the live slot up. Creating or removing one file is atomic.
 prefer() {
   if [ "$1" = "$PORT_B" ]; then
-    [ -d "$root/route" ] || install -d -m 2750 -o root -g caddy "$root/route"
-    : > "$root/route/b"
+    [ -d "$route_dir" ] || install -d -m 2750 -o root -g caddy "$route_dir"
+    : > "$route_dir/b"
   else
-    rm -f "$root/route/b"
+    rm -f "$route_dir/b"
   fi
 }
 
@@ -323,7 +325,7 @@ prefer() {
 sync_route() {
   local is_b="" want_b=""
   [ -n "$1" ] || return 0
-  [ -e "$root/route/b" ] && is_b=1
+  [ -e "$route_dir/b" ] && is_b=1
   [ "$1" = "$PORT_B" ] && want_b=1
   [ "$is_b" = "$want_b" ] || prefer "$1"
 }
@@ -346,9 +348,9 @@ keep_standby() {
   local port=$1 id=$2 now
   printf -v now '%(%s)T' -1
   replace "$standby_file" "$port $id $((now + STANDBY))"
-  [ ! -e "/run/systemd/transient/$app-standby-end.timer" ] || systemctl stop "$app-standby-end.timer" 2>/dev/null || true
-  systemd-run --quiet --collect --unit="$app-standby-end" --on-active="${STANDBY}s" --timer-property=AccuracySec=1s \
-    --description="qdeploy: end the warm standby of $app" "$root/switch" end-standby ||
+  [ ! -e "/run/systemd/transient/$standby_end_unit.timer" ] || systemctl stop "$standby_end_unit.timer" 2>/dev/null || true
+  systemd-run --quiet --collect --unit="$standby_end_unit" --on-active="${STANDBY}s" --timer-property=AccuracySec=1s \
+    --description="qdeploy: end the warm standby of $app" "$switch_file" end-standby ||
     say "could not arm the timer that ends the standby; the next switch ends it" >&2
   say "standby: $app-web@$port.service keeps $id running for ${STANDBY}s"
 }
@@ -359,8 +361,8 @@ standby_serves() {
   local id=$1 live=$2
   read_standby && [ "$sb_id" = "$id" ] && [ "$sb_port" != "$live" ] || return 1
   [ "$sb_port" = "$PORT_A" ] || [ "$sb_port" = "$PORT_B" ] || return 1
-  [ "$root/slots/$sb_port" -ef "$root/releases/$id" ] || return 1
-  [ -f "$site" ] && [ "$(<"$site")" = "$(<"$root/releases/$id/site.caddy")" ] || return 1
+  [ "$slots_dir/$sb_port" -ef "$releases_dir/$id" ] || return 1
+  [ -f "$site" ] && [ "$(<"$site")" = "$(<"$releases_dir/$id/site.caddy")" ] || return 1
   # Answering its health path is what matters (its port was checked as its own when it started).
   probe "$sb_port" "$HEALTH"
 }
@@ -374,12 +376,12 @@ reconcile_current() {
   local live target
   live=$(live_slot)
   # -ef (the same file) is a builtin: the common case costs no process.
-  [ -n "$live" ] && [ -e "$root/slots/$live" ] && ! [ "$root/slots/$live" -ef "$root/current" ] || return 0
-  target=$(readlink "$root/slots/$live" 2>/dev/null) || return 0
+  [ -n "$live" ] && [ -e "$slots_dir/$live" ] && ! [ "$slots_dir/$live" -ef "$current_link" ] || return 0
+  target=$(readlink "$slots_dir/$live" 2>/dev/null) || return 0
   target=${target##*/}
-  if [ -n "$target" ] && [ -d "$root/releases/$target" ]; then
-    relink "$root/current" "releases/$target"
-    : > "$root/releases/$target/activated"
+  if [ -n "$target" ] && [ -d "$releases_dir/$target" ]; then
+    relink "$current_link" "releases/$target"
+    : > "$releases_dir/$target/activated"
     audit "activated $target by reconcile (an interrupted switch had made it live)"
     say "reconciled: $target is live (an interrupted switch had left current behind)"
   fi
@@ -407,7 +409,7 @@ remove_web() {
   local u units=()
   while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service")
   (( ${#units[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${units[@]}" || true
-  rm -f "$root/live-slot" "$standby_file"
+  rm -f "$live_slot_file" "$standby_file"
   if [ -f "$site" ]; then
     rm -f "$site"
     caddy_load || say "caddy did not reload without the site of $app" >&2
@@ -419,12 +421,12 @@ remove_web() {
 # the app (a rollback across a port change): its site and slots would use someone else's.
 check_ports() {
   local a p q
-  [ -f /srv/qdeploy/.ports ] || return 0
+  [ -f "$ports_registry" ] || return 0
   while read -r a p q; do
     [ "$a" = "$app" ] || continue
     [ "$p $q" = "$PORT_A $PORT_B" ] && return 0
     die "release $1 was made for ports $PORT_A/$PORT_B, but $app now has $p/$q on this host; push a new release instead"
-  done < /srv/qdeploy/.ports
+  done < "$ports_registry"
 }
 
 # Refuses the release being activated: its slot stopped, the live release's units back.
@@ -442,7 +444,7 @@ left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || print
 # $4 = the live release this switches back from after a refused wave. When the warm standby
 # runs release $1 (a rollback inside web.standby's window), the switch is a flip to it.
 activate() {
-  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$root/releases/$1 old next="" unit="" started procs settle="" prev flipped="" keep="" ms
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$releases_dir/$1 old next="" unit="" started procs settle="" prev flipped="" keep="" ms
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
   reconcile_current
@@ -456,7 +458,7 @@ activate() {
     next=$sb_port unit=$app-web@$sb_port.service flipped=1
     prefer "$next"
     ms=$(( ${EPOCHREALTIME/./} / 1000 - started_ms ))
-    replace "$root/live-slot" "$next"
+    replace "$live_slot_file" "$next"
     rm -f "$standby_file"
     say "caddy routes to 127.0.0.1:$next: the standby of $id took the traffic back (started nothing, $ms ms into the switch)"
   fi
@@ -473,7 +475,7 @@ activate() {
       refuse "" "$prev" "$id" "$who" "port $next is held by another process"
       die "release $id cannot start: port $next is not free; $(left_serving "$prev")"
     fi
-    relink "$root/slots/$next" "../releases/$id"
+    relink "$slots_dir/$next" "../releases/$id"
     say "starting $unit ($id)"
     started=$(printf '%(%Y-%m-%d %H:%M:%S)T' -1)
     systemctl start "$unit"
@@ -495,9 +497,9 @@ activate() {
       # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
       sleep "$CADDY_SETTLE" & settle=$!
     fi
-    replace "$root/live-slot" "$next"
+    replace "$live_slot_file" "$next"
   fi
-  relink "$root/current" "releases/$id"
+  relink "$current_link" "releases/$id"
   : > "$rel/activated"
   procs=""; [ "$only" = web ] || procs=$(instances)
   # --no-reload: enabling only links units for the next boot; a daemon-reload costs seconds.
@@ -547,6 +549,23 @@ keeps_standby() {
   (( STANDBY > 0 )) && [ -n "$prev" ] && [ -z "$undoing" ] && [[ $id > $prev ]] && [[ $(<"$site") == *"@slot_b file {"* ]]
 }
 
+# A rollback inside web.standby's window, run by lock.sh under the deploy lock it just took,
+# in the same round trip (no facts first: the checks are here). The standby is the release
+# that was live before the live one (keeps_standby), the one rollback goes back to; $2 names
+# a release it must be. Exit 3 when it is not there or does not serve: nothing changed, and
+# the rollback goes the usual way.
+flip() {
+  local who=$1 want=${2:-}
+  take_locks
+  read_standby && [ -f "$releases_dir/$sb_id/switch.conf" ] || exit 3
+  [ -z "$want" ] || [ "$want" = "$sb_id" ] || exit 3
+  load_conf "$releases_dir/$sb_id"
+  (( WEB )) && standby_serves "$sb_id" "$(live_slot)" || exit 3
+  log_to_file flip "$who" "$want"
+  say "$(live_release) -> $sb_id (the standby)"
+  activate "$sb_id" "$who"
+}
+
 # Zero-downtime restart of the live release: everything, or one process.
 restart() {
   # WHO: who asked (the CLI's user, a serve token); the timer's own restart names none.
@@ -555,7 +574,7 @@ restart() {
   reconcile_current
   id=$(live_release)
   [ -n "$id" ] || die "no live release to restart"
-  load_conf "$root/releases/$id"
+  load_conf "$releases_dir/$id"
   case $proc in
     "") activate "$id" "$by (restart)"; return ;;
     web) (( WEB )) || die "release $id has no web process"; activate "$id" "$by (restart)" web; return ;;
@@ -596,7 +615,7 @@ status() {
     systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{print "unit=" $1 " " $3 " " $4}'
   fi
   [ -n "$id" ] || return 0
-  load_conf "$root/releases/$id"
+  load_conf "$releases_dir/$id"
   if (( WEB )); then
     if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
   fi
@@ -633,13 +652,13 @@ run_exec() {
   local id stdio=--pipe dir path run p props=()
   id=$(live_release)
   [ -n "$id" ] || die "no live release"
-  dir=$root/releases/$id/app
+  dir=$releases_dir/$id/app
   path=$dir/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   run=$(command -v systemd-run) || die "systemd-run not found"
   # A release pushed by a qdeploy before the slug has no app/: as then, the state dir to
   # work in and the release's bin/ on PATH.
-  if [ ! -d "$dir" ] && [ -d "$root/releases/$id/bin" ]; then
-    dir=/var/lib/$app path=$root/releases/$id/bin:/usr/local/bin:/usr/bin:/bin
+  if [ ! -d "$dir" ] && [ -d "$releases_dir/$id/bin" ]; then
+    dir=/var/lib/$app path=$releases_dir/$id/bin:/usr/local/bin:/usr/bin:/bin
   else
     cd "$dir" 2>/dev/null || die "release $id has no app directory ($dir)"
   fi
@@ -647,7 +666,7 @@ run_exec() {
   for p in "${exec_hardening[@]}"; do props+=(-p "$p"); done
   PATH=$path
   exec "$run" --quiet "$stdio" --wait --collect --service-type=exec "${props[@]}" \
-    -p "EnvironmentFile=$root/releases/$id/env" -p "WorkingDirectory=$dir" \
+    -p "EnvironmentFile=$releases_dir/$id/env" -p "WorkingDirectory=$dir" \
     --setenv="HOME=$dir" --setenv="PATH=$path" -- "$@"
 }
 
@@ -655,8 +674,8 @@ run_exec() {
 # (SHA: 0755, SHA.r: 0644). Nothing reaches blobs/ unless every name matches its bytes.
 run_unpack() {
   local pack=$1 tmp sum name
-  [[ $pack == "$root/blobs/.pack-"* && -f $pack ]] || die "unpack: $pack is not a pack in $root/blobs"
-  tmp=$(mktemp -d "$root/blobs/.unpack-XXXXXX")
+  [[ $pack == "$blobs_dir/.pack-"* && -f $pack ]] || die "unpack: $pack is not a pack in $blobs_dir"
+  tmp=$(mktemp -d "$blobs_dir/.unpack-XXXXXX")
   # Expanded now: the trap runs after this function's locals are gone.
   trap "rm -rf -- $(printf '%q %q' "$tmp" "$pack")" EXIT
   # -m: a blob is dated when it arrived (Last-Modified), not 1970
@@ -666,7 +685,7 @@ run_unpack() {
     name=${name#./}
     [[ $name =~ ^[0-9a-f]{64}(\.r)?$ && ${name%.r} == "$sum" ]] || die "unpack: $name in $pack does not match its sha256 $sum"
   done < <(cd "$tmp" && find . -type f -exec sha256sum -- {} +)
-  find "$tmp" -mindepth 1 -maxdepth 1 -exec mv -f -t "$root/blobs" -- {} +
+  find "$tmp" -mindepth 1 -maxdepth 1 -exec mv -f -t "$blobs_dir" -- {} +
 }
 
 # releases/ID/app: the slug's files and the programs, hard links to their blobs (so kept
@@ -674,7 +693,7 @@ run_unpack() {
 run_link() {
   local id=$1 rel
   [[ $id =~ ^[0-9]+$ ]] || die "link: bad release id $id"
-  rel=$root/releases/$id
+  rel=$releases_dir/$id
   [ -f "$rel/app.tgz.b64" ] || die "link: $rel/app.tgz.b64 is missing"
   rm -rf -- "$rel/app"
   base64 -d < "$rel/app.tgz.b64" | tar -xz -C "$root" --no-same-owner
@@ -688,15 +707,16 @@ case $cmd in
   # The timer's restart waits for a push in progress (lock.sh holds the same lock).
   restart)
     log_to_file restart "$@"
-    exec 9>>"$root/lock"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
+    exec 9>>"$lock_file"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
     have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
+  flip) flip "${1:-unknown}" "${2:-}" ;;
   end-standby)
     log_to_file end-standby
-    exec 8>>"$root/switch.lock"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
+    exec 8>>"$switch_lock_file"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
     end_standby ;;
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|restart|end-standby|status|exec|unpack|link" ;;
+  *) die "usage: switch activate|restart|flip|end-standby|status|exec|unpack|link" ;;
 esac

@@ -1,8 +1,11 @@
 /** Where things live on a server (docs/server-layout.md). Pure: names and paths only. */
 
+/** Where every app's folder is, and the host-wide files beside them. */
+export const APPS_DIR = "/srv/qdeploy";
+
 /** The root of everything qdeploy keeps for one app. */
 export function appDir(app: string): string {
-  return `/srv/qdeploy/${app}`;
+  return `${APPS_DIR}/${app}`;
 }
 
 /** Paths inside appDir, and the system paths qdeploy writes for the app. */
@@ -21,7 +24,17 @@ export function layout(app: string) {
     current: `${root}/current`,
     liveSlot: `${root}/live-slot`,
     lock: `${root}/lock`,
+    /** Who holds the deploy lock (server/lock.sh). */
+    lockHolder: `${root}/lock.holder`,
+    /** The switch's own lock, held for its whole run (server/switch.sh take_locks). */
+    switchLock: `${root}/switch.lock`,
+    /** What every switch printed, newest last (trimmed at 1 MB). */
+    switchLog: `${root}/switch.log`,
     audit: `${root}/audit.log`,
+    /** The warm standby: "PORT RELEASE UNTIL" while the previous release's web slot runs. */
+    standby: `${root}/standby`,
+    /** The unit names the app's releases installed (host-wide claims: server/switch.sh). */
+    installedUnits: `${root}/installed-units`,
     /** The key of release.json's configDigest (0600 root, never printed). */
     digestKey: `${root}/digest.key`,
     switchScript: `${root}/switch`,
@@ -48,7 +61,58 @@ export function layout(app: string) {
     caddyMain: "/etc/caddy/Caddyfile",
     caddySites: "/etc/caddy/qdeploy",
     caddySite: `/etc/caddy/qdeploy/${app}.caddy`,
+    /** Caddy's systemd drop-in (its admin socket). */
+    caddyDropIn: "/etc/systemd/system/caddy.service.d/qdeploy.conf",
+    /** Caddy's admin API, a socket only root reaches. */
+    caddyAdmin: "/run/caddy/admin.sock",
+    /** The host's port registry: "APP PORT PORT" a line, every app's web pair. */
+    portsRegistry: `${APPS_DIR}/.ports`,
+    /** The lock two apps' switches take to claim unit names. */
+    claimsLock: `${APPS_DIR}/.claims.lock`,
+    /** The firewall's rules and each app's public ports (server/firewall.sh). */
+    firewallDir: "/etc/qdeploy/firewall",
   };
+}
+
+/**
+ * The layout as shell assignments, for the server scripts (server/*.sh), which read these
+ * names and never spell a path out themselves: in place of their `# @layout` line
+ * (src/server-scripts.ts), once the script has set `$app`. The same text for every app, so
+ * one installed switch serves all. `appsDir`: tests lay the apps out in a temp folder.
+ */
+export function layoutShell(appsDir = APPS_DIR): string {
+  const APP = "@APP@";
+  const l = layout(APP);
+  const vars: Record<string, string> = {
+    releases_dir: l.releases,
+    slots_dir: l.slots,
+    blobs_dir: l.blobs,
+    current_link: l.current,
+    live_slot_file: l.liveSlot,
+    standby_file: l.standby,
+    route_dir: l.route,
+    lock_file: l.lock,
+    holder_file: l.lockHolder,
+    switch_lock_file: l.switchLock,
+    switch_log: l.switchLog,
+    audit_file: l.audit,
+    installed_units_file: l.installedUnits,
+    digest_key_file: l.digestKey,
+    switch_file: l.switchScript,
+    addon_file: l.addonScript,
+    addons_dir: l.addonState,
+    units_dir: l.unitDir,
+    caddyfile: l.caddyMain,
+    site: l.caddySite,
+    caddy_dropin: l.caddyDropIn,
+    caddy_admin: l.caddyAdmin,
+    ports_registry: l.portsRegistry,
+    claims_lock: l.claimsLock,
+    firewall_dir: l.firewallDir,
+    standby_end_unit: unitNames.standbyEnd(APP),
+  };
+  const shell = (v: string) => `"${v.replace(appDir(APP), "$root").replace(APPS_DIR, "$apps_dir").replaceAll(APP, "$app")}"`;
+  return [`apps_dir=${appsDir}`, 'root="$apps_dir/$app"', ...Object.entries(vars).map(([k, v]) => `${k}=${shell(v)}`)].join("\n");
 }
 
 /** Unit names on the server (SPEC: APP-web@..., APP-restart.timer, APP-job-NAME.timer). */
@@ -61,6 +125,8 @@ export const unitNames = {
   jobTimer: (app: string, job: string) => `${app}-job-${job}.timer`,
   addonBackupService: (app: string, addon: string) => `${app}-addon-${addon}-backup.service`,
   addonBackupTimer: (app: string, addon: string) => `${app}-addon-${addon}-backup.timer`,
+  /** The transient timer (and its service) that ends the warm standby. */
+  standbyEnd: (app: string) => `${app}-standby-end`,
 };
 
 /**

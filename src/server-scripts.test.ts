@@ -4,11 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
-import { layout, processPlace } from "./server-layout.ts";
+import { layout, layoutShell, processPlace, unitNames } from "./server-layout.ts";
 import { renderCaddySite, SLOT_MATCHER } from "./render/caddy.ts";
 import { helloConfig } from "../test/fixtures/config.ts";
 import { processHardening } from "./render/units.ts";
-import { lockScript, switchScript } from "./server-scripts.ts";
+import { factsText, lockText, switchScript, switchText, withLayout } from "./server-scripts.ts";
 
 // `switch exec` runs the real switch script against a release laid out in a temp dir, with a
 // stand-in systemd-run that prints where it was started and its argv (the VM suites run the
@@ -23,7 +23,7 @@ beforeAll(() => {
   mkdirSync(join(root, "releases", "02"), { recursive: true });
   // A release an older qdeploy pushed: its programs in bin/, no app/.
   mkdirSync(join(root, "releases", "03", "bin"), { recursive: true });
-  writeFileSync(join(root, "switch"), switchScript, { mode: 0o755 });
+  writeFileSync(join(root, "switch"), withLayout(switchText, dir), { mode: 0o755 });
   mkdirSync(join(dir, "tools"));
   const probe = (who: string) => `#!/bin/sh\nprintf '%s\\n' "${who}" "$(pwd)" "$PATH" "$@"\n`;
   writeFileSync(join(dir, "tools", "systemd-run"), probe("systemd-run"), { mode: 0o755 });
@@ -98,8 +98,7 @@ describe("lock release", () => {
   beforeAll(() => {
     requireTool("flock");
     lockDir = mkdtempSync(join(tmpdir(), "qdeploy-lock-"));
-    script = lockScript.replace("root=/srv/qdeploy/$app", `root=${lockDir}/$app`);
-    expect(script).not.toBe(lockScript);
+    script = withLayout(lockText, lockDir);
   });
   afterAll(() => {
     for (const p of spawned) p.kill("SIGKILL");
@@ -185,5 +184,18 @@ test("the switch keeps a standby only with a site whose live slot is picked by r
   expect(switchScript).toContain(`*"${SLOT_MATCHER}"*`);
   const site = renderCaddySite(helloConfig, [8101, 8102]);
   expect(site).toContain(`${SLOT_MATCHER}\n\t\troot ${layout("hello").route}\n\t\ttry_files /b\n`);
-  expect(switchScript).toContain(': > "$root/route/b"');
+  expect(switchScript).toContain(': > "$route_dir/b"');
+});
+
+test("the layout the scripts get is the layout's own paths and names, as bash reads them", () => {
+  const l = layout("hello");
+  const names = { releases_dir: l.releases, live_slot_file: l.liveSlot, standby_file: l.standby, route_dir: l.route, lock_file: l.lock, holder_file: l.lockHolder, switch_file: l.switchScript, site: l.caddySite, units_dir: l.unitDir, ports_registry: l.portsRegistry, standby_end_unit: unitNames.standbyEnd("hello") };
+  const r = Bun.spawnSync([bash, "-uc", `app=hello\n${layoutShell()}\nfor n in ${Object.keys(names).join(" ")}; do printf '%s\\n' "\${!n}"; done`], { stdout: "pipe", stderr: "pipe" });
+  expect(r.stderr.toString()).toBe("");
+  expect(r.stdout.toString().split("\n").slice(0, -1)).toEqual(Object.values(names));
+  // Each script reads it: none spells out a path of the layout.
+  for (const text of [switchText, lockText, factsText]) {
+    expect(text).toContain("\n# @layout\n");
+    expect(text).not.toMatch(/\/srv\/qdeploy\/\$app|\$root\/(releases|slots|current|live-slot|standby|route|lock|audit\.log|switch)\b/);
+  }
 });

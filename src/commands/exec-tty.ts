@@ -9,7 +9,7 @@ import type { OpContext } from "../ops/context.ts";
 import { execHosts } from "../ops/host-commands.ts";
 import { type HostFilter, withConnections } from "../ops/sessions.ts";
 import type { Remote } from "../remote/remote.ts";
-import { layout } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 /**
@@ -64,7 +64,7 @@ export async function runInteractive(op: OpContext, argv: string[], where: { hos
   if (hosts.length > 1) {
     throw new UsageError(`exec -it runs on one host, but ${hosts.length} match (${hosts.map((h) => h.label).join(", ")}); pick one with --host N or --hosts`);
   }
-  const command = [layout(op.cfg.app).switchScript, "exec", ...(argv.length ? argv : DEFAULT_SHELL)];
+  const command = switchCommands(op.cfg.app).exec(argv.length ? argv : DEFAULT_SHELL);
   return withConnections(hosts, op.connect, async ([c]) => terminalSession(c!.remote, command, term));
 }
 

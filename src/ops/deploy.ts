@@ -12,9 +12,10 @@ import { siteUrls } from "./site-urls.ts";
 import { checkAddonVars, provisionAddons, reportUnwired } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { executePlan, type HostResult } from "./execute.ts";
+import { RemoteError } from "../errors.ts";
 import { hideStoredSecrets } from "./host-commands.ts";
 import { writeSlugPacks } from "./slug-packs.ts";
-import { type HostFilter, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
+import { type HostFilter, type HostSession, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 
 export interface DeployOptions {
   /** Only these hosts (--hosts, --role); the others keep what they run (`status` shows the drift). */
@@ -82,20 +83,55 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   });
 }
 
-/** `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch, wave by wave. */
+/**
+ * `qdeploy rollback ENV [RELEASE]`: no build, no upload, the same health-gated switch, wave by
+ * wave. One host inside web.standby's window flips back to its warm standby in the round trip
+ * that takes the lock (a fleet goes wave by wave, so its hosts never flip before their wave).
+ */
 export async function rollback(op: OpContext, named: string | null, opts: DeployOptions = {}): Promise<DeployReport> {
   const t0 = performance.now();
   const hosts = selectHosts(op.cfg, opts.filter);
   // The target's units can fail their health check and print a journal tail: hide secrets there too.
   await hideStoredSecrets(op);
-  return withLockedSessions(op, hosts, async (sessions, times) => {
-    const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
-    op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
-    for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
-    const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
-    return { action: "rollback", release: run.release, seconds: { ...times, build: 0, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
-  });
+  const flip = hosts.length === 1 ? named : undefined;
+  return withLockedSessions(
+    op,
+    hosts,
+    async (sessions, times) => {
+      const seconds = () => ({ ...times, build: 0, total: (performance.now() - t0) / 1000 });
+      const flipped = sessions[0]?.flip ? flipResult(op, sessions[0]) : null;
+      if (flipped) return { action: "rollback", release: flipped.live!, seconds: seconds(), waves: [[flipped.label]], hosts: [flipped], urls: await siteUrls(op.cfg) };
+      const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
+      op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
+      for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+      const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
+      return { action: "rollback", release: run.release, seconds: seconds(), waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+    },
+    flip,
+  );
 }
+
+/**
+ * What a host's flip to its warm standby did: null when there was none to flip to (nothing
+ * changed; the rollback goes the usual way); the host's result when it flipped; an error
+ * saying where the host is when the switch failed.
+ */
+function flipResult(op: OpContext, s: HostSession): HostResult | null {
+  const { code, lines } = s.flip!;
+  if (code === FLIP_NOTHING) return null;
+  const before = /^(\S*) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1] || null;
+  if (code === 0) {
+    op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${s.facts.live} (the standby)` });
+    for (const line of lines) op.events({ type: "host", host: s.host.label, line });
+    return { label: s.host.label, outcome: "live", before, live: s.facts.live, bytesSent: 0, seconds: { setup: 0, upload: 0, release: 0 } };
+  }
+  for (const line of lines) op.events({ type: "host", host: s.host.label, line });
+  const error = lines.filter((l) => l.startsWith("error: ")).map((l) => l.slice(7)).join("; ") || `exit ${code}`;
+  throw new RemoteError(s.host.label, `the rollback to the standby failed: ${error}; live: ${s.facts.live ?? "none"}`, { code });
+}
+
+/** `switch flip`'s exit when there is no standby to flip to (server/switch.sh). */
+const FLIP_NOTHING = 3;
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

@@ -369,4 +369,45 @@ describe("push and rollback as operations", () => {
     expect(hosts.map((h) => h.live)).toEqual([OLD, r.release, OLD]);
     expect(log.filter((l) => l.endsWith(" locked"))).toEqual(["root@10.0.0.2 locked"]);
   });
+
+  test("rollback of one host with a warm standby flips to it in the lock's round trip: no switch of its own", async () => {
+    const cfg = fleetConfig(1);
+    const log: string[] = [];
+    const [h] = modelHosts(cfg);
+    Object.assign(h!, { live: NEW, releases: [OLD, NEW], standby: OLD });
+    const op = opOver(cfg, [h!], log);
+    const r = await rollback(op, null);
+    expect([r.release, r.hosts[0]!.outcome, r.hosts[0]!.before, h!.live]).toEqual([OLD, "live", NEW, OLD]);
+    expect(log).toEqual([`${h!.label} locked`, `${h!.label} flip ${OLD}`, `${h!.label} unlocked`, `${h!.label} closed`]);
+    expect(op.seen.some((e) => e.type === "info" && e.line.endsWith(`to ${OLD} (the standby)`))).toBe(true);
+  });
+
+  test("rollback to a release the standby does not run, or with no standby, is the usual switch", async () => {
+    const cfg = fleetConfig(1);
+    for (const [standby, named] of [[undefined, null], ["20261130000000", OLD]] as const) {
+      const log: string[] = [];
+      const [h] = modelHosts(cfg);
+      Object.assign(h!, { live: NEW, releases: ["20261130000000", OLD, NEW], ...(standby ? { standby } : {}) });
+      const r = await rollback(opOver(cfg, [h!], log), named);
+      expect([r.release, h!.live]).toEqual([OLD, OLD]);
+      expect(log.filter((l) => / (flip|activate) /.test(l))).toEqual([`${h!.label} activate ${OLD}`]);
+    }
+  });
+
+  test("a flip that fails part-way says so, with where the host is; a fleet never flips under its locks", async () => {
+    const one = fleetConfig(1);
+    const [h] = modelHosts(one);
+    Object.assign(h!, { live: NEW, releases: [OLD, NEW], standby: OLD, flipFails: true });
+    const err = await rollback(opOver(one, [h!], []), null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect((err as Error).message).toBe(`${h!.label}: the rollback to the standby failed: could not restart hello-worker@1.service; live: ${NEW}`);
+
+    const three = fleetConfig(3);
+    const log: string[] = [];
+    const hosts = modelHosts(three);
+    for (const x of hosts) Object.assign(x, { live: NEW, releases: [OLD, NEW], standby: OLD });
+    await rollback(opOver(three, hosts, log), null);
+    expect(log.filter((l) => l.includes(" flip "))).toEqual([]);
+    expect(hosts.map((x) => x.live)).toEqual([OLD, OLD, OLD]);
+  });
 });

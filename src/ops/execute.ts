@@ -8,7 +8,7 @@
  */
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
-import { layout } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import type { HostPlan, Plan } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { type EventSink, startTicker } from "../events.ts";
@@ -175,7 +175,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
 async function stillHealthy(plan: Plan, sessions: HostSession[], release: string, result: (hp: HostPlan) => HostResult): Promise<unknown> {
   const checks = await Promise.allSettled(
     sessions.map(async (s) => {
-      const r = await s.remote.exec([layout(plan.app).switchScript, "status"], { check: false });
+      const r = await s.remote.exec(switchCommands(plan.app).status(), { check: false });
       const st = parseStatus(r.stdout);
       if (st.live !== release) throw new OperationError(`${s.host.label}: ${release} is no longer live (live: ${st.live ?? "none"})`);
       if (st.health !== null && st.health !== "ok") throw new OperationError(`${s.host.label}: release ${release} stopped answering its health check during the pause`);
@@ -205,8 +205,8 @@ async function revert(app: string, release: string, sessions: HostSession[], res
       }
       policy.events({ type: "host", host: s.host.label, line: `reverting to ${r.before}` });
       try {
-        // switch activate ID WHO ONLY UNDOING: ONLY "" (every process); an older switch ignores UNDOING.
-        const argv = [layout(app).switchScript, "activate", r.before, policy.who, "", release];
+        // An older switch ignores UNDOING.
+        const argv = switchCommands(app).activate(r.before, policy.who, { undoing: release });
         await runBatch(s.remote, [{ kind: "run", argv, why: `revert to ${r.before}` }], policy.events);
         Object.assign(r, { outcome: "reverted", live: r.before });
       } catch (e) {

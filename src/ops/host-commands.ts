@@ -1,6 +1,7 @@
 /** restart, logs, exec and lock over the environment's hosts (or those --hosts/--role keep). */
 import { OperationError, UsageError } from "../errors.ts";
 import { layout, unitNames, unitPatterns } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { hostConcurrency, planWaves } from "../plan/waves.ts";
 import { lockCommand } from "../remote/host-ops.ts";
@@ -45,7 +46,7 @@ async function restartHosts(op: OpContext, proc: string | null, filter: HostFilt
   const hosts = selectHosts(op.cfg, filter).filter((h) => !proc || hostProcesses(op.cfg, h).includes(proc));
   if (!hosts.length) throw new UsageError(`no host of ${op.cfg.env} runs ${proc}`);
   // Who asked goes into the hosts' audit logs ("" for the process: all of them).
-  const argv = [layout(op.cfg.app).switchScript, "restart", proc ?? "", op.who];
+  const argv = switchCommands(op.cfg.app).restart(proc, op.who);
   return withConnections(hosts, op.connect, async (connections) => {
     const done: string[] = [];
     for (const wave of planWaves(connections, op.cfg.rollout)) {
@@ -117,7 +118,7 @@ export async function exec(op: OpContext, argv: string[], io: ExecIo, where: { h
   let worst = 0;
   for (const host of hosts) {
     const code = await withConnections([host], op.connect, async ([c]) => {
-      const r = await c!.remote.exec([layout(op.cfg.app).switchScript, "exec", ...argv], {
+      const r = await c!.remote.exec(switchCommands(op.cfg.app).exec(argv), {
         check: false,
         onStdout: (chunk) => io.stdout(chunk, host.label),
         onStderr: (chunk) => io.stderr(chunk, host.label),

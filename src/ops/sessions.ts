@@ -7,7 +7,7 @@ import { OperationError, RemoteError, UsageError } from "../errors.ts";
 import { factWarnings, type HostFacts } from "../plan/facts.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { DEFAULT_CONCURRENCY, hostConcurrency } from "../plan/waves.ts";
-import { lockAndGatherFacts } from "../remote/host-ops.ts";
+import { type FlipAttempt, lockAndGatherFacts } from "../remote/host-ops.ts";
 import type { Remote } from "../remote/remote.ts";
 import { sudoAdvice } from "../remote/sudo.ts";
 import { settleLimited } from "../util/limiter.ts";
@@ -22,6 +22,8 @@ export interface Connection {
 /** A host, its connection and what it reported under the deploy lock. */
 export interface HostSession extends Connection {
   facts: HostFacts;
+  /** What the host's rollback to its warm standby did under the lock (withLockedSessions' flip). */
+  flip?: FlipAttempt;
 }
 
 /** --hosts and --role: which hosts of the environment a command touches. */
@@ -103,12 +105,14 @@ export interface SessionTimes {
  * Connects, takes the deploy lock on every host and reads its facts under it, runs f, and
  * always lets every lock go (a lock taken on one host is released when another host fails).
  * At most rollout.concurrency handshakes, and lock-and-facts round trips, at once; every
- * connection and lock is held until f ends.
+ * connection and lock is held until f ends. With `flip` (a rollback: the release it names, or
+ * null), each host first tries the rollback to its warm standby in that same round trip.
  */
 export async function withLockedSessions<T>(
   op: OpContext,
   hosts: HostAddress[],
   f: (sessions: HostSession[], times: SessionTimes) => Promise<T>,
+  flip?: string | null,
 ): Promise<T> {
   const times: SessionTimes = { connect: 0, lockAndFacts: 0 };
   let t = performance.now();
@@ -128,7 +132,7 @@ export async function withLockedSessions<T>(
       const held = await settleLimited(connections, limit, async (c) => {
         if (failures.length) return null; // a host refused its lock: take no more
         try {
-          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec);
+          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec, flip);
         } catch (e) {
           failures.push(e);
           throw e;
@@ -136,7 +140,10 @@ export async function withLockedSessions<T>(
       });
       for (const h of held) if (h.status === "fulfilled" && h.value) unlocks.push(h.value.unlock);
       if (failures.length) throw failures[0];
-      const sessions = connections.map((c, i) => ({ ...c, facts: (held[i] as PromiseFulfilledResult<{ facts: HostFacts }>).value.facts }));
+      const sessions = connections.map((c, i) => {
+        const { facts, flip } = (held[i] as PromiseFulfilledResult<{ facts: HostFacts; flip?: FlipAttempt }>).value;
+        return { ...c, facts, ...(flip ? { flip } : {}) };
+      });
       for (const s of sessions) requireSystemd(s.facts, op.cfg.env);
       for (const w of sessions.flatMap((s) => factWarnings(s.facts, op.cfg.app))) op.events({ type: "warn", line: w });
       times.lockAndFacts = lap();

@@ -1,5 +1,5 @@
 /** `status`: what each host runs now, and whether the fleet agrees (drift). */
-import { layout } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { parseStatus, type Standby } from "../remote/switch-status.ts";
 import { type AddonStatus, addonStatuses } from "./addons.ts";
@@ -35,13 +35,13 @@ export interface FleetStatus {
 /** `qdeploy status ENV`: per host the live release, units, health and timers, and the drift. */
 export async function status(op: OpContext, filter: HostFilter = {}): Promise<FleetStatus> {
   const hosts = selectHosts(op.cfg, filter);
-  const switchScript = layout(op.cfg.app).switchScript;
+  const switchStatus = switchCommands(op.cfg.app).statusIfInstalled();
   // A database server of its own is asked about its add-ons only.
   const [reports, addons] = await withConnections([...hosts, ...op.cfg.addonOnlyHosts], op.connect, (connections) =>
     Promise.all([
       Promise.all(
         connections.slice(0, hosts.length).map(async ({ host, remote }) => {
-          const out = await remote.exec(["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", switchScript]);
+          const out = await remote.exec(switchStatus);
           return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
         }),
       ),

@@ -2,6 +2,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planReleasePhase } from "./release-phase.ts";
 import { dutyHost, hostConfig } from "./fleet.ts";
@@ -127,7 +128,7 @@ export function planPush(inp: PushInputs): Plan {
       ...releaseSteps(cfg, meta, files, { tree: renderAppTree(meta.id, entries, binaries), files: entries.length, pack: pack && l.pack(pack.sha256) }),
     ];
     const activate: Step[] = [
-      { kind: "run", argv: [l.switchScript, "activate", inp.releaseId, inp.who], why: "health-gated switch" },
+      { kind: "run", argv: switchCommands(cfg.app).activate(inp.releaseId, inp.who), why: "health-gated switch" },
       ...planPrune(cfg, facts, inp.releaseId),
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, activate, notes };
@@ -161,10 +162,10 @@ export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: Retu
     { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
     // Hard links keep each blob's link count above 1 while a release uses it (the prune's test).
     ...binaries.map(([name, sha256]): Step => ({ kind: "run", argv: ["ln", "-f", l.blob(sha256), `${dir}/bin/${name}`], why: binaries.length === 1 ? "the binary" : `the binary ${name}` })),
-    ...(app.pack ? [{ kind: "run", argv: [l.switchScript, "unpack", app.pack], why: "the slug's new files into blobs/" } as Step] : []),
+    ...(app.pack ? [{ kind: "run", argv: switchCommands(cfg.app).unpack(app.pack), why: "the slug's new files into blobs/" } as Step] : []),
     // The tree travels as base64 text inside the batch script (a heredoc carries no NUL byte).
     { kind: "write", path: `${dir}/app.tgz.b64`, content: base64Lines(app.tree), mode: 0o600, why: "the app folder's tree", fresh: true },
-    { kind: "run", argv: [l.switchScript, "link", meta.id], why: `the app folder: ${app.files} file${app.files === 1 ? "" : "s"} and the programs` },
+    { kind: "run", argv: switchCommands(cfg.app).link(meta.id), why: `the app folder: ${app.files} file${app.files === 1 ? "" : "s"} and the programs` },
     { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true, fresh: true },
     { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs", fresh: true },
   ];

@@ -2,7 +2,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
 import type { HostFacts } from "./facts.ts";
-import { layout } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { rollbackTarget } from "./push.ts";
 import type { Plan } from "./steps.ts";
 
@@ -13,7 +13,6 @@ import type { Plan } from "./steps.ts";
  * when every host is, they all restart on it.
  */
 export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: string | null, who: string): Plan {
-  const l = layout(cfg.app);
   const target = named ?? fleetTarget(facts);
   const moving = facts.every((f) => f.live === target) ? facts : facts.filter((f) => f.live !== target);
   for (const f of moving) {
@@ -34,7 +33,7 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
       upload: [],
       release: [],
       // No release phase: a rollback runs a release that already ran its own.
-      activate: [{ kind: "run", argv: [l.switchScript, "activate", target, who], why: `roll back to ${target}` }],
+      activate: [{ kind: "run", argv: switchCommands(cfg.app).activate(target, who), why: `roll back to ${target}` }],
       notes: f.live === target ? [`${target} is already live; it is restarted`] : [`${f.live ?? "nothing"} -> ${target}`],
     })),
     releasePhase: null,

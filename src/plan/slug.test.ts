@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
-import { switchScript } from "../server-scripts.ts";
+import { switchText, withLayout } from "../server-scripts.ts";
 import { writeTar } from "../util/tar.ts";
 import { freshHostFacts, type HostFacts } from "./facts.ts";
 import { type PackArtifact, planPush, type SlugInput } from "./push.ts";
@@ -96,7 +96,7 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
   const setup = () => {
     const root = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-slug-")), "hello");
     mkdirSync(path.join(root, "blobs"), { recursive: true });
-    writeFileSync(path.join(root, "switch"), switchScript, { mode: 0o755 });
+    writeFileSync(path.join(root, "switch"), withLayout(switchText, path.dirname(root)), { mode: 0o755 });
     writeFileSync(path.join(root, "blobs", BIN), "the binary", { mode: 0o755 });
     const run = (...args: string[]) => Bun.spawnSync([path.join(root, "switch"), ...args], { stderr: "pipe", stdout: "pipe" });
     return { root, run };

@@ -19,30 +19,53 @@ export async function acquireLock(remote: Remote, app: string, who: string, wait
   return (await holdLock(remote, app, who, waitSec, null)).unlock;
 }
 
-/** Takes the deploy lock and, in the same round trip, reads the host's facts under it. */
+/**
+ * What `switch flip` did under the lock (a rollback of one host to its warm standby): code 0
+ * flipped, 3 nothing there to flip to (nothing changed), else it failed; its output's lines.
+ */
+export interface FlipAttempt {
+  code: number;
+  lines: string[];
+}
+
+/**
+ * Takes the deploy lock and, in the same round trip, reads the host's facts under it. With
+ * `flip` (the release a rollback names, or null for the standby's own), the host first tries
+ * the rollback to its warm standby under the lock: no round trip before the flip.
+ */
 export async function lockAndGatherFacts(
   remote: Remote,
   host: HostAddress,
   app: string,
   who: string,
   waitSec: number,
-): Promise<{ unlock: () => Promise<void>; facts: HostFacts }> {
-  const { unlock, output } = await holdLock(remote, app, who, waitSec, factsScript);
+  flip?: string | null,
+): Promise<{ unlock: () => Promise<void>; facts: HostFacts; flip?: FlipAttempt }> {
+  const { unlock, output } = await holdLock(remote, app, who, waitSec, factsScript, flip);
   try {
-    return { unlock, facts: parseFacts(host, output.slice(output.indexOf("LOCKED") + 6)) };
+    let rest = output.slice(output.indexOf("LOCKED") + 6);
+    let attempt: FlipAttempt | undefined;
+    if (flip !== undefined) {
+      const m = /^::flip (\d+)$/m.exec(rest);
+      if (!m) throw new RemoteError(remote.label, "the deploy lock's holder did not say what the flip to the standby did");
+      attempt = { code: Number(m[1]), lines: rest.slice(0, m.index).split("\n").filter(Boolean) };
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return { unlock, facts: parseFacts(host, rest), ...(attempt ? { flip: attempt } : {}) };
   } catch (e) {
     await unlock();
     throw e;
   }
 }
 
-async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null) {
+async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, flip?: string | null) {
   const abort = new AbortController();
   let onLocked = () => {};
   const locked = new Promise<void>((resolve) => (onLocked = resolve));
   const ready = facts ? "::facts-end" : "LOCKED";
   let seen = "";
-  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...(facts ? [facts] : [])], {
+  const extra = facts ? [facts, ...(flip !== undefined ? [flip ?? ""] : [])] : [];
+  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...extra], {
     keepStdinOpen: true,
     signal: abort.signal,
     check: false,

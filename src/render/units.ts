@@ -6,6 +6,7 @@
  */
 import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { layout, processPlace, unitNames } from "../server-layout.ts";
+import { switchCommands } from "../server-commands.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../util/duration.ts";
 import { BASH, planCommand, programPath, systemdVariables, type CommandRun, type Word } from "./command.ts";
@@ -96,7 +97,7 @@ export function renderRestartUnits(cfg: ResolvedConfig): { service: string; time
         // A line of its own or nothing, so an unstaggered unit is exactly as before. Whole
         // seconds, rounded up: the windows stay apart (spacing >= 60 s, jitter = spacing / 2).
         startDelay: offset > 0 ? `ExecStartPre=/bin/sleep ${Math.ceil(Number(offset.toFixed(6)))}\n` : "",
-        switchScript: layout(app).switchScript,
+        restart: switchCommands(app).timerRestart,
       },
       "systemd/restart.service",
     ),

@@ -1,0 +1,37 @@
+/**
+ * Every command line that runs server/switch.sh on a host, built here and nowhere else: the
+ * verbs and their arguments in the order switch.sh reads them (its header lists them). Pure.
+ */
+import { layout } from "./server-layout.ts";
+
+/** What an activate may add: only the web process, or the live release a refused wave undoes. */
+export interface ActivateOptions {
+  only?: "web";
+  undoing?: string;
+}
+
+/** The switch's verbs as argv, for the app's installed switch (layout's switchScript). */
+export function switchCommands(app: string) {
+  const script = layout(app).switchScript;
+  return {
+    script,
+    /** The health-gated switch to release `id` (a push, a rollback, a revert). */
+    activate(id: string, who: string, o: ActivateOptions = {}): string[] {
+      if (o.only === undefined && o.undoing === undefined) return [script, "activate", id, who];
+      return [script, "activate", id, who, o.only ?? "", ...(o.undoing === undefined ? [] : [o.undoing])];
+    },
+    /** The same switch to the live release, or a restart of one process; `who` for the audit log. */
+    restart: (proc: string | null, who: string): string[] => [script, "restart", proc ?? "", who],
+    /** As the restart timer's unit runs it: every process, "the timer" in the audit log. */
+    timerRestart: `${script} restart`,
+    status: (): string[] => [script, "status"],
+    /** `status` on a host where the switch may not be installed yet: nothing then. */
+    statusIfInstalled: (): string[] => ["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", script],
+    /** A command with the live release's environment, as the app user. */
+    exec: (argv: string[]): string[] => [script, "exec", ...argv],
+    /** A pack of slug blobs into blobs/. */
+    unpack: (pack: string): string[] => [script, "unpack", pack],
+    /** releases/ID/app from its tar of names and hard links. */
+    link: (id: string): string[] => [script, "link", id],
+  };
+}
