@@ -70,8 +70,11 @@ function model(hosts: number, concurrency: number, waves: number) {
   // The uplink carries every host's bytes, plus one host's round trips (the first byte waits for
   // them, the last host's answer comes after); or the hosts' own round trips, `concurrency` at a time.
   const write = Math.max(hosts * link + WRITE_RTTS * rtt, rounds * (WRITE_RTTS * rtt + link));
-  const perWave = rtt + NET.switchMs / 1000;
-  return { connect, lock, write, perWave, switch: waves * perWave, total: connect + lock + write + waves * perWave };
+  // More than one wave: every host starts its slot first (switch stage, `concurrency` at a
+  // time), and a wave only moves its traffic.
+  const stage = waves > 1 ? rounds * (rtt + NET.switchMs / 1000) : 0;
+  const perWave = waves > 1 ? rtt : rtt + NET.switchMs / 1000;
+  return { connect, lock, write, stage, perWave, switch: waves * perWave, total: connect + lock + write + stage + waves * perWave };
 }
 
 function addresses(n: number): HostAddress[] {
@@ -153,13 +156,13 @@ const f2 = (x: number) => x.toFixed(2);
 /** The two tables: time against the model, and what the deploying process held at once. */
 function tables(runs: Run[]): string[] {
   const time = [
-    "| hosts | concurrency | waves | wall s | model s | connect s (model) | lock+facts s (model) | write s (model) | switch s (model) | per wave s (model) |",
+    "| hosts | concurrency | waves | wall s | model s | connect s (model) | lock+facts s (model) | write + stage s (model) | switch s (model) | per wave s (model) |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...runs.map((r) => {
       const m = model(r.hosts, r.concurrency, r.waves);
       const write = r.at.firstWave - r.at.locked; // the build (fake) and the plan are in here too
       const sw = r.at.end - r.at.firstWave;
-      return `| ${r.hosts} | ${r.concurrency} | ${r.waves} | ${f1(r.wall)} | ${f1(m.total)} | ${f2(r.connect)} (${f2(m.connect)}) | ${f2(r.lockAndFacts)} (${f2(m.lock)}) | ${f1(write)} (${f1(m.write)}) | ${f1(sw)} (${f1(m.switch)}) | ${f2(sw / r.waves)} (${f2(m.perWave)}) |`;
+      return `| ${r.hosts} | ${r.concurrency} | ${r.waves} | ${f1(r.wall)} | ${f1(m.total)} | ${f2(r.connect)} (${f2(m.connect)}) | ${f2(r.lockAndFacts)} (${f2(m.lock)}) | ${f1(write)} (${f1(m.write + m.stage)}) | ${f1(sw)} (${f1(m.switch)}) | ${f2(sw / r.waves)} (${f2(m.perWave)}) |`;
     }),
   ];
   const held = [
@@ -215,8 +218,10 @@ const lines = [
   `- every host is sent ${NET.uploadBytes / 1024} KiB (its binary), all uploads sharing one ${(NET.uplinkBytesPerSec * 8) / 1e6} Mbit/s uplink.`,
   "",
   "The model, for H hosts, concurrency N, W waves, B bytes per host, uplink L: connect ⌈H/N⌉ × handshake;",
-  `lock+facts ⌈H/N⌉ × RTT; write max(H × B / L + ${WRITE_RTTS} RTT, ⌈H/N⌉ × (${WRITE_RTTS} RTT + B / L)); switch W × (RTT + health wait).`,
-  "Measured write is from every host locked to the first wave (it holds the fake build and the plan too);",
+  `lock+facts ⌈H/N⌉ × RTT; write max(H × B / L + ${WRITE_RTTS} RTT, ⌈H/N⌉ × (${WRITE_RTTS} RTT + B / L));`,
+  "stage (W > 1: every host starts its slot before the first wave) ⌈H/N⌉ × (RTT + health wait);",
+  "switch W × RTT (W = 1: RTT + health wait, no stage).",
+  "Measured write + stage is from every host locked to the first wave (it holds the fake build and the plan too);",
   "switch from the first wave to the push's end (unlocking and closing too).",
   "",
   ...tables(runs),

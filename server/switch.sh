@@ -8,6 +8,9 @@
 #                                 leaves the other processes alone ("" for all); UNDOING: the
 #                                 live release a refused wave switches back from (audit:
 #                                 "reverted UNDOING to ID", so it is nobody's previous release)
+#   switch stage ID WHO           a fleet's first half of activate: ID's web slot started on the
+#                                 idle port and healthy, out of traffic (activate then cuts over)
+#   switch unstage ID             undo a stage the rollout stopped before this host's wave
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch flip WHO [ID]          rollback to the warm standby (ID: only if the standby runs it),
 #                                 or exit 3 having changed nothing (no standby, or it does not serve)
@@ -401,6 +404,8 @@ stop_stray_slots() {
     say "reconciled: stopped $u, left running by an interrupted switch"
   done < <(systemctl list-units --plain --no-legend --state=active,activating,reloading "$app-web@*.service")
   [ -n "$kept" ] || [ ! -e "$standby_file" ] || rm -f "$standby_file"
+  # A slot staged for a release this switch is not going to (its rollout stopped) is one of them.
+  [ ! -e "$staged_file" ] || rm -f "$staged_file"
 }
 
 # The web process is gone (no web process, or scale.web = 0): stop both slots, remove the
@@ -409,7 +414,7 @@ remove_web() {
   local u units=()
   while read -r u; do [ -n "$u" ] && units+=("$u"); done < <(instances_of "$app-web@.service")
   (( ${#units[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${units[@]}" || true
-  rm -f "$live_slot_file" "$standby_file"
+  rm -f "$live_slot_file" "$standby_file" "$staged_file"
   if [ -f "$site" ]; then
     rm -f "$site"
     caddy_load || say "caddy did not reload without the site of $app" >&2
@@ -440,11 +445,83 @@ refuse() {
 # What a refused release leaves behind: the live release, when there was one.
 left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
 
+# Starts release $1's web slot on the port that is not live ($4), sets next and unit, and
+# waits for its health path; refuses the release (its slot stopped, the units of the live
+# release $3 back) and exits when it cannot. $2: who, for the audit log.
+start_idle_slot() {
+  local id=$1 who=$2 prev=$3 old=$4 started
+  next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
+  unit=$app-web@$next.service
+  # The idle slot is the standby's, when there is one: it ends, the new release needs its port.
+  if read_standby && [ "$sb_port" = "$next" ]; then end_standby; fi
+  # stop_stray_slots stopped every other web slot: the idle unit is not running.
+  if ! check_listener "$unit" "$next" before; then
+    refuse "" "$prev" "$id" "$who" "port $next is held by another process"
+    die "release $id cannot start: port $next is not free; $(left_serving "$prev")"
+  fi
+  relink "$slots_dir/$next" "../releases/$id"
+  say "starting $unit ($id)"
+  started=$(printf '%(%Y-%m-%d %H:%M:%S)T' -1)
+  systemctl start "$unit"
+  if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
+    journal_tail "$unit" "$started"
+    refuse "$unit" "$prev" "$id" "$who" "health check failed"
+    die "release $id failed its health check; $(left_serving "$prev")"
+  fi
+  say "healthy: $unit answers $HEALTH"
+}
+
+# What `stage` left (st_port st_id: "PORT RELEASE"); fails when there is none.
+read_staged() { st_port="" st_id=""; { read -r st_port st_id < "$staged_file"; } 2>/dev/null && [ -n "$st_port" ]; }
+
+# 0 when `stage` left release $1's web slot running on the port that is not live ($2) and it
+# still answers its health path: activate then only moves the traffic to it.
+staged_serves() {
+  read_staged && [ "$st_id" = "$1" ] && [ "$st_port" != "$2" ] || return 1
+  [ "$st_port" = "$PORT_A" ] || [ "$st_port" = "$PORT_B" ] || return 1
+  [ "$slots_dir/$st_port" -ef "$releases_dir/$1" ] && probe "$st_port" "$HEALTH"
+}
+
+# A fleet's first half of activate, on every host before the first wave switches (so a wave
+# costs only the move of its traffic): release $1's units installed and its web slot started
+# on the idle port and healthy, taking no traffic (Caddy prefers the live slot). Nothing to
+# start when the warm standby runs $1 (activate flips to it). `unstage` undoes it when the
+# rollout stops before this host's wave; any other switch stops the staged slot.
+stage() {
+  local id=$1 who=$2 rel=$releases_dir/$1 prev old next unit
+  [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
+  take_locks
+  reconcile_current
+  prev=$(live_release)
+  load_conf "$rel"
+  if (( ! WEB )); then say "nothing to stage: release $id has no web process"; return 0; fi
+  check_ports "$id"
+  old=$(live_slot)
+  sync_route "$old"
+  if standby_serves "$id" "$old"; then say "staged: the standby runs $id"; return 0; fi
+  stop_stray_slots "$old"
+  install_units "$rel"
+  start_idle_slot "$id" "$who" "$prev" "$old"
+  replace "$staged_file" "$next $id"
+  say "staged: $unit runs $id, out of traffic until this host's wave"
+}
+
+# Undoes `stage` of release $1: its slot stopped, the live release's units back.
+unstage() {
+  local id=$1
+  take_locks
+  if ! read_staged || [ "$st_id" != "$id" ] || [ "$st_port" = "$(live_slot)" ]; then say "nothing staged for $id"; return 0; fi
+  rm -f "$staged_file"
+  systemctl stop "$app-web@$st_port.service" || true
+  restore_units "$(live_release)"
+  say "unstaged $id: stopped $app-web@$st_port.service; the live release keeps serving"
+}
+
 # The health-gated blue/green switch to release $1; $3 = "web" leaves the other processes alone;
 # $4 = the live release this switches back from after a refused wave. When the warm standby
 # runs release $1 (a rollback inside web.standby's window), the switch is a flip to it.
 activate() {
-  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$releases_dir/$1 old next="" unit="" started procs settle="" prev flipped="" keep="" ms
+  local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$releases_dir/$1 old next="" unit="" procs settle="" prev flipped="" staged="" keep="" ms
   [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
   take_locks
   reconcile_current
@@ -462,29 +539,17 @@ activate() {
     rm -f "$standby_file"
     say "caddy routes to 127.0.0.1:$next: the standby of $id took the traffic back (started nothing, $ms ms into the switch)"
   fi
+  # A fleet's host staged the release before its wave (stage): its slot runs and is healthy.
+  if (( WEB )) && [ -z "$flipped" ] && staged_serves "$id" "$old"; then
+    next=$st_port unit=$app-web@$st_port.service staged=1
+    rm -f "$staged_file"
+    say "staged: $unit runs $id and answers $HEALTH"
+  fi
   # Only the two slots exist: after a flip the other one is the slot just left, drained below.
-  [ -n "$flipped" ] || stop_stray_slots "$old"
+  [ -n "$flipped$staged" ] || stop_stray_slots "$old"
   install_units "$rel"
   if (( WEB )) && [ -z "$flipped" ]; then
-    next=$PORT_A; [ "$old" = "$PORT_A" ] && next=$PORT_B
-    unit=$app-web@$next.service
-    # The idle slot is the standby's, when there is one: it ends, the new release needs its port.
-    read_standby && [ "$sb_port" = "$next" ] && end_standby
-    # stop_stray_slots stopped every other web slot: the idle unit is not running.
-    if ! check_listener "$unit" "$next" before; then
-      refuse "" "$prev" "$id" "$who" "port $next is held by another process"
-      die "release $id cannot start: port $next is not free; $(left_serving "$prev")"
-    fi
-    relink "$slots_dir/$next" "../releases/$id"
-    say "starting $unit ($id)"
-    started=$(printf '%(%Y-%m-%d %H:%M:%S)T' -1)
-    systemctl start "$unit"
-    if ! wait_healthy "$unit" "$next" "$HEALTH" "$HEALTH_TIMEOUT"; then
-      journal_tail "$unit" "$started"
-      refuse "$unit" "$prev" "$id" "$who" "health check failed"
-      die "release $id failed its health check; $(left_serving "$prev")"
-    fi
-    say "healthy: $unit answers $HEALTH"
+    [ -n "$staged" ] || start_idle_slot "$id" "$who" "$prev" "$old"
     if ! sync_site "$rel"; then
       refuse "$unit" "$prev" "$id" "$who" "caddy did not accept the site"
       die "Caddy refused the site of release $id; $(left_serving "$prev")"
@@ -711,6 +776,8 @@ case $cmd in
     have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
   flip) flip "${1:-unknown}" "${2:-}" ;;
+  stage) log_to_file stage "$@"; stage "$1" "${2:-unknown}" ;;
+  unstage) log_to_file unstage "$@"; unstage "$1" ;;
   end-standby)
     log_to_file end-standby
     exec 8>>"$switch_lock_file"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
@@ -718,5 +785,5 @@ case $cmd in
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|restart|flip|end-standby|status|exec|unpack|link" ;;
+  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|status|exec|unpack|link" ;;
 esac

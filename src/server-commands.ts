@@ -20,6 +20,10 @@ export function switchCommands(app: string) {
       if (o.only === undefined && o.undoing === undefined) return [script, "activate", id, who];
       return [script, "activate", id, who, o.only ?? "", ...(o.undoing === undefined ? [] : [o.undoing])];
     },
+    /** A fleet's host, before its wave: the release's web slot started and healthy, out of traffic. */
+    stage: (id: string, who: string): string[] => [script, "stage", id, who],
+    /** Undoes a stage the rollout stopped before this host's wave. */
+    unstage: (id: string): string[] => [script, "unstage", id],
     /** The same switch to the live release, or a restart of one process; `who` for the audit log. */
     restart: (proc: string | null, who: string): string[] => [script, "restart", proc ?? "", who],
     /** As the restart timer's unit runs it: every process, "the timer" in the audit log. */

@@ -33,6 +33,8 @@ export function layout(app: string) {
     audit: `${root}/audit.log`,
     /** The warm standby: "PORT RELEASE UNTIL" while the previous release's web slot runs. */
     standby: `${root}/standby`,
+    /** "PORT RELEASE": a fleet's release started on the idle slot before its wave (switch stage). */
+    staged: `${root}/staged`,
     /** The unit names the app's releases installed (host-wide claims: server/switch.sh). */
     installedUnits: `${root}/installed-units`,
     /** The key of release.json's configDigest (0600 root, never printed). */
@@ -90,6 +92,7 @@ export function layoutShell(appsDir = APPS_DIR): string {
     current_link: l.current,
     live_slot_file: l.liveSlot,
     standby_file: l.standby,
+    staged_file: l.staged,
     route_dir: l.route,
     lock_file: l.lock,
     holder_file: l.lockHolder,

@@ -73,7 +73,7 @@ function printPlan(ctx: Ctx, { plan: p, notes, platform, envNames }: PushPreview
       p.releasePhase && p.releasePhase.host === hp.host.label
         ? [{ kind: "run", argv: p.releasePhase.argv, why: "release phase, before any host switches" }]
         : [];
-    for (const [phase, steps] of [["setup", hp.setup], ["upload", hp.upload], ["release", hp.release], ["release phase", releasePhase], ["activate (once every host has its release)", hp.activate]] as const) {
+    for (const [phase, steps] of [["setup", hp.setup], ["upload", hp.upload], ["release", hp.release], ["release phase", releasePhase], ["stage (every host, before the first wave)", hp.stage], ["activate (once every host has its release)", hp.activate]] as const) {
       if (!steps.length) continue;
       o.result(`-- ${phase}`);
       for (const s of steps) {

@@ -78,7 +78,7 @@ function policy(cfg: ResolvedConfig, over: Partial<RolloutPolicy> = {}): Rollout
 const switches = (log: string[]) => log.filter((l) => / (activate|release phase)/.test(l));
 
 describe("executePlan: waves", () => {
-  test("every host writes its release before any switches; then one host (canary), then the rest", async () => {
+  test("every host writes its release, then starts it out of traffic, before any switches; then one host (canary), then the rest", async () => {
     const cfg = fleetConfig(3);
     const f = fleet(cfg);
     const sessions = await withFacts(cfg, f.sessions);
@@ -86,7 +86,9 @@ describe("executePlan: waves", () => {
     const releases = f.log.filter((l) => l.includes(` release ${NEW}`));
     const firstSwitch = f.log.findIndex((l) => l.includes(" activate "));
     expect(releases.length).toBe(3);
-    expect(f.log.findLastIndex((l) => l.includes(` release ${NEW}`))).toBeLessThan(firstSwitch);
+    expect(f.log.findLastIndex((l) => l.includes(` release ${NEW}`))).toBeLessThan(f.log.findIndex((l) => l.includes(" stage ")));
+    expect(f.log.filter((l) => l.includes(` stage ${NEW}`)).length).toBe(3);
+    expect(f.log.findLastIndex((l) => l.includes(" stage "))).toBeLessThan(firstSwitch);
     expect(run.waves).toEqual([["root@10.0.0.1"], ["root@10.0.0.2", "root@10.0.0.3"]]);
     expect(switches(f.log)[0]).toBe(`root@10.0.0.1 activate ${NEW}`);
     expect(switches(f.log).slice(1).sort()).toEqual([`root@10.0.0.2 activate ${NEW}`, `root@10.0.0.3 activate ${NEW}`]);
@@ -131,26 +133,41 @@ describe("executePlan: waves", () => {
     ]);
   });
 
-  test("progress: one wave shows no wave line (the wave event says it all)", async () => {
+  test("progress: one wave shows no wave line (the wave event says it all), and stages nothing: its switch does it all", async () => {
     const cfg = fleetConfig(2, { rollout: { batch: 2, pauseSec: 0 } });
     const f = fleet(cfg);
     const sessions = await withFacts(cfg, f.sessions);
     const p = policy(cfg);
     await executePlan(pushPlan(cfg, sessions), sessions, p);
     expect(p.seen.filter((e) => e.type === "progress" && e.key === "wave")).toEqual([]);
+    expect(f.log.filter((l) => l.includes(" stage "))).toEqual([]);
   });
 });
 
 describe("executePlan: a failure stops the rollout and puts the hosts back", () => {
-  test("a host failing its health check in wave 2: the others switched by this push go back, the error says where each is", async () => {
+  test("a host failing its health check when it starts the release: no host switches, the slots started elsewhere stop", async () => {
     const cfg = fleetConfig(3);
     const f = fleet(cfg, (h, i) => i === 2 && (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(e).toBeInstanceOf(RolloutError);
+    expect(e.message.split("\n")[0]).toBe(`push of ${NEW} stopped before any host switched: root@10.0.0.3: start it beside the live release, out of traffic failed (exit 1)`);
+    expect(e.message).toContain(`error: release ${NEW} failed its health check`);
+    expect(e.message).toEndWith(`  root@10.0.0.1: not switched; still on ${OLD}\n  root@10.0.0.2: not switched; still on ${OLD}\n  root@10.0.0.3: failed; still on ${OLD}\nevery host is on ${OLD}`);
+    expect(switches(f.log)).toEqual([]);
+    expect(f.log.filter((l) => l.includes(" unstage ")).sort()).toEqual([`root@10.0.0.1 unstage ${NEW}`, `root@10.0.0.2 unstage ${NEW}`]);
+    expect(f.hosts.map((h) => [h.live, h.staged])).toEqual([[OLD, undefined], [OLD, undefined], [OLD, undefined]]);
+  });
+
+  test("a host whose switch fails in wave 2: the others switched by this push go back, the error says where each is", async () => {
+    const cfg = fleetConfig(3);
+    const f = fleet(cfg, (h, i) => i === 2 && (h.cutFails = [NEW]));
     const sessions = await withFacts(cfg, f.sessions);
     const err = await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RolloutError);
     const e = err as RolloutError;
     expect(e.message.split("\n")[0]).toBe(`push of ${NEW} stopped in wave 2/2: root@10.0.0.3: health-gated switch failed (exit 1)`);
-    expect(e.message).toContain(`error: release ${NEW} failed its health check`);
+    expect(e.message).toContain(`error: Caddy refused the site of release ${NEW}`);
     expect(e.message).toContain(`  root@10.0.0.1: switched back to ${OLD}\n  root@10.0.0.2: switched back to ${OLD}\n  root@10.0.0.3: failed; still on ${OLD}`);
     expect(e.message).toEndWith(`every host is on ${OLD}`);
     expect(f.hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
@@ -160,7 +177,7 @@ describe("executePlan: a failure stops the rollout and puts the hosts back", () 
 
   test("--no-revert leaves the switched hosts on the new release and says the fleet is split", async () => {
     const cfg = fleetConfig(3);
-    const f = fleet(cfg, (h, i) => i === 2 && (h.refuses = [NEW]));
+    const f = fleet(cfg, (h, i) => i === 2 && (h.cutFails = [NEW]));
     const sessions = await withFacts(cfg, f.sessions);
     const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg, { revert: false })).catch((x: unknown) => x)) as RolloutError;
     expect(f.hosts.map((h) => h.live)).toEqual([NEW, NEW, OLD]);
@@ -168,21 +185,24 @@ describe("executePlan: a failure stops the rollout and puts the hosts back", () 
     expect(e.message).toEndWith("the fleet is split across releases (--no-revert); `qdeploy status sandbox` shows it");
   });
 
-  test("the canary failing: no other host switches at all", async () => {
+  test("the canary failing: no other host switches at all, and their started slots stop", async () => {
     const cfg = fleetConfig(4);
-    const f = fleet(cfg, (h, i) => i === 0 && (h.refuses = [NEW]));
+    const f = fleet(cfg, (h, i) => i === 0 && (h.cutFails = [NEW]));
     const sessions = await withFacts(cfg, f.sessions);
     const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
     expect(switches(f.log)).toEqual([`root@10.0.0.1 activate ${NEW}`]);
     expect(e.hosts.map((h) => h.outcome)).toEqual(["failed", "not-switched", "not-switched", "not-switched"]);
+    expect(f.log.filter((l) => l.includes(" unstage ")).sort()).toEqual([2, 3, 4].map((i) => `root@10.0.0.${i} unstage ${NEW}`));
+    expect(f.hosts.every((h) => h.staged === undefined)).toBe(true);
   });
 
-  test("batch 1: a failure on host 2 leaves host 3 untouched and reverts host 1", async () => {
+  test("batch 1: a failure on host 2 leaves host 3 on its release (its started slot stopped) and reverts host 1", async () => {
     const cfg = fleetConfig(3, { rollout: { batch: 1, pauseSec: 0 } });
-    const f = fleet(cfg, (h, i) => i === 1 && (h.refuses = [NEW]));
+    const f = fleet(cfg, (h, i) => i === 1 && (h.cutFails = [NEW]));
     const sessions = await withFacts(cfg, f.sessions);
     const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
     expect(switches(f.log)).toEqual([`root@10.0.0.1 activate ${NEW}`, `root@10.0.0.2 activate ${NEW}`, `root@10.0.0.1 activate ${OLD}`]);
+    expect(f.log.filter((l) => l.includes(" unstage "))).toEqual([`root@10.0.0.3 unstage ${NEW}`]);
     expect(e.hosts.map((h) => h.outcome)).toEqual(["reverted", "failed", "not-switched"]);
   });
 
@@ -200,7 +220,7 @@ describe("executePlan: a failure stops the rollout and puts the hosts back", () 
     const f = fleet(cfg, (h, i) => {
       h.live = null;
       h.releases = [];
-      if (i === 1) h.refuses = [NEW];
+      if (i === 1) h.cutFails = [NEW];
     });
     const sessions = await withFacts(cfg, f.sessions);
     const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
@@ -260,7 +280,7 @@ describe("rollback on a fleet", () => {
     const f = fleet(cfg, (h, i) => {
       h.releases = [R1, OLD];
       h.history = [R1, OLD];
-      if (i === 1) h.refuses = [NEW];
+      if (i === 1) h.cutFails = [NEW];
     });
     const pushed = await withFacts(cfg, f.sessions);
     const e = (await executePlan(pushPlan(cfg, pushed), pushed, policy(cfg)).catch((x: unknown) => x)) as RolloutError;

@@ -1,8 +1,9 @@
 /**
  * executePlan: the one place a plan's steps meet the hosts. Every host writes its release
  * (setup, uploads, release batch), rollout.concurrency hosts at a time; the release phase runs
- * once; then the hosts switch wave by wave (planWaves), every host of a wave at once, each wave
- * only once the one before is live and still healthy. When a host fails, no further wave
+ * once; a fleet of more than one wave then starts the release beside the live one on every
+ * host (stage); then the hosts switch wave by wave (planWaves), every host of a wave at once,
+ * each wave only once the one before is live and still healthy. When a host fails, no further wave
  * starts and the hosts this run switched go back to the release they had (policy.revert), and
  * the error says where every host is.
  */
@@ -111,11 +112,38 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     result(hp).seconds.release += (performance.now() - t) / 1000;
   }
 
-  // 3. The switch, wave by wave. A wave's hosts switch all at once, not rollout.concurrency at a
+  // 3. A fleet of more than one wave starts the release's web slot on every host, out of
+  // traffic (HostPlan.stage), rollout.concurrency hosts at a time: a host that cannot start it
+  // stops the rollout before any host switches, and the others' slots stop again.
+  const waves = planWaves(plan.hosts, policy.rollout);
+  const staged: HostPlan[] = [];
+  const unstage = (hosts: HostPlan[]) => Promise.all(hosts.map((hp) => runBatch(session(hp).remote, [{ kind: "run", argv: switchCommands(plan.app).unstage(release), why: "stop the slot started for a wave that will not come" }], policy.events).catch((e: unknown) => policy.events({ type: "error", line: message(e) }))));
+  const staging = plan.hosts.filter((hp) => hp.stage.length);
+  if (staging.length) {
+    let stageFailed = false;
+    const done = await settleLimited(staging, policy.concurrency, async (hp) => {
+      if (stageFailed) return;
+      try {
+        await runBatch(session(hp).remote, hp.stage, policy.events);
+        staged.push(hp);
+      } catch (e) {
+        stageFailed = true;
+        Object.assign(result(hp), { outcome: "failed", error: message(e) });
+        throw e;
+      }
+    });
+    const failed = done.find((d) => d.status === "rejected");
+    if (failed) {
+      await unstage(staged);
+      const reason = (failed as PromiseRejectedResult).reason;
+      throw new RolloutError(rolloutFailure(plan, "before any host switched", reason, [...results.values()], policy.revert), [...results.values()]);
+    }
+  }
+
+  // 4. The switch, wave by wave. A wave's hosts switch all at once, not rollout.concurrency at a
   // time: a switch is one small script on a connection already open, and its time is the host's
   // own health wait, so a wave takes about as long with 100 hosts as with 1 (and the fleet runs
   // two releases no longer than it must).
-  const waves = planWaves(plan.hosts, policy.rollout);
   const switched: HostPlan[] = [];
   const sleep = policy.sleep ?? ((s: number) => Bun.sleep(s * 1000));
   for (const [w, wave] of waves.entries()) {
@@ -161,8 +189,10 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
       });
     }
     if (failure) {
+      // The waves that will not come: their staged slots stop, their hosts keep what they run.
+      await unstage(waves.slice(w + 1).flat().filter((hp) => staged.includes(hp)));
       if (policy.revert) await revert(plan.app, release, switched.map(session), results, policy);
-      throw new RolloutError(rolloutFailure(plan, w, waves.length, failure, [...results.values()], policy.revert), [...results.values()]);
+      throw new RolloutError(rolloutFailure(plan, `in wave ${w + 1}/${waves.length}`, failure, [...results.values()], policy.revert), [...results.values()]);
     }
   }
   return { release, waves: waves.map((wave) => wave.map((hp) => hp.host.label)), hosts: [...results.values()] };
@@ -217,13 +247,13 @@ async function revert(app: string, release: string, sessions: HostSession[], res
 }
 
 /** The first failure's message, then one line per host saying where it is. */
-function rolloutFailure(plan: Plan, wave: number, waves: number, failure: unknown, hosts: HostResult[], reverted: boolean): string {
+function rolloutFailure(plan: Plan, where: string, failure: unknown, hosts: HostResult[], reverted: boolean): string {
   const lines = hosts.map((h) => `  ${h.label}: ${describeOutcome(h)}`);
   const split = new Set(hosts.map((h) => h.live)).size > 1;
   const after = split
     ? `the fleet is split across releases${reverted ? "" : " (--no-revert)"}; \`qdeploy status ${plan.env}\` shows it`
     : `every host is on ${hosts[0]?.live ?? "no release"}`;
-  return `${plan.action} of ${plan.release} stopped in wave ${wave + 1}/${waves}: ${message(failure)}\n${lines.join("\n")}\n${after}`;
+  return `${plan.action} of ${plan.release} stopped ${where}: ${message(failure)}\n${lines.join("\n")}\n${after}`;
 }
 
 function describeOutcome(h: HostResult): string {

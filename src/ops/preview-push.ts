@@ -67,5 +67,5 @@ function withAddonSteps(cfg: OpContext["cfg"], p: Plan): Plan {
  */
 function withoutSecretFiles(p: Plan): Plan {
   const mask = (steps: Step[]) => steps.map((s) => (s.kind === "write" && s.secret ? { ...s, content: "*".repeat(Buffer.byteLength(s.content)) } : s));
-  return { ...p, hosts: p.hosts.map((h) => ({ ...h, setup: mask(h.setup), upload: mask(h.upload), release: mask(h.release), activate: mask(h.activate) })) };
+  return { ...p, hosts: p.hosts.map((h) => ({ ...h, setup: mask(h.setup), upload: mask(h.upload), release: mask(h.release), stage: mask(h.stage), activate: mask(h.activate) })) };
 }

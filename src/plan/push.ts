@@ -3,6 +3,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "../server-layout.ts";
 import { switchCommands } from "../server-commands.ts";
+import { planWaves } from "./waves.ts";
 import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planReleasePhase } from "./release-phase.ts";
 import { dutyHost, hostConfig } from "./fleet.ts";
@@ -131,8 +132,9 @@ export function planPush(inp: PushInputs): Plan {
       { kind: "run", argv: switchCommands(cfg.app).activate(inp.releaseId, inp.who), why: "health-gated switch" },
       ...planPrune(cfg, facts, inp.releaseId),
     ];
-    return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, activate, notes };
+    return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, stage: [], activate, notes };
   });
+  withStage(hosts, inp.config, inp.releaseId, inp.who);
   const cfg = inp.config;
   // On the duty host (the one that runs one-host jobs) when this push reaches it, else on its first host.
   const duty = dutyHost(cfg).label;
@@ -141,6 +143,15 @@ export function planPush(inp: PushInputs): Plan {
   const releasePhase = phase && { ...phase, liveBefore: inp.facts.some((f) => f.live !== null) };
   if (releasePhase) phaseHost!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
+}
+
+/**
+ * A rollout of more than one wave starts every host's slot before the first wave switches
+ * (HostPlan.stage): the canary and each wave after it cost only the move of their traffic.
+ */
+export function withStage(hosts: HostPlan[], cfg: ResolvedConfig, release: string, who: string): void {
+  if (planWaves(hosts, cfg.rollout).length < 2) return;
+  for (const hp of hosts) hp.stage = [{ kind: "run", argv: switchCommands(cfg.app).stage(release, who), why: "start it beside the live release, out of traffic" }];
 }
 
 /** The release's app folder: its tree of links (renderAppTree), how many files, the pack to unpack first. */

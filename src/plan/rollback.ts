@@ -3,8 +3,8 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
 import type { HostFacts } from "./facts.ts";
 import { switchCommands } from "../server-commands.ts";
-import { rollbackTarget } from "./push.ts";
-import type { Plan } from "./steps.ts";
+import { rollbackTarget, withStage } from "./push.ts";
+import type { HostPlan, Plan } from "./steps.ts";
 
 /**
  * Picks the target (the one named, else the previous good release of the newest live one)
@@ -21,23 +21,21 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
       throw new OperationError(`${f.host.label}: release ${target} is not on this host (it has: ${have}); no host was switched`);
     }
   }
-  return {
-    action: "rollback",
-    app: cfg.app,
-    env: cfg.env,
-    release: target,
-    hosts: moving.map((f) => ({
+  const hosts = moving.map(
+    (f): HostPlan => ({
       host: f.host,
       arch: f.arch,
       setup: [],
       upload: [],
       release: [],
+      stage: [],
       // No release phase: a rollback runs a release that already ran its own.
       activate: [{ kind: "run", argv: switchCommands(cfg.app).activate(target, who), why: `roll back to ${target}` }],
       notes: f.live === target ? [`${target} is already live; it is restarted`] : [`${f.live ?? "nothing"} -> ${target}`],
-    })),
-    releasePhase: null,
-  };
+    }),
+  );
+  withStage(hosts, cfg, target, who);
+  return { action: "rollback", app: cfg.app, env: cfg.env, release: target, hosts, releasePhase: null };
 }
 
 /**

@@ -25,6 +25,12 @@ export interface HostPlan {
   /** Writing the release directory; one batch, one round trip. */
   release: Step[];
   /**
+   * A fleet that switches in more than one wave: the release's web slot started beside the
+   * live one, healthy, out of traffic, on every host before the first wave (switch stage), so
+   * a wave only moves its traffic. Empty for one wave: activate does it all in one batch.
+   */
+  stage: Step[];
+  /**
    * Switching to it (and pruning); one batch. Runs once every host's release batch is done
    * and the release phase (Plan.releasePhase) has passed, so nothing switches before both.
    */

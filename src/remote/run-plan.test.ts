@@ -96,7 +96,7 @@ describe("runBatch: the wait for health", () => {
 describe("runHostPlan: each upload's progress", () => {
   test("bytes, percent and rate as it goes, then today's `uploaded` line", async () => {
     const { seen, sink } = events();
-    const plan = { host: { user: "root", host: "10.0.0.1", label: LABEL }, arch: "x86_64", setup: [], release: [], activate: [], notes: [], upload: [{ kind: "upload", local: "/b", remote: "/srv/qdeploy/hello/blobs/abc", sha256: "abc", size: 8_000_000, why: "hello (linux/amd64)" }] } satisfies HostPlan;
+    const plan = { host: { user: "root", host: "10.0.0.1", label: LABEL }, arch: "x86_64", setup: [], release: [], stage: [], activate: [], notes: [], upload: [{ kind: "upload", local: "/b", remote: "/srv/qdeploy/hello/blobs/abc", sha256: "abc", size: 8_000_000, why: "hello (linux/amd64)" }] } satisfies HostPlan;
     await runHostPlan(scriptedRemote([], 20, 0, [2_000_000, 4_000_000, 8_000_000]), plan, sink);
     const key = `upload ${LABEL} /srv/qdeploy/hello/blobs/abc`;
     const progress = seen.filter((e) => e.type === "progress");

@@ -26,8 +26,8 @@ const JOBS = `jobs = [
 ]
 rollout = { pause = "1s" }`;
 
-function configure(stamp: string): void {
-  writeFleetConfig(dir, vms, { app: APP, stamp, roles: { web: [1, 2, 3], worker: [3] }, extra: JOBS });
+function configure(stamp: string, domains: string[] = []): void {
+  writeFleetConfig(dir, vms, { app: APP, stamp, domains, roles: { web: [1, 2, 3], worker: [3] }, extra: JOBS });
 }
 
 const label = (vm: SandboxInfo) => `root@127.0.0.1:${vm.sshPort}`;
@@ -83,16 +83,39 @@ describe("a fleet of three", () => {
     expect(await pages()).toEqual(["hello from v2\n", "hello from v2\n", "hello from v2\n"]);
   }, 5 * MIN);
 
-  test("a release that fails its health check on host 3 leaves all three on the old release, and says where each is", async () => {
+  test("a release that fails its health check on host 3 stops the push before any host switches; the slots started elsewhere stop", async () => {
     // Only host 3's new web slots get the failing health check: systemd reads the drop-in when the switch starts one.
     await sh(vms[2]!, `mkdir -p ${DROP_IN.replace(/\/[^/]+$/, "")} && printf '[Service]\\nEnvironment=HELLO_FAIL_HEALTH=1\\n' > ${DROP_IN}`);
     configure("v3");
     const r = await qdeploy(dir, ["push", "fleet"]);
     await sh(vms[2]!, `rm -f ${DROP_IN} && systemctl daemon-reload`);
     expect(r.code).toBe(1);
+    expect(r.stderr).toContain("stopped before any host switched");
+    expect(r.stderr).toContain("failed its health check");
+    expect(r.stderr).toContain(`${label(vms[2]!)}: failed; still on`);
+    expect(r.stderr).toContain(`${label(vms[0]!)}: not switched; still on`);
+    expect(await pages()).toEqual(["hello from v2\n", "hello from v2\n", "hello from v2\n"]);
+    // Hosts 1 and 2 started v3 beside v2 and stopped it again: one web slot runs on each.
+    for (const vm of vms) expect((await sh(vm, `systemctl list-units --plain --no-legend --state=active '${APP}-web@*' | wc -l`)).trim()).toBe("1");
+    const st = await qdeploy(dir, ["status", "fleet", "--json"]);
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout).drift).toBeNull();
+  }, 5 * MIN);
+
+  test("a release whose switch fails on host 3 in wave 2 (Caddy refuses its site there) puts hosts 1 and 2 back, and says where each is", async () => {
+    // A new domain makes the switch load the site; host 3's Caddy refuses any config while a broken site sits beside it.
+    const broken = "/etc/caddy/qdeploy/zz-broken.caddy";
+    await sh(vms[2]!, `printf 'broken.localhost {\\n\\tbogus_directive\\n}\\n' > ${broken}`);
+    configure("v3b", [`www.${DOMAIN}`]);
+    const r = await qdeploy(dir, ["push", "fleet"]);
+    await sh(vms[2]!, `rm -f ${broken}`);
+    configure("v3b");
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain("stopped in wave 2/2");
+    expect(r.stderr).toContain("Caddy refused the site of release");
     expect(r.stderr).toContain(`${label(vms[2]!)}: failed; still on`);
     expect(r.stderr).toContain(`${label(vms[0]!)}: switched back to`);
+    expect(r.stderr).toContain(`${label(vms[1]!)}: switched back to`);
     expect(await pages()).toEqual(["hello from v2\n", "hello from v2\n", "hello from v2\n"]);
     const st = await qdeploy(dir, ["status", "fleet", "--json"]);
     expect(st.code).toBe(0);
@@ -100,10 +123,11 @@ describe("a fleet of three", () => {
   }, 5 * MIN);
 
   test("right after that refused push, rollback goes to the release before the live one (v1), and a second one back to v2", async () => {
-    // Chained to the test above: v1 and v2 went live everywhere; v3 went live on hosts 1 and 2
-    // and was switched back. It never passed the fleet, so it is no host's previous release.
+    // Chained to the tests above: v1 and v2 went live everywhere; v3 went live nowhere; v3b went
+    // live on hosts 1 and 2 and was switched back. It never passed the fleet, so it is no host's
+    // previous release.
     const rel = JSON.parse(ok(await qdeploy(dir, ["releases", "fleet", "--json"])).stdout);
-    const [v1, v2, v3] = rel.releases.map((r: { id: string }) => r.id);
+    const [v1, v2, , v3] = rel.releases.map((r: { id: string }) => r.id);
     expect(rel.hosts.map((h: { live: string }) => h.live)).toEqual([v2, v2, v2]);
     expect(rel.hosts.map((h: { previous: string }) => h.previous)).toEqual([v1, v1, v1]);
     const entries = JSON.parse(ok(await qdeploy(dir, ["audit", "fleet", "--json"])).stdout).entries as { host: string; what: string }[];

@@ -174,6 +174,8 @@ export interface ProjectConfig {
   healthTimeout?: string;
   /** web.standby (default: none written, qdeploy's default). */
   standby?: string;
+  /** More domains after APP.localhost. */
+  domains?: string[];
 }
 
 /** Writes the project's deploy.toml aimed at the sandbox. */
@@ -192,7 +194,7 @@ web = "hello serve"
 worker = "hello work"
 
 [web]
-domains = [${JSON.stringify(`${c.app ?? "hello"}.localhost`)}]
+domains = [${[`${c.app ?? "hello"}.localhost`, ...(c.domains ?? [])].map((d) => JSON.stringify(d)).join(", ")}]
 health = "/healthz"
 tls = "internal"
 drain = "20s"
