@@ -10,7 +10,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { OperationError } from "../errors.ts";
 import { switchCommands } from "../server-commands.ts";
-import type { HostPlan, Plan } from "../plan/steps.ts";
+import type { HostPlan, Plan, Step } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { type EventSink, startTicker } from "../events.ts";
 import { runBatch, runHostPlan, runReleasePhase } from "../remote/run-plan.ts";
@@ -117,7 +117,14 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
   // stops the rollout before any host switches, and the others' slots stop again.
   const waves = planWaves(plan.hosts, policy.rollout);
   const staged: HostPlan[] = [];
-  const unstage = (hosts: HostPlan[]) => Promise.all(hosts.map((hp) => runBatch(session(hp).remote, [{ kind: "run", argv: switchCommands(plan.app).unstage(release), why: "stop the slot started for a wave that will not come" }], policy.events).catch((e: unknown) => policy.events({ type: "error", line: message(e) }))));
+  // A host whose wave will not come stops the slot it started; a failure to is reported, not thrown.
+  const unstage = (hosts: HostPlan[]) =>
+    Promise.all(
+      hosts.map(async (hp) => {
+        const step: Step = { kind: "run", argv: switchCommands(plan.app).unstage(release), why: "stop the slot started for a wave that will not come" };
+        await runBatch(session(hp).remote, [step], policy.events).catch((e: unknown) => policy.events({ type: "error", line: message(e) }));
+      }),
+    );
   const staging = plan.hosts.filter((hp) => hp.stage.length);
   if (staging.length) {
     let stageFailed = false;

@@ -74,7 +74,7 @@ export interface PushInputs {
  * Each host's release holds what its roles run (hostConfig): its units, its site, its jobs.
  */
 export function planPush(inp: PushInputs): Plan {
-  const hosts = inp.facts.map((facts): HostPlan => {
+  const planned = inp.facts.map((facts): HostPlan => {
     const cfg = hostConfig(inp.config, facts.host);
     const artifact = inp.artifacts[facts.arch];
     if (!artifact) throw new Error(`no artifact built for ${facts.arch} (${facts.host.label})`);
@@ -134,8 +134,8 @@ export function planPush(inp: PushInputs): Plan {
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, stage: [], activate, notes };
   });
-  withStage(hosts, inp.config, inp.releaseId, inp.who);
   const cfg = inp.config;
+  const hosts = withStage(planned, cfg, inp.releaseId, inp.who);
   // On the duty host (the one that runs one-host jobs) when this push reaches it, else on its first host.
   const duty = dutyHost(cfg).label;
   const phaseHost = hosts.find((h) => h.host.label === duty) ?? hosts[0];
@@ -149,9 +149,10 @@ export function planPush(inp: PushInputs): Plan {
  * A rollout of more than one wave starts every host's slot before the first wave switches
  * (HostPlan.stage): the canary and each wave after it cost only the move of their traffic.
  */
-export function withStage(hosts: HostPlan[], cfg: ResolvedConfig, release: string, who: string): void {
-  if (planWaves(hosts, cfg.rollout).length < 2) return;
-  for (const hp of hosts) hp.stage = [{ kind: "run", argv: switchCommands(cfg.app).stage(release, who), why: "start it beside the live release, out of traffic" }];
+export function withStage(hosts: HostPlan[], cfg: ResolvedConfig, release: string, who: string): HostPlan[] {
+  if (planWaves(hosts, cfg.rollout).length < 2) return hosts;
+  const stage: Step[] = [{ kind: "run", argv: switchCommands(cfg.app).stage(release, who), why: "start it beside the live release, out of traffic" }];
+  return hosts.map((hp) => ({ ...hp, stage }));
 }
 
 /** The release's app folder: its tree of links (renderAppTree), how many files, the pack to unpack first. */

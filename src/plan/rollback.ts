@@ -21,7 +21,7 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
       throw new OperationError(`${f.host.label}: release ${target} is not on this host (it has: ${have}); no host was switched`);
     }
   }
-  const hosts = moving.map(
+  const planned = moving.map(
     (f): HostPlan => ({
       host: f.host,
       arch: f.arch,
@@ -34,8 +34,7 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
       notes: f.live === target ? [`${target} is already live; it is restarted`] : [`${f.live ?? "nothing"} -> ${target}`],
     }),
   );
-  withStage(hosts, cfg, target, who);
-  return { action: "rollback", app: cfg.app, env: cfg.env, release: target, hosts, releasePhase: null };
+  return { action: "rollback", app: cfg.app, env: cfg.env, release: target, hosts: withStage(planned, cfg, target, who), releasePhase: null };
 }
 
 /**
