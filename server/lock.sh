@@ -44,7 +44,10 @@ case $cmd in
     # The switch's output, then "::flip CODE" (3: no standby to flip to; nothing changed).
     if (( $# >= 6 )); then
       # No standby file, no standby: no switch started to say so (a process is tens of ms).
-      if [ -f "$standby_file" ] && [ -x "$switch_file" ]; then out=$("$switch_file" flip "$who" "$6" 2>&1 < /dev/null) && rc=0 || rc=$?; else out="" rc=3; fi
+      # have_deploy_lock: this shell holds it, so the switch need not try to take it.
+      if [ -f "$standby_file" ] && [ -x "$switch_file" ]; then
+        out=$(have_deploy_lock=1 "$switch_file" flip "$who" "$6" 2>&1 < /dev/null) && rc=0 || rc=$?
+      else out="" rc=3; fi
       printf '%s%s::flip %s\n' "$out" "${out:+$'\n'}" "$rc"
     fi
     # "claim": facts.sh gives the app its web ports now, under the lock.

@@ -531,10 +531,12 @@ activate() {
   old=$(live_slot)
   (( ! WEB )) || sync_route "$old"
   # The flip first, and nothing before it that it does not need: it is what a rollback waits for.
-  if (( WEB )) && standby_serves "$id" "$old"; then
+  # `switch flip` checked the standby a moment ago, under the same locks (flip_checked).
+  if (( WEB )) && { [ "${flip_checked:-}" = "$id" ] || standby_serves "$id" "$old"; }; then
     next=$sb_port unit=$app-web@$sb_port.service flipped=1
     prefer "$next"
     ms=$(( ${EPOCHREALTIME/./} / 1000 - started_ms ))
+    say "${prev:-nothing} -> $id (the standby)"
     replace "$live_slot_file" "$next"
     rm -f "$standby_file"
     say "caddy routes to 127.0.0.1:$next: the standby of $id took the traffic back (started nothing, $ms ms into the switch)"
@@ -627,8 +629,7 @@ flip() {
   load_conf "$releases_dir/$sb_id"
   (( WEB )) && standby_serves "$sb_id" "$(live_slot)" || exit 3
   log_to_file flip "$who" "$want"
-  say "$(live_release) -> $sb_id (the standby)"
-  activate "$sb_id" "$who"
+  flip_checked=$sb_id activate "$sb_id" "$who"
 }
 
 # Zero-downtime restart of the live release: everything, or one process.

@@ -119,7 +119,8 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
 function flipResult(op: OpContext, s: HostSession): HostResult | null {
   const { code, lines } = s.flip!;
   if (code === FLIP_NOTHING) return null;
-  const before = /^(\S*) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1] || null;
+  const from = /^(\S+) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1];
+  const before = from === undefined || from === "nothing" ? null : from;
   if (code === 0) {
     op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${s.facts.live} (the standby)` });
     for (const line of lines) op.events({ type: "host", host: s.host.label, line });
