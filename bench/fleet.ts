@@ -27,6 +27,8 @@ export interface FleetBenchOptions {
 
 interface Push {
   total: number;
+  /** The CLI's own phases (DeployReport.seconds): connect, lock+facts, build, the slowest host's upload. */
+  phases: { connect: number; lock: number; build: number; upload: number };
   bytes: number[];
   rssMb: number;
 }
@@ -52,9 +54,11 @@ export async function benchFleet(o: FleetBenchOptions): Promise<{ section: strin
       writeConfig(dir, vms[0]!, { stamp, extra: fleetEnv });
       const r = await o.cli(dir, ["push", env, "--json"]);
       if (r.code !== 0) throw new Error(`fleet bench: push ${env} ${stamp} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 500)}`);
-      const report = JSON.parse(r.stdout) as { seconds: { total: number }; hosts: { bytesSent: number }[] };
-      o.log(`fleet: push ${env} ${stamp}: ${report.seconds.total.toFixed(1)}s, ${report.hosts.map((h) => h.bytesSent).join(" + ")} bytes, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-      return { total: report.seconds.total, bytes: report.hosts.map((h) => h.bytesSent), rssMb: r.maxRssMb };
+      const report = JSON.parse(r.stdout) as { seconds: { total: number; connect: number; lockAndFacts: number; build: number }; hosts: { bytesSent: number; seconds: { upload: number } }[] };
+      const s = report.seconds;
+      const phases = { connect: s.connect, lock: s.lockAndFacts, build: s.build, upload: Math.max(...report.hosts.map((h) => h.seconds.upload)) };
+      o.log(`fleet: push ${env} ${stamp}: ${s.total.toFixed(1)}s (connect ${s.connect.toFixed(2)}, lock+facts ${s.lockAndFacts.toFixed(2)}, build ${s.build.toFixed(2)}, upload ${phases.upload.toFixed(2)}), ${report.hosts.map((h) => h.bytesSent).join(" + ")} bytes, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+      return { total: s.total, phases, bytes: report.hosts.map((h) => h.bytesSent), rssMb: r.maxRssMb };
     };
     await push("fleet", "f0"); // the first release on VMs 2 and 3 (setup, the first upload)
     const one: Push[] = [];
@@ -73,7 +77,17 @@ export async function benchFleet(o: FleetBenchOptions): Promise<{ section: strin
       `| 1 host | ${one.map((p) => p.total.toFixed(1)).join(", ")} | ${median(one.map((p) => p.total)).toFixed(1)} | ${median(one.map((p) => p.bytes[0]!)).toLocaleString("en")} | ${Math.max(...one.map((p) => p.rssMb)).toFixed(0)} MB |`,
       `| 3 hosts | ${three.map((p) => p.total.toFixed(1)).join(", ")} | ${median(three.map((p) => p.total)).toFixed(1)} | ${[0, 1, 2].map((h) => median(perHost.map((b) => b[h] ?? 0)).toLocaleString("en")).join(" / ")} | ${Math.max(...three.map((p) => p.rssMb)).toFixed(0)} MB |`,
       "",
-      `**3 hosts / 1 host: ${ratio.toFixed(2)} ×.** The three hosts write their releases at once; the switch runs twice in a row (the canary, then the other two).`, "",
+      "Where the time went (medians, seconds; `rest` is writing the releases, starting them and the switches):",
+      "",
+      "| push | connect | lock+facts | build | upload (slowest host) | rest |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      ...([["1 host", one], ["3 hosts", three]] as const).map(([name, ps]) => {
+        const m = (f: (p: Push) => number) => median(ps.map(f));
+        const rest = m((p) => p.total - p.phases.connect - p.phases.lock - p.phases.build - p.phases.upload);
+        return `| ${name} | ${m((p) => p.phases.connect).toFixed(2)} | ${m((p) => p.phases.lock).toFixed(2)} | ${m((p) => p.phases.build).toFixed(2)} | ${m((p) => p.phases.upload).toFixed(2)} | ${rest.toFixed(2)} |`;
+      }),
+      "",
+      `**3 hosts / 1 host: ${ratio.toFixed(2)} ×.** The three hosts write their releases at once, then start the new release beside the live one at once (switch stage); the canary switches, then the other two.`, "",
     ];
     return { section, target: ["push to 3 hosts ≤ 1.5 × push to 1 host (no load, medians)", `${ratio.toFixed(2)} ×`, ratio <= 1.5] };
   } finally {
