@@ -70,9 +70,9 @@ function model(hosts: number, concurrency: number, waves: number) {
   // The uplink carries every host's bytes, plus one host's round trips (the first byte waits for
   // them, the last host's answer comes after); or the hosts' own round trips, `concurrency` at a time.
   const write = Math.max(hosts * link + WRITE_RTTS * rtt, rounds * (WRITE_RTTS * rtt + link));
-  // More than one wave: every host starts its slot first (switch stage, `concurrency` at a
-  // time), and a wave only moves its traffic.
-  const stage = waves > 1 ? rounds * (rtt + NET.switchMs / 1000) : 0;
+  // More than one wave: every host starts its slot first (switch stage, all at once, as a wave
+  // switches), and a wave only moves its traffic.
+  const stage = waves > 1 ? rtt + NET.switchMs / 1000 : 0;
   const perWave = waves > 1 ? rtt : rtt + NET.switchMs / 1000;
   return { connect, lock, write, stage, perWave, switch: waves * perWave, total: connect + lock + write + stage + waves * perWave };
 }
@@ -219,7 +219,7 @@ const lines = [
   "",
   "The model, for H hosts, concurrency N, W waves, B bytes per host, uplink L: connect ⌈H/N⌉ × handshake;",
   `lock+facts ⌈H/N⌉ × RTT; write max(H × B / L + ${WRITE_RTTS} RTT, ⌈H/N⌉ × (${WRITE_RTTS} RTT + B / L));`,
-  "stage (W > 1: every host starts its slot before the first wave) ⌈H/N⌉ × (RTT + health wait);",
+  "stage (W > 1: every host starts its slot before the first wave, all at once) RTT + health wait;",
   "switch W × RTT (W = 1: RTT + health wait, no stage).",
   "Measured write + stage is from every host locked to the first wave (it holds the fake build and the plan too);",
   "switch from the first wave to the push's end (unlocking and closing too).",

@@ -113,8 +113,9 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
   }
 
   // 3. A fleet of more than one wave starts the release's web slot on every host, out of
-  // traffic (HostPlan.stage), rollout.concurrency hosts at a time: a host that cannot start it
-  // stops the rollout before any host switches, and the others' slots stop again.
+  // traffic (HostPlan.stage), all at once as a wave switches (its time is the hosts' own health
+  // wait): a host that cannot start it stops the rollout before any host switches, and the
+  // others' slots stop again.
   const waves = planWaves(plan.hosts, policy.rollout);
   const staged: HostPlan[] = [];
   // A host whose wave will not come stops the slot it started; a failure to is reported, not thrown.
@@ -127,18 +128,17 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     );
   const staging = plan.hosts.filter((hp) => hp.stage.length);
   if (staging.length) {
-    let stageFailed = false;
-    const done = await settleLimited(staging, policy.concurrency, async (hp) => {
-      if (stageFailed) return;
-      try {
-        await runBatch(session(hp).remote, hp.stage, policy.events);
-        staged.push(hp);
-      } catch (e) {
-        stageFailed = true;
-        Object.assign(result(hp), { outcome: "failed", error: message(e) });
-        throw e;
-      }
-    });
+    const done = await Promise.allSettled(
+      staging.map(async (hp) => {
+        try {
+          await runBatch(session(hp).remote, hp.stage, policy.events);
+          staged.push(hp);
+        } catch (e) {
+          Object.assign(result(hp), { outcome: "failed", error: message(e) });
+          throw e;
+        }
+      }),
+    );
     const failed = done.find((d) => d.status === "rejected");
     if (failed) {
       await unstage(staged);
