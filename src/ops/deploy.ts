@@ -118,7 +118,9 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
  */
 function flipResult(op: OpContext, s: HostSession): HostResult | null {
   const { code, lines } = s.flip!;
-  if (code === FLIP_NOTHING) return null;
+  // A switch an older qdeploy installed has no flip verb: it stopped at its usage line, having
+  // changed nothing, and the usual rollback installs this one first (planRollback).
+  if (code === FLIP_NOTHING || lines.some((l) => l.startsWith("error: usage: switch "))) return null;
   const from = /^(\S+) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1];
   const before = from === undefined || from === "nothing" ? null : from;
   if (code === 0) {

@@ -414,6 +414,16 @@ describe("push and rollback as operations", () => {
     }
   });
 
+  test("a switch an older qdeploy installed (no flip verb): the usual rollback, which installs this one first", async () => {
+    const cfg = fleetConfig(1);
+    const log: string[] = [];
+    const [h] = modelHosts(cfg);
+    Object.assign(h!, { live: NEW, releases: [OLD, NEW], standby: OLD, oldSwitch: true });
+    const r = await rollback(opOver(cfg, [h!], log), null);
+    expect([r.release, h!.live]).toEqual([OLD, OLD]);
+    expect(log.filter((l) => / (flip|activate|setup)/.test(l))).toEqual([`${h!.label} setup (1 steps)`, `${h!.label} activate ${OLD}`]);
+  });
+
   test("a flip that fails part-way says so, with where the host is; a fleet never flips under its locks", async () => {
     const one = fleetConfig(1);
     const [h] = modelHosts(one);

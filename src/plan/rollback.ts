@@ -4,6 +4,7 @@ import { OperationError } from "../errors.ts";
 import type { HostFacts } from "./facts.ts";
 import { switchCommands } from "../server-commands.ts";
 import { rollbackTarget, withStage } from "./push.ts";
+import { switchUpdate } from "./setup.ts";
 import type { HostPlan, Plan } from "./steps.ts";
 
 /**
@@ -25,7 +26,7 @@ export function planRollback(cfg: ResolvedConfig, facts: HostFacts[], named: str
     (f): HostPlan => ({
       host: f.host,
       arch: f.arch,
-      setup: [],
+      setup: switchUpdate(cfg.app, f),
       upload: [],
       release: [],
       stage: [],

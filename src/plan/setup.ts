@@ -65,14 +65,21 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
         : { kind: "run", argv: ["systemctl", "reload-or-restart", "caddy"], why: "Caddy reads the new Caddyfile" },
     );
   }
-  if (force || facts.switchSha !== sha256(switchScript)) {
-    steps.push({ kind: "write", path: l.switchScript, content: switchScript, mode: 0o755, why: "the server-side switch" });
-  }
+  steps.push(...switchUpdate(cfg.app, facts, force));
 
   if (ports !== null && (force || newFirewall || facts.firewallPorts !== ports.trim())) {
     steps.push(...(newFirewall ? [] : [firewallDir]), ...firewallPolicy(cfg.app, ports));
   }
   return steps;
+}
+
+/**
+ * This qdeploy's switch, when the host has another (an older qdeploy's): a push's setup, and
+ * a rollback's too, whose stage or flip needs the verbs an older switch lacks.
+ */
+export function switchUpdate(app: string, facts: HostFacts, force = false): Step[] {
+  if (!force && facts.switchSha === sha256(switchScript)) return [];
+  return [{ kind: "write", path: layout(app).switchScript, content: switchScript, mode: 0o755, why: "the server-side switch" }];
 }
 
 const firewallDir: Step = { kind: "run", argv: ["install", "-d", "-m", "0755", FIREWALL.dir], why: "the firewall's files" };
