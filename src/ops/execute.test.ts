@@ -399,7 +399,10 @@ describe("push and rollback as operations", () => {
     const r = await rollback(op, null);
     expect([r.release, r.hosts[0]!.outcome, r.hosts[0]!.before, h!.live]).toEqual([OLD, "live", NEW, OLD]);
     expect(log).toEqual([`${h!.label} locked`, `${h!.label} flip ${OLD}`, `${h!.label} unlocked`, `${h!.label} closed`]);
-    expect(op.seen.some((e) => e.type === "info" && e.line.endsWith(`to ${OLD} (the standby)`))).toBe(true);
+    const said = op.seen.findIndex((e) => e.type === "info" && e.line.endsWith(`to ${OLD} (the standby)`));
+    // The lock is said to be held before the flip's own lines (qdeploy serve answers then).
+    expect(op.seen.findIndex((e) => e.type === "locked")).toBeGreaterThanOrEqual(0);
+    expect(op.seen.findIndex((e) => e.type === "locked")).toBeLessThan(said);
   });
 
   test("rollback to a release the standby does not run, or with no standby, is the usual switch", async () => {

@@ -125,6 +125,15 @@ export async function withLockedSessions<T>(
   const limit = hostConcurrency(op.cfg.rollout);
   return withConnections(hosts, op.connect, async (connections) => {
     times.connect = lap();
+    // Said once every host's lock is held, before the facts (and a rollback's flip) come back:
+    // `qdeploy serve` answers a run's request then.
+    let locked = 0;
+    let said = false;
+    const sayLocked = () => {
+      if (said) return;
+      said = true;
+      op.events({ type: "locked", hosts: connections.map((c) => c.host.label) });
+    };
     op.events({ type: "debug", line: `connected to ${connections.length} host(s) in ${times.connect.toFixed(2)}s` });
     const unlocks: (() => Promise<void>)[] = [];
     try {
@@ -132,7 +141,7 @@ export async function withLockedSessions<T>(
       const held = await settleLimited(connections, limit, async (c) => {
         if (failures.length) return null; // a host refused its lock: take no more
         try {
-          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec, flip);
+          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec, { flip, onLocked: () => ++locked === connections.length && sayLocked() });
         } catch (e) {
           failures.push(e);
           throw e;
@@ -147,7 +156,7 @@ export async function withLockedSessions<T>(
       for (const s of sessions) requireSystemd(s.facts, op.cfg.env);
       for (const w of sessions.flatMap((s) => factWarnings(s.facts, op.cfg.app))) op.events({ type: "warn", line: w });
       times.lockAndFacts = lap();
-      op.events({ type: "locked", hosts: sessions.map((s) => s.host.label) });
+      sayLocked();
       return await f(sessions, times);
     } finally {
       await Promise.all(unlocks.map((u) => u()));

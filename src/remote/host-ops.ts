@@ -28,20 +28,25 @@ export interface FlipAttempt {
   lines: string[];
 }
 
-/**
- * Takes the deploy lock and, in the same round trip, reads the host's facts under it. With
- * `flip` (the release a rollback names, or null for the standby's own), the host first tries
- * the rollback to its warm standby under the lock: no round trip before the flip.
- */
+/** What lockAndGatherFacts does besides: a rollback's flip, and saying when the lock is held. */
+export interface LockOptions {
+  /** The release a rollback names, or null for the standby's own: the host first tries the rollback to its warm standby under the lock, no round trip before the flip. */
+  flip?: string | null;
+  /** Called once the lock is held, before the flip and the facts. */
+  onLocked?: () => void;
+}
+
+/** Takes the deploy lock and, in the same round trip, reads the host's facts under it. */
 export async function lockAndGatherFacts(
   remote: Remote,
   host: HostAddress,
   app: string,
   who: string,
   waitSec: number,
-  flip?: string | null,
+  o: LockOptions = {},
 ): Promise<{ unlock: () => Promise<void>; facts: HostFacts; flip?: FlipAttempt }> {
-  const { unlock, output } = await holdLock(remote, app, who, waitSec, factsScript, flip);
+  const { flip } = o;
+  const { unlock, output } = await holdLock(remote, app, who, waitSec, factsScript, o);
   try {
     let rest = output.slice(output.indexOf("LOCKED") + 6);
     let attempt: FlipAttempt | undefined;
@@ -58,7 +63,8 @@ export async function lockAndGatherFacts(
   }
 }
 
-async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, flip?: string | null) {
+async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, o: LockOptions = {}) {
+  const { flip, onLocked: held } = o;
   const abort = new AbortController();
   let onLocked = () => {};
   const locked = new Promise<void>((resolve) => (onLocked = resolve));
@@ -70,7 +76,9 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
     signal: abort.signal,
     check: false,
     onStdout: (chunk) => {
+      const before = seen;
       seen += chunk;
+      if (held && !before.includes("LOCKED\n") && seen.includes("LOCKED\n")) held();
       if (seen.includes(ready)) onLocked();
     },
   });
