@@ -3,6 +3,16 @@
 /** Where every app's folder is, and the host-wide files beside them. */
 export const APPS_DIR = "/srv/qdeploy";
 
+/** Host-wide paths qdeploy writes, the same for every app. */
+export const HOST_PATHS = {
+  /** qdeploy's drop-in for Debian's caddy.service (the admin socket's directory and umask). */
+  caddyDropIn: "/etc/systemd/system/caddy.service.d/qdeploy.conf",
+  /** Caddy's admin API, a socket only root and caddy reach. */
+  caddyAdmin: "/run/caddy/admin.sock",
+  /** The firewall's script, boot unit input and each app's public ports (server/firewall.sh). */
+  firewallDir: "/etc/qdeploy/firewall",
+};
+
 /** The root of everything qdeploy keeps for one app. */
 export function appDir(app: string): string {
   return `${APPS_DIR}/${app}`;
@@ -63,16 +73,13 @@ export function layout(app: string) {
     caddyMain: "/etc/caddy/Caddyfile",
     caddySites: "/etc/caddy/qdeploy",
     caddySite: `/etc/caddy/qdeploy/${app}.caddy`,
-    /** Caddy's systemd drop-in (its admin socket). */
-    caddyDropIn: "/etc/systemd/system/caddy.service.d/qdeploy.conf",
-    /** Caddy's admin API, a socket only root reaches. */
-    caddyAdmin: "/run/caddy/admin.sock",
+    caddyDropIn: HOST_PATHS.caddyDropIn,
+    caddyAdmin: HOST_PATHS.caddyAdmin,
     /** The host's port registry: "APP PORT PORT" a line, every app's web pair. */
     portsRegistry: `${APPS_DIR}/.ports`,
     /** The lock two apps' switches take to claim unit names. */
     claimsLock: `${APPS_DIR}/.claims.lock`,
-    /** The firewall's rules and each app's public ports (server/firewall.sh). */
-    firewallDir: "/etc/qdeploy/firewall",
+    firewallDir: HOST_PATHS.firewallDir,
   };
 }
 

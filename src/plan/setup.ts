@@ -6,13 +6,13 @@ import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "../render/firewall.ts";
 import { firewallScript, switchScript } from "../server-scripts.ts";
 import type { HostFacts } from "./facts.ts";
-import { layout } from "../server-layout.ts";
+import { HOST_PATHS, layout } from "../server-layout.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** qdeploy's drop-in for Debian's caddy.service (the admin socket's directory and umask). */
-export const CADDY_DROP_IN = "/etc/systemd/system/caddy.service.d/qdeploy.conf";
+export const CADDY_DROP_IN = HOST_PATHS.caddyDropIn;
 
 /**
  * Setup steps for one host (idempotent; `force` repeats the cheap ones anyway). cfg is the

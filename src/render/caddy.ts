@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { HEALTH_PATH, isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
-import { CADDY_HEALTH_INTERVAL_MS, layout } from "../server-layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, HOST_PATHS, layout } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
@@ -61,7 +61,7 @@ export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): s
 }
 
 /** Caddy's admin API socket: in caddy.service's RuntimeDirectory (see renderCaddyDropIn). */
-export const CADDY_ADMIN_SOCKET = "/run/caddy/admin.sock";
+export const CADDY_ADMIN_SOCKET = HOST_PATHS.caddyAdmin;
 
 /** /etc/caddy/Caddyfile: global options and an import of every app's site file in sitesDir. */
 export function renderCaddyMain(sitesDir: string = SITES_DIR, adminSocket: string = CADDY_ADMIN_SOCKET): string {

@@ -4,14 +4,15 @@
  * apps sharing a host add up instead of overwriting each other. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
+import { HOST_PATHS } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import unitTemplate from "../../systemd/qdeploy-firewall.service" with { type: "text" };
 
 /** Where the firewall's files live on a host. */
 export const FIREWALL = {
-  dir: "/etc/qdeploy/firewall",
-  apply: "/etc/qdeploy/firewall/apply",
-  ports: (app: string) => `/etc/qdeploy/firewall/${app}.ports`,
+  dir: HOST_PATHS.firewallDir,
+  apply: `${HOST_PATHS.firewallDir}/apply`,
+  ports: (app: string) => `${HOST_PATHS.firewallDir}/${app}.ports`,
   unitName: "qdeploy-firewall.service",
   unit: "/etc/systemd/system/qdeploy-firewall.service",
 } as const;
