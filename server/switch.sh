@@ -445,6 +445,20 @@ refuse() {
 # What a refused release leaves behind: the live release, when there was one.
 left_serving() { [ -n "$1" ] && printf 'the live release keeps serving' || printf 'no release was live here before it'; }
 
+# What every switch to release $1 (activate, stage) begins with: the locks, what an
+# interrupted switch left put right, the release's settings, and, with a web process, its
+# ports checked and the route in line with live-slot. Sets prev (the live release) and old
+# (the live slot).
+open_switch() {
+  [ -f "$releases_dir/$1/switch.conf" ] || die "release $1 is not on this host"
+  take_locks
+  reconcile_current
+  prev=$(live_release)
+  load_conf "$releases_dir/$1"
+  old=$(live_slot)
+  (( ! WEB )) || { check_ports "$1"; sync_route "$old"; }
+}
+
 # Starts release $1's web slot on the port that is not live ($4), sets next and unit, and
 # waits for its health path; refuses the release (its slot stopped, the units of the live
 # release $3 back) and exits when it cannot. $2: who, for the audit log.
@@ -489,15 +503,8 @@ staged_serves() {
 # rollout stops before this host's wave; any other switch stops the staged slot.
 stage() {
   local id=$1 who=$2 rel=$releases_dir/$1 prev old next unit
-  [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
-  take_locks
-  reconcile_current
-  prev=$(live_release)
-  load_conf "$rel"
+  open_switch "$id"
   if (( ! WEB )); then say "nothing to stage: release $id has no web process"; return 0; fi
-  check_ports "$id"
-  old=$(live_slot)
-  sync_route "$old"
   if standby_serves "$id" "$old"; then say "staged: the standby runs $id"; return 0; fi
   stop_stray_slots "$old"
   install_units "$rel"
@@ -522,21 +529,14 @@ unstage() {
 # runs release $1 (a rollback inside web.standby's window), the switch is a flip to it.
 activate() {
   local id=$1 who=$2 only=${3:-} undoing=${4:-} rel=$releases_dir/$1 old next="" unit="" procs settle="" prev flipped="" staged="" keep="" ms
-  [ -f "$rel/switch.conf" ] || die "release $id is not on this host"
-  take_locks
-  reconcile_current
-  prev=$(live_release)
-  load_conf "$rel"
-  (( ! WEB )) || check_ports "$id"
-  old=$(live_slot)
-  (( ! WEB )) || sync_route "$old"
+  open_switch "$id"
   # The flip first, and nothing before it that it does not need: it is what a rollback waits for.
   # `switch flip` checked the standby a moment ago, under the same locks (flip_checked).
   if (( WEB )) && { [ "${flip_checked:-}" = "$id" ] || standby_serves "$id" "$old"; }; then
     next=$sb_port unit=$app-web@$sb_port.service flipped=1
     prefer "$next"
     ms=$(( ${EPOCHREALTIME/./} / 1000 - started_ms ))
-    say "${prev:-nothing} -> $id (the standby)"
+    say "$prev -> $id (the standby)"
     replace "$live_slot_file" "$next"
     rm -f "$standby_file"
     say "caddy routes to 127.0.0.1:$next: the standby of $id took the traffic back (started nothing, $ms ms into the switch)"

@@ -121,8 +121,8 @@ function flipResult(op: OpContext, s: HostSession): HostResult | null {
   // A switch an older qdeploy installed has no flip verb: it stopped at its usage line, having
   // changed nothing, and the usual rollback installs this one first (planRollback).
   if (code === FLIP_NOTHING || lines.some((l) => l.startsWith("error: usage: switch "))) return null;
-  const from = /^(\S+) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1];
-  const before = from === undefined || from === "nothing" ? null : from;
+  // A standby is the release live before the one it replaced: there always is one.
+  const before = /^(\S+) -> \S+ \(the standby\)$/m.exec(lines.join("\n"))?.[1] ?? null;
   if (code === 0) {
     op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${s.facts.live} (the standby)` });
     for (const line of lines) op.events({ type: "host", host: s.host.label, line });

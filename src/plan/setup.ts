@@ -10,6 +10,8 @@ import { HOST_PATHS, layout } from "../server-layout.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+/** Once, not per host: a rollback of 1,000 hosts compares each host's switch with it. */
+const SWITCH_SHA = sha256(switchScript);
 
 /** qdeploy's drop-in for Debian's caddy.service (the admin socket's directory and umask). */
 export const CADDY_DROP_IN = HOST_PATHS.caddyDropIn;
@@ -78,7 +80,7 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
  * a rollback's too, whose stage or flip needs the verbs an older switch lacks.
  */
 export function switchUpdate(app: string, facts: HostFacts, force = false): Step[] {
-  if (!force && facts.switchSha === sha256(switchScript)) return [];
+  if (!force && facts.switchSha === SWITCH_SHA) return [];
   return [{ kind: "write", path: layout(app).switchScript, content: switchScript, mode: 0o755, why: "the server-side switch" }];
 }
 
