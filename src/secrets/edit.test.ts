@@ -175,8 +175,11 @@ describe("secrets edit", () => {
         `${JSON.stringify(cfg())}, "prod");\n`,
     );
     const proc = Bun.spawn([process.execPath, runner], { stdio: ["ignore", "ignore", "ignore"] });
+    // The editor's first line writes the path: wait for the whole line, not for the file alone
+    // (created empty by the shell's redirection, it was once read before the echo wrote it).
     const pathFile = join(root, "edited-path");
-    for (let i = 0; i < 100 && !existsSync(pathFile); i++) await Bun.sleep(50);
+    const written = async () => existsSync(pathFile) && (await readFile(pathFile, "utf8")).endsWith("\n");
+    for (let i = 0; i < 100 && !(await written()); i++) await Bun.sleep(50);
     const dir = await editedDir();
     expect(existsSync(dir)).toBe(true);
     proc.kill("SIGTERM");
