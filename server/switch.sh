@@ -241,9 +241,10 @@ listeners() {
 # another program holds would answer the health check for a release that is not running.
 # $3 = "before": the unit is not started yet, so no listener at all is the good case.
 check_listener() {
-  local unit=$1 port=$2 when=$3 pid cg comm line
+  local unit=$1 port=$2 when=$3 pid pids cg comm line
   command -v ss >/dev/null || { say "ss (iproute2) is missing: the switch needs it to check who listens on port $port" >&2; return 1; }
-  for pid in $(listeners "$port"); do
+  pids=$(listeners "$port")
+  for pid in $pids; do
     # The last line is the unified hierarchy's (0::/...), also on a hybrid cgroup setup.
     cg=""
     { while read -r line; do cg=$line; done < "/proc/$pid/cgroup"; } 2>/dev/null
@@ -253,7 +254,7 @@ check_listener() {
     say "port $port ($app's web slot) is held by pid $pid ($comm, ${cg##*::}), not by $unit; stop it or free the port (the host's port registry: $ports_registry)" >&2
     return 1
   done
-  [ "$when" = before ] || [ -n "$(listeners "$port")" ]
+  [ "$when" = before ] || [ -n "$pids" ]
 }
 
 # Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
@@ -266,7 +267,8 @@ wait_healthy() {
       check_listener "$unit" "$port" after && return 0
       return 1
     fi
-    if (( i++ % 5 == 0 )); then
+    # Every half second (a systemctl is a process): most apps answer before the first look.
+    if (( ++i % 5 == 0 )); then
       state=$(systemctl show -P SubState "$unit")
       case $state in failed|auto-restart|dead|exited)
         say "$unit stopped ($state) before it answered $path" >&2; return 1 ;;

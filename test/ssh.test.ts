@@ -228,6 +228,45 @@ describe("upload", () => {
     });
   }
 
+  describe("as a zstd patch against a file the host has (base)", () => {
+    // Two builds of one program, alike but for a few bytes: the patch is tiny.
+    let old: string;
+    let next: string;
+    let nextSha: string;
+    beforeAll(() => {
+      const data = Buffer.from(randomBytes(2 << 20).toString("hex"));
+      old = join(work, "old.bin");
+      writeFileSync(old, data);
+      data.write("changed!", 1 << 20);
+      next = join(work, "next.bin");
+      writeFileSync(next, data);
+      nextSha = createHash("sha256").update(data).digest("hex");
+    });
+
+    test("sends kilobytes, not the file, and the host rebuilds it exactly", async () => {
+      const base = `${rdir}/base-1`;
+      await remote.upload(old, base, { sha256: createHash("sha256").update(readFileSync(old)).digest("hex"), compression: "zstd" });
+      const r = await remote.upload(next, `${rdir}/next-1`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: base } });
+      expect(r.patched).toBe(true);
+      expect(r.bytesSent).toBeLessThan(10_000);
+      expect((await remote.exec(["sha256sum", `${rdir}/next-1`])).stdout.split(" ")[0]).toBe(nextSha);
+      expect((await remote.exec(["stat", "-c", "%a", `${rdir}/next-1`])).stdout.trim()).toBe("755");
+    });
+
+    test("a host without the base, or with other bytes under its name, gets the whole file", async () => {
+      const missing = await remote.upload(next, `${rdir}/next-2`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/no-such-base` } });
+      expect(missing.patched).toBe(false);
+      expect(missing.bytesSent).toBeGreaterThan(size * 0.3);
+      const other = join(work, "other.bin");
+      writeFileSync(other, randomBytes(1 << 20));
+      await remote.upload(other, `${rdir}/base-3`, { sha256: createHash("sha256").update(readFileSync(other)).digest("hex"), compression: "zstd" });
+      const wrong = await remote.upload(next, `${rdir}/next-3`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/base-3` } });
+      expect(wrong.patched).toBe(false);
+      for (const n of ["next-2", "next-3"]) expect((await remote.exec(["sha256sum", `${rdir}/${n}`])).stdout.split(" ")[0]).toBe(nextSha);
+      expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
+    });
+  });
+
   test("onProgress: increasing, at most ~10 a second, ending at the file's size", async () => {
     // 24 MB incompressible through gzip: long enough on loopback for several reports.
     const data = randomBytes(24 << 20);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
 import { freshHostFacts, type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
-import { planPush, planPrune, rollbackTarget } from "./push.ts";
+import { patchBase, planPush, planPrune, rollbackTarget } from "./push.ts";
 import { planRollback } from "./rollback.ts";
 import { renderBatchScript, STEP_MARK } from "./script.ts";
 import { describeStep, type Step } from "./steps.ts";
@@ -81,6 +81,25 @@ describe("planPush", () => {
     const h = push(facts({ blobs: [SHA] })).hosts[0]!;
     expect(h.upload).toEqual([]);
     expect(h.notes).toEqual(["slug: 0 files, 0 B; all already on the host", "binary aaaaaaaaaaaa is already on the host: nothing to upload"]);
+  });
+
+  test("a new binary goes as a patch against the live release's, when the host still has that blob", () => {
+    const OLD = "b".repeat(64);
+    const live = { ...rel("20261101000000", true, OLD), binaries: { hello: OLD } };
+    const h = push(facts({ live: live.id, releases: [live], blobs: [OLD] })).hosts[0]!;
+    expect(h.upload[0]).toMatchObject({ kind: "upload", sha256: SHA, base: { local: `/b/${OLD}`, remote: `/srv/qdeploy/hello/blobs/${OLD}`, sha256: OLD } });
+    expect(describeStep(h.upload[0]!)).toContain(`as a patch against ${OLD.slice(0, 12)} if zstd can`);
+    // The blob pruned, or no release live: the whole file.
+    expect(push(facts({ live: live.id, releases: [live], blobs: [] })).hosts[0]!.upload[0]).not.toHaveProperty("base");
+    expect(push(facts({ live: null, releases: [live], blobs: [OLD] })).hosts[0]!.upload[0]).not.toHaveProperty("base");
+  });
+
+  test("patchBase: the same program's build, else the primary one's; never the new blob itself", () => {
+    const live = { ...rel("1", true, "p".repeat(64)), binaries: { web: "w".repeat(64), worker: "k".repeat(64) } };
+    const f = { live: "1", releases: [live], blobs: ["w".repeat(64), "k".repeat(64), "p".repeat(64)] };
+    expect(patchBase(f, ["worker"], "n".repeat(64))).toBe("k".repeat(64));
+    expect(patchBase(f, ["renamed"], "n".repeat(64))).toBe("p".repeat(64));
+    expect(patchBase(f, ["web"], "w".repeat(64))).toBeNull();
   });
 
   test("the env file is 0600 and marked secret; release.json holds no secret value", () => {

@@ -1,4 +1,5 @@
 /** planPush: config + host facts + built artifacts -> the steps of a push. Pure. */
+import path from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "../server-layout.ts";
@@ -118,7 +119,16 @@ export function planPush(inp: PushInputs): Plan {
         notes.push(`${what} ${sha256.slice(0, 12)} is already on the host: nothing to upload`);
         continue;
       }
-      upload.push({ kind: "upload", local: b.path, remote: l.blob(sha256), sha256, size: b.size, why: `the ${facts.arch} ${what}` });
+      const base = patchBase(facts, names, sha256);
+      upload.push({
+        kind: "upload",
+        local: b.path,
+        remote: l.blob(sha256),
+        sha256,
+        size: b.size,
+        why: `the ${facts.arch} ${what}`,
+        ...(base && { base: { local: path.join(path.dirname(b.path), base), remote: l.blob(base), sha256: base } }),
+      });
     }
     if (pack) upload.push({ kind: "upload", local: pack.path, remote: l.pack(pack.sha256), sha256: pack.sha256, size: pack.size, why: `the slug's ${missing.length} new file${missing.length === 1 ? "" : "s"}` });
     const release = [
@@ -143,6 +153,19 @@ export function planPush(inp: PushInputs): Plan {
   const releasePhase = phase && { ...phase, liveBefore: inp.facts.some((f) => f.live !== null) };
   if (releasePhase) phaseHost!.notes.push(`release phase: ${releasePhase.command} (once, here, before any host switches)`);
   return { action: "push", app: cfg.app, env: cfg.env, release: inp.releaseId, hosts, releasePhase };
+}
+
+/**
+ * What a new binary goes as a patch against (its sha256): the live release's build of the same
+ * program (else of its primary one), when the host still has that blob. Its copy here sits
+ * beside the new one (the build folder keeps every build by its sha256); the upload sends the
+ * whole file when it is not there.
+ */
+export function patchBase(facts: Pick<HostFacts, "live" | "releases" | "blobs">, names: string[], sha256: string): string | null {
+  const live = facts.releases.find((r) => r.id === facts.live);
+  if (!live) return null;
+  const old = names.map((n) => live.binaries?.[n]).find((s) => s !== undefined) ?? live.sha256;
+  return old !== sha256 && facts.blobs.includes(old) ? old : null;
 }
 
 /**

@@ -11,8 +11,11 @@ export type Step =
    * release directory that nothing reads yet). `secret` content is never printed.
    */
   | { kind: "write"; path: string; content: string; mode: number; why: string; secret?: boolean; fresh?: boolean }
-  /** Send a local file compressed; it appears at `remote` only with the right sha256. */
-  | { kind: "upload"; local: string; remote: string; sha256: string; size: number; why: string };
+  /**
+   * Send a local file compressed; it appears at `remote` only with the right sha256. With a
+   * `base` (a blob the host has, and its copy here), as a zstd patch against it where zstd can.
+   */
+  | { kind: "upload"; local: string; remote: string; sha256: string; size: number; why: string; base?: { local: string; remote: string; sha256: string } };
 
 /** Steps for one host, in phases the executor runs in order. */
 export interface HostPlan {
@@ -58,6 +61,6 @@ export function describeStep(step: Step): string {
     case "write":
       return `write  ${step.path} (${step.mode.toString(8).padStart(4, "0")}, ${Buffer.byteLength(step.content)} bytes${step.secret ? ", secret" : ""})`;
     case "upload":
-      return `upload ${step.local} -> ${step.remote} (${step.size} bytes raw, sha256 ${step.sha256.slice(0, 12)})`;
+      return `upload ${step.local} -> ${step.remote} (${step.size} bytes raw, sha256 ${step.sha256.slice(0, 12)}${step.base ? `, as a patch against ${step.base.sha256.slice(0, 12)} if zstd can` : ""})`;
   }
 }

@@ -36,6 +36,18 @@ export interface UploadOptions {
    * sent === total once everything is on the wire.
    */
   onProgress?: (sent: number, total: number) => void;
+  /**
+   * A file the host has (`remote`) whose copy here is `local`, both an older build of this
+   * binary: with zstd here and there, the upload goes as a zstd patch against it (kilobytes
+   * when little changed), `sent`/`total` then counting the patch's bytes.
+   */
+  base?: { local: string; remote: string };
+}
+
+/** What an upload sent: its bytes on the wire, and whether as a patch against UploadOptions.base. */
+export interface UploadResult {
+  bytesSent: number;
+  patched?: boolean;
 }
 
 /** A terminal session (`exec -it`): raw bytes both ways, the window size kept in step. */
@@ -62,7 +74,7 @@ export interface Remote {
    * Sends a local file compressed, checks its sha256 on the host, then renames it to
    * remotePath. An interrupted or corrupt upload never appears at remotePath.
    */
-  upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }>;
+  upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<UploadResult>;
   /**
    * Runs argv on a pseudo-terminal, wired to these streams, until it exits: its exit status
    * (128 + the signal's number if a signal killed it). Absent on Remotes that cannot (tests).

@@ -13,7 +13,7 @@ import { formatBytes } from "../util/bytes.ts";
 import { quoteArgv } from "../util/quote.ts";
 
 export { formatBytes };
-import type { Remote } from "./remote.ts";
+import type { Remote, UploadResult } from "./remote.ts";
 
 export interface HostRunResult {
   label: string;
@@ -76,15 +76,16 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventS
       const started = performance.now();
       const key = `upload ${label} ${step.remote}`;
       const onProgress = (sent: number, total: number) => events({ type: "progress", key, line: uploadLine(label, step.why, sent, total, (performance.now() - started) / 1000) });
-      let r: { bytesSent: number };
+      let r: UploadResult;
       try {
-        r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression, onProgress });
+        r = await remote.upload(step.local, step.remote, { sha256: step.sha256, compression, onProgress, base: step.base });
       } finally {
         events({ type: "progress", key, line: "", done: true });
       }
       const secs = (performance.now() - started) / 1000;
       bytesSent += r.bytesSent;
-      host(`uploaded ${formatBytes(r.bytesSent)} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
+      const how = r.patched ? ` as a patch against ${step.base!.sha256.slice(0, 12)}` : "";
+      host(`uploaded ${formatBytes(r.bytesSent)}${how} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
     }
   });
   const release = await timed(() => runBatch(remote, plan.release, events));

@@ -9,7 +9,7 @@ import { OperationError, RemoteError } from "../errors.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { ChannelLimiter } from "./channel-limiter.ts";
 import { runShell } from "./pty.ts";
-import type { ExecOptions, ExecResult, Remote, ShellOptions, UploadOptions } from "./remote.ts";
+import type { ExecOptions, ExecResult, Remote, ShellOptions, UploadOptions, UploadResult } from "./remote.ts";
 import { privilegedArgv, sudoRefusal } from "./sudo.ts";
 import { uploadFile, writeFile } from "./transfer.ts";
 
@@ -99,7 +99,7 @@ export class SshRemote implements Remote, SshSession {
     return writeFile(this, path, content, mode);
   }
 
-  upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }> {
+  upload(localPath: string, remotePath: string, opts: UploadOptions): Promise<UploadResult> {
     return uploadFile(this, localPath, remotePath, opts);
   }
 

@@ -1,19 +1,24 @@
 /**
  * Files onto a host over one SSH channel each: write() sends content on stdin to
- * server/write.sh, upload() streams a local file compressed to server/upload.sh, which
- * checks its sha256. Either way the file appears whole at its path or not at all.
+ * server/write.sh, upload() streams a local file compressed (or as a zstd patch against a
+ * file the host has) to server/upload.sh, which checks its sha256. Either way the file
+ * appears whole at its path or not at all.
  */
 import { createReadStream, statSync } from "node:fs";
-import type { Transform } from "node:stream";
+import type { Readable, Transform } from "node:stream";
 import * as zlib from "node:zlib";
 import type { ClientChannel } from "ssh2";
 import { OperationError, RemoteError } from "../errors.ts";
 import { uploadScript, writeScript } from "../server-scripts.ts";
 import type { UploadOptions } from "./remote.ts";
 import type { ChannelOutcome, SshSession } from "./ssh-remote.ts";
+import { zstdPatch } from "./zstd-patch.ts";
 
 /** upload.sh's exit status when the file on the host has another sha256. */
 const SHA_MISMATCH_EXIT = 3;
+/** upload.sh's exit status when the host could not apply a zstd patch (./zstd-patch.ts). */
+const CANNOT_PATCH_EXIT = 4;
+const HOST_CANNOT_PATCH = Symbol("the host cannot apply a zstd patch");
 /** Upload progress at most this often (~10/s). */
 const PROGRESS_EVERY_MS = 100;
 
@@ -36,25 +41,50 @@ export async function writeFile(s: SshSession, path: string, content: string | U
   }
 }
 
-/** Remote.upload: localPath compressed onto the host, checked, renamed to remotePath. */
-export async function uploadFile(s: SshSession, localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number }> {
-  let total: number;
+/**
+ * Remote.upload: localPath compressed onto the host, checked, renamed to remotePath. With a
+ * `base` the host has, and zstd on both ends, it goes as a zstd patch against that base
+ * (./zstd-patch.ts); a host that cannot apply one gets the whole file.
+ */
+export async function uploadFile(s: SshSession, localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number; patched: boolean }> {
+  fileSize(s, localPath);
+  const compression = opts.compression ?? "gzip";
+  if (opts.base && compression === "zstd") {
+    const patch = await zstdPatch(localPath, opts.base.local);
+    if (patch) {
+      const r = await send(s, patch, remotePath, opts, ["zstd-patch", opts.base.remote], null);
+      if (r !== HOST_CANNOT_PATCH) return { bytesSent: r, patched: true };
+    }
+  }
+  const r = await send(s, localPath, remotePath, opts, [compression], compression === "zstd" ? createZstd() : zlib.createGzip());
+  if (r === HOST_CANNOT_PATCH) throw new Error("upload.sh: exit 4 without a patch");
+  return { bytesSent: r, patched: false };
+}
+
+function fileSize(s: SshSession, localPath: string): number {
   try {
     const st = statSync(localPath);
     if (!st.isFile()) throw new Error("not a file");
-    total = st.size;
+    return st.size;
   } catch (e) {
     throw new OperationError(`${s.label}: cannot upload ${localPath}: ${(e as Error).message}`);
   }
-  const compression = opts.compression ?? "gzip";
+}
+
+/**
+ * Streams `file` through `comp` (null: it is compressed already) to upload.sh run with `how`
+ * (its mode and arguments after PATH SHA256 MODE); the bytes sent, or HOST_CANNOT_PATCH.
+ */
+async function send(s: SshSession, file: string, remotePath: string, opts: UploadOptions, how: string[], comp: Transform | null): Promise<number | typeof HOST_CANNOT_PATCH> {
+  const total = fileSize(s, file);
   const modeStr = `0${(opts.mode ?? 0o755).toString(8)}`;
-  const argv = ["sh", "-c", uploadScript, "sh", remotePath, opts.sha256.toLowerCase(), modeStr, compression];
-  const shown = `uploading ${localPath} to ${remotePath}`;
+  const argv = ["sh", "-c", uploadScript, "sh", remotePath, opts.sha256.toLowerCase(), modeStr, ...how];
+  const shown = `uploading ${file} to ${remotePath}`;
   let bytesSent = 0;
   let localError: Error | undefined;
-  const comp = compression === "zstd" ? createZstd() : zlib.createGzip();
-  const src = createReadStream(localPath);
-  src.on("error", (e) => comp.destroy(e));
+  const src = createReadStream(file);
+  const stream: Readable = comp ?? src;
+  if (comp) src.on("error", (e) => comp.destroy(e));
   // Progress counts the file's bytes the compressor has taken: with the channel's
   // backpressure that is what is on the wire, give or take the compressor's buffer.
   let read = 0;
@@ -69,13 +99,13 @@ export async function uploadFile(s: SshSession, localPath: string, remotePath: s
     lastReport = now;
     opts.onProgress(sent, total);
   };
-  comp.on("error", () => {}); // read by the loop below, or dropped if the channel never opens
+  stream.on("error", () => {}); // read by the loop below, or dropped if the channel never opens
   const out = await s.run(s.commandLine(argv), shown, {}, async (ch, isClosed) => {
-    src.pipe(comp);
+    if (comp) src.pipe(comp);
     // After pipe: a "data" listener alone would start the flow before the compressor is attached.
     if (opts.onProgress) src.on("data", (chunk) => (read += chunk.length));
     try {
-      for await (const chunk of comp as AsyncIterable<Buffer>) {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (isClosed()) break;
         const more = ch.write(chunk);
         bytesSent += chunk.length;
@@ -94,9 +124,12 @@ export async function uploadFile(s: SshSession, localPath: string, remotePath: s
     }
   }).finally(() => {
     src.destroy();
-    comp.destroy();
+    comp?.destroy();
   });
-  if (localError) throw new OperationError(`${s.label}: cannot upload ${localPath}: ${localError.message}`);
+  if (localError) throw new OperationError(`${s.label}: cannot upload ${file}: ${localError.message}`);
+  // A host that could not apply the patch (an old zstd, a base that is not what the patch was
+  // made against) gets the whole file.
+  if ((out.code === CANNOT_PATCH_EXIT || out.code === SHA_MISMATCH_EXIT) && how[0] === "zstd-patch") return HOST_CANNOT_PATCH;
   if (out.code === SHA_MISMATCH_EXIT) {
     const got = /got ([0-9a-f]+)/.exec(out.stderr)?.[1] ?? "?";
     throw new RemoteError(
@@ -111,7 +144,7 @@ export async function uploadFile(s: SshSession, localPath: string, remotePath: s
       stderr: out.stderr,
     });
   }
-  return { bytesSent };
+  return bytesSent;
 }
 
 /** Bun 1.4 (like Node 22.15+) has zstd streams; @types/node here does not declare them yet. */

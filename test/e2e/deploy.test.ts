@@ -39,6 +39,8 @@ describe("deploying to the sandbox", () => {
     const r = ok(await qdeploy(dir, ["push", "sandbox"]));
     const results = await load.stop();
     timings["push, changed binary"] = `${r.seconds.toFixed(1)}s, ${sent(r)}`;
+    // Only the stamp changed: the binary goes as a zstd patch against v1's, the host rebuilds it.
+    expect(r.stdout).toMatch(/uploaded \d+ B as a patch against [0-9a-f]{12} /);
     expect(results.failed).toEqual([]);
     expect(results.ok).toBeGreaterThan(3);
     expect((await get(vm)).body).toBe("hello from v2\n");
