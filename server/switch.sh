@@ -674,13 +674,23 @@ unit_patterns() {
 }
 
 status() {
-  local id t patterns=()
+  local id t u active sub patterns=() running=()
   id=$(live_release)
   say "live=$id"
   say "slot=$(live_slot)"
   while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
   if (( ${#patterns[@]} )); then
-    systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{print "unit=" $1 " " $3 " " $4}'
+    while read -r u _ active sub _; do
+      say "unit=$u $active $sub"
+      [[ $active == active && $u == *.service ]] && running+=("$u")
+    done < <(systemctl list-units --all --plain --no-legend "${patterns[@]}")
+  fi
+  # Each running service's memory and CPU time against its limits ([resources]), and its
+  # restarts: one systemctl for all of them, a block of KEY=VALUE lines each.
+  if (( ${#running[@]} )); then
+    systemctl show -p Id,MemoryCurrent,MemoryMax,CPUUsageNSec,CPUQuotaPerSecUSec,NRestarts "${running[@]}" |
+      awk -F= 'function out() { if (id != "") print "usage=" id " " v["MemoryCurrent"] " " v["MemoryMax"] " " v["CPUUsageNSec"] " " v["CPUQuotaPerSecUSec"] " " v["NRestarts"]; id = ""; delete v }
+        /^$/ { out(); next } $1 == "Id" { id = $2 } { v[$1] = ($2 == "[not set]" ? "-" : $2) } END { out() }'
   fi
   [ -n "$id" ] || return 0
   load_conf "$releases_dir/$id"

@@ -673,6 +673,28 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "[resources]: a process that is not one, a size Heroku has not, memory without a unit or under 16M",
+    toml: lines(
+      GOOD,
+      "[resources.web]",
+      'size = "standard-3x"',
+      "[resources.worker]",
+      'memory = "512"',
+      "[resources.release]",
+      "cpu = 1",
+      "[environments.prod.resources.worker]",
+      'memory = "8M"',
+      "cpu = 0",
+    ),
+    want: [
+      'deploy.toml:11 resources.web.size: must be one of "eco", "basic", "standard-1x", "standard-2x", "performance-m", "performance-l", "performance-l-ram", "performance-xl", "performance-2xl"',
+      'deploy.toml:13 resources.worker.memory: "512" is not an amount of memory: a number and K, M, G or T, e.g. "512M" or "1.5G"',
+      'deploy.toml:14 resources.release: no process "release"; processes: web, worker',
+      'deploy.toml:17 environments.prod.resources.worker.memory: "8M" is less than 16M: a Go program does not start in that',
+      "deploy.toml:18 environments.prod.resources.worker.cpu: must be > 0",
+    ],
+  },
+  {
     name: "no [processes] and no Procfile",
     toml: lines('app = "hello"', ENV),
     want: ['deploy.toml processes: none defined; add [processes] (e.g. web = "APP serve") or a Procfile beside deploy.toml'],

@@ -31,6 +31,7 @@ describe("resolveEnvironment", () => {
       release: null,
       web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60, standbySec: 900 },
       scale: { worker: 1 },
+      resources: {},
       restart: null,
       jobs: [],
       vars: {},
@@ -59,6 +60,7 @@ describe("resolveEnvironment", () => {
       ssh: { identity: "~/.ssh/deploy", host_key: "accept-new" },
       keep_releases: 3,
       firewall: { allow: [8443] },
+      resources: { web: { size: "standard-2x", nofile: 4096 }, worker: { memory: "256M" } },
       environments: {
         staging: {
           hosts: ["root@127.0.0.1:2222", "deploy@[2001:db8::1]:2200"],
@@ -72,6 +74,7 @@ describe("resolveEnvironment", () => {
           ssh: { known_hosts: ".qdeploy/known_hosts" },
           keep_releases: 10,
           firewall: { allow: [2222, 80, 2222] },
+          resources: { web: { memory: "768M" } },
         },
       },
     };
@@ -101,6 +104,8 @@ describe("resolveEnvironment", () => {
       release: null,
       web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150, standbySec: 900 },
       scale: { clock: 2 },
+      // web's keys merged over the top level's one by one; worker does not run here.
+      resources: { web: { size: "standard-2x", memoryBytes: 768 * 1024 ** 2, cpu: null, cpuWeight: 200, tasks: null, nofile: 4096 } },
       restart: { at: "daily", jitterSec: 900 },
       jobs: [{ name: "report", command: "hello report", at: "weekly", jitterSec: 0.5, timeoutSec: 90, allHosts: false }],
       vars: { LOG_LEVEL: "debug", REGION: "eu" },

@@ -7,6 +7,7 @@ import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
+import { type ResolvedResources, ResourceProblem, resolveResources } from "./resources.ts";
 import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedAddon, ResolvedConfig, ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
@@ -54,8 +55,8 @@ export function mergeEnvironment(raw: RawConfig, envName: string | null): Overri
     const base = merged[key];
     merged[key] =
       !REPLACED.has(key as keyof Overridable) && isTable(base) && isTable(value) ? { ...base, ...value } : value;
-    // An add-on is a table of tables: the environment's keys replace the top level's per add-on.
-    if (key === "addons" && isTable(base) && isTable(value)) {
+    // An add-on, a process's resources, is a table of tables: the environment's keys replace the top level's per name.
+    if ((key === "addons" || key === "resources") && isTable(base) && isTable(value)) {
       merged[key] = Object.fromEntries(
         Object.keys({ ...base, ...value }).map((name) => {
           const [b, v]: unknown[] = [base[name], value[name]];
@@ -181,6 +182,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
         : { command: releaseCommand, timeoutSec: seconds(view.release_timeout, DEFAULTS.releaseTimeout, "release_timeout") },
     web,
     scale,
+    resources: resolveProcessResources(view, Object.keys(processes), file),
     restart: view.restart
       ? { at: view.restart.at, jitterSec: seconds(view.restart.jitter, 0, "restart.jitter") }
       : null,
@@ -206,6 +208,21 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     addonOnlyHosts: addonOnlyHosts(view, environmentHosts(env, envName, file), file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
   };
+}
+
+/** [resources.PROC] of the processes this environment runs (a process scaled out of it has none), as limits. */
+function resolveProcessResources(view: Overridable, processes: string[], file: string): Record<string, ResolvedResources> {
+  const out: Record<string, ResolvedResources> = {};
+  for (const [proc, raw] of Object.entries(view.resources ?? {})) {
+    if (!processes.includes(proc)) continue;
+    try {
+      out[proc] = resolveResources(raw);
+    } catch (e) {
+      if (!(e instanceof ResourceProblem)) throw e;
+      throw new ConfigError([{ file, path: `resources.${proc}.${e.key}`, message: e.message }]);
+    }
+  }
+  return out;
 }
 
 /** The variable each service's URL is in by default, as on Heroku. */

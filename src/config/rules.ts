@@ -14,6 +14,7 @@ import { parseDuration } from "../util/duration.ts";
 import { formatPath, lineOf, type KeyLines, type KeyPath } from "./locate.ts";
 import { ADDON_VARS, batchProblem, mergeEnvironment, parseHost, parseListen, RELEASE_PROCESS } from "./resolve.ts";
 import { ENVIRONMENT_PATTERN, ENV_VAR_PATTERN } from "./schema.ts";
+import { ResourceProblem, resolveResources } from "./resources.ts";
 import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
 import { envValueProblem } from "../render/env-value.ts";
@@ -232,6 +233,32 @@ export const scaleNamesProcess: Rule = (raw, ctx) =>
           : `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}`,
       }));
   });
+
+/** [resources.PROC] names a process the environment declares (not the release phase, which runs once per push). */
+export const resourcesNameProcess: Rule = (raw, ctx) =>
+  perEnvironment(raw, ctx, (view) => {
+    const processes = Object.keys(table(view.processes)).filter((name) => name !== RELEASE_PROCESS);
+    return Object.keys(table(view.resources))
+      .filter((name) => !processes.includes(name))
+      .map((name) => ({ path: ["resources", name], message: `no process "${name}"${processes.length ? `; processes: ${processes.join(", ")}` : ""}` }));
+  });
+
+/** Each [resources.PROC] table reads as limits (a known size, an amount of memory), where it is written. */
+export const resourcesValues: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) =>
+    Object.entries(table(tables.resources)).flatMap(([proc, r]) => {
+      const raw = table(r);
+      try {
+        // The schema has reported values of the wrong type; only what it cannot say is looked at here.
+        resolveResources({ ...(typeof raw.size === "string" && { size: raw.size }), ...(typeof raw.memory === "string" && { memory: raw.memory }) });
+        return [];
+      } catch (e) {
+        if (!(e instanceof ResourceProblem)) throw e;
+        // An unknown size is the schema's (enum) to report.
+        return e.key === "size" ? [] : [problem(ctx, [...prefix, "resources", proc, e.key], e.message)];
+      }
+    }),
+  );
 
 /** The web process runs one live instance per host (blue/green), so scale.web is 0 or 1. */
 export const scaleWeb: Rule = (raw, ctx) =>
@@ -499,6 +526,8 @@ export const RULES: Rule[] = [
   webValues,
   scaleNamesProcess,
   scaleWeb,
+  resourcesNameProcess,
+  resourcesValues,
   jobsValid,
   durationsValid,
   calendarsValid,

@@ -23,6 +23,7 @@ import type {
   WebConfig,
 } from "./types.ts";
 import { PORT_MAX, PORT_MIN } from "./port.ts";
+import { DYNO_SIZES } from "./resources.ts";
 
 /** The schema's `$id`: a URN, since the schema is shipped as a file, not served. */
 export const SCHEMA_ID = "urn:qdeploy:deploy.schema.json";
@@ -369,6 +370,26 @@ const overridableProperties = {
     description: "Add-ons by name ([addons.db], [addons.cache]): Postgres and Redis on your own hosts, with DATABASE_URL / REDIS_URL in every release. An environment's [environments.NAME.addons.X] keys replace the top level's one by one.",
     propertyNames: { pattern: ADDON_PATTERN, maxLength: 16 },
     additionalProperties: addonSchema,
+    required: [],
+  },
+  resources: {
+    type: "object",
+    nullable: true,
+    description: "Limits by process name ([resources.web], [resources.worker]), on every instance of the process, as Heroku's dyno sizes: over its memory the process is killed and restarted, the others keep theirs. An environment's [environments.NAME.resources.PROC] keys replace the top level's one by one.",
+    propertyNames: { pattern: PROCESS_PATTERN, maxLength: 32 },
+    additionalProperties: {
+      type: "object",
+      description: "One process's limits. A size sets memory and CPU share; the keys given win over it.",
+      additionalProperties: false,
+      properties: {
+        size: { type: "string", nullable: true, enum: Object.keys(DYNO_SIZES), description: `A Heroku dyno size: ${Object.entries(DYNO_SIZES).map(([n, d]) => `${n} (${d.memory})`).join(", ")}. standard-2x gets twice the CPU share of standard-1x, the performance sizes ten times.` },
+        memory: { type: "string", nullable: true, description: 'Most memory per instance (MemoryMax, no swap; over it the process is killed and restarted; GOMEMLIMIT at 90 %), e.g. "512M", "1.5G": K, M, G, T in 1024s. At least 16M.' },
+        cpu: { type: "number", nullable: true, exclusiveMinimum: 0, maximum: 1024, description: "Most CPUs per instance (CPUQuota), e.g. 0.5 or 2." },
+        tasks: { type: "integer", nullable: true, minimum: 1, maximum: 4194304, description: "Most processes and threads per instance (TasksMax)." },
+        nofile: { type: "integer", nullable: true, minimum: 1, maximum: 1048576, description: "Most open files per process (LimitNOFILE)." },
+      },
+      required: [],
+    },
     required: [],
   },
   keep_releases: {

@@ -2,6 +2,7 @@
  * The shape of deploy.toml. The JSON Schema in ./schema.ts is typed against these
  * (ajv's JSONSchemaType), so the two cannot drift apart.
  */
+import type { RawResources, ResolvedResources } from "./resources.ts";
 
 /** `[build]`: how the Go binary is cross-compiled. */
 export interface BuildConfig {
@@ -120,6 +121,8 @@ export interface Overridable {
   rollout?: RolloutConfig;
   /** Add-ons by name (a word: it names a unit, a folder and a database). */
   addons?: Record<string, AddonConfig>;
+  /** Limits by process name (src/config/resources.ts). */
+  resources?: Record<string, RawResources>;
 }
 
 /** `[environments.NAME]`: exactly one of hosts and roles (src/config/rules.ts hostsOrRoles). */
@@ -242,6 +245,8 @@ export interface ResolvedConfig {
   } | null;
   /** Instances per host for every non-web process (web always runs one live instance). */
   scale: Record<string, number>;
+  /** Limits by process name, for the processes that have any ([resources.PROC]). */
+  resources: Record<string, ResolvedResources>;
   /**
    * offsetSec: how long this host's restart waits after its timer fires (ExecStartPre sleep),
    * set per host by src/plan/fleet.ts hostConfig so hosts never restart together.

@@ -14,13 +14,41 @@ export interface Standby {
   memoryBytes: number | null;
 }
 
+/** A running service's use of memory and CPU against its limits ([resources]), and its restarts. */
+export interface UnitUsage {
+  memoryBytes: number | null;
+  /** MemoryMax; null: no limit. */
+  memoryMaxBytes: number | null;
+  /** CPU time since it started. */
+  cpuSeconds: number | null;
+  /** CPUQuota in CPUs (1.5: one and a half); null: no limit. */
+  cpuQuota: number | null;
+  /** How often systemd restarted it (a crash, a kill over its memory) since it was started. */
+  restarts: number | null;
+}
+
+/** `usage=UNIT MEMORY MEMORYMAX CPUNSEC QUOTA RESTARTS` as systemctl show gives them ("infinity"; "-": not set). */
+function parseUsage(fields: string[]): UnitUsage {
+  const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+  const [memory, max, cpu, quota, restarts] = fields;
+  // CPUQuotaPerSecUSec is a span: "1.500000s" or "500ms" of CPU per second of time.
+  const q = /^(\d+(?:\.\d+)?)(s|ms)$/.exec(quota ?? "");
+  return {
+    memoryBytes: num(memory),
+    memoryMaxBytes: num(max),
+    cpuSeconds: num(cpu) === null ? null : num(cpu)! / 1e9,
+    cpuQuota: q ? Number(q[1]) / (q[2] === "ms" ? 1000 : 1) : null,
+    restarts: num(restarts),
+  };
+}
+
 /** The `key=value` lines of `switch status`, as data. */
 export function parseStatus(text: string) {
   const s = {
     live: null as string | null,
     slot: null as string | null,
     health: null as string | null,
-    units: [] as { unit: string; active: string; sub: string }[],
+    units: [] as { unit: string; active: string; sub: string; usage?: UnitUsage }[],
     timers: [] as { timer: string; next: string }[],
     standby: null as Standby | null,
   };
@@ -31,6 +59,11 @@ export function parseStatus(text: string) {
     if (key === "unit") {
       const [unit, active, sub] = value.split(" ");
       s.units.push({ unit: unit!, active: active!, sub: sub! });
+    }
+    if (key === "usage") {
+      const [unit, ...fields] = value.split(" ");
+      const u = s.units.find((x) => x.unit === unit);
+      if (u) u.usage = parseUsage(fields);
     }
     if (key === "standby") {
       const [port, release, until, memory] = value.split(" ");

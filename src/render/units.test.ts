@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { resolveResources } from "../config/resources.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { bugMessage } from "../../test/bug.ts";
@@ -9,6 +10,7 @@ import { requireTool } from "../../test/tools.ts";
 import { layout, processPlace } from "../server-layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
+  limitLines,
   quoteExecWord,
   renderExecStart,
   renderJobUnits,
@@ -363,6 +365,30 @@ describe("ExecStart=", () => {
 const DIST_UNITS = "/usr/lib/systemd/system";
 
 // A missing tool fails these tests naming it (npm test installs it); never a skip.
+describe("limitLines", () => {
+  test("none: no line at all, so a unit without [resources] does not change", () => {
+    expect(limitLines("web", undefined)).toBe("");
+    expect(limitLines("web", resolveResources({}))).toBe("");
+  });
+
+  test("memory: killed over it, no swap, Go's GC aiming at 90 %; CPUs as a quota; tasks and files", () => {
+    expect(limitLines("worker", resolveResources({ size: "standard-2x", cpu: 1.5, tasks: 100, nofile: 8192 }))).toBe(
+      [
+        "# [resources.worker]: standard-2x, per instance.",
+        `MemoryMax=${1024 ** 3}`,
+        "MemorySwapMax=0",
+        `Environment=GOMEMLIMIT=${Math.floor(1024 ** 3 * 0.9)}`,
+        "CPUWeight=200",
+        "CPUQuota=150%",
+        "TasksMax=100",
+        "LimitNOFILE=8192",
+        "",
+      ].join("\n"),
+    );
+    expect(limitLines("web", resolveResources({ cpu: 0.333 }))).toContain("CPUQuota=33.3%");
+  });
+});
+
 describe("systemd-analyze verify", () => {
   let root = "";
   beforeAll(() => {
@@ -448,6 +474,18 @@ describe("systemd-analyze verify", () => {
     const units = renderUnits(lines);
     expect(units["hello-web@.service"]).toContain(`\nExecStart=/bin/bash -c "trap 'trap - TERM; kill -TERM $$$$' TERM; WEB_SERVER_PORT=$$PORT hello serve 2>&1 | tee /tmp/100%% $\${X:-$$HOME}"\n`);
     expect(verify(units, ["hello-web@8247.service", "hello-worker@1.service"])).toBe("");
+  });
+
+  test("[resources] limits land in every instance's unit and verify; without them the unit is as before", () => {
+    const limited: ResolvedConfig = {
+      ...cfg,
+      resources: { web: resolveResources({ size: "standard-2x", cpu: 1.5 }), worker: resolveResources({ memory: "64M", tasks: 32, nofile: 1024 }) },
+    };
+    const units = renderUnits(limited);
+    expect(units["hello-web@.service"]).toContain(`\nSendSIGKILL=yes\n# [resources.web]: standard-2x, per instance.\nMemoryMax=1073741824\nMemorySwapMax=0\nEnvironment=GOMEMLIMIT=966367641\nCPUWeight=200\nCPUQuota=150%\n\nDynamicUser=yes\n`);
+    expect(units["hello-worker@.service"]).toContain("\nMemoryMax=67108864\nMemorySwapMax=0\nEnvironment=GOMEMLIMIT=60397977\nTasksMax=32\nLimitNOFILE=1024\n\nDynamicUser=yes\n");
+    expect(renderUnits(cfg)["hello-web@.service"]).toContain("\nSendSIGKILL=yes\n\nDynamicUser=yes\n");
+    expect(verify(units, instances)).toBe("");
   });
 
   test("the check can fail: an unknown key and a missing binary are reported", () => {

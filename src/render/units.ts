@@ -4,6 +4,7 @@
  * `check` refused what would not render (src/config/rules.ts); what is asserted here still
  * (names, one-line values) is what keeps a value from injecting unit-file syntax.
  */
+import type { ResolvedResources } from "../config/resources.ts";
 import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
 import { layout, processPlace, unitNames } from "../server-layout.ts";
 import { switchCommands } from "../server-commands.ts";
@@ -25,6 +26,30 @@ type Job = ResolvedConfig["jobs"][number];
 /** Stop timeout for units without a web drain of their own: Heroku's 30 s. */
 const DEFAULT_DRAIN_SEC = 30;
 
+/**
+ * The [Service] lines for these limits, each ending in a newline; "" without any, so a unit
+ * without [resources] is what it was before. Memory: killed over MemoryMax, no swap (the
+ * limit is the process's memory, not memory plus swap), and GOMEMLIMIT at 90 % of it, so Go's
+ * garbage collector works harder as the heap nears the limit (an env file's GOMEMLIMIT
+ * wins: systemd reads EnvironmentFile= after Environment=). No MemoryHigh: without swap the
+ * kernel can only throttle a process over it, which stalls a leaking web process for minutes
+ * where a kill and a restart take a second.
+ */
+export function limitLines(proc: string, r: ResolvedResources | undefined): string {
+  if (!r) return "";
+  const lines: string[] = [];
+  if (r.memoryBytes !== null) {
+    lines.push(`MemoryMax=${r.memoryBytes}`, "MemorySwapMax=0", `Environment=GOMEMLIMIT=${Math.floor(r.memoryBytes * 0.9)}`);
+  }
+  if (r.cpuWeight !== null) lines.push(`CPUWeight=${r.cpuWeight}`);
+  // systemd takes the quota as a percentage of one CPU, whole or with up to two decimals.
+  if (r.cpu !== null) lines.push(`CPUQuota=${Number((r.cpu * 100).toFixed(2))}%`);
+  if (r.tasks !== null) lines.push(`TasksMax=${r.tasks}`);
+  if (r.nofile !== null) lines.push(`LimitNOFILE=${r.nofile}`);
+  if (!lines.length) return "";
+  return `# [resources.${proc}]${r.size ? `: ${r.size}` : ""}, per instance.\n${lines.join("\n")}\n`;
+}
+
 /** `APP-web@.service`: instance %i is the slot's loopback port; runs slots/%i/bin/BINARY. */
 export function renderWebUnit(cfg: ResolvedConfig): string {
   const command = cfg.processes.web;
@@ -38,6 +63,7 @@ export function renderWebUnit(cfg: ResolvedConfig): string {
       envFile: `${slot}/env`,
       ...processPlace(slot),
       drain: drainSpan(cfg),
+      limits: limitLines("web", cfg.resources.web),
     },
     "systemd/web@.service",
   );
@@ -59,6 +85,7 @@ export function renderProcessUnit(cfg: ResolvedConfig, proc: string): string {
       envFile: `${current}/env`,
       ...processPlace(current),
       drain: drainSpan(cfg),
+      limits: limitLines(proc, cfg.resources[proc]),
     },
     "systemd/process@.service",
   );

@@ -243,6 +243,42 @@ describe("deploying to the sandbox", () => {
     expect(st.stdout).toContain("free");
   }, 2 * MIN);
 
+  test("[resources]: a worker over its memory is killed and restarted while web keeps serving; status shows use against limits", async () => {
+    const limits = '[resources.worker]\nmemory = "64M"\n[resources.web]\nsize = "standard-1x"\n';
+    writeConfig(dir, vm, { stamp: "v4-killed", env: { HELLO_WORKER_HOLD_MB: "96" }, extra: limits });
+    const load = keepRequesting(vm);
+    const oomKills = async () =>
+      Number((await onVm(vm, ["sh", "-c", "journalctl -u 'hello-worker@*' --since=-5min -o cat | grep -c \"Failed with result 'oom-kill'\" || true"])).stdout.trim());
+    try {
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+      // Each worker is killed as it passes 64 MB; systemd starts it again a second later.
+      const deadline = Date.now() + 2 * MIN;
+      while ((await oomKills()) < 2 && Date.now() < deadline) await Bun.sleep(1000);
+      expect(await oomKills()).toBeGreaterThanOrEqual(2);
+      type Unit = { unit: string; active: string; usage?: { memoryBytes: number; memoryMaxBytes: number | null; restarts: number } };
+      let units: Unit[] = [];
+      // A worker is between a kill and its restart half of the time: look until one runs.
+      for (let i = 0; i < 10 && !units.some((u) => u.unit.startsWith("hello-worker@") && u.usage); i++) {
+        units = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts[0].units;
+      }
+      const web = units.find((u) => u.unit.startsWith("hello-web@") && u.active === "active")!;
+      expect(web.usage!.memoryMaxBytes).toBe(512 * 1024 ** 2);
+      expect(web.usage!.memoryBytes).toBeGreaterThan(1_000_000);
+      const worker = units.find((u) => u.unit.startsWith("hello-worker@") && u.usage)!;
+      expect(worker.usage!.memoryMaxBytes).toBe(64 * 1024 ** 2);
+      expect(worker.usage!.restarts).toBeGreaterThanOrEqual(1);
+      const text = ok(await qdeploy(dir, ["status", "sandbox"])).stdout;
+      expect(text).toMatch(/hello-web@\d+\.service\s+active\/running\s+memory [\d.]+M of 512M, cpu [\d.]+ s/);
+    } finally {
+      const results = await load.stop();
+      expect(results.failed).toEqual([]);
+      expect((await get(vm)).body).toBe("hello from v4-killed\n");
+      // Without the hog and the limits again: the lane's next files get a quiet VM.
+      writeConfig(dir, vm, { stamp: "v4-killed" });
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+    }
+  }, 5 * MIN);
+
   test("a wrong host key fails with both fingerprints", async () => {
     const kh = path.join(dir, "wrong_known_hosts");
     const other = readFileSync(vm.knownHosts, "utf8").replace(/ssh-ed25519 \S+/, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvTzw1Zp2x0hZ4m8Tz7pJ5G3kX0bq0a6W9pZ5dXqQ0p");

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -148,6 +149,16 @@ func work() error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Printf("worker %s started version=%s\n", instance, version)
+	// For trying [resources]: a worker that holds this much memory (every page touched, so
+	// it counts), to be killed over its limit while the other processes keep serving.
+	if mb, _ := strconv.Atoi(os.Getenv("HELLO_WORKER_HOLD_MB")); mb > 0 {
+		hold := make([]byte, mb<<20)
+		for i := 0; i < len(hold); i += 4096 {
+			hold[i] = 1
+		}
+		fmt.Printf("worker %s holds %d MB\n", instance, mb)
+		defer runtime.KeepAlive(hold)
+	}
 
 	t := time.NewTicker(tickRate)
 	defer t.Stop()

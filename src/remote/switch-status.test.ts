@@ -1,0 +1,29 @@
+import { describe, expect, test } from "bun:test";
+import { parseStatus } from "./switch-status.ts";
+
+describe("parseStatus", () => {
+  test("units with their usage lines: memory against MemoryMax, CPU time against the quota, restarts", () => {
+    const s = parseStatus(
+      [
+        "live=20261205120000",
+        "slot=8001",
+        "unit=hello-web@8001.service active running",
+        "unit=hello-worker@1.service active running",
+        "unit=hello-restart.timer active waiting",
+        "usage=hello-web@8001.service 12582912 infinity 420000000 infinity 0",
+        "usage=hello-worker@1.service 60817408 67108864 1500000000 1.500000s 3",
+        "health=ok",
+      ].join("\n"),
+    );
+    expect(s.units).toEqual([
+      { unit: "hello-web@8001.service", active: "active", sub: "running", usage: { memoryBytes: 12582912, memoryMaxBytes: null, cpuSeconds: 0.42, cpuQuota: null, restarts: 0 } },
+      { unit: "hello-worker@1.service", active: "active", sub: "running", usage: { memoryBytes: 60817408, memoryMaxBytes: 67108864, cpuSeconds: 1.5, cpuQuota: 1.5, restarts: 3 } },
+      { unit: "hello-restart.timer", active: "active", sub: "waiting" },
+    ]);
+  });
+
+  test("what systemd does not know stays null; a quota under a second per second is a fraction", () => {
+    const s = parseStatus(["unit=a.service active running", "usage=a.service - infinity - 500ms 0"].join("\n"));
+    expect(s.units[0]!.usage).toEqual({ memoryBytes: null, memoryMaxBytes: null, cpuSeconds: null, cpuQuota: 0.5, restarts: 0 });
+  });
+});
