@@ -15,6 +15,8 @@
 #   switch flip WHO [ID]          rollback to the warm standby (ID: only if the standby runs it),
 #                                 or exit 3 having changed nothing (no standby, or it does not serve)
 #   switch end-standby            stop the warm standby (its timer runs this when the window ends)
+#   switch watchdog               web.watchdog (its timer, every 10 s): restart the live web slot
+#                                 once it has not answered its health path for WATCHDOG seconds
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
@@ -221,7 +223,7 @@ stop_extra_instances() {
 load_conf() {
   # shellcheck source=/dev/null
   . "$1/switch.conf"
-  : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}" "${STANDBY:=0}"
+  : "${UNITS_DIGEST:=}" "${CADDY_SETTLE:=0.7}" "${TIMERS:=}" "${PROCS:=}" "${STANDBY:=0}" "${WATCHDOG:=0}"
 }
 
 audit() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 "$*" >> "$audit_file"; }
@@ -660,6 +662,35 @@ restart() {
   die "no process \"$proc\" in release $id"
 }
 
+# web.watchdog, from its timer: one look at the live web slot's health path. The first failure's
+# time goes to watchdog_failing_file, an answer removes it; once the slot has failed for
+# WATCHDOG seconds, a zero-downtime restart of web (the other slot started, checked, given the
+# traffic; the hung one stopped, SIGKILL after its drain), counted in watchdog_restarts_file
+# and the audit log. Never while a deploy holds the lock: it decides what runs.
+run_watchdog() {
+  local id port now since=0 count=0 _
+  exec 9>>"$lock_file"; flock -n 9 || return 0
+  have_deploy_lock=1
+  id=$(live_release) port=$(live_slot)
+  [ -n "$id" ] && [ -n "$port" ] && [ -f "$releases_dir/$id/switch.conf" ] || return 0
+  load_conf "$releases_dir/$id"
+  (( WEB && WATCHDOG > 0 )) || return 0
+  if probe "$port" "$HEALTH"; then [ ! -e "$watchdog_failing_file" ] || rm -f "$watchdog_failing_file"; return 0; fi
+  printf -v now '%(%s)T' -1
+  { read -r since < "$watchdog_failing_file"; } 2>/dev/null || printf '%s\n' "$now" > "$watchdog_failing_file"
+  (( since > 0 )) || since=$now
+  if (( now - since < WATCHDOG )); then
+    say "$app-web@$port.service did not answer $HEALTH (for $((now - since))s; restarted after ${WATCHDOG}s)"
+    return 0
+  fi
+  log_to_file watchdog
+  rm -f "$watchdog_failing_file"
+  { read -r count _ < "$watchdog_restarts_file"; } 2>/dev/null || true
+  replace "$watchdog_restarts_file" "$((count + 1)) $now"
+  audit "watchdog: $app-web@$port.service did not answer $HEALTH for $((now - since))s; restarting web of $id"
+  restart web "the watchdog"
+}
+
 # The app's units by the manifest (exact names; templates as APP-PROC@*), for status.
 unit_patterns() {
   local name
@@ -698,6 +729,8 @@ status() {
     if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
   fi
   for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
+  # web.watchdog's restarts: how many, and the last one's time.
+  if (( WATCHDOG > 0 )) && [ -f "$watchdog_restarts_file" ]; then say "watchdog=$(<"$watchdog_restarts_file")"; fi
   # The standby's memory (bytes, cgroup), what web.standby costs while it runs.
   if read_standby; then say "standby=$sb_port $sb_id $sb_until $(systemctl show -P MemoryCurrent "$app-web@$sb_port.service")"; fi
 }
@@ -795,8 +828,9 @@ case $cmd in
     log_to_file end-standby
     exec 8>>"$switch_lock_file"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
     end_standby ;;
+  watchdog) run_watchdog ;;
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|status|exec|unpack|link" ;;
+  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|watchdog|status|exec|unpack|link" ;;
 esac

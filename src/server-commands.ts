@@ -28,6 +28,8 @@ export function switchCommands(app: string) {
     restart: (proc: string | null, who: string): string[] => [script, "restart", proc ?? "", who],
     /** As the restart timer's unit runs it: every process, "the timer" in the audit log. */
     timerRestart: `${script} restart`,
+    /** As the watchdog timer's unit runs it (web.watchdog): a look at the live web slot, a restart of it when it hangs. */
+    watchdog: `${script} watchdog`,
     status: (): string[] => [script, "status"],
     /** `status` on a host where the switch may not be installed yet: nothing then. */
     statusIfInstalled: (): string[] => ["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", script],

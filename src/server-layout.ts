@@ -45,6 +45,10 @@ export function layout(app: string) {
     standby: `${root}/standby`,
     /** "PORT RELEASE": a fleet's release started on the idle slot before its wave (switch stage). */
     staged: `${root}/staged`,
+    /** web.watchdog: when the live web slot first failed to answer (epoch seconds), while it fails. */
+    watchdogFailing: `${root}/watchdog.failing`,
+    /** web.watchdog: "COUNT LAST" (epoch seconds), its restarts of a hung web slot. */
+    watchdogRestarts: `${root}/watchdog.restarts`,
     /** The unit names the app's releases installed (host-wide claims: server/switch.sh). */
     installedUnits: `${root}/installed-units`,
     /** The key of release.json's configDigest (0600 root, never printed). */
@@ -120,6 +124,8 @@ export function layoutShell(appsDir = APPS_DIR): string {
     claims_lock: l.claimsLock,
     firewall_dir: l.firewallDir,
     standby_end_unit: unitNames.standbyEnd(APP),
+    watchdog_failing_file: l.watchdogFailing,
+    watchdog_restarts_file: l.watchdogRestarts,
   };
   const shell = (v: string) => `"${v.replace(appDir(APP), "$root").replace(APPS_DIR, "$apps_dir").replaceAll(APP, "$app")}"`;
   return [`apps_dir=${appsDir}`, 'root="$apps_dir/$app"', ...Object.entries(vars).map(([k, v]) => `${k}=${shell(v)}`)].join("\n");
@@ -137,6 +143,9 @@ export const unitNames = {
   addonBackupTimer: (app: string, addon: string) => `${app}-addon-${addon}-backup.timer`,
   /** The transient timer (and its service) that ends the warm standby. */
   standbyEnd: (app: string) => `${app}-standby-end`,
+  /** web.watchdog's look at the live web slot, and its timer. */
+  watchdogService: (app: string) => `${app}-watchdog.service`,
+  watchdogTimer: (app: string) => `${app}-watchdog.timer`,
 };
 
 /**
@@ -160,6 +169,9 @@ export const FIRST_WEB_PORTS: [number, number] = [8001, 8002];
  * after it is healthy; the switch waits that long before it stops the old slot.
  */
 export const CADDY_HEALTH_INTERVAL_MS = 500;
+
+/** How often web.watchdog's timer looks at the live web slot's health path. */
+export const WATCHDOG_INTERVAL_SEC = 10;
 
 /** The PATH after the app's bin/ (Debian's default for root, the unit's own PATH otherwise). */
 export const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

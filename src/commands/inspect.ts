@@ -51,6 +51,7 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
     ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
     for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}${u.usage ? `  ${describeUsage(u.usage)}` : ""}`);
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
+    if (h.watchdog) ctx.out.result(`  watchdog restarted the hung web slot ${h.watchdog.restarts} time${h.watchdog.restarts === 1 ? "" : "s"}, last at ${h.watchdog.last}`);
     if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${h.standby.memoryBytes === null ? "memory unknown" : formatBytes(h.standby.memoryBytes)} (a rollback to it starts nothing)`);
   }
   if (s.addons.length) {

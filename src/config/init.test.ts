@@ -47,7 +47,7 @@ describe("renderInitConfig", () => {
     expect(problems).toEqual([]);
     expect(Object.keys(raw.environments!)).toEqual(["prod", "sandbox"]);
     const { config } = await loadConfig(path.join(dir, "deploy.toml"), "sandbox");
-    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/", tls: "internal", drainSec: 30, healthTimeoutSec: 60, standbySec: 900 });
+    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/", tls: "internal", drainSec: 30, healthTimeoutSec: 60, standbySec: 900, watchdogSec: 0 });
     expect(config!.build.main).toBe("./cmd/hello");
   });
 

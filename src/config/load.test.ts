@@ -107,7 +107,7 @@ const rows: Row[] = [
   {
     name: "an unknown key far from any lists the allowed ones",
     toml: GOOD.replace("[web]", "[web]\ncolour = 1"),
-    want: ["deploy.toml:6 web.colour: unknown key; expected one of: domains, health, tls, drain, health_timeout, standby"],
+    want: ["deploy.toml:6 web.colour: unknown key; expected one of: domains, health, tls, drain, health_timeout, standby, watchdog"],
   },
   {
     name: "an unknown table at the top level",
@@ -364,6 +364,11 @@ const rows: Row[] = [
       'deploy.toml:9 web.health_timeout: bad duration "soon"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
       'deploy.toml:14 restart.jitter: bad duration "-5m"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)',
     ],
+  },
+  {
+    name: "web.watchdog is 0 or at least its timer's 10 s",
+    toml: lines(GOOD.replace('health = "/healthz"', lines('health = "/healthz"', 'watchdog = "5s"').trimEnd()), "[environments.staging]", 'hosts = ["deploy@203.0.113.11"]', "web.watchdog = \"0\""),
+    want: ['deploy.toml:8 web.watchdog: must be "0" or at least 10s: its timer looks every 10 s'],
   },
   {
     name: "a job's timeout is a time span, more than 0 (0 would mean no timeout)",
@@ -746,7 +751,7 @@ describe("loadConfig results", () => {
     const { config, problems } = await loadConfig(file, "sandbox");
     expect(problems).toEqual([]);
     expect(config!.root).toBe(path.dirname(file));
-    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60, standbySec: 900 });
+    expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60, standbySec: 900, watchdogSec: 0 });
     expect(config!.vars).toEqual({ LOG_LEVEL: "debug" });
     expect(config!.ssh).toEqual({ identity: ".qdeploy/sandbox/id_ed25519", knownHosts: ".qdeploy/sandbox/known_hosts", hostKey: "strict" });
     expect(config!.hosts).toEqual([{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }]);

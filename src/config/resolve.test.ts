@@ -29,7 +29,7 @@ describe("resolveEnvironment", () => {
       },
       processes: { web: "hello serve", worker: "hello work" },
       release: null,
-      web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60, standbySec: 900 },
+      web: { domains: ["hello.example.com"], health: "/healthz", tls: "auto", drainSec: 30, healthTimeoutSec: 60, standbySec: 900, watchdogSec: 0 },
       scale: { worker: 1 },
       resources: {},
       restart: null,
@@ -102,7 +102,7 @@ describe("resolveEnvironment", () => {
       },
       processes: { web: "hello serve --debug", clock: "hello clock" },
       release: null,
-      web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150, standbySec: 900 },
+      web: { domains: ["staging.example.com"], health: "/healthz", tls: "internal", drainSec: 60, healthTimeoutSec: 150, standbySec: 900, watchdogSec: 0 },
       scale: { clock: 2 },
       // web's keys merged over the top level's one by one; worker does not run here.
       resources: { web: { size: "standard-2x", memoryBytes: 768 * 1024 ** 2, cpu: null, cpuWeight: 200, tasks: null, nofile: 4096 } },

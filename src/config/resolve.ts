@@ -141,6 +141,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
           drainSec: seconds(w.drain, DEFAULTS.drain, "web.drain"),
           healthTimeoutSec: seconds(w.health_timeout, DEFAULTS.healthTimeout, "web.health_timeout"),
           standbySec: seconds(w.standby, DEFAULTS.standby, "web.standby"),
+          watchdogSec: seconds(w.watchdog, 0, "web.watchdog"),
         };
 
   const b = view.build ?? {};

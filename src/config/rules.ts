@@ -19,6 +19,7 @@ import type { Overridable, RawConfig } from "./types.ts";
 import { checkCommand } from "../render/command.ts";
 import { envValueProblem } from "../render/env-value.ts";
 import { HEALTH_PATH, isHostName } from "../render/web-values.ts";
+import { WATCHDOG_INTERVAL_SEC } from "../server-layout.ts";
 
 /** What rules know besides the config: where keys are, and what was checked outside. */
 export interface RuleContext {
@@ -287,13 +288,17 @@ export const jobsValid: Rule = (raw, ctx) =>
     return out;
   });
 
-/** drain, health_timeout, standby, jitter, a job's timeout and release_timeout are systemd time spans; a timeout is more than 0. */
+/**
+ * drain, health_timeout, standby, watchdog, jitter, a job's timeout and release_timeout are
+ * systemd time spans; a timeout is more than 0; a watchdog 0 or at least its timer's 10 s.
+ */
 export const durationsValid: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) => {
     const spans: [KeyPath, unknown][] = [
       [["web", "drain"], table(tables.web).drain],
       [["web", "health_timeout"], table(tables.web).health_timeout],
       [["web", "standby"], table(tables.web).standby],
+      [["web", "watchdog"], table(tables.web).watchdog],
       [["restart", "jitter"], table(tables.restart).jitter],
       [["release_timeout"], tables.release_timeout],
       ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [
@@ -308,7 +313,10 @@ export const durationsValid: Rule = (raw, ctx) =>
         if ((path.at(-1) === "timeout" || path.at(-1) === "release_timeout") && parseDuration(value) === 0) {
           return [problem(ctx, [...prefix, ...path], "must be more than 0 (0 would mean no timeout at all)")];
         }
-        parseDuration(value);
+        const sec = parseDuration(value);
+        if (path.at(-1) === "watchdog" && sec > 0 && sec < WATCHDOG_INTERVAL_SEC) {
+          return [problem(ctx, [...prefix, ...path], `must be "0" or at least ${WATCHDOG_INTERVAL_SEC}s: its timer looks every ${WATCHDOG_INTERVAL_SEC} s`)];
+        }
         return [];
       } catch (e) {
         return [problem(ctx, [...prefix, ...path], (e as Error).message)];

@@ -145,6 +145,11 @@ const webSchema: JSONSchemaType<WebConfig> = {
       nullable: true,
       description: `How long the previous release's web slot keeps running after a push, out of traffic, so a rollback to it starts nothing (a warm standby). ${DURATION}; "0" turns it off. Default "15m".`,
     },
+    watchdog: {
+      type: "string",
+      nullable: true,
+      description: `How long the live web slot may go without answering its health path before the host restarts it, with zero downtime, through the other slot (a timer looks every 10 s). ${DURATION}; at least "10s". Default "0": never.`,
+    },
   },
 };
 

@@ -29,6 +29,8 @@ export interface WebConfig {
   health_timeout?: string;
   /** How long the previous release's web slot stays running after a push (the warm standby). */
   standby?: string;
+  /** How long the live web slot may go without answering its health path before it is restarted (a duration; "0", the default: never). */
+  watchdog?: string;
 }
 
 /** `[restart]`: scheduled zero-downtime restart. */
@@ -242,6 +244,8 @@ export interface ResolvedConfig {
     healthTimeoutSec: number;
     /** The warm standby's window (web.standby); 0: none. */
     standbySec: number;
+    /** web.watchdog: seconds the live slot may fail its health path before it is restarted; 0: never. */
+    watchdogSec: number;
   } | null;
   /** Instances per host for every non-web process (web always runs one live instance). */
   scale: Record<string, number>;

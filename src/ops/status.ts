@@ -20,6 +20,8 @@ export interface HostStatus {
   timers: { timer: string; next: string }[];
   /** The previous release's web slot kept running for a rollback (web.standby); null: none. */
   standby: Standby | null;
+  /** web.watchdog's restarts of a hung web slot, and the last one's time; null: none. */
+  watchdog: { restarts: number; last: string } | null;
 }
 
 export interface FleetStatus {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { helloConfig } from "../../test/fixtures/config.ts";
+import { renderUnits } from "../render/units.ts";
 import { releaseVars, renderSwitchConf } from "./release.ts";
 
 describe("renderSwitchConf", () => {
@@ -10,6 +11,16 @@ describe("renderSwitchConf", () => {
       expect(renderSwitchConf(cfg, {}, [8001, 8002])).toContain(`\nHEALTH_TIMEOUT=${whole}\n`);
     });
   }
+
+  test("web.watchdog: WATCHDOG in whole seconds and its timer among TIMERS; off, neither (the file is as before)", () => {
+    const on = { ...helloConfig, web: { ...helloConfig.web!, watchdogSec: 30.5 } };
+    const conf = renderSwitchConf(on, renderUnits(on), [8001, 8002]);
+    expect(conf).toContain("\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-watchdog.timer'\n");
+    expect(conf).toContain("\nWATCHDOG=31\n");
+    const off = renderSwitchConf(helloConfig, renderUnits(helloConfig), [8001, 8002]);
+    expect(off).not.toContain("watchdog");
+    expect(off).not.toContain("WATCHDOG");
+  });
 });
 
 describe("releaseVars", () => {

@@ -61,6 +61,7 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
   const timers = [
     ...(cfg.restart ? [unitNames.restartTimer(cfg.app)] : []),
     ...cfg.jobs.map((j) => unitNames.jobTimer(cfg.app, j.name)),
+    ...(units[unitNames.watchdogTimer(cfg.app)] ? [unitNames.watchdogTimer(cfg.app)] : []),
   ];
   const web = cfg.web && (cfg.scale.web ?? 1) > 0;
   const lines = {
@@ -76,6 +77,8 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     CADDY_SETTLE: ((CADDY_HEALTH_INTERVAL_MS + 200) / 1000).toFixed(1),
     // Whole seconds the old web slot stays up as the warm standby after a push; 0: none.
     STANDBY: String(wholeSeconds(cfg.web?.standbySec ?? 0)),
+    // Whole seconds the live web slot may fail its health path before the watchdog restarts it; 0: off.
+    ...(web && (cfg.web?.watchdogSec ?? 0) > 0 && { WATCHDOG: String(wholeSeconds(cfg.web!.watchdogSec)) }),
     // The switch installs units only when this differs from what it installed last.
     UNITS_DIGEST: digest(Object.entries(units).sort().flat()),
   };

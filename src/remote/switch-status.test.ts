@@ -22,6 +22,11 @@ describe("parseStatus", () => {
     ]);
   });
 
+  test("web.watchdog's restarts: how many and when the last was", () => {
+    expect(parseStatus("watchdog=2 1796472000").watchdog).toEqual({ restarts: 2, last: "2026-12-05T12:00:00.000Z" });
+    expect(parseStatus("live=1").watchdog).toBeNull();
+  });
+
   test("what systemd does not know stays null; a quota under a second per second is a fraction", () => {
     const s = parseStatus(["unit=a.service active running", "usage=a.service - infinity - 500ms 0"].join("\n"));
     expect(s.units[0]!.usage).toEqual({ memoryBytes: null, memoryMaxBytes: null, cpuSeconds: null, cpuQuota: 0.5, restarts: 0 });

@@ -51,6 +51,8 @@ export function parseStatus(text: string) {
     units: [] as { unit: string; active: string; sub: string; usage?: UnitUsage }[],
     timers: [] as { timer: string; next: string }[],
     standby: null as Standby | null,
+    /** web.watchdog's restarts of a hung web slot: how many, the last one's time; null: none yet (or it is off). */
+    watchdog: null as { restarts: number; last: string } | null,
   };
   for (const line of text.split("\n")) {
     const [key, ...rest] = line.split("=");
@@ -59,6 +61,10 @@ export function parseStatus(text: string) {
     if (key === "unit") {
       const [unit, active, sub] = value.split(" ");
       s.units.push({ unit: unit!, active: active!, sub: sub! });
+    }
+    if (key === "watchdog") {
+      const [count, last] = value.split(" ");
+      s.watchdog = { restarts: Number(count), last: new Date(Number(last) * 1000).toISOString() };
     }
     if (key === "usage") {
       const [unit, ...fields] = value.split(" ");

@@ -488,6 +488,17 @@ describe("systemd-analyze verify", () => {
     expect(verify(units, instances)).toBe("");
   });
 
+  test("web.watchdog: its service runs the switch's look every 10 s; the units verify; off, there are none", () => {
+    const on: ResolvedConfig = { ...cfg, web: { ...cfg.web!, watchdogSec: 30 } };
+    const units = renderUnits(on);
+    expect(units["hello-watchdog.service"]).toContain("\nExecStart=/srv/qdeploy/hello/switch watchdog\n");
+    expect(units["hello-watchdog.service"]).toContain("Description=hello web watchdog (30s)");
+    expect(units["hello-watchdog.timer"]).toContain("\nOnActiveSec=10s\nOnUnitActiveSec=10s\nAccuracySec=1s\nUnit=hello-watchdog.service\n");
+    expect(verify(units, [...instances, "hello-watchdog.service", "hello-watchdog.timer"])).toBe("");
+    expect(Object.keys(renderUnits(cfg)).filter((n) => n.includes("watchdog"))).toEqual([]);
+    expect(Object.keys(renderUnits({ ...on, web: null, processes: { worker: "hello work" } })).filter((n) => n.includes("watchdog"))).toEqual([]);
+  });
+
   test("the check can fail: an unknown key and a missing binary are reported", () => {
     const units = renderUnits(cfg);
     const broken = { ...units, "hello-worker@.service": `${units["hello-worker@.service"]}[Service]\nProtectEverything=yes\n` };

@@ -6,7 +6,7 @@
  */
 import type { ResolvedResources } from "../config/resources.ts";
 import type { ResolvedAddon, ResolvedConfig } from "../config/types.ts";
-import { layout, processPlace, unitNames } from "../server-layout.ts";
+import { layout, processPlace, unitNames, WATCHDOG_INTERVAL_SEC } from "../server-layout.ts";
 import { switchCommands } from "../server-commands.ts";
 import { renderTemplate } from "./template.ts";
 import { systemdSpan } from "../util/duration.ts";
@@ -18,6 +18,8 @@ import restartServiceTemplate from "../../systemd/restart.service" with { type: 
 import restartTimerTemplate from "../../systemd/restart.timer" with { type: "text" };
 import jobServiceTemplate from "../../systemd/job.service" with { type: "text" };
 import jobTimerTemplate from "../../systemd/job.timer" with { type: "text" };
+import watchdogServiceTemplate from "../../systemd/watchdog.service" with { type: "text" };
+import watchdogTimerTemplate from "../../systemd/watchdog.timer" with { type: "text" };
 import addonBackupServiceTemplate from "../../systemd/addon-backup.service" with { type: "text" };
 import addonBackupTimerTemplate from "../../systemd/addon-backup.timer" with { type: "text" };
 
@@ -136,6 +138,25 @@ export function renderRestartUnits(cfg: ResolvedConfig): { service: string; time
   };
 }
 
+/**
+ * `APP-watchdog.{service,timer}`: web.watchdog's look at the live web slot every
+ * WATCHDOG_INTERVAL_SEC, restarting it once it has hung for the window; null when it is off
+ * (or the environment runs no web process).
+ */
+export function renderWatchdogUnits(cfg: ResolvedConfig): { service: string; timer: string } | null {
+  if (!cfg.web || cfg.web.watchdogSec <= 0) return null;
+  const app = checkApp(cfg.app);
+  const interval = span(WATCHDOG_INTERVAL_SEC, "web.watchdog");
+  return {
+    service: renderTemplate(
+      watchdogServiceTemplate,
+      { app, interval, window: span(cfg.web.watchdogSec, "web.watchdog"), watchdog: switchCommands(app).watchdog },
+      "systemd/watchdog.service",
+    ),
+    timer: renderTemplate(watchdogTimerTemplate, { app, interval }, "systemd/watchdog.timer"),
+  };
+}
+
 /** `APP-job-NAME.{service,timer}`: one scheduled run of the job's command on the live release. */
 export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string; timer: string } {
   const app = checkApp(cfg.app);
@@ -189,6 +210,11 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
     const { service, timer } = renderJobUnits(cfg, job);
     units[unitNames.jobService(cfg.app, job.name)] = service;
     units[unitNames.jobTimer(cfg.app, job.name)] = timer;
+  }
+  const watchdog = renderWatchdogUnits(cfg);
+  if (watchdog) {
+    units[unitNames.watchdogService(cfg.app)] = watchdog.service;
+    units[unitNames.watchdogTimer(cfg.app)] = watchdog.timer;
   }
   return units;
 }

@@ -279,6 +279,41 @@ describe("deploying to the sandbox", () => {
     }
   }, 5 * MIN);
 
+  test("web.watchdog: a live web process that hangs (SIGSTOP) is restarted with no manual action; counted in status and the audit log", async () => {
+    // No standby: Caddy then has no other slot to fall back on, so the site is down until the watchdog acts.
+    writeConfig(dir, vm, { stamp: "v4-killed", standby: "0" });
+    const toml = path.join(dir, "deploy.toml");
+    writeFileSync(toml, readFileSync(toml, "utf8").replace('health = "/healthz"\n', 'health = "/healthz"\nwatchdog = "10s"\n'));
+    try {
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+      const slot = (await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim();
+      const live = (await onVm(vm, ["readlink", "/srv/qdeploy/hello/current"])).stdout.trim();
+      expect((await onVm(vm, ["systemctl", "kill", "--signal=SIGSTOP", `hello-web@${slot}.service`])).code).toBe(0);
+      const hung = Date.now();
+      let page = { status: 0, body: "" };
+      while (Date.now() - hung < 2 * MIN) {
+        page = await get(vm);
+        if (page.status === 200) break;
+        await Bun.sleep(1000);
+      }
+      const back = (Date.now() - hung) / 1000;
+      timings["watchdog: hung web slot answering again"] = `${back.toFixed(1)}s (web.watchdog 10s, its timer every 10 s)`;
+      console.log(`[watchdog] the site answered again ${back.toFixed(1)} s after the live web process was stopped`);
+      expect(page).toEqual({ status: 200, body: "hello from v4-killed\n" });
+      expect((await onVm(vm, ["cat", "/srv/qdeploy/hello/live-slot"])).stdout.trim()).not.toBe(slot);
+      expect((await onVm(vm, ["readlink", "/srv/qdeploy/hello/current"])).stdout.trim()).toBe(live); // the same release, restarted
+      expect((await onVm(vm, ["cat", "/srv/qdeploy/hello/audit.log"])).stdout).toMatch(new RegExp(`watchdog: hello-web@${slot}\\.service did not answer /healthz for \\d+s; restarting web of \\d+`));
+      const [s] = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts;
+      expect(s.watchdog.restarts).toBe(1);
+      expect(ok(await qdeploy(dir, ["status", "sandbox"])).stdout).toContain("watchdog restarted the hung web slot 1 time, last at ");
+    } finally {
+      // Off again, as the files after this one expect (its timer and unit go).
+      writeConfig(dir, vm, { stamp: "v4-killed" });
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+    }
+    expect((await onVm(vm, ["sh", "-c", "systemctl list-timers --all 'hello-watchdog*' --no-legend | wc -l"])).stdout.trim()).toBe("0");
+  }, 5 * MIN);
+
   test("a wrong host key fails with both fingerprints", async () => {
     const kh = path.join(dir, "wrong_known_hosts");
     const other = readFileSync(vm.knownHosts, "utf8").replace(/ssh-ed25519 \S+/, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMvTzw1Zp2x0hZ4m8Tz7pJ5G3kX0bq0a6W9pZ5dXqQ0p");

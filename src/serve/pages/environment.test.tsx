@@ -4,7 +4,7 @@ import type { FleetStatus } from "../../ops/status.ts";
 import { EnvPage } from "./environment.tsx";
 
 const status: FleetStatus = {
-  hosts: [{ host: "root@h1", roles: ["web"], live: "20261204000000", slot: "8001", health: "ok", units: [], timers: [], standby: null }],
+  hosts: [{ host: "root@h1", roles: ["web"], live: "20261204000000", slot: "8001", health: "ok", units: [], timers: [], standby: null, watchdog: null }],
   drift: null,
   addons: [
     { addon: "db", service: "postgres", host: "root@h1", state: "active", version: "15.20", bytes: 8_000_000, backups: 2, backupResult: "success", warning: null, lastBackup: { addon: "db", file: "20261204T030000Z.dump", bytes: 2141, at: "2026-12-04T03:00:00.000Z" } },
