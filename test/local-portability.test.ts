@@ -19,6 +19,7 @@ const PORTABLE: Record<string, string> = {
   python3: "unpacks zig's wheel for cgo builds (a Mac has it with the command line tools); else unzip",
   unzip: "unpacks zig's wheel when python3 is missing; on every Mac",
   "apt-get": "only as root on Debian (src/build/zig.ts checks /etc/debian_version first)",
+  bash: "runs [hooks]' command lines; every Mac has /bin/bash (3.2: the hooks are the user's own lines)",
 };
 
 /**

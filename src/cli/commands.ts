@@ -13,6 +13,7 @@ const LOCK_WAIT: FlagSpec = { name: "lock-wait", type: "int", value: "SECS", min
 const HOSTS: FlagSpec = { name: "hosts", type: "string", value: "H1,H2", help: "only these hosts (label as written, address, or address:port)" };
 const ROLE: FlagSpec = { name: "role", type: "string", value: "PROC", help: "only the hosts that run this process" };
 const NO_REVERT: FlagSpec = { name: "no-revert", type: "bool", help: "on a failed wave, leave the hosts already switched on the new release" };
+const NO_HOOKS: FlagSpec = { name: "no-hooks", type: "bool", help: "run none of deploy.toml's [hooks]" };
 const FILTER = [HOSTS, ROLE];
 
 /** --hosts and --role as a host filter (src/ops/sessions.ts). */
@@ -97,11 +98,11 @@ export const COMMANDS: CommandSpec[] = [
     summary: "build, upload, switch with zero downtime, host wave by wave",
     details:
       "lock, facts, build per arch, upload missing binaries, write the release on every host, release phase, health-gated switch wave by wave ([Fleets](fleets.md#fleets-roles-rollout-one-host-jobs)), prune",
-    flags: [NO_REVERT, ...FILTER, LOCK_WAIT, IDENTITY],
+    flags: [NO_REVERT, NO_HOOKS, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy push prod", "qdeploy push prod --hosts web-1 --lock-wait 300", "qdeploy push prod --json | jq '.waves'"],
     async run(ctx, inv) {
       const { push } = await import("../commands/deploy.ts");
-      ctx.out.data(await push(ctx, inv.args[0]!, { filter: hostFilter(inv), revert: !inv.flags["no-revert"] }));
+      ctx.out.data(await push(ctx, inv.args[0]!, { filter: hostFilter(inv), revert: !inv.flags["no-revert"], hooks: !inv.flags["no-hooks"] }));
       return 0;
     },
   },
@@ -110,11 +111,11 @@ export const COMMANDS: CommandSpec[] = [
     usage: "ENV [RELEASE]",
     summary: "back to the previous good release (or the one named)",
     details: "the previous release that went live and stayed (one a refused wave switched back does not count), with its own env; no build, no upload; wave by wave; inside web.standby's window after a push, Caddy flips to its still-running web slot and nothing starts",
-    flags: [NO_REVERT, ...FILTER, LOCK_WAIT, IDENTITY],
+    flags: [NO_REVERT, NO_HOOKS, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy rollback prod", "qdeploy rollback prod 20261202100000"],
     async run(ctx, inv) {
       const { rollback } = await import("../commands/deploy.ts");
-      ctx.out.data(await rollback(ctx, inv.args[0]!, inv.args[1] ?? null, { filter: hostFilter(inv), revert: !inv.flags["no-revert"] }));
+      ctx.out.data(await rollback(ctx, inv.args[0]!, inv.args[1] ?? null, { filter: hostFilter(inv), revert: !inv.flags["no-revert"], hooks: !inv.flags["no-hooks"] }));
       return 0;
     },
   },

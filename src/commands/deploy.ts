@@ -2,28 +2,61 @@
  * push, rollback, setup and plan as the CLI runs them: the operations (src/ops/) do the work
  * and return data; these print it.
  */
-import type { ResolvedConfig } from "../config/types.ts";
+import { HOOK_NAMES, type ResolvedConfig } from "../config/types.ts";
 import type { BootstrapOptions } from "../ops/bootstrap.ts";
 import * as ops from "../ops/deploy.ts";
 import { type PushPreview, previewPush } from "../ops/preview-push.ts";
 import { type SetupReport, setup as setupHosts } from "../ops/setup.ts";
+import { type HookFacts, type HookRunner, hookRunner } from "../ops/hooks.ts";
+import { selectHosts } from "../ops/sessions.ts";
+import type { Redactor } from "../secrets/redact.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
 import { planWaves } from "../plan/waves.ts";
 import { formatBytes } from "../remote/run-plan.ts";
+import { systemdSpan } from "../util/duration.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 export type { DeployReport } from "../ops/deploy.ts";
 
-/** `qdeploy push ENV [--hosts H,..] [--role R] [--no-revert]` */
-export async function push(ctx: Ctx, env: string, opts: ops.DeployOptions = {}): Promise<ops.DeployReport> {
+/** The CLI's push and rollback options: the operation's, and whether [hooks] run (--no-hooks: not). */
+export type CliDeployOptions = Omit<ops.DeployOptions, "beforeRelease"> & { hooks?: boolean };
+
+/** `qdeploy push ENV [--hosts H,..] [--role R] [--no-revert] [--no-hooks]` */
+export async function push(ctx: Ctx, env: string, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
   const cfg = await loadEnvironment(ctx, env, { build: true });
-  return printReport(ctx, cfg, await ops.push(opContext(ctx, cfg), opts));
+  const op = opContext(ctx, cfg);
+  const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
+  const facts = { action: "push" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
+  return withFailureHook(hooks, facts, ctx.redactor, async () => {
+    await hooks.run("pre_build", facts);
+    const r = await ops.push(op, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
+    await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
+    return printReport(ctx, cfg, r);
+  });
 }
 
-/** `qdeploy rollback ENV [RELEASE] [--hosts H,..] [--role R] [--no-revert]` */
-export async function rollback(ctx: Ctx, env: string, named: string | null, opts: ops.DeployOptions = {}): Promise<ops.DeployReport> {
+/** `qdeploy rollback ENV [RELEASE] [--hosts H,..] [--role R] [--no-revert] [--no-hooks]` */
+export async function rollback(ctx: Ctx, env: string, named: string | null, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
   const cfg = await loadEnvironment(ctx, env);
-  return printReport(ctx, cfg, await ops.rollback(opContext(ctx, cfg), named, opts));
+  const op = opContext(ctx, cfg);
+  const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
+  const facts = { action: "rollback" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
+  return withFailureHook(hooks, facts, ctx.redactor, async () => {
+    const r = await ops.rollback(op, named, opts);
+    await hooks.run("post_rollback", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
+    return printReport(ctx, cfg, r);
+  });
+}
+
+/** Runs `deploy`; when it throws, on_failure runs (told the error's first line, redacted) before the error goes on. */
+async function withFailureHook<T>(hooks: HookRunner, facts: HookFacts, redactor: Redactor, deploy: () => Promise<T>): Promise<T> {
+  try {
+    return await deploy();
+  } catch (e) {
+    const error = redactor.redact((e instanceof Error ? e.message : String(e)).split("\n")[0]!);
+    await hooks.run("on_failure", { ...facts, outcome: "failed", error });
+    throw e;
+  }
 }
 
 /** One line per host, then the site's addresses. */
@@ -61,6 +94,11 @@ function printPlan(ctx: Ctx, { plan: p, notes, platform, envNames }: PushPreview
   }
   o.result(`plan: push ${cfg.app} to ${cfg.env} as release ${p.release} (${platform}; assumes fresh hosts, touches none)`);
   for (const n of notes) o.result(`note: ${n}`);
+  // On this machine, around the steps below (--no-hooks skips them).
+  for (const name of HOOK_NAMES) {
+    const command = cfg.hooks.commands[name];
+    if (command !== undefined) o.result(`hook ${name}: ${command}   # bash -c, in ${cfg.root}, at most ${systemdSpan(cfg.hooks.timeoutSec)}`);
+  }
   if (p.hosts.length > 1) {
     const waves = planWaves(p.hosts, cfg.rollout).map((w, i) => `${i + 1}) ${w.map((hp) => hp.host.label).join(", ")}`);
     o.result(`switch in waves${cfg.rollout.pauseSec ? ` ${cfg.rollout.pauseSec}s apart` : ""}: ${waves.join("  ")}`);

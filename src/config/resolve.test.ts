@@ -41,6 +41,7 @@ describe("resolveEnvironment", () => {
       addons: [],
       addonOnlyHosts: [],
       firewall: { allow: [22, 80, 443] },
+      hooks: { commands: {}, timeoutSec: 300 },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
@@ -60,6 +61,7 @@ describe("resolveEnvironment", () => {
       ssh: { identity: "~/.ssh/deploy", host_key: "accept-new" },
       keep_releases: 3,
       firewall: { allow: [8443] },
+      hooks: { pre_deploy: "./bin/ci-green", post_deploy: "./bin/tell-chat", timeout: "1m" },
       resources: { web: { size: "standard-2x", nofile: 4096 }, worker: { memory: "256M" } },
       environments: {
         staging: {
@@ -74,6 +76,7 @@ describe("resolveEnvironment", () => {
           ssh: { known_hosts: ".qdeploy/known_hosts" },
           keep_releases: 10,
           firewall: { allow: [2222, 80, 2222] },
+          hooks: { post_deploy: "true" },
           resources: { web: { memory: "768M" } },
         },
       },
@@ -115,6 +118,8 @@ describe("resolveEnvironment", () => {
       addons: [],
       addonOnlyHosts: [],
       firewall: { allow: [80, 2222] },
+      // Merged key by key, as every table is.
+      hooks: { commands: { pre_deploy: "./bin/ci-green", post_deploy: "true" }, timeoutSec: 60 },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
 import { type ResolvedResources, ResourceProblem, resolveResources } from "./resources.ts";
-import type { EnvironmentConfig, HostAddress, Listen, Overridable, RawConfig, ResolvedAddon, ResolvedConfig, ResolvedServe } from "./types.ts";
+import { type EnvironmentConfig, HOOK_NAMES, type HostAddress, type Listen, type Overridable, type RawConfig, type ResolvedAddon, type ResolvedConfig, type ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -19,6 +19,7 @@ export const DEFAULTS = {
   drain: "30s",
   healthTimeout: "60s",
   standby: "15m",
+  hookTimeout: "5m",
   store: "age",
   knownHosts: "~/.ssh/known_hosts",
   hostKey: "strict",
@@ -208,6 +209,10 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     addons: resolveAddons(view, environmentHosts(env, envName, file)),
     addonOnlyHosts: addonOnlyHosts(view, environmentHosts(env, envName, file), file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
+    hooks: {
+      commands: Object.fromEntries(HOOK_NAMES.flatMap((h) => (view.hooks?.[h] === undefined ? [] : [[h, view.hooks[h]]]))),
+      timeoutSec: seconds(view.hooks?.timeout, DEFAULTS.hookTimeout, "hooks.timeout"),
+    },
   };
 }
 

@@ -301,6 +301,7 @@ export const durationsValid: Rule = (raw, ctx) =>
       [["web", "watchdog"], table(tables.web).watchdog],
       [["restart", "jitter"], table(tables.restart).jitter],
       [["release_timeout"], tables.release_timeout],
+      [["hooks", "timeout"], table(tables.hooks).timeout],
       ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [
         [["jobs", i, "jitter"], job.jitter],
         [["jobs", i, "timeout"], job.timeout],

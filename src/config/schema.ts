@@ -12,6 +12,7 @@ import type {
   BuildConfig,
   EnvironmentConfig,
   FirewallConfig,
+  HooksConfig,
   JobConfig,
   Overridable,
   RawConfig,
@@ -199,6 +200,21 @@ const jobSchema: JSONSchemaType<JobConfig> = {
   },
 };
 
+const hooksSchema: JSONSchemaType<HooksConfig> = {
+  type: "object",
+  description: "Commands run on the deploying machine around a push or rollback, as Kamal's hooks: `bash -c` in deploy.toml's folder, with QDEPLOY_APP, _ENV, _ACTION, _RELEASE, _HOSTS, _WHO, _COMMIT, _OUTCOME and _ERROR. A failing pre_build or pre_deploy stops the deploy before any release is written; the others are reported and change nothing. `--no-hooks` skips them; `qdeploy serve` runs none.",
+  additionalProperties: false,
+  properties: {
+    pre_build: { type: "string", nullable: true, minLength: 1, description: "Before the build (a red CI, a dirty tree): a non-zero exit stops the push." },
+    pre_deploy: { type: "string", nullable: true, minLength: 1, description: "Once built and the hosts are locked, before any release is written: a non-zero exit stops the push." },
+    post_deploy: { type: "string", nullable: true, minLength: 1, description: "After a push went live everywhere (warm a cache, tag a release, post to a channel)." },
+    post_rollback: { type: "string", nullable: true, minLength: 1, description: "After a rollback went live everywhere." },
+    on_failure: { type: "string", nullable: true, minLength: 1, description: "After a push or rollback failed (QDEPLOY_ERROR says why)." },
+    timeout: { type: "string", nullable: true, description: `The longest a hook may run (then SIGTERM, SIGKILL 5 s later; a pre_* hook's deploy stops). ${DURATION}. Default "5m".` },
+  },
+  required: [],
+};
+
 const rolloutSchema: JSONSchemaType<RolloutConfig> = {
   type: "object",
   description: "How a push moves through the hosts: in waves, each switching only after the previous one is healthy.",
@@ -369,6 +385,7 @@ const overridableProperties = {
   ssh: { ...sshSchema, nullable: true },
   firewall: { ...firewallSchema, nullable: true },
   rollout: { ...rolloutSchema, nullable: true },
+  hooks: { ...hooksSchema, nullable: true },
   addons: {
     type: "object",
     nullable: true,

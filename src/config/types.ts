@@ -121,10 +121,26 @@ export interface Overridable {
   release_timeout?: string;
   firewall?: FirewallConfig;
   rollout?: RolloutConfig;
+  /** Local commands around a push or rollback (src/ops/hooks.ts). */
+  hooks?: HooksConfig;
   /** Add-ons by name (a word: it names a unit, a folder and a database). */
   addons?: Record<string, AddonConfig>;
   /** Limits by process name (src/config/resources.ts). */
   resources?: Record<string, RawResources>;
+}
+
+/** The hooks, in the order a push meets them. */
+export const HOOK_NAMES = ["pre_build", "pre_deploy", "post_deploy", "post_rollback", "on_failure"] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+
+/** `[hooks]`: a shell command line per hook, run on the deploying machine; timeout a duration (default "5m"). */
+export interface HooksConfig {
+  pre_build?: string;
+  pre_deploy?: string;
+  post_deploy?: string;
+  post_rollback?: string;
+  on_failure?: string;
+  timeout?: string;
 }
 
 /** `[environments.NAME]`: exactly one of hosts and roles (src/config/rules.ts hostsOrRoles). */
@@ -264,6 +280,8 @@ export interface ResolvedConfig {
   addonOnlyHosts: HostAddress[];
   /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
   firewall: { allow: number[] } | null;
+  /** [hooks]: the commands given, by hook, and how long each may run. */
+  hooks: { commands: Partial<Record<HookName, string>>; timeoutSec: number };
   vars: Record<string, string>;
   secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
   ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };

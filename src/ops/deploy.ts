@@ -22,12 +22,19 @@ export interface DeployOptions {
   filter?: HostFilter;
   /** After a failed wave, switch the hosts already switched back (default true; --no-revert). */
   revert?: boolean;
+  /**
+   * A push's last word before any release is written (the pre_deploy hook): built, planned,
+   * the hosts locked. A throw stops the push there.
+   */
+  beforeRelease?: (release: string, commit: string | null) => Promise<void>;
 }
 
 /** What a push or rollback did, for the summary, --json and the benchmark. */
 export interface DeployReport {
   action: "push" | "rollback";
   release: string;
+  /** The commit the release was built from (git sha, "-dirty" when the tree had changes), when known. */
+  commit: string | null;
   seconds: SessionTimes & { build: number; total: number };
   /** Host labels, wave by wave. */
   waves: string[][];
@@ -78,8 +85,9 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
       packs,
     });
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
+    await opts.beforeRelease?.(plan.release!, builds.git);
     const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
-    return { action: "push", release: run.release, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+    return { action: "push", release: run.release, commit: builds.git, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
   });
 }
 
@@ -99,13 +107,15 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
     hosts,
     async (sessions, times) => {
       const seconds = () => ({ ...times, build: 0, total: (performance.now() - t0) / 1000 });
+      // The commit a release was built from, by its record on the hosts.
+      const commit = (release: string) => sessions.flatMap((s) => s.facts.releases).find((r) => r.id === release)?.git ?? null;
       const flipped = sessions[0]?.flip ? flipResult(op, sessions[0]) : null;
-      if (flipped) return { action: "rollback", release: flipped.live!, seconds: seconds(), waves: [[flipped.label]], hosts: [flipped], urls: await siteUrls(op.cfg) };
+      if (flipped) return { action: "rollback", release: flipped.live!, commit: commit(flipped.live!), seconds: seconds(), waves: [[flipped.label]], hosts: [flipped], urls: await siteUrls(op.cfg) };
       const plan = planRollback(op.cfg, sessions.map((s) => s.facts), named, op.who);
       op.events({ type: "info", line: `rolling back ${op.cfg.app} (${op.cfg.env}) to ${plan.release}` });
       for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
       const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
-      return { action: "rollback", release: run.release, seconds: seconds(), waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
+      return { action: "rollback", release: run.release, commit: commit(run.release), seconds: seconds(), waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
     },
     flip,
   );

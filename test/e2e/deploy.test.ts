@@ -4,7 +4,8 @@
  * Tests run in order and build on each other: one VM, one app, a history of releases.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { cleanApp, get, keepRequesting, makeProject, ok, onVm, powerCycle, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
@@ -312,6 +313,43 @@ describe("deploying to the sandbox", () => {
       ok(await qdeploy(dir, ["push", "sandbox"]));
     }
     expect((await onVm(vm, ["sh", "-c", "systemctl list-timers --all 'hello-watchdog*' --no-legend | wc -l"])).stdout.trim()).toBe("0");
+  }, 5 * MIN);
+
+  test("[hooks]: a failing pre_deploy stops the push before any release is written; post_deploy and on_failure hear how it went; --no-hooks skips them", async () => {
+    // What the hooks read and write lives outside the app's folder (a file there would be in the slug).
+    const out = mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-hooks-"));
+    const hooks = [
+      "[hooks]",
+      `pre_deploy = '[ ! -e ${out}/frozen ] || { echo "deploys are frozen"; exit 1; }'`,
+      `post_deploy = 'env | grep ^QDEPLOY_ | sort > ${out}/post.env'`,
+      `on_failure = 'echo "$QDEPLOY_ACTION: $QDEPLOY_ERROR" > ${out}/failure.txt'`,
+    ].join("\n");
+    writeConfig(dir, vm, { stamp: "v5-hooks", extra: hooks });
+    const releases = async () => (await onVm(vm, ["ls", "/srv/qdeploy/hello/releases"])).stdout;
+    const before = await releases();
+    writeFileSync(path.join(out, "frozen"), "");
+    const refused = await qdeploy(dir, ["push", "sandbox"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout + refused.stderr).toContain("hook pre_deploy | deploys are frozen");
+    expect(refused.stderr).toContain("the push stopped before any release was written");
+    expect(await releases()).toBe(before);
+    expect((await get(vm)).body).toBe("hello from v4-killed\n");
+    expect(readFileSync(path.join(out, "failure.txt"), "utf8")).toMatch(/^push: hook pre_deploy .* exited with status 1: the push stopped before any release was written\n$/);
+
+    const r = ok(await qdeploy(dir, ["push", "sandbox", "--no-hooks"]));
+    expect(r.stdout).not.toContain("hook pre_deploy");
+    expect((await get(vm)).body).toBe("hello from v5-hooks\n");
+
+    rmSync(path.join(out, "frozen"));
+    writeConfig(dir, vm, { stamp: "v6-hooks", extra: hooks });
+    const done = ok(await qdeploy(dir, ["push", "sandbox", "--json"]));
+    const release = JSON.parse(done.stdout).release;
+    const vars = readFileSync(path.join(out, "post.env"), "utf8");
+    expect(vars).toContain(`QDEPLOY_HOSTS=root@127.0.0.1:${vm.sshPort}\n`);
+    expect(vars).toContain(`QDEPLOY_RELEASE=${release}\nQDEPLOY_WHO=`);
+    expect(vars).toContain("QDEPLOY_ACTION=push\nQDEPLOY_APP=hello\n");
+    expect(vars).toContain("QDEPLOY_OUTCOME=succeeded\n");
+    rmSync(out, { recursive: true, force: true });
   }, 5 * MIN);
 
   test("a wrong host key fails with both fingerprints", async () => {
