@@ -2,6 +2,7 @@
 import * as hostCommands from "../ops/host-commands.ts";
 import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
+import { environmentNotifier } from "../ops/notify.ts";
 import { status as fleetStatus } from "../ops/status.ts";
 import type { UnitUsage } from "../remote/switch-status.ts";
 import { formatBytes, formatMemory } from "../util/bytes.ts";
@@ -61,6 +62,12 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
   if (!s.drift) return 0;
   const parts = Object.entries(s.drift).map(([id, hosts]) => `${id} on ${hosts.join(", ")}`);
   ctx.out.error(`drift: the hosts run different releases (${parts.join("; ")}); push or roll back the environment to bring them together`);
+  // [[notify]] targets that hear "drift" are told (a cron'd `qdeploy status` is a drift alarm).
+  if (cfg.notify.some((t) => !t.events || t.events.includes("drift"))) {
+    const notes = await environmentNotifier(opContext(ctx, cfg));
+    notes.send({ event: "drift", drift: s.drift });
+    await notes.settle();
+  }
   return 1;
 }
 

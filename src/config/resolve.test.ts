@@ -41,6 +41,7 @@ describe("resolveEnvironment", () => {
       addons: [],
       addonOnlyHosts: [],
       firewall: { allow: [22, 80, 443] },
+      notify: [],
       hooks: { commands: {}, timeoutSec: 300 },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
@@ -119,6 +120,7 @@ describe("resolveEnvironment", () => {
       addonOnlyHosts: [],
       firewall: { allow: [80, 2222] },
       // Merged key by key, as every table is.
+      notify: [],
       hooks: { commands: { pre_deploy: "./bin/ci-green", post_deploy: "true" }, timeoutSec: 60 },
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };

@@ -209,6 +209,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     addons: resolveAddons(view, environmentHosts(env, envName, file)),
     addonOnlyHosts: addonOnlyHosts(view, environmentHosts(env, envName, file), file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
+    notify: view.notify ?? [],
     hooks: {
       commands: Object.fromEntries(HOOK_NAMES.flatMap((h) => (view.hooks?.[h] === undefined ? [] : [[h, view.hooks[h]]]))),
       timeoutSec: seconds(view.hooks?.timeout, DEFAULTS.hookTimeout, "hooks.timeout"),

@@ -261,6 +261,27 @@ export const resourcesValues: Rule = (raw, ctx) =>
     }),
   );
 
+/** Each [[notify]] target has what its kind needs: a URL (or its secret's name) for webhook and slack, recipients for email. */
+export const notifyTargets: Rule = (raw, ctx) =>
+  places(raw).flatMap(({ prefix, tables }) =>
+    (Array.isArray(tables.notify) ? tables.notify.map(table) : []).flatMap((t, i) => {
+      const at = (key: string) => [...prefix, "notify", i, key];
+      const has = (key: string) => t[key] !== undefined;
+      if (t.kind === "email") {
+        return [
+          ...(has("to") ? [] : [problem(ctx, at("to"), 'email needs to = ["someone@example.com"]', [...prefix, "notify", i])]),
+          ...["url", "url_secret", "secret"].filter(has).map((k) => problem(ctx, at(k), "an email target has no URL or signing secret")),
+        ];
+      }
+      if (t.kind !== "webhook" && t.kind !== "slack") return [];
+      return [
+        ...(has("url") === has("url_secret") ? [problem(ctx, at("url"), `${t.kind} needs url or url_secret (one of the two)`, [...prefix, "notify", i])] : []),
+        ...(has("to") ? [problem(ctx, at("to"), `a ${t.kind} target has no recipients`)] : []),
+        ...(t.kind === "slack" && has("secret") ? [problem(ctx, at("secret"), "a Slack webhook is not signed: its URL is the secret (url_secret)")] : []),
+      ];
+    }),
+  );
+
 /** The web process runs one live instance per host (blue/green), so scale.web is 0 or 1. */
 export const scaleWeb: Rule = (raw, ctx) =>
   places(raw).flatMap(({ prefix, tables }) => {
@@ -537,6 +558,7 @@ export const RULES: Rule[] = [
   scaleWeb,
   resourcesNameProcess,
   resourcesValues,
+  notifyTargets,
   jobsValid,
   durationsValid,
   calendarsValid,

@@ -14,6 +14,7 @@ import type {
   FirewallConfig,
   HooksConfig,
   JobConfig,
+  NotifyConfig,
   Overridable,
   RawConfig,
   RestartConfig,
@@ -23,6 +24,7 @@ import type {
   SshConfig,
   WebConfig,
 } from "./types.ts";
+import { NOTIFY_EVENTS } from "./types.ts";
 import { PORT_MAX, PORT_MIN } from "./port.ts";
 import { DYNO_SIZES } from "./resources.ts";
 
@@ -197,6 +199,21 @@ const jobSchema: JSONSchemaType<JobConfig> = {
       enum: ["one", "all"],
       description: 'one: the timer runs on one host (the first of the worker role, else the first host), so a daily job runs once a day; all: on every host. Default "one".',
     },
+  },
+};
+
+const notifySchema: JSONSchemaType<NotifyConfig> = {
+  type: "object",
+  description: "Where pushes and rollbacks are announced: started, succeeded, failed (with each host's line), and drift `status` found. Delivered in the background, retried 3 times with backoff, never failing or holding up a deploy (the command waits at most 15 s for them at its end).",
+  additionalProperties: false,
+  required: ["kind"],
+  properties: {
+    kind: { type: "string", enum: ["webhook", "slack", "email"], description: "webhook: POST of JSON, signed with HMAC-SHA256 like the deploy webhooks (X-Qdeploy-Signature-256: sha256=HEX); slack: a Slack-compatible incoming webhook ({\"text\": ...}); email: through this machine's sendmail." },
+    url: { type: "string", nullable: true, pattern: "^https?://", description: "webhook, slack: where to POST." },
+    url_secret: { type: "string", nullable: true, pattern: ENV_VAR_PATTERN, description: "webhook, slack: the name of a secret (in the environment's store) holding the URL, e.g. SLACK_WEBHOOK_URL; never printed." },
+    secret: { type: "string", nullable: true, pattern: ENV_VAR_PATTERN, description: "webhook: the name of a secret whose value signs the body." },
+    to: { type: "array", nullable: true, items: { type: "string", pattern: "^[^\\s@<>,]+@[^\\s@<>,]+$" }, minItems: 1, description: "email: the recipients." },
+    events: { type: "array", nullable: true, items: { type: "string", enum: [...NOTIFY_EVENTS] }, minItems: 1, description: `The events it hears: ${NOTIFY_EVENTS.join(", ")}. Default: every one.` },
   },
 };
 
@@ -386,6 +403,7 @@ const overridableProperties = {
   firewall: { ...firewallSchema, nullable: true },
   rollout: { ...rolloutSchema, nullable: true },
   hooks: { ...hooksSchema, nullable: true },
+  notify: { type: "array", nullable: true, description: "Notification targets ([[notify]] tables).", items: notifySchema },
   addons: {
     type: "object",
     nullable: true,

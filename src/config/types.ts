@@ -123,10 +123,31 @@ export interface Overridable {
   rollout?: RolloutConfig;
   /** Local commands around a push or rollback (src/ops/hooks.ts). */
   hooks?: HooksConfig;
+  /** Where pushes, rollbacks and their failures are announced (src/ops/notify.ts). */
+  notify?: NotifyConfig[];
   /** Add-ons by name (a word: it names a unit, a folder and a database). */
   addons?: Record<string, AddonConfig>;
   /** Limits by process name (src/config/resources.ts). */
   resources?: Record<string, RawResources>;
+}
+
+/** What a notification target hears about. */
+export const NOTIFY_EVENTS = ["push.started", "push.succeeded", "push.failed", "rollback.started", "rollback.succeeded", "rollback.failed", "drift"] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** `[[notify]]`: one target. */
+export interface NotifyConfig {
+  /** webhook: JSON, signed; slack: a Slack-compatible incoming webhook; email: through this machine's sendmail. */
+  kind: "webhook" | "slack" | "email";
+  url?: string;
+  /** The URL from the secret store instead (a Slack webhook's URL is its credential). */
+  url_secret?: string;
+  /** webhook: the secret store's name whose value signs the body (X-Qdeploy-Signature-256). */
+  secret?: string;
+  /** email: the recipients. */
+  to?: string[];
+  /** Default: every event. */
+  events?: NotifyEvent[];
 }
 
 /** The hooks, in the order a push meets them. */
@@ -280,6 +301,8 @@ export interface ResolvedConfig {
   addonOnlyHosts: HostAddress[];
   /** The TCP ports the host admits (setup's nftables policy), or null to leave the firewall alone. */
   firewall: { allow: number[] } | null;
+  /** [[notify]] as written (checked by the schema and rules). */
+  notify: NotifyConfig[];
   /** [hooks]: the commands given, by hook, and how long each may run. */
   hooks: { commands: Partial<Record<HookName, string>>; timeoutSec: number };
   vars: Record<string, string>;

@@ -315,14 +315,19 @@ describe("deploying to the sandbox", () => {
     expect((await onVm(vm, ["sh", "-c", "systemctl list-timers --all 'hello-watchdog*' --no-legend | wc -l"])).stdout.trim()).toBe("0");
   }, 5 * MIN);
 
-  test("[hooks]: a failing pre_deploy stops the push before any release is written; post_deploy and on_failure hear how it went; --no-hooks skips them", async () => {
+  test("[hooks] and [[notify]]: a failing pre_deploy stops the push before any release is written; post_deploy, on_failure and a webhook hear how it went; --no-hooks skips the hooks", async () => {
     // What the hooks read and write lives outside the app's folder (a file there would be in the slug).
     const out = mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-hooks-"));
+    const heard: { event: string; release?: string; error?: string }[] = [];
+    const receiver = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (req) => (heard.push((await req.json()) as (typeof heard)[number]), new Response(null, { status: 204 })) });
     const hooks = [
       "[hooks]",
       `pre_deploy = '[ ! -e ${out}/frozen ] || { echo "deploys are frozen"; exit 1; }'`,
       `post_deploy = 'env | grep ^QDEPLOY_ | sort > ${out}/post.env'`,
       `on_failure = 'echo "$QDEPLOY_ACTION: $QDEPLOY_ERROR" > ${out}/failure.txt'`,
+      "[[notify]]",
+      'kind = "webhook"',
+      `url = "http://127.0.0.1:${receiver.port}/qdeploy"`,
     ].join("\n");
     writeConfig(dir, vm, { stamp: "v5-hooks", extra: hooks });
     const releases = async () => (await onVm(vm, ["ls", "/srv/qdeploy/hello/releases"])).stdout;
@@ -349,6 +354,10 @@ describe("deploying to the sandbox", () => {
     expect(vars).toContain(`QDEPLOY_RELEASE=${release}\nQDEPLOY_WHO=`);
     expect(vars).toContain("QDEPLOY_ACTION=push\nQDEPLOY_APP=hello\n");
     expect(vars).toContain("QDEPLOY_OUTCOME=succeeded\n");
+    expect(heard.map((n) => n.event)).toEqual(["push.started", "push.failed", "push.started", "push.succeeded", "push.started", "push.succeeded"]);
+    expect(heard[1]!.error).toContain("hook pre_deploy");
+    expect(heard[5]!.release).toBe(release);
+    receiver.stop(true);
     rmSync(out, { recursive: true, force: true });
   }, 5 * MIN);
 
