@@ -9,8 +9,9 @@ import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
 import { hookRoutes } from "./hooks.ts";
 import { onError } from "./http-errors.ts";
+import { metricsRoutes } from "./metrics-route.ts";
 
-/** The whole app: /healthz, /api/v1, /hooks, and the dashboard at /. */
+/** The whole app: /healthz, /api/v1, /metrics, /hooks, and the dashboard at /. */
 export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   const app = new Hono<ServeEnv>();
   // No other site may frame a page (clickjacking: a hidden dashboard under a decoy's clicks,
@@ -23,6 +24,7 @@ export function createApp(deps: ServeDeps): Hono<ServeEnv> {
   });
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/api/v1", apiRoutes(deps));
+  app.route("/metrics", metricsRoutes(deps));
   app.route("/hooks", hookRoutes(deps));
   app.route("/", dashboardRoutes(deps));
   app.notFound((c) => c.json({ ok: false, error: { kind: "not-found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));

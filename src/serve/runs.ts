@@ -6,6 +6,7 @@
  * and error leave the process from here (its record, the page, the event stream), so they
  * are redacted here, with the secret values its operation read (OpContext.redactor).
  */
+import { DeployMetrics } from "./metrics.ts";
 import { randomBytes } from "node:crypto";
 import { type ErrorBody, errorBody, LockHeldError } from "../errors.ts";
 import { type EventSink, type OpEvent, plainEvents, redactEvent } from "../events.ts";
@@ -56,6 +57,8 @@ export interface StartOptions {
 /** The server's runs, newest last; finished ones beyond `keep` are forgotten. */
 export class Runs {
   private readonly all = new Map<string, Run>();
+  /** Every run finished since the server started, counted (GET /metrics): forgetting a run forgets none of these. */
+  readonly metrics = new DeployMetrics();
 
   constructor(private readonly opts: { keep?: number; now?: () => Date } = {}) {}
 
@@ -102,6 +105,7 @@ export class Runs {
       )
       .finally(() => {
         record.finished = now();
+        this.metrics.record(record);
         for (const f of subscribers) f(null);
         subscribers.clear();
         this.prune();

@@ -10,6 +10,7 @@ import path from "node:path";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { realDeps } from "../../src/serve/deps.ts";
 import { type RunningServer, startServer } from "../../src/serve/serve.ts";
+import { promParse } from "../prom-parse.ts";
 import { cleanApp, makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
@@ -85,6 +86,20 @@ describe("the API against the sandbox", () => {
     const audit = await api("GET", "/environments/sandbox/audit?lines=5", read);
     expect(audit.json.entries[0].line).toMatch(/^activated \d+ by alice@qdeploy-serve \(restart\) \(web only\)$/);
   }, 2 * MIN);
+
+  test("GET /metrics: the runs above counted, and what the host runs, read from it; Prometheus's parser reads it", async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${read}` } });
+    expect(res.status).toBe(200);
+    const f = promParse(await res.text());
+    const count = (action: string) => f.qdeploy_deploys_total!.samples.find((s) => s.labels.action === action && s.labels.outcome === "succeeded")?.value;
+    expect([count("rollback"), count("restart")]).toEqual([1, 1]);
+    const live = (await api("GET", "/environments/sandbox/status", read)).json.hosts[0].live;
+    expect(f.qdeploy_live_release_info!.samples.map((s) => s.labels.release)).toEqual([live]);
+    expect(f.qdeploy_web_healthy!.samples[0]!.value).toBe(1);
+    const web = f.qdeploy_unit_memory_bytes!.samples.find((s) => s.labels.unit!.startsWith("hello-web@"));
+    expect(web!.value).toBeGreaterThan(1_000_000);
+  }, MIN);
 
   test("logs?follow=1 streams journal lines; when the client goes away journalctl stops on the host", async () => {
     expect(await journalctls()).toBe("0");
