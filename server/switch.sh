@@ -705,7 +705,7 @@ unit_patterns() {
 }
 
 status() {
-  local id t u active sub patterns=() running=()
+  local id t u active sub patterns=() running=() stopped=()
   id=$(live_release)
   say "live=$id"
   say "slot=$(live_slot)"
@@ -713,7 +713,8 @@ status() {
   if (( ${#patterns[@]} )); then
     while read -r u _ active sub _; do
       say "unit=$u $active $sub"
-      [[ $active == active && $u == *.service ]] && running+=("$u")
+      [[ $u == *.service ]] || continue
+      if [ "$active" = active ]; then running+=("$u"); else stopped+=("$u"); fi
     done < <(systemctl list-units --all --plain --no-legend "${patterns[@]}")
   fi
   # Each running service's memory and CPU time against its limits ([resources]), and its
@@ -722,6 +723,13 @@ status() {
     systemctl show -p Id,MemoryCurrent,MemoryMax,CPUUsageNSec,CPUQuotaPerSecUSec,NRestarts "${running[@]}" |
       awk -F= 'function out() { if (id != "") print "usage=" id " " v["MemoryCurrent"] " " v["MemoryMax"] " " v["CPUUsageNSec"] " " v["CPUQuotaPerSecUSec"] " " v["NRestarts"]; id = ""; delete v }
         /^$/ { out(); next } $1 == "Id" { id = $2 } { v[$1] = ($2 == "[not set]" ? "-" : $2) } END { out() }'
+  fi
+  # A service that is not running (a job, the restart, the watchdog: one-shot): how its last
+  # run ended and when, so it reads as "last run: success", not as a unit that is down.
+  if (( ${#stopped[@]} )); then
+    systemctl show --timestamp=unix -p Id,Result,ExecMainExitTimestamp,ExecMainStatus "${stopped[@]}" |
+      awk -F= 'function out() { if (id != "" && v["ExecMainExitTimestamp"] != "") print "lastrun=" id " " v["Result"] " " substr(v["ExecMainExitTimestamp"], 2) " " v["ExecMainStatus"]; id = ""; delete v }
+        /^$/ { out(); next } $1 == "Id" { id = $2 } { v[$1] = $2 } END { out() }'
   fi
   [ -n "$id" ] || return 0
   load_conf "$releases_dir/$id"

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { describeBinaries, describeUsage } from "./inspect.ts";
+import { describeLastRun, describeUsage } from "../remote/switch-status.ts";
+import { describeBinaries } from "./inspect.ts";
 import { formatMemory } from "../util/bytes.ts";
 
 test("releases: one sha256 for one binary (and older releases), each name's for several", () => {
@@ -17,4 +18,9 @@ test("describeUsage: memory in 1024s against its limit, CPU time and quota, rest
   expect(describeUsage({ memoryBytes: 1536 * 1024 ** 2, memoryMaxBytes: null, cpuSeconds: 2, cpuQuota: 1, restarts: 0 })).toBe("memory 1.5G, cpu 2.0 s (at most 1 CPU)");
   expect(describeUsage({ memoryBytes: null, memoryMaxBytes: null, cpuSeconds: null, cpuQuota: null, restarts: 1 })).toBe("1 restart");
   expect(formatMemory(512)).toBe("0.5K");
+});
+
+test("describeLastRun: a stopped one-shot service by how it last ended", () => {
+  expect(describeLastRun({ result: "success", at: "2026-12-05T12:00:01.000Z", exitStatus: 0 })).toBe("last run 2026-12-05T12:00:01Z: success");
+  expect(describeLastRun({ result: "exit-code", at: "2026-12-05T12:00:01.000Z", exitStatus: 2 })).toBe("last run 2026-12-05T12:00:01Z: failed (exit-code, status 2)");
 });

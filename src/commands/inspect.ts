@@ -4,8 +4,8 @@ import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
 import { environmentNotifier } from "../ops/notify.ts";
 import { status as fleetStatus } from "../ops/status.ts";
-import type { UnitUsage } from "../remote/switch-status.ts";
-import { formatBytes, formatMemory } from "../util/bytes.ts";
+import { describeLastRun, describeUsage } from "../remote/switch-status.ts";
+import { formatBytes } from "../util/bytes.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
 /** `qdeploy releases ENV`: every release on the hosts, the live one marked (and where, on a fleet). */
@@ -33,15 +33,6 @@ export function describeBinaries(r: { sha256: string; binaries?: Record<string, 
   return all.map(([name, sha]) => `${name} ${sha.slice(0, 12)}`).join(", ");
 }
 
-/** `memory 11.8M of 64M, cpu 0.4 s (at most 1.5 CPUs), 3 restarts`: what is known of a running service. */
-export function describeUsage(u: UnitUsage): string {
-  const parts: string[] = [];
-  if (u.memoryBytes !== null) parts.push(`memory ${formatMemory(u.memoryBytes)}${u.memoryMaxBytes === null ? "" : ` of ${formatMemory(u.memoryMaxBytes)}`}`);
-  if (u.cpuSeconds !== null) parts.push(`cpu ${u.cpuSeconds.toFixed(1)} s${u.cpuQuota === null ? "" : ` (at most ${u.cpuQuota} CPU${u.cpuQuota === 1 ? "" : "s"})`}`);
-  if (u.restarts) parts.push(`${u.restarts} restart${u.restarts === 1 ? "" : "s"}`);
-  return parts.join(", ");
-}
-
 /** `qdeploy status ENV`: per host the live release, each unit's state, health, next timer runs; exit 1 on drift. */
 export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Promise<number> {
   const cfg = await loadEnvironment(ctx, env);
@@ -50,7 +41,7 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
   for (const h of s.hosts) {
     const roles = cfg.roles ? `  roles ${h.roles.join(", ")}` : "";
     ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
-    for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.active}/${u.sub}${u.usage ? `  ${describeUsage(u.usage)}` : ""}`);
+    for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.lastRun ? describeLastRun(u.lastRun) : `${u.active}/${u.sub}`}${u.usage ? `  ${describeUsage(u.usage)}` : ""}`);
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
     if (h.watchdog) ctx.out.result(`  watchdog restarted the hung web slot ${h.watchdog.restarts} time${h.watchdog.restarts === 1 ? "" : "s"}, last at ${h.watchdog.last}`);
     if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${h.standby.memoryBytes === null ? "memory unknown" : formatBytes(h.standby.memoryBytes)} (a rollback to it starts nothing)`);

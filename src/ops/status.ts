@@ -1,7 +1,7 @@
 /** `status`: what each host runs now, and whether the fleet agrees (drift). */
 import { switchCommands } from "../server-commands.ts";
 import { hostProcesses } from "../plan/fleet.ts";
-import { parseStatus, type Standby, type UnitUsage } from "../remote/switch-status.ts";
+import { type LastRun, parseStatus, type Standby, type UnitUsage } from "../remote/switch-status.ts";
 import { type AddonStatus, addonStatuses } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
@@ -15,8 +15,8 @@ export interface HostStatus {
   slot: string | null;
   /** "ok" or "failing" with a web process; null without one (or before any release). */
   health: string | null;
-  /** usage: a running service's memory and CPU against its limits, and its restarts. */
-  units: { unit: string; active: string; sub: string; usage?: UnitUsage }[];
+  /** usage: a running service's memory and CPU against its limits, and its restarts; lastRun: how a stopped one last ended. */
+  units: { unit: string; active: string; sub: string; usage?: UnitUsage; lastRun?: LastRun }[];
   timers: { timer: string; next: string }[];
   /** The previous release's web slot kept running for a rollback (web.standby); null: none. */
   standby: Standby | null;

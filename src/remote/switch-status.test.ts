@@ -22,6 +22,11 @@ describe("parseStatus", () => {
     ]);
   });
 
+  test("a stopped service's last run: its result, when it ended, its exit status", () => {
+    const s = parseStatus(["unit=hello-job-cleanup.service inactive dead", "lastrun=hello-job-cleanup.service exit-code 1796475261 2"].join("\n"));
+    expect(s.units[0]!.lastRun).toEqual({ result: "exit-code", at: new Date(1796475261 * 1000).toISOString(), exitStatus: 2 });
+  });
+
   test("web.watchdog's restarts: how many and when the last was", () => {
     expect(parseStatus("watchdog=2 1796472000").watchdog).toEqual({ restarts: 2, last: "2026-12-05T12:00:00.000Z" });
     expect(parseStatus("live=1").watchdog).toBeNull();

@@ -3,6 +3,7 @@
  * its health, units and timers. `status` shows it; the rollout checks a wave is still healthy
  * with it (src/ops/execute.ts), so it lives below both.
  */
+import { formatMemory } from "../util/bytes.ts";
 
 /** The warm standby (web.standby): the previous release's web slot, running out of traffic. */
 export interface Standby {
@@ -27,6 +28,15 @@ export interface UnitUsage {
   restarts: number | null;
 }
 
+/** How a service that is not running (a job, the restart, the watchdog) last ended. */
+export interface LastRun {
+  /** systemd's Result: success, exit-code, timeout, oom-kill, ... */
+  result: string;
+  /** When it ended (ISO 8601). */
+  at: string;
+  exitStatus: number;
+}
+
 /** `usage=UNIT MEMORY MEMORYMAX CPUNSEC QUOTA RESTARTS` as systemctl show gives them ("infinity"; "-": not set). */
 function parseUsage(fields: string[]): UnitUsage {
   const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
@@ -48,7 +58,7 @@ export function parseStatus(text: string) {
     live: null as string | null,
     slot: null as string | null,
     health: null as string | null,
-    units: [] as { unit: string; active: string; sub: string; usage?: UnitUsage }[],
+    units: [] as { unit: string; active: string; sub: string; usage?: UnitUsage; lastRun?: LastRun }[],
     timers: [] as { timer: string; next: string }[],
     standby: null as Standby | null,
     /** web.watchdog's restarts of a hung web slot: how many, the last one's time; null: none yet (or it is off). */
@@ -65,6 +75,11 @@ export function parseStatus(text: string) {
     if (key === "watchdog") {
       const [count, last] = value.split(" ");
       s.watchdog = { restarts: Number(count), last: new Date(Number(last) * 1000).toISOString() };
+    }
+    if (key === "lastrun") {
+      const [unit, result, at, status] = value.split(" ");
+      const u = s.units.find((x) => x.unit === unit);
+      if (u && /^\d+$/.test(at ?? "")) u.lastRun = { result: result ?? "", at: new Date(Number(at) * 1000).toISOString(), exitStatus: Number(status ?? 0) };
     }
     if (key === "usage") {
       const [unit, ...fields] = value.split(" ");
@@ -86,4 +101,18 @@ export function parseStatus(text: string) {
     }
   }
   return s;
+}
+
+/** `last run 2026-12-05T12:00:01Z: success` (or `failed (exit-code, status 1)`). */
+export function describeLastRun(r: LastRun): string {
+  return `last run ${r.at.replace(/\.000Z$/, "Z")}: ${r.result === "success" ? "success" : `failed (${r.result}${r.exitStatus ? `, status ${r.exitStatus}` : ""})`}`;
+}
+
+/** `memory 11.8M of 64M, cpu 0.4 s (at most 1.5 CPUs), 3 restarts`: what is known of a running service. */
+export function describeUsage(u: UnitUsage): string {
+  const parts: string[] = [];
+  if (u.memoryBytes !== null) parts.push(`memory ${formatMemory(u.memoryBytes)}${u.memoryMaxBytes === null ? "" : ` of ${formatMemory(u.memoryMaxBytes)}`}`);
+  if (u.cpuSeconds !== null) parts.push(`cpu ${u.cpuSeconds.toFixed(1)} s${u.cpuQuota === null ? "" : ` (at most ${u.cpuQuota} CPU${u.cpuQuota === 1 ? "" : "s"})`}`);
+  if (u.restarts) parts.push(`${u.restarts} restart${u.restarts === 1 ? "" : "s"}`);
+  return parts.join(", ");
 }

@@ -7,6 +7,7 @@ import type { ErrorBody } from "../../errors.ts";
 import type { AuditEntry } from "../../ops/audit.ts";
 import type { FleetRelease, FleetReleases } from "../../ops/releases.ts";
 import type { FleetStatus } from "../../ops/status.ts";
+import { describeLastRun } from "../../remote/switch-status.ts";
 import { formatBytes } from "../../util/bytes.ts";
 import type { RunRecord } from "../runs.ts";
 import { ErrorMessage, Health, Layout, Table, type Viewer } from "./layout.tsx";
@@ -68,7 +69,14 @@ export function EnvPage(p: EnvPageData) {
             <Health health={h.health} />,
             h.units.map((u) => (
               <div>
-                <code>{u.unit}</code> <span class={u.active === "active" ? "ok" : "bad"}>{u.active}</span> <span class="muted">{u.sub}</span>
+                <code>{u.unit}</code>{" "}
+                {u.lastRun ? (
+                  <span class={u.lastRun.result === "success" ? "ok last-run" : "bad last-run"}>{describeLastRun(u.lastRun)}</span>
+                ) : (
+                  <>
+                    <span class={u.active === "active" ? "ok" : "bad"}>{u.active}</span> <span class="muted">{u.sub}</span>
+                  </>
+                )}
               </div>
             )),
             h.timers.length ? h.timers.map((t) => <div><code>{t.timer}</code> {t.next}</div>) : <span class="muted">–</span>,
