@@ -73,3 +73,14 @@ describe("hookRunner", () => {
     expect(off.lines()).toEqual([]);
   });
 });
+
+test("a process that ran a hook exits as soon as its work is done (no timer left behind)", async () => {
+  const script = `import { hookRunner } from ${JSON.stringify(path.join(import.meta.dir, "hooks.ts"))};
+const r = hookRunner({ app: "a", env: "e", root: ${JSON.stringify(root)}, hooks: { commands: { post_deploy: "true" }, timeoutSec: 300 } }, "me", () => {});
+await r.run("post_deploy", { action: "push", hosts: [] });`;
+  const t = performance.now();
+  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "pipe" });
+  expect(await p.exited).toBe(0);
+  // A left-over timer (the 1 s output grace, the 300 s timeout) would hold the process that long.
+  expect(performance.now() - t).toBeLessThan(900);
+});

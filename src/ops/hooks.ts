@@ -93,8 +93,11 @@ async function runCommand(command: string, cwd: string, vars: Record<string, str
   const output = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
   try {
     const code = await proc.exited;
-    // A child the command left in the background may hold its output open: not waited for.
-    await Promise.race([output, Bun.sleep(1000)]);
+    // A child the command left in the background may hold its output open: not waited for
+    // beyond a second (a timer cleared, or it would keep qdeploy from exiting for that second).
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([output, new Promise((res) => (grace = setTimeout(res, 1000)))]);
+    clearTimeout(grace);
     return { code: timedOut && code === 0 ? 1 : code, timedOut };
   } finally {
     clearTimeout(term);

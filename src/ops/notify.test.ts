@@ -112,3 +112,15 @@ describe("summary", () => {
     expect(notifyMessage({ kind: "webhook", url: "http://x" }, base).headers).not.toHaveProperty(SIGNATURE_HEADER);
   });
 });
+
+test("a process that sent notifications exits once they are delivered (no timer or kept-alive connection left)", async () => {
+  const script = `import { notifier } from ${JSON.stringify(`${import.meta.dir}/notify.ts`)};
+const n = notifier({ app: "a", env: "e", notify: [{ kind: "webhook", url: ${JSON.stringify(url("/exit"))} }] }, "me", {}, () => {});
+n.send({ event: "push.started", targets: [] });
+await n.settle();`;
+  const t = performance.now();
+  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "pipe" });
+  expect(await p.exited).toBe(0);
+  expect(received.some((r) => r.path === "/exit")).toBe(true);
+  expect(performance.now() - t).toBeLessThan(900);
+});

@@ -127,7 +127,12 @@ export function notifier(cfg: Pick<ResolvedConfig, "app" | "env" | "notify">, wh
           last = `sendmail exited ${code}`;
           continue;
         }
-        const r = await doFetch(target.url!, { method: "POST", body, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        // Its own timer, cleared, and no kept-alive connection: either would keep the command
+        // from exiting once its work is done.
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(new Error(`no answer in ${REQUEST_TIMEOUT_MS / 1000}s`)), REQUEST_TIMEOUT_MS);
+        const r = await doFetch(target.url!, { method: "POST", body, headers, signal: abort.signal, keepalive: false }).finally(() => clearTimeout(timer));
+        await r.body?.cancel();
         if (r.ok) return;
         last = `HTTP ${r.status}`;
         // A 4xx other than 429 says the request is wrong: sending it again would not help.
