@@ -9,10 +9,12 @@
 set -e
 umask 077
 # The temp file named by the shell, not mktemp, and the path cut by it: each process costs.
-# Only root writes in the blobs folder.
+# noclobber makes the shell create it new (O_EXCL), as mktemp does: nothing planted under
+# that name (a symlink) is written through.
 t="${1%/*}/.incoming-$$"
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
+set -C
 case "$4" in
   zstd) zstd -dcq > "$t" ;;
   # An old zstd refuses --patch-from before it reads anything.

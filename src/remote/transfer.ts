@@ -10,7 +10,7 @@ import * as zlib from "node:zlib";
 import type { ClientChannel } from "ssh2";
 import { OperationError, RemoteError } from "../errors.ts";
 import { uploadScript, writeScript } from "../server-scripts.ts";
-import type { UploadOptions } from "./remote.ts";
+import type { UploadOptions, UploadResult } from "./remote.ts";
 import type { ChannelOutcome, SshSession } from "./ssh-remote.ts";
 import { zstdPatch } from "./zstd-patch.ts";
 
@@ -46,8 +46,8 @@ export async function writeFile(s: SshSession, path: string, content: string | U
  * `base` the host has, and zstd on both ends, it goes as a zstd patch against that base
  * (./zstd-patch.ts); a host that cannot apply one gets the whole file.
  */
-export async function uploadFile(s: SshSession, localPath: string, remotePath: string, opts: UploadOptions): Promise<{ bytesSent: number; patched: boolean }> {
-  fileSize(s, localPath);
+export async function uploadFile(s: SshSession, localPath: string, remotePath: string, opts: UploadOptions): Promise<UploadResult> {
+  fileSize(s, localPath); // a missing file fails here, not as a patch that could not be made
   const compression = opts.compression ?? "gzip";
   if (opts.base && compression === "zstd") {
     const patch = await zstdPatch(localPath, opts.base.local);
