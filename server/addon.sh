@@ -358,8 +358,11 @@ backup() {
   printf 'backup=%s %s\n' "${file##*/}" "$(stat -c %s "$file")"
 }
 
+# Under the backups' lock, shared: a backup under way has pruned the oldest but not yet put the
+# new one in, and a listing at that moment would show one fewer than the schedule keeps.
 list_backups() {
   local f
+  if [ -f "$state" ]; then exec 8>> "$state_dir/$name.lock"; flock -s -w 600 8 || true; fi
   for f in "$backups"/*; do
     [[ ${f##*/} =~ ^[0-9]{8}T[0-9]{6}Z\.(dump|rdb)$ ]] && printf 'backup=%s %s %s\n' "${f##*/}" "$(stat -c %s "$f")" "$(stat -c %Y "$f")"
   done
