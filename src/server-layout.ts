@@ -150,13 +150,14 @@ export const unitNames = {
 
 /**
  * Shell-style patterns (journalctl -u, systemctl list-units) matching exactly the units of
- * an app with these processes, jobs and restart timer: templates as `APP-PROC@*.service`.
+ * an app with these processes, jobs, restart timer and web.watchdog: templates as `APP-PROC@*.service`.
  * No other app can hold these names: the switch refuses a unit name another app installed.
  */
-export function unitPatterns(app: string, processes: string[], jobs: string[], restart: boolean): string[] {
+export function unitPatterns(app: string, processes: string[], jobs: string[], restart: boolean, watchdog = false): string[] {
   return [
     ...processes.map((p) => `${app}-${p}@*.service`),
     ...(restart ? [unitNames.restartService(app), unitNames.restartTimer(app)] : []),
+    ...(watchdog ? [unitNames.watchdogService(app), unitNames.watchdogTimer(app)] : []),
     ...jobs.flatMap((j) => [unitNames.jobService(app, j), unitNames.jobTimer(app, j)]),
   ];
 }

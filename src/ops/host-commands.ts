@@ -88,7 +88,7 @@ export async function logs(op: OpContext, o: LogOptions, onLine: (host: string, 
       ? [unitNames.restartService(cfg.app)]
       : o.proc
         ? unitPatterns(cfg.app, [o.proc], [], false)
-        : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart);
+        : unitPatterns(cfg.app, Object.keys(cfg.processes), cfg.jobs.map((j) => j.name), !!cfg.restart, (cfg.web?.watchdogSec ?? 0) > 0);
   const argv = ["journalctl", ...patterns.flatMap((p) => ["-u", p]), "--no-pager", "-o", "short-iso", ...(o.follow ? ["-f"] : []), ...(o.since ? ["--since", o.since] : ["-n", String(o.lines)])];
   await hideStoredSecrets(op);
   await withConnections(selectHosts(cfg, filter), op.connect, (connections) =>

@@ -7,7 +7,7 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import { bugMessage } from "../../test/bug.ts";
 import { requireTool } from "../../test/tools.ts";
-import { layout, processPlace } from "../server-layout.ts";
+import { layout, processPlace, unitPatterns } from "../server-layout.ts";
 import { renderEnvFile } from "./env-file.ts";
 import {
   limitLines,
@@ -386,6 +386,16 @@ describe("limitLines", () => {
       ].join("\n"),
     );
     expect(limitLines("web", resolveResources({ cpu: 0.333 }))).toContain("CPUQuota=33.3%");
+  });
+});
+
+describe("unitPatterns", () => {
+  test("what `logs` asks journalctl for: every unit renderUnits writes, the watchdog's when it is on", () => {
+    const on: ResolvedConfig = { ...cfg, web: { ...cfg.web!, watchdogSec: 30 } };
+    const patterns = unitPatterns(on.app, Object.keys(on.processes), on.jobs.map((j) => j.name), !!on.restart, true);
+    const matches = (name: string) => patterns.some((p) => new RegExp(`^${p.replace(/[.@]/g, "\\$&").replace("*", "[^.]+")}$`).test(name.replace("@.service", "@1.service")));
+    expect(Object.keys(renderUnits(on)).filter((n) => !matches(n))).toEqual([]);
+    expect(unitPatterns(cfg.app, ["web"], [], false)).toEqual(["hello-web@*.service"]);
   });
 });
 
