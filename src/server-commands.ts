@@ -41,3 +41,27 @@ export function switchCommands(app: string) {
     link: (id: string): string[] => [script, "link", id],
   };
 }
+
+/**
+ * What `promote` reads from a host of the environment it promotes from, by plain commands (a
+ * host whose switch an older qdeploy installed answers them too).
+ */
+export const promoteCommands = {
+  /**
+   * The host's blobs (`B inode name`) and release `id`'s app folder (`F inode type size path
+   * target`), every field ended by a NUL: a file of the folder is the blob of its inode (hard
+   * links), so its sha256 is read, not computed. Exit 3: no such release.
+   */
+  manifest: (app: string, id: string): string[] => [
+    "bash",
+    "-c",
+    'set -eu; cd "$1"; [ -f "releases/$2/release.json" ] || exit 3; ' +
+      "find blobs -maxdepth 1 -type f -printf 'B\\0%i\\0%f\\0'; " +
+      '[ ! -d "releases/$2/app" ] || find "releases/$2/app" -mindepth 1 \\( -type f -o -type l \\) -printf \'F\\0%i\\0%y\\0%s\\0%P\\0%l\\0\'',
+    "promote-manifest",
+    layout(app).root,
+    id,
+  ],
+  /** The named blobs as one tar, base64 on one line (the channel carries text). */
+  blobs: (app: string, names: string[]): string[] => ["bash", "-c", 'set -o pipefail; cd "$1" && shift && tar -cf - -- "$@" | base64 -w 0', "promote-blobs", layout(app).blobs, ...names],
+};

@@ -120,6 +120,20 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: "promote",
+    usage: "FROM TO [RELEASE]",
+    summary: "FROM's live release (or the one named) to TO, byte for byte, with TO's config; no build",
+    details:
+      "as Heroku's pipelines promote a slug: the programs and app files of FROM's release, read from FROM's hosts only where TO's hosts and this machine lack them, become TO's next release with TO's env, secrets and units; then TO's usual health-gated switch wave by wave; `releases` shows where it came from",
+    flags: [NO_REVERT, NO_HOOKS, ...FILTER, LOCK_WAIT, IDENTITY],
+    examples: ["qdeploy promote staging prod", "qdeploy promote staging prod 20261202100000"],
+    async run(ctx, inv) {
+      const { promote } = await import("../commands/deploy.ts");
+      ctx.out.data(await promote(ctx, inv.args[0]!, inv.args[1]!, inv.args[2] ?? null, { filter: hostFilter(inv), revert: !inv.flags["no-revert"], hooks: !inv.flags["no-hooks"] }));
+      return 0;
+    },
+  },
+  {
     name: "releases",
     usage: "ENV",
     summary: "releases on the hosts; which is live where",

@@ -62,6 +62,8 @@ export async function completeWords(words: string[], configFile = "deploy.toml",
   const spec = specs[at] ?? (specs.at(-1)?.variadic ? specs.at(-1) : undefined);
   switch (spec?.name) {
     case "ENV":
+    case "FROM":
+    case "TO":
       return starting(await environments(config));
     case "PROCESS":
       return starting(await processes(config));

@@ -81,7 +81,7 @@ describe("the command line against the table", () => {
     [["logs", "prod", "-n", "0"], '--lines must be a whole number of at least 1, not "0"'],
     [["push", "prod", "--lock-wait", "x"], '--lock-wait must be a whole number, not "x"'],
     [["exec", "prod", "--host", "1.5", "--", "ls"], '--host must be a whole number of at least 1, not "1.5"'],
-    [["sandbox", "down", "--hosts", "2"], 'unknown option --hosts for "sandbox down" (it goes with push, rollback, releases; see qdeploy help sandbox down)'],
+    [["sandbox", "down", "--hosts", "2"], 'unknown option --hosts for "sandbox down" (it goes with push, rollback, promote; see qdeploy help sandbox down)'],
     [["serve", "token", "add", "ci", "--role", "reed"], '--role must be read or deploy, not "reed" (did you mean read?)'],
     [["push", "prod", "--hots", "a"], 'unknown option --hots for "push" (did you mean --hosts?; see qdeploy help push)'],
     [["status", "prod", "--follow"], 'unknown option --follow for "status" (it goes with logs; see qdeploy help status)'],

@@ -3,6 +3,7 @@
  * and return data; these print it.
  */
 import { HOOK_NAMES, type ResolvedConfig } from "../config/types.ts";
+import { UsageError } from "../errors.ts";
 import type { BootstrapOptions } from "../ops/bootstrap.ts";
 import * as ops from "../ops/deploy.ts";
 import { type PushPreview, previewPush } from "../ops/preview-push.ts";
@@ -10,6 +11,7 @@ import { type SetupReport, setup as setupHosts } from "../ops/setup.ts";
 import { RolloutError } from "../ops/execute.ts";
 import { type HookFacts, type HookRunner, hookRunner } from "../ops/hooks.ts";
 import { environmentNotifier, type Notifier } from "../ops/notify.ts";
+import { promote as promoteOp } from "../ops/promote.ts";
 import { selectHosts } from "../ops/sessions.ts";
 import type { Redactor } from "../secrets/redact.ts";
 import { describeStep, type Step } from "../plan/steps.ts";
@@ -49,6 +51,26 @@ export async function rollback(ctx: Ctx, env: string, named: string | null, opts
     withFailureHook(hooks, facts, ctx.redactor, async () => {
       const r = await ops.rollback(op, named, opts);
       await hooks.run("post_rollback", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
+      return printReport(ctx, cfg, r);
+    }),
+  );
+}
+
+/**
+ * `qdeploy promote FROM TO [RELEASE] [--hosts H,..] [--role R] [--no-revert] [--no-hooks]`:
+ * TO's pre_deploy, post_deploy and on_failure hooks run (nothing is built: no pre_build).
+ */
+export async function promote(ctx: Ctx, fromEnv: string, env: string, named: string | null, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
+  if (fromEnv === env) throw new UsageError(`promote: ${env} to itself; rollback goes back to an earlier release of one environment`);
+  const from = opContext(ctx, await loadEnvironment(ctx, fromEnv));
+  const cfg = await loadEnvironment(ctx, env);
+  const op = opContext(ctx, cfg);
+  const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
+  const facts = { action: "promote" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
+  return announced(ctx, await environmentNotifier(op), facts, () =>
+    withFailureHook(hooks, facts, ctx.redactor, async () => {
+      const r = await promoteOp(from, op, named, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
+      await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
       return printReport(ctx, cfg, r);
     }),
   );

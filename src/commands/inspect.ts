@@ -20,7 +20,8 @@ export async function releases(ctx: Ctx, env: string, filter: HostFilter = {}): 
     const where = !fleet
       ? ""
       : `  ${rel.live.length ? `live on ${all(rel.live) ? "all" : rel.live.join(", ")}; ` : ""}on ${all(rel.hosts) ? `all ${r.hosts.length} hosts` : rel.hosts.join(", ")}`;
-    ctx.out.result(`${mark} ${rel.id}  ${rel.created.slice(0, 19)}Z  git ${(rel.git ?? "-").slice(0, 12).padEnd(12)}  ${describeBinaries(rel)}  by ${rel.by}${where}`);
+    const from = rel.from ? `  from ${rel.from.env} ${rel.from.release}` : "";
+    ctx.out.result(`${mark} ${rel.id}  ${rel.created.slice(0, 19)}Z  git ${(rel.git ?? "-").slice(0, 12).padEnd(12)}  ${describeBinaries(rel)}  by ${rel.by}${from}${where}`);
   }
   if (!r.releases.length) ctx.out.result("(no releases)");
 }

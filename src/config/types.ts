@@ -132,7 +132,18 @@ export interface Overridable {
 }
 
 /** What a notification target hears about. */
-export const NOTIFY_EVENTS = ["push.started", "push.succeeded", "push.failed", "rollback.started", "rollback.succeeded", "rollback.failed", "drift"] as const;
+export const NOTIFY_EVENTS = [
+  "push.started",
+  "push.succeeded",
+  "push.failed",
+  "rollback.started",
+  "rollback.succeeded",
+  "rollback.failed",
+  "promote.started",
+  "promote.succeeded",
+  "promote.failed",
+  "drift",
+] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 /** `[[notify]]`: one target. */

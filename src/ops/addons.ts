@@ -16,6 +16,7 @@ import type { HostFacts } from "../plan/facts.ts";
 import { gatherFacts } from "../remote/host-ops.ts";
 import { runBatch } from "../remote/run-plan.ts";
 import { layout } from "../server-layout.ts";
+import { base64Stream } from "../util/base64-stream.ts";
 import type { OpContext } from "./context.ts";
 import { type Connection, withConnections, withLockedSessions } from "./sessions.ts";
 
@@ -184,27 +185,18 @@ export async function addonsPull(op: OpContext, name: string, file: string | nul
   const [addon] = pickAddons(op, name);
   return (await onAddonHosts(op, [addon!], async (c) => {
     const b = pickBackup(parseBackups(addon!.name, (await c.remote.exec(addonArgv(op.cfg, "backups", addon!))).stdout), addon!.name, file);
-    // base64 keeps the bytes whole through a text channel; decoded as it arrives, in whole
-    // 4-character groups, into the file: a dump of gigabytes never sits in memory.
+    // base64 keeps the bytes whole through a text channel; decoded as it arrives into the
+    // file: a dump of gigabytes never sits in memory.
     const local = resolve(dir, `${op.cfg.app}-${op.cfg.env}-${addon!.name}-${b.file}`);
     const out = createWriteStream(local, { mode: 0o600 });
-    let rest = "";
     let written = 0;
-    const put = (text: string) => {
-      const bytes = Buffer.from(text, "base64");
+    const decoded = base64Stream((bytes) => {
       written += bytes.length;
       out.write(bytes);
-    };
+    });
     try {
-      await c.remote.exec(["base64", `${layout(op.cfg.app).addonBackups(addon!.name)}/${b.file}`], {
-        onStdout: (chunk) => {
-          const text = rest + chunk.replace(/\s+/g, "");
-          const whole = text.length - (text.length % 4);
-          rest = text.slice(whole);
-          if (whole) put(text.slice(0, whole));
-        },
-      });
-      if (rest) put(rest);
+      await c.remote.exec(["base64", `${layout(op.cfg.app).addonBackups(addon!.name)}/${b.file}`], { onStdout: decoded.write });
+      decoded.end();
     } finally {
       await new Promise<void>((done, fail) => out.end((e?: Error | null) => (e ? fail(e) : done())));
     }

@@ -7,7 +7,8 @@ import { releaseId } from "../plan/release.ts";
 import { hostConcurrency } from "../plan/waves.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
-import { buildDir, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
+import { buildDir, type Builds, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
+import type { PromotedFrom } from "../plan/release.ts";
 import { siteUrls } from "./site-urls.ts";
 import { checkAddonVars, provisionAddons, reportUnwired } from "./addons.ts";
 import type { OpContext } from "./context.ts";
@@ -27,11 +28,16 @@ export interface DeployOptions {
    * the hosts locked. A throw stops the push there.
    */
   beforeRelease?: (release: string, commit: string | null) => Promise<void>;
+  /**
+   * A promotion (src/ops/promote.ts): the programs and files come from another environment's
+   * release, given the hosts' facts so only what they lack is fetched; nothing is built.
+   */
+  promote?: { from: PromotedFrom; builds: (facts: HostFacts[]) => Promise<Builds> };
 }
 
 /** What a push or rollback did, for the summary, --json and the benchmark. */
 export interface DeployReport {
-  action: "push" | "rollback";
+  action: "push" | "rollback" | "promote";
   release: string;
   /** The commit the release was built from (git sha, "-dirty" when the tree had changes), when known. */
   commit: string | null;
@@ -55,7 +61,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   const build = op.build ?? buildForArchs;
   // The build needs the hosts' architectures, which the facts tell; with the ones the last
   // push saw, it starts now and runs while the hosts are reached and locked.
-  const guess = await lastKnownArchs(cfg);
+  const guess = opts.promote ? null : await lastKnownArchs(cfg);
   const early = guess ? settle(build(cfg, guess, op.events)) : null;
   return withLockedSessions(op, hosts, async (sessions, times) => {
     // While the build runs: the add-ons' URLs go into every release's env file, so the
@@ -66,7 +72,11 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
     const facts = sessions.map((s) => s.facts);
     const archs = [...new Set(facts.map((f) => f.arch))];
     const earlyBuild = early ? await early : null;
-    const builds = guess && earlyBuild && archs.every((a) => guess.includes(a)) ? unwrap(earlyBuild) : await build(cfg, archs, op.events);
+    const builds = opts.promote
+      ? await opts.promote.builds(facts)
+      : guess && earlyBuild && archs.every((a) => guess.includes(a))
+        ? unwrap(earlyBuild)
+        : await build(cfg, archs, op.events);
     await rememberArchs(cfg, facts);
     const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(op.cfg)) : {};
     const buildSec = (performance.now() - tb) / 1000;
@@ -83,6 +93,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
       newDigestKey: newDigestKey(),
       slug: builds.slug,
       packs,
+      ...(opts.promote && { from: opts.promote.from }),
     });
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
     await opts.beforeRelease?.(plan.release!, builds.git);

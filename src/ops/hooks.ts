@@ -16,7 +16,7 @@ import { systemdSpan } from "../util/duration.ts";
 
 /** What a hook is told about the deploy it runs around. */
 export interface HookFacts {
-  action: "push" | "rollback";
+  action: "push" | "rollback" | "promote";
   /** The release id (not known yet to pre_build). */
   release?: string;
   hosts: string[];

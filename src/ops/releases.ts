@@ -1,6 +1,7 @@
 /** `releases`: every host's releases merged by id, saying which hosts have and run each. */
 import { factWarnings, type ReleaseRecord } from "../plan/facts.ts";
 import { rollbackTarget } from "../plan/push.ts";
+import type { PromotedFrom } from "../plan/release.ts";
 import { gatherFacts } from "../remote/host-ops.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
@@ -13,6 +14,8 @@ export interface FleetRelease {
   by: string;
   sha256: string;
   binaries?: Record<string, string>;
+  /** Promoted: the environment and release its programs and files came from. */
+  from?: PromotedFrom;
   /** The hosts that have it. */
   hosts: string[];
   /** The hosts it is live on. */
@@ -63,6 +66,7 @@ export function mergeReleases(hosts: HostReleases[]): FleetReleases {
         by: r.by,
         sha256: r.sha256,
         ...(r.binaries && { binaries: r.binaries }),
+        ...(r.from && { from: r.from }),
         hosts: [],
         live: [],
         previous: [],

@@ -170,6 +170,11 @@ function parseRelease(value: string): ReleaseRecord | string {
     ...(isShaMap(json.binaries) && { binaries: json.binaries }),
     by: String(json.by ?? ""),
     configDigest: String(json.configDigest ?? ""),
+    ...(isFrom(json.from) && { from: { env: json.from.env, release: json.from.release } }),
     activated: flag === "1",
   };
+}
+
+function isFrom(v: unknown): v is { env: string; release: string } {
+  return typeof v === "object" && v !== null && typeof (v as { env?: unknown }).env === "string" && typeof (v as { release?: unknown }).release === "string";
 }

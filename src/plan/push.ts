@@ -5,7 +5,7 @@ import type { HostFacts, ReleaseRecord } from "./facts.ts";
 import { layout } from "../server-layout.ts";
 import { switchCommands } from "../server-commands.ts";
 import { planWaves } from "./waves.ts";
-import { configDigest, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
+import { configDigest, type PromotedFrom, type ReleaseMeta, renderReleaseFiles } from "./release.ts";
 import { planReleasePhase } from "./release-phase.ts";
 import { dutyHost, hostConfig } from "./fleet.ts";
 import { planSetup } from "./setup.ts";
@@ -68,6 +68,8 @@ export interface PushInputs {
   slug?: SlugInput;
   /** By host label: the pack of slug blobs that host lacks (absent when it lacks none). */
   packs?: Record<string, PackArtifact>;
+  /** A promotion: the environment and release the programs and files are taken from. */
+  from?: PromotedFrom;
 }
 
 /**
@@ -93,6 +95,7 @@ export function planPush(inp: PushInputs): Plan {
       binaries,
       by: inp.who,
       configDigest: configDigest(files, digestKey),
+      ...(inp.from && { from: inp.from }),
     };
     const notes: string[] = [];
     const l = layout(cfg.app);

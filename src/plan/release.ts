@@ -29,6 +29,14 @@ export interface ReleaseMeta {
    * (root-only on the host) a guessed secret cannot be confirmed from it.
    */
   configDigest: string;
+  /** Promoted (qdeploy promote): the environment and release its programs and files are from. */
+  from?: PromotedFrom;
+}
+
+/** Where a promoted release came from: another environment's release, by id. */
+export interface PromotedFrom {
+  env: string;
+  release: string;
 }
 
 /** Everything a release holds besides its binary. */

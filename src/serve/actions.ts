@@ -1,5 +1,5 @@
 /**
- * push, rollback and restart as the server starts them: as Runs (./runs.ts), calling the
+ * push, rollback, promote and restart as the server starts them: as Runs (./runs.ts), calling the
  * same operations as the CLI (src/ops/). A request is answered once every host's deploy
  * lock is held, so a deploy that cannot start (lock held, broken config) is an error
  * response, not a run that fails a moment later.
@@ -12,6 +12,7 @@ import type { OpContext } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
 import * as deploy from "../ops/deploy.ts";
 import { restart as restartOp } from "../ops/host-commands.ts";
+import { promote as promoteOp } from "../ops/promote.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { Run, RunAction } from "./runs.ts";
 
@@ -132,6 +133,20 @@ export function startRollback(deps: ServeDeps, env: string, by: string, release:
   return startRun(deps, env, "rollback", by, release, "locked", async (report) => {
     const cfg = await deps.load(env);
     return deploy.rollback(deps.opContext(cfg, report, serveWho(by)), release);
+  });
+}
+
+/**
+ * `POST promote`: the live release of `from` (or the one named) to `env`, byte for byte, with
+ * env's config and secrets (src/ops/promote.ts). Both must be served. No build, no checkout:
+ * the bytes are what `from`'s hosts run, read from them.
+ */
+export function startPromote(deps: ServeDeps, env: string, by: string, from: string, release: string | null): Promise<Run> {
+  requireServed(deps, from);
+  if (from === env) throw new UsageError(`promote: ${env} to itself; rollback goes back to an earlier release of one environment`);
+  return startRun(deps, env, "promote", by, release ? `${from} ${release}` : from, "locked", async (report) => {
+    const [source, cfg] = await Promise.all([deps.load(from), deps.load(env)]);
+    return promoteOp(deps.opContext(source, report, serveWho(by)), deps.opContext(cfg, report, serveWho(by)), release);
   });
 }
 

@@ -1,7 +1,11 @@
 /** /api/v1 over model hosts (test/fixtures/serve-deps.ts): every route, its auth, its errors, the SSE streams. */
 import { describe, expect, test } from "bun:test";
 import { type FakeServe, fakeServe } from "../../test/fixtures/serve-deps.ts";
-import type { FakeHost } from "../../test/fixtures/recording-remote.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { helloConfig } from "../../test/fixtures/config.ts";
+import { type FakeHost, MODEL_SHA } from "../../test/fixtures/recording-remote.ts";
 import { createApp } from "./app.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { RunRecord } from "./runs.ts";
@@ -290,5 +294,38 @@ describe("openapi.json", () => {
     expect([...documented].sort()).toEqual([...routes].sort());
     const served = await call("GET", "/api/v1/openapi.json", read);
     expect([served.status, served.json!.openapi]).toEqual([200, "3.1.0"]);
+  });
+});
+
+describe("promote", () => {
+  const releases = (live: string, ids: string[]) => [{ label: `root@${live}:22`, live: ids.at(-1)!, releases: ids }];
+  const twoEnvs = () => setup({ environments: { staging: releases("s1", ["20261203000000"]), prod: releases("p1", ["20261201000000"]) }, cfg: { ...helloConfig, root: mkdtempSync(path.join(tmpdir(), "qdeploy-promote-")) } });
+
+  test("POST promote {from}: staging's live release becomes prod's next one, its program read from staging's host; the run says where from", async () => {
+    const { f, call, deploy } = await twoEnvs();
+    const r = await call("POST", "/api/v1/environments/prod/promote", deploy, JSON.stringify({ from: "staging" }));
+    expect([r.status, r.json!.run.env, r.json!.run.action, r.json!.run.target]).toEqual([202, "prod", "promote", "staging"]);
+    const run = f.deps.runs.get(r.json!.run.id)!;
+    await run.done;
+    expect([run.record.state, run.record.error]).toEqual(["succeeded", null]);
+    expect(f.log).toContain("root@s1:22 manifest 20261203000000");
+    expect(f.log).toContain(`root@s1:22 blobs ${MODEL_SHA.slice(0, 12)}`);
+    // prod's host got a new release (its own id) and switched to it; nothing was built.
+    const prod = f.hosts.prod![0]!;
+    expect(prod.releases).toHaveLength(2);
+    expect(prod.live).toBe(prod.releases[1]!);
+    expect(f.events.some((e) => e.type === "info" && e.line.startsWith("promoting staging's release 20261203000000 to prod: no build"))).toBe(true);
+  });
+
+  test("from is required, must be served and not the environment itself; a release staging lacks is refused, prod unchanged", async () => {
+    const { f, call, deploy } = await twoEnvs();
+    const none = await call("POST", "/api/v1/environments/prod/promote", deploy, "{}");
+    expect([none.status, none.json!.error.message]).toEqual([400, "body.from: the environment whose release to promote is required"]);
+    expect((await call("POST", "/api/v1/environments/prod/promote", deploy, JSON.stringify({ from: "dev" }))).status).toBe(404);
+    expect((await call("POST", "/api/v1/environments/prod/promote", deploy, JSON.stringify({ from: "prod" }))).json!.error.message).toContain("promote: prod to itself");
+    // It fails before prod's lock is taken: the answer is the error, as for any deploy that cannot start.
+    const r = await call("POST", "/api/v1/environments/prod/promote", deploy, JSON.stringify({ from: "staging", release: "20000101000000" }));
+    expect([r.status, r.json!.error.message]).toEqual([422, "release 20000101000000 is not on any host of staging (they have: 20261203000000)"]);
+    expect(f.hosts.prod![0]!.releases).toEqual(["20261201000000"]);
   });
 });

@@ -14,7 +14,7 @@ import { releases } from "../ops/releases.ts";
 import { status } from "../ops/status.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { Redactor } from "../secrets/redact.ts";
-import { inspect, requireServed, serveWho, startPush, startRestart, startRollback } from "./actions.ts";
+import { inspect, requireServed, serveWho, startPromote, startPush, startRestart, startRollback } from "./actions.ts";
 import { requireRole } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
@@ -52,6 +52,11 @@ export function apiRoutes(deps: ServeDeps): Hono<ServeEnv> {
   };
   api.post("/environments/:env/push", deploy, async (c) => started(c, await startPush(deps, c.req.param("env"), by(c), (await body(c, ["ref"])).ref)));
   api.post("/environments/:env/rollback", deploy, async (c) => started(c, await startRollback(deps, c.req.param("env"), by(c), (await body(c, ["release"])).release)));
+  api.post("/environments/:env/promote", deploy, async (c) => {
+    const { from, release } = await body(c, ["from", "release"]);
+    if (from === null) throw new UsageError("body.from: the environment whose release to promote is required");
+    return started(c, await startPromote(deps, c.req.param("env"), by(c), from, release));
+  });
   api.post("/environments/:env/restart", deploy, async (c) => started(c, await startRestart(deps, c.req.param("env"), by(c), (await body(c, ["process"])).process)));
 
   const follows = new LogStreams();

@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { helloConfig } from "../../test/fixtures/config.ts";
 import { fakeServe } from "../../test/fixtures/serve-deps.ts";
 import { RemoteError } from "../errors.ts";
 import { createApp } from "./app.ts";
@@ -187,6 +191,24 @@ describe("dashboard: rollback and runs", () => {
     expect(html).toContain('<noscript><meta http-equiv="refresh" content="2"/></noscript>');
     finish();
     await run.done;
+  });
+
+  test("POST promote (deploy role): staging's release to prod, a run of prod; its page shows it succeed", async () => {
+    const f = fakeServe({
+      environments: { staging: [{ label: "root@s1:22", live: NEW, releases: [NEW] }], prod: [{ label: "root@p1:22", live: OLD, releases: [OLD] }] },
+      cfg: { ...helloConfig, root: mkdtempSync(path.join(tmpdir(), "qdeploy-promote-")) },
+    });
+    const app = createApp(f.deps);
+    const token = await f.token("deploy", { name: "alice" });
+    const page = await (await app.request("/env/staging", { headers: cookie(token) })).text();
+    expect(page).toContain(`<button type="submit" class="promote" data-release="${NEW}" data-to="prod">`);
+    const res = await app.request("/env/prod/promote", form({ from: "staging", release: NEW }, cookie(token)));
+    expect(res.status).toBe(303);
+    const run = f.deps.runs.get(res.headers.get("location")!.slice("/runs/".length))!;
+    expect([run.record.env, run.record.action, run.record.target, run.record.by]).toEqual(["prod", "promote", `staging ${NEW}`, "alice"]);
+    await run.done;
+    expect(run.record.state).toBe("succeeded");
+    expect(f.hosts.prod![0]!.live).not.toBe(OLD);
   });
 
   test("a read token cannot roll back (403 page); a held lock is a 409 page naming the holder", async () => {

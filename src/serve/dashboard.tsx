@@ -14,7 +14,7 @@ import { audit } from "../ops/audit.ts";
 import { logs } from "../ops/host-commands.ts";
 import { releases } from "../ops/releases.ts";
 import { status } from "../ops/status.ts";
-import { inspect, requireServed, startRestart, startRollback } from "./actions.ts";
+import { inspect, requireServed, startPromote, startRestart, startRollback } from "./actions.ts";
 import { requireRole, TOKEN_COOKIE } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
@@ -93,7 +93,7 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
       settle(inspect(deps, env, who(c), releases)),
       settle(inspect(deps, env, who(c), (op) => audit(op, { lines: 50 }))),
     ]);
-    return c.html(<EnvPage env={env} viewer={viewer(c)} status={s} releases={r} audit={a} runs={deps.runs.list(env).slice(0, 10)} />);
+    return c.html(<EnvPage env={env} viewer={viewer(c)} status={s} releases={r} audit={a} runs={deps.runs.list(env).slice(0, 10)} promoteTo={deps.environments.filter((e) => e !== env)} />);
   });
 
   ui.get("/env/:env/logs", read, async (c) => {
@@ -107,6 +107,14 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
     const release = String((await c.req.parseBody()).release ?? "").trim();
     if (release && !/^\d{14}(-\d+)?$/.test(release)) throw new UsageError(`release "${release}" is not a release id`);
     const run = await startRollback(deps, c.req.param("env"), who(c), release || null);
+    return c.redirect(`/runs/${run.record.id}`, 303);
+  });
+
+  ui.post("/env/:env/promote", sameOrigin, deploy, async (c) => {
+    const form = await c.req.parseBody();
+    const [from, release] = [String(form.from ?? "").trim(), String(form.release ?? "").trim()];
+    if (release && !/^\d{14}(-\d+)?$/.test(release)) throw new UsageError(`release "${release}" is not a release id`);
+    const run = await startPromote(deps, c.req.param("env"), who(c), from, release || null);
     return c.redirect(`/runs/${run.record.id}`, 303);
   });
 

@@ -74,7 +74,7 @@ export function renderMetrics(deploys: Series[], envs: EnvStatus[]): string {
   const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${label(v)}"`).join(",")}}`;
   const num = (n: number) => (Number.isFinite(n) ? String(n) : "NaN");
 
-  family("qdeploy_deploys_total", "counter", "Pushes, rollbacks and restarts this server ran, by outcome, since it started.", deploys.map((s) => `qdeploy_deploys_total${labels({ env: s.env, action: s.action, outcome: s.outcome })} ${s.count}`));
+  family("qdeploy_deploys_total", "counter", "Pushes, rollbacks, promotions and restarts this server ran, by outcome, since it started.", deploys.map((s) => `qdeploy_deploys_total${labels({ env: s.env, action: s.action, outcome: s.outcome })} ${s.count}`));
   family(
     "qdeploy_deploy_duration_seconds",
     "histogram",

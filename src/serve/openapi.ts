@@ -18,14 +18,15 @@ const idParam = { name: "id", in: "path", required: true, schema: { type: "strin
 const query = (name: string, type: string, description: string) => ({ name, in: "query", required: false, schema: { type }, description });
 
 /** A POST that starts a Run: 202 with the record and a Location header. */
-function startsRun(summary: string, field: string, fieldText: string) {
+function startsRun(summary: string, fields: Record<string, string>, required: string[] = []) {
+  const properties = Object.fromEntries(Object.entries(fields).map(([name, text]) => [name, { type: required.includes(name) ? "string" : ["string", "null"], minLength: 1, description: text }]));
   return {
     summary,
     security: [{ bearer: ["deploy"] }],
     parameters: [envParam],
     requestBody: {
-      required: false,
-      content: json({ type: "object", additionalProperties: false, properties: { [field]: { type: ["string", "null"], minLength: 1, description: fieldText } } }),
+      required: required.length > 0,
+      content: json({ type: "object", additionalProperties: false, properties, ...(required.length && { required }) }),
     },
     responses: {
       "202": { ...ok("started: every host's deploy lock is held (restart: started)", { run: ref("RunRecord") }), headers: { Location: { schema: { type: "string" }, description: "/api/v1/runs/ID" } } },
@@ -77,9 +78,12 @@ export function openApiDocument() {
           },
         },
       },
-      "/environments/{env}/push": { post: startsRun("build and deploy a git ref (default HEAD of [serve] remote) from a clean checkout", "ref", "a branch, tag or commit") },
-      "/environments/{env}/rollback": { post: startsRun("back to the previous good release, or the one named", "release", "a release id") },
-      "/environments/{env}/restart": { post: startsRun("zero-downtime restart of one process, or all", "process", "a process name") },
+      "/environments/{env}/push": { post: startsRun("build and deploy a git ref (default HEAD of [serve] remote) from a clean checkout", { ref: "a branch, tag or commit" }) },
+      "/environments/{env}/rollback": { post: startsRun("back to the previous good release, or the one named", { release: "a release id" }) },
+      "/environments/{env}/promote": {
+        post: startsRun("another served environment's live release (or the one named) to this one, byte for byte, with this one's config; no build", { from: "the environment promoted from", release: "a release id of it" }, ["from"]),
+      },
+      "/environments/{env}/restart": { post: startsRun("zero-downtime restart of one process, or all", { process: "a process name" }) },
       "/environments/{env}/logs": {
         get: {
           summary: "the journal of the app's units as Server-Sent Events: `event: line` with data {host, line}; then `event: end`, unless follow",
@@ -159,7 +163,7 @@ export function openApiDocument() {
           properties: {
             id: { type: "string" },
             env: { type: "string" },
-            action: { enum: ["push", "rollback", "restart"] },
+            action: { enum: ["push", "rollback", "restart", "promote"] },
             by: { type: "string", description: "the token's name, or webhook:..." },
             target: { type: ["string", "null"] },
             started: { type: "string", format: "date-time" },

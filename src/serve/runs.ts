@@ -13,7 +13,7 @@ import { type EventSink, type OpEvent, plainEvents, redactEvent } from "../event
 import type { OpReport } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
 
-export type RunAction = "push" | "rollback" | "restart";
+export type RunAction = "push" | "rollback" | "restart" | "promote";
 
 /** What a Run is, as the API returns it. */
 export interface RunRecord {
@@ -22,7 +22,7 @@ export interface RunRecord {
   action: RunAction;
   /** The token's name (or "webhook:github" and the like) that started it. */
   by: string;
-  /** What it deploys: a git ref or commit for a push, a release id for a rollback; null: the default. */
+  /** What it deploys: a git ref or commit for a push, a release id for a rollback, `FROM` or `FROM RELEASE` for a promotion; null: the default. */
   target: string | null;
   started: string;
   finished: string | null;

@@ -1,6 +1,6 @@
 /**
  * A tar writer for what qdeploy sends to hosts (the slug's blobs and the release's tree of
- * hard links), read there by GNU tar. Pure: entries -> bytes. Deterministic (mtime 0, owner
+ * hard links), read there by GNU tar, and a reader of the plain files GNU tar sends back. Pure: entries -> bytes. Deterministic (mtime 0, owner
  * 0), so the same entries give the same archive and the same sha256. Names longer than
  * ustar's 100 bytes use GNU's long-name records, which GNU tar has always read.
  */
@@ -79,4 +79,60 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** One regular file of an archive read back: its name and bytes (a view into the archive). */
+export interface TarFile {
+  name: string;
+  data: Uint8Array;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The regular files of an archive GNU tar wrote (`tar -cf - NAMES`), in order; GNU long
+ * names are followed. Anything but a file (a link, a folder) is an error: the callers ask
+ * for files only. Throws on a truncated archive or a bad checksum.
+ */
+export function readTar(bytes: Uint8Array): TarFile[] {
+  const files: TarFile[] = [];
+  let at = 0;
+  let longName: string | null = null;
+  while (at + BLOCK <= bytes.length) {
+    const h = bytes.subarray(at, at + BLOCK);
+    if (h.every((b) => b === 0)) return files;
+    if (checksum(h) !== readOctal(h, 148, 8)) throw new Error(`tar: a bad header checksum at byte ${at}`);
+    const size = readOctal(h, 124, 12);
+    const type = String.fromCharCode(h[156]!);
+    const start = at + BLOCK;
+    if (start + size > bytes.length) throw new Error("tar: the archive ends inside a member (truncated)");
+    const data = bytes.subarray(start, start + size);
+    at = start + Math.ceil(size / BLOCK) * BLOCK;
+    if (type === "L") {
+      longName = decoder.decode(data).replace(/\0+$/, "");
+      continue;
+    }
+    const name = longName ?? cString(h.subarray(0, 100));
+    longName = null;
+    if (type !== "0" && type !== "\0") throw new Error(`tar: ${name} is not a plain file (type ${JSON.stringify(type)})`);
+    files.push({ name, data });
+  }
+  throw new Error("tar: the archive ends without its end blocks (truncated)");
+}
+
+function checksum(h: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  return sum;
+}
+
+function readOctal(h: Uint8Array, at: number, len: number): number {
+  const s = cString(h.subarray(at, at + len)).trim();
+  if (!/^[0-7]+$/.test(s)) throw new Error(`tar: a header field is not octal (${JSON.stringify(s)})`);
+  return parseInt(s, 8);
+}
+
+function cString(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return decoder.decode(end < 0 ? b : b.subarray(0, end));
 }

@@ -8,10 +8,14 @@
  *
  * Then add-ons on a database host of their own (issue 23): examples/notes on VMs 1 and 2, its
  * Postgres and Redis on VM 3, reached over the fleet's private network (10.99.0.K) with TLS.
+ *
+ * Last, promotion: an environment on VM 2 promotes its release to another on VM 3.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, fleet, fleetDown, get, initProject, keepRequestingEach, makeProject, ok, onVm, qdeploy, writeFleetConfig } from "./harness.ts";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { cleanApp, fleet, fleetDown, get, initProject, keepRequestingEach, makeProject, ok, onVm, qdeploy, writeConfig, writeFleetConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "fleet";
@@ -45,7 +49,7 @@ beforeAll(async () => {
 }, 10 * MIN);
 
 afterAll(async () => {
-  await Promise.all((vms ?? []).map((vm) => Promise.all([APP, DB_APP].map((app) => cleanApp(vm, app).catch(() => {})))));
+  await Promise.all((vms ?? []).map((vm) => Promise.all([APP, DB_APP, PROMO_APP].map((app) => cleanApp(vm, app).catch(() => {})))));
   await fleetDown();
 }, 2 * MIN);
 
@@ -259,4 +263,69 @@ describe("add-ons on a database host of their own", () => {
     expect(made.backups[0].file).toMatch(/^\d{8}T\d{6}Z\.dump$/);
     expect(await sh(db(), `pg_restore --list /var/backups/qdeploy/${DB_APP}/db/${made.backups[0].file} | grep -c 'TABLE DATA public notes'`)).toBe("1\n");
   }, 3 * MIN);
+});
+
+const PROMO_APP = "promo";
+const PROMO_DOMAIN = `${PROMO_APP}.localhost`;
+
+describe("promote: one environment's release to another, byte for byte (issue 25)", () => {
+  let promo: string;
+  const [staging, production] = [1, 2].map((i) => () => vms[i]!);
+  const file = (vm: SandboxInfo, p: string) => sh(vm, `cat /srv/qdeploy/${PROMO_APP}/current/${p}`);
+  /** staging (the environment "sandbox") on VM 2, production on VM 3, each with its own APP_MESSAGE. */
+  const configure = (stamp: string) =>
+    writeConfig(promo, staging(), {
+      app: PROMO_APP,
+      stamp,
+      workers: 1,
+      extra: `[environments.sandbox.env]
+APP_MESSAGE = "staging"
+
+[environments.production]
+hosts = ["root@127.0.0.1:${production().sshPort}"]
+ssh = { identity = ${JSON.stringify(production().identity)}, known_hosts = ${JSON.stringify(production().knownHosts)} }
+
+[environments.production.env]
+APP_MESSAGE = "production"
+`,
+    });
+
+  beforeAll(async () => {
+    promo = makeProject(PROMO_APP);
+    mkdirSync(path.join(promo, "public"));
+    writeFileSync(path.join(promo, "public/notes.txt"), "the v1 notes\n");
+    configure("v1");
+    ok(await qdeploy(promo, ["push", "sandbox"]));
+  }, 5 * MIN);
+
+  test("production gets staging's programs and files, not this folder's newer ones, with its own env; nothing is built; releases says where it came from", async () => {
+    expect((await get(staging(), "/", PROMO_DOMAIN)).body).toBe("hello from v1 (staging)\n");
+    const staged = JSON.parse(ok(await qdeploy(promo, ["releases", "sandbox", "--json"])).stdout).releases.at(-1);
+    // The folder moves on (a v2 build, new notes), and this machine forgets its builds: what
+    // production gets can only come from staging's host.
+    configure("v2");
+    writeFileSync(path.join(promo, "public/notes.txt"), "the v2 notes\n");
+    rmSync(path.join(promo, ".qdeploy/build"), { recursive: true, force: true });
+    const r = ok(await qdeploy(promo, ["promote", "sandbox", "production"]));
+    const out = r.stdout + r.stderr;
+    expect(out).toContain(`promoting sandbox's release ${staged.id} to production: no build`);
+    expect(out).not.toContain("building");
+    expect(out).toMatch(new RegExp(`read \\d+ files \\([^)]+\\) from root@127\\.0\\.0\\.1:${staging().sshPort} in [\\d.]+s`));
+    const report = { release: /^\S+ promo (\d+) live \(promote [\d.]+s/m.exec(r.stdout)?.[1] };
+    expect((await get(production(), "/", PROMO_DOMAIN)).body).toBe("hello from v1 (production)\n");
+    expect(await file(production(), "app/public/notes.txt")).toBe("the v1 notes\n");
+    const sums = await Promise.all([staging(), production()].map((vm) => sh(vm, `sha256sum < /srv/qdeploy/${PROMO_APP}/current/bin/hello`)));
+    expect(sums[1]).toBe(sums[0]!);
+    expect(sums[0]!.slice(0, 64)).toBe(staged.sha256);
+    const listed = ok(await qdeploy(promo, ["releases", "production", "--json"]));
+    const live = JSON.parse(listed.stdout).releases.at(-1);
+    expect(live.id).toBe(report.release);
+    expect(live.from).toEqual({ env: "sandbox", release: staged.id });
+    expect(ok(await qdeploy(promo, ["releases", "production"])).stdout).toContain(`from sandbox ${staged.id}`);
+    // A release staging never had, and a promotion to itself, are refused before anything changes.
+    const missing = await qdeploy(promo, ["promote", "sandbox", "production", "20000101000000"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("release 20000101000000 is not on any host of sandbox");
+    expect((await qdeploy(promo, ["promote", "production", "production"])).stderr).toContain("promote: production to itself");
+  }, 5 * MIN);
 });

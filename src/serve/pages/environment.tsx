@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
  * `/env/:env`: hosts (live release, slot, health, units, timers, drift), add-ons, releases with a
- * Rollback button each (deploy role), Restart, the server's recent runs, the audit log.
+ * Rollback button each and a Promote button per other served environment (deploy role), Restart, the server's recent runs, the audit log.
  */
 import type { ErrorBody } from "../../errors.ts";
 import type { AuditEntry } from "../../ops/audit.ts";
@@ -22,11 +22,18 @@ export interface EnvPageData {
   releases: Part<FleetReleases>;
   audit: Part<AuditEntry[]>;
   runs: RunRecord[];
+  /** The other environments this server serves: where a release of this one may be promoted. */
+  promoteTo: string[];
 }
 
 /** live / previous / refused, as `releases` says them. */
 export function releaseTags(r: FleetRelease): string[] {
   return [...(r.live.length ? ["live"] : []), ...(r.previous.length ? ["previous"] : []), ...(r.activated ? [] : ["refused"])];
+}
+
+/** A promotion takes a release that went live here once (live now or not). */
+export function canPromote(r: FleetRelease): boolean {
+  return r.activated;
 }
 
 /** A rollback goes to a release that went live once and is not live now. */
@@ -118,21 +125,35 @@ export function EnvPage(p: EnvPageData) {
           id="releases"
           head={["release", "created", "git", "by", "state", ""]}
           rows={[...p.releases.value.releases].reverse().map((r) => [
-            <code>{r.id}</code>,
+            <>
+              <code>{r.id}</code>
+              {r.from && <span class="muted promoted-from">{` from ${r.from.env} ${r.from.release}`}</span>}
+            </>,
             r.created,
             r.git ? <code title={r.git}>{r.git.slice(0, 12)}</code> : <span class="muted">–</span>,
             r.by,
             releaseTags(r).map((t) => <span class={`tag ${t}`}>{t}</span>),
-            deployer && canRollBackTo(r) ? (
-              <form method="post" action={`${envPath}/rollback`} onsubmit={`return confirm(${JSON.stringify(`Roll ${p.env} back to release ${r.id}?`)})`}>
-                <input type="hidden" name="release" value={r.id} />
-                <button type="submit" class="danger rollback" data-release={r.id}>
-                  Rollback
-                </button>
-              </form>
-            ) : (
-              ""
-            ),
+            <>
+              {deployer && canRollBackTo(r) && (
+                <form method="post" action={`${envPath}/rollback`} onsubmit={`return confirm(${JSON.stringify(`Roll ${p.env} back to release ${r.id}?`)})`}>
+                  <input type="hidden" name="release" value={r.id} />
+                  <button type="submit" class="danger rollback" data-release={r.id}>
+                    Rollback
+                  </button>
+                </form>
+              )}
+              {deployer &&
+                canPromote(r) &&
+                p.promoteTo.map((to) => (
+                  <form method="post" action={`/env/${encodeURIComponent(to)}/promote`} onsubmit={`return confirm(${JSON.stringify(`Promote ${p.env}'s release ${r.id} to ${to}?`)})`}>
+                    <input type="hidden" name="from" value={p.env} />
+                    <input type="hidden" name="release" value={r.id} />
+                    <button type="submit" class="promote" data-release={r.id} data-to={to}>
+                      Promote to {to}
+                    </button>
+                  </form>
+                ))}
+            </>,
           ])}
         />
       )}
