@@ -35,9 +35,12 @@ key=systemd flag test -d /run/systemd/system
 key=caddy flag command -v caddy
 key=zstd flag command -v zstd
 key=nft flag test -x /usr/sbin/nft
+# [logs] drain: rsyslogd with its TLS driver (Debian's rsyslog and rsyslog-gnutls).
+rsyslog_tls() { test -x /usr/sbin/rsyslogd && compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' > /dev/null; }
+key=rsyslog flag rsyslog_tls
 fw=$firewall_dir
 dropin=$caddy_dropin
-switch_sha="" caddyfile_sha="" caddy_dropin_sha="" firewall_apply_sha="" firewall_unit_sha=""
+switch_sha="" caddyfile_sha="" caddy_dropin_sha="" firewall_apply_sha="" firewall_unit_sha="" logdrain_conf_sha="" logdrain_unit_sha=""
 while read -r sum file; do
   case $file in
     "$switch_file") switch_sha=$sum ;;
@@ -45,12 +48,15 @@ while read -r sum file; do
     "$dropin") caddy_dropin_sha=$sum ;;
     "$fw/apply") firewall_apply_sha=$sum ;;
     "$units_dir/qdeploy-firewall.service") firewall_unit_sha=$sum ;;
+    "$logdrain_conf") logdrain_conf_sha=$sum ;;
+    "$logdrain_unit") logdrain_unit_sha=$sum ;;
   esac
-done < <(sha256sum "$switch_file" "$caddyfile" "$dropin" "$fw/apply" "$units_dir/qdeploy-firewall.service" 2>/dev/null)
+done < <(sha256sum "$switch_file" "$caddyfile" "$dropin" "$fw/apply" "$units_dir/qdeploy-firewall.service" "$logdrain_conf" "$logdrain_unit" 2>/dev/null)
 say "switch_sha=$switch_sha"
 say "caddyfile_sha=$caddyfile_sha"
 say "caddy_dropin_sha=$caddy_dropin_sha"
 say "firewall_sha=$firewall_apply_sha $firewall_unit_sha"
+say "logdrain_sha=$logdrain_conf_sha $logdrain_unit_sha"
 # Add-ons (server/addon.sh): the installed script's and backup units' sha256, and the add-ons
 # this host keeps credentials for (the folder is root's: a sudo login reads it as root).
 # One sha256sum for all of them, and none for an app without add-ons (a fork costs the most).

@@ -19,3 +19,7 @@ declare module "*/Caddyfile" {
   const text: string;
   export default text;
 }
+declare module "*.conf" {
+  const text: string;
+  export default text;
+}

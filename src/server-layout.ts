@@ -49,6 +49,9 @@ export function layout(app: string) {
     watchdogFailing: `${root}/watchdog.failing`,
     /** web.watchdog: "COUNT LAST" (epoch seconds), its restarts of a hung web slot. */
     watchdogRestarts: `${root}/watchdog.restarts`,
+    /** [logs] drain: rsyslog's config, journal cursor and queue (0700 root). */
+    logDrain: `${root}/logdrain`,
+    logDrainConf: `${root}/logdrain/rsyslog.conf`,
     /** The unit names the app's releases installed (host-wide claims: server/switch.sh). */
     installedUnits: `${root}/installed-units`,
     /** The key of release.json's configDigest (0600 root, never printed). */
@@ -126,6 +129,8 @@ export function layoutShell(appsDir = APPS_DIR): string {
     standby_end_unit: unitNames.standbyEnd(APP),
     watchdog_failing_file: l.watchdogFailing,
     watchdog_restarts_file: l.watchdogRestarts,
+    logdrain_conf: l.logDrainConf,
+    logdrain_unit: `${l.unitDir}/${unitNames.logDrain(APP)}`,
   };
   const shell = (v: string) => `"${v.replace(appDir(APP), "$root").replace(APPS_DIR, "$apps_dir").replaceAll(APP, "$app")}"`;
   return [`apps_dir=${appsDir}`, 'root="$apps_dir/$app"', ...Object.entries(vars).map(([k, v]) => `${k}=${shell(v)}`)].join("\n");
@@ -146,6 +151,8 @@ export const unitNames = {
   /** web.watchdog's look at the live web slot, and its timer. */
   watchdogService: (app: string) => `${app}-watchdog.service`,
   watchdogTimer: (app: string) => `${app}-watchdog.timer`,
+  /** [logs] drain: the app's own rsyslog, forwarding its units' journal lines. */
+  logDrain: (app: string) => `${app}-logdrain.service`,
 };
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The npm package (issue 27): `npm pack` holds what qdeploy runs (bin/, src/ without its tests,
- * the server scripts, the unit and Caddy templates, the schema, the docs) and nothing else;
+ * the server scripts, the unit, Caddy and rsyslog templates, the schema, the docs) and nothing else;
  * `npm install -g` of it into a fresh prefix, with a fresh HOME and no Bun on PATH, gives a
  * `qdeploy` that works from a Go app's folder outside this checkout: version, init, check, plan.
  */
@@ -23,11 +23,11 @@ afterAll(() => work && rmSync(work, { recursive: true, force: true }));
 
 test("npm pack: what qdeploy runs, no tests, fixtures, examples or benchmarks; small", () => {
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ["bin/qdeploy", "src/cli.ts", "server/switch.sh", "server/addon.sh", "systemd/web@.service", "caddy/site.caddy", "schema/deploy.schema.json", "package.json", "README.md"]) {
+  for (const f of ["bin/qdeploy", "src/cli.ts", "server/switch.sh", "server/addon.sh", "systemd/web@.service", "caddy/site.caddy", "rsyslog/drain.conf", "schema/deploy.schema.json", "package.json", "README.md"]) {
     expect(files).toContain(f);
   }
   expect(files.filter((f) => /\.test\.tsx?$/.test(f) || /^(test|examples|bench|node_modules|\.qdeploy|\.ci)\//.test(f))).toEqual([]);
-  expect(files.every((f) => /^(bin|src|server|systemd|caddy|schema|docs)\//.test(f) || ["package.json", "README.md"].includes(f))).toBe(true);
+  expect(files.every((f) => /^(bin|src|server|systemd|caddy|rsyslog|schema|docs)\//.test(f) || ["package.json", "README.md"].includes(f))).toBe(true);
   console.log(`npm pack: ${files.length} files, ${(packed.size / 1024).toFixed(0)} kB packed, ${(packed.unpackedSize / 1024).toFixed(0)} kB unpacked`);
   expect(packed.unpackedSize).toBeLessThan(3 * 1024 * 1024);
 });

@@ -165,7 +165,7 @@ function printPlan(ctx: Ctx, { plan: p, notes, platform, envNames }: PushPreview
       o.result(`-- ${phase}`);
       for (const s of steps) {
         o.result(`  ${describeStep(s)}   # ${s.why}`);
-        if (s.kind === "write" && !s.secret && !shown.has(s.path) && /(units\/|site\.caddy|Caddyfile)/.test(s.path)) {
+        if (s.kind === "write" && !s.secret && !shown.has(s.path) && /(units\/|site\.caddy|Caddyfile|logdrain)/.test(s.path)) {
           shown.add(s.path);
           o.result(s.content.replace(/^/gm, "      | ").trimEnd());
         }

@@ -43,6 +43,7 @@ describe("resolveEnvironment", () => {
       firewall: { allow: [22, 80, 443] },
       notify: [],
       hooks: { commands: {}, timeoutSec: 300 },
+      logDrain: null,
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
@@ -122,6 +123,7 @@ describe("resolveEnvironment", () => {
       // Merged key by key, as every table is.
       notify: [],
       hooks: { commands: { pre_deploy: "./bin/ci-green", post_deploy: "true" }, timeoutSec: 60 },
+      logDrain: null,
       serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
@@ -153,6 +155,13 @@ describe("resolveEnvironment", () => {
     const raw: RawConfig = { ...minimal, jobs: [{ name: "j", command: "hello j", at: "hourly" }], environments: { prod: { hosts: ["d@h"], firewall: { enabled: false } } } };
     const c = resolveEnvironment(raw, "prod", "/r");
     expect([c.firewall, c.jobs[0]!.timeoutSec]).toEqual([null, 3600]);
+  });
+
+  test("[logs] drain: parsed; an environment's \"\" turns it off; a drain qdeploy cannot send to is a problem at logs.drain", () => {
+    const raw: RawConfig = { ...minimal, logs: { drain: "syslog+tls://logs.example.com:6514" }, environments: { prod: { hosts: ["d@h"] }, dev: { hosts: ["d@h"], logs: { drain: "" } } } };
+    expect(resolveEnvironment(raw, "prod", "/r").logDrain).toEqual({ host: "logs.example.com", port: 6514, url: "syslog+tls://logs.example.com:6514" });
+    expect(resolveEnvironment(raw, "dev", "/r").logDrain).toBeNull();
+    expect(() => resolveEnvironment({ ...raw, logs: { drain: "https://logs.example.com/in" } }, "prod", "/r")).toThrow(ConfigError);
   });
 
   test("[serve]: listen parsed (IPv6 in brackets), branches kept, defaults filled in", () => {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
+import { type LogDrain, parseDrain } from "./log-drain.ts";
 import { type ResolvedResources, ResourceProblem, resolveResources } from "./resources.ts";
 import { type EnvironmentConfig, HOOK_NAMES, type HostAddress, type Listen, type Overridable, type RawConfig, type ResolvedAddon, type ResolvedConfig, type ResolvedServe } from "./types.ts";
 
@@ -214,7 +215,16 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
       commands: Object.fromEntries(HOOK_NAMES.flatMap((h) => (view.hooks?.[h] === undefined ? [] : [[h, view.hooks[h]]]))),
       timeoutSec: seconds(view.hooks?.timeout, DEFAULTS.hookTimeout, "hooks.timeout"),
     },
+    logDrain: resolveDrain(view.logs?.drain, file),
   };
+}
+
+/** [logs] drain, parsed; "" or none: null. */
+function resolveDrain(url: string | undefined, file: string): LogDrain | null {
+  if (url === undefined || url === "") return null;
+  const d = parseDrain(url);
+  if ("problem" in d) throw new ConfigError([{ file, path: "logs.drain", message: d.problem }]);
+  return d;
 }
 
 /** [resources.PROC] of the processes this environment runs (a process scaled out of it has none), as limits. */

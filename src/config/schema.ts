@@ -13,6 +13,7 @@ import type {
   EnvironmentConfig,
   FirewallConfig,
   HooksConfig,
+  LogsConfig,
   JobConfig,
   NotifyConfig,
   Overridable,
@@ -232,6 +233,20 @@ const hooksSchema: JSONSchemaType<HooksConfig> = {
   required: [],
 };
 
+const logsSchema: JSONSchemaType<LogsConfig> = {
+  type: "object",
+  description: "Where the app's logs go besides each host's journal, as Heroku's log drains: every host forwards its processes', jobs' and restarts' journal lines with Debian's rsyslog (installed on demand), as RFC 5424 syslog over TLS.",
+  additionalProperties: false,
+  properties: {
+    drain: {
+      type: "string",
+      nullable: true,
+      description: 'syslog+tls://HOST:PORT, the log service\'s syslog-over-TLS endpoint (RFC 5425; its certificate is checked against the host\'s CAs and HOST). "" sends nowhere (an environment turning the top level\'s drain off).',
+    },
+  },
+  required: [],
+};
+
 const rolloutSchema: JSONSchemaType<RolloutConfig> = {
   type: "object",
   description: "How a push moves through the hosts: in waves, each switching only after the previous one is healthy.",
@@ -403,6 +418,7 @@ const overridableProperties = {
   firewall: { ...firewallSchema, nullable: true },
   rollout: { ...rolloutSchema, nullable: true },
   hooks: { ...hooksSchema, nullable: true },
+  logs: { ...logsSchema, nullable: true },
   notify: { type: "array", nullable: true, description: "Notification targets ([[notify]] tables).", items: notifySchema },
   addons: {
     type: "object",

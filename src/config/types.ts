@@ -2,6 +2,7 @@
  * The shape of deploy.toml. The JSON Schema in ./schema.ts is typed against these
  * (ajv's JSONSchemaType), so the two cannot drift apart.
  */
+import type { LogDrain } from "./log-drain.ts";
 import type { RawResources, ResolvedResources } from "./resources.ts";
 
 /** `[build]`: how the Go binary is cross-compiled. */
@@ -129,6 +130,13 @@ export interface Overridable {
   addons?: Record<string, AddonConfig>;
   /** Limits by process name (src/config/resources.ts). */
   resources?: Record<string, RawResources>;
+  /** Where the app's journal goes (src/config/log-drain.ts). */
+  logs?: LogsConfig;
+}
+
+/** `[logs]`: drain = "syslog+tls://HOST:PORT" ("" for none, to turn a top-level drain off in one environment). */
+export interface LogsConfig {
+  drain?: string;
 }
 
 /** What a notification target hears about. */
@@ -316,6 +324,8 @@ export interface ResolvedConfig {
   notify: NotifyConfig[];
   /** [hooks]: the commands given, by hook, and how long each may run. */
   hooks: { commands: Partial<Record<HookName, string>>; timeoutSec: number };
+  /** [logs] drain: where every host sends the app's journal lines; null: nowhere. */
+  logDrain: LogDrain | null;
   vars: Record<string, string>;
   secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
   ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };

@@ -61,6 +61,10 @@ export interface HostFacts {
   addons?: string[];
   /** The host's digest.key for release.json's configDigest (64 hex digits), "" or absent when it has none. */
   digestKey?: string;
+  /** rsyslogd and its TLS driver are installed ([logs] drain needs them). */
+  rsyslog?: boolean;
+  /** "CONF_SHA UNIT_SHA" of the app's log drain files; "" when it has none. */
+  logDrainSha?: string;
 }
 
 /** Facts of a host qdeploy never touched, for the offline plan and tests. */
@@ -116,6 +120,8 @@ export function parseFacts(host: HostAddress, text: string): HostFacts {
     digestKey: /^[0-9a-f]{64}$/.test(get("digest_key")) ? get("digest_key") : "",
     addonFiles: Object.fromEntries(get("addon_files").split(/\s+/).filter(Boolean).map((w) => [w.slice(0, w.lastIndexOf(":")), w.slice(w.lastIndexOf(":") + 1)])),
     addons: get("addons").split(/\s+/).filter(Boolean),
+    rsyslog: get("rsyslog") === "1",
+    logDrainSha: get("logdrain_sha").trim(),
   };
 }
 

@@ -4,9 +4,10 @@ import { dirname } from "node:path";
 import type { ResolvedConfig } from "../config/types.ts";
 import { renderCaddyDropIn, renderCaddyMain } from "../render/caddy.ts";
 import { FIREWALL, renderFirewallPorts, renderFirewallUnit } from "../render/firewall.ts";
+import { renderLogDrain } from "../render/log-drain.ts";
 import { firewallScript, switchScript } from "../server-scripts.ts";
 import type { HostFacts } from "./facts.ts";
-import { HOST_PATHS, layout } from "../server-layout.ts";
+import { HOST_PATHS, layout, unitNames } from "../server-layout.ts";
 import type { Step } from "./steps.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -72,8 +73,51 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   if (ports !== null && (force || newFirewall || facts.firewallPorts !== ports.trim())) {
     steps.push(...(newFirewall ? [] : [firewallDir]), ...firewallPolicy(cfg.app, ports));
   }
+  steps.push(...planLogDrain(cfg, facts, force));
   return steps;
 }
+
+/**
+ * [logs] drain: the app's own rsyslog (installed when the host lacks it) with the drain's
+ * config, (re)started when its files change; stopped and removed when deploy.toml has no
+ * drain any more. Nothing when the host has it as it should be.
+ */
+export function planLogDrain(cfg: ResolvedConfig, facts: HostFacts, force = false): Step[] {
+  const l = layout(cfg.app);
+  const unit = unitNames.logDrain(cfg.app);
+  const unitPath = `${l.unitDir}/${unit}`;
+  if (!cfg.logDrain) {
+    if (!facts.logDrainSha) return [];
+    return [
+      { kind: "run", argv: ["systemctl", "disable", "--now", "--quiet", unit], why: "[logs] has no drain now: the app's rsyslog stops" },
+      { kind: "run", argv: ["rm", "-rf", l.logDrain, unitPath], why: "its config, cursor and queue" },
+      { kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd forgets the unit" },
+    ];
+  }
+  const files = renderLogDrain(cfg, cfg.logDrain);
+  if (!force && facts.logDrainSha === `${sha256(files[l.logDrainConf]!)} ${sha256(files[unitPath]!)}`) return [];
+  return [
+    ...(facts.rsyslog ? [] : [{ kind: "run", argv: ["bash", "-c", INSTALL_RSYSLOG], why: "rsyslog (with TLS) not installed: Debian's, for the log drain" } as Step]),
+    { kind: "run", argv: ["install", "-d", "-m", "0700", l.logDrain], why: "the drain's config, journal cursor and queue" },
+    { kind: "write", path: l.logDrainConf, content: files[l.logDrainConf]!, mode: 0o600, why: `rsyslog: the app's units' lines to ${cfg.logDrain.url}` },
+    { kind: "write", path: unitPath, content: files[unitPath]!, mode: 0o644, why: "the app's own rsyslog" },
+    { kind: "run", argv: ["systemctl", "daemon-reload"], why: "systemd reads the unit" },
+    { kind: "run", argv: ["systemctl", "enable", "--quiet", unit], why: "it starts at boot" },
+    { kind: "run", argv: ["systemctl", "restart", unit], why: "it reads its new config (lines it has not sent wait in its queue)" },
+  ];
+}
+
+/**
+ * Debian's rsyslog and its TLS driver. A host that had no rsyslogd before keeps having no
+ * host-wide syslog daemon: the package starts one, which only the drain's instance was wanted for.
+ */
+const INSTALL_RSYSLOG = [
+  "set -e",
+  "had=$(command -v rsyslogd || true)",
+  "apt-get update -q",
+  "DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsyslog rsyslog-gnutls",
+  '[ -n "$had" ] || systemctl disable --now --quiet rsyslog.service',
+].join("\n");
 
 /**
  * This qdeploy's switch, when the host has another (an older qdeploy's): a push's setup, and

@@ -39,6 +39,9 @@ export const PACKAGES = [
   // over 5 minutes under TCG). Installed, not running: DISABLE_UNITS.
   "postgresql",
   "redis-server",
+  // [logs] drain's forwarder (installed on demand too); the host-wide syslog it brings stays off.
+  "rsyslog",
+  "rsyslog-gnutls",
 ];
 
 /** The apt sources of the image: a VPS gets security updates. */
@@ -148,7 +151,7 @@ export const IMAGE_FILES: ImageFile[] = [
 export const ENABLE_UNITS = ["systemd-networkd.service", "qdeploy-authorized-key.service"];
 
 /** Units installed but off, as on a host that never had the add-on: provisioning starts them. */
-export const DISABLE_UNITS = ["postgresql.service", "redis-server.service"];
+export const DISABLE_UNITS = ["postgresql.service", "redis-server.service", "rsyslog.service"];
 
 /** Units masked: apt's daily timers would eat the emulated CPU in the middle of a test. */
 export const MASK_UNITS = ["apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "fstrim.timer"];

@@ -7,8 +7,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { cleanApp, get, keepRequesting, makeProject, ok, onVm, powerCycle, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, keepRequesting, makeDrainPki, makeProject, ok, onVm, onVmOk, powerCycle, qdeploy, qdeployUntil, type Run, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 let vm: SandboxInfo;
@@ -357,6 +358,52 @@ describe("deploying to the sandbox", () => {
     expect(heard[5]!.release).toBe(release);
     receiver.stop(true);
     rmSync(out, { recursive: true, force: true });
+  }, 5 * MIN);
+
+  test("[logs] drain: each line of the app's units reaches a syslog-over-TLS receiver as RFC 5424, checked against the host's CAs; dropping the drain removes it", async () => {
+    // A receiver on this machine (the VM reaches it as 10.0.2.2, named drain.test there), its
+    // certificate from a CA the VM trusts for the test, as a private log collector's would be.
+    const pki = makeDrainPki();
+    const lines: string[] = [];
+    const server = tls.createServer({ key: pki.key, cert: pki.cert }, (sock) => {
+      let buf = "";
+      sock.setEncoding("utf8");
+      sock.on("data", (chunk: string) => {
+        // RFC 6587 octet counting: "LEN SP MSG" (the lines here are ASCII: characters are octets).
+        buf += chunk;
+        for (let m = /^(\d+) /.exec(buf); m && buf.length >= m[0].length + Number(m[1]); m = /^(\d+) /.exec(buf)) {
+          lines.push(buf.slice(m[0].length, m[0].length + Number(m[1])));
+          buf = buf.slice(m[0].length + Number(m[1]));
+        }
+      });
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    await onVmOk(vm, `cat > /usr/local/share/ca-certificates/qdeploy-e2e-drain.crt <<'EOF'\n${pki.ca}EOF\nupdate-ca-certificates > /dev/null && echo '10.0.2.2 drain.test' >> /etc/hosts`);
+    try {
+      writeConfig(dir, vm, { stamp: "v7-drain", extra: `[environments.sandbox.logs]\ndrain = "syslog+tls://drain.test:${port}"` });
+      const plan = ok(await qdeploy(dir, ["plan", "sandbox"])).stdout;
+      expect(plan).toContain("if re_match($!_SYSTEMD_UNIT, '^(hello-web@");
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+      const deadline = Date.now() + 60_000;
+      const listening = () => lines.find((l) => / hello hello-web@\d+\.service - - listening on 127\.0\.0\.1:\d+ version=v7-drain$/.test(l));
+      while (!listening() && Date.now() < deadline) await Bun.sleep(500);
+      console.log(`[drain] ${lines.length} lines received; the first: ${lines[0]}`);
+      expect(listening()).toMatch(/^<\d+>1 \d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d qdeploy-sandbox hello hello-web@\d+\.service - - listening on/);
+      // Only the app's units: no sshd, no caddy, no systemd lines.
+      expect(lines.every((l) => / hello hello-(web|worker|job-cleanup|restart|release-\d+)[@.]/.test(l))).toBe(true);
+      expect((await onVm(vm, ["systemctl", "is-active", "hello-logdrain.service"])).stdout.trim()).toBe("active");
+      expect((await onVm(vm, ["stat", "-c", "%a", "/srv/qdeploy/hello/logdrain"])).stdout.trim()).toBe("700");
+      // The host-wide syslog the rsyslog package brings stays off.
+      expect((await onVm(vm, ["systemctl", "is-active", "rsyslog.service"])).stdout.trim()).not.toBe("active");
+    } finally {
+      writeConfig(dir, vm, { stamp: "v7-drain" });
+      ok(await qdeploy(dir, ["push", "sandbox"]));
+      server.close();
+      await onVmOk(vm, "rm -f /usr/local/share/ca-certificates/qdeploy-e2e-drain.crt && update-ca-certificates --fresh > /dev/null && sed -i '/ drain.test$/d' /etc/hosts");
+    }
+    expect((await onVm(vm, ["sh", "-c", "ls /etc/systemd/system/hello-logdrain.service /srv/qdeploy/hello/logdrain 2>&1 | grep -c 'No such file'"])).stdout.trim()).toBe("2");
   }, 5 * MIN);
 
   test("a wrong host key fails with both fingerprints", async () => {

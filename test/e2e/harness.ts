@@ -22,7 +22,7 @@
  * (QDEPLOY_E2E_KEEP_VM) and stopped at the end: a suite must not assume it runs after another,
  * and finds no app of an earlier one (test/preload.ts removes them all after each file).
  */
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { processAlive } from "../../src/sandbox/qemu.ts";
@@ -362,4 +362,25 @@ export function keepRequestingEach(vms: SandboxInfo[], urlPath = "/", domain = "
       return await Promise.all(loops.map((l) => l.stop()));
     },
   };
+}
+
+/**
+ * A throwaway CA and a server certificate it signed for drain.test (a log drain's receiver in
+ * the tests), made with openssl: PEM text of the CA's certificate, the server's key and chain.
+ */
+export function makeDrainPki(): { ca: string; key: string; cert: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-pki-"));
+  const openssl = (...args: string[]) => {
+    const r = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} (the drain test needs openssl: apt-get install openssl): ${r.stderr.toString()}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl("req", "-x509", ...ec, "-days", "2", "-subj", "/CN=qdeploy e2e drain CA", "-keyout", "ca.key", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign");
+  openssl("req", ...ec, "-subj", "/CN=drain.test", "-keyout", "server.key", "-out", "server.csr");
+  writeFileSync(path.join(dir, "server.ext"), "subjectAltName=DNS:drain.test\nextendedKeyUsage=serverAuth\n");
+  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "server.ext");
+  const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
+  const out = { ca: read("ca.pem"), key: read("server.key"), cert: read("server.pem") };
+  rmSync(dir, { recursive: true, force: true });
+  return out;
 }
