@@ -17,6 +17,8 @@
 #   switch end-standby            stop the warm standby (its timer runs this when the window ends)
 #   switch watchdog               web.watchdog (its timer, every 10 s): restart the live web slot
 #                                 once it has not answered its health path for WATCHDOG seconds
+#   switch sample                 (its timer, every minute) the running services' memory and CPU
+#                                 time into usage_file, which keeps the last hour
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
@@ -704,6 +706,28 @@ unit_patterns() {
   done < "$manifest"
 }
 
+# The running services' memory (bytes) and CPU time (ns), once a minute from the usage timer:
+# "EPOCH UNIT MEMORY CPU" lines in usage_file, older than an hour dropped (the dashboard's charts).
+run_sample() {
+  local now t u active patterns=() running=()
+  printf -v now '%(%s)T' -1
+  while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
+  if (( ${#patterns[@]} )); then
+    while read -r u _ active _; do
+      if [[ $u == *.service && $active == active ]]; then running+=("$u"); fi
+    done < <(systemctl list-units --all --plain --no-legend "${patterns[@]}")
+  fi
+  {
+    if [ -f "$usage_file" ]; then awk -v since=$((now - 3600)) '$1 >= since' "$usage_file"; fi
+    if (( ${#running[@]} )); then
+      systemctl show -p Id,MemoryCurrent,CPUUsageNSec "${running[@]}" |
+        awk -F= -v now="$now" 'function out() { if (id != "") print now " " id " " v["MemoryCurrent"] " " v["CPUUsageNSec"]; id = ""; delete v }
+          /^$/ { out(); next } $1 == "Id" { id = $2 } { v[$1] = ($2 == "[not set]" ? "-" : $2) } END { out() }'
+    fi
+  } > "$usage_file.tmp"
+  mv -f "$usage_file.tmp" "$usage_file"
+}
+
 status() {
   local id t u active sub patterns=() running=() stopped=()
   id=$(live_release)
@@ -837,8 +861,9 @@ case $cmd in
     exec 8>>"$switch_lock_file"; flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
     end_standby ;;
   watchdog) run_watchdog ;;
+  sample) run_sample ;;
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|watchdog|status|exec|unpack|link" ;;
+  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|watchdog|sample|status|exec|unpack|link" ;;
 esac

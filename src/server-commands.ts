@@ -30,7 +30,11 @@ export function switchCommands(app: string) {
     timerRestart: `${script} restart`,
     /** As the watchdog timer's unit runs it (web.watchdog): a look at the live web slot, a restart of it when it hangs. */
     watchdog: `${script} watchdog`,
+    /** As the usage timer's unit runs it: a sample of the running services' memory and CPU. */
+    sample: `${script} sample`,
     status: (): string[] => [script, "status"],
+    /** The last hour's samples (switch sample), if any: a plain read, no switch needed. */
+    usage: (): string[] => ["sh", "-c", 'if [ -f "$1" ]; then exec cat "$1"; fi', "sh", layout(app).usage],
     /** `status` on a host where the switch may not be installed yet: nothing then. */
     statusIfInstalled: (): string[] => ["sh", "-c", 'if [ -x "$1" ]; then exec "$1" status; fi', "sh", script],
     /** A command with the live release's environment, as the app user. */

@@ -49,6 +49,8 @@ export function layout(app: string) {
     watchdogFailing: `${root}/watchdog.failing`,
     /** web.watchdog: "COUNT LAST" (epoch seconds), its restarts of a hung web slot. */
     watchdogRestarts: `${root}/watchdog.restarts`,
+    /** The last hour of "EPOCH UNIT MEMORY CPU_NSEC" samples of the running services (switch sample). */
+    usage: `${root}/usage.log`,
     /** [logs] drain: rsyslog's config, journal cursor and queue (0700 root). */
     logDrain: `${root}/logdrain`,
     logDrainConf: `${root}/logdrain/rsyslog.conf`,
@@ -129,6 +131,7 @@ export function layoutShell(appsDir = APPS_DIR): string {
     standby_end_unit: unitNames.standbyEnd(APP),
     watchdog_failing_file: l.watchdogFailing,
     watchdog_restarts_file: l.watchdogRestarts,
+    usage_file: l.usage,
     logdrain_conf: l.logDrainConf,
     logdrain_unit: `${l.unitDir}/${unitNames.logDrain(APP)}`,
   };
@@ -151,6 +154,9 @@ export const unitNames = {
   /** web.watchdog's look at the live web slot, and its timer. */
   watchdogService: (app: string) => `${app}-watchdog.service`,
   watchdogTimer: (app: string) => `${app}-watchdog.timer`,
+  /** The minute's sample of the running services' memory and CPU (the dashboard's charts), and its timer. */
+  usageService: (app: string) => `${app}-usage.service`,
+  usageTimer: (app: string) => `${app}-usage.timer`,
   /** [logs] drain: the app's own rsyslog, forwarding its units' journal lines. */
   logDrain: (app: string) => `${app}-logdrain.service`,
 };

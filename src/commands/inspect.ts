@@ -4,7 +4,7 @@ import { releases as fleetReleases } from "../ops/releases.ts";
 import type { HostFilter } from "../ops/sessions.ts";
 import { environmentNotifier } from "../ops/notify.ts";
 import { status as fleetStatus } from "../ops/status.ts";
-import { describeLastRun, describeUsage } from "../remote/switch-status.ts";
+import { describeLastRun, describeUsage, notRunYet } from "../remote/switch-status.ts";
 import { formatBytes } from "../util/bytes.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
@@ -42,7 +42,10 @@ export async function status(ctx: Ctx, env: string, filter: HostFilter = {}): Pr
   for (const h of s.hosts) {
     const roles = cfg.roles ? `  roles ${h.roles.join(", ")}` : "";
     ctx.out.result(`${h.host}  live ${h.live ?? "(none)"}  slot ${h.slot ?? "-"}  health ${h.health ?? "-"}${roles}`);
-    for (const u of h.units) ctx.out.result(`  ${u.unit.padEnd(36)} ${u.lastRun ? describeLastRun(u.lastRun) : `${u.active}/${u.sub}`}${u.usage ? `  ${describeUsage(u.usage)}` : ""}`);
+    for (const u of h.units) {
+      const state = u.lastRun ? describeLastRun(u.lastRun) : notRunYet(u, h.units) ? "not run yet" : `${u.active}/${u.sub}`;
+      ctx.out.result(`  ${u.unit.padEnd(36)} ${state}${u.usage ? `  ${describeUsage(u.usage)}` : ""}`);
+    }
     for (const t of h.timers) ctx.out.result(`  ${t.timer.padEnd(36)} next ${t.next || "-"}`);
     if (h.watchdog) ctx.out.result(`  watchdog restarted the hung web slot ${h.watchdog.restarts} time${h.watchdog.restarts === 1 ? "" : "s"}, last at ${h.watchdog.last}`);
     if (h.standby) ctx.out.result(`  standby ${h.standby.release} on ${h.standby.port} until ${h.standby.until}, ${h.standby.memoryBytes === null ? "memory unknown" : formatBytes(h.standby.memoryBytes)} (a rollback to it starts nothing)`);

@@ -2,6 +2,7 @@
 import { switchCommands } from "../server-commands.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { type LastRun, parseStatus, type Standby, type UnitUsage } from "../remote/switch-status.ts";
+import { parseUsageSamples, type ProcessSeries, processSeries } from "../remote/usage-history.ts";
 import { type AddonStatus, addonStatuses } from "./addons.ts";
 import type { OpContext } from "./context.ts";
 import { type HostFilter, selectHosts, withConnections } from "./sessions.ts";
@@ -22,6 +23,8 @@ export interface HostStatus {
   standby: Standby | null;
   /** web.watchdog's restarts of a hung web slot, and the last one's time; null: none. */
   watchdog: { restarts: number; last: string } | null;
+  /** With `usage`: each process's memory and CPU, minute by minute, over the last hour. */
+  usage?: ProcessSeries[];
 }
 
 export interface FleetStatus {
@@ -35,17 +38,26 @@ export interface FleetStatus {
   addons: AddonStatus[];
 }
 
-/** `qdeploy status ENV`: per host the live release, units, health and timers, and the drift. */
-export async function status(op: OpContext, filter: HostFilter = {}): Promise<FleetStatus> {
+/**
+ * `qdeploy status ENV`: per host the live release, units, health and timers, and the drift;
+ * with `o.usage`, also the last hour's memory and CPU per process (the dashboard's charts).
+ */
+export async function status(op: OpContext, filter: HostFilter = {}, o: { usage?: boolean } = {}): Promise<FleetStatus> {
   const hosts = selectHosts(op.cfg, filter);
   const switchStatus = switchCommands(op.cfg.app).statusIfInstalled();
+  const usageLog = switchCommands(op.cfg.app).usage();
   // A database server of its own is asked about its add-ons only.
   const [reports, addons] = await withConnections([...hosts, ...op.cfg.addonOnlyHosts], op.connect, (connections) =>
     Promise.all([
       Promise.all(
         connections.slice(0, hosts.length).map(async ({ host, remote }) => {
-          const out = await remote.exec(switchStatus);
-          return { host: host.label, roles: hostProcesses(op.cfg, host), ...parseStatus(out.stdout) };
+          const [out, usage] = await Promise.all([remote.exec(switchStatus), o.usage ? remote.exec(usageLog) : null]);
+          return {
+            host: host.label,
+            roles: hostProcesses(op.cfg, host),
+            ...parseStatus(out.stdout),
+            ...(usage && { usage: processSeries(parseUsageSamples(usage.stdout), op.cfg.app) }),
+          };
         }),
       ),
       addonStatuses(op, connections),

@@ -15,7 +15,7 @@ describe("renderSwitchConf", () => {
   test("web.watchdog: WATCHDOG in whole seconds and its timer among TIMERS; off, neither (the file is as before)", () => {
     const on = { ...helloConfig, web: { ...helloConfig.web!, watchdogSec: 30.5 } };
     const conf = renderSwitchConf(on, renderUnits(on), [8001, 8002]);
-    expect(conf).toContain("\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-watchdog.timer'\n");
+    expect(conf).toContain("\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-watchdog.timer hello-usage.timer'\n");
     expect(conf).toContain("\nWATCHDOG=31\n");
     const off = renderSwitchConf(helloConfig, renderUnits(helloConfig), [8001, 8002]);
     expect(off).not.toContain("watchdog");

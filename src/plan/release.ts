@@ -70,6 +70,7 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     ...(cfg.restart ? [unitNames.restartTimer(cfg.app)] : []),
     ...cfg.jobs.map((j) => unitNames.jobTimer(cfg.app, j.name)),
     ...(units[unitNames.watchdogTimer(cfg.app)] ? [unitNames.watchdogTimer(cfg.app)] : []),
+    ...(units[unitNames.usageTimer(cfg.app)] ? [unitNames.usageTimer(cfg.app)] : []),
   ];
   const web = cfg.web && (cfg.scale.web ?? 1) > 0;
   const lines = {

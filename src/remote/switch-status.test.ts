@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseStatus } from "./switch-status.ts";
+import { notRunYet, parseStatus } from "./switch-status.ts";
 
 describe("parseStatus", () => {
   test("units with their usage lines: memory against MemoryMax, CPU time against the quota, restarts", () => {
@@ -25,6 +25,11 @@ describe("parseStatus", () => {
   test("a stopped service's last run: its result, when it ended, its exit status", () => {
     const s = parseStatus(["unit=hello-job-cleanup.service inactive dead", "lastrun=hello-job-cleanup.service exit-code 1796475261 2"].join("\n"));
     expect(s.units[0]!.lastRun).toEqual({ result: "exit-code", at: new Date(1796475261 * 1000).toISOString(), exitStatus: 2 });
+  });
+
+  test("a timer's service that never ran is not run yet, not down; a process that stopped is down", () => {
+    const s = parseStatus(["unit=hello-job-cleanup.service inactive dead", "unit=hello-job-cleanup.timer active waiting", "unit=hello-worker@1.service inactive dead"].join("\n"));
+    expect(s.units.map((u) => notRunYet(u, s.units))).toEqual([true, false, false]);
   });
 
   test("web.watchdog's restarts: how many and when the last was", () => {

@@ -108,6 +108,16 @@ export function describeLastRun(r: LastRun): string {
   return `last run ${r.at.replace(/\.000Z$/, "Z")}: ${r.result === "success" ? "success" : `failed (${r.result}${r.exitStatus ? `, status ${r.exitStatus}` : ""})`}`;
 }
 
+/**
+ * A timer's service that has not run yet (a job, the restart): inactive is its normal state,
+ * not a process that is down. Known by its timer among the host's units.
+ */
+export function notRunYet(u: { unit: string; active: string; lastRun?: LastRun }, units: { unit: string }[]): boolean {
+  if (!u.unit.endsWith(".service") || u.lastRun || u.active !== "inactive") return false;
+  const timer = u.unit.replace(/\.service$/, ".timer");
+  return units.some((x) => x.unit === timer);
+}
+
 /** `memory 11.8M of 64M, cpu 0.4 s (at most 1.5 CPUs), 3 restarts`: what is known of a running service. */
 export function describeUsage(u: UnitUsage): string {
   const parts: string[] = [];

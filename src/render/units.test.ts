@@ -284,6 +284,8 @@ describe("renderUnits", () => {
       "hello-restart.timer",
       "hello-job-cleanup.service",
       "hello-job-cleanup.timer",
+      "hello-usage.service",
+      "hello-usage.timer",
     ]);
     expect(units["hello-web@.service"]).toBe(renderWebUnit(cfg));
     expect(units["hello-job-cleanup.timer"]).toBe(renderJobUnits(cfg, cfg.jobs[0]!).timer);
@@ -291,7 +293,7 @@ describe("renderUnits", () => {
 
   test("a worker-only app without restart or jobs", () => {
     const units = renderUnits({ ...cfg, processes: { worker: "hello work" }, web: null, restart: null, jobs: [] });
-    expect(Object.keys(units)).toEqual(["hello-worker@.service"]);
+    expect(Object.keys(units)).toEqual(["hello-worker@.service", "hello-usage.service", "hello-usage.timer"]);
   });
 });
 
@@ -390,11 +392,11 @@ describe("limitLines", () => {
 });
 
 describe("unitPatterns", () => {
-  test("what `logs` asks journalctl for: every unit renderUnits writes, the watchdog's when it is on", () => {
+  test("what `logs` asks journalctl for: every unit renderUnits writes, the watchdog's when it is on; not the usage sampler's (it prints nothing)", () => {
     const on: ResolvedConfig = { ...cfg, web: { ...cfg.web!, watchdogSec: 30 } };
     const patterns = unitPatterns(on.app, Object.keys(on.processes), on.jobs.map((j) => j.name), !!on.restart, true);
     const matches = (name: string) => patterns.some((p) => new RegExp(`^${p.replace(/[.@]/g, "\\$&").replace("*", "[^.]+")}$`).test(name.replace("@.service", "@1.service")));
-    expect(Object.keys(renderUnits(on)).filter((n) => !matches(n))).toEqual([]);
+    expect(Object.keys(renderUnits(on)).filter((n) => !matches(n))).toEqual(["hello-usage.service", "hello-usage.timer"]);
     expect(unitPatterns(cfg.app, ["web"], [], false)).toEqual(["hello-web@*.service"]);
   });
 });
@@ -441,6 +443,8 @@ describe("systemd-analyze verify", () => {
     "hello-restart.timer",
     "hello-job-cleanup.service",
     "hello-job-cleanup.timer",
+    "hello-usage.service",
+    "hello-usage.timer",
   ];
 
   test("every rendered unit verifies with no output", () => {

@@ -20,6 +20,8 @@ import jobServiceTemplate from "../../systemd/job.service" with { type: "text" }
 import jobTimerTemplate from "../../systemd/job.timer" with { type: "text" };
 import watchdogServiceTemplate from "../../systemd/watchdog.service" with { type: "text" };
 import watchdogTimerTemplate from "../../systemd/watchdog.timer" with { type: "text" };
+import usageServiceTemplate from "../../systemd/usage.service" with { type: "text" };
+import usageTimerTemplate from "../../systemd/usage.timer" with { type: "text" };
 import addonBackupServiceTemplate from "../../systemd/addon-backup.service" with { type: "text" };
 import addonBackupTimerTemplate from "../../systemd/addon-backup.timer" with { type: "text" };
 
@@ -157,6 +159,15 @@ export function renderWatchdogUnits(cfg: ResolvedConfig): { service: string; tim
   };
 }
 
+/** `APP-usage.{service,timer}`: a sample of the running services' memory and CPU every minute (the dashboard's charts). */
+export function renderUsageUnits(cfg: ResolvedConfig): { service: string; timer: string } {
+  const app = checkApp(cfg.app);
+  return {
+    service: renderTemplate(usageServiceTemplate, { app, file: layout(app).usage, sample: switchCommands(app).sample }, "systemd/usage.service"),
+    timer: renderTemplate(usageTimerTemplate, { app }, "systemd/usage.timer"),
+  };
+}
+
 /** `APP-job-NAME.{service,timer}`: one scheduled run of the job's command on the live release. */
 export function renderJobUnits(cfg: ResolvedConfig, job: Job): { service: string; timer: string } {
   const app = checkApp(cfg.app);
@@ -216,6 +227,9 @@ export function renderUnits(cfg: ResolvedConfig): Record<string, string> {
     units[unitNames.watchdogService(cfg.app)] = watchdog.service;
     units[unitNames.watchdogTimer(cfg.app)] = watchdog.timer;
   }
+  const usage = renderUsageUnits(cfg);
+  units[unitNames.usageService(cfg.app)] = usage.service;
+  units[unitNames.usageTimer(cfg.app)] = usage.timer;
   return units;
 }
 

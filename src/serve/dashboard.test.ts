@@ -13,10 +13,14 @@ const ORIGIN = "http://localhost";
 const OLD = "20261201000000";
 const NEW = "20261202000000";
 
+/** usage.log on the host: two samples of the web slot a minute apart, 3 s of CPU between them. */
+const nowSec = Math.floor(Date.now() / 1000);
+const USAGE = [`${nowSec - 60} hello-web@8101.service 10485760 1000000000`, `${nowSec} hello-web@8101.service 12582912 4000000000`];
+
 /** prod: one host, live on NEW, OLD before it (what a rollback goes back to). */
 function twoReleases(secrets: Record<string, string> = {}) {
   return fakeServe({
-    environments: { prod: [{ label: "root@h1:22", live: NEW, releases: [OLD, NEW], audit: [`2026-12-02T10:00:00Z activated ${NEW} by alice@laptop`], journal: ["2026-12-02T10:00:01+00:00 h1 hello[1]: listening on :8101"] }] },
+    environments: { prod: [{ label: "root@h1:22", live: NEW, releases: [OLD, NEW], audit: [`2026-12-02T10:00:00Z activated ${NEW} by alice@laptop`], journal: ["2026-12-02T10:00:01+00:00 h1 hello[1]: listening on :8101"], usage: USAGE }] },
     secrets,
   });
 }
@@ -100,6 +104,9 @@ describe("dashboard: pages", () => {
     expect(html).toContain('<span class="tag previous">previous</span>');
     expect(html).toContain(`activated ${NEW} by alice@laptop`);
     expect(html).toContain('<td data-label="host">');
+    // The host's last hour, sampled there, read with the status.
+    expect(html).toContain('aria-label="web memory over the last hour, now 12.6 MB"');
+    expect(html).toContain('aria-label="web CPU over the last hour (of one CPU), now 5.0 %"');
     expect(html).not.toContain('data-label=""'); // a nameless column (the buttons) says no ": " on a phone
     expect(html).not.toContain("Rollback");
     expect(html).not.toContain('id="restart"');
@@ -109,8 +116,8 @@ describe("dashboard: pages", () => {
     const f = twoReleases();
     const html = await (await createApp(f.deps).request("/env/prod", { headers: cookie(await f.token("deploy")) })).text();
     expect(html.match(/class="danger rollback"/g)).toHaveLength(1);
-    expect(html).toContain(`data-release="${OLD}"`);
-    expect(html).not.toContain(`data-release="${NEW}"`);
+    expect(html).toContain(`class="danger rollback" data-release="${OLD}"`);
+    expect(html).not.toContain(`class="danger rollback" data-release="${NEW}"`);
     expect(html).toContain(`onsubmit="return confirm(&quot;Roll prod back to release ${OLD}?&quot;)"`);
     expect(html).toContain('id="restart"');
   });

@@ -89,11 +89,11 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
   ui.get("/env/:env", read, async (c) => {
     const env = requireServed(deps, c.req.param("env"));
     const [s, r, a] = await Promise.all([
-      settle(inspect(deps, env, who(c), status)),
+      settle(inspect(deps, env, who(c), (op) => status(op, {}, { usage: true }))),
       settle(inspect(deps, env, who(c), releases)),
       settle(inspect(deps, env, who(c), (op) => audit(op, { lines: 50 }))),
     ]);
-    return c.html(<EnvPage env={env} viewer={viewer(c)} status={s} releases={r} audit={a} runs={deps.runs.list(env).slice(0, 10)} promoteTo={deps.environments.filter((e) => e !== env)} />);
+    return c.html(<EnvPage env={env} viewer={viewer(c)} status={s} releases={r} audit={a} runs={deps.runs.list(env).slice(0, 10)} promoteTo={deps.environments.filter((e) => e !== env)} now={Math.floor(deps.now().getTime() / 1000)} />);
   });
 
   ui.get("/env/:env/logs", read, async (c) => {

@@ -2,8 +2,9 @@
  * The dashboard in a real browser (issue 11, item 5): two releases pushed with the CLI to
  * the sandbox, the server in this process over a port, chromium logs in, sees the live
  * release, rolls back to the other one (accepting the confirm), watches the run succeed and
- * sees the live release change, on the VM too. Screenshots at each step, desktop and phone
- * width, go to test-artifacts/dashboard-*.png.
+ * sees the live release change, on the VM too; the environment's page draws each process's
+ * memory and CPU (sampled on the host) and the pushes as charts. Screenshots at each step,
+ * desktop and phone width, go to test-artifacts/dashboard-*.png.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
@@ -14,7 +15,7 @@ import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import { createApp } from "../../src/serve/app.ts";
 import { realDeps } from "../../src/serve/deps.ts";
 import { launchBrowser, screenshot, type TestBrowser } from "../browser.ts";
-import { cleanApp, get, makeProject, ok, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, makeProject, ok, onVmOk, qdeploy, sandbox, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "dash";
@@ -68,6 +69,8 @@ beforeAll(async () => {
   const ids = (JSON.parse(r.stdout) as { releases: { id: string }[] }).releases.map((x) => x.id);
   [first, second] = ids.slice(-2) as [string, string];
   expect(await liveOnVm()).toEqual([second]);
+  // The charts' samples: the timer takes one a minute; two now, so the page has a line to draw.
+  await onVmOk(vm, `systemctl start ${APP}-usage.service && sleep 2 && systemctl start ${APP}-usage.service`);
 
   const deps = await realDeps({ configFile: path.join(dir, "deploy.toml"), tokenFile: path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-tokens-")), "tokens.json") });
   token = (await deps.tokens.add("e2e-alice", "deploy")).token;
@@ -96,6 +99,13 @@ test("desktop: log in, see the live release, roll back to the other one, see the
   await expect(page.locator("#hosts .live-release").textContent()).resolves.toBe(second);
   expect(await page.locator("button.rollback").count()).toBe(1); // only the release not live
   expect(await page.content()).not.toContain(SECRET);
+  // The charts: the web and worker processes' last hour (sampled on the host), the two pushes.
+  expect(await page.locator('table.usage tr[data-process="web"] svg.memory polyline').count()).toBe(1);
+  expect(await page.locator('table.usage tr[data-process="worker"] svg.memory polyline').count()).toBe(1);
+  // CPU is the share since the sample before: the first has none, so two samples are one mark.
+  expect(await page.locator('table.usage tr[data-process="web"] svg.cpu :is(polyline, circle)').count()).toBe(1);
+  expect(await page.locator("table.usage .now").first().textContent()).toMatch(/^\d+(\.\d)? [kM]B$/);
+  expect(await page.locator("figure.deploys rect.live").count()).toBeGreaterThanOrEqual(2);
   await screenshot(page, "dashboard-desktop-3-env");
 
   let confirmed = "";
@@ -133,6 +143,7 @@ test("phone width (390 px): the pages fit, the logs show the journal, a read-onl
   await page.goto(`${base}/env/sandbox`);
   await fitsWidth(page);
   expect(await page.locator("#hosts .live-release").textContent()).toBe(first);
+  expect(await page.locator("figure.deploys rect").count()).toBeGreaterThanOrEqual(2); // the charts fit too (fitsWidth above)
   await screenshot(page, "dashboard-phone-3-env");
   const runLink = page.locator("#runs a").first();
   await runLink.click();

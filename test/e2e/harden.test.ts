@@ -81,7 +81,7 @@ describe("fractional durations", () => {
 
   test("every installed unit verifies on the VM with no output", async () => {
     const port = await livePort();
-    const units = [`${APP}-web@${port}.service`, `${APP}-worker@1.service`, `${APP}-restart.service`, `${APP}-restart.timer`, `${APP}-job-cleanup.service`, `${APP}-job-cleanup.timer`, `${APP}-job-hang.service`, `${APP}-job-hang.timer`];
+    const units = [`${APP}-web@${port}.service`, `${APP}-worker@1.service`, `${APP}-restart.service`, `${APP}-restart.timer`, `${APP}-job-cleanup.service`, `${APP}-job-cleanup.timer`, `${APP}-job-hang.service`, `${APP}-job-hang.timer`, `${APP}-usage.service`, `${APP}-usage.timer`];
     const r = await onVm(vm, ["systemd-analyze", "verify", ...units]);
     expect(`${r.stdout}${r.stderr}`).toBe("");
     expect(r.code).toBe(0);

@@ -1,15 +1,18 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 /**
- * `/env/:env`: hosts (live release, slot, health, units, timers, drift), add-ons, releases with a
+ * `/env/:env`: hosts (live release, slot, health, units, timers, drift), each process's memory and
+ * CPU over the last hour, add-ons, the recent deploys as a chart, releases with a
  * Rollback button each and a Promote button per other served environment (deploy role), Restart, the server's recent runs, the audit log.
  */
 import type { ErrorBody } from "../../errors.ts";
 import type { AuditEntry } from "../../ops/audit.ts";
 import type { FleetRelease, FleetReleases } from "../../ops/releases.ts";
 import type { FleetStatus } from "../../ops/status.ts";
-import { describeLastRun } from "../../remote/switch-status.ts";
+import { describeLastRun, notRunYet } from "../../remote/switch-status.ts";
 import { formatBytes } from "../../util/bytes.ts";
 import type { RunRecord } from "../runs.ts";
+import { deployHistory } from "../deploy-history.ts";
+import { DeployChart, UsageCharts } from "./charts.tsx";
 import { ErrorMessage, Health, Layout, Table, type Viewer } from "./layout.tsx";
 
 /** Each part of the page, or the error that kept it from loading. */
@@ -24,6 +27,8 @@ export interface EnvPageData {
   runs: RunRecord[];
   /** The other environments this server serves: where a release of this one may be promoted. */
   promoteTo: string[];
+  /** Now, in epoch seconds: the charts' right edge. */
+  now: number;
 }
 
 /** live / previous / refused, as `releases` says them. */
@@ -79,6 +84,8 @@ export function EnvPage(p: EnvPageData) {
                 <code>{u.unit}</code>{" "}
                 {u.lastRun ? (
                   <span class={u.lastRun.result === "success" ? "ok last-run" : "bad last-run"}>{describeLastRun(u.lastRun)}</span>
+                ) : notRunYet(u, h.units) ? (
+                  <span class="muted last-run">not run yet</span>
                 ) : (
                   <>
                     <span class={u.active === "active" ? "ok" : "bad"}>{u.active}</span> <span class="muted">{u.sub}</span>
@@ -89,6 +96,23 @@ export function EnvPage(p: EnvPageData) {
             h.timers.length ? h.timers.map((t) => <div><code>{t.timer}</code> {t.next}</div>) : <span class="muted">–</span>,
           ])}
         />
+      )}
+      {p.status.value?.hosts.some((h) => h.usage) && (
+        <>
+          <h2>Memory and CPU</h2>
+          {p.status.value.hosts.map((h) =>
+            h.usage ? (
+              <>
+                {p.status.value!.hosts.length > 1 && (
+                  <h3>
+                    <code>{h.host}</code>
+                  </h3>
+                )}
+                <UsageCharts host={h.host} series={h.usage} now={p.now} />
+              </>
+            ) : null,
+          )}
+        </>
       )}
       {deployer && (
         <form method="post" action={`${envPath}/restart`} onsubmit={`return confirm(${JSON.stringify(`Restart every process of ${p.env}?`)})`}>
@@ -115,6 +139,13 @@ export function EnvPage(p: EnvPageData) {
               a.warning ? <span class="bad addon-warning">{a.warning}</span> : "",
             ])}
           />
+        </>
+      )}
+
+      {p.releases.value && p.audit.value && (
+        <>
+          <h2>Deploys</h2>
+          <DeployChart deploys={deployHistory(p.audit.value, p.releases.value.releases)} />
         </>
       )}
 

@@ -32,6 +32,13 @@ button.danger{border-color:#cf222e;color:#cf222e}
 input[type=password]{width:100%;padding:.5em;border:1px solid #8c959f;border-radius:5px}
 ol.events{padding-left:1.4em;font:13px/1.5 ui-monospace,monospace}
 ol.events .warn{color:#9a6700}ol.events .error{color:#b42318}
+h3{font-size:1em;margin:1em 0 .3em}
+svg .axis{stroke:#d0d7de;stroke-width:1}
+svg.spark{vertical-align:middle;background:#fff}svg.spark polyline{fill:none;stroke-width:1.5}svg.spark circle{stroke:none}
+svg.spark.memory polyline{stroke:#0969da}svg.spark.memory circle{fill:#0969da}svg.spark.cpu polyline{stroke:#8250df}svg.spark.cpu circle{fill:#8250df}
+table.usage .now{font:13px ui-monospace,monospace;margin-left:.3em}
+figure.deploys{margin:0;max-width:100%;overflow-x:auto}figure.deploys svg{max-width:100%;height:auto;background:#fff}
+figure.deploys rect.live{fill:#2da44e}figure.deploys rect.refused{fill:#cf222e}figure.deploys text{font:10px system-ui,sans-serif;fill:#57606a}
 @media (max-width:640px){
   table,tbody,tr,td{display:block}thead{display:none}
   tr{border:1px solid #dde1e6;border-radius:6px;margin-bottom:.6em;padding:.3em 0}
