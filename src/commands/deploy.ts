@@ -8,9 +8,8 @@ import type { BootstrapOptions } from "../ops/bootstrap.ts";
 import * as ops from "../ops/deploy.ts";
 import { type PushPreview, previewPush } from "../ops/preview-push.ts";
 import { type SetupReport, setup as setupHosts } from "../ops/setup.ts";
-import { RolloutError } from "../ops/execute.ts";
 import { type HookFacts, type HookRunner, hookRunner } from "../ops/hooks.ts";
-import { environmentNotifier, type Notifier } from "../ops/notify.ts";
+import { announced, environmentNotifier } from "../ops/notify.ts";
 import { promote as promoteOp } from "../ops/promote.ts";
 import { selectHosts } from "../ops/sessions.ts";
 import type { Redactor } from "../secrets/redact.ts";
@@ -31,7 +30,7 @@ export async function push(ctx: Ctx, env: string, opts: CliDeployOptions = {}): 
   const op = opContext(ctx, cfg);
   const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
   const facts = { action: "push" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
-  return announced(ctx, await environmentNotifier(op), facts, () =>
+  return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
       await hooks.run("pre_build", facts);
       const r = await ops.push(op, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
@@ -47,7 +46,7 @@ export async function rollback(ctx: Ctx, env: string, named: string | null, opts
   const op = opContext(ctx, cfg);
   const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
   const facts = { action: "rollback" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
-  return announced(ctx, await environmentNotifier(op), facts, () =>
+  return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
       const r = await ops.rollback(op, named, opts);
       await hooks.run("post_rollback", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
@@ -67,34 +66,13 @@ export async function promote(ctx: Ctx, fromEnv: string, env: string, named: str
   const op = opContext(ctx, cfg);
   const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
   const facts = { action: "promote" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
-  return announced(ctx, await environmentNotifier(op), facts, () =>
+  return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
       const r = await promoteOp(from, op, named, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
       await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
       return printReport(ctx, cfg, r);
     }),
   );
-}
-
-/**
- * Runs a push or rollback with [[notify]] told: started, then succeeded (each host's line)
- * or failed (the error, redacted, and where each host is when the rollout said). The
- * command waits for the deliveries at its end, not before.
- */
-async function announced(ctx: Ctx, notes: Notifier, facts: HookFacts, deploy: () => Promise<ops.DeployReport>): Promise<ops.DeployReport> {
-  const hostLines = (hosts: ops.DeployReport["hosts"]) => hosts.map(({ label, outcome, live, error }) => ({ label, outcome, live, ...(error && { error: ctx.redactor.redact(error) }) }));
-  notes.send({ event: `${facts.action}.started`, targets: facts.hosts });
-  try {
-    const r = await deploy();
-    notes.send({ event: `${facts.action}.succeeded`, release: r.release, commit: r.commit, seconds: r.seconds.total, hosts: hostLines(r.hosts), urls: r.urls });
-    return r;
-  } catch (e) {
-    const error = ctx.redactor.redact(e instanceof Error ? e.message : String(e));
-    notes.send({ event: `${facts.action}.failed`, error, ...(e instanceof RolloutError && { hosts: hostLines(e.hosts) }) });
-    throw e;
-  } finally {
-    await notes.settle();
-  }
 }
 
 /** Runs `deploy`; when it throws, on_failure runs (told the error's first line, redacted) before the error goes on. */

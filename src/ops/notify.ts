@@ -10,8 +10,10 @@ import { existsSync } from "node:fs";
 import type { NotifyConfig, NotifyEvent, ResolvedConfig } from "../config/types.ts";
 import type { EventSink } from "../events.ts";
 import { loadSecrets } from "../secrets/store.ts";
+import type { Redactor } from "../secrets/redact.ts";
 import type { OpContext } from "./context.ts";
-import type { HostResult } from "./execute.ts";
+import type { DeployReport } from "./deploy.ts";
+import { type HostResult, RolloutError } from "./execute.ts";
 
 /** What happened, for every target. */
 export interface Notice {
@@ -173,6 +175,27 @@ export async function environmentNotifier(op: Pick<OpContext, "cfg" | "who" | "e
   const secrets = named ? await loadSecrets(op.cfg, { identityFile: op.identityFile }) : {};
   op.redactor.hide(op.cfg.notify.flatMap((t) => [t.url_secret, t.secret]).flatMap((s) => (s && secrets[s] ? [secrets[s]] : [])));
   return notifier(op.cfg, op.who, secrets, op.events, deps);
+}
+
+/**
+ * Runs a push, rollback or promotion with the notifier told: started, then succeeded (each
+ * host's line) or failed (the error, redacted, and where each host is when the rollout said).
+ * Waits for the deliveries at its end, not before. The CLI's and `qdeploy serve`'s runs alike.
+ */
+export async function announced(notes: Notifier, redactor: Redactor, facts: { action: DeployReport["action"]; hosts: string[] }, deploy: () => Promise<DeployReport>): Promise<DeployReport> {
+  const hostLines = (hosts: DeployReport["hosts"]) => hosts.map(({ label, outcome, live, error }) => ({ label, outcome, live, ...(error && { error: redactor.redact(error) }) }));
+  notes.send({ event: `${facts.action}.started`, targets: facts.hosts });
+  try {
+    const r = await deploy();
+    notes.send({ event: `${facts.action}.succeeded`, release: r.release, commit: r.commit, seconds: r.seconds.total, hosts: hostLines(r.hosts), urls: r.urls });
+    return r;
+  } catch (e) {
+    const error = redactor.redact(e instanceof Error ? e.message : String(e));
+    notes.send({ event: `${facts.action}.failed`, error, ...(e instanceof RolloutError && { hosts: hostLines(e.hosts) }) });
+    throw e;
+  } finally {
+    await notes.settle();
+  }
 }
 
 /** This machine's sendmail (`sendmail -t`: the recipients from the mail's To:). */

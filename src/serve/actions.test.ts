@@ -128,3 +128,29 @@ describe("POST restart", () => {
     expect(f.deps.runs.list()).toEqual([]);
   });
 });
+
+describe("the server's runs are announced", () => {
+  test("a rollback and a failed one through the API reach the served deploy.toml's [[notify]] webhook: started, then succeeded or failed", async () => {
+    const heard: { event: string; release?: string; error?: string }[] = [];
+    const receiver = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: async (req) => (heard.push((await req.json()) as (typeof heard)[number]), new Response(null, { status: 204 })) });
+    try {
+      const f = fakeServe({
+        environments: { prod: [{ label: "root@h1:22", live: "20261202000000", releases: ["20261201000000", "20261202000000"] }] },
+        cfg: { ...helloConfig, notify: [{ kind: "webhook", url: `http://127.0.0.1:${receiver.port}/hook` }] },
+      });
+      const app = createApp(f.deps);
+      const auth = { authorization: `Bearer ${await f.token("deploy")}`, "content-type": "application/json" };
+      const rollback = (release: string) => app.request("/api/v1/environments/prod/rollback", { method: "POST", headers: auth, body: JSON.stringify({ release }) });
+      const ok = await (await rollback("20261201000000")).json();
+      await f.deps.runs.get(ok.run.id)!.done;
+      f.hosts.prod![0]!.refuses = ["20261202000000"];
+      const bad = await (await rollback("20261202000000")).json();
+      await f.deps.runs.get(bad.run.id)!.done;
+      expect(heard.map((n) => n.event)).toEqual(["rollback.started", "rollback.succeeded", "rollback.started", "rollback.failed"]);
+      expect(heard[1]!.release).toBe("20261201000000");
+      expect(heard[3]!.error).toContain("failed its health check");
+    } finally {
+      receiver.stop(true);
+    }
+  });
+});

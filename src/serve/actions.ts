@@ -11,6 +11,8 @@ import { ConfigError, type ConfigProblem, NotFoundError, UsageError } from "../e
 import type { OpContext } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
 import * as deploy from "../ops/deploy.ts";
+import type { DeployReport } from "../ops/deploy.ts";
+import { announced, environmentNotifier } from "../ops/notify.ts";
 import { restart as restartOp } from "../ops/host-commands.ts";
 import { promote as promoteOp } from "../ops/promote.ts";
 import type { ServeDeps } from "./deps.ts";
@@ -47,7 +49,8 @@ export function startPush(deps: ServeDeps, env: string, by: string, ref: string 
       const realBuildDir = await realpath(buildDir).catch(() => buildDir);
       const cfg = servedCommitConfig(commit, served, { worktree: checkout.dir, file: path.relative(checkout.dir, checkout.configFile), realBuildDir });
       // The commit's build runs its own code (GOFLAGS, cgo, go.mod's toolchain): in the build sandbox.
-      return await deploy.push({ ...deps.opContext(cfg, report, serveWho(by)), build: deps.commitBuild(checkout) });
+      const op = { ...deps.opContext(cfg, report, serveWho(by)), build: deps.commitBuild(checkout) };
+      return await announcedRun(served, op, "push", () => deploy.push(op));
     } finally {
       await checkout.remove();
     }
@@ -132,7 +135,8 @@ export function withServedPlaces(commit: ResolvedConfig, served: ResolvedConfig)
 export function startRollback(deps: ServeDeps, env: string, by: string, release: string | null): Promise<Run> {
   return startRun(deps, env, "rollback", by, release, "locked", async (report) => {
     const cfg = await deps.load(env);
-    return deploy.rollback(deps.opContext(cfg, report, serveWho(by)), release);
+    const op = deps.opContext(cfg, report, serveWho(by));
+    return announcedRun(cfg, op, "rollback", () => deploy.rollback(op, release));
   });
 }
 
@@ -146,7 +150,8 @@ export function startPromote(deps: ServeDeps, env: string, by: string, from: str
   if (from === env) throw new UsageError(`promote: ${env} to itself; rollback goes back to an earlier release of one environment`);
   return startRun(deps, env, "promote", by, release ? `${from} ${release}` : from, "locked", async (report) => {
     const [source, cfg] = await Promise.all([deps.load(from), deps.load(env)]);
-    return promoteOp(deps.opContext(source, report, serveWho(by)), deps.opContext(cfg, report, serveWho(by)), release);
+    const op = deps.opContext(cfg, report, serveWho(by));
+    return announcedRun(cfg, op, "promote", () => promoteOp(deps.opContext(source, report, serveWho(by)), op, release));
   });
 }
 
@@ -158,6 +163,16 @@ export async function startRestart(deps: ServeDeps, env: string, by: string, pro
     throw new UsageError(`no process "${proc}" (processes: ${Object.keys(cfg.processes).join(", ")})`);
   }
   return startRun(deps, env, "restart", by, proc, "started", (report) => restartOp(deps.opContext(cfg, report, serveWho(by)), proc));
+}
+
+/**
+ * A deploy the server runs, announced like the CLI's ([[notify]]: started, then succeeded or
+ * failed) to the targets of the served deploy.toml, never a pushed commit's: a commit naming
+ * its own target could send the events anywhere, keyed with any secret of the store.
+ */
+async function announcedRun(served: ResolvedConfig, op: OpContext, action: DeployReport["action"], run: () => Promise<DeployReport>): Promise<DeployReport> {
+  const notes = await environmentNotifier({ ...op, cfg: served });
+  return announced(notes, op.redactor, { action, hosts: served.hosts.map((h) => h.label) }, run);
 }
 
 /** When a start is answered: once every host's lock is held, or at once. */
