@@ -33,7 +33,7 @@ export async function push(ctx: Ctx, env: string, opts: CliDeployOptions = {}): 
   return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
       await hooks.run("pre_build", facts);
-      const r = await ops.push(op, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
+      const r = await ops.push(op, { ...opts, remoteHooks: opts.hooks !== false, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
       await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
       return printReport(ctx, cfg, r);
     }),
@@ -68,7 +68,7 @@ export async function promote(ctx: Ctx, fromEnv: string, env: string, named: str
   const facts = { action: "promote" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
   return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
-      const r = await promoteOp(from, op, named, { ...opts, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
+      const r = await promoteOp(from, op, named, { ...opts, remoteHooks: opts.hooks !== false, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
       await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
       return printReport(ctx, cfg, r);
     }),
@@ -126,6 +126,7 @@ function printPlan(ctx: Ctx, { plan: p, notes, platform, envNames }: PushPreview
     const command = cfg.hooks.commands[name];
     if (command !== undefined) o.result(`hook ${name}: ${command}   # bash -c, in ${cfg.root}, at most ${systemdSpan(cfg.hooks.timeoutSec)}`);
   }
+  if (cfg.hooks.remotePostDeploy) o.result(`hook remote_post_deploy: ${cfg.hooks.remotePostDeploy}   # on every host once live, as the app in its release, at most ${systemdSpan(cfg.hooks.timeoutSec)}`);
   if (p.hosts.length > 1) {
     const waves = planWaves(p.hosts, cfg.rollout).map((w, i) => `${i + 1}) ${w.map((hp) => hp.host.label).join(", ")}`);
     o.result(`switch in waves${cfg.rollout.pauseSec ? ` ${cfg.rollout.pauseSec}s apart` : ""}: ${waves.join("  ")}`);

@@ -496,6 +496,12 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "[hooks] remote_post_deploy is checked as a command of the release",
+    toml: `${GOOD}\n[hooks]\nremote_post_deploy = "bin/warm"\n`,
+    binaries: ["hello"],
+    want: ['deploy.toml:12 hooks.remote_post_deploy: "bin/warm" is not a binary of the release; use "hello" (or "bin/hello"), a file of the app (./PATH), an absolute path, or a command on systemd\'s PATH'],
+  },
+  {
     name: "with the app's files known, a relative path must be one of them",
     toml: GOOD.replace(lines("[processes]", 'web = "hello serve"', 'worker = "hello work"'), ""),
     procfile: lines("web: ./scripts/run.sh --port $PORT", "worker: bin/tool && ./missing.sh", "release: ./bin/hello migrate", "clock: cd scripts && ./elsewhere.sh"),

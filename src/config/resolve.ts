@@ -214,6 +214,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     hooks: {
       commands: Object.fromEntries(HOOK_NAMES.flatMap((h) => (view.hooks?.[h] === undefined ? [] : [[h, view.hooks[h]]]))),
       timeoutSec: seconds(view.hooks?.timeout, DEFAULTS.hookTimeout, "hooks.timeout"),
+      ...(view.hooks?.remote_post_deploy !== undefined && { remotePostDeploy: view.hooks.remote_post_deploy }),
     },
     logDrain: resolveDrain(view.logs?.drain, file),
   };

@@ -452,7 +452,7 @@ export const envVarValues: Rule = (raw, ctx) =>
   );
 
 /**
- * Every command (processes, the release phase, jobs) renders (src/render/command.ts): a plain
+ * Every command (processes, the release phase, jobs, the remote hook) renders (src/render/command.ts): a plain
  * line, or a bash line whose every command's first word is, as a plain line's, a binary of
  * the release (NAME, bin/NAME or ./bin/NAME), a file of the app, an absolute path or a
  * command on PATH. Checked in each environment's view, with the binaries it builds, and
@@ -489,6 +489,10 @@ export const commandsValid: Rule = (raw, ctx) => {
       const message = why(job.command);
       if (message !== null) out.push(problem(ctx, [...jobsPrefix, "jobs", i, "command"], message));
     });
+    // [hooks] remote_post_deploy runs on the hosts the release phase's way: the same words.
+    const hook = table(view.hooks).remote_post_deploy;
+    const hookMessage = why(hook);
+    if (hookMessage !== null) out.push(problem(ctx, [...(name !== null && table(env.hooks).remote_post_deploy !== undefined ? ["environments", name] : []), "hooks", "remote_post_deploy"], hookMessage));
   }
   return out;
 };

@@ -228,6 +228,13 @@ const hooksSchema: JSONSchemaType<HooksConfig> = {
     post_deploy: { type: "string", nullable: true, minLength: 1, description: "After a push went live everywhere (warm a cache, tag a release, post to a channel)." },
     post_rollback: { type: "string", nullable: true, minLength: 1, description: "After a rollback went live everywhere." },
     on_failure: { type: "string", nullable: true, minLength: 1, description: "After a push or rollback failed (QDEPLOY_ERROR says why)." },
+    remote_post_deploy: {
+      type: "string",
+      nullable: true,
+      minLength: 1,
+      description:
+        "On every host of a push once it is live everywhere (warm that host's cache): run as the release phase runs, as the app's user in its sandbox, in the new release with its env file and QDEPLOY_RELEASE, at most `timeout`; its output shows as `hook remote_post_deploy | line`. A failure is reported and changes nothing. `--no-hooks` skips it; `qdeploy serve`'s pushes run it too (it runs where the app runs, as the app).",
+    },
     timeout: { type: "string", nullable: true, description: `The longest a hook may run (then SIGTERM, SIGKILL 5 s later; a pre_* hook's deploy stops). ${DURATION}. Default "5m".` },
   },
   required: [],

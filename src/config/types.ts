@@ -180,6 +180,8 @@ export interface HooksConfig {
   post_deploy?: string;
   post_rollback?: string;
   on_failure?: string;
+  /** On every host of a push once it is live everywhere, the release phase's way (src/plan/release-phase.ts). */
+  remote_post_deploy?: string;
   timeout?: string;
 }
 
@@ -323,7 +325,7 @@ export interface ResolvedConfig {
   /** [[notify]] as written (checked by the schema and rules). */
   notify: NotifyConfig[];
   /** [hooks]: the commands given, by hook, and how long each may run. */
-  hooks: { commands: Partial<Record<HookName, string>>; timeoutSec: number };
+  hooks: { commands: Partial<Record<HookName, string>>; timeoutSec: number; remotePostDeploy?: string };
   /** [logs] drain: where every host sends the app's journal lines; null: nowhere. */
   logDrain: LogDrain | null;
   vars: Record<string, string>;

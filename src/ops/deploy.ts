@@ -5,6 +5,10 @@ import type { HostFacts } from "../plan/facts.ts";
 import { planPush } from "../plan/push.ts";
 import { releaseId } from "../plan/release.ts";
 import { hostConcurrency } from "../plan/waves.ts";
+import { hostConfig } from "../plan/fleet.ts";
+import { planRemoteHook } from "../plan/release-phase.ts";
+import { runRemoteHook } from "../remote/run-plan.ts";
+import { settleLimited } from "../util/limiter.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
 import { buildDir, type Builds, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
@@ -33,6 +37,8 @@ export interface DeployOptions {
    * release, given the hosts' facts so only what they lack is fetched; nothing is built.
    */
   promote?: { from: PromotedFrom; builds: (facts: HostFacts[]) => Promise<Builds> };
+  /** [hooks] remote_post_deploy on the hosts once the push is live (default true; --no-hooks: false). */
+  remoteHooks?: boolean;
 }
 
 /** What a push or rollback did, for the summary, --json and the benchmark. */
@@ -98,6 +104,7 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
     await opts.beforeRelease?.(plan.release!, builds.git);
     const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
+    if (opts.remoteHooks !== false) await runRemoteHooks(op, sessions, run.release);
     return { action: "push", release: run.release, commit: builds.git, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
   });
 }
@@ -130,6 +137,31 @@ export async function rollback(op: OpContext, named: string | null, opts: Deploy
     },
     flip,
   );
+}
+
+/**
+ * [hooks] remote_post_deploy on every host of the push, now that all of them are live on
+ * `release` (a failed rollout threw before this): at once, each host's failure reported as an
+ * error line, none undoing anything.
+ */
+async function runRemoteHooks(op: OpContext, sessions: HostSession[], release: string): Promise<void> {
+  let hooks;
+  try {
+    hooks = sessions.flatMap((s) => {
+      const hook = planRemoteHook(hostConfig(op.cfg, s.host), release, s.host.label);
+      return hook ? [{ s, hook }] : [];
+    });
+  } catch (e) {
+    // `check` refuses a command that cannot run; this is the push's end: say it, change nothing.
+    op.events({ type: "error", line: `hook remote_post_deploy: ${e instanceof Error ? e.message : String(e)}; the push itself is live` });
+    return;
+  }
+  if (!hooks.length) return;
+  op.events({ type: "info", line: `hook remote_post_deploy on ${hooks.length} host${hooks.length === 1 ? "" : "s"}: ${hooks[0]!.hook.command}` });
+  await settleLimited(hooks, hostConcurrency(op.cfg.rollout), async ({ s, hook }) => {
+    const failed = await runRemoteHook(s.remote, hook, op.events).catch((e: unknown) => `hook remote_post_deploy could not run: ${e instanceof Error ? e.message : String(e)}`);
+    if (failed) op.events({ type: "error", line: `${s.host.label}: ${failed}; the push itself is live` });
+  });
 }
 
 /**

@@ -380,6 +380,22 @@ describe("push and rollback as operations", () => {
     expect(hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
   });
 
+  test("[hooks] remote_post_deploy runs on every host once all of them are live; a host's failure is an error line, the push stands; --no-hooks runs none", async () => {
+    const cfg = fleetConfig(2, { hooks: { commands: {}, timeoutSec: 60, remotePostDeploy: "hello warm-cache" } });
+    const log: string[] = [];
+    const hosts = modelHosts(cfg, (h, i) => void (h.hookFails = i === 1));
+    const op = opOver(cfg, hosts, log);
+    const r = await push(op);
+    // Each host's hook after the last activate, in the new release.
+    expect(log.filter((l) => / (activate|hook) /.test(l)).map((l) => l.replace(r.release, "NEW"))).toEqual(["root@10.0.0.1 activate NEW", "root@10.0.0.2 activate NEW", "root@10.0.0.1 hook NEW", "root@10.0.0.2 hook NEW"]);
+    expect(r.hosts.map((h) => h.outcome)).toEqual(["live", "live"]);
+    const errors = op.seen.flatMap((e) => (e.type === "error" ? [e.line] : []));
+    expect(errors).toEqual(["root@10.0.0.2: hook remote_post_deploy (hello warm-cache) exited with status 1; the push itself is live"]);
+    log.length = 0;
+    await push(op, { remoteHooks: false });
+    expect(log.filter((l) => l.includes(" hook "))).toEqual([]);
+  });
+
   test("--hosts: only those hosts are locked, get the release and switch", async () => {
     const cfg = fleetConfig(3);
     const log: string[] = [];

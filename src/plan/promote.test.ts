@@ -116,6 +116,11 @@ describe("reading a release's app folder back from a host (the real commands, on
     expect(run(promoteCommands.blobs("hello", ["f".repeat(64)])).code).not.toBe(0);
   });
 
+  test("a path a tar could place outside the release is refused (a host that lies)", () => {
+    const lying = ["B", "1", `${"a".repeat(64)}.r`, "F", "1", "f", "3", "../../etc/cron.d/x", "", ""].join("\0");
+    expect(() => parseAppManifest(lying, {}, "host")).toThrow('host: the app folder lists "../../etc/cron.d/x", which no release holds');
+  });
+
   test("a listing cut short is an error, not a shorter release", () => {
     const r = run(promoteCommands.manifest("hello", "20261205100000")).bytes.toString();
     expect(() => parseAppManifest(r.slice(0, r.lastIndexOf("F\0") + 4), {}, "host")).toThrow("ended mid-record");

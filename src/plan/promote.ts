@@ -80,6 +80,10 @@ export function parseAppManifest(text: string, binaries: Record<string, string>,
     }
     if (tag !== "F") throw new OperationError(`${where}: the app folder's listing has an unknown record "${tag.slice(0, 20)}"`);
     const [inode, type, size, path, target] = [next(), next(), next(), next(), next()];
+    // As the slug's own rule (src/build/slug.ts): nothing a tar on TO's hosts could place outside the release.
+    if (path === "" || path.startsWith("/") || path.split("/").some((x) => x === "" || x === "." || x === "..") || /[\x00-\x1f\x7f]/.test(path)) {
+      throw new OperationError(`${where}: the app folder lists ${JSON.stringify(path)}, which no release holds`);
+    }
     if (type === "l") {
       files.push({ path, kind: "symlink", sha256: createHash("sha256").update(target).digest("hex"), size: Buffer.byteLength(target), target });
       continue;

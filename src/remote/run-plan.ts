@@ -29,33 +29,51 @@ export interface HostRunResult {
 export async function runReleasePhase(remote: Remote, phase: ReleasePhase, events: EventSink): Promise<void> {
   const host = (line: string) => events({ type: "host", host: remote.label, line });
   host(`release phase: ${phase.command}`);
-  events({ type: "debug", line: `${remote.label} run    ${quoteArgv(phase.argv)}` });
-  const stdout = lineSplitter((l) => host(`release | ${l}`));
+  const { code, how } = await runTransient(remote, phase, "release", events);
+  if (how === null) {
+    host("release phase done");
+    return;
+  }
+  throw new RemoteError(remote.label, `release phase ${JSON.stringify(phase.command)} ${how === "timeout" ? `timed out after ${systemdSpan(phase.timeoutSec)} (release_timeout)` : how}; nothing was switched, ${phase.liveBefore === false ? "no release was live before it" : "the live release keeps serving"}`, {
+    argv: phase.argv,
+    code,
+  });
+}
+
+/**
+ * [hooks] remote_post_deploy on one host (src/plan/release-phase.ts planRemoteHook): its
+ * output as `hook remote_post_deploy | line`; how it failed, or null. Never throws for the
+ * hook's own failure: what is live stays live.
+ */
+export async function runRemoteHook(remote: Remote, hook: ReleasePhase, events: EventSink): Promise<string | null> {
+  const { how } = await runTransient(remote, hook, "hook remote_post_deploy", events);
+  if (how === null) return null;
+  return `hook remote_post_deploy (${hook.command}) ${how === "timeout" ? `timed out after ${systemdSpan(hook.timeoutSec)} (hooks.timeout)` : how}`;
+}
+
+/**
+ * Runs a transient unit's systemd-run argv, the unit's output as `PREFIX | line` host events;
+ * its exit and how it failed: null (it succeeded), "timeout", or `exited with status N (how)`.
+ */
+async function runTransient(remote: Remote, t: ReleasePhase, prefix: string, events: EventSink): Promise<{ code: number; how: string | null }> {
+  const host = (line: string) => events({ type: "host", host: remote.label, line });
+  events({ type: "debug", line: `${remote.label} run    ${quoteArgv(t.argv)}` });
+  const stdout = lineSplitter((l) => host(`${prefix} | ${l}`));
   let systemdSaid = "";
   const stderr = lineSplitter((l) => {
     // systemd-run's own lines (the unit's name, its result) say how it ended; not the app's output.
     if (/^(Running as unit: |Finished with result: |Main processes terminated with: |Service runtime: |CPU time consumed: |Memory peak: )/.test(l)) {
       systemdSaid += `${l}\n`;
       events({ type: "debug", line: `${remote.label} ${l}` });
-    } else host(`release | ${l}`);
+    } else host(`${prefix} | ${l}`);
   });
-  const r = await remote.exec(phase.argv, { onStdout: stdout.push, onStderr: stderr.push, check: false });
+  const r = await remote.exec(t.argv, { onStdout: stdout.push, onStderr: stderr.push, check: false });
   stdout.flush();
   stderr.flush();
-  if (r.code === 0) {
-    host("release phase done");
-    return;
-  }
-  const result = /Finished with result: (\S+)/.exec(systemdSaid)?.[1];
+  if (r.code === 0) return { code: 0, how: null };
+  if (/Finished with result: timeout/.test(systemdSaid)) return { code: r.code, how: "timeout" };
   const ended = /Main processes terminated with: (\S+)/.exec(systemdSaid)?.[1];
-  const how =
-    result === "timeout"
-      ? `timed out after ${systemdSpan(phase.timeoutSec)} (release_timeout)`
-      : `exited with status ${r.code}${ended ? ` (${ended})` : ""}`;
-  throw new RemoteError(remote.label, `release phase ${JSON.stringify(phase.command)} ${how}; nothing was switched, ${phase.liveBefore === false ? "no release was live before it" : "the live release keeps serving"}`, {
-    argv: phase.argv,
-    code: r.code,
-  });
+  return { code: r.code, how: `exited with status ${r.code}${ended ? ` (${ended})` : ""}` };
 }
 
 /** Runs a host plan's setup, upload and release phases in order; the first failure throws a RemoteError. */

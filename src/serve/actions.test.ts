@@ -141,10 +141,10 @@ describe("the server's runs are announced", () => {
       const app = createApp(f.deps);
       const auth = { authorization: `Bearer ${await f.token("deploy")}`, "content-type": "application/json" };
       const rollback = (release: string) => app.request("/api/v1/environments/prod/rollback", { method: "POST", headers: auth, body: JSON.stringify({ release }) });
-      const ok = await (await rollback("20261201000000")).json();
+      const ok = (await (await rollback("20261201000000")).json()) as { run: { id: string } };
       await f.deps.runs.get(ok.run.id)!.done;
       f.hosts.prod![0]!.refuses = ["20261202000000"];
-      const bad = await (await rollback("20261202000000")).json();
+      const bad = (await (await rollback("20261202000000")).json()) as { run: { id: string } };
       await f.deps.runs.get(bad.run.id)!.done;
       expect(heard.map((n) => n.event)).toEqual(["rollback.started", "rollback.succeeded", "rollback.started", "rollback.failed"]);
       expect(heard[1]!.release).toBe("20261201000000");

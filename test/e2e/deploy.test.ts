@@ -314,7 +314,7 @@ describe("deploying to the sandbox", () => {
     expect((await onVm(vm, ["sh", "-c", "systemctl list-timers --all 'hello-watchdog*' --no-legend | wc -l"])).stdout.trim()).toBe("0");
   }, 5 * MIN);
 
-  test("[hooks] and [[notify]]: a failing pre_deploy stops the push before any release is written; post_deploy, on_failure and a webhook hear how it went; --no-hooks skips the hooks", async () => {
+  test("[hooks] and [[notify]]: a failing pre_deploy stops the push before any release is written; post_deploy, on_failure, remote_post_deploy (on the host, as the app) and a webhook hear how it went; --no-hooks skips the hooks", async () => {
     // What the hooks read and write lives outside the app's folder (a file there would be in the slug).
     const out = mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-hooks-"));
     const heard: { event: string; release?: string; error?: string }[] = [];
@@ -324,6 +324,8 @@ describe("deploying to the sandbox", () => {
       `pre_deploy = '[ ! -e ${out}/frozen ] || { echo "deploys are frozen"; exit 1; }'`,
       `post_deploy = 'env | grep ^QDEPLOY_ | sort > ${out}/post.env'`,
       `on_failure = 'echo "$QDEPLOY_ACTION: $QDEPLOY_ERROR" > ${out}/failure.txt'`,
+      // On the host, as the app: its state folder is where it may write.
+      `remote_post_deploy = 'echo "warming $QDEPLOY_RELEASE" && echo "warmed $QDEPLOY_RELEASE as $(id -un)" > /var/lib/hello/warmed'`,
       "[[notify]]",
       'kind = "webhook"',
       `url = "http://127.0.0.1:${receiver.port}/qdeploy"`,
@@ -340,14 +342,18 @@ describe("deploying to the sandbox", () => {
     expect((await get(vm)).body).toBe("hello from v4-killed\n");
     expect(readFileSync(path.join(out, "failure.txt"), "utf8")).toMatch(/^push: hook pre_deploy .* exited with status 1: the push stopped before any release was written\n$/);
 
+    await onVm(vm, ["rm", "-f", "/var/lib/private/hello/warmed"]);
     const r = ok(await qdeploy(dir, ["push", "sandbox", "--no-hooks"]));
     expect(r.stdout).not.toContain("hook pre_deploy");
     expect((await get(vm)).body).toBe("hello from v5-hooks\n");
+    expect((await onVm(vm, ["test", "-e", "/var/lib/private/hello/warmed"])).code).toBe(1); // --no-hooks: not on the hosts either
 
     rmSync(path.join(out, "frozen"));
     writeConfig(dir, vm, { stamp: "v6-hooks", extra: hooks });
     const done = ok(await qdeploy(dir, ["push", "sandbox", "--json"]));
     const release = JSON.parse(done.stdout).release;
+    // remote_post_deploy ran on the host once the release was live, as the app's user, with its env.
+    expect((await onVm(vm, ["cat", "/var/lib/private/hello/warmed"])).stdout).toBe(`warmed ${release} as hello\n`);
     // One variable a line (the test's own QDEPLOY_SANDBOX_* and the like are in the hook's environment too).
     const vars = readFileSync(path.join(out, "post.env"), "utf8").split("\n");
     for (const line of [`QDEPLOY_HOSTS=root@127.0.0.1:${vm.sshPort}`, `QDEPLOY_RELEASE=${release}`, "QDEPLOY_ACTION=push", "QDEPLOY_APP=hello", "QDEPLOY_OUTCOME=succeeded"]) {
