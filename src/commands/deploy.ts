@@ -57,7 +57,7 @@ export async function rollback(ctx: Ctx, env: string, named: string | null, opts
 
 /**
  * `qdeploy promote FROM TO [RELEASE] [--hosts H,..] [--role R] [--no-revert] [--no-hooks]`:
- * TO's pre_deploy, post_deploy and on_failure hooks run (nothing is built: no pre_build).
+ * TO's pre_deploy, post_deploy, on_failure and remote_post_deploy hooks run (nothing is built: no pre_build).
  */
 export async function promote(ctx: Ctx, fromEnv: string, env: string, named: string | null, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
   if (fromEnv === env) throw new UsageError(`promote: ${env} to itself; rollback goes back to an earlier release of one environment`);
