@@ -760,7 +760,12 @@ status() {
   if (( WEB )); then
     if probe "$(live_slot)" "$HEALTH"; then say "health=ok"; else say "health=failing"; fi
   fi
-  for t in $TIMERS; do say "timer=$t $(systemctl show -P NextElapseUSecRealtime "$t")"; done
+  # Every timer in one call, soonest first; list-timers gives a repeating (monotonic) timer's
+  # next run in real time too (the usage and watchdog timers), where NextElapseUSecRealtime is empty.
+  # shellcheck disable=SC2086 # TIMERS is a list of unit names
+  if [ -n "$TIMERS" ]; then
+    systemctl list-timers --all --no-legend $TIMERS | awk '{ n = ($1 == "-" || $1 == "n/a") ? "" : $1 " " $2 " " $3 " " $4; print "timer=" $(NF - 1) " " n }'
+  fi
   # web.watchdog's restarts: how many, and the last one's time.
   if (( WATCHDOG > 0 )) && [ -f "$watchdog_restarts_file" ]; then say "watchdog=$(<"$watchdog_restarts_file")"; fi
   # The standby's memory (bytes, cgroup), what web.standby costs while it runs.
