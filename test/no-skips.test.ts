@@ -19,3 +19,13 @@ test("no test file skips tests", () => {
   }
   expect(offenders).toEqual([]);
 });
+
+test("every test file has a test (an emptied file passes silently, its tests gone)", () => {
+  const empty: string[] = [];
+  for (const pattern of ["src/**/*.test.{ts,tsx}", "test/**/*.test.ts"]) {
+    for (const file of new Bun.Glob(pattern).scanSync({ cwd: REPO })) {
+      if (!/\b(?:test|it)(?:\.each\([^)]*\))?\s*\(/.test(readFileSync(join(REPO, file), "utf8"))) empty.push(file);
+    }
+  }
+  expect(empty).toEqual([]);
+});
