@@ -706,17 +706,22 @@ unit_patterns() {
   done < "$manifest"
 }
 
+# The app's units as `systemctl list-units` lists them (UNIT LOAD ACTIVE SUB ...), by the
+# manifest's patterns; nothing before the first release installed any.
+app_units() {
+  local t patterns=()
+  while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
+  if (( ${#patterns[@]} )); then systemctl list-units --all --plain --no-legend "${patterns[@]}"; fi
+}
+
 # The running services' memory (bytes) and CPU time (ns), once a minute from the usage timer:
 # "EPOCH UNIT MEMORY CPU" lines in usage_file, older than an hour dropped (the dashboard's charts).
 run_sample() {
-  local now t u active patterns=() running=()
+  local now u active running=()
   printf -v now '%(%s)T' -1
-  while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
-  if (( ${#patterns[@]} )); then
-    while read -r u _ active _; do
-      if [[ $u == *.service && $active == active ]]; then running+=("$u"); fi
-    done < <(systemctl list-units --all --plain --no-legend "${patterns[@]}")
-  fi
+  while read -r u _ active _; do
+    if [[ $u == *.service && $active == active ]]; then running+=("$u"); fi
+  done < <(app_units)
   {
     if [ -f "$usage_file" ]; then awk -v since=$((now - 3600)) '$1 >= since' "$usage_file"; fi
     if (( ${#running[@]} )); then
@@ -729,18 +734,15 @@ run_sample() {
 }
 
 status() {
-  local id t u active sub patterns=() running=() stopped=()
+  local id u active sub running=() stopped=()
   id=$(live_release)
   say "live=$id"
   say "slot=$(live_slot)"
-  while read -r t; do [ -n "$t" ] && patterns+=("$t"); done < <(unit_patterns)
-  if (( ${#patterns[@]} )); then
-    while read -r u _ active sub _; do
-      say "unit=$u $active $sub"
-      [[ $u == *.service ]] || continue
-      if [ "$active" = active ]; then running+=("$u"); else stopped+=("$u"); fi
-    done < <(systemctl list-units --all --plain --no-legend "${patterns[@]}")
-  fi
+  while read -r u _ active sub _; do
+    say "unit=$u $active $sub"
+    [[ $u == *.service ]] || continue
+    if [ "$active" = active ]; then running+=("$u"); else stopped+=("$u"); fi
+  done < <(app_units)
   # Each running service's memory and CPU time against its limits ([resources]), and its
   # restarts: one systemctl for all of them, a block of KEY=VALUE lines each.
   if (( ${#running[@]} )); then

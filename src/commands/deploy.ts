@@ -2,9 +2,10 @@
  * push, rollback, setup and plan as the CLI runs them: the operations (src/ops/) do the work
  * and return data; these print it.
  */
-import { HOOK_NAMES, type ResolvedConfig } from "../config/types.ts";
+import { HOOK_NAMES, type HookName, type ResolvedConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import type { BootstrapOptions } from "../ops/bootstrap.ts";
+import type { OpContext } from "../ops/context.ts";
 import * as ops from "../ops/deploy.ts";
 import { type PushPreview, previewPush } from "../ops/preview-push.ts";
 import { type SetupReport, setup as setupHosts } from "../ops/setup.ts";
@@ -27,32 +28,12 @@ export type CliDeployOptions = Omit<ops.DeployOptions, "beforeRelease"> & { hook
 /** `qdeploy push ENV [--hosts H,..] [--role R] [--no-revert] [--no-hooks]` */
 export async function push(ctx: Ctx, env: string, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
   const cfg = await loadEnvironment(ctx, env, { build: true });
-  const op = opContext(ctx, cfg);
-  const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
-  const facts = { action: "push" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
-  return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
-    withFailureHook(hooks, facts, ctx.redactor, async () => {
-      await hooks.run("pre_build", facts);
-      const r = await ops.push(op, { ...opts, remoteHooks: opts.hooks !== false, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
-      await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
-      return printReport(ctx, cfg, r);
-    }),
-  );
+  return deployed(ctx, cfg, "push", opts, { before: "pre_build", after: "post_deploy" }, (op, o) => ops.push(op, o));
 }
 
 /** `qdeploy rollback ENV [RELEASE] [--hosts H,..] [--role R] [--no-revert] [--no-hooks]` */
 export async function rollback(ctx: Ctx, env: string, named: string | null, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
-  const cfg = await loadEnvironment(ctx, env);
-  const op = opContext(ctx, cfg);
-  const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
-  const facts = { action: "rollback" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
-  return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
-    withFailureHook(hooks, facts, ctx.redactor, async () => {
-      const r = await ops.rollback(op, named, opts);
-      await hooks.run("post_rollback", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
-      return printReport(ctx, cfg, r);
-    }),
-  );
+  return deployed(ctx, await loadEnvironment(ctx, env), "rollback", opts, { after: "post_rollback" }, (op, o) => ops.rollback(op, named, o));
 }
 
 /**
@@ -62,14 +43,31 @@ export async function rollback(ctx: Ctx, env: string, named: string | null, opts
 export async function promote(ctx: Ctx, fromEnv: string, env: string, named: string | null, opts: CliDeployOptions = {}): Promise<ops.DeployReport> {
   if (fromEnv === env) throw new UsageError(`promote: ${env} to itself; rollback goes back to an earlier release of one environment`);
   const from = opContext(ctx, await loadEnvironment(ctx, fromEnv));
-  const cfg = await loadEnvironment(ctx, env);
+  return deployed(ctx, await loadEnvironment(ctx, env), "promote", opts, { after: "post_deploy" }, (op, o) => promoteOp(from, op, named, o));
+}
+
+/**
+ * A push, rollback or promotion as the CLI runs it: [[notify]] told of it; `around.before`
+ * first, pre_deploy as its last word before a release is written, `around.after` once it is
+ * live, on_failure when it throws (--no-hooks: none of them, nor remote_post_deploy); the
+ * report printed.
+ */
+async function deployed(
+  ctx: Ctx,
+  cfg: ResolvedConfig,
+  action: ops.DeployReport["action"],
+  opts: CliDeployOptions,
+  around: { before?: HookName; after: HookName },
+  run: (op: OpContext, o: ops.DeployOptions) => Promise<ops.DeployReport>,
+): Promise<ops.DeployReport> {
   const op = opContext(ctx, cfg);
   const hooks = hookRunner(cfg, op.who, op.events, opts.hooks !== false);
-  const facts = { action: "promote" as const, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
+  const facts = { action, hosts: selectHosts(cfg, opts.filter).map((h) => h.label) };
   return announced(await environmentNotifier(op), ctx.redactor, facts, () =>
     withFailureHook(hooks, facts, ctx.redactor, async () => {
-      const r = await promoteOp(from, op, named, { ...opts, remoteHooks: opts.hooks !== false, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
-      await hooks.run("post_deploy", { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
+      if (around.before) await hooks.run(around.before, facts);
+      const r = await run(op, { ...opts, remoteHooks: opts.hooks !== false, beforeRelease: (release, commit) => hooks.run("pre_deploy", { ...facts, release, commit }) });
+      await hooks.run(around.after, { ...facts, release: r.release, commit: r.commit, outcome: "succeeded" });
       return printReport(ctx, cfg, r);
     }),
   );
