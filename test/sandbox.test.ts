@@ -256,10 +256,35 @@ describe("sandbox fleet (--hosts)", () => {
     }
   }, SLOW);
 
-  test("up --hosts 2 boots two VMs that root reaches with the one known_hosts; status lists both; down stops both", async () => {
+  test("a VM that dies while booting is named with its port and its console's last lines; the other VM still comes up and stays up", async () => {
+    const vm2 = join(fleetDir, ".qdeploy/sandbox/vm2");
+    rmSync(vm2, { recursive: true, force: true }); // an earlier run's console.log would do below
+    const up = cli(["sandbox", "up", "--hosts", "2"]);
+    let pid = 0;
+    for (let i = 0; i < 600 && !pid; i++) {
+      await Bun.sleep(100);
+      // Killed once the guest has written to its console, so there are lines to show.
+      const [consoleLog, pidFile] = [join(vm2, "console.log"), join(vm2, "qemu.pid")];
+      if (existsSync(pidFile) && existsSync(consoleLog) && readFileSync(consoleLog, "utf8").length > 0) {
+        pid = Number(readFileSync(pidFile, "utf8").trim());
+      }
+    }
+    if (!pid) throw new Error(`VM 2 never started: ${(await up).err}`); // awaited: no VM left booting behind the test
+    process.kill(pid, "SIGKILL");
+    const r = await up;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error: sandbox VM 2 (ssh 127.0.0.1:${Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1}) did not come up: QEMU exited during boot.`);
+    expect(r.err).toContain(`the serial console is in ${join(vm2, "console.log")}, last lines:\n    `);
+    expect(r.out).toMatch(/sandbox VM 1 up in /);
+    // VM 1 stays up for the next test (one boot fewer): only VM 2 boots there.
+    expect(qemuPidsUnder(fleetDir)).toHaveLength(1);
+  }, SLOW);
+
+  test("up --hosts 2 attaches to the VM 1 that runs and boots VM 2; root reaches both with the one known_hosts; status lists both; down stops both", async () => {
     const t0 = performance.now();
     const up = await cli(["sandbox", "up", "--hosts", "2"]);
-    times.fleet2BootToSsh = seconds(t0);
+    times.fleetVm2BootToSsh = seconds(t0);
+    expect(up.out).toContain("sandbox VM 1 already running");
     expect(up.err).not.toContain("error");
     expect(up.code).toBe(0);
     const [ssh1, ssh2] = [Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT), Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1];
@@ -318,33 +343,6 @@ describe("sandbox fleet (--hosts)", () => {
     expect(qemuPidsUnder(fleetDir)).toEqual([]);
     expect(await cli(["sandbox", "status"])).toMatchObject({ code: 1, out: "not running" });
     expect(existsSync(join(sandboxDir, "vm2", "overlay.qcow2"))).toBe(false);
-  }, SLOW);
-});
-
-describe("sandbox fleet: a VM that dies", () => {
-  test("is named with its port and its console's last lines; the other VM still comes up", async () => {
-    const vm2 = join(fleetDir, ".qdeploy/sandbox/vm2");
-    rmSync(vm2, { recursive: true, force: true }); // an earlier run's console.log would do below
-    const up = cli(["sandbox", "up", "--hosts", "2"]);
-    let pid = 0;
-    for (let i = 0; i < 600 && !pid; i++) {
-      await Bun.sleep(100);
-      // Killed once the guest has written to its console, so there are lines to show.
-      const [consoleLog, pidFile] = [join(vm2, "console.log"), join(vm2, "qemu.pid")];
-      if (existsSync(pidFile) && existsSync(consoleLog) && readFileSync(consoleLog, "utf8").length > 0) {
-        pid = Number(readFileSync(pidFile, "utf8").trim());
-      }
-    }
-    if (!pid) throw new Error(`VM 2 never started: ${(await up).err}`); // awaited: no VM left booting behind the test
-    process.kill(pid, "SIGKILL");
-    const r = await up;
-    expect(r.code).toBe(1);
-    expect(r.err).toContain(`error: sandbox VM 2 (ssh 127.0.0.1:${Number(fleetEnv.QDEPLOY_SANDBOX_SSH_PORT) + 1}) did not come up: QEMU exited during boot.`);
-    expect(r.err).toContain(`the serial console is in ${join(vm2, "console.log")}, last lines:\n    `);
-    expect(r.out).toMatch(/sandbox VM 1 up in /);
-    expect(qemuPidsUnder(fleetDir)).toHaveLength(1);
-    expect((await cli(["sandbox", "down"])).code).toBe(0);
-    expect(qemuPidsUnder(fleetDir)).toEqual([]);
   }, SLOW);
 });
 
