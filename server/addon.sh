@@ -13,7 +13,8 @@
 #   addon restore APP NAME KEEP FILE      a backup first, then FILE (a name in the backups folder)
 #   addon status APP NAME AT              key=value lines (src/ops/addons.ts parseAddonStatus)
 #   addon console APP NAME                psql or redis-cli as the app (credentials in the environment)
-#   addon destroy APP NAME KEEP           a final backup, then the database or instance and its credentials
+#   addon destroy APP NAME KEEP           a final backup (none, and no backups kept, with KEEP 0), then the
+#                                         database or instance and its credentials
 #
 # Passwords are made here, kept in /srv/qdeploy/APP/addons/NAME.env (root, 0600), and reach
 # psql on stdin and redis-cli in its environment: never a command line.
@@ -433,7 +434,7 @@ console() {
 }
 
 destroy() {
-  backup "$1"
+  if (( $1 > 0 )); then backup "$1"; else rm -rf "$backups"; fi
   if [ "$service" = postgres ]; then
     pg_sql <<SQL
 DROP DATABASE IF EXISTS "$database" WITH (FORCE);

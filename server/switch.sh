@@ -24,6 +24,8 @@
 #                                 (on a PTY of its own when run on a terminal: exec -it)
 #   switch unpack PACK            move a pack's slug blobs into blobs/, each checked by its sha256
 #   switch link ID                make releases/ID/app from releases/ID/app.tgz.b64 (hard links to blobs)
+#   switch destroy WHO            remove the app from this host: its units, site, web ports, add-ons
+#                                 here (no final backup), state and folder (a preview's end)
 set -euo pipefail
 umask 022
 # When this run began, in ms: a flip to the standby says how long it took.
@@ -851,6 +853,48 @@ run_link() {
   rm -f -- "$rel/app.tgz.b64"
 }
 
+# Removes every trace of the app from this host, under its deploy lock: its units (the
+# manifest's, their instances and the transient standby-end timer), its Caddy site, its pair
+# in the port registry, its firewall files, its add-ons here (addon destroy, keeping no
+# backup), its state directory and its folder. What is left is checked by the caller.
+run_destroy() {
+  local who=$1 name stop=() files=() f
+  exec 9>>"$lock_file"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
+  systemctl stop "$standby_end_unit.timer" "$standby_end_unit.service" 2> /dev/null || true
+  [ ! -f "$logdrain_unit" ] || systemctl disable -q --now "${logdrain_unit##*/}" || true
+  if [ -f "$manifest" ]; then
+    while read -r name; do
+      [ -n "$name" ] || continue
+      files+=("$units_dir/$name")
+      if [[ $name == *@.service ]]; then stop+=("${name%@.service}@*.service"); else stop+=("$name"); fi
+    done < "$manifest"
+  fi
+  if (( ${#stop[@]} )); then
+    systemctl stop "${stop[@]}" || true
+    for f in "${files[@]}"; do [[ $f == *@.service ]] || systemctl disable -q "${f##*/}" 2> /dev/null || true; done
+    for f in "${files[@]}"; do name=${f##*/}; rm -f -- "$units_dir"/*.wants/"$name" "$units_dir"/*.wants/"${name%@.service}"@*.service; done
+  fi
+  if [ -d "$addons_dir" ] && [ -x "$addon_file" ]; then
+    for f in "$addons_dir"/*.env; do [ -f "$f" ] || continue; f=${f##*/}; "$addon_file" destroy "$app" "${f%.env}" 0 > /dev/null; done
+  fi
+  rm -f -- "${files[@]}" "$logdrain_unit"
+  systemctl daemon-reload
+  systemctl reset-failed "$app-*" 2> /dev/null || true
+  if [ -f "$site" ]; then rm -f "$site"; caddy_load || say "caddy did not reload without the site of $app" >&2; fi
+  if [ -f "$ports_registry" ]; then
+    exec 7>>"$ports_registry.lock"; flock -w 30 7 || die "the port registry's lock stayed busy"
+    grep -v "^$app " "$ports_registry" | replace "$ports_registry" || true
+    exec 7>&-
+  fi
+  if compgen -G "$firewall_dir/$app.*" > /dev/null; then
+    rm -f -- "$firewall_dir/$app".ports "$firewall_dir/$app".addon-*.from
+    [ ! -x "$firewall_dir/apply" ] || "$firewall_dir/apply" || say "the firewall did not reload without $app's ports" >&2
+  fi
+  rm -rf -- "/var/lib/private/$app" "/var/lib/$app" "/var/backups/qdeploy/$app"
+  rm -rf -- "$root"
+  say "destroyed $app by $who"
+}
+
 cmd=${1:-}; shift || true
 case $cmd in
   activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" "${4:-}" ;;
@@ -872,5 +916,6 @@ case $cmd in
   exec) run_exec "$@" ;;
   unpack) run_unpack "$1" ;;
   link) run_link "$1" ;;
-  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|watchdog|sample|status|exec|unpack|link" ;;
+  destroy) run_destroy "${1:-unknown}" ;;
+  *) die "usage: switch activate|stage|unstage|restart|flip|end-standby|watchdog|sample|status|exec|unpack|link|destroy" ;;
 esac

@@ -2,7 +2,7 @@
  * Every command line that runs server/switch.sh on a host, built here and nowhere else: the
  * verbs and their arguments in the order switch.sh reads them (its header lists them). Pure.
  */
-import { layout } from "./server-layout.ts";
+import { APPS_DIR, layout } from "./server-layout.ts";
 
 /** What an activate may add: only the web process, or the live release a refused wave undoes. */
 export interface ActivateOptions {
@@ -43,8 +43,26 @@ export function switchCommands(app: string) {
     unpack: (pack: string): string[] => [script, "unpack", pack],
     /** releases/ID/app from its tar of names and hard links. */
     link: (id: string): string[] => [script, "link", id],
+    /** Everything of the app on the host goes (a preview's end). */
+    destroy: (who: string): string[] => [script, "destroy", who],
   };
 }
+
+/** What review apps (src/ops/review-apps.ts) run on their host, by plain commands. */
+export const previewCommands = {
+  /** Every preview.json under the apps folder, one JSON a line (a record is one line). */
+  list: (): string[] => ["sh", "-c", 'for f in "$1"/*/preview.json; do [ -f "$f" ] && cat "$f" && echo; done; true', "sh", APPS_DIR],
+  /** The app's switch destroy, when one is installed; else the folder alone (a preview that never got a release). */
+  destroy: (app: string, who: string): string[] => {
+    const l = layout(app);
+    return ["sh", "-c", 'if [ -x "$1" ]; then exec "$1" destroy "$3"; fi; rm -rf -- "$2"', "sh", l.switchScript, l.root, who];
+  },
+  /** On a host that runs only its add-ons: each one destroyed (no backup kept), then the folder. */
+  destroyAddons: (app: string): string[] => {
+    const l = layout(app);
+    return ["sh", "-c", 'for f in "$2"/*.env; do [ -f "$f" ] || continue; n=${f##*/}; "$1" destroy "$4" "${n%.env}" 0 || exit 1; done; rm -rf -- "$3"', "sh", l.addonScript, l.addonState, l.root, app];
+  },
+};
 
 /**
  * What `promote` reads from a host of the environment it promotes from, by plain commands (a

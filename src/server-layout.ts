@@ -56,6 +56,8 @@ export function layout(app: string) {
     logDrainConf: `${root}/logdrain/rsyslog.conf`,
     /** The unit names the app's releases installed (host-wide claims: server/switch.sh). */
     installedUnits: `${root}/installed-units`,
+    /** A review app's record (src/plan/review-app.ts PreviewRecord): which preview, its URL and commit. */
+    preview: `${root}/preview.json`,
     /** The key of release.json's configDigest (0600 root, never printed). */
     digestKey: `${root}/digest.key`,
     switchScript: `${root}/switch`,

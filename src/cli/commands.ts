@@ -233,6 +233,7 @@ export const COMMANDS: CommandSpec[] = [
   ...addonsCommands(),
   ...lockCommands(),
   ...secretsCommands(),
+  ...previewsCommands(),
   ...sandboxCommands(),
   ...serveCommands(),
   {
@@ -427,6 +428,48 @@ function secretsCommands(): CommandSpec[] {
       flags: [IDENTITY],
       examples: [`qdeploy secrets recipients remove ${AGE1}`],
       run: async (ctx, inv) => (await secrets()).recipientsRemove(ctx, inv.args),
+    },
+  ];
+}
+
+function previewsCommands(): CommandSpec[] {
+  const previews = () => import("../commands/previews.ts");
+  return [
+    {
+      name: "previews list",
+      usage: "",
+      summary: "the review apps alive: URL, commit, age, when each expires",
+      details: "read from the hosts of [previews] environment ([Review apps](previews.md))",
+      flags: [IDENTITY],
+      examples: ["qdeploy previews list", "qdeploy previews list --json"],
+      async run(ctx) {
+        ctx.out.data(await (await previews()).list(ctx));
+        return 0;
+      },
+    },
+    {
+      name: "previews deploy",
+      usage: "BRANCH",
+      summary: "BRANCH's commit as a review app (pr-N with --pr, else br-BRANCH): its own URL and databases",
+      details: "fetched into a clean worktree (what is not committed stays out), built, and pushed as app APP-NAME to the first host of [previews] environment; refused over previews.max",
+      flags: [{ name: "pr", type: "int", value: "N", min: 1, help: "the pull request it previews: the preview is pr-N" }, IDENTITY],
+      examples: ["qdeploy previews deploy feature/login --pr 7", "qdeploy previews deploy spike"],
+      async run(ctx, inv) {
+        const pr = typeof inv.flags.pr === "number" ? inv.flags.pr : undefined;
+        ctx.out.data(await (await previews()).deploy(ctx, inv.args[0]!, pr));
+        return 0;
+      },
+    },
+    {
+      name: "previews destroy",
+      usage: "NAME",
+      summary: "remove a review app: units, site, ports, releases and its databases (no backup kept)",
+      flags: [IDENTITY],
+      examples: ["qdeploy previews destroy pr-7", "qdeploy previews destroy 7"],
+      async run(ctx, inv) {
+        ctx.out.data(await (await previews()).destroy(ctx, inv.args[0]!));
+        return 0;
+      },
     },
   ];
 }

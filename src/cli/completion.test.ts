@@ -7,7 +7,7 @@ const CONFIG = path.resolve(import.meta.dir, "../../deploy.toml");
 const complete = (...words: string[]) => completeWords(words, CONFIG);
 
 test.each([
-  [[""], ["addons", "audit", "check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "promote", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
+  [[""], ["addons", "audit", "check", "completion", "exec", "help", "init", "lock", "logs", "maintenance", "plan", "previews", "promote", "push", "releases", "restart", "rollback", "sandbox", "secrets", "serve", "setup", "status", "version"]],
   [["pu"], ["push"]],
   [["addons", ""], ["backup", "backups", "destroy", "psql", "pull", "redis-cli", "restore", "setup", "status"]],
   [["secrets", ""], ["edit", "import", "list", "recipients", "set", "unset"]],

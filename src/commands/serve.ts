@@ -4,6 +4,7 @@ import { parseDuration } from "../util/duration.ts";
 import { parseListen } from "../config/resolve.ts";
 import { ConfigError, NotFoundError, UsageError } from "../errors.ts";
 import { realDeps } from "../serve/deps.ts";
+import { startPreviewSweeps } from "../serve/preview-sweep.ts";
 import { startServer } from "../serve/serve.ts";
 import { defaultTokenFile, ROLES, type Role, TokenStore } from "../serve/tokens.ts";
 import type { Ctx } from "./context.ts";
@@ -19,6 +20,7 @@ export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
   const listen = o.listen === undefined ? deps.serve.listen : parseListen(o.listen);
   if (typeof listen === "string") throw new UsageError(`--listen: ${listen}`);
   const server = startServer(deps, listen, (l) => ctx.out.warn(l));
+  const stopSweeps = startPreviewSweeps(deps);
   // Before anything is awaited: a SIGTERM the moment it listens still stops it cleanly (its
   // socket removed), instead of killing it (seen under load: exit 143, a stale socket left).
   const stopped = new Promise<string>((resolve) => {
@@ -29,6 +31,7 @@ export async function serve(ctx: Ctx, o: ServeOptions): Promise<number> {
   if (!(await deps.tokens.list()).length) ctx.out.warn("no API token yet: qdeploy serve token add NAME --role read|deploy");
   const signal = await stopped;
   ctx.out.info(`${signal}: stopping`);
+  stopSweeps();
   await server.stop();
   // A deploy cut off midway would leave a fleet half switched: let the running ones end first.
   const running = deps.runs.list().filter((r) => r.state === "running");

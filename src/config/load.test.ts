@@ -248,6 +248,20 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "[previews]: an environment of this file, not production's hosts; the domain a wildcard; ttl a duration of a minute or more",
+    toml: lines(GOOD, "[environments.staging]", 'hosts = ["deploy@203.0.113.10"]', "[previews]", 'environment = "staging"', 'domain = "preview.example.com"', 'ttl = "30s"'),
+    want: [
+      'deploy.toml:13 previews.environment: "staging" shares deploy@203.0.113.10 with prod: previews run code nobody has reviewed yet; give them a staging environment\'s hosts, or set previews.production_hosts = true',
+      'deploy.toml:14 previews.domain: "preview.example.com" is not a wildcard domain: write "*.preview.example.com", each preview gets a name under it',
+      'deploy.toml:15 previews.ttl: "30s" is under a minute',
+    ],
+  },
+  {
+    name: "[previews]: no such environment; production_hosts lets them share",
+    toml: lines(GOOD, "[environments.staging]", 'hosts = ["deploy@203.0.113.10"]', "[previews]", 'environment = "stage"', 'domain = "*.preview.example.com"'),
+    want: ['deploy.toml:13 previews.environment: "stage" is not an environment of this file (prod, staging)'],
+  },
+  {
     name: "[serve]: domain is a host name (what --install gives Caddy)",
     toml: lines(GOOD, "[serve]", 'domain = "deploy.example.com { }"'),
     want: ['deploy.toml:11 serve.domain: "deploy.example.com { }" is not a host name (e.g. deploy.example.com)'],

@@ -9,7 +9,7 @@ import { parseDuration } from "../util/duration.ts";
 import { isPort } from "./port.ts";
 import { type LogDrain, parseDrain } from "./log-drain.ts";
 import { type ResolvedResources, ResourceProblem, resolveResources } from "./resources.ts";
-import { type EnvironmentConfig, HOOK_NAMES, type HostAddress, type Listen, type Overridable, type RawConfig, type ResolvedAddon, type ResolvedConfig, type ResolvedServe } from "./types.ts";
+import { type EnvironmentConfig, HOOK_NAMES, type HostAddress, type Listen, type Overridable, type RawConfig, type ResolvedAddon, type ResolvedConfig, type ResolvedPreviews, type ResolvedServe } from "./types.ts";
 
 /** Defaults that are not derived from other keys. */
 export const DEFAULTS = {
@@ -33,6 +33,8 @@ export const DEFAULTS = {
   serveListen: "127.0.0.1:7070",
   webhookSecret: "WEBHOOK_SECRET",
   serveRemote: "origin",
+  previewsMax: 5,
+  previewsTtl: "5d",
 } as const;
 
 /** The Procfile / [processes] name of Heroku's release phase. */
@@ -207,6 +209,7 @@ export function resolveEnvironment(raw: RawConfig, envName: string, root: string
     },
     keepReleases: view.keep_releases ?? DEFAULTS.keepReleases,
     serve: resolveServe(raw, file),
+    previews: resolvePreviews(raw, file),
     addons: resolveAddons(view, environmentHosts(env, envName, file)),
     addonOnlyHosts: addonOnlyHosts(view, environmentHosts(env, envName, file), file),
     firewall: view.firewall?.enabled === false ? null : { allow: [...new Set(view.firewall?.allow ?? DEFAULTS.firewallAllow)].sort((a, b) => a - b) },
@@ -333,6 +336,19 @@ export function resolveServe(raw: RawConfig, file = "deploy.toml"): ResolvedServ
     remote: s.remote ?? DEFAULTS.serveRemote,
     branches: { ...(s.branches ?? {}) },
   };
+}
+
+/** `[previews]` with its defaults, or null without one (src/config/rules.ts previewsValid checks it with its lines). */
+export function resolvePreviews(raw: RawConfig, file = "deploy.toml"): ResolvedPreviews | null {
+  const p = raw.previews;
+  if (!p) return null;
+  let ttlSec: number;
+  try {
+    ttlSec = parseDuration(p.ttl ?? DEFAULTS.previewsTtl);
+  } catch (e) {
+    throw new ConfigError([{ file, path: "previews.ttl", message: (e as Error).message }]);
+  }
+  return { environment: p.environment, domainSuffix: p.domain.replace(/^\*\./, ""), max: p.max ?? DEFAULTS.previewsMax, ttlSec, forks: p.forks ?? false };
 }
 
 /** "host:port" ("[::1]:7070" for IPv6) as parts, "unix:/PATH" as its path, or what is wrong with it. */

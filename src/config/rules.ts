@@ -545,6 +545,51 @@ export const serveValid: Rule = (raw, ctx) => {
   return problems;
 };
 
+/** Environments whose hosts previews stay off unless previews.production_hosts (by their name, as Heroku's pipelines name them). */
+export const PRODUCTION_ENVIRONMENTS = ["production", "prod"];
+
+/**
+ * `[previews]`: its environment is one of this file's, and neither it nor a host of it is
+ * production's (unless production_hosts); ttl is a duration of at least a minute.
+ */
+export const previewsValid: Rule = (raw, ctx) => {
+  const previews = table(raw.previews);
+  const problems: ConfigProblem[] = [];
+  const envs = environmentTables(raw);
+  const target = previews.environment;
+  if (typeof target === "string") {
+    if (!Object.hasOwn(envs, target)) {
+      problems.push(problem(ctx, ["previews", "environment"], `"${target}" is not an environment of this file (${Object.keys(envs).join(", ") || "none"})`));
+    } else if (previews.production_hosts !== true) {
+      const hostsOf = (name: string): string[] => {
+        const view = { ...table(raw), ...envs[name] } as Record<string, unknown>;
+        const listed = Array.isArray(view.hosts) ? view.hosts : Object.values(table(view.roles)).flatMap((h) => (Array.isArray(h) ? h : []));
+        return listed.filter((h): h is string => typeof h === "string");
+      };
+      const mine = new Set(hostsOf(target));
+      for (const prod of PRODUCTION_ENVIRONMENTS.filter((e) => Object.hasOwn(envs, e))) {
+        const shared = prod === target ? [...mine] : hostsOf(prod).filter((h) => mine.has(h));
+        if (prod === target || shared.length) {
+          const why = prod === target ? `is ${prod} itself` : `shares ${shared.join(", ")} with ${prod}`;
+          problems.push(problem(ctx, ["previews", "environment"], `"${target}" ${why}: previews run code nobody has reviewed yet; give them a staging environment's hosts, or set previews.production_hosts = true`));
+        }
+      }
+    }
+  }
+  // Each preview's name goes in front of it as a Caddy site address: a host name after "*.".
+  if (typeof previews.domain === "string" && !(previews.domain.startsWith("*.") && isHostName(previews.domain.slice(2), false) && previews.domain.slice(2).includes("."))) {
+    problems.push(problem(ctx, ["previews", "domain"], `${JSON.stringify(previews.domain)} is not a wildcard domain: write "*.preview.example.com", each preview gets a name under it`));
+  }
+  if (typeof previews.ttl === "string") {
+    try {
+      if (parseDuration(previews.ttl) < 60) problems.push(problem(ctx, ["previews", "ttl"], `${JSON.stringify(previews.ttl)} is under a minute`));
+    } catch (e) {
+      problems.push(problem(ctx, ["previews", "ttl"], (e as Error).message));
+    }
+  }
+  return problems;
+};
+
 /** Every rule, in the order their problems are reported (load.ts sorts by line anyway). */
 export const RULES: Rule[] = [
   environmentsDefined,
@@ -573,6 +618,7 @@ export const RULES: Rule[] = [
   secretsStore,
   sshJump,
   serveValid,
+  previewsValid,
 ];
 
 /** Runs every rule. */

@@ -21,6 +21,7 @@ import type {
   RestartConfig,
   RolloutConfig,
   SecretsConfig,
+  PreviewsConfig,
   ServeConfig,
   SshConfig,
   WebConfig,
@@ -521,6 +522,22 @@ const serveSchema: JSONSchemaType<ServeConfig> = {
   },
 };
 
+const previewsSchema: JSONSchemaType<PreviewsConfig> = {
+  type: "object",
+  description:
+    "Review apps: each pull request (`qdeploy serve`'s pull_request webhook, or `qdeploy previews deploy`) runs as an app of its own, APP-pr-N, on one environment's hosts, at its own name under `domain`, with its own add-on databases (created empty), until the PR closes or `ttl` passes without a deploy.",
+  additionalProperties: false,
+  required: ["environment", "domain"],
+  properties: {
+    environment: { type: "string", description: "The environment whose hosts, secret store, env and add-on definitions every preview uses (a staging one)." },
+    domain: { type: "string", description: 'A wildcard: "*.preview.example.com" gives the preview pr-7 the name pr-7.preview.example.com (point the wildcard\'s DNS at the environment\'s hosts). Caddy gets a certificate for each name as its preview is made, or uses its own CA with web.tls = "internal".' },
+    max: { type: "integer", nullable: true, minimum: 1, maximum: 100, description: "How many previews may be alive at once; one more is refused, saying which are. Default 5." },
+    ttl: { type: "string", nullable: true, description: `How long a preview lives after its last deploy; \`qdeploy serve\` destroys it then. ${DURATION}, or days: "5d". Default "5d".` },
+    forks: { type: "boolean", nullable: true, description: "Build pull requests whose branch is in a fork (its code is anyone's). Default false." },
+    production_hosts: { type: "boolean", nullable: true, description: "Allow previews on hosts of an environment named production or prod. Default false: such a setup is refused." },
+  },
+};
+
 /** The JSON Schema of deploy.toml, as ajv checks it and schema/deploy.schema.json ships it. */
 export const deploySchema: JSONSchemaType<RawConfig> = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -546,6 +563,7 @@ export const deploySchema: JSONSchemaType<RawConfig> = {
       required: [],
     },
     serve: { ...serveSchema, nullable: true },
+    previews: { ...previewsSchema, nullable: true },
   },
 };
 

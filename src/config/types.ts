@@ -209,11 +209,28 @@ export interface ServeConfig {
   branches?: Record<string, string>;
 }
 
+/** `[previews]`: review apps, one per pull request, on one environment's hosts (src/plan/review-app.ts). */
+export interface PreviewsConfig {
+  /** The environment whose hosts, secrets, env and add-on definitions every preview uses. */
+  environment: string;
+  /** A wildcard under which each preview gets its name: "*.preview.example.com" gives pr-7.preview.example.com. */
+  domain: string;
+  /** How many previews may be alive at once; the next one is refused. Default 5. */
+  max?: number;
+  /** How long a preview lives after its last deploy. Default "5d". */
+  ttl?: string;
+  /** Build pull requests from forks too. Default false. */
+  forks?: boolean;
+  /** Allow previews on hosts of an environment named production or prod. Default false. */
+  production_hosts?: boolean;
+}
+
 /** deploy.toml as written. */
 export interface RawConfig extends Overridable {
   app: string;
   environments?: Record<string, EnvironmentConfig>;
   serve?: ServeConfig;
+  previews?: PreviewsConfig;
 }
 
 /** A host of `user@host[:port]`, parsed. */
@@ -334,6 +351,29 @@ export interface ResolvedConfig {
   keepReleases: number;
   /** `[serve]` with its defaults (the same in every environment). */
   serve: ResolvedServe;
+  /** `[previews]` with its defaults (the same in every environment); null: no previews. */
+  previews?: ResolvedPreviews | null;
+  /** Set when this config is a preview's (src/plan/review-app.ts previewConfig). */
+  preview?: PreviewIdentity;
+}
+
+/** `[previews]` resolved (src/config/resolve.ts resolvePreviews). */
+export interface ResolvedPreviews {
+  environment: string;
+  /** The wildcard's suffix, without "*.": "preview.example.com". */
+  domainSuffix: string;
+  max: number;
+  ttlSec: number;
+  forks: boolean;
+}
+
+/** Which preview a config deploys: its name (pr-7) and where its code came from. */
+export interface PreviewIdentity {
+  name: string;
+  /** The app it previews (the served deploy.toml's app). */
+  of: string;
+  pr?: number;
+  branch?: string;
 }
 
 /** Where qdeploy serve listens: a TCP address, or a unix socket (the installed server's). */

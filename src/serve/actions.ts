@@ -6,7 +6,9 @@
  */
 import { realpath } from "node:fs/promises";
 import path from "node:path";
-import type { ResolvedConfig } from "../config/types.ts";
+import type { ResolvedConfig, ResolvedPreviews } from "../config/types.ts";
+import { deployPreview, destroyPreview, listPreviews } from "../ops/review-apps.ts";
+import type { PreviewRecord } from "../plan/review-app.ts";
 import { ConfigError, type ConfigProblem, NotFoundError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
@@ -129,6 +131,54 @@ function show(v: unknown): string {
 export function withServedPlaces(commit: ResolvedConfig, served: ResolvedConfig): ResolvedConfig {
   const { root, hosts, roles, ssh, secrets, serve } = served;
   return { ...commit, build: { ...commit.build, dir: commit.build.dir ?? commit.root }, root, hosts, roles, ssh, secrets, serve };
+}
+
+/** The run key of a review app: one run at a time per preview, beside its environment's own. */
+export function previewRunKey(previews: ResolvedPreviews, name: string): string {
+  return `${previews.environment}/${name}`;
+}
+
+function requirePreviews(deps: ServeDeps): ResolvedPreviews {
+  if (!deps.previews) throw new NotFoundError("this server makes no previews: add [previews] to deploy.toml");
+  return deps.previews;
+}
+
+/**
+ * A review app from a pull request: `ref` fetched into a clean worktree, its config taken as a
+ * push's is (servedCommitConfig: the served file's hosts, SSH, secrets), then made or updated as
+ * preview `id` (src/ops/review-apps.ts). Answered as soon as it starts.
+ */
+export function startPreview(deps: ServeDeps, id: { name: string; pr?: number; branch?: string }, ref: string, by: string): Run {
+  const previews = requirePreviews(deps);
+  return deps.runs.start({ env: previewRunKey(previews, id.name), action: "preview", by, target: `${id.name} ${ref}` }, async (report) => {
+    const served = await deps.load(previews.environment);
+    const checkout = await deps.checkout(ref, report.events);
+    try {
+      const commit = await deps.load(previews.environment, checkout.configFile);
+      const buildDir = commit.build.dir ?? commit.root;
+      const realBuildDir = await realpath(buildDir).catch(() => buildDir);
+      const cfg = { ...servedCommitConfig(commit, served, { worktree: checkout.dir, file: path.relative(checkout.dir, checkout.configFile), realBuildDir }), previews: served.previews };
+      const op = { ...deps.opContext(cfg, report, serveWho(by)), build: deps.commitBuild(checkout) };
+      return await deployPreview(op, id, checkout.commit);
+    } finally {
+      await checkout.remove();
+    }
+  });
+}
+
+/** A review app's end (its pull request closed, its ttl passed, or asked for). */
+export function startPreviewDestroy(deps: ServeDeps, name: string, by: string): Run {
+  const previews = requirePreviews(deps);
+  return deps.runs.start({ env: previewRunKey(previews, name), action: "preview-destroy", by, target: name }, async (report) => {
+    const cfg = await deps.load(previews.environment);
+    return destroyPreview(deps.opContext(cfg, report, serveWho(by)), name);
+  });
+}
+
+/** The review apps alive, read from their host. */
+export async function livePreviews(deps: ServeDeps, by: string): Promise<PreviewRecord[]> {
+  const previews = requirePreviews(deps);
+  return inspect(deps, previews.environment, by, (op) => listPreviews(op));
 }
 
 /** `POST rollback`: to the previous good release, or the one named. */

@@ -6,8 +6,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { loadConfig, loadConfigOrThrow, requireEnvironment } from "../config/load.ts";
-import { resolveServe } from "../config/resolve.ts";
-import type { ResolvedConfig, ResolvedServe } from "../config/types.ts";
+import { resolvePreviews, resolveServe } from "../config/resolve.ts";
+import type { ResolvedConfig, ResolvedPreviews, ResolvedServe } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import { loadWithPackages } from "../config/check-packages.ts";
 import { type Build, type OpContext, type OpReport, sshConnect } from "../ops/context.ts";
@@ -25,6 +25,8 @@ export interface ServeDeps {
   environments: string[];
   /** `[serve]`, resolved. */
   serve: ResolvedServe;
+  /** `[previews]`, resolved; absent or null: the server makes no review apps. */
+  previews?: ResolvedPreviews | null;
   /** Where the server keeps its own files (the webhook deliveries seen): .qdeploy/serve/ beside deploy.toml. */
   stateDir: string;
   /**
@@ -83,6 +85,7 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
     app,
     environments,
     serve,
+    previews: resolvePreviews(loaded.raw, o.configFile),
     stateDir: path.join(path.dirname(path.resolve(o.configFile)), ".qdeploy", "serve"),
     load: (env, file = o.configFile) => (file === o.configFile ? served(env) : loadConfigOrThrow(file, env)),
     commitBuild: (c) => sandboxedBuild(c),

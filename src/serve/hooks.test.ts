@@ -251,3 +251,42 @@ describe("POST /hooks/deploy", () => {
     await f.deps.runs.get(ok.run!.id)!.done;
   });
 });
+
+describe("POST /hooks/github: pull_request events, with [previews]", () => {
+  const prPayload = (action: string, o: { head?: string; updated?: string } = {}) =>
+    JSON.stringify({
+      action,
+      number: 7,
+      pull_request: { updated_at: o.updated ?? new Date().toISOString(), head: { sha: SHA, ref: "feature", repo: { full_name: o.head ?? "acme/hello" } }, base: { repo: { full_name: "acme/hello" } } },
+    });
+  function withPreviews(forks = false) {
+    const s = setup({ branches: {} });
+    s.f.deps.previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks };
+    return s;
+  }
+
+  test("signed with the previews' environment's secret: another is 401; other actions are ignored (200) and start nothing", async () => {
+    const { f, app } = withPreviews();
+    const body = prPayload("opened");
+    const forged = await answer(await app.request("/hooks/github", github(body, { event: "pull_request", signature: sign("nope", body) })));
+    expect([forged.status, forged.error?.kind]).toEqual([401, "unauthorized"]);
+    const labeled = await app.request("/hooks/github", github(prPayload("labeled"), { event: "pull_request" }));
+    expect([labeled.status, await labeled.json()]).toEqual([200, { ok: true, preview: "pr-7", ignored: 'action "labeled"' }]);
+    expect(f.deps.runs.list()).toEqual([]);
+  });
+
+  test("a fork's pull request is refused (422) unless previews.forks; an old or replayed delivery is 409", async () => {
+    const { f, app } = withPreviews();
+    const fork = await answer(await app.request("/hooks/github", github(prPayload("opened", { head: "mallory/hello" }), { event: "pull_request" })));
+    expect([fork.status, fork.error?.message]).toEqual([422, "pull request #7 comes from a fork (mallory/hello): previews.forks is false, so its code is not built"]);
+    const old = await answer(await app.request("/hooks/github", github(prPayload("opened", { updated: new Date(Date.now() - 2 * 3600_000).toISOString() }), { event: "pull_request" })));
+    expect([old.status, old.error?.kind]).toEqual([409, "replay"]);
+    expect(f.deps.runs.list()).toEqual([]);
+  });
+
+  test("without [previews], a pull_request event is not handled (400), as before", async () => {
+    const { app } = setup();
+    const r = await answer(await app.request("/hooks/github", github(prPayload("opened"), { event: "pull_request" })));
+    expect([r.status, r.error?.message]).toEqual([400, 'X-GitHub-Event "pull_request" is not handled: send push events only']);
+  });
+});

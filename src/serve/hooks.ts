@@ -18,7 +18,10 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import path from "node:path";
 import { AuthError, NotFoundError, OperationError, ReplayError, UsageError } from "../errors.ts";
-import { startPush } from "./actions.ts";
+import type { ResolvedPreviews } from "../config/types.ts";
+import { overLimit, prPreview } from "../plan/review-app.ts";
+import { livePreviews, previewRunKey, startPreview, startPreviewDestroy, startPush } from "./actions.ts";
+import type { Run } from "./runs.ts";
 import { checkSentAt, DeliveryLog } from "./deliveries.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
@@ -27,10 +30,18 @@ import { WebhookSecrets } from "./webhook-secrets.ts";
 
 const ZERO_COMMIT = /^0+$/;
 
-/** A push that waits for its environment's running deploy. */
+/** A push that waits for its environment's running deploy (or a preview's run, for its preview's). */
 interface Waiting {
   ref: string;
   by: string;
+  start?: () => Run | Promise<Run>;
+}
+
+/** The parts of GitHub's pull_request payload a preview reads. */
+interface PullRequest {
+  updated_at?: unknown;
+  head?: { sha?: unknown; ref?: unknown; repo?: { full_name?: unknown } | null };
+  base?: { repo?: { full_name?: unknown } | null };
 }
 
 export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
@@ -50,19 +61,21 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
   // GitHub's payloads are at most 25 MB; nothing else needs more.
   hooks.use("*", bodyLimit({ maxSize: 25 * 1024 * 1024, onError: () => { throw new UsageError("the body is larger than 25 MB"); } }));
 
-  /** Starts the push now, or after the environment's running deploy (replacing an older waiting one). */
-  const deployOrWait = (c: Context<ServeEnv>, env: string, w: Waiting) => {
+  /**
+   * Starts the push now, or after the environment's running deploy (replacing an older waiting
+   * one). `start`: another run than a push of the environment (a preview's, keyed `env`).
+   */
+  const deployOrWait = async (c: Context<ServeEnv>, env: string, w: Waiting, start?: () => Run | Promise<Run>) => {
     const busy = deps.runs.running(env);
     if (busy) {
       const first = !waiting.has(env);
-      waiting.set(env, w);
+      waiting.set(env, { ...w, ...(start && { start }) });
       if (first) void busy.done.then(() => startWaiting(env));
       return c.json({ ok: true, environment: env, ref: w.ref, queued: true, after: busy.record.id }, 202);
     }
-    return startPush(deps, env, w.by, w.ref, "started").then((run) => {
-      c.header("Location", `/api/v1/runs/${run.record.id}`);
-      return c.json({ ok: true, environment: env, ref: w.ref, run: run.record }, 202);
-    });
+    const run = await (start ?? (() => startPush(deps, env, w.by, w.ref, "started")))();
+    c.header("Location", `/api/v1/runs/${run.record.id}`);
+    return c.json({ ok: true, environment: env, ref: w.ref, run: run.record }, 202);
   };
 
   const startWaiting = async (env: string): Promise<void> => {
@@ -72,16 +85,19 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
     if (busy) return void busy.done.then(() => startWaiting(env));
     waiting.delete(env);
     // Its outcome is the run's record; nobody waits on this promise.
-    await startPush(deps, env, w.by, w.ref, "started").catch(() => {});
+    await Promise.resolve()
+      .then(() => (w.start ?? (() => startPush(deps, env, w.by, w.ref, "started")))())
+      .catch(() => {});
   };
 
   hooks.post("/github", async (c) => {
     const raw = new Uint8Array(await c.req.arrayBuffer());
     const signature = signatureHeader(c, "x-hub-signature-256", "X-Hub-Signature-256");
+    const event = c.req.header("x-github-event");
+    if (event === "pull_request" && deps.previews) return pullRequest(c, deps.previews, raw, signature);
     const branches = deps.serve.branches;
     const targets = [...new Set(Object.values(branches))];
     if (!targets.length) throw new NotFoundError('this server deploys no branch: add [serve.branches] to deploy.toml (main = "production")');
-    const event = c.req.header("x-github-event");
     if (event !== "push") {
       // Nothing is deployed: any mapped environment's secret proves the sender.
       await requireSigned(targets, raw, signature, "X-Hub-Signature-256");
@@ -106,6 +122,39 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
     await claimOnce(deliveries, c.req.header("x-github-delivery"), raw, "X-GitHub-Delivery", { sentMs: pushedAt, nowMs: now() });
     return deployOrWait(c, env, { ref: payload.after, by: "github" });
   });
+
+  /**
+   * GitHub's pull_request event, with [previews]: opened, reopened and synchronize make or
+   * update preview pr-N from refs/pull/N/head; closed destroys it; other actions are ignored.
+   * Signed with the previews' environment's secret. A fork's pull request is refused unless
+   * previews.forks; a new preview over previews.max is refused in the answer.
+   */
+  const pullRequest = async (c: Context<ServeEnv>, previews: ResolvedPreviews, raw: Uint8Array, signature: string) => {
+    await requireSigned([previews.environment], raw, signature, "X-Hub-Signature-256");
+    const payload = parseJson(raw) as { action?: unknown; number?: unknown; pull_request?: PullRequest };
+    const pr = payload.pull_request;
+    if (typeof payload.number !== "number" || !Number.isInteger(payload.number) || payload.number < 1 || !pr) throw new UsageError('the payload has no pull request ("number", "pull_request")');
+    const name = prPreview(payload.number);
+    const action = String(payload.action);
+    if (!["opened", "reopened", "synchronize", "closed"].includes(action)) return c.json({ ok: true, preview: name, ignored: `action "${action}"` });
+    const updated = typeof pr.updated_at === "string" ? Date.parse(pr.updated_at) : NaN;
+    if (Number.isNaN(updated)) throw new UsageError("the payload has no pull_request.updated_at (GitHub sends the event's time): it cannot be told from a replay");
+    await claimOnce(deliveries, c.req.header("x-github-delivery"), raw, "X-GitHub-Delivery", { sentMs: updated, nowMs: now() });
+    const key = previewRunKey(previews, name);
+    if (action === "closed") return deployOrWait(c, key, { ref: name, by: "github" }, () => startPreviewDestroy(deps, name, "github"));
+    const head = pr.head?.repo?.full_name;
+    const base = pr.base?.repo?.full_name;
+    if (head !== base && !previews.forks) {
+      throw new OperationError(`pull request #${payload.number} comes from a fork (${String(head)}): previews.forks is false, so its code is not built`);
+    }
+    if (typeof pr.head?.sha !== "string" || !/^[0-9a-f]{40,64}$/.test(pr.head.sha)) throw new UsageError('the payload has no head commit ("pull_request.head.sha")');
+    const live = await livePreviews(deps, "github");
+    const refusal = overLimit(live, name, previews);
+    if (refusal) throw new OperationError(`preview ${name} was not made: ${refusal}`);
+    const branch = typeof pr.head?.ref === "string" ? pr.head.ref : undefined;
+    const id = { name, pr: payload.number, ...(branch !== undefined && { branch }) };
+    return deployOrWait(c, key, { ref: pr.head.sha, by: "github" }, () => startPreview(deps, id, `refs/pull/${payload.number}/head`, "github"));
+  };
 
   hooks.post("/deploy", async (c) => {
     const raw = new Uint8Array(await c.req.arrayBuffer());

@@ -162,8 +162,8 @@ export function openApiDocument() {
           required: ["id", "env", "action", "by", "target", "started", "finished", "state", "result", "error"],
           properties: {
             id: { type: "string" },
-            env: { type: "string" },
-            action: { enum: ["push", "rollback", "restart", "promote"] },
+            env: { type: "string", description: 'the environment; a review app\'s run: "ENV/pr-N"' },
+            action: { enum: ["push", "rollback", "restart", "promote", "preview", "preview-destroy"] },
             by: { type: "string", description: "the token's name, or webhook:..." },
             target: { type: ["string", "null"] },
             started: { type: "string", format: "date-time" },

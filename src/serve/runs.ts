@@ -13,7 +13,8 @@ import { type EventSink, type OpEvent, plainEvents, redactEvent } from "../event
 import type { OpReport } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
 
-export type RunAction = "push" | "rollback" | "restart" | "promote";
+/** preview and preview-destroy: a review app's (their env is "ENV/pr-N", one run at a time per preview). */
+export type RunAction = "push" | "rollback" | "restart" | "promote" | "preview" | "preview-destroy";
 
 /** What a Run is, as the API returns it. */
 export interface RunRecord {

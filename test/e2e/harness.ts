@@ -27,6 +27,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { processAlive } from "../../src/sandbox/qemu.ts";
 import { sandboxFleetStatus, sandboxFleetUp, sandboxSshArgv, sandboxStopVm, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
+import { realDeps, type ServeDeps } from "../../src/serve/deps.ts";
+import { type RunningServer, startServer } from "../../src/serve/serve.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 /**
@@ -383,4 +385,14 @@ export function makeDrainPki(): { ca: string; key: string; cert: string } {
   const out = { ca: read("ca.pem"), key: read("server.key"), cert: read("server.pem") };
   rmSync(dir, { recursive: true, force: true });
   return out;
+}
+
+/**
+ * `qdeploy serve` for dir's deploy.toml, in this process with its real deps (SSH, git, the
+ * secret store: an env store reads this process's environment), on a free loopback port.
+ */
+export async function serveInProcess(dir: string): Promise<{ deps: ServeDeps; server: RunningServer; stop(): Promise<void> }> {
+  const deps = await realDeps({ configFile: path.join(dir, "deploy.toml"), tokenFile: path.join(dir, ".qdeploy", "tokens.json") });
+  const server = startServer(deps, { host: "127.0.0.1", port: 0 });
+  return { deps, server, stop: async () => (await server.stop(), await deps.close?.()) };
 }

@@ -12,10 +12,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { $ } from "zx";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
-import { realDeps, type ServeDeps } from "../../src/serve/deps.ts";
-import { type RunningServer, startServer } from "../../src/serve/serve.ts";
+import type { ServeDeps } from "../../src/serve/deps.ts";
+import type { RunningServer } from "../../src/serve/serve.ts";
 import { sign } from "../../src/serve/signature.ts";
-import { cleanApp, get, keepRequesting, makeProject, ok, onVm, qdeploy, sandbox, writeConfig } from "./harness.ts";
+import { cleanApp, get, keepRequesting, makeProject, ok, onVm, qdeploy, sandbox, serveInProcess, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "hookapp";
@@ -26,6 +26,7 @@ let vm: SandboxInfo;
 let dir: string;
 let deps: ServeDeps;
 let server: RunningServer;
+let stop: (() => Promise<void>) | undefined;
 let commit = "";
 
 const git = (cwd: string) => $({ cwd, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
@@ -69,13 +70,11 @@ beforeAll(async () => {
   // The server's process reads the env store: the secrets are its environment here.
   process.env.WEBHOOK_SECRET = SECRET;
   process.env.API_KEY = API_KEY;
-  deps = await realDeps({ configFile: path.join(dir, "deploy.toml"), tokenFile: path.join(dir, ".qdeploy", "tokens.json") });
-  server = startServer(deps, { host: "127.0.0.1", port: 0 });
+  ({ deps, server, stop } = await serveInProcess(dir));
 }, 10 * MIN);
 
 afterAll(async () => {
-  await server?.stop();
-  await deps?.close?.();
+  await stop?.();
   delete process.env.WEBHOOK_SECRET;
   delete process.env.API_KEY;
 });
