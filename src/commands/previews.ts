@@ -5,8 +5,8 @@ import { loadConfig, requireEnvironment } from "../config/load.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { deployPreview, destroyPreview, listPreviews, type PreviewDeployReport } from "../ops/review-apps.ts";
-import { branchPreview, expiresAt, PREVIEW_NAME, prPreview, type PreviewRecord } from "../plan/review-app.ts";
-import { withServedPlaces } from "../serve/actions.ts";
+import { branchPreview, expiresAt, prPreview, type PreviewRecord } from "../plan/review-app.ts";
+import { previewName, withServedPlaces } from "../serve/actions.ts";
 import { checkoutCommit } from "../serve/checkout.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 
@@ -53,7 +53,5 @@ export async function deploy(ctx: Ctx, branch: string, pr: number | undefined): 
 
 /** `previews destroy NAME` (pr-7, or 7). */
 export async function destroy(ctx: Ctx, name: string): Promise<{ name: string; app: string }> {
-  const full = /^[0-9]+$/.test(name) ? prPreview(Number(name)) : name;
-  if (!PREVIEW_NAME.test(full)) throw new UsageError(`"${name}" is not a preview: give pr-N, N or br-BRANCH (qdeploy previews list)`);
-  return destroyPreview(opContext(ctx, await previewsBase(ctx)), full);
+  return destroyPreview(opContext(ctx, await previewsBase(ctx)), previewName(name));
 }

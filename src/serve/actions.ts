@@ -8,8 +8,8 @@ import { realpath } from "node:fs/promises";
 import path from "node:path";
 import type { ResolvedConfig, ResolvedPreviews } from "../config/types.ts";
 import { deployPreview, destroyPreview, listPreviews } from "../ops/review-apps.ts";
-import type { PreviewRecord } from "../plan/review-app.ts";
-import { ConfigError, type ConfigProblem, NotFoundError, UsageError } from "../errors.ts";
+import { overLimit, PREVIEW_NAME, type PreviewRecord, prPreview } from "../plan/review-app.ts";
+import { ConfigError, type ConfigProblem, NotFoundError, OperationError, UsageError } from "../errors.ts";
 import type { OpContext } from "../ops/context.ts";
 import { Redactor } from "../secrets/redact.ts";
 import * as deploy from "../ops/deploy.ts";
@@ -148,8 +148,11 @@ function requirePreviews(deps: ServeDeps): ResolvedPreviews {
  * push's is (servedCommitConfig: the served file's hosts, SSH, secrets), then made or updated as
  * preview `id` (src/ops/review-apps.ts). Answered as soon as it starts.
  */
-export function startPreview(deps: ServeDeps, id: { name: string; pr?: number; branch?: string }, ref: string, by: string): Run {
+export async function startPreview(deps: ServeDeps, id: { name: string; pr?: number; branch?: string }, ref: string, by: string): Promise<Run> {
   const previews = requirePreviews(deps);
+  // Over previews.max a new preview is refused in the answer (the run checks again, last).
+  const refusal = overLimit(await livePreviews(deps, by), id.name, previews);
+  if (refusal) throw new OperationError(`preview ${id.name} was not made: ${refusal}`);
   return deps.runs.start({ env: previewRunKey(previews, id.name), action: "preview", by, target: `${id.name} ${ref}` }, async (report) => {
     const served = await deps.load(previews.environment);
     const checkout = await deps.checkout(ref, report.events);
@@ -173,6 +176,13 @@ export function startPreviewDestroy(deps: ServeDeps, name: string, by: string): 
     const cfg = await deps.load(previews.environment);
     return destroyPreview(deps.opContext(cfg, report, serveWho(by)), name);
   });
+}
+
+/** A preview's name as a request gives it (pr-7, or 7), or a UsageError. */
+export function previewName(text: string): string {
+  const name = /^[0-9]+$/.test(text) ? prPreview(Number(text)) : text;
+  if (!PREVIEW_NAME.test(name)) throw new UsageError(`"${text}" is not a preview: pr-N, N or br-BRANCH`);
+  return name;
 }
 
 /** The review apps alive, read from their host. */

@@ -329,3 +329,42 @@ describe("promote", () => {
     expect(f.hosts.prod![0]!.releases).toEqual(["20261201000000"]);
   });
 });
+
+describe("previews ([previews])", () => {
+  const record = (n: number) => ({ name: `pr-${n}`, of: "hello", app: `hello-pr-${n}`, url: `https://pr-${n}.preview.example.com/`, pr: n, commit: "c0ffee", created: "2026-12-01T00:00:00.000Z", updated: "2026-12-01T00:00:00.000Z" });
+  async function withPreviews() {
+    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks: false };
+    const s = await setup({ cfg: { ...helloConfig, previews }, environments: { prod: [{ label: "root@h1:22", live: "20261201000000", releases: ["20261201000000"], previews: [record(7)] }] } });
+    s.f.deps.previews = previews;
+    return s;
+  }
+
+  test("GET lists them from their host; a new one over previews.max is 422 naming the live ones, before anything runs", async () => {
+    const { f, call, read, deploy } = await withPreviews();
+    const list = await call("GET", "/api/v1/previews", read);
+    expect([list.status, list.json!.previews]).toEqual([200, [record(7)]]);
+    const over = await call("POST", "/api/v1/previews", deploy, JSON.stringify({ ref: "feature", pr: "8" }));
+    expect([over.status, over.json!.error.message]).toEqual([422, "preview pr-8 was not made: 1 previews are alive, previews.max is 1: pr-7. Close a pull request or run qdeploy previews destroy NAME first"]);
+    expect((await call("POST", "/api/v1/previews", deploy, JSON.stringify({ ref: "feature", pr: "x" }))).status).toBe(400);
+    expect((await call("POST", "/api/v1/previews", read, JSON.stringify({ ref: "feature" }))).status).toBe(403);
+    expect(f.deps.runs.list()).toEqual([]);
+  });
+
+  test("DELETE destroys one (7 or pr-7) as a run keyed ENV/pr-N; a name that is not a preview's is 400", async () => {
+    const { f, call, deploy } = await withPreviews();
+    expect((await call("DELETE", "/api/v1/previews/..%2Fetc", deploy)).status).toBe(400);
+    const r = await call("DELETE", "/api/v1/previews/7", deploy);
+    expect([r.status, r.json!.run.env, r.json!.run.action, r.json!.run.target]).toEqual([202, "prod/pr-7", "preview-destroy", "pr-7"]);
+    const run = f.deps.runs.get(r.json!.run.id)!;
+    await run.done;
+    expect([run.record.state, run.record.error]).toEqual(["succeeded", null]);
+    expect(f.log).toContain("root@h1:22 destroy hello-pr-7");
+    expect(f.hosts.prod![0]!.previews).toEqual([]);
+  });
+
+  test("without [previews]: 404", async () => {
+    const { call, read } = await setup();
+    const r = await call("GET", "/api/v1/previews", read);
+    expect([r.status, r.json!.error.message]).toEqual([404, "this server makes no previews: add [previews] to deploy.toml"]);
+  });
+});

@@ -14,7 +14,8 @@ import { releases } from "../ops/releases.ts";
 import { status } from "../ops/status.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { Redactor } from "../secrets/redact.ts";
-import { inspect, requireServed, serveWho, startPromote, startPush, startRestart, startRollback } from "./actions.ts";
+import { inspect, livePreviews, previewName, requireServed, serveWho, startPreview, startPreviewDestroy, startPromote, startPush, startRestart, startRollback } from "./actions.ts";
+import { branchPreview, prPreview } from "../plan/review-app.ts";
 import { requireRole } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
@@ -58,6 +59,16 @@ export function apiRoutes(deps: ServeDeps): Hono<ServeEnv> {
     return started(c, await startPromote(deps, c.req.param("env"), by(c), from, release));
   });
   api.post("/environments/:env/restart", deploy, async (c) => started(c, await startRestart(deps, c.req.param("env"), by(c), (await body(c, ["process"])).process)));
+
+  api.get("/previews", async (c) => c.json({ ok: true, previews: await livePreviews(deps, by(c)) }));
+  api.post("/previews", deploy, async (c) => {
+    const { ref, pr } = await body(c, ["ref", "pr"]);
+    if (ref === null) throw new UsageError("body.ref: the branch (or commit) to deploy is required");
+    if (pr !== null && !/^[1-9][0-9]*$/.test(pr)) throw new UsageError(`body.pr: "${pr}" is not a pull request number`);
+    const id = pr === null ? { name: branchPreview(ref), branch: ref } : { name: prPreview(Number(pr)), pr: Number(pr) };
+    return started(c, await startPreview(deps, id, ref, by(c)));
+  });
+  api.delete("/previews/:name", deploy, (c) => started(c, startPreviewDestroy(deps, previewName(c.req.param("name")), by(c))));
 
   const follows = new LogStreams();
   api.get("/environments/:env/logs", (c) => streamLogs(c, deps, follows));

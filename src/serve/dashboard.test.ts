@@ -265,3 +265,44 @@ describe("dashboard: rollback and runs", () => {
     }
   });
 });
+
+describe("dashboard: review apps", () => {
+  const record = { name: "pr-7", of: "hello", app: "hello-pr-7", url: "https://pr-7.preview.example.com/", pr: 7, branch: "feature", commit: "c0ffee".padEnd(40, "0"), created: new Date(Date.now() - 3 * 3_600_000).toISOString(), updated: new Date().toISOString() };
+  function withPreviews() {
+    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 5, ttlSec: 5 * 86_400, forks: false };
+    const f = fakeServe({ cfg: { ...helloConfig, previews }, environments: { prod: [{ label: "root@h1:22", live: NEW, releases: [OLD, NEW], previews: [record] }] } });
+    f.deps.previews = previews;
+    return f;
+  }
+
+  test("/previews lists each with its URL, commit, branch, age and expiry; / links to it; a deploy token gets Destroy (with a confirm), a read token none", async () => {
+    const f = withPreviews();
+    const app = createApp(f.deps);
+    const reader = await f.token("read");
+    const home = await (await app.request("/", { headers: cookie(reader) })).text();
+    expect(home).toContain('<a href="/previews">Review apps</a>');
+    const page = await (await app.request("/previews", { headers: cookie(reader) })).text();
+    expect(page).toContain('<a href="https://pr-7.preview.example.com/">https://pr-7.preview.example.com/</a>');
+    expect(page).toContain(`<code title="${record.commit}">c0ffee000000</code>`);
+    expect(page).toContain('<td data-label="branch">feature</td><td data-label="age">3 h</td><td data-label="expires in">5 d</td>');
+    expect(page).toContain("1 of 5");
+    expect(page).not.toContain("Destroy");
+    const deployer = await f.token("deploy");
+    const asDeployer = await (await app.request("/previews", { headers: cookie(deployer) })).text();
+    expect(asDeployer).toContain('<form method="post" action="/previews/pr-7/destroy" onsubmit="return confirm(&quot;Destroy pr-7, with its databases (no backup is kept)?&quot;)">');
+  });
+
+  test("POST destroy (deploy role) starts the preview's destroy and redirects to its run, which links to the environment", async () => {
+    const f = withPreviews();
+    const app = createApp(f.deps);
+    const token = await f.token("deploy");
+    const res = await app.request("/previews/pr-7/destroy", form({}, cookie(token)));
+    expect(res.status).toBe(303);
+    const run = f.deps.runs.get(res.headers.get("location")!.split("/").pop()!)!;
+    await run.done;
+    expect([run.record.env, run.record.action, run.record.state]).toEqual(["prod/pr-7", "preview-destroy", "succeeded"]);
+    const page = await (await app.request(`/runs/${run.record.id}`, { headers: cookie(token) })).text();
+    expect(page).toContain('<a href="/env/prod">prod/pr-7</a>');
+    expect((await app.request("/previews", { headers: cookie(await f.token("deploy")) })).status).toBe(200);
+  });
+});

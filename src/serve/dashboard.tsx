@@ -14,7 +14,7 @@ import { audit } from "../ops/audit.ts";
 import { logs } from "../ops/host-commands.ts";
 import { releases } from "../ops/releases.ts";
 import { status } from "../ops/status.ts";
-import { inspect, requireServed, startPromote, startRestart, startRollback } from "./actions.ts";
+import { inspect, livePreviews, previewName, requireServed, startPreviewDestroy, startPromote, startRestart, startRollback } from "./actions.ts";
 import { requireRole, TOKEN_COOKIE } from "./auth.ts";
 import type { ServeDeps } from "./deps.ts";
 import type { ServeEnv } from "./env.ts";
@@ -25,6 +25,7 @@ import { HomePage } from "./pages/home.tsx";
 import type { Viewer } from "./pages/layout.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { LogsPage } from "./pages/logs.tsx";
+import { PreviewsPage } from "./pages/previews.tsx";
 import { RunPage } from "./pages/run.tsx";
 
 /** Lines of journal the logs page starts with. */
@@ -83,7 +84,7 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
         return { env, status: s.value, error: s.error };
       }),
     );
-    return c.html(<HomePage app={deps.app} viewer={viewer(c)} envs={envs} />);
+    return c.html(<HomePage app={deps.app} viewer={viewer(c)} envs={envs} previews={Boolean(deps.previews)} />);
   });
 
   ui.get("/env/:env", read, async (c) => {
@@ -115,6 +116,19 @@ export function dashboardRoutes(deps: ServeDeps): Hono<ServeEnv> {
     const [from, release] = [String(form.from ?? "").trim(), String(form.release ?? "").trim()];
     if (release && !/^\d{14}(-\d+)?$/.test(release)) throw new UsageError(`release "${release}" is not a release id`);
     const run = await startPromote(deps, c.req.param("env"), who(c), from, release || null);
+    return c.redirect(`/runs/${run.record.id}`, 303);
+  });
+
+  ui.get("/previews", read, async (c) => {
+    const previews = deps.previews;
+    if (!previews) throw new NotFoundError("this server makes no previews: add [previews] to deploy.toml");
+    const list = await settle(livePreviews(deps, who(c)));
+    const runs = deps.runs.list().filter((r) => r.env.startsWith(`${previews.environment}/`)).slice(0, 10);
+    return c.html(<PreviewsPage app={deps.app} environment={previews.environment} viewer={viewer(c)} previews={list} ttlSec={previews.ttlSec} max={previews.max} runs={runs} now={deps.now().getTime()} />);
+  });
+
+  ui.post("/previews/:name/destroy", sameOrigin, deploy, async (c) => {
+    const run = startPreviewDestroy(deps, previewName(c.req.param("name")), who(c));
     return c.redirect(`/runs/${run.record.id}`, 303);
   });
 

@@ -19,8 +19,8 @@ import { bodyLimit } from "hono/body-limit";
 import path from "node:path";
 import { AuthError, NotFoundError, OperationError, ReplayError, UsageError } from "../errors.ts";
 import type { ResolvedPreviews } from "../config/types.ts";
-import { overLimit, prPreview } from "../plan/review-app.ts";
-import { livePreviews, previewRunKey, startPreview, startPreviewDestroy, startPush } from "./actions.ts";
+import { prPreview } from "../plan/review-app.ts";
+import { previewRunKey, startPreview, startPreviewDestroy, startPush } from "./actions.ts";
 import type { Run } from "./runs.ts";
 import { checkSentAt, DeliveryLog } from "./deliveries.ts";
 import type { ServeDeps } from "./deps.ts";
@@ -148,9 +148,6 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
       throw new OperationError(`pull request #${payload.number} comes from a fork (${String(head)}): previews.forks is false, so its code is not built`);
     }
     if (typeof pr.head?.sha !== "string" || !/^[0-9a-f]{40,64}$/.test(pr.head.sha)) throw new UsageError('the payload has no head commit ("pull_request.head.sha")');
-    const live = await livePreviews(deps, "github");
-    const refusal = overLimit(live, name, previews);
-    if (refusal) throw new OperationError(`preview ${name} was not made: ${refusal}`);
     const branch = typeof pr.head?.ref === "string" ? pr.head.ref : undefined;
     const id = { name, pr: payload.number, ...(branch !== undefined && { branch }) };
     return deployOrWait(c, key, { ref: pr.head.sha, by: "github" }, () => startPreview(deps, id, `refs/pull/${payload.number}/head`, "github"));

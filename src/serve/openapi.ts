@@ -97,6 +97,22 @@ export function openApiDocument() {
           responses: { "200": sse("event: line | end | error"), ...errors(400, 401, 404, 422, 429) },
         },
       },
+      "/previews": {
+        get: {
+          summary: "the review apps alive ([previews]), read from their host: name, app, url, pr, branch, commit, created, updated",
+          responses: { "200": ok("previews", { previews: { type: "array", items: { type: "object" } } }), ...errors(401, 404, 502) },
+        },
+        post: {
+          ...startsRun("deploy a branch or commit of [serve] remote as a review app: pr-N with pr, else br-BRANCH; a new one over previews.max is 422", { ref: "a branch (or, with pr, a commit)", pr: "the pull request's number, as a string" }, ["ref"]),
+          parameters: [],
+        },
+      },
+      "/previews/{name}": {
+        delete: {
+          ...startsRun("destroy a review app: its units, site, ports, releases and databases (no backup kept)", {}),
+          parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" }, description: "pr-N, N or br-BRANCH" }],
+        },
+      },
       "/runs": {
         get: {
           summary: "runs this server started (kept in memory), newest first",

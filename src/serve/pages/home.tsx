@@ -10,10 +10,15 @@ export interface EnvSummary {
   error: ErrorBody | null;
 }
 
-export function HomePage(p: { app: string; viewer: Viewer; envs: EnvSummary[] }) {
+export function HomePage(p: { app: string; viewer: Viewer; envs: EnvSummary[]; previews?: boolean }) {
   return (
     <Layout title={p.app} viewer={p.viewer}>
       <h1>{p.app}</h1>
+      {p.previews && (
+        <p>
+          <a href="/previews">Review apps</a>
+        </p>
+      )}
       {p.envs.map((e) => (
         <section class="card" id={`env-${e.env}`}>
           <h2>

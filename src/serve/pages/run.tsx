@@ -75,7 +75,8 @@ export function RunPage(p: { run: RunRecord; events: readonly OpEvent[]; viewer:
       }
     >
       <h1>
-        {r.action} <a href={`/env/${encodeURIComponent(r.env)}`}>{r.env}</a>
+        {/* A review app's run is keyed ENV/pr-N: its environment's page is ENV's. */}
+        {r.action} <a href={`/env/${encodeURIComponent(r.env.split("/")[0]!)}`}>{r.env}</a>
         {r.target && <> → <code>{r.target}</code></>}
       </h1>
       <p>
