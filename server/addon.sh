@@ -13,6 +13,8 @@
 #   addon restore APP NAME KEEP FILE      a backup first, then FILE (a name in the backups folder)
 #   addon status APP NAME AT              key=value lines (src/ops/addons.ts parseAddonStatus)
 #   addon console APP NAME                psql or redis-cli as the app (credentials in the environment)
+#   addon seed APP NAME FROM              Postgres: the newest backup of app FROM's add-on NAME on this
+#                                         host, restored into APP's (a review app's first deploy)
 #   addon destroy APP NAME KEEP           a final backup (none, and no backups kept, with KEEP 0), then the
 #                                         database or instance and its credentials
 #
@@ -398,6 +400,19 @@ restore() {
   printf 'restored=%s\n' "$name_"
 }
 
+# A review app's database starts as a copy of its environment's: the newest dump of app $1's
+# add-on of the same name here, restored into this (empty) one as its role.
+seed() {
+  local from=$1 dump
+  [[ $from =~ ^[a-z][a-z0-9-]*$ ]] || die "bad app name '$from'"
+  [ "$service" = postgres ] || die "add-on $name is $service: only Postgres add-ons are seeded"
+  dump=$(ls -1 "/var/backups/qdeploy/$from/$name" 2> /dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z\.dump$' | sort | tail -n 1 || true)
+  [ -n "$dump" ] || die "$from has no backup of $name on this host to seed from: qdeploy addons backup ENV $name"
+  # --clean: a first deploy that failed after its seed is seeded again.
+  runuser -u postgres -- pg_restore --clean --if-exists --no-owner --no-acl --role="$role" --single-transaction -d "$database" < "/var/backups/qdeploy/$from/$name/$dump"
+  printf 'seeded=%s\n' "$dump"
+}
+
 status() {
   local at=$1 unit newest="" count=0 f
   say() { printf '%s=%s\n' "$1" "$2"; }
@@ -481,5 +496,6 @@ case $verb in
   status) require "$1"; status "${2:-daily}" ;;
   console) require "$1"; console ;;
   destroy) require "$1"; destroy "${2:-7}" ;;
+  seed) require "$1"; seed "${2:-}" ;;
   *) die "unknown verb '$verb'" ;;
 esac

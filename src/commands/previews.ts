@@ -26,7 +26,8 @@ export async function list(ctx: Ctx): Promise<PreviewRecord[]> {
   for (const r of records) {
     const age = Math.round((now - Date.parse(r.created)) / 3_600_000);
     const left = Math.round((expiresAt(r, base.previews!).getTime() - now) / 3_600_000);
-    ctx.out.result(`${r.name}  ${r.url ?? "(no web)"}  ${r.commit?.slice(0, 12) ?? "-"}  ${r.branch ?? ""}  ${age} h old, expires in ${left} h`.replace(/ {3,}/g, "  "));
+    const state = r.failed ? "  its first deploy failed" : "";
+    ctx.out.result(`${r.name}  ${r.url ?? "(no web)"}  ${r.commit?.slice(0, 12) ?? "-"}  ${r.branch ?? ""}  ${age} h old, expires in ${left} h${state}`.replace(/ {3,}/g, "  "));
   }
   if (!records.length) ctx.out.result("no previews");
   return records;

@@ -262,6 +262,11 @@ const rows: Row[] = [
     want: ['deploy.toml:13 previews.environment: "stage" is not an environment of this file (prod, staging)'],
   },
   {
+    name: "[previews]: scrub needs seed",
+    toml: lines(GOOD, "[environments.staging]", 'hosts = ["deploy@203.0.113.11"]', "[previews]", 'environment = "staging"', 'domain = "*.preview.example.com"', 'scrub = "bin/scrub"'),
+    want: ["deploy.toml:15 previews.scrub: scrub runs on a seeded preview's data: set previews.seed = true, or drop scrub"],
+  },
+  {
     name: "[serve]: domain is a host name (what --install gives Caddy)",
     toml: lines(GOOD, "[serve]", 'domain = "deploy.example.com { }"'),
     want: ['deploy.toml:11 serve.domain: "deploy.example.com { }" is not a host name (e.g. deploy.example.com)'],

@@ -44,7 +44,7 @@ describe("resolveEnvironment", () => {
       notify: [],
       hooks: { commands: {}, timeoutSec: 300 },
       logDrain: null,
-      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
+      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {}, githubToken: null, githubApi: "https://api.github.com" },
       previews: null,
     };
     expect(resolveEnvironment(minimal, "prod", "/src/hello")).toEqual(want);
@@ -125,7 +125,7 @@ describe("resolveEnvironment", () => {
       notify: [],
       hooks: { commands: { pre_deploy: "./bin/ci-green", post_deploy: "true" }, timeoutSec: 60 },
       logDrain: null,
-      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {} },
+      serve: { listen: { host: "127.0.0.1", port: 7070 }, domain: null, tls: "auto", webhookSecret: "WEBHOOK_SECRET", remote: "origin", branches: {}, githubToken: null, githubApi: "https://api.github.com" },
       previews: null,
     };
     expect(resolveEnvironment(raw, "staging", "/r")).toEqual(want);
@@ -168,11 +168,11 @@ describe("resolveEnvironment", () => {
 
   test("[serve]: listen parsed (IPv6 in brackets), branches kept, defaults filled in", () => {
     const raw: RawConfig = { ...minimal, serve: { listen: "[::1]:8080", branches: { main: "prod" }, webhook_secret: "HOOK" } };
-    expect(resolveEnvironment(raw, "prod", "/r").serve).toEqual({ listen: { host: "::1", port: 8080 }, domain: null, tls: "auto", webhookSecret: "HOOK", remote: "origin", branches: { main: "prod" } });
+    expect(resolveEnvironment(raw, "prod", "/r").serve).toEqual({ listen: { host: "::1", port: 8080 }, domain: null, tls: "auto", webhookSecret: "HOOK", remote: "origin", branches: { main: "prod" }, githubToken: null, githubApi: "https://api.github.com" });
     expect(() => resolveEnvironment({ ...minimal, serve: { listen: "7070" } }, "prod", "/r")).toThrow('serve.listen: "7070" is not host:port');
     // [previews] with its defaults, the same in every environment.
     expect(resolveEnvironment({ ...minimal, previews: { environment: "prod", domain: "*.pr.example.com" } }, "prod", "/r").previews).toEqual({
-      environment: "prod", domainSuffix: "pr.example.com", max: 5, ttlSec: 5 * 86_400, forks: false,
+      environment: "prod", domainSuffix: "pr.example.com", max: 5, ttlSec: 5 * 86_400, forks: false, seed: false, scrub: null,
     });
     expect(() => resolveEnvironment({ ...minimal, serve: { listen: "h:70000" } }, "prod", "/r")).toThrow("is not host:port");
     expect(resolveEnvironment({ ...minimal, serve: { listen: "unix:/run/qdeploy-serve/http.sock" } }, "prod", "/r").serve.listen).toEqual({ unix: "/run/qdeploy-serve/http.sock" });

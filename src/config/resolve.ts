@@ -335,6 +335,8 @@ export function resolveServe(raw: RawConfig, file = "deploy.toml"): ResolvedServ
     webhookSecret: s.webhook_secret ?? DEFAULTS.webhookSecret,
     remote: s.remote ?? DEFAULTS.serveRemote,
     branches: { ...(s.branches ?? {}) },
+    githubToken: s.github_token ?? null,
+    githubApi: (s.github_api ?? "https://api.github.com").replace(/\/+$/, ""),
   };
 }
 
@@ -348,7 +350,7 @@ export function resolvePreviews(raw: RawConfig, file = "deploy.toml"): ResolvedP
   } catch (e) {
     throw new ConfigError([{ file, path: "previews.ttl", message: (e as Error).message }]);
   }
-  return { environment: p.environment, domainSuffix: p.domain.replace(/^\*\./, ""), max: p.max ?? DEFAULTS.previewsMax, ttlSec, forks: p.forks ?? false };
+  return { environment: p.environment, domainSuffix: p.domain.replace(/^\*\./, ""), max: p.max ?? DEFAULTS.previewsMax, ttlSec, forks: p.forks ?? false, seed: p.seed ?? false, scrub: p.scrub ?? null };
 }
 
 /** "host:port" ("[::1]:7070" for IPv6) as parts, "unix:/PATH" as its path, or what is wrong with it. */

@@ -580,6 +580,9 @@ export const previewsValid: Rule = (raw, ctx) => {
   if (typeof previews.domain === "string" && !(previews.domain.startsWith("*.") && isHostName(previews.domain.slice(2), false) && previews.domain.slice(2).includes("."))) {
     problems.push(problem(ctx, ["previews", "domain"], `${JSON.stringify(previews.domain)} is not a wildcard domain: write "*.preview.example.com", each preview gets a name under it`));
   }
+  if (typeof previews.scrub === "string" && previews.seed !== true) {
+    problems.push(problem(ctx, ["previews", "scrub"], "scrub runs on a seeded preview's data: set previews.seed = true, or drop scrub"));
+  }
   if (typeof previews.ttl === "string") {
     try {
       if (parseDuration(previews.ttl) < 60) problems.push(problem(ctx, ["previews", "ttl"], `${JSON.stringify(previews.ttl)} is under a minute`));

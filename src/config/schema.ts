@@ -512,6 +512,13 @@ const serveSchema: JSONSchemaType<ServeConfig> = {
       description: 'Name of the secret, in each environment\'s secret store, that signs webhook requests (X-Hub-Signature-256). It is left out of the app\'s env file. Default "WEBHOOK_SECRET".',
     },
     remote: { type: "string", nullable: true, description: 'The git remote a webhook deploy fetches its commit from. Default "origin".' },
+    github_token: {
+      type: "string",
+      nullable: true,
+      pattern: ENV_VAR_PATTERN,
+      description: "Name of a secret, in the store of [previews] environment, holding a GitHub token (repo:status, or a fine-grained token with Commit statuses: write): each review app's commit then gets a status, qdeploy/preview, pending while it deploys, then success with its URL or failure. It is left out of the app's env file.",
+    },
+    github_api: { type: "string", nullable: true, pattern: "^https?://", description: 'GitHub\'s API, for github_token. Default "https://api.github.com"; GitHub Enterprise Server: "https://HOST/api/v3".' },
     branches: {
       type: "object",
       nullable: true,
@@ -535,6 +542,8 @@ const previewsSchema: JSONSchemaType<PreviewsConfig> = {
     ttl: { type: "string", nullable: true, description: `How long a preview lives after its last deploy; \`qdeploy serve\` destroys it then. ${DURATION}, or days: "5d". Default "5d".` },
     forks: { type: "boolean", nullable: true, description: "Build pull requests whose branch is in a fork (its code is anyone's). Default false." },
     production_hosts: { type: "boolean", nullable: true, description: "Allow previews on hosts of an environment named production or prod. Default false: such a setup is refused." },
+    seed: { type: "boolean", nullable: true, description: "A new preview's Postgres databases start as a copy of the environment's newest backup of each (`qdeploy addons backup ENV NAME`, or its timer's), restored on the add-on's host before the release phase; Redis starts empty. Default false: empty databases." },
+    scrub: { type: "string", nullable: true, description: "With seed: a command run once on a new preview, after its release phase and as it runs (the release's env, the app's user and sandbox), to scrub what a preview must not hold (e.g. `bin/scrub-pii`). A failure fails the preview's deploy." },
   },
 };
 

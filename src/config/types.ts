@@ -207,6 +207,10 @@ export interface ServeConfig {
   remote?: string;
   /** Git branch -> the environment a push to it deploys. */
   branches?: Record<string, string>;
+  /** Name of a secret (in the previews' environment's store) holding a GitHub token: review apps post commit statuses with it. */
+  github_token?: string;
+  /** GitHub's API (GitHub Enterprise: https://HOST/api/v3). Default https://api.github.com. */
+  github_api?: string;
 }
 
 /** `[previews]`: review apps, one per pull request, on one environment's hosts (src/plan/review-app.ts). */
@@ -223,6 +227,10 @@ export interface PreviewsConfig {
   forks?: boolean;
   /** Allow previews on hosts of an environment named production or prod. Default false. */
   production_hosts?: boolean;
+  /** A new preview's Postgres databases start from the environment's newest backup of them (else empty). Default false. */
+  seed?: boolean;
+  /** With seed: run once on a new preview, after its release phase, as the release phase runs (scrub personal data). */
+  scrub?: string;
 }
 
 /** deploy.toml as written. */
@@ -365,6 +373,8 @@ export interface ResolvedPreviews {
   max: number;
   ttlSec: number;
   forks: boolean;
+  seed: boolean;
+  scrub: string | null;
 }
 
 /** Which preview a config deploys: its name (pr-7) and where its code came from. */
@@ -387,6 +397,9 @@ export interface ResolvedServe {
   webhookSecret: string;
   remote: string;
   branches: Record<string, string>;
+  /** The secret's name, or null: no commit statuses. */
+  githubToken: string | null;
+  githubApi: string;
 }
 
 /** One `[addons.NAME]` with its defaults: what provisioning, push and `addons` commands read. */

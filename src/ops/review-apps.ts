@@ -3,9 +3,10 @@
  * says what one is). The hosts are the record: each preview's folder holds its preview.json,
  * so the CLI and `qdeploy serve` see the same previews.
  */
-import type { PreviewIdentity } from "../config/types.ts";
+import type { PreviewIdentity, ResolvedConfig } from "../config/types.ts";
+import { addonArgv } from "../plan/addons.ts";
 import { OperationError, UsageError } from "../errors.ts";
-import { overLimit, previewConfig, previewHost, previewRecord, type PreviewRecord } from "../plan/review-app.ts";
+import { firstDeploy, overLimit, previewConfig, previewHost, previewRecord, type PreviewRecord } from "../plan/review-app.ts";
 import { previewCommands } from "../server-commands.ts";
 import { layout } from "../server-layout.ts";
 import type { OpContext } from "./context.ts";
@@ -51,24 +52,42 @@ export interface PreviewDeployReport {
  */
 export async function deployPreview(op: OpContext, id: Omit<PreviewIdentity, "of">, commit?: string): Promise<PreviewDeployReport> {
   const previews = previewsOf(op);
-  const cfg = previewConfig(op.cfg, { ...id, of: op.cfg.app });
   const live = await listPreviews(op);
   const refusal = overLimit(live, id.name, previews);
   if (refusal) throw new OperationError(`preview ${id.name} was not made: ${refusal}`);
-  const preview = previewRecord(cfg, commit, new Date(), live.find((p) => p.name === id.name));
-  const record = () => withConnections([cfg.hosts[0]!], op.connect, ([c]) => c!.remote.write(layout(cfg.app).preview, `${JSON.stringify(preview)}\n`, 0o644));
+  const before = live.find((p) => p.name === id.name);
+  const first = firstDeploy(before);
+  const cfg = previewConfig(op.cfg, { ...id, of: op.cfg.app }, first);
+  const preview = previewRecord(cfg, commit, new Date(), before);
+  const record = (r: PreviewRecord) => withConnections([cfg.hosts[0]!], op.connect, ([c]) => c!.remote.write(layout(cfg.app).preview, `${JSON.stringify(r)}\n`, 0o644));
   let report: DeployReport;
   try {
-    report = await deploy.push({ ...op, cfg });
+    // Seeded before the release phase, so it migrates (and scrubs) the copy.
+    report = await deploy.push({ ...op, cfg }, first && previews.seed ? { beforeRelease: () => seedAddons(op, cfg) } : {});
   } catch (e) {
     // A first deploy that failed past setup leaves its folder: recorded, it is listed, counted
-    // against max and destroyed at its ttl like any other (no folder yet: nothing to record).
-    if (!live.some((p) => p.name === id.name)) await record().catch(() => {});
+    // against max and destroyed at its ttl like any other (no folder yet: nothing to record),
+    // and the next deploy is a first one again (seeded and scrubbed anew).
+    if (first) await record({ ...preview, failed: true }).catch(() => {});
     throw e;
   }
-  await record();
+  await record(preview);
   op.events({ type: "info", line: `preview ${id.name} is live at ${preview.url ?? "(no web process)"}` });
   return { preview, report };
+}
+
+/** previews.seed: each Postgres add-on of the preview filled from the environment's app's newest backup of it, on its host. */
+async function seedAddons(op: OpContext, cfg: ResolvedConfig): Promise<void> {
+  const addons = cfg.addons.filter((a) => a.service === "postgres");
+  const hosts = cfg.hosts.filter((h) => addons.some((a) => a.host === h.label));
+  await withConnections(hosts, op.connect, async (connections) => {
+    for (const addon of addons) {
+      const c = connections.find((c) => c.host.label === addon.host)!;
+      const r = await c.remote.exec(addonArgv(cfg, "seed", addon, [op.cfg.app]));
+      const from = /^seeded=(\S+)$/m.exec(r.stdout)?.[1] ?? "?";
+      op.events({ type: "info", line: `add-on ${addon.name} of ${cfg.app} seeded from ${op.cfg.env}'s backup ${from}` });
+    }
+  });
 }
 
 /**

@@ -110,7 +110,7 @@ export function planAddonFiles(cfg: ResolvedConfig, addons: ResolvedAddon[], fac
  * server/addon.sh's command line for one verb. Never carries a secret: the script keeps them.
  * `ensure`'s extra words are the addresses of the hosts that reach an add-on with an address.
  */
-export function addonArgv(cfg: ResolvedConfig, verb: "ensure" | "backup" | "backups" | "restore" | "status" | "console" | "destroy", addon: ResolvedAddon | string, extra: string[] = []): string[] {
+export function addonArgv(cfg: ResolvedConfig, verb: "ensure" | "backup" | "backups" | "restore" | "status" | "console" | "destroy" | "seed", addon: ResolvedAddon | string, extra: string[] = []): string[] {
   const l = layout(cfg.app);
   const name = typeof addon === "string" ? addon : addon.name;
   const a = typeof addon === "string" ? null : addon;
@@ -123,6 +123,8 @@ export function addonArgv(cfg: ResolvedConfig, verb: "ensure" | "backup" | "back
       return [l.addonScript, verb, cfg.app, name, keep];
     case "restore":
       return [l.addonScript, verb, cfg.app, name, keep, ...extra];
+    case "seed":
+      return [l.addonScript, verb, cfg.app, name, ...extra];
     case "status":
       return [l.addonScript, verb, cfg.app, name, a?.backup.at ?? "daily"];
     default:

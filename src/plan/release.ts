@@ -49,10 +49,12 @@ export interface ReleaseFiles {
 
 /**
  * The env file's variables: [env], then secrets, then what qdeploy itself provides. The
- * webhook's signing secret ([serve] webhook_secret) is qdeploy's, not the app's: left out.
+ * webhook's signing secret ([serve] webhook_secret) and the GitHub token review apps post
+ * statuses with ([serve] github_token) are qdeploy's, not the app's: left out.
  */
 export function releaseVars(cfg: ResolvedConfig, secrets: Record<string, string>): Record<string, string> {
-  const { [cfg.serve.webhookSecret]: _webhook, ...appSecrets } = secrets;
+  const { [cfg.serve.webhookSecret]: _webhook, ...rest } = secrets;
+  const { [cfg.serve.githubToken ?? ""]: _token, ...appSecrets } = rest;
   return { ...cfg.vars, ...appSecrets, QDEPLOY_APP: cfg.app, QDEPLOY_ENV: cfg.env };
 }
 

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import type { ResolvedConfig, ResolvedPreviews } from "../config/types.ts";
-import { branchPreview, expiresAt, overLimit, PREVIEW_RESOURCES, previewApp, previewConfig, previewRecord, prPreview, type PreviewRecord } from "./review-app.ts";
+import { branchPreview, expiresAt, firstDeploy, overLimit, PREVIEW_RESOURCES, previewApp, previewConfig, previewRecord, prPreview, type PreviewRecord } from "./review-app.ts";
 
-const previews: ResolvedPreviews = { environment: "sandbox", domainSuffix: "preview.example.com", max: 2, ttlSec: 86_400, forks: false };
+const previews: ResolvedPreviews = { environment: "sandbox", domainSuffix: "preview.example.com", max: 2, ttlSec: 86_400, forks: false, seed: false, scrub: null };
 const base: ResolvedConfig = {
   ...helloConfig,
   previews,
@@ -55,6 +55,13 @@ describe("previewConfig", () => {
     expect(cfg.previews).toBeNull();
   });
 
+  test("previews.scrub runs after the release phase's command on a first deploy only (alone when there is none)", () => {
+    const seeded = { ...base, previews: { ...previews, seed: true, scrub: "bin/scrub" }, release: { command: "hello migrate", timeoutSec: 300 } };
+    expect(previewConfig(seeded, { name: "pr-7", of: "hello" }, true).release).toEqual({ command: "hello migrate && bin/scrub", timeoutSec: 300 });
+    expect(previewConfig(seeded, { name: "pr-7", of: "hello" }, false).release).toEqual({ command: "hello migrate", timeoutSec: 300 });
+    expect(previewConfig({ ...seeded, release: null }, { name: "pr-7", of: "hello" }, true).release).toEqual({ command: "bin/scrub", timeoutSec: 600 });
+  });
+
   test("only from the previews' environment's config", () => {
     expect(() => previewConfig({ ...base, env: "prod" }, { name: "pr-7", of: "hello" })).toThrow("prod is not the previews' environment (sandbox)");
     expect(() => previewConfig({ ...base, previews: null }, { name: "pr-7", of: "hello" })).toThrow("no [previews] table");
@@ -72,6 +79,10 @@ describe("records, expiry and the limit", () => {
     const later = previewRecord(cfg, "def", new Date("2026-12-02T10:00:00Z"), first);
     expect([later.created, later.updated, later.commit]).toEqual([t0.toISOString(), "2026-12-02T10:00:00.000Z", "def"]);
     expect(expiresAt(later, previews).toISOString()).toBe("2026-12-03T10:00:00.000Z");
+  });
+
+  test("a first deploy: no record yet, or one whose first deploy failed", () => {
+    expect([firstDeploy(undefined), firstDeploy(first), firstDeploy({ ...first, failed: true })]).toEqual([true, false, true]);
   });
 
   test("a new preview over max is refused, naming the live ones; one that exists is always updated", () => {

@@ -63,9 +63,12 @@ export function previewHost(base: ResolvedConfig): HostAddress {
  *   change (the environment's own app owns the host's policy), no [[notify]], no local hooks;
  * - QDEPLOY_PREVIEW (and QDEPLOY_PR_NUMBER, QDEPLOY_BRANCH) in its env, as Heroku's
  *   HEROKU_PR_NUMBER and HEROKU_BRANCH.
- * Its add-ons keep their definitions: being the app's, each preview's are its own, created empty.
+ * Its add-ons keep their definitions: being the app's, each preview's are its own, created empty
+ * (with previews.seed, a new preview's Postgres ones are then filled from the environment's
+ * newest backup: src/ops/review-apps.ts). `first`: the preview's first deploy, whose release
+ * phase then runs previews.scrub after its own command.
  */
-export function previewConfig(base: ResolvedConfig, id: PreviewIdentity): ResolvedConfig {
+export function previewConfig(base: ResolvedConfig, id: PreviewIdentity, first = false): ResolvedConfig {
   const previews = base.previews;
   if (!previews) throw new UsageError("deploy.toml has no [previews] table");
   if (base.env !== previews.environment) throw new Error(`previewConfig: ${base.env} is not the previews' environment (${previews.environment})`);
@@ -80,6 +83,7 @@ export function previewConfig(base: ResolvedConfig, id: PreviewIdentity): Resolv
     roles: null,
     addonOnlyHosts: addonHosts,
     rollout: { batch: null, pauseSec: 0 },
+    release: first && previews.scrub ? scrubbing(base.release, previews.scrub) : base.release,
     web: base.web && { ...base.web, domains: [previewDomain(previews, id.name)], standbySec: 0 },
     scale: Object.fromEntries(Object.entries(base.scale).map(([p, n]) => [p, Math.min(n, 1)])),
     resources: Object.fromEntries(processes.map((p) => [p, base.resources[p] ?? PREVIEW_RESOURCES])),
@@ -100,6 +104,14 @@ export function previewConfig(base: ResolvedConfig, id: PreviewIdentity): Resolv
   };
 }
 
+/** Default release phase time limit (release_timeout), when only the scrub runs. */
+const SCRUB_TIMEOUT_SEC = 600;
+
+/** The release phase of a seeded preview's first deploy: its command, then the scrub, in one bash. */
+function scrubbing(release: ResolvedConfig["release"], scrub: string): NonNullable<ResolvedConfig["release"]> {
+  return release ? { ...release, command: `${release.command} && ${scrub}` } : { command: scrub, timeoutSec: SCRUB_TIMEOUT_SEC };
+}
+
 /** A preview as the host records it (preview.json in its app folder) and `previews list` shows it. */
 export interface PreviewRecord {
   name: string;
@@ -113,6 +125,13 @@ export interface PreviewRecord {
   /** When it was made, and last deployed (ISO). */
   created: string;
   updated: string;
+  /** Its first deploy failed: the next one is a first one again (seeded and scrubbed anew). */
+  failed?: boolean;
+}
+
+/** Whether a deploy of a preview is its first: none yet, or one whose first deploy failed. */
+export function firstDeploy(before: PreviewRecord | undefined): boolean {
+  return !before || before.failed === true;
 }
 
 /** The record a deploy writes: the first one's created time is kept. */

@@ -333,7 +333,7 @@ describe("promote", () => {
 describe("previews ([previews])", () => {
   const record = (n: number) => ({ name: `pr-${n}`, of: "hello", app: `hello-pr-${n}`, url: `https://pr-${n}.preview.example.com/`, pr: n, commit: "c0ffee", created: "2026-12-01T00:00:00.000Z", updated: "2026-12-01T00:00:00.000Z" });
   async function withPreviews() {
-    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks: false };
+    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks: false, seed: false, scrub: null };
     const s = await setup({ cfg: { ...helloConfig, previews }, environments: { prod: [{ label: "root@h1:22", live: "20261201000000", releases: ["20261201000000"], previews: [record(7)] }] } });
     s.f.deps.previews = previews;
     return s;

@@ -269,7 +269,7 @@ describe("dashboard: rollback and runs", () => {
 describe("dashboard: review apps", () => {
   const record = { name: "pr-7", of: "hello", app: "hello-pr-7", url: "https://pr-7.preview.example.com/", pr: 7, branch: "feature", commit: "c0ffee".padEnd(40, "0"), created: new Date(Date.now() - 3 * 3_600_000).toISOString(), updated: new Date().toISOString() };
   function withPreviews() {
-    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 5, ttlSec: 5 * 86_400, forks: false };
+    const previews = { environment: "prod", domainSuffix: "preview.example.com", max: 5, ttlSec: 5 * 86_400, forks: false, seed: false, scrub: null };
     const f = fakeServe({ cfg: { ...helloConfig, previews }, environments: { prod: [{ label: "root@h1:22", live: NEW, releases: [OLD, NEW], previews: [record] }] } });
     f.deps.previews = previews;
     return f;

@@ -261,7 +261,7 @@ describe("POST /hooks/github: pull_request events, with [previews]", () => {
     });
   function withPreviews(forks = false) {
     const s = setup({ branches: {} });
-    s.f.deps.previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks };
+    s.f.deps.previews = { environment: "prod", domainSuffix: "preview.example.com", max: 1, ttlSec: 3600, forks, seed: false, scrub: null };
     return s;
   }
 

@@ -150,7 +150,9 @@ export function hookRoutes(deps: ServeDeps): Hono<ServeEnv> {
     if (typeof pr.head?.sha !== "string" || !/^[0-9a-f]{40,64}$/.test(pr.head.sha)) throw new UsageError('the payload has no head commit ("pull_request.head.sha")');
     const branch = typeof pr.head?.ref === "string" ? pr.head.ref : undefined;
     const id = { name, pr: payload.number, ...(branch !== undefined && { branch }) };
-    return deployOrWait(c, key, { ref: pr.head.sha, by: "github" }, () => startPreview(deps, id, `refs/pull/${payload.number}/head`, "github"));
+    const repo = (payload as { repository?: { full_name?: unknown } }).repository?.full_name;
+    const github = typeof repo === "string" ? { repo, sha: pr.head.sha } : undefined;
+    return deployOrWait(c, key, { ref: pr.head.sha, by: "github" }, () => startPreview(deps, id, `refs/pull/${payload.number}/head`, "github", github));
   };
 
   hooks.post("/deploy", async (c) => {

@@ -3,8 +3,10 @@
  * (SSH, git, the build sandbox), gets GitHub pull_request events signed with the previews'
  * environment's webhook secret. examples/notes (Postgres and Redis) is "production" at
  * revs.localhost; pull request 7 becomes app revs-pr-7 at pr-7.preview.localhost with its own
- * database and Redis, is updated by synchronize, and closed leaves the host as it was. A
- * second preview over previews.max, and a fork's pull request, are refused in the answer.
+ * database (seeded from production's backup, then scrubbed) and Redis, is updated by
+ * synchronize, and closed leaves the host as it was. A
+ * second preview over previews.max, and a fork's pull request, are refused in the answer. A
+ * GitHub API of the test's own ([serve] github_api) hears the commit statuses.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -31,6 +33,14 @@ let server: RunningServer;
 let stop: (() => Promise<void>) | undefined;
 let before = "";
 const heads: string[] = [];
+/** The commit statuses the fake GitHub API was sent: [path, authorization, body]. */
+const statuses: { path: string; auth: string | null; body: { state: string; context: string; target_url?: string; description: string } }[] = [];
+const TOKEN = `ghp_${crypto.randomUUID().replaceAll("-", "")}`;
+const github = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch: async (req) => (statuses.push({ path: new URL(req.url).pathname, auth: req.headers.get("authorization"), body: (await req.json()) as (typeof statuses)[number]["body"] }), new Response("{}", { status: 201 })),
+});
 
 const git = (cwd: string) => $({ cwd, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
 
@@ -91,14 +101,20 @@ beforeAll(async () => {
       )
       .replace(/^health = "\/"/m, 'health = "/health"')
       .replace('"notes.localhost"', `"${DOMAIN}"`)
-      .replace('store = "age"', 'store = "env"\nnames = ["WEBHOOK_SECRET"]')
-      .concat('\n[previews]\nenvironment = "sandbox"\ndomain = "*.preview.localhost"\nmax = 1\nttl = "2d"\n'),
+      .replace('store = "age"', 'store = "env"\nnames = ["WEBHOOK_SECRET", "GITHUB_TOKEN"]')
+      .concat('\n[previews]\nenvironment = "sandbox"\ndomain = "*.preview.localhost"\nmax = 1\nttl = "2d"\nseed = true\n')
+      .concat(`scrub = '''psql "$DATABASE_URL" -X -q -c "UPDATE notes SET body = 'scrubbed'"'''\n`)
+      .concat(`\n[serve]\ngithub_token = "GITHUB_TOKEN"\ngithub_api = "http://127.0.0.1:${github.port}"\n`),
   );
   writeFileSync(path.join(dir, ".gitignore"), ".qdeploy/\n");
   origin = path.join(mkdtempSync(path.join(tmpdir(), "qdeploy-e2e-origin-")), "revs.git");
   await git(dir)`git add -A && git commit -qm previews && git init -q --bare -b main ${origin} && git remote add origin ${origin} && git push -q origin HEAD:main && git checkout -q -b feature`;
   process.env.WEBHOOK_SECRET = SECRET;
+  process.env.GITHUB_TOKEN = TOKEN;
   ok(await qdeploy(dir, ["push", "sandbox"]));
+  // A note in production's database, then its backup: what each new preview starts from.
+  await onVmOk(vm, `curl -sS -X POST -d body=private -H 'Host: ${DOMAIN}' http://127.0.0.1:$(cut -d' ' -f1 /srv/qdeploy/${APP}/live-slot)/notes`);
+  ok(await qdeploy(dir, ["addons", "backup", "sandbox", "db"]));
   before = await hostTraces();
   ({ deps, server, stop } = await serveInProcess(dir));
 }, 10 * MIN);
@@ -106,6 +122,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop?.();
   delete process.env.WEBHOOK_SECRET;
+  delete process.env.GITHUB_TOKEN;
+  github.stop(true);
   if (vm) for (const app of [APP, PREVIEW, `${APP}-pr-8`]) await cleanApp(vm, app);
 }, 5 * MIN);
 
@@ -122,8 +140,12 @@ describe("review apps from GitHub's pull_request webhook", () => {
     console.log(`[previews] pr-7 created in ${seconds.toFixed(1)} s (request to live); production: ${results.ok} requests ok, ${results.failed.length} failed`);
     expect(results.failed).toEqual([]);
     expect(results.ok).toBeGreaterThan(5);
-    // Its own Redis: its first visit, while production has counted every request above.
-    expect(await get(vm, "/", PREVIEW_DOMAIN)).toMatchObject({ status: 200, body: expect.stringMatching(/^visits 1\n/) });
+    // Its own Redis: its first visit, while production has counted every request above. Its
+    // database: production's note, from the backup, scrubbed.
+    const page = await get(vm, "/", PREVIEW_DOMAIN);
+    expect(page).toMatchObject({ status: 200, body: expect.stringMatching(/^visits 1\n/) });
+    expect(page.body).toContain("1 anonymous: scrubbed");
+    expect((await get(vm, "/", DOMAIN)).body).toContain("1 anonymous: private");
     const release = JSON.parse(await onVmOk(vm, `cat /srv/qdeploy/${PREVIEW}/current/release.json`)) as { git: string };
     expect(release.git).toBe(heads[0]!);
     const env = await onVmOk(vm, `cat /srv/qdeploy/${PREVIEW}/current/env`);
@@ -131,6 +153,12 @@ describe("review apps from GitHub's pull_request webhook", () => {
     expect(env).toContain(`QDEPLOY_PR_NUMBER="7"`);
     expect(env).toMatch(/DATABASE_URL="postgres:\/\/revs_pr_7_sandbox_db:/);
     expect(env).not.toContain(SECRET);
+    expect(env).not.toContain(TOKEN);
+    // GitHub heard: pending, then success with the preview's URL, on the pull request's head, with the token.
+    expect(statuses.map((s) => [s.path, s.auth, s.body.state, s.body.context, s.body.target_url ?? null])).toEqual([
+      [`/repos/acme/revs/statuses/${heads[0]}`, `Bearer ${TOKEN}`, "pending", "qdeploy/preview", null],
+      [`/repos/acme/revs/statuses/${heads[0]}`, `Bearer ${TOKEN}`, "success", "qdeploy/preview", `https://${PREVIEW_DOMAIN}/`],
+    ]);
     const list = ok(await qdeploy(dir, ["previews", "list", "--json"]));
     const [record] = JSON.parse(list.stdout) as { name: string; url: string; commit: string; pr: number }[];
     expect(record).toMatchObject({ name: "pr-7", url: `https://${PREVIEW_DOMAIN}/`, commit: heads[0], pr: 7 });
@@ -145,8 +173,10 @@ describe("review apps from GitHub's pull_request webhook", () => {
     console.log(`[previews] pr-7 updated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const release = JSON.parse(await onVmOk(vm, `cat /srv/qdeploy/${PREVIEW}/current/release.json`)) as { git: string };
     expect(release.git).toBe(heads[1]!);
-    // The same database: the notes example's visits counter (Redis) went on, not back to 1.
-    expect((await get(vm, "/", PREVIEW_DOMAIN)).body).toMatch(/^visits 2\n/);
+    // The same Redis (the visits went on, not back to 1) and database, not seeded again.
+    const page = (await get(vm, "/", PREVIEW_DOMAIN)).body;
+    expect(page).toMatch(/^visits 2\n/);
+    expect(page).toContain("1 anonymous: scrubbed");
   }, 10 * MIN);
 
   test("one preview over previews.max (1), and a fork's pull request, are refused in the answer; nothing is made", async () => {
