@@ -6,7 +6,8 @@ import type { ResolvedConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { deployPreview, destroyPreview, listPreviews, type PreviewDeployReport } from "../ops/review-apps.ts";
 import { branchPreview, expiresAt, prPreview, type PreviewRecord } from "../plan/review-app.ts";
-import { previewName, withServedPlaces } from "../serve/actions.ts";
+import { withServedPlaces } from "../serve/actions.ts";
+import { previewName } from "../serve/review-apps.ts";
 import { checkoutCommit } from "../serve/checkout.ts";
 import { type Ctx, loadEnvironment, opContext } from "./context.ts";
 

@@ -3,7 +3,7 @@
  * stale review apps: looked for when the server starts, then every hour.
  */
 import { expiresAt } from "../plan/review-app.ts";
-import { livePreviews, previewRunKey, startPreviewDestroy } from "./actions.ts";
+import { livePreviews, previewRunKey, startPreviewDestroy } from "./review-apps.ts";
 import type { ServeDeps } from "./deps.ts";
 
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
