@@ -246,14 +246,15 @@ describe("deploying to the sandbox", () => {
   }, 2 * MIN);
 
   test("[resources]: a worker over its memory is killed and restarted while web keeps serving; status shows use against limits", async () => {
-    const limits = '[resources.worker]\nmemory = "64M"\n[resources.web]\nsize = "standard-1x"\n';
-    writeConfig(dir, vm, { stamp: "v4-killed", env: { HELLO_WORKER_HOLD_MB: "96" }, extra: limits });
+    // A small hog: each of its restarts (every second) touches its pages up to the limit, on an emulated CPU.
+    const limits = '[resources.worker]\nmemory = "32M"\n[resources.web]\nsize = "standard-1x"\n';
+    writeConfig(dir, vm, { stamp: "v4-killed", env: { HELLO_WORKER_HOLD_MB: "48" }, extra: limits });
     const load = keepRequesting(vm);
     const oomKills = async () =>
       Number((await onVm(vm, ["sh", "-c", "journalctl -u 'hello-worker@*' --since=-5min -o cat | grep -c \"Failed with result 'oom-kill'\" || true"])).stdout.trim());
     try {
       ok(await qdeploy(dir, ["push", "sandbox"]));
-      // A worker is killed as it passes 64 MB; systemd starts it again a second later.
+      // A worker is killed as it passes 32 MB; systemd starts it again a second later.
       const deadline = Date.now() + 2 * MIN;
       while ((await oomKills()) < 1 && Date.now() < deadline) await Bun.sleep(1000);
       expect(await oomKills()).toBeGreaterThanOrEqual(1);
@@ -264,7 +265,7 @@ describe("deploying to the sandbox", () => {
       expect(web.usage!.memoryBytes).toBeGreaterThan(1_000_000);
       // A worker is between a kill and its restart about half of the time: status has its usage when it runs.
       const worker = units.find((u) => u.unit.startsWith("hello-worker@") && u.usage);
-      if (worker) expect(worker.usage!.memoryMaxBytes).toBe(64 * 1024 ** 2);
+      if (worker) expect(worker.usage!.memoryMaxBytes).toBe(32 * 1024 ** 2);
       const restarts = (await onVm(vm, ["systemctl", "show", "-P", "NRestarts", "hello-worker@1.service", "hello-worker@2.service"])).stdout.split("\n").filter(Boolean).map(Number);
       expect(Math.max(...restarts)).toBeGreaterThanOrEqual(1);
       const text = ok(await qdeploy(dir, ["status", "sandbox"])).stdout;
