@@ -17,8 +17,9 @@ keys=$(cat)
 if ! command -v sudo >/dev/null; then
   command -v apt-get >/dev/null || die "sudo is not installed and there is no apt-get here: install sudo, then run this again"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -qq update >/dev/null
-  apt-get -qq install -y sudo >/dev/null
+  # From the package lists the host has; only when that fails (none yet, or a version the
+  # mirror no longer has), fetched fresh: an update is most of the time on a small VM.
+  apt-get -qq install -y sudo >/dev/null 2>&1 || { apt-get -qq update >/dev/null && apt-get -qq install -y sudo >/dev/null; }
   say "installed sudo"
 fi
 

@@ -63,6 +63,9 @@ export function mmdebstrapArgv(rootfs: string): string[] {
     "--dpkgopt=path-exclude=/usr/share/man/*",
     "--dpkgopt=path-exclude=/usr/share/doc/*",
     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+    // apt's package lists stay, as on a cloud image that has run apt-get update: an
+    // apt-get install in the VM (bootstrap's sudo) then needs no update under emulation.
+    "--skip=cleanup/apt/lists",
     "bookworm",
     rootfs,
     ...MIRRORS,
