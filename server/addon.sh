@@ -403,14 +403,15 @@ restore() {
 # A review app's database starts as a copy of its environment's: the newest dump of app $1's
 # add-on of the same name here, restored into this (empty) one as its role.
 seed() {
-  local from=$1 dump
+  local from=$1 f dump=""
   [[ $from =~ ^[a-z][a-z0-9-]*$ ]] || die "bad app name '$from'"
   [ "$service" = postgres ] || die "add-on $name is $service: only Postgres add-ons are seeded"
-  dump=$(ls -1 "/var/backups/qdeploy/$from/$name" 2> /dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z\.dump$' | sort | tail -n 1 || true)
+  # The glob sorts by name, which is the time: the newest is the last (as status counts them).
+  for f in "/var/backups/qdeploy/$from/$name"/*.dump; do [[ ${f##*/} =~ ^[0-9]{8}T[0-9]{6}Z\.dump$ ]] && dump=$f; done
   [ -n "$dump" ] || die "$from has no backup of $name on this host to seed from: qdeploy addons backup ENV $name"
   # --clean: a first deploy that failed after its seed is seeded again.
-  runuser -u postgres -- pg_restore --clean --if-exists --no-owner --no-acl --role="$role" --single-transaction -d "$database" < "/var/backups/qdeploy/$from/$name/$dump"
-  printf 'seeded=%s\n' "$dump"
+  runuser -u postgres -- pg_restore --clean --if-exists --no-owner --no-acl --role="$role" --single-transaction -d "$database" < "$dump"
+  printf 'seeded=%s\n' "${dump##*/}"
 }
 
 status() {

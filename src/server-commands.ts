@@ -43,8 +43,6 @@ export function switchCommands(app: string) {
     unpack: (pack: string): string[] => [script, "unpack", pack],
     /** releases/ID/app from its tar of names and hard links. */
     link: (id: string): string[] => [script, "link", id],
-    /** Everything of the app on the host goes (a preview's end). */
-    destroy: (who: string): string[] => [script, "destroy", who],
   };
 }
 
@@ -52,7 +50,7 @@ export function switchCommands(app: string) {
 export const previewCommands = {
   /** Every preview.json under the apps folder, one JSON a line (a record is one line). */
   list: (): string[] => ["sh", "-c", 'for f in "$1"/*/preview.json; do [ -f "$f" ] && cat "$f" && echo; done; true', "sh", APPS_DIR],
-  /** The app's switch destroy, when one is installed; else the folder alone (a preview that never got a release). */
+  /** The app's `switch destroy WHO`, when one is installed; else the folder alone (a preview that never got a release). */
   destroy: (app: string, who: string): string[] => {
     const l = layout(app);
     return ["sh", "-c", 'if [ -x "$1" ]; then exec "$1" destroy "$3"; fi; rm -rf -- "$2"', "sh", l.switchScript, l.root, who];

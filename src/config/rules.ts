@@ -401,7 +401,7 @@ export const addonsValid: Rule = (raw, ctx) => {
   const found = Object.entries(environmentTables(raw)).flatMap(([name, env]) => {
     const view = mergeEnvironment(raw, name);
     const addons = Object.entries(table(view.addons)).filter(([, a]) => isTable(a)) as [string, Record<string, unknown>][];
-    const hosts = [...new Set([...(Array.isArray(env.hosts) ? env.hosts : []), ...Object.values(table(env.roles)).flatMap((l) => (Array.isArray(l) ? l : []))])];
+    const hosts = writtenHosts(env);
     // Reported where the add-on's key is written: the environment's table, else the top level's.
     const at = (addon: string, key: string): KeyPath => {
       const own = get(env, ["addons", addon, key]) !== undefined || (get(env, ["addons", addon]) !== undefined && get(raw, ["addons", addon, key]) === undefined);
@@ -561,18 +561,12 @@ export const previewsValid: Rule = (raw, ctx) => {
     if (!Object.hasOwn(envs, target)) {
       problems.push(problem(ctx, ["previews", "environment"], `"${target}" is not an environment of this file (${Object.keys(envs).join(", ") || "none"})`));
     } else if (previews.production_hosts !== true) {
-      const hostsOf = (name: string): string[] => {
-        const view = { ...table(raw), ...envs[name] } as Record<string, unknown>;
-        const listed = Array.isArray(view.hosts) ? view.hosts : Object.values(table(view.roles)).flatMap((h) => (Array.isArray(h) ? h : []));
-        return listed.filter((h): h is string => typeof h === "string");
-      };
-      const mine = new Set(hostsOf(target));
+      const mine = new Set(writtenHosts(envs[target]!));
       for (const prod of PRODUCTION_ENVIRONMENTS.filter((e) => Object.hasOwn(envs, e))) {
-        const shared = prod === target ? [...mine] : hostsOf(prod).filter((h) => mine.has(h));
-        if (prod === target || shared.length) {
-          const why = prod === target ? `is ${prod} itself` : `shares ${shared.join(", ")} with ${prod}`;
-          problems.push(problem(ctx, ["previews", "environment"], `"${target}" ${why}: previews run code nobody has reviewed yet; give them a staging environment's hosts, or set previews.production_hosts = true`));
-        }
+        const shared = writtenHosts(envs[prod]!).filter((h) => mine.has(h));
+        if (prod !== target && !shared.length) continue;
+        const why = prod === target ? `is ${prod} itself` : `shares ${shared.join(", ")} with ${prod}`;
+        problems.push(problem(ctx, ["previews", "environment"], `"${target}" ${why}: previews run code nobody has reviewed yet; give them a staging environment's hosts, or set previews.production_hosts = true`));
       }
     }
   }
@@ -657,6 +651,12 @@ function isTable(v: unknown): v is Record<string, unknown> {
 /** v when it is a table, else an empty one: rules skip what the schema rejects. */
 function table(v: unknown): Record<string, unknown> {
   return isTable(v) ? v : {};
+}
+
+/** An environment's host labels as written, once each: its hosts, or its roles' (the strings only). */
+function writtenHosts(env: Record<string, unknown>): string[] {
+  const listed = [...(Array.isArray(env.hosts) ? env.hosts : []), ...Object.values(table(env.roles)).flatMap((l) => (Array.isArray(l) ? l : []))];
+  return [...new Set(listed.filter((h): h is string => typeof h === "string"))];
 }
 
 function environmentTables(raw: RawConfig): Record<string, Record<string, unknown>> {

@@ -25,6 +25,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { $ } from "zx";
 import { processAlive } from "../../src/sandbox/qemu.ts";
 import { sandboxFleetStatus, sandboxFleetUp, sandboxSshArgv, sandboxStopVm, sandboxUp, type SandboxInfo } from "../../src/sandbox/index.ts";
 import { realDeps, type ServeDeps } from "../../src/serve/deps.ts";
@@ -395,4 +396,9 @@ export async function serveInProcess(dir: string): Promise<{ deps: ServeDeps; se
   const deps = await realDeps({ configFile: path.join(dir, "deploy.toml"), tokenFile: path.join(dir, ".qdeploy", "tokens.json") });
   const server = startServer(deps, { host: "127.0.0.1", port: 0 });
   return { deps, server, stop: async () => (await server.stop(), await deps.close?.()) };
+}
+
+/** zx's $ in folder `cwd`, quiet, with a committer set: git in a test's repository. */
+export function gitIn(cwd: string) {
+  return $({ cwd, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
 }

@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { $ } from "zx";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import type { ServeDeps } from "../../src/serve/deps.ts";
 import type { RunningServer } from "../../src/serve/serve.ts";
 import { sign } from "../../src/serve/signature.ts";
-import { cleanApp, get, initProject, keepRequesting, ok, onVmOk, qdeploy, sandbox, serveInProcess } from "./harness.ts";
+import { cleanApp, get, initProject, keepRequesting, gitIn as git, ok, onVmOk, qdeploy, sandbox, serveInProcess } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "revs";
@@ -42,7 +41,6 @@ const github = Bun.serve({
   fetch: async (req) => (statuses.push({ path: new URL(req.url).pathname, auth: req.headers.get("authorization"), body: (await req.json()) as (typeof statuses)[number]["body"] }), new Response("{}", { status: 201 })),
 });
 
-const git = (cwd: string) => $({ cwd, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
 
 /** POST /hooks/github with a pull_request event, signed with the webhook secret. */
 async function pullRequest(action: string, n: number, sha: string, delivery: string, headRepo = "acme/revs"): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -10,12 +10,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { $ } from "zx";
 import type { SandboxInfo } from "../../src/sandbox/index.ts";
 import type { ServeDeps } from "../../src/serve/deps.ts";
 import type { RunningServer } from "../../src/serve/serve.ts";
 import { sign } from "../../src/serve/signature.ts";
-import { cleanApp, get, keepRequesting, makeProject, ok, onVm, qdeploy, sandbox, serveInProcess, writeConfig } from "./harness.ts";
+import { cleanApp, get, keepRequesting, makeProject, gitIn as git, ok, onVm, qdeploy, sandbox, serveInProcess, writeConfig } from "./harness.ts";
 
 const MIN = 60_000;
 const APP = "hookapp";
@@ -29,7 +28,6 @@ let server: RunningServer;
 let stop: (() => Promise<void>) | undefined;
 let commit = "";
 
-const git = (cwd: string) => $({ cwd, quiet: true, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
 
 /** POST /hooks/github with a push event for main at `after`, signed with `secret`. */
 function hook(after: string, delivery: string, secret = SECRET): Promise<Response> {
