@@ -1,7 +1,6 @@
 /** What git says about the source being deployed: the commit and whether it is modified. */
 
 import path from "node:path";
-import { $ } from "zx";
 
 /** The checked-out commit (null outside a repository or before the first commit) and whether the tree differs from it. */
 export interface GitInfo {
@@ -17,6 +16,8 @@ export interface GitInfo {
  * the binary: changing them is a config-only release).
  */
 export async function gitInfo(dir: string, ignore: string[] = []): Promise<GitInfo> {
+  // zx on first use: its ~50 ms load is paid only by commands that run git or go.
+  const { $ } = await import("zx");
   const git = $({ cwd: dir, nothrow: true, quiet: true, verbose: false });
   try {
     const head = await git`git rev-parse --verify -q HEAD`;

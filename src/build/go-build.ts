@@ -8,7 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { $, type Shell } from "zx";
+import type { Shell } from "zx";
 import { BuildError, InternalError } from "../errors.ts";
 import { lineSplitter } from "../util/lines.ts";
 import type { ResolvedConfig } from "../config/types.ts";
@@ -156,6 +156,7 @@ export async function buildBinary(opts: BuildOptions): Promise<BuiltBinary> {
 
   const zig = build.cgo ? await ensureZig({ env: base, log: opts.progress ?? log }) : undefined;
   const env = goBuildEnv(base, build, target, zig, toolchain.gotoolchain);
+  const { $ } = await import("zx");
   const go = $({ cwd: root, env, nothrow: true, quiet: true, verbose: false });
 
   await mkdir(opts.outDir, { recursive: true });
@@ -247,6 +248,7 @@ async function localGoVersion(go: Shell): Promise<string> {
 export async function chooseBuildToolchain(root: string, env: Record<string, string | undefined>, go?: string): Promise<Toolchain | { problem: string }> {
   const mod = await readGoMod(root);
   const clean = childEnviron(env, { anyAgeKey: true });
+  const { $ } = await import("zx");
   const local = $({ cwd: root, env: { ...clean, GOTOOLCHAIN: "local" }, nothrow: true, quiet: true, verbose: false });
   const localVersion = await localGoVersion(local);
   const modCache = (await local`go env GOMODCACHE`).stdout.trim();
@@ -268,6 +270,7 @@ export async function buildToolchain(
   if ("problem" in toolchain) throw new BuildError(`wrong Go version for ${root}`, toolchain.problem);
   if (toolchain.note) log?.(toolchain.note);
   const clean = childEnviron(env, { anyAgeKey: true });
+  const { $ } = await import("zx");
   const modCache = (await $({ cwd: root, env: { ...clean, GOTOOLCHAIN: "local" }, nothrow: true, quiet: true, verbose: false })`go env GOMODCACHE`).stdout.trim();
   if (toolchain.gotoolchain === "local" || isFetched(modCache, toolchain.version)) return toolchain;
 

@@ -2,12 +2,17 @@ import { expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import Ajv from "ajv";
+import { renderValidator, VALIDATOR_FILE } from "../../scripts/write-schema.ts";
 import { deploySchema, renderSchemaJson } from "./schema.ts";
 
 const committed = path.join(import.meta.dir, "..", "..", "schema", "deploy.schema.json");
 
 test("schema/deploy.schema.json is what scripts/write-schema.ts writes (run it after changing schema.ts)", async () => {
   expect(await readFile(committed, "utf8")).toBe(renderSchemaJson());
+});
+
+test("src/config/validate-deploy.generated.js is the schema compiled as scripts/write-schema.ts writes it (run it after changing schema.ts)", async () => {
+  expect(await readFile(VALIDATOR_FILE, "utf8")).toBe(renderValidator());
 });
 
 test("ajv compiles the schema in strict mode", () => {
