@@ -136,13 +136,14 @@ describe("review apps from GitHub's pull_request webhook", () => {
     const seconds = (performance.now() - t) / 1000;
     const results = await load.stop();
     console.log(`[previews] pr-7 created in ${seconds.toFixed(1)} s (request to live); production: ${results.ok} requests ok, ${results.failed.length} failed`);
-    // The preview's new site reloads Caddy, and Caddy 2.6 (Debian's) reloads its certificates
-    // from storage with every config: a TLS handshake to production in that moment can find
-    // none (seen once in CI, 1 of 1,297; docs/previews.md says it). Only that failure, and only
-    // in one reload's moment; anything else (a refused connection, a 502, a wrong page) fails.
-    const handshake = /^0 curl: \(35\) .*tlsv1 alert internal err/;
+    // The preview's new site reloads Caddy 2.6 (Debian's), and a new connection to production
+    // in that moment can fail: a TLS handshake that finds no certificate (Caddy reloads them
+    // from storage with every config), or HTTP/2 framing when the old server's GOAWAY meets the
+    // request (seen in CI, 1 of 1,297; by hand 3 of 4,614 over 36 reloads; docs/previews.md).
+    // Only those, and at most 3; anything else (a refused connection, a 502, a wrong page) fails.
+    const reloadMoment = /^0 curl: \((35\) .*tlsv1 alert internal err|16\) Error in the HTTP2 framing layer)/;
     if (results.failed.length) console.log(`[previews] production during the reload: ${results.failed.join("; ")}`);
-    expect(results.failed.filter((f) => !handshake.test(f))).toEqual([]);
+    expect(results.failed.filter((f) => !reloadMoment.test(f))).toEqual([]);
     expect(results.failed.length).toBeLessThanOrEqual(3);
     expect(results.ok).toBeGreaterThan(5);
     // Its own Redis: its first visit, while production has counted every request above. Its
