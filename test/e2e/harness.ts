@@ -334,14 +334,20 @@ export async function onVmOk(info: SandboxInfo, script: string): Promise<string>
 /** Requests the site in a loop until stop() is called; counts what failed. */
 export function keepRequesting(info: SandboxInfo, urlPath = "/", domain = "hello.localhost", gapMs = 0) {
   let running = true;
-  // bodies: each answer's body where it differs from the one before (what served, in order).
-  const results = { ok: 0, failed: [] as string[], bodies: [] as string[] };
+  // bodies: each answer's body where it differs from the one before (what served, in order);
+  // failedAt: when each failure was asked, in ms since the loop began.
+  const results = { ok: 0, failed: [] as string[], failedAt: [] as number[], bodies: [] as string[] };
+  const t0 = performance.now();
   const loop = (async () => {
     while (running) {
+      const asked = performance.now() - t0;
       const r = await get(info, urlPath, domain);
       if (results.bodies.at(-1) !== r.body) results.bodies.push(r.body);
       if (r.status >= 200 && r.status < 300) results.ok++;
-      else results.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
+      else {
+        results.failed.push(`${r.status} ${r.body.slice(0, 80)}`);
+        results.failedAt.push(asked);
+      }
       if (gapMs) await Bun.sleep(gapMs);
     }
   })();

@@ -139,12 +139,14 @@ describe("review apps from GitHub's pull_request webhook", () => {
     // The preview's new site reloads Caddy 2.6 (Debian's), and a new connection to production
     // in that moment can fail: a TLS handshake that finds no certificate (Caddy reloads them
     // from storage with every config), or HTTP/2 framing when the old server's GOAWAY meets the
-    // request (seen in CI, 1 of 1,297; by hand 3 of 4,614 over 36 reloads; docs/previews.md).
-    // Only those, and at most 3; anything else (a refused connection, a 502, a wrong page) fails.
+    // request (in CI 1 of 1,297 and 2 of 1,268; by hand 3 of 4,614 over 36 reloads;
+    // docs/previews.md). Only those, at most 5, within one reload's moment (3 s from the
+    // first); anything else (a refused connection, a 502, a wrong page) fails.
     const reloadMoment = /^0 curl: \((35\) .*tlsv1 alert internal err|16\) Error in the HTTP2 framing layer)/;
-    if (results.failed.length) console.log(`[previews] production during the reload: ${results.failed.join("; ")}`);
+    if (results.failed.length) console.log(`[previews] production during the reload: ${results.failed.map((f, i) => `${f} (at ${(results.failedAt[i]! / 1000).toFixed(1)} s)`).join("; ")}`);
     expect(results.failed.filter((f) => !reloadMoment.test(f))).toEqual([]);
-    expect(results.failed.length).toBeLessThanOrEqual(3);
+    expect(results.failedAt.filter((at) => at - results.failedAt[0]! > 3000)).toEqual([]);
+    expect(results.failed.length).toBeLessThanOrEqual(5);
     expect(results.ok).toBeGreaterThan(5);
     // Its own Redis: its first visit, while production has counted every request above. Its
     // database: production's note, from the backup, scrubbed.
