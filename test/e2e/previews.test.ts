@@ -41,7 +41,6 @@ const github = Bun.serve({
   fetch: async (req) => (statuses.push({ path: new URL(req.url).pathname, auth: req.headers.get("authorization"), body: (await req.json()) as (typeof statuses)[number]["body"] }), new Response("{}", { status: 201 })),
 });
 
-
 /** POST /hooks/github with a pull_request event, signed with the webhook secret. */
 async function pullRequest(action: string, n: number, sha: string, delivery: string, headRepo = "acme/revs"): Promise<{ status: number; body: Record<string, unknown> }> {
   const body = JSON.stringify({

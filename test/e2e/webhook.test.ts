@@ -28,7 +28,6 @@ let server: RunningServer;
 let stop: (() => Promise<void>) | undefined;
 let commit = "";
 
-
 /** POST /hooks/github with a push event for main at `after`, signed with `secret`. */
 function hook(after: string, delivery: string, secret = SECRET): Promise<Response> {
   // pushed_at: GitHub's time of the push (Unix seconds); an hour-old push is refused as a replay.
