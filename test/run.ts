@@ -11,8 +11,11 @@
  * --update-timings writes the measured seconds to test/timings.json, which plans the next run.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { goTarget } from "../src/build/arch.ts";
+import { buildBinary } from "../src/build/go-build.ts";
 import { ensureVmTools } from "../src/sandbox/host-tools.ts";
 import { ensureSandboxImage, sandboxDown } from "../src/sandbox/index.ts";
 import { countsOf, jobsFor, laneEnv, planRun, type Counts, type Job } from "./lanes.ts";
@@ -62,8 +65,31 @@ async function runJob(job: Job, lane: number, env: Record<string, string>): Prom
 let vmReady: Promise<void> | undefined;
 function prepareVms(): Promise<void> {
   const log = (l: string) => console.log(`[sandbox] ${l}`);
-  vmReady ??= ensureVmTools(log).then(() => ensureSandboxImage(log)).then(() => {});
+  vmReady ??= Promise.all([ensureVmTools(log).then(() => ensureSandboxImage(log)), warmGoCache()]).then(() => {});
   return vmReady;
+}
+
+/**
+ * Go's build cache, filled while the image builds (mmdebstrap leaves a core idle): the lanes'
+ * first pushes (examples/hello, examples/notes) start together and would each compile the
+ * standard library for the sandbox at once, twice (go shares no compile in progress). Built as
+ * a push builds them (src/build/go-build.ts), one after the other so the second reuses the
+ * first. A failure is only logged: the push that needs the build says it again.
+ */
+async function warmGoCache(): Promise<void> {
+  const out = mkdtempSync(path.join(tmpdir(), "qdeploy-warm-"));
+  const t = performance.now();
+  try {
+    for (const name of ["hello", "notes"]) {
+      const build = { main: `./cmd/${name}`, binary: name, cgo: false, ldflags: "", tags: [], stamp: null };
+      await buildBinary({ root: path.join(REPO, "examples", name), build, target: goTarget("x86_64"), gitSha: null, outDir: out });
+    }
+    console.log(`[go] the build cache holds examples/hello and examples/notes for the sandbox (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    console.log(`[go] could not warm the build cache (the first pushes build cold): ${(e as Error).message}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 async function runLane(jobs: Job[], lane: number): Promise<Done[]> {

@@ -71,6 +71,8 @@ async function buildInto(tmp: string, log: (l: string) => void): Promise<void> {
   await configureUnits(rootfs);
   // No password for root at all ("*"), not an empty one: root logs in by key only.
   await runOk(["chroot", rootfs, "usermod", "--password", "*", "root"], "locking root's password");
+  // The kernel package made its initrd before the image's initramfs settings were written.
+  await runOk(["chroot", rootfs, "update-initramfs", "-u", "-k", "all"], "making the sandbox's initrd (update-initramfs)");
   await copyKernel(rootfs, tmp);
   log(`making the ext4 image (mkfs.ext4 -d, ${IMAGE_SIZE})...`);
   await runOk(

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { MAX_FLEET_VMS, SANDBOX_LAN, sandboxLanAddress, sandboxLanMac } from "./qemu.ts";
 
 /** Bumped when the build steps change in a way the data below does not show. */
-const RECIPE_VERSION = 1;
+const RECIPE_VERSION = 2;
 
 /** The guest's hostname (also in /etc/hosts). */
 export const SANDBOX_HOSTNAME = "qdeploy-sandbox";
@@ -131,6 +131,11 @@ export const IMAGE_FILES: ImageFile[] = [
       "PasswordAuthentication no\n" +
       "KbdInteractiveAuthentication no\n",
   },
+  // An initrd of the two modules that find the disk (virtio_pci, virtio_blk), not Debian's
+  // "most": 5 MB instead of 13, and the kernel's part of a boot 3.9 s instead of 5.1 under TCG
+  // (measured). image.ts rebuilds the initrd once these are in place.
+  { path: "/etc/initramfs-tools/conf.d/qdeploy-sandbox.conf", mode: 0o644, content: "MODULES=list\n" },
+  { path: "/usr/share/initramfs-tools/modules.d/qdeploy-sandbox", mode: 0o644, content: "virtio_pci\nvirtio_blk\n" },
   { path: "/usr/local/sbin/qdeploy-authorized-key", mode: 0o755, content: AUTHORIZED_KEY_SCRIPT },
   {
     path: "/etc/systemd/system/qdeploy-authorized-key.service",
