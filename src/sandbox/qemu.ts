@@ -70,11 +70,9 @@ export function kernelCmdline(authorizedKey: string): string {
 /**
  * The emulated CPU under TCG: x86-64-v2 (QEMU's qemu64 with what v2 adds), which Debian, Go's
  * default GOAMD64=v1 and v2 builds run on. `-cpu max` adds AVX2, XSAVE, AES-NI, PKU and more,
- * each emulated. Measured on the same image, one VM at a time: the boot to "running" took
- * 24.4-25.6 s with max and 20.0-20.4 s with this (27.2 against 24.7 s in a slower hour), a tar
- * of /usr/lib 211-229 ms against 147-151, `systemctl is-active` x20 1.76-1.96 s against
- * 1.61-1.74, sha256sum and zstd of 6 MB 172 and 699 ms against 155 and 518. Haswell's model
- * (AVX2) booted slowest, 28 s. QDEPLOY_SANDBOX_CPU=max runs a GOAMD64=v3 build.
+ * each emulated: measured on the same image, the boot to "running" took 24.4-25.6 s with max
+ * and 20.0-20.4 s with this, a tar of /usr/lib 211-229 ms against 147-151, `systemctl
+ * is-active` x20 1.87-1.96 s against 1.61-1.74. QDEPLOY_SANDBOX_CPU=max runs a GOAMD64=v3 build.
  */
 export const TCG_CPU = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
 
