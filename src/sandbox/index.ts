@@ -11,8 +11,7 @@
  * QDEPLOY_SANDBOX_PROBE_PORT (off by default): a host port forwarded to the guest's port 8999,
  * for tests that reach a listener around Caddy (the firewall's).
  * QDEPLOY_SANDBOX_ACCEL=kvm to try KVM (default TCG), QDEPLOY_SANDBOX_TIMEOUT (boot wait, seconds),
- * QDEPLOY_SANDBOX_CPUS (VM 1's virtual CPUs, default 2), QDEPLOY_SANDBOX_CPU (QEMU's CPU model
- * under TCG, default x86-64-v2: qemu.ts TCG_CPU).
+ * QDEPLOY_SANDBOX_CPUS (VM 1's virtual CPUs, default 2).
  */
 import { existsSync, readdirSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -153,8 +152,7 @@ async function startVm(b: Boot, authorizedKey: string, fleetSize: number, log: (
   const started = performance.now();
   await rm(p.consoleLog, { force: true });
   const lan = { port: lanPort(state.sshPort - (b.vm - 1)), vm: b.vm };
-  const cpuModel = process.env.QDEPLOY_SANDBOX_CPU || undefined;
-  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel, name: qemuName(b.vm), cpus: vmCpus(b.vm), cpuModel, lan });
+  const newPid = await startQemu({ ...state, ...p, authorizedKey, accel, name: qemuName(b.vm), cpus: vmCpus(b.vm), lan });
   await writeFile(p.stateFile, JSON.stringify(state, null, 2) + "\n");
   const info = toInfo(b.vm, p, state, newPid);
   await waitUntilReady(readyCheck(info, newPid, b.name, fleetSize, log));

@@ -34,8 +34,6 @@ export interface VmSpec {
   name?: string;
   /** Virtual CPUs (default 2). */
   cpus?: number;
-  /** QEMU's CPU model under TCG (default TCG_CPU). */
-  cpuModel?: string;
   /** The fleet's private network: its multicast group's UDP port and this VM's number (its address, sandboxLanAddress). */
   lan?: { port: number; vm: number };
 }
@@ -67,15 +65,6 @@ export function kernelCmdline(authorizedKey: string): string {
   return `root=/dev/vda rw console=ttyS0 tsc=reliable qdeploy.authorized_key=${type}_${blob}`;
 }
 
-/**
- * The emulated CPU under TCG: x86-64-v2 (QEMU's qemu64 with what v2 adds), which Debian, Go's
- * default GOAMD64=v1 and v2 builds run on. `-cpu max` adds AVX2, XSAVE, AES-NI, PKU and more,
- * each emulated: measured on the same image, the boot to "running" took 24.4-25.6 s with max
- * and 20.0-20.4 s with this, a tar of /usr/lib 211-229 ms against 147-151, `systemctl
- * is-active` x20 1.87-1.96 s against 1.61-1.74. QDEPLOY_SANDBOX_CPU=max runs a GOAMD64=v3 build.
- */
-export const TCG_CPU = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
-
 /** QEMU option values escape "," by doubling it. */
 function optValue(s: string): string {
   return s.replaceAll(",", ",,");
@@ -84,7 +73,7 @@ function optValue(s: string): string {
 /** The qemu-system-x86_64 argv that boots the sandbox in the background. */
 export function qemuArgv(s: VmSpec): string[] {
   // KVM crashes nested guests on the machines we measured (FACTS.md), so TCG is the default.
-  const accel = s.accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", s.cpuModel ?? TCG_CPU];
+  const accel = s.accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"];
   const fwd = [`tcp:127.0.0.1:${s.sshPort}-:22`, `tcp:127.0.0.1:${s.httpPort}-:80`, `tcp:127.0.0.1:${s.httpsPort}-:443`];
   if (s.probePort) fwd.push(`tcp:127.0.0.1:${s.probePort}-:${PROBE_GUEST_PORT}`);
   return [
