@@ -19,12 +19,14 @@ holder=$holder_file
 holder_line() { local line=""; { read -r line < "$holder"; } 2>/dev/null; printf '%s' "$line"; }
 # What a pid reused by another process cannot share: this boot's id and the process's start
 # time (clock ticks since boot, /proc/PID/stat field 22, after the parenthesised name, which
-# may hold spaces). Empty when process $1 does not exist.
+# may hold spaces), into $identity (no $(...): a fork is tens of ms on a small VM). Empty
+# when process $1 does not exist.
 proc_identity() {
   local stat boot f
+  identity=""
   { read -r stat < "/proc/$1/stat" && read -r boot < /proc/sys/kernel/random/boot_id; } 2>/dev/null || return 0
   read -ra f <<< "${stat##*) }"
-  printf '%s %s' "$boot" "${f[19]}"
+  identity="$boot ${f[19]}"
 }
 case $cmd in
   hold)
@@ -35,7 +37,8 @@ case $cmd in
       printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "${line:-unknown}" "$wait" >&2
       exit 75
     fi
-    TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\nprocess %s\n' "$who" "$$" -1 "$(proc_identity $$)" > "$holder"
+    proc_identity $$
+    TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\nprocess %s\n' "$who" "$$" -1 "$identity" > "$holder"
     echo LOCKED
     # A dropped connection must not kill the holder before a switch has ended (the flip
     # below, or one the push starts on another channel: see the end).
@@ -44,9 +47,10 @@ case $cmd in
     # The switch's output, then "::flip CODE" (3: no standby to flip to; nothing changed).
     if (( $# >= 6 )); then
       # No standby file, no standby: no switch started to say so (a process is tens of ms).
-      # have_deploy_lock: this shell holds it, so the switch need not try to take it.
+      # have_deploy_lock: this shell holds it, so the switch need not try to take it. Sourced
+      # in the $(...)'s subshell, not run: a second bash would start (~0.1 s on a small VM).
       if [ -f "$standby_file" ] && [ -x "$switch_file" ]; then
-        out=$(have_deploy_lock=1 "$switch_file" flip "$who" "$6" 2>&1 < /dev/null) && rc=0 || rc=$?
+        out=$(have_deploy_lock=1; . "$switch_file" flip "$who" "$6" 2>&1 < /dev/null) && rc=0 || rc=$?
       else out="" rc=3; fi
       printf '%s%s::flip %s\n' "$out" "${out:+$'\n'}" "$rc"
     fi
@@ -76,7 +80,7 @@ case $cmd in
     elif [ -z "$pid" ] || [ -z "$recorded" ]; then
       # Written by a qdeploy that did not record the start time: the pid proves nothing.
       echo "held by $line, recorded without its start time: nothing was ended; if pid ${pid:-?} is still qdeploy's lock holder (ps -o lstart,args -p ${pid:-?}: bash ... lock $app hold), end it with kill"
-    elif [ "$(proc_identity "$pid")" = "$recorded" ]; then
+    elif proc_identity "$pid"; [ "$identity" = "$recorded" ]; then
       if kill "$pid" 2>/dev/null; then echo "released (ended pid $pid)"; rm -f "$holder"
       else echo "held by $line: could not end pid $pid"; fi
     else

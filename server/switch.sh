@@ -14,11 +14,12 @@
 #   switch restart [PROC [WHO]]   the same switch to the live release (or restart PROC)
 #   switch flip WHO [ID]          rollback to the warm standby (ID: only if the standby runs it),
 #                                 or exit 3 having changed nothing (no standby, or it does not serve)
-#   switch end-standby            stop the warm standby (its timer runs this when the window ends)
+#   switch end-standby            stop the warm standby now (sample ends it when its window is up)
 #   switch watchdog               web.watchdog (its timer, every 10 s): restart the live web slot
 #                                 once it has not answered its health path for WATCHDOG seconds
 #   switch sample                 (its timer, every minute) the running services' memory and CPU
-#                                 time into usage_file, which keeps the last hour
+#                                 time into usage_file, which keeps the last hour; and the end
+#                                 of the warm standby once its window is up
 #   switch status                 live release, unit states, health, next timer runs
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
@@ -54,21 +55,36 @@ replace() {
   mv -f "$1.tmp.$$" "$1"
 }
 
-# current's target by cd -P in a subshell: a builtin, where readlink is a process.
-live_release() { (cd -P "$current_link" 2>/dev/null && printf '%s\n' "${PWD##*/}") || true; }
-live_slot() { local s=""; [ -f "$live_slot_file" ] && read -r s < "$live_slot_file"; printf '%s\n' "$s"; }
+# The *_to helpers set the variable named by $1 instead of printing: a $(...) is a fork, tens
+# of ms on a small VM, and a rollback's flip waits for each one.
+# current's target: cd -P there and back (builtins, where readlink is a process).
+live_release_to() {
+  local _back=$PWD _rel=""
+  if cd -P "$current_link" 2>/dev/null; then _rel=${PWD##*/}; cd "$_back" 2>/dev/null || cd /; fi
+  printf -v "$1" '%s' "$_rel"
+}
+live_slot_to() { local _slot=""; [ -f "$live_slot_file" ] && read -r _slot < "$live_slot_file"; printf -v "$1" '%s' "$_slot"; }
+live_release() { local r; live_release_to r; printf '%s\n' "$r"; }
+live_slot() { local s; live_slot_to s; printf '%s\n' "$s"; }
 
-# The status GET http://127.0.0.1:$1$2 answers with, nothing when nothing answers (bash's
-# /dev/tcp: no curl on a bare server). Run it in $(...): it opens fd 3 in its own subshell.
-probe_status() {
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$2" >&3
-  IFS=' ' read -r -t 5 _ status _ <&3 || return 1
-  printf '%s' "$status"
+# Sets $1 to the status GET http://127.0.0.1:$2$3 answers with, "" when nothing answers
+# (bash's /dev/tcp: no curl on a bare server), on a descriptor of its own closed before it
+# returns. SIGPIPE is ignored from then on (as log_to_file does): a slot that closes the
+# connection at once fails the probe, not the switch.
+probe_to() {
+  local _fd _status=""
+  trap '' PIPE
+  if { exec {_fd}<>"/dev/tcp/127.0.0.1/$2"; } 2>/dev/null; then
+    if printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$3" >&"$_fd" 2>/dev/null; then
+      IFS=' ' read -r -t 5 _ _status _ <&"$_fd" 2>/dev/null || _status=""
+    fi
+    exec {_fd}>&-
+  fi
+  printf -v "$1" '%s' "$_status"
 }
 
 # 0 when GET http://127.0.0.1:$1$2 answers 2xx.
-probe() { [[ $(probe_status "$1" "$2" 2>/dev/null) == 2?? ]]; }
+probe() { local status; probe_to status "$1" "$2"; [[ $status == 2?? ]]; }
 
 # The journal of unit $1 since $2 (this attempt only, not the slot's earlier releases): its
 # last lines (journalctl's -n with --since gives the first ones on systemd 252).
@@ -248,6 +264,7 @@ listeners() {
 # $3 = "before": the unit is not started yet, so no listener at all is the good case.
 check_listener() {
   local unit=$1 port=$2 when=$3 pid pids cg comm line
+  if [ "$when" = before ] && ! port_listened "$port"; then return 0; fi
   command -v ss >/dev/null || { say "ss (iproute2) is missing: the switch needs it to check who listens on port $port" >&2; return 1; }
   pids=$(listeners "$port")
   for pid in $pids; do
@@ -263,11 +280,21 @@ check_listener() {
   [ "$when" = before ] || [ -n "$pids" ]
 }
 
+# 0 when something listens on TCP port $1 (any address): /proc/net/tcp and tcp6 (hex port,
+# state 0A), read without ss, a process (~0.1 s on a small VM). Before a slot starts the port
+# is free: check_listener then has nothing to ask ss about.
+port_listened() {
+  local hex tcp tcp6
+  printf -v hex '%04X' "$1"
+  { tcp=$(< /proc/net/tcp); tcp6=$(< /proc/net/tcp6); } 2>/dev/null || return 0
+  [[ $tcp == *":$hex 00000000:0000 0A "* || $tcp6 == *":$hex 00000000000000000000000000000000:0000 0A "* ]]
+}
+
 # Waits for unit $1 on port $2 to answer $3 within $4 seconds; fails fast if it crashes.
 wait_healthy() {
   local unit=$1 port=$2 path=$3 deadline=$((SECONDS + $4)) i=0 state answer=""
   while (( SECONDS < deadline )); do
-    answer=$(probe_status "$port" "$path" 2>/dev/null) || answer=""
+    probe_to answer "$port" "$path"
     if [[ $answer == 2?? ]]; then
       # One look at who answered: the unit's own process, not something else on the port.
       check_listener "$unit" "$port" after && return 0
@@ -353,17 +380,31 @@ end_standby() {
 }
 
 # Keeps the web slot on port $1, just switched away from, running release $2 as the warm
-# standby for STANDBY seconds; a transient timer ends it then (gone at a reboot, like the
-# standby: its unit is not enabled).
+# standby for STANDBY seconds. The usage timer's sample, every minute, ends it once that time
+# is up (end_expired_standby): no timer of its own to arm at each push (two systemctl, ~0.3 s
+# on a small VM). Its unit is not enabled: a reboot ends it too.
 keep_standby() {
   local port=$1 id=$2 now
   printf -v now '%(%s)T' -1
   replace "$standby_file" "$port $id $((now + STANDBY))"
+  # An older qdeploy's transient timer would end this standby early: stopped (only if there).
   [ ! -e "/run/systemd/transient/$standby_end_unit.timer" ] || systemctl stop "$standby_end_unit.timer" 2>/dev/null || true
-  systemd-run --quiet --collect --unit="$standby_end_unit" --on-active="${STANDBY}s" --timer-property=AccuracySec=1s \
-    --description="qdeploy: end the warm standby of $app" "$switch_file" end-standby ||
-    say "could not arm the timer that ends the standby; the next switch ends it" >&2
   say "standby: $app-web@$port.service keeps $id running for ${STANDBY}s"
+}
+
+# Ends the warm standby once its time is up (run by the minute's sample). A switch that holds
+# switch.lock is left alone: the next minute looks again.
+end_expired_standby() {
+  local now
+  read_standby && [[ $sb_until =~ ^[0-9]+$ ]] || return 0
+  printf -v now '%(%s)T' -1
+  (( now >= sb_until )) || return 0
+  exec 8>>"$switch_lock_file"
+  flock -n 8 || return 0
+  # Looked at again under the lock: a switch may have just replaced it.
+  read_standby && [[ $sb_until =~ ^[0-9]+$ ]] && (( now >= sb_until )) || return 0
+  log_to_file end-standby "(its window is up)"
+  end_standby
 }
 
 # 0 when the warm standby runs release $1 on the slot that is not live ($2), answers its health
@@ -385,7 +426,7 @@ standby_serves() {
 # (stop_stray_slots).
 reconcile_current() {
   local live target
-  live=$(live_slot)
+  live_slot_to live
   # -ef (the same file) is a builtin: the common case costs no process.
   [ -n "$live" ] && [ -e "$slots_dir/$live" ] && ! [ "$slots_dir/$live" -ef "$current_link" ] || return 0
   target=$(readlink "$slots_dir/$live" 2>/dev/null) || return 0
@@ -461,9 +502,9 @@ open_switch() {
   [ -f "$releases_dir/$1/switch.conf" ] || die "release $1 is not on this host"
   take_locks
   reconcile_current
-  prev=$(live_release)
+  live_release_to prev
   load_conf "$releases_dir/$1"
-  old=$(live_slot)
+  live_slot_to old
   (( ! WEB )) || { check_ports "$1"; sync_route "$old"; }
 }
 
@@ -577,11 +618,9 @@ activate() {
   relink "$current_link" "releases/$id"
   : > "$rel/activated"
   procs=""; [ "$only" = web ] || procs=$(instances)
-  # --no-reload: enabling only links units for the next boot; a daemon-reload costs seconds.
-  if [ -n "$unit$procs$TIMERS" ]; then systemctl enable --quiet --no-reload ${unit:+"$unit"} $procs $TIMERS; fi
+  link_units "$unit" "$old" $procs $TIMERS
   local draining=""
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
-    systemctl disable --quiet --no-reload "$app-web@$old.service" 2>/dev/null || true
     if [ -n "$keep" ]; then
       keep_standby "$old" "$prev"
     else
@@ -599,10 +638,10 @@ activate() {
   fi
   if [ "$only" != web ]; then
     # Stop-then-start, all instances at once: instance numbers stay stable and a worker
-    # never runs two releases side by side.
-    [ -z "$procs" ] || systemctl restart $procs
+    # never runs two releases side by side. The timers in the same systemctl (one process,
+    # ~0.2 s on a small VM): a restart (re)arms each one from the unit file it has now.
+    [ -z "$procs$TIMERS" ] || systemctl restart $procs $TIMERS
     stop_extra_instances
-    [ -z "$TIMERS" ] || systemctl start $TIMERS
   fi
   [ -z "$draining" ] || wait "$draining"
   remove_stale_units "$rel"
@@ -614,6 +653,27 @@ activate() {
     audit "activated $id by $who${only:+ ($only only)}${flipped:+ (the standby)}"
   fi
   say "live: $id"
+}
+
+# Enables units for the next boot and disables the web slot switched away from: only their
+# [Install] links (--no-reload: a daemon-reload costs seconds), so builtins first, as each
+# systemctl is a process (~0.2 s on a small VM). A unit whose link is there needs nothing; the
+# new web slot takes the old one's link by a rename (both instances link to APP-web@.service).
+# Services are WantedBy=multi-user.target, timers timers.target (src/render/units.ts).
+# $1: the web unit switched to (or ""), $2: the port switched away from (or ""), then the rest.
+link_units() {
+  local web=$1 from=$2 wants=$units_dir/multi-user.target.wants u missing=() was=""
+  shift 2
+  [ -z "$web" ] || [ -z "$from" ] || [ "$app-web@$from.service" = "$web" ] || was=$wants/$app-web@$from.service
+  if [ -n "$web" ] && [ ! -L "$wants/$web" ]; then
+    if [ -n "$was" ] && [ -L "$was" ] && mv -f "$was" "$wants/$web"; then :; else missing+=("$web"); fi
+  elif [ -n "$was" ] && [ -L "$was" ]; then
+    rm -f "$was"
+  fi
+  for u in "$@"; do
+    case $u in *.timer) [ -L "$units_dir/timers.target.wants/$u" ] ;; *) [ -L "$wants/$u" ] ;; esac || missing+=("$u")
+  done
+  (( ${#missing[@]} == 0 )) || systemctl enable --quiet --no-reload "${missing[@]}"
 }
 
 # 0 when the slot switched away from stays as the warm standby: web.standby is on, the switch
@@ -635,7 +695,8 @@ flip() {
   read_standby && [ -f "$releases_dir/$sb_id/switch.conf" ] || exit 3
   [ -z "$want" ] || [ "$want" = "$sb_id" ] || exit 3
   load_conf "$releases_dir/$sb_id"
-  (( WEB )) && standby_serves "$sb_id" "$(live_slot)" || exit 3
+  local live; live_slot_to live
+  (( WEB )) && standby_serves "$sb_id" "$live" || exit 3
   log_to_file flip "$who" "$want"
   flip_checked=$sb_id activate "$sb_id" "$who"
 }
@@ -720,6 +781,7 @@ app_units() {
 # "EPOCH UNIT MEMORY CPU" lines in usage_file, older than an hour dropped (the dashboard's charts).
 run_sample() {
   local now u active running=()
+  end_expired_standby
   printf -v now '%(%s)T' -1
   while read -r u _ active _; do
     if [[ $u == *.service && $active == active ]]; then running+=("$u"); fi

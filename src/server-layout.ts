@@ -18,6 +18,11 @@ export function appDir(app: string): string {
   return `${APPS_DIR}/${app}`;
 }
 
+/** Whether `path` is an app's installed switch (layout's switchScript). */
+export function isSwitchScript(path: string | undefined): boolean {
+  return path !== undefined && /^[^/]+\/switch$/.test(path.startsWith(`${APPS_DIR}/`) ? path.slice(APPS_DIR.length + 1) : "");
+}
+
 /** Paths inside appDir, and the system paths qdeploy writes for the app. */
 export function layout(app: string) {
   const root = appDir(app);
@@ -151,7 +156,7 @@ export const unitNames = {
   jobTimer: (app: string, job: string) => `${app}-job-${job}.timer`,
   addonBackupService: (app: string, addon: string) => `${app}-addon-${addon}-backup.service`,
   addonBackupTimer: (app: string, addon: string) => `${app}-addon-${addon}-backup.timer`,
-  /** The transient timer (and its service) that ends the warm standby. */
+  /** The transient timer (and its service) an older qdeploy armed to end the warm standby: stopped where it is left (the usage timer ends it now). */
   standbyEnd: (app: string) => `${app}-standby-end`,
   /** web.watchdog's look at the live web slot, and its timer. */
   watchdogService: (app: string) => `${app}-watchdog.service`,

@@ -148,7 +148,7 @@ const webSchema: JSONSchemaType<WebConfig> = {
     standby: {
       type: "string",
       nullable: true,
-      description: `How long the previous release's web slot keeps running after a push, out of traffic, so a rollback to it starts nothing (a warm standby). ${DURATION}; "0" turns it off. Default "15m".`,
+      description: `How long the previous release's web slot keeps running after a push, out of traffic, so a rollback to it starts nothing (a warm standby); it is stopped within a minute after. ${DURATION}; "0" turns it off. Default "15m".`,
     },
     watchdog: {
       type: "string",

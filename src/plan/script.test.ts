@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { renderBatchScript } from "./script.ts";
@@ -26,4 +26,28 @@ test("a run step's argv is quoted once and reads /dev/null", () => {
     "echo 'a b' '$x' </dev/null",
     "",
   ]);
+});
+
+test("the app's switch is sourced in a subshell (no second bash); any other program is run", () => {
+  const last = (argv: string[]) => renderBatchScript([{ kind: "run", argv, why: "w" }]).split("\n").at(-2);
+  expect(last(["/srv/qdeploy/hello/switch", "link", "20261206040831"])).toBe("( . /srv/qdeploy/hello/switch link 20261206040831 ) </dev/null");
+  expect(last(["/srv/qdeploy/hello/addon", "status"])).toBe("/srv/qdeploy/hello/addon status </dev/null");
+  expect(last(["/srv/qdeploy/a/b/switch", "x"])).toBe("/srv/qdeploy/a/b/switch x </dev/null");
+  expect(last(["/tmp/switch", "x"])).toBe("/tmp/switch x </dev/null");
+});
+
+test("each write gets its own mode, and the steps after it the script's umask (077)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-script-mode-"));
+  const script = renderBatchScript([
+    { kind: "write", path: `${dir}/public`, content: "p", mode: 0o644, why: "w" },
+    { kind: "write", path: `${dir}/tool`, content: "t", mode: 0o755, fresh: true, why: "w" },
+    { kind: "write", path: `${dir}/secret`, content: "s", mode: 0o600, why: "w" },
+    { kind: "run", argv: ["sh", "-c", `umask > ${dir}/umask`], why: "w" },
+  ]);
+  const r = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script]) });
+  expect(r.exitCode).toBe(0);
+  const mode = (f: string) => (statSync(`${dir}/${f}`).mode & 0o777).toString(8);
+  expect([mode("public"), mode("tool"), mode("secret")]).toEqual(["644", "755", "600"]);
+  expect(readFileSync(`${dir}/umask`, "utf8").trim()).toBe("0077");
+  rmSync(dir, { recursive: true });
 });

@@ -4,12 +4,14 @@
  * the script (heredocs) on stdin, never on a command line.
  */
 import { createHash } from "node:crypto";
+import { isSwitchScript } from "../server-layout.ts";
 import { quoteArgv } from "../util/quote.ts";
 import type { Step } from "./steps.ts";
 
 // qd_write PATH UMASK MODE|- new|replace: the content comes on stdin (a heredoc). Builtins
-// only where they do, because every process costs tens of milliseconds on a small VM: a file
-// in a new release directory is written in place (release.json, written last, marks the
+// only where they do, because every process costs tens of milliseconds on a small VM (the
+// file's umask is set and put back to the script's 077, not kept in a subshell: a fork): a
+// file in a new release directory is written in place (release.json, written last, marks the
 // directory complete); any other file goes to a temp file renamed over the old one.
 const PRELUDE = `set -euo pipefail
 umask 077
@@ -17,7 +19,9 @@ qd_write() {
   local c t=$1
   IFS= read -r -d '' c || true
   [ "$4" = new ] || t="$1.tmp.$$"
-  (umask "$2" && printf '%s' "\${c%$'\\n'}" > "$t")
+  umask "$2"
+  printf '%s' "\${c%$'\\n'}" > "$t"
+  umask 077
   [ "$3" = - ] || chmod "$3" "$t"
   [ "$t" = "$1" ] || mv -f "$t" "$1"
 }
@@ -33,7 +37,9 @@ export function renderBatchScript(steps: Step[]): string {
     switch (step.kind) {
       case "run":
         // bash -s reads this script from stdin as it runs: a command that reads stdin would
-        // swallow the steps after it, so run steps read /dev/null.
+        // swallow the steps after it, so run steps read /dev/null. The app's switch (a bash
+        // script) is sourced in a subshell, not run: a second bash costs ~0.1 s on a small VM.
+        if (isSwitchScript(step.argv[0])) return `${mark}\n( . ${quoteArgv(step.argv)} ) </dev/null`;
         return `${mark}\n${quoteArgv(step.argv)} </dev/null`;
       case "write": {
         // A delimiter derived from the content cannot occur in it as a line.

@@ -87,14 +87,17 @@ describe("deploying to the sandbox", () => {
     const [after] = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts;
     expect(after.standby).toBeNull();
 
-    // Forward again, with a window of 15s: its timer ends the standby. (2s was shorter than
-    // the push's end and the next look under a busy CI: the standby was gone already.)
+    // Forward again, with a window of 15s: the minute's sample (APP-usage.service) ends the
+    // standby once the window is up, not before. Started here rather than waited for.
     writeConfig(dir, vm, { stamp: "v2", env: { APP_MESSAGE: "config two" }, standby: "15s" });
     ok(await qdeploy(dir, ["push", "sandbox"]));
     expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
+    const sample = () => onVm(vm, ["systemctl", "start", "hello-usage.service"]);
+    await sample();
     expect(await mainPid(String(st.standby.port))).not.toBe("0");
-    const deadline = Date.now() + 60_000;
-    while ((await mainPid(String(st.standby.port))) !== "0" && Date.now() < deadline) await Bun.sleep(500);
+    // Until the window is up by the VM's own clock (the standby file's UNTIL).
+    await onVm(vm, ["bash", "-c", "read -r _ _ until < /srv/qdeploy/hello/standby; while (( $(date +%s) < until )); do sleep 0.5; done"]);
+    await sample();
     expect(await mainPid(String(st.standby.port))).toBe("0");
     expect((await onVm(vm, ["bash", "-c", "tail -n 3 /srv/qdeploy/hello/switch.log"])).stdout).toContain("ended the standby of");
   }, 5 * MIN);

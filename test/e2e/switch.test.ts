@@ -137,8 +137,12 @@ describe("two apps whose names share a prefix", () => {
     const live = await liveSlot("shop");
     const pairs = (await vmText("grep '^shop ' /srv/qdeploy/.ports")).split(" ").slice(1);
     const idle = pairs.find((p) => p !== live)!;
-    // The rollback forward to v2 kept v1 as the warm standby, on the idle port: end it first.
-    expect(await vmText("/srv/qdeploy/shop/switch end-standby")).toContain(`ended the standby of`);
+    // The rollback forward to v2 kept v1 as the warm standby, on the idle port: end it first,
+    // as the minute's sample does once its window is up (not before).
+    expect(await vmText("/srv/qdeploy/shop/switch sample; cat /srv/qdeploy/shop/standby")).toMatch(new RegExp(`^${idle} \\d+ \\d+$`));
+    await onVm(vm, ["sh", "-c", 'read p id u < /srv/qdeploy/shop/standby && echo "$p $id 1" > /srv/qdeploy/shop/standby']);
+    expect(await vmText("/srv/qdeploy/shop/switch sample")).toContain(`ended the standby of`);
+    expect(await vmText(`test -e /srv/qdeploy/shop/standby || echo gone; systemctl is-active shop-web@${idle}.service || true`)).toBe("gone\ninactive");
     // Something else (here: the app's own binary, answering /healthz) on shop's idle port.
     const bin = await vmText("ls -d /srv/qdeploy/shop/releases/*/bin/hello | head -1");
     await onVm(vm, ["systemd-run", "--unit=foreign-listener", "-p", `Environment=PORT=${idle}`, "-p", "Environment=APP_MESSAGE=foreign", bin, "serve"]);
