@@ -17,9 +17,9 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
   return { ...freshHostFacts(host, "x86_64"), caddy: true, nft: true, webPorts: [8101, 8102], ...over };
 }
 
-const push = (f: HostFacts, secrets: Record<string, string> = {}) =>
+const push = (f: HostFacts, secrets: Record<string, string> = {}, config = cfg) =>
   planPush({
-    config: cfg,
+    config,
     facts: [f],
     artifacts: { x86_64: { binaries: { hello: { path: "/b/" + SHA, sha256: SHA, size: 1000 } } } },
     releaseId: "20261122010203",
@@ -139,6 +139,15 @@ describe("planPush", () => {
     expect(conf?.kind === "write" && conf.content).toMatch(
       /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=8101\nPORT_B=8102\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-usage.timer'\nCADDY_SETTLE=0.7\nSTANDBY=900\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
     );
+  });
+
+  test("web.standby: \"0\" keeps no standby (STANDBY=0, not a second's); a fraction rounds up", () => {
+    const standby = (standbySec: number) => {
+      const p = push(facts(), {}, { ...cfg, web: { ...cfg.web!, standbySec } });
+      const conf = p.hosts[0]!.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
+      return conf?.kind === "write" ? /^STANDBY=(.*)$/m.exec(conf.content)?.[1] : undefined;
+    };
+    expect([standby(0), standby(1.5), standby(900)]).toEqual(["0", "2", "900"]);
   });
 });
 

@@ -86,8 +86,9 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     TIMERS: timers.join(" "),
     // Seconds for Caddy's health check to see a new slot up (one interval and a margin).
     CADDY_SETTLE: ((CADDY_HEALTH_INTERVAL_MS + 200) / 1000).toFixed(1),
-    // Whole seconds the old web slot stays up as the warm standby after a push; 0: none.
-    STANDBY: String(wholeSeconds(cfg.web?.standbySec ?? 0)),
+    // Whole seconds the old web slot stays up as the warm standby after a push; 0: none
+    // ("0" is off, not a standby of a second: wholeSeconds rounds up to at least 1).
+    STANDBY: String((cfg.web?.standbySec ?? 0) > 0 ? wholeSeconds(cfg.web!.standbySec) : 0),
     // Whole seconds the live web slot may fail its health path before the watchdog restarts it; 0: off.
     ...(web && (cfg.web?.watchdogSec ?? 0) > 0 && { WATCHDOG: String(wholeSeconds(cfg.web!.watchdogSec)) }),
     // The switch installs units only when this differs from what it installed last.
