@@ -392,17 +392,17 @@ keep_standby() {
   say "standby: $app-web@$port.service keeps $id running for ${STANDBY}s"
 }
 
+# 0 when there is a warm standby and its UNTIL has passed.
+standby_over() { local now; printf -v now '%(%s)T' -1; read_standby && [[ $sb_until =~ ^[0-9]+$ ]] && (( now >= sb_until )); }
+
 # Ends the warm standby once its time is up (run by the minute's sample). A switch that holds
 # switch.lock is left alone: the next minute looks again.
 end_expired_standby() {
-  local now
-  read_standby && [[ $sb_until =~ ^[0-9]+$ ]] || return 0
-  printf -v now '%(%s)T' -1
-  (( now >= sb_until )) || return 0
+  standby_over || return 0
   exec 8>>"$switch_lock_file"
   flock -n 8 || return 0
   # Looked at again under the lock: a switch may have just replaced it.
-  read_standby && [[ $sb_until =~ ^[0-9]+$ ]] && (( now >= sb_until )) || return 0
+  standby_over || return 0
   log_to_file end-standby "(its window is up)"
   end_standby
 }

@@ -291,6 +291,15 @@ describe("renderUnits", () => {
     expect(units["hello-job-cleanup.timer"]).toBe(renderJobUnits(cfg, cfg.jobs[0]!).timer);
   });
 
+  test("services a release enables are WantedBy=multi-user.target, timers timers.target: where switch.sh's link_units looks for their links", () => {
+    const units = renderUnits({ ...cfg, web: { ...cfg.web!, watchdogSec: 10 } });
+    expect(Object.keys(units)).toContain("hello-watchdog.timer");
+    for (const [name, text] of Object.entries(units)) {
+      const wanted = /^WantedBy=(.*)$/m.exec(text)?.[1];
+      if (wanted !== undefined) expect([name, wanted]).toEqual([name, name.endsWith(".timer") ? "timers.target" : "multi-user.target"]);
+    }
+  });
+
   test("a worker-only app without restart or jobs", () => {
     const units = renderUnits({ ...cfg, processes: { worker: "hello work" }, web: null, restart: null, jobs: [] });
     expect(Object.keys(units)).toEqual(["hello-worker@.service", "hello-usage.service", "hello-usage.timer"]);
