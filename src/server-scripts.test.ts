@@ -187,6 +187,29 @@ test("the switch keeps a standby only with a site whose live slot is picked by r
   expect(switchScript).toContain(': > "$route_dir/b"');
 });
 
+test("the running instances of a template are the unit folders under its slice, systemd's escape of an app name with dashes included", () => {
+  const fn = /^running_instances\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0];
+  expect(fn).toBeDefined();
+  const cg = mkdtempSync(join(tmpdir(), "qdeploy-cgroup-"));
+  try {
+    const run = (template: string) => Bun.spawnSync([bash, "-euc", `${fn}\ncgroup_dir=${cg}\nrunning_instances '${template}' || echo "(no hierarchy)"`], { stdout: "pipe", stderr: "pipe" });
+    expect(run("my-shop-web@.service").stdout.toString()).toBe("(no hierarchy)\n");
+    writeFileSync(join(cg, "cgroup.controllers"), "cpu memory pids\n");
+    const slice = join(cg, "system.slice", "system-my\\x2dshop\\x2dweb.slice");
+    for (const u of ["my-shop-web@8001.service", "my-shop-web@8002.service"]) mkdirSync(join(slice, u), { recursive: true });
+    // A worker of the app, and another app whose name starts the same: not its web slots.
+    mkdirSync(join(cg, "system.slice", "system-my\\x2dshop\\x2dworker.slice", "my-shop-worker@1.service"), { recursive: true });
+    mkdirSync(join(cg, "system.slice", "system-my\\x2dshop\\x2dweb\\x2dx\\x2dweb.slice", "my-shop-web-x-web@8003.service"), { recursive: true });
+    const r = run("my-shop-web@.service");
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("my-shop-web@8001.service\nmy-shop-web@8002.service\n");
+    expect(run("my-shop-worker@.service").stdout.toString()).toBe("my-shop-worker@1.service\n");
+    expect(run("other-web@.service").stdout.toString()).toBe("");
+  } finally {
+    rmSync(cg, { recursive: true, force: true });
+  }
+});
+
 test("the layout the scripts get is the layout's own paths and names, as bash reads them", () => {
   const l = layout("hello");
   const names = { releases_dir: l.releases, live_slot_file: l.liveSlot, standby_file: l.standby, route_dir: l.route, lock_file: l.lock, holder_file: l.lockHolder, switch_file: l.switchScript, site: l.caddySite, units_dir: l.unitDir, ports_registry: l.portsRegistry, standby_end_unit: unitNames.standbyEnd("hello") };

@@ -240,6 +240,58 @@ describe("executePlan: a failure stops the rollout and puts the hosts back", () 
   });
 });
 
+describe("executePlan: one host", () => {
+  /** The batch scripts the host's remote is sent, in order. */
+  function batches(session: HostSession): string[] {
+    const sent: string[] = [];
+    const exec = session.remote.exec.bind(session.remote);
+    session.remote.exec = (argv, opts) => {
+      if (argv.join(" ") === "bash -s" && typeof opts?.stdin === "string") sent.push(opts.stdin);
+      return exec(argv, opts);
+    };
+    return sent;
+  }
+
+  test("writes its release and switches in one batch, a round trip fewer; the wave event still comes first", async () => {
+    const cfg = fleetConfig(1);
+    const f = fleet(cfg);
+    const sessions = await withFacts(cfg, f.sessions);
+    const sent = batches(sessions[0]!);
+    const p = policy(cfg);
+    const run = await executePlan(pushPlan(cfg, sessions), sessions, p);
+    const release = sent.filter((b) => b.includes(`releases/${NEW}/`));
+    expect(release).toHaveLength(1);
+    expect(release[0]!.indexOf(`releases/${NEW}/release.json`)).toBeLessThan(release[0]!.indexOf(`/switch activate ${NEW}`));
+    expect(f.log.filter((l) => / (release|activate) /.test(l))).toEqual([`root@10.0.0.1 release ${NEW}`, `root@10.0.0.1 activate ${NEW}`]);
+    expect(p.seen.filter((e) => e.type === "wave")).toEqual([{ type: "wave", wave: 1, waves: 1, hosts: ["root@10.0.0.1"] }]);
+    expect(run.hosts.map((h) => [h.outcome, h.live])).toEqual([["live", NEW]]);
+  });
+
+  test("a release its switch refuses: stopped in wave 1/1, the release written, the host still on the one it had", async () => {
+    const cfg = fleetConfig(1);
+    const f = fleet(cfg, (h) => (h.refuses = [NEW]));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = (await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x)) as RolloutError;
+    expect(e).toBeInstanceOf(RolloutError);
+    expect(e.message.split("\n")[0]).toBe(`push of ${NEW} stopped in wave 1/1: root@10.0.0.1: health-gated switch failed (exit 1)`);
+    expect(e.message).toContain(`error: release ${NEW} failed its health check`);
+    expect(e.hosts.map((h) => [h.outcome, h.live])).toEqual([["failed", OLD]]);
+    expect(f.hosts[0]!.releases).toContain(NEW);
+    expect(f.hosts[0]!.live).toBe(OLD);
+  });
+
+  test("a failed write is named and switches nothing", async () => {
+    const cfg = fleetConfig(1);
+    const f = fleet(cfg, (h) => (h.failBatchAt = `releases/${NEW}/env`));
+    const sessions = await withFacts(cfg, f.sessions);
+    const e = await executePlan(pushPlan(cfg, sessions), sessions, policy(cfg)).catch((x: unknown) => x);
+    expect(e).not.toBeInstanceOf(RolloutError);
+    expect((e as Error).message).toStartWith(`root@10.0.0.1: write  /srv/qdeploy/hello/releases/${NEW}/env (0600, `);
+    expect(switches(f.log)).toEqual([]);
+    expect(f.hosts[0]!.live).toBe(OLD);
+  });
+});
+
 describe("executePlan: the release phase", () => {
   test("runs once, on the duty host, after every host wrote its release and before any switches", async () => {
     const cfg = fleetConfig(3, { release: { command: "hello migrate", timeoutSec: 600 } });

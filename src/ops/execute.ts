@@ -86,6 +86,15 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
   );
   const result = (hp: HostPlan) => results.get(hp.host.label)!;
 
+  // One host, and nothing to run between its release and its switch (a release phase, a
+  // staged slot): its switch runs in its release's batch, a round trip fewer. A fleet's hosts
+  // all write their release before any switches.
+  const oneBatch = plan.hosts.length === 1 && plan.releasePhase === null && plan.hosts[0]!.stage.length === 0;
+  let switchFailed: unknown = null;
+  const waves = planWaves(plan.hosts, policy.rollout);
+  const waveEvent = (w: number) => policy.events({ type: "wave", wave: w + 1, waves: waves.length, hosts: waves[w]!.map((hp) => hp.host.label) });
+  if (oneBatch) waveEvent(0);
+
   // 1. Every host writes its release; nothing switches yet, so a failure here changes nothing live.
   // At most rollout.concurrency hosts at a time: their uploads share the deploying machine's uplink,
   // so more at once would not finish sooner. After a failure no further host starts.
@@ -94,7 +103,8 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     if (writeFailed) return;
     const s = session(hp);
     try {
-      const r = await runHostPlan(s.remote, hp, policy.events, s.facts.zstd ? "zstd" : "gzip");
+      const r = await runHostPlan(s.remote, hp, policy.events, s.facts.zstd ? "zstd" : "gzip", oneBatch ? hp.activate : []);
+      switchFailed = r.thenFailed ?? null;
       Object.assign(result(hp), { bytesSent: r.bytesSent, seconds: r.seconds });
     } catch (e) {
       writeFailed = true;
@@ -116,7 +126,6 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
   // traffic (HostPlan.stage), all at once as a wave switches (its time is the hosts' own health
   // wait): a host that cannot start it stops the rollout before any host switches, and the
   // others' slots stop again.
-  const waves = planWaves(plan.hosts, policy.rollout);
   const staged: HostPlan[] = [];
   // A host whose wave will not come stops the slot it started; a failure to is reported, not thrown.
   const unstage = (hosts: HostPlan[]) =>
@@ -167,12 +176,17 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
       failure = await stillHealthy(plan, waves[w - 1]!.map(session), release, result);
     }
     if (!failure) {
-      policy.events({ type: "wave", wave: w + 1, waves: waves.length, hosts: wave.map((hp) => hp.host.label) });
+      if (!oneBatch) waveEvent(w);
       // On a terminal, a fleet's wave stays in view while it switches: the hosts not done yet.
       const switching = new Set(wave.map((hp) => hp.host.label));
       const live = waves.length > 1 ? startTicker(policy.events, "wave", (s) => `wave ${w + 1}/${waves.length}: switching ${[...switching].join(", ")} (${s.toFixed(1)}s)`) : null;
       const done = await Promise.allSettled(
         wave.map(async (hp) => {
+          if (oneBatch) {
+            // It switched in its release's batch (step 1).
+            if (switchFailed) throw switchFailed;
+            return;
+          }
           const t = performance.now();
           try {
             await runBatch(session(hp).remote, hp.activate, policy.events);

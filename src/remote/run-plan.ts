@@ -19,6 +19,20 @@ export interface HostRunResult {
   label: string;
   bytesSent: number;
   seconds: { setup: number; upload: number; release: number };
+  /** How the steps run after the release batch's (`then`) failed; the release itself was written. */
+  thenFailed?: RemoteError;
+}
+
+/** A batch that failed at step `step` (its index in the batch). */
+export class BatchError extends RemoteError {
+  constructor(
+    host: string,
+    message: string,
+    detail: RemoteError["detail"],
+    readonly step: number,
+  ) {
+    super(host, message, detail);
+  }
 }
 
 /**
@@ -76,8 +90,12 @@ async function runTransient(remote: Remote, t: ReleasePhase, prefix: string, eve
   return { code: r.code, how: `exited with status ${r.code}${ended ? ` (${ended})` : ""}` };
 }
 
-/** Runs a host plan's setup, upload and release phases in order; the first failure throws a RemoteError. */
-export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventSink, compression: "gzip" | "zstd" = "gzip"): Promise<HostRunResult> {
+/**
+ * Runs a host plan's setup, upload and release phases in order; the first failure throws a
+ * RemoteError. Steps in `then` run in the release's batch, after it (one round trip fewer): a
+ * failure there is returned as `thenFailed`, as the release was written.
+ */
+export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventSink, compression: "gzip" | "zstd" = "gzip", then: Step[] = []): Promise<HostRunResult> {
   const label = plan.host.label;
   const host = (line: string) => events({ type: "host", host: label, line });
   const timed = async (f: () => Promise<void>) => {
@@ -106,8 +124,16 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventS
       host(`uploaded ${formatBytes(r.bytesSent)}${how} in ${secs.toFixed(1)}s (${formatBytes(r.bytesSent / Math.max(secs, 0.001))}/s)`);
     }
   });
-  const release = await timed(() => runBatch(remote, plan.release, events));
-  return { label, bytesSent, seconds: { setup, upload, release } };
+  let thenFailed: RemoteError | undefined;
+  const release = await timed(async () => {
+    try {
+      await runBatch(remote, [...plan.release, ...then], events);
+    } catch (e) {
+      if (!(e instanceof BatchError && e.step >= plan.release.length)) throw e;
+      thenFailed = e;
+    }
+  });
+  return { label, bytesSent, seconds: { setup, upload, release }, ...(thenFailed && { thenFailed }) };
 }
 
 /** One host's live upload line: `host uploading hello: 2.1 MB / 8.4 MB (25%), 3.0 MB/s`. */
@@ -163,10 +189,11 @@ export async function runBatch(remote: Remote, steps: Step[], events: EventSink)
   }
   if (r.code === 0) return;
   const marks = [...r.stderr.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))];
-  const failed = steps[Number(marks.at(-1)?.[1] ?? 0)]!;
+  const at = Number(marks.at(-1)?.[1] ?? 0);
+  const failed = steps[at]!;
   const stderr = r.stderr.split("\n").filter((l) => !l.startsWith(STEP_MARK)).join("\n");
   const what = failed.kind === "run" ? `${failed.why} failed (exit ${r.code})` : `${describeStep(failed)} failed (exit ${r.code})`;
-  throw new RemoteError(remote.label, what, { argv: failed.kind === "run" ? failed.argv : undefined, code: r.code, stderr });
+  throw new BatchError(remote.label, what, { argv: failed.kind === "run" ? failed.argv : undefined, code: r.code, stderr }, at);
 }
 
 const STEP_MARK_LINE = new RegExp(`^${STEP_MARK}(\\d+)$`);
