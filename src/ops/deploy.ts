@@ -20,7 +20,9 @@ import { executePlan, type HostResult } from "./execute.ts";
 import { RemoteError } from "../errors.ts";
 import { hideStoredSecrets } from "./host-commands.ts";
 import { writeSlugPacks } from "./slug-packs.ts";
-import { type HostFilter, type HostSession, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
+import { lastSent, recordSent, type SentRecord, sendEarly } from "./early-upload.ts";
+import type { EarlyBlobs } from "../remote/run-plan.ts";
+import { type Connection, type HostFilter, type HostSession, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 
 export interface DeployOptions {
   /** Only these hosts (--hosts, --role); the others keep what they run (`status` shows the drift). */
@@ -69,13 +71,19 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   // push saw, it starts now and runs while the hosts are reached and locked.
   const guess = opts.promote ? null : await lastKnownArchs(cfg);
   const early = guess ? settle(build(cfg, guess, op.events)) : null;
-  return withLockedSessions(op, hosts, async (sessions, times) => {
+  // One host: the changed binary goes while the lock is taken (./early-upload.ts).
+  const last = early && hosts.length === 1 ? await lastSent(cfg, hosts[0]!.label) : null;
+  let sentEarly: Promise<EarlyBlobs> | undefined;
+  const sendBeside = (connections: Connection[]) => {
+    if (last && early) sentEarly = sendEarly(cfg, connections[0]!.remote, last, early.then((b) => (b.ok ? b.value : null)), op.events);
+  };
+  return withLockedSessions(op, hosts, async (locked, times) => {
     // While the build runs: the add-ons' URLs go into every release's env file, so the
     // release phase migrates the real database before any host switches.
-    const addons = await provisionAddons(op, sessions);
-    reportUnwired(op, sessions);
+    const addons = await provisionAddons(op, locked);
+    reportUnwired(op, locked);
     const tb = performance.now();
-    const facts = sessions.map((s) => s.facts);
+    const facts = locked.map((s) => s.facts);
     const archs = [...new Set(facts.map((f) => f.arch))];
     const earlyBuild = early ? await early : null;
     const builds = opts.promote
@@ -86,10 +94,14 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
     await rememberArchs(cfg, facts);
     const packs = builds.slug ? await writeSlugPacks(builds.slug, facts, builds.artifacts, buildDir(op.cfg)) : {};
     const buildSec = (performance.now() - tb) / 1000;
+    // The blobs sent early are planned as uploads, which the executor finds done (the facts
+    // may have seen them already).
+    const sent = sentEarly ? await sentEarly : null;
+    const sessions = sent ? locked.map((s) => ({ ...s, early: sent })) : locked;
     const now = new Date();
     const plan = planPush({
       config: op.cfg,
-      facts,
+      facts: sent ? facts.map((f) => ({ ...f, blobs: f.blobs.filter((b) => !sent.has(b)) })) : facts,
       artifacts: builds.artifacts,
       releaseId: uniqueReleaseId(now, facts),
       created: now.toISOString(),
@@ -104,9 +116,11 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
     for (const hp of plan.hosts) for (const n of hp.notes) op.events({ type: "host", host: hp.host.label, line: n });
     await opts.beforeRelease?.(plan.release!, builds.git);
     const run = await executePlan(plan, sessions, { rollout: op.cfg.rollout, concurrency: hostConcurrency(op.cfg.rollout), revert: opts.revert ?? true, who: op.who, events: op.events });
+    // A record that cannot be written costs the next push its early upload, not this push.
+    await recordSent(cfg, sentRecords(sessions, builds, run.hosts)).catch((e: unknown) => op.events({ type: "debug", line: `not recorded for the next push's early upload: ${e instanceof Error ? e.message : String(e)}` }));
     if (opts.remoteHooks !== false) await runRemoteHooks(op, sessions, run.release);
     return { action: "push", release: run.release, commit: builds.git, seconds: { ...times, build: buildSec, total: (performance.now() - t0) / 1000 }, waves: run.waves, hosts: run.hosts, urls: await siteUrls(op.cfg) };
-  });
+  }, undefined, sendBeside);
 }
 
 /**
@@ -190,6 +204,17 @@ function flipResult(op: OpContext, s: HostSession): HostResult | null {
 const FLIP_NOTHING = 3;
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** What each host the push went live on now has of each binary, for the next push's early upload. */
+function sentRecords(sessions: HostSession[], builds: Builds, hosts: HostResult[]): { label: string; record: SentRecord }[] {
+  const live = new Set(hosts.filter((h) => h.outcome === "live").map((h) => h.label));
+  return sessions.flatMap((s) => {
+    const binaries = builds.artifacts[s.facts.arch]?.binaries;
+    if (!live.has(s.host.label) || !binaries) return [];
+    const record: SentRecord = { arch: s.facts.arch, compression: s.facts.zstd ? "zstd" : "gzip", binaries: Object.fromEntries(Object.entries(binaries).map(([n, b]) => [n, b.sha256])) };
+    return [{ label: s.host.label, record }];
+  });
+}
 
 /** A promise that never rejects, so it may wait unobserved while other work runs. */
 function settle<T>(p: Promise<T>): Promise<Settled<T>> {

@@ -432,6 +432,30 @@ describe("push and rollback as operations", () => {
     expect(hosts.map((h) => h.live)).toEqual([OLD, OLD, OLD]);
   });
 
+  test("a push to one host sends its changed binary while it takes the lock, as a patch against the blob it sent there last; only once", async () => {
+    const cfg = fleetConfig(1);
+    const log: string[] = [];
+    const hosts = modelHosts(cfg);
+    const op = opOver(cfg, hosts, log);
+    const bases: (string | undefined)[] = [];
+    const connect = op.connect;
+    op.connect = async (host) => {
+      const r = await connect(host);
+      const upload = r.upload.bind(r);
+      return { ...r, upload: (local, remote, o) => (bases.push(o.base?.remote), upload(local, remote, o)) };
+    };
+    await push(op); // the first: nothing recorded yet, so nothing goes early
+    const NEXT = "c".repeat(64);
+    op.build = async (_cfg, archs) => ({ artifacts: Object.fromEntries(archs.map((a) => [a, { binaries: { hello: { path: "/b2", sha256: NEXT, size: 1 } } }])), git: null, seconds: 0 });
+    log.length = 0;
+    bases.length = 0;
+    const r = await push(op);
+    expect(log.filter((l) => l.includes(" upload "))).toEqual([`root@10.0.0.1 upload /srv/qdeploy/hello/blobs/${NEXT}`]);
+    expect(bases).toEqual([`/srv/qdeploy/hello/blobs/${SHA}`]);
+    expect(op.seen.filter((e) => e.type === "host" && e.line.endsWith(" while taking the lock")).map((e) => (e as { line: string }).line)).toEqual(["uploading the x86_64 binary (1 B raw) while taking the lock", "uploaded 1.0 kB while taking the lock"]);
+    expect(r.hosts.map((h) => [h.outcome, h.bytesSent])).toEqual([["live", 1000]]);
+  });
+
   test("[hooks] remote_post_deploy runs on every host once all of them are live; a host's failure is an error line, the push stands; --no-hooks runs none", async () => {
     const cfg = fleetConfig(2, { hooks: { commands: {}, timeoutSec: 60, remotePostDeploy: "hello warm-cache" } });
     const log: string[] = [];

@@ -103,7 +103,7 @@ export async function executePlan(plan: Plan, sessions: HostSession[], policy: R
     if (writeFailed) return;
     const s = session(hp);
     try {
-      const r = await runHostPlan(s.remote, hp, policy.events, s.facts.zstd ? "zstd" : "gzip", oneBatch ? hp.activate : []);
+      const r = await runHostPlan(s.remote, hp, policy.events, { compression: s.facts.zstd ? "zstd" : "gzip", then: oneBatch ? hp.activate : [], early: s.early });
       switchFailed = r.thenFailed ?? null;
       Object.assign(result(hp), { bytesSent: r.bytesSent, seconds: r.seconds });
     } catch (e) {

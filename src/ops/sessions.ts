@@ -8,6 +8,7 @@ import { factWarnings, type HostFacts } from "../plan/facts.ts";
 import { hostProcesses } from "../plan/fleet.ts";
 import { DEFAULT_CONCURRENCY, hostConcurrency } from "../plan/waves.ts";
 import { type FlipAttempt, lockAndGatherFacts } from "../remote/host-ops.ts";
+import type { EarlyBlobs } from "../remote/run-plan.ts";
 import type { Remote } from "../remote/remote.ts";
 import { sudoAdvice } from "../remote/sudo.ts";
 import { settleLimited } from "../util/limiter.ts";
@@ -24,6 +25,8 @@ export interface HostSession extends Connection {
   facts: HostFacts;
   /** What the host's rollback to its warm standby did under the lock (withLockedSessions' flip). */
   flip?: FlipAttempt;
+  /** The blobs a push sent while it took the lock (./early-upload.ts). */
+  early?: EarlyBlobs;
 }
 
 /** --hosts and --role: which hosts of the environment a command touches. */
@@ -107,12 +110,14 @@ export interface SessionTimes {
  * At most rollout.concurrency handshakes, and lock-and-facts round trips, at once; every
  * connection and lock is held until f ends. With `flip` (a rollback: the release it names, or
  * null), each host first tries the rollback to its warm standby in that same round trip.
+ * `onConnected` gets the connections before the locks are asked for (a push's early upload).
  */
 export async function withLockedSessions<T>(
   op: OpContext,
   hosts: HostAddress[],
   f: (sessions: HostSession[], times: SessionTimes) => Promise<T>,
   flip?: string | null,
+  onConnected?: (connections: Connection[]) => void,
 ): Promise<T> {
   const times: SessionTimes = { connect: 0, lockAndFacts: 0 };
   let t = performance.now();
@@ -125,6 +130,7 @@ export async function withLockedSessions<T>(
   const limit = hostConcurrency(op.cfg.rollout);
   return withConnections(hosts, op.connect, async (connections) => {
     times.connect = lap();
+    onConnected?.(connections);
     // Said once every host's lock is held, before the facts (and a rollback's flip) come back:
     // `qdeploy serve` answers a run's request then.
     let locked = 0;

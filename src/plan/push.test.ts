@@ -75,7 +75,7 @@ describe("planPush", () => {
     ]);
     expect(lines(h.activate).map((l) => l.split(" (")[0])).toEqual([
       "run    /srv/qdeploy/hello/switch activate 20261122010203 me@here",
-      "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -name '[0-9a-f]*' -delete",
+      "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -mmin +10 -name '[0-9a-f]*' -delete",
     ]);
   });
 

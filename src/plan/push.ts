@@ -223,6 +223,12 @@ function base64Lines(bytes: Uint8Array): string {
 }
 
 /**
+ * The prune spares a blob nothing links until it is this old: a push sends its binary while
+ * it takes the lock (src/ops/early-upload.ts), before its release links it.
+ */
+export const PRUNE_AFTER_MIN = 10;
+
+/**
  * Removes releases beyond the newest `keepReleases` once `newId` is live, never the new one
  * and never the one live now (the last good release, and the rollback target once `newId`
  * is live, however old it is), and the half-written directories of interrupted pushes.
@@ -237,7 +243,7 @@ export function planPrune(cfg: ResolvedConfig, facts: Pick<HostFacts, "releases"
   const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}` }));
   steps.push({
     kind: "run",
-    argv: ["find", l.blobs, "-maxdepth", "1", "-type", "f", "-links", "1", "-name", "[0-9a-f]*", "-delete"],
+    argv: ["find", l.blobs, "-maxdepth", "1", "-type", "f", "-links", "1", "-mmin", `+${PRUNE_AFTER_MIN}`, "-name", "[0-9a-f]*", "-delete"],
     why: "remove binaries no release uses",
   });
   return steps;

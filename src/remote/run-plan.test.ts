@@ -93,6 +93,36 @@ describe("runBatch: the wait for health", () => {
   });
 });
 
+describe("runHostPlan: blobs sent while the lock was taken", () => {
+  const step = (sha256: string) => ({ kind: "upload", local: "/b", remote: `/srv/qdeploy/hello/blobs/${sha256}`, sha256, size: 8_000_000, why: "the x86_64 binary" }) as const;
+  const plan = (...upload: ReturnType<typeof step>[]) => ({ host: { user: "root", host: "10.0.0.1", label: LABEL }, arch: "x86_64", setup: [], release: [], stage: [], activate: [], notes: [], upload }) satisfies HostPlan;
+  function counting(): Remote & { uploaded: string[] } {
+    const r = scriptedRemote([], 0, 0, [8_000_000]);
+    const uploaded: string[] = [];
+    return { ...r, uploaded, upload: (l, remote, o) => (uploaded.push(remote), r.upload(l, remote, o)) };
+  }
+
+  test("a step whose blob went early is not sent again; what went early counts, used or not", async () => {
+    const { seen, sink } = events();
+    const remote = counting();
+    const early = new Map([
+      ["aaa", { bytesSent: 606, patched: true, against: "f".repeat(64), at: Date.now() }],
+      ["ccc", { bytesSent: 50, patched: true, against: "f".repeat(64), at: Date.now() }],
+    ]);
+    const r = await runHostPlan(remote, plan(step("aaa"), step("bbb")), sink, { early });
+    expect(remote.uploaded).toEqual(["/srv/qdeploy/hello/blobs/bbb"]);
+    expect(r.bytesSent).toBe(606 + 4_000_000 + 50);
+    expect(seen.some((e) => e.type === "host" && e.line === "uploaded 606 B as a patch against ffffffffffff while taking the lock")).toBe(true);
+  });
+
+  test("one sent early long ago (the prune may have taken it since) is sent again", async () => {
+    const remote = counting();
+    const early = new Map([["aaa", { bytesSent: 606, patched: true, against: "f".repeat(64), at: Date.now() - 6 * 60_000 }]]);
+    await runHostPlan(remote, plan(step("aaa")), events().sink, { early });
+    expect(remote.uploaded).toEqual(["/srv/qdeploy/hello/blobs/aaa"]);
+  });
+});
+
 describe("runHostPlan: each upload's progress", () => {
   test("bytes, percent and rate as it goes, then today's `uploaded` line", async () => {
     const { seen, sink } = events();

@@ -14,6 +14,7 @@ import { quoteArgv } from "../util/quote.ts";
 
 export { formatBytes };
 import type { Remote, UploadResult } from "./remote.ts";
+import { PRUNE_AFTER_MIN } from "../plan/push.ts";
 
 export interface HostRunResult {
   label: string;
@@ -91,11 +92,25 @@ async function runTransient(remote: Remote, t: ReleasePhase, prefix: string, eve
 }
 
 /**
- * Runs a host plan's setup, upload and release phases in order; the first failure throws a
- * RemoteError. Steps in `then` run in the release's batch, after it (one round trip fewer): a
- * failure there is returned as `thenFailed`, as the release was written.
+ * Blobs sent before the plan ran, by sha256: what each cost, the blob it was a patch against,
+ * and when it was in place (Date.now()).
  */
-export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventSink, compression: "gzip" | "zstd" = "gzip", then: Step[] = []): Promise<HostRunResult> {
+export type EarlyBlobs = Map<string, UploadResult & { against: string; at: number }>;
+
+export interface HostRunOptions {
+  compression?: "gzip" | "zstd";
+  /** Steps run in the release's batch, after it (one round trip fewer). */
+  then?: Step[];
+  /** Blobs sent while the lock was taken (src/ops/early-upload.ts): their uploads are done. */
+  early?: EarlyBlobs;
+}
+
+/**
+ * Runs a host plan's setup, upload and release phases in order; the first failure throws a
+ * RemoteError. A failure in `then` is returned as `thenFailed`, as the release was written.
+ */
+export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventSink, opts: HostRunOptions = {}): Promise<HostRunResult> {
+  const { compression = "gzip", then = [] } = opts;
   const label = plan.host.label;
   const host = (line: string) => events({ type: "host", host: label, line });
   const timed = async (f: () => Promise<void>) => {
@@ -106,8 +121,16 @@ export async function runHostPlan(remote: Remote, plan: HostPlan, events: EventS
   let bytesSent = 0;
   const setup = await timed(() => runBatch(remote, plan.setup, events));
   const upload = await timed(async () => {
+    // What went while the lock was taken went over the wire, whether the plan uses it or not.
+    for (const sent of opts.early?.values() ?? []) bytesSent += sent.bytesSent;
     for (const step of plan.upload) {
       if (step.kind !== "upload") continue;
+      const sent = opts.early?.get(step.sha256);
+      // Sent while the lock was taken, and surely not pruned since (the prune spares young blobs).
+      if (sent && Date.now() - sent.at < (PRUNE_AFTER_MIN / 2) * 60_000) {
+        host(`uploaded ${formatBytes(sent.bytesSent)}${sent.patched ? ` as a patch against ${sent.against.slice(0, 12)}` : ""} while taking the lock`);
+        continue;
+      }
       host(`uploading ${step.why} (${formatBytes(step.size)} raw)`);
       const started = performance.now();
       const key = `upload ${label} ${step.remote}`;
