@@ -42,6 +42,9 @@ describe("the early upload", () => {
     expect(await lastSent(c, "root@10.0.0.1")).toEqual(record);
     expect(await lastSent(c, "root@10.0.0.2")).toBeNull();
     expect((await lastSent({ ...c, app: "other" }, "root@10.0.0.1"))?.binaries).toEqual({ other: NEW });
+    // A record whose blob names are not sha256s (they go into the host's paths) is not used.
+    await recordSent(c, [{ label: "root@10.0.0.3", record: { ...record, binaries: { hello: "../../etc/passwd" } } }]);
+    expect(await lastSent(c, "root@10.0.0.3")).toBeNull();
   });
 
   test("a changed binary goes to its blob as a patch against the one sent last, with its sha256 checked there", async () => {

@@ -35,9 +35,12 @@ async function readRecords(cfg: ResolvedConfig): Promise<Record<string, Record<s
   }
 }
 
-/** The record of what the last push sent this app on host `label`, if any. */
+/** What the last push sent this app on host `label`, if recorded well-formed (its shas name paths there). */
 export async function lastSent(cfg: ResolvedConfig, label: string): Promise<SentRecord | null> {
-  return (await readRecords(cfg))[cfg.app]?.[label] ?? null;
+  const r = (await readRecords(cfg))[cfg.app]?.[label];
+  const sha = /^[0-9a-f]{64}$/;
+  if (!r || typeof r.arch !== "string" || !["zstd", "gzip"].includes(r.compression) || typeof r.binaries !== "object" || r.binaries === null) return null;
+  return Object.values(r.binaries).every((v) => typeof v === "string" && sha.test(v)) ? r : null;
 }
 
 /** Records what a push left live on these hosts, for the next push's early upload. */
@@ -70,8 +73,9 @@ export async function sendEarly(cfg: ResolvedConfig, remote: Remote, last: SentR
         base: { local: path.join(path.dirname(b.path), base), remote: l.blob(base) },
       });
       sent.set(b.sha256, { ...r, against: base, at: Date.now() });
-    } catch {
-      // the plan's upload sends it, and says what fails
+    } catch (e) {
+      // The plan's upload sends it, and says what fails.
+      events({ type: "debug", line: `${remote.label} the upload beside the lock failed (${e instanceof Error ? e.message : String(e)}); the usual upload follows` });
     }
   }
   return sent;
