@@ -88,8 +88,10 @@ describe("a fleet of three", () => {
   }, 5 * MIN);
 
   test("a release that fails its health check on host 3 stops the push before any host switches; the slots started elsewhere stop", async () => {
-    // Only host 3's new web slots get the failing health check: systemd reads the drop-in when the switch starts one.
-    await sh(vms[2]!, `mkdir -p ${DROP_IN.replace(/\/[^/]+$/, "")} && printf '[Service]\\nEnvironment=HELLO_FAIL_HEALTH=1\\n' > ${DROP_IN}`);
+    // Only host 3's web slots started from now get the failing health check (the drop-in,
+    // loaded by daemon-reload: the switch restarts the standby's slot, a unit systemd has
+    // loaded, for the new release); the live slot keeps the environment it started with.
+    await sh(vms[2]!, `mkdir -p ${DROP_IN.replace(/\/[^/]+$/, "")} && printf '[Service]\\nEnvironment=HELLO_FAIL_HEALTH=1\\n' > ${DROP_IN} && systemctl daemon-reload`);
     configure("v3");
     const r = await qdeploy(dir, ["push", "fleet"]);
     await sh(vms[2]!, `rm -f ${DROP_IN} && systemctl daemon-reload`);
