@@ -1,5 +1,5 @@
 /** Builds the app's Go binaries once per host architecture. */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { goTarget, platformName } from "./arch.ts";
 import { type GitInfo, gitInfo } from "./git.ts";
@@ -107,28 +107,4 @@ function rootPathsIn(moduleDir: string, root: string): string[] {
   if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return [];
   const base = rel.split(path.sep).join("/");
   return [`${base}/.qdeploy/`, `${base}/secrets/`, `${base}/deploy.toml`];
-}
-
-const archFile = (cfg: ResolvedConfig) => path.join(cfg.root, ".qdeploy", "host-archs.json");
-
-/** The hosts' architectures as the last push saw them, if it saw every one of them. */
-export async function lastKnownArchs(cfg: ResolvedConfig): Promise<string[] | null> {
-  try {
-    const known: Record<string, string> = JSON.parse(await readFile(archFile(cfg), "utf8"));
-    const archs = cfg.hosts.map((h) => known[h.label]);
-    return archs.every(Boolean) ? [...new Set(archs as string[])] : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Records each host's architecture for the next push's early build. */
-export async function rememberArchs(cfg: ResolvedConfig, facts: { host: { label: string }; arch: string }[]): Promise<void> {
-  let known: Record<string, string> = {};
-  try {
-    known = JSON.parse(await readFile(archFile(cfg), "utf8"));
-  } catch {}
-  for (const f of facts) known[f.host.label] = f.arch;
-  await mkdir(path.dirname(archFile(cfg)), { recursive: true });
-  await writeFile(archFile(cfg), `${JSON.stringify(known, null, 1)}\n`);
 }

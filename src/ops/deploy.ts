@@ -11,7 +11,7 @@ import { runRemoteHook } from "../remote/run-plan.ts";
 import { settleLimited } from "../util/limiter.ts";
 import { planRollback } from "../plan/rollback.ts";
 import { loadSecrets } from "../secrets/store.ts";
-import { buildDir, type Builds, buildForArchs, lastKnownArchs, rememberArchs } from "../build/builds.ts";
+import { buildDir, type Builds, buildForArchs } from "../build/builds.ts";
 import type { PromotedFrom } from "../plan/release.ts";
 import { siteUrls } from "./site-urls.ts";
 import { checkAddonVars, provisionAddons, reportUnwired } from "./addons.ts";
@@ -20,7 +20,8 @@ import { executePlan, type HostResult } from "./execute.ts";
 import { RemoteError } from "../errors.ts";
 import { hideStoredSecrets } from "./host-commands.ts";
 import { writeSlugPacks } from "./slug-packs.ts";
-import { lastSent, recordSent, type SentRecord, sendEarly } from "./early-upload.ts";
+import { sendEarly } from "./early-upload.ts";
+import { lastKnownArchs, lastSent, recordSent, rememberArchs, type SentRecord } from "./host-records.ts";
 import type { EarlyBlobs } from "../remote/run-plan.ts";
 import { type Connection, type HostFilter, type HostSession, selectHosts, type SessionTimes, withLockedSessions } from "./sessions.ts";
 

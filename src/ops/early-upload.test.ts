@@ -5,7 +5,8 @@ import path from "node:path";
 import { helloConfig } from "../../test/fixtures/config.ts";
 import type { Builds } from "../build/builds.ts";
 import type { Remote, UploadOptions } from "../remote/remote.ts";
-import { lastSent, recordSent, type SentRecord, sendEarly } from "./early-upload.ts";
+import { sendEarly } from "./early-upload.ts";
+import type { SentRecord } from "./host-records.ts";
 
 const OLD = "a".repeat(64);
 const NEW = "b".repeat(64);
@@ -34,19 +35,6 @@ function uploads(fail = false): Remote & { sent: { remote: string; opts: UploadO
 }
 
 describe("the early upload", () => {
-  test("what a push left on a host is recorded per app and host, and read back", async () => {
-    const c = cfg();
-    expect(await lastSent(c, "root@10.0.0.1")).toBeNull();
-    await recordSent(c, [{ label: "root@10.0.0.1", record }]);
-    await recordSent({ ...c, app: "other" }, [{ label: "root@10.0.0.1", record: { ...record, binaries: { other: NEW } } }]);
-    expect(await lastSent(c, "root@10.0.0.1")).toEqual(record);
-    expect(await lastSent(c, "root@10.0.0.2")).toBeNull();
-    expect((await lastSent({ ...c, app: "other" }, "root@10.0.0.1"))?.binaries).toEqual({ other: NEW });
-    // A record whose blob names are not sha256s (they go into the host's paths) is not used.
-    await recordSent(c, [{ label: "root@10.0.0.3", record: { ...record, binaries: { hello: "../../etc/passwd" } } }]);
-    expect(await lastSent(c, "root@10.0.0.3")).toBeNull();
-  });
-
   test("a changed binary goes to its blob as a patch against the one sent last, with its sha256 checked there", async () => {
     const remote = uploads();
     const lines: string[] = [];

@@ -1,57 +1,22 @@
 /**
  * A push to one host sends its changed binary beside the deploy lock's round trip, not after
  * it. The last push to the host recorded which blob of each binary it sent there
- * (.qdeploy/host-blobs.json); the new build goes as a zstd patch against that blob, which the
+ * (./host-records.ts); the new build goes as a zstd patch against that blob, which the
  * host most likely keeps (its releases link it), while the lock is taken and the facts come
  * back. Before the lock only a blob is written: named by its sha256, checked, renamed into
  * place whole. The prune spares blobs younger than PRUNE_AFTER_MIN minutes (src/plan/push.ts),
  * so one sent here is still there when the release links it; when the guess missed, the
  * plan's own upload runs.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Builds } from "../build/builds.ts";
 import type { ResolvedConfig } from "../config/types.ts";
 import type { EventSink } from "../events.ts";
 import { formatBytes } from "../util/bytes.ts";
+import type { SentRecord } from "./host-records.ts";
 import type { Remote } from "../remote/remote.ts";
 import type { EarlyBlobs } from "../remote/run-plan.ts";
 import { layout } from "../server-layout.ts";
-
-/** What a host was sent last: its arch, its compression, and each binary's blob. */
-export interface SentRecord {
-  arch: string;
-  compression: "zstd" | "gzip";
-  binaries: Record<string, string>;
-}
-
-const recordFile = (cfg: ResolvedConfig) => path.join(cfg.root, ".qdeploy", "host-blobs.json");
-
-async function readRecords(cfg: ResolvedConfig): Promise<Record<string, Record<string, SentRecord>>> {
-  try {
-    return JSON.parse(await readFile(recordFile(cfg), "utf8"));
-  } catch {
-    return {};
-  }
-}
-
-/** What the last push sent this app on host `label`, if recorded well-formed (its shas name paths there). */
-export async function lastSent(cfg: ResolvedConfig, label: string): Promise<SentRecord | null> {
-  const r = (await readRecords(cfg))[cfg.app]?.[label];
-  const sha = /^[0-9a-f]{64}$/;
-  if (!r || typeof r.arch !== "string" || !["zstd", "gzip"].includes(r.compression) || typeof r.binaries !== "object" || r.binaries === null) return null;
-  return Object.values(r.binaries).every((v) => typeof v === "string" && sha.test(v)) ? r : null;
-}
-
-/** Records what a push left live on these hosts, for the next push's early upload. */
-export async function recordSent(cfg: ResolvedConfig, sent: { label: string; record: SentRecord }[]): Promise<void> {
-  if (!sent.length) return;
-  const all = await readRecords(cfg);
-  const app = (all[cfg.app] ??= {});
-  for (const s of sent) app[s.label] = s.record;
-  await mkdir(path.dirname(recordFile(cfg)), { recursive: true });
-  await writeFile(recordFile(cfg), `${JSON.stringify(all, null, 1)}\n`);
-}
 
 /**
  * Sends the binaries of `builds` (once built) that differ from `last`, one after another (they
