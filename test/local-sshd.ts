@@ -4,10 +4,12 @@
  * cut, to simulate a network that dies mid-command.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Remote } from "../src/remote/remote.ts";
+import { connectSsh } from "../src/remote/ssh.ts";
 import { requireTool } from "./tools.ts";
 
 export interface LocalSshd {
@@ -123,6 +125,8 @@ export interface CuttableProxy {
   port: number;
   /** Destroys every connection through the proxy, both sides, at once. */
   cut(): void;
+  /** Stops carrying bytes on every connection, closing none (a host gone without a word). */
+  stall(): void;
   close(): Promise<void>;
 }
 
@@ -145,9 +149,37 @@ export async function startProxy(targetPort: number): Promise<CuttableProxy> {
     cut() {
       for (const s of sockets) s.destroy();
     },
+    stall() {
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((res) => srv.close(() => res()));
     },
   };
+}
+
+/**
+ * A Remote on a connection kept open (ssh.persist, src/remote/mux.ts) to sshd: a first
+ * connection closes and starts the daemon, the second goes through it. Its sockets live in
+ * `runtimeDir` ($XDG_RUNTIME_DIR while the test runs); `logged` gets both connects' lines.
+ */
+export async function connectKept(sshd: LocalSshd, runtimeDir: string, persistSec = 30, logged: string[] = []): Promise<Remote> {
+  process.env.XDG_RUNTIME_DIR = runtimeDir;
+  const host = { user: "root", host: "127.0.0.1", port: sshd.port, label: `root@127.0.0.1:${sshd.port}` };
+  const ssh = { identity: sshd.identity, knownHosts: sshd.knownHosts, hostKey: "strict" as const };
+  const opts = { persistSec, log: (l: string) => logged.push(l) };
+  await (await connectSsh(host, ssh, opts)).close();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const dir = join(runtimeDir, `qdeploy-${process.getuid!()}`);
+    if (existsSync(dir) && readdirSync(dir).some((f) => f.endsWith(".sock"))) break;
+    await Bun.sleep(50);
+  }
+  const remote = await connectSsh(host, ssh, opts);
+  if (!logged.at(-1)?.includes("kept open")) throw new Error(`the second connection did not use the kept one: ${logged.join("; ")}`);
+  return remote;
 }

@@ -1,30 +1,37 @@
 /**
  * Remote.shell (`exec -it`) against a real OpenSSH server on 127.0.0.1: the command sees a
  * terminal of the size asked for, a resize reaches it, typed bytes reach it, its exit status
- * (or signal) comes back.
+ * (or signal) comes back. On its own connection, and on one an earlier command kept open
+ * (ssh.persist).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { PassThrough, Writable } from "node:stream";
 import type { Remote, ShellOptions } from "../src/remote/remote.ts";
 import { connectSsh } from "../src/remote/ssh.ts";
-import { startSshd, type LocalSshd } from "./local-sshd.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectKept, startSshd, type LocalSshd } from "./local-sshd.ts";
 
 setDefaultTimeout(20_000);
 
 let sshd: LocalSshd;
-let remote: Remote;
+let direct: Remote;
+let kept: Remote;
 
 beforeAll(async () => {
   delete process.env.SSH_AUTH_SOCK;
   sshd = await startSshd();
-  remote = await connectSsh(
+  direct = await connectSsh(
     { user: "root", host: "127.0.0.1", port: sshd.port, label: `root@127.0.0.1:${sshd.port}` },
     { identity: sshd.identity, knownHosts: sshd.knownHosts, hostKey: "strict" },
   );
+  kept = await connectKept(sshd, mkdtempSync(join(tmpdir(), "qdeploy-pty-run-")), 5);
 });
 
 afterAll(async () => {
-  await remote?.close();
+  await direct?.close();
+  await kept?.close();
   await sshd?.stop();
 });
 
@@ -62,7 +69,15 @@ function terminal(rows = 24, cols = 80) {
   };
 }
 
-describe("shell (a PTY through ssh2)", () => {
+describe.each([
+  ["its own connection", () => direct],
+  ["a connection kept by an earlier command", () => kept],
+])("shell (a PTY through ssh2), on %s", (_, on) => {
+  let remote: Remote;
+  beforeAll(() => {
+    remote = on();
+  });
+
   test("the command sees a terminal of the asked size, with $TERM", async () => {
     const t = terminal(33, 101);
     const code = await remote.shell!(["sh", "-c", 'tty; stty size; echo "term=$TERM"; [ -t 0 ] && [ -t 1 ] && echo both-ttys'], t.opts);

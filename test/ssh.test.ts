@@ -8,25 +8,27 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import type { HostAddress, ResolvedConfig } from "../src/config/types.ts";
+import type { HostAddress } from "../src/config/types.ts";
 import { OperationError, RemoteError } from "../src/errors.ts";
 import type { Remote } from "../src/remote/remote.ts";
-import { connectSsh } from "../src/remote/ssh.ts";
+import { connectSsh, type SshSettings } from "../src/remote/ssh.ts";
 import { openConnections } from "../src/ops/sessions.ts";
 import { parseHost } from "../src/config/resolve.ts";
-import { freePort, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
+import { connectKept, freePort, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
 
 // Each session on a dev machine may run a slow ~/.bashrc (root's shell); CI is faster.
 setDefaultTimeout(20_000);
 
 let sshd: LocalSshd;
 let remote: Remote;
+let direct: Remote;
+let kept: Remote;
 let work: string; // local temp dir
 let rdir: string; // remote temp dir (same machine, but only touched through SSH)
 let connectMs = 0;
 
 const addr = (port = sshd.port, user = "root"): HostAddress => ({ user, host: "127.0.0.1", port, label: `${user}@127.0.0.1:${port}` });
-const cfg = (over: Partial<ResolvedConfig["ssh"]> = {}): ResolvedConfig["ssh"] => ({
+const cfg = (over: Partial<SshSettings> = {}): SshSettings => ({
   identity: sshd.identity,
   knownHosts: sshd.knownHosts,
   hostKey: "strict",
@@ -52,8 +54,9 @@ beforeAll(async () => {
   sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), "qdeploy-ssh-test-"));
   const t = Date.now();
-  remote = await connectSsh(addr(), cfg());
+  remote = direct = await connectSsh(addr(), cfg());
   connectMs = Date.now() - t;
+  kept = await connectKept(sshd, mkdtempSync(join(tmpdir(), "qdeploy-ssh-run-")), 10);
   rdir = (await remote.exec(["mktemp", "-d"])).stdout.trim();
 });
 
@@ -61,297 +64,317 @@ afterAll(async () => {
   console.log(`connect to local sshd: ${connectMs} ms`);
   await remote?.exec(["rm", "-rf", rdir]).catch(() => {});
   await remote?.close();
+  await kept?.close();
   await sshd?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("exec", () => {
-  test("awkward argv round-trips exactly", async () => {
-    const words = [
-      "plain",
-      "two words",
-      "it's",
-      '"double"',
-      "$HOME",
-      "$(id)",
-      "`uname`",
-      "back\\slash",
-      "line1\nline2\n",
-      "tab\there",
-      "*",
-      "",
-      " lead and trail ",
-      "semi;colon&&amp|pipe>redir",
-      "héllo ✓",
-      "-n",
-    ];
-    const r = await remote.exec(["printf", "%s\\0", ...words]);
-    expect(r.stdout.split("\0").slice(0, -1)).toEqual(words);
-    expect(r.code).toBe(0);
+describe.each([
+  ["its own connection", () => direct],
+  ["a connection an earlier command kept open (ssh.persist)", () => kept],
+])("on %s", (_, on) => {
+  let top: string;
+  beforeAll(async () => {
+    remote = on();
+    // A folder of its own: the tests name their files, and run once per connection.
+    top = rdir;
+    rdir = (await remote.exec(["mktemp", "-d", "-p", top])).stdout.trim();
+  });
+  afterAll(() => {
+    remote = direct;
+    rdir = top;
   });
 
-  test("stdin in, output streamed to callbacks (then not also kept: logs -f runs for days)", async () => {
-    const chunks: string[] = [];
-    const errs: string[] = [];
-    const r = await remote.exec(["sh", "-c", "cat; echo warn >&2"], {
-      stdin: "from stdin ✓\n",
-      onStdout: (c) => chunks.push(c),
-      onStderr: (c) => errs.push(c),
-    });
-    expect(chunks.join("")).toBe("from stdin ✓\n");
-    expect(r.stdout).toBe("");
-    expect(errs.join("")).toBe("warn\n");
-    expect(r.stderr).toBe("warn\n");
-  });
-
-  test("non-zero exit throws RemoteError with command, code and stderr", async () => {
-    const err = await remoteError(remote.exec(["sh", "-c", "echo broken thing >&2; exit 3"]));
-    expect(err.message).toStartWith(`root@127.0.0.1:${sshd.port}: \`sh -c 'echo broken thing >&2; exit 3'\` exited with 3`);
-    expect(err.message).toContain("broken thing");
-    expect(err.detail.code).toBe(3);
-    expect(err.detail.argv).toEqual(["sh", "-c", "echo broken thing >&2; exit 3"]);
-  });
-
-  test("check: false returns the code", async () => {
-    const r = await remote.exec(["sh", "-c", "exit 7"], { check: false });
-    expect(r.code).toBe(7);
-  });
-
-  test("a command killed by a signal says which", async () => {
-    const err = await remoteError(remote.exec(["sh", "-c", "kill -KILL $$"]));
-    expect(err.message).toContain("killed by SIGKILL");
-  });
-
-  test("abort closes the channel", async () => {
-    const ac = new AbortController();
-    const t = Date.now();
-    setTimeout(() => ac.abort(), 200);
-    const err = await remoteError(remote.exec(["sleep", "20"], { signal: ac.signal }));
-    expect(err.message).toContain("`sleep 20` aborted");
-    expect(Date.now() - t).toBeLessThan(3000);
-  });
-
-  test("keepStdinOpen holds the command until abort, which the host sees as EOF", async () => {
-    const flag = `${rdir}/stdin-closed`;
-    const ac = new AbortController();
-    let seen = "";
-    let settled = false;
-    const ready = Promise.withResolvers<void>();
-    const run = remote
-      .exec(["sh", "-c", 'echo ready; cat >/dev/null; touch "$1"', "sh", flag], {
-        keepStdinOpen: true,
-        signal: ac.signal,
-        onStdout: (c) => {
-          seen += c;
-          if (seen.includes("ready")) ready.resolve();
-        },
-      })
-      .finally(() => (settled = true));
-    await ready.promise;
-    await Bun.sleep(300);
-    expect(settled).toBe(false);
-    expect(await exists(flag)).toBe(false);
-    ac.abort();
-    expect((await remoteError(run)).message).toContain("aborted");
-    let closed = false;
-    for (let i = 0; i < 50 && !closed; i++) {
-      closed = await exists(flag);
-      if (!closed) await Bun.sleep(50);
-    }
-    expect(closed).toBe(true);
-  });
-
-  test("one connection carries many parallel commands", async () => {
-    // More than sshd's MaxSessions (10): the rest must queue, not fail.
-    const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => remote.exec(["sh", "-c", `sleep 0.1; echo ${i}`])));
-    expect(rs.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
-  });
-});
-
-describe("write", () => {
-  test("writes content with the mode, atomically, leaving no temp file", async () => {
-    const path = `${rdir}/app env`;
-    await remote.write(path, "SECRET=s3cr3t 'quoted' $x\n", 0o640);
-    expect((await remote.exec(["stat", "-c", "%a", path])).stdout.trim()).toBe("640");
-    expect((await remote.exec(["cat", path])).stdout).toBe("SECRET=s3cr3t 'quoted' $x\n");
-    await remote.write(path, new Uint8Array([0, 1, 2, 255]), 0o600);
-    expect((await remote.exec(["od", "-An", "-tu1", path])).stdout.trim().split(/\s+/)).toEqual(["0", "1", "2", "255"]);
-    expect((await remote.exec(["stat", "-c", "%a", path])).stdout.trim()).toBe("600");
-    expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
-  });
-
-  test("the content never shows on a command line (ps while writing)", async () => {
-    const marker = `TOPSECRET${randomBytes(6).toString("hex")}`;
-    // Large enough that the write is still running while ps looks.
-    const content = `${marker}\n${"x".repeat(8 << 20)}`;
-    const stop = `${rdir}/stop-ps`;
-    const psRun = remote.exec(["sh", "-c", 'while [ ! -e "$1" ]; do ps -eo args; sleep 0.01; done', "sh", stop]);
-    await Bun.sleep(300);
-    for (let i = 0; i < 3; i++) await remote.write(`${rdir}/secret.env`, content, 0o600);
-    await remote.exec(["touch", stop]);
-    const ps = (await psRun).stdout;
-    expect(ps).toContain(".incoming-XXXXXX"); // ps did see a write in progress
-    expect(ps).not.toContain(marker);
-    expect((await remote.exec(["head", "-n1", `${rdir}/secret.env`])).stdout.trim()).toBe(marker);
-  });
-
-  test("a failing write names the path, not the content", async () => {
-    const err = await remoteError(remote.write(`${rdir}/no/such/dir/f`, "SECRETVALUE", 0o600));
-    expect(err.message).toContain(`writing ${rdir}/no/such/dir/f`);
-    expect(err.message).not.toContain("SECRETVALUE");
-    expect(JSON.stringify(err.detail)).not.toContain("SECRETVALUE");
-  });
-});
-
-describe("upload", () => {
-  let file: string;
-  let sha: string;
-  let size: number;
-  beforeAll(() => {
-    // 4 MB of random hex: random, yet compressible to about half.
-    const data = Buffer.from(randomBytes(2 << 20).toString("hex"));
-    file = join(work, "app.bin");
-    writeFileSync(file, data);
-    sha = createHash("sha256").update(data).digest("hex");
-    size = data.length;
-  });
-
-  for (const compression of ["gzip", "zstd"] as const) {
-    test(`${compression}: sha256 matches on the host, mode set, fewer bytes on the wire`, async () => {
-      const dest = `${rdir}/app-${compression}`;
-      const { bytesSent } = await remote.upload(file, dest, { sha256: sha, compression });
-      const [remoteSha] = (await remote.exec(["sha256sum", dest])).stdout.split(" ");
-      expect(remoteSha).toBe(sha);
-      expect((await remote.exec(["stat", "-c", "%a", dest])).stdout.trim()).toBe("755");
-      expect(bytesSent).toBeLessThan(size * 0.7);
-      expect(bytesSent).toBeGreaterThan(0);
-    });
-  }
-
-  describe("as a zstd patch against a file the host has (base)", () => {
-    // Two builds of one program, alike but for a few bytes: the patch is tiny.
-    let old: string;
-    let next: string;
-    let nextSha: string;
-    beforeAll(() => {
-      const data = Buffer.from(randomBytes(2 << 20).toString("hex"));
-      old = join(work, "old.bin");
-      writeFileSync(old, data);
-      data.write("changed!", 1 << 20);
-      next = join(work, "next.bin");
-      writeFileSync(next, data);
-      nextSha = createHash("sha256").update(data).digest("hex");
+  describe("exec", () => {
+    test("awkward argv round-trips exactly", async () => {
+      const words = [
+        "plain",
+        "two words",
+        "it's",
+        '"double"',
+        "$HOME",
+        "$(id)",
+        "`uname`",
+        "back\\slash",
+        "line1\nline2\n",
+        "tab\there",
+        "*",
+        "",
+        " lead and trail ",
+        "semi;colon&&amp|pipe>redir",
+        "héllo ✓",
+        "-n",
+      ];
+      const r = await remote.exec(["printf", "%s\\0", ...words]);
+      expect(r.stdout.split("\0").slice(0, -1)).toEqual(words);
+      expect(r.code).toBe(0);
     });
 
-    test("sends kilobytes, not the file, and the host rebuilds it exactly", async () => {
-      const base = `${rdir}/base-1`;
-      await remote.upload(old, base, { sha256: createHash("sha256").update(readFileSync(old)).digest("hex"), compression: "zstd" });
-      const r = await remote.upload(next, `${rdir}/next-1`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: base } });
-      expect(r.patched).toBe(true);
-      expect(r.bytesSent).toBeLessThan(10_000);
-      expect((await remote.exec(["sha256sum", `${rdir}/next-1`])).stdout.split(" ")[0]).toBe(nextSha);
-      expect((await remote.exec(["stat", "-c", "%a", `${rdir}/next-1`])).stdout.trim()).toBe("755");
+    test("stdin in, output streamed to callbacks (then not also kept: logs -f runs for days)", async () => {
+      const chunks: string[] = [];
+      const errs: string[] = [];
+      const r = await remote.exec(["sh", "-c", "cat; echo warn >&2"], {
+        stdin: "from stdin ✓\n",
+        onStdout: (c) => chunks.push(c),
+        onStderr: (c) => errs.push(c),
+      });
+      expect(chunks.join("")).toBe("from stdin ✓\n");
+      expect(r.stdout).toBe("");
+      expect(errs.join("")).toBe("warn\n");
+      expect(r.stderr).toBe("warn\n");
     });
 
-    test("a host without the base, or with other bytes under its name, gets the whole file", async () => {
-      const missing = await remote.upload(next, `${rdir}/next-2`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/no-such-base` } });
-      expect(missing.patched).toBe(false);
-      expect(missing.bytesSent).toBeGreaterThan(size * 0.3);
-      const other = join(work, "other.bin");
-      writeFileSync(other, randomBytes(1 << 20));
-      await remote.upload(other, `${rdir}/base-3`, { sha256: createHash("sha256").update(readFileSync(other)).digest("hex"), compression: "zstd" });
-      const wrong = await remote.upload(next, `${rdir}/next-3`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/base-3` } });
-      expect(wrong.patched).toBe(false);
-      for (const n of ["next-2", "next-3"]) expect((await remote.exec(["sha256sum", `${rdir}/${n}`])).stdout.split(" ")[0]).toBe(nextSha);
+    test("non-zero exit throws RemoteError with command, code and stderr", async () => {
+      const err = await remoteError(remote.exec(["sh", "-c", "echo broken thing >&2; exit 3"]));
+      expect(err.message).toStartWith(`root@127.0.0.1:${sshd.port}: \`sh -c 'echo broken thing >&2; exit 3'\` exited with 3`);
+      expect(err.message).toContain("broken thing");
+      expect(err.detail.code).toBe(3);
+      expect(err.detail.argv).toEqual(["sh", "-c", "echo broken thing >&2; exit 3"]);
+    });
+
+    test("check: false returns the code", async () => {
+      const r = await remote.exec(["sh", "-c", "exit 7"], { check: false });
+      expect(r.code).toBe(7);
+    });
+
+    test("a command killed by a signal says which", async () => {
+      const err = await remoteError(remote.exec(["sh", "-c", "kill -KILL $$"]));
+      expect(err.message).toContain("killed by SIGKILL");
+    });
+
+    test("abort closes the channel", async () => {
+      const ac = new AbortController();
+      const t = Date.now();
+      setTimeout(() => ac.abort(), 200);
+      const err = await remoteError(remote.exec(["sleep", "20"], { signal: ac.signal }));
+      expect(err.message).toContain("`sleep 20` aborted");
+      expect(Date.now() - t).toBeLessThan(3000);
+    });
+
+    test("keepStdinOpen holds the command until abort, which the host sees as EOF", async () => {
+      const flag = `${rdir}/stdin-closed`;
+      const ac = new AbortController();
+      let seen = "";
+      let settled = false;
+      const ready = Promise.withResolvers<void>();
+      const run = remote
+        .exec(["sh", "-c", 'echo ready; cat >/dev/null; touch "$1"', "sh", flag], {
+          keepStdinOpen: true,
+          signal: ac.signal,
+          onStdout: (c) => {
+            seen += c;
+            if (seen.includes("ready")) ready.resolve();
+          },
+        })
+        .finally(() => (settled = true));
+      await ready.promise;
+      await Bun.sleep(300);
+      expect(settled).toBe(false);
+      expect(await exists(flag)).toBe(false);
+      ac.abort();
+      expect((await remoteError(run)).message).toContain("aborted");
+      let closed = false;
+      for (let i = 0; i < 50 && !closed; i++) {
+        closed = await exists(flag);
+        if (!closed) await Bun.sleep(50);
+      }
+      expect(closed).toBe(true);
+    });
+
+    test("one connection carries many parallel commands", async () => {
+      // More than sshd's MaxSessions (10): the rest must queue, not fail.
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => remote.exec(["sh", "-c", `sleep 0.1; echo ${i}`])));
+      expect(rs.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+    });
+  });
+
+  describe("write", () => {
+    test("writes content with the mode, atomically, leaving no temp file", async () => {
+      const path = `${rdir}/app env`;
+      await remote.write(path, "SECRET=s3cr3t 'quoted' $x\n", 0o640);
+      expect((await remote.exec(["stat", "-c", "%a", path])).stdout.trim()).toBe("640");
+      expect((await remote.exec(["cat", path])).stdout).toBe("SECRET=s3cr3t 'quoted' $x\n");
+      await remote.write(path, new Uint8Array([0, 1, 2, 255]), 0o600);
+      expect((await remote.exec(["od", "-An", "-tu1", path])).stdout.trim().split(/\s+/)).toEqual(["0", "1", "2", "255"]);
+      expect((await remote.exec(["stat", "-c", "%a", path])).stdout.trim()).toBe("600");
       expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
     });
-  });
 
-  test("onProgress: increasing, at most ~10 a second, ending at the file's size", async () => {
-    // 24 MB incompressible through gzip: long enough on loopback for several reports.
-    const data = randomBytes(24 << 20);
-    const big = join(work, "progress.bin");
-    writeFileSync(big, data);
-    const calls: { sent: number; total: number; at: number }[] = [];
-    const { bytesSent } = await remote.upload(big, `${rdir}/progress`, {
-      sha256: createHash("sha256").update(data).digest("hex"),
-      onProgress: (sent, total) => calls.push({ sent, total, at: performance.now() }),
+    test("the content never shows on a command line (ps while writing)", async () => {
+      const marker = `TOPSECRET${randomBytes(6).toString("hex")}`;
+      // Large enough that the write is still running while ps looks.
+      const content = `${marker}\n${"x".repeat(8 << 20)}`;
+      const stop = `${rdir}/stop-ps`;
+      const psRun = remote.exec(["sh", "-c", 'while [ ! -e "$1" ]; do ps -eo args; sleep 0.01; done', "sh", stop]);
+      await Bun.sleep(300);
+      for (let i = 0; i < 3; i++) await remote.write(`${rdir}/secret.env`, content, 0o600);
+      await remote.exec(["touch", stop]);
+      const ps = (await psRun).stdout;
+      expect(ps).toContain(".incoming-XXXXXX"); // ps did see a write in progress
+      expect(ps).not.toContain(marker);
+      expect((await remote.exec(["head", "-n1", `${rdir}/secret.env`])).stdout.trim()).toBe(marker);
     });
-    console.log(`upload progress: ${calls.length} reports for ${data.length} bytes (${bytesSent} on the wire)`);
-    expect(calls.length).toBeGreaterThanOrEqual(2);
-    expect(calls.every((c) => c.total === data.length)).toBe(true);
-    expect(calls.at(-1)!.sent).toBe(data.length);
-    for (let i = 1; i < calls.length; i++) {
-      expect(calls[i]!.sent).toBeGreaterThan(calls[i - 1]!.sent);
-      // throttled: every report but the last comes at least 100 ms after the one before
-      if (i < calls.length - 1) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(99);
+
+    test("a failing write names the path, not the content", async () => {
+      const err = await remoteError(remote.write(`${rdir}/no/such/dir/f`, "SECRETVALUE", 0o600));
+      expect(err.message).toContain(`writing ${rdir}/no/such/dir/f`);
+      expect(err.message).not.toContain("SECRETVALUE");
+      expect(JSON.stringify(err.detail)).not.toContain("SECRETVALUE");
+    });
+  });
+
+  describe("upload", () => {
+    let file: string;
+    let sha: string;
+    let size: number;
+    beforeAll(() => {
+      // 4 MB of random hex: random, yet compressible to about half.
+      const data = Buffer.from(randomBytes(2 << 20).toString("hex"));
+      file = join(work, "app.bin");
+      writeFileSync(file, data);
+      sha = createHash("sha256").update(data).digest("hex");
+      size = data.length;
+    });
+
+    for (const compression of ["gzip", "zstd"] as const) {
+      test(`${compression}: sha256 matches on the host, mode set, fewer bytes on the wire`, async () => {
+        const dest = `${rdir}/app-${compression}`;
+        const { bytesSent } = await remote.upload(file, dest, { sha256: sha, compression });
+        const [remoteSha] = (await remote.exec(["sha256sum", dest])).stdout.split(" ");
+        expect(remoteSha).toBe(sha);
+        expect((await remote.exec(["stat", "-c", "%a", dest])).stdout.trim()).toBe("755");
+        expect(bytesSent).toBeLessThan(size * 0.7);
+        expect(bytesSent).toBeGreaterThan(0);
+      });
     }
-    expect(calls.slice(0, -1).every((c) => c.sent < data.length)).toBe(true);
-    expect((await remote.exec(["sha256sum", `${rdir}/progress`])).stdout.split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
-  });
 
-  test("onProgress of an empty file: one report, 0 of 0", async () => {
-    const empty = join(work, "empty");
-    writeFileSync(empty, "");
-    const calls: [number, number][] = [];
-    await remote.upload(empty, `${rdir}/empty`, { sha256: createHash("sha256").update("").digest("hex"), onProgress: (s, t) => calls.push([s, t]) });
-    expect(calls).toEqual([[0, 0]]);
-  });
+    describe("as a zstd patch against a file the host has (base)", () => {
+      // Two builds of one program, alike but for a few bytes: the patch is tiny.
+      let old: string;
+      let next: string;
+      let nextSha: string;
+      beforeAll(() => {
+        const data = Buffer.from(randomBytes(2 << 20).toString("hex"));
+        // Names of their own: a patch is kept by the names of its two files (builds are named by their sha256).
+        const run = randomBytes(4).toString("hex");
+        old = join(work, `old-${run}.bin`);
+        writeFileSync(old, data);
+        data.write("changed!", 1 << 20);
+        next = join(work, `next-${run}.bin`);
+        writeFileSync(next, data);
+        nextSha = createHash("sha256").update(data).digest("hex");
+      });
 
-  test("mode is honoured and an existing file is replaced", async () => {
-    const dest = `${rdir}/small`;
-    const small = join(work, "small");
-    writeFileSync(small, "one");
-    await remote.upload(small, dest, { sha256: createHash("sha256").update("one").digest("hex"), mode: 0o700 });
-    writeFileSync(small, "two");
-    await remote.upload(small, dest, { sha256: createHash("sha256").update("two").digest("hex"), mode: 0o644 });
-    expect((await remote.exec(["cat", dest])).stdout).toBe("two");
-    expect((await remote.exec(["stat", "-c", "%a", dest])).stdout.trim()).toBe("644");
-  });
+      test("sends kilobytes, not the file, and the host rebuilds it exactly", async () => {
+        const base = `${rdir}/base-1`;
+        await remote.upload(old, base, { sha256: createHash("sha256").update(readFileSync(old)).digest("hex"), compression: "zstd" });
+        const r = await remote.upload(next, `${rdir}/next-1`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: base } });
+        expect(r.patched).toBe(true);
+        expect(r.bytesSent).toBeLessThan(10_000);
+        expect((await remote.exec(["sha256sum", `${rdir}/next-1`])).stdout.split(" ")[0]).toBe(nextSha);
+        expect((await remote.exec(["stat", "-c", "%a", `${rdir}/next-1`])).stdout.trim()).toBe("755");
+      });
 
-  test("a wrong sha256 leaves no file and no temp", async () => {
-    const dest = `${rdir}/wrong-sha`;
-    const err = await remoteError(remote.upload(file, dest, { sha256: "0".repeat(64) }));
-    expect(err.message).toContain(`sha256 on the host is ${sha}, expected ${"0".repeat(64)}`);
-    expect(err.message).toContain(`nothing was installed at ${dest}`);
-    expect(await exists(dest)).toBe(false);
-    expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
-  });
+      test("a host without the base, or with other bytes under its name, gets the whole file", async () => {
+        const missing = await remote.upload(next, `${rdir}/next-2`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/no-such-base` } });
+        expect(missing.patched).toBe(false);
+        expect(missing.bytesSent).toBeGreaterThan(size * 0.3);
+        const other = join(work, "other.bin");
+        writeFileSync(other, randomBytes(1 << 20));
+        await remote.upload(other, `${rdir}/base-3`, { sha256: createHash("sha256").update(readFileSync(other)).digest("hex"), compression: "zstd" });
+        const wrong = await remote.upload(next, `${rdir}/next-3`, { sha256: nextSha, compression: "zstd", base: { local: old, remote: `${rdir}/base-3` } });
+        expect(wrong.patched).toBe(false);
+        for (const n of ["next-2", "next-3"]) expect((await remote.exec(["sha256sum", `${rdir}/${n}`])).stdout.split(" ")[0]).toBe(nextSha);
+        expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
+      });
+    });
 
-  test("a connection cut halfway never produces remotePath", async () => {
-    // Incompressible, so the cut surely lands mid-stream.
-    const big = join(work, "random.bin");
-    const data = randomBytes(12 << 20);
-    writeFileSync(big, data);
-    const dest = `${rdir}/cut`;
-    const proxy = await startProxy(sshd.port);
-    try {
-      const viaProxy = await connectSsh(addr(proxy.port), cfg({ knownHosts: knownHostsFor(proxy.port) }));
-      let cut = false;
-      const err = await remoteError(
-        viaProxy.upload(big, dest, {
-          sha256: createHash("sha256").update(data).digest("hex"),
-          onProgress: (n) => {
-            if (n > 2 << 20 && !cut) {
-              cut = true;
-              proxy.cut();
-            }
-          },
-        }),
-      );
-      expect(cut).toBe(true);
-      expect(err.message).toMatch(/: connection lost .*while uploading /);
-      // The host notices the dead link (EOF to the decompressor) and gives up; give it a moment.
-      for (let i = 0; i < 40; i++) {
-        const left = (await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim();
-        if (left === "0") break;
-        await Bun.sleep(100);
+    test("onProgress: increasing, at most ~10 a second, ending at the file's size", async () => {
+      // 24 MB incompressible through gzip: long enough on loopback for several reports.
+      const data = randomBytes(24 << 20);
+      const big = join(work, "progress.bin");
+      writeFileSync(big, data);
+      const calls: { sent: number; total: number; at: number }[] = [];
+      const { bytesSent } = await remote.upload(big, `${rdir}/progress`, {
+        sha256: createHash("sha256").update(data).digest("hex"),
+        onProgress: (sent, total) => calls.push({ sent, total, at: performance.now() }),
+      });
+      console.log(`upload progress: ${calls.length} reports for ${data.length} bytes (${bytesSent} on the wire)`);
+      expect(calls.length).toBeGreaterThanOrEqual(2);
+      expect(calls.every((c) => c.total === data.length)).toBe(true);
+      expect(calls.at(-1)!.sent).toBe(data.length);
+      for (let i = 1; i < calls.length; i++) {
+        expect(calls[i]!.sent).toBeGreaterThan(calls[i - 1]!.sent);
+        // throttled: every report but the last comes at least 100 ms after the one before
+        if (i < calls.length - 1) expect(calls[i]!.at - calls[i - 1]!.at).toBeGreaterThanOrEqual(99);
       }
+      expect(calls.slice(0, -1).every((c) => c.sent < data.length)).toBe(true);
+      expect((await remote.exec(["sha256sum", `${rdir}/progress`])).stdout.split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
+    });
+
+    test("onProgress of an empty file: one report, 0 of 0", async () => {
+      const empty = join(work, "empty");
+      writeFileSync(empty, "");
+      const calls: [number, number][] = [];
+      await remote.upload(empty, `${rdir}/empty`, { sha256: createHash("sha256").update("").digest("hex"), onProgress: (s, t) => calls.push([s, t]) });
+      expect(calls).toEqual([[0, 0]]);
+    });
+
+    test("mode is honoured and an existing file is replaced", async () => {
+      const dest = `${rdir}/small`;
+      const small = join(work, "small");
+      writeFileSync(small, "one");
+      await remote.upload(small, dest, { sha256: createHash("sha256").update("one").digest("hex"), mode: 0o700 });
+      writeFileSync(small, "two");
+      await remote.upload(small, dest, { sha256: createHash("sha256").update("two").digest("hex"), mode: 0o644 });
+      expect((await remote.exec(["cat", dest])).stdout).toBe("two");
+      expect((await remote.exec(["stat", "-c", "%a", dest])).stdout.trim()).toBe("644");
+    });
+
+    test("a wrong sha256 leaves no file and no temp", async () => {
+      const dest = `${rdir}/wrong-sha`;
+      const err = await remoteError(remote.upload(file, dest, { sha256: "0".repeat(64) }));
+      expect(err.message).toContain(`sha256 on the host is ${sha}, expected ${"0".repeat(64)}`);
+      expect(err.message).toContain(`nothing was installed at ${dest}`);
       expect(await exists(dest)).toBe(false);
-      await viaProxy.close();
-    } finally {
-      await proxy.close();
-    }
+      expect((await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim()).toBe("0");
+    });
+
+    test("a connection cut halfway never produces remotePath", async () => {
+      // Incompressible, so the cut surely lands mid-stream.
+      const big = join(work, "random.bin");
+      const data = randomBytes(12 << 20);
+      writeFileSync(big, data);
+      const dest = `${rdir}/cut`;
+      const proxy = await startProxy(sshd.port);
+      try {
+        const viaProxy = await connectSsh(addr(proxy.port), cfg({ knownHosts: knownHostsFor(proxy.port) }));
+        let cut = false;
+        const err = await remoteError(
+          viaProxy.upload(big, dest, {
+            sha256: createHash("sha256").update(data).digest("hex"),
+            onProgress: (n) => {
+              if (n > 2 << 20 && !cut) {
+                cut = true;
+                proxy.cut();
+              }
+            },
+          }),
+        );
+        expect(cut).toBe(true);
+        expect(err.message).toMatch(/: connection lost .*while uploading /);
+        // The host notices the dead link (EOF to the decompressor) and gives up; give it a moment.
+        for (let i = 0; i < 40; i++) {
+          const left = (await remote.exec(["sh", "-c", 'ls -A "$1" | grep -c incoming || true', "sh", rdir])).stdout.trim();
+          if (left === "0") break;
+          await Bun.sleep(100);
+        }
+        expect(await exists(dest)).toBe(false);
+        await viaProxy.close();
+      } finally {
+        await proxy.close();
+      }
+    });
   });
 });
 
@@ -547,7 +570,7 @@ describe("~/.ssh/config", () => {
     writeFileSync(file, text);
     return file;
   };
-  const known = (over: Partial<ResolvedConfig["ssh"]> = {}) => cfg({ identity: undefined, ...over });
+  const known = (over: Partial<SshSettings> = {}) => cfg({ identity: undefined, ...over });
 
   test("an alias: HostName, Port, User and IdentityFile come from it; the label stays as written", async () => {
     const file = sshConfig(`Host box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.identity}\n`);

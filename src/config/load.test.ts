@@ -778,7 +778,7 @@ describe("loadConfig results", () => {
     expect(config!.root).toBe(path.dirname(file));
     expect(config!.web).toEqual({ domains: ["hello.localhost"], health: "/healthz", tls: "internal", drainSec: 10, healthTimeoutSec: 60, standbySec: 900, watchdogSec: 0 });
     expect(config!.vars).toEqual({ LOG_LEVEL: "debug" });
-    expect(config!.ssh).toEqual({ identity: ".qdeploy/sandbox/id_ed25519", knownHosts: ".qdeploy/sandbox/known_hosts", hostKey: "strict" });
+    expect(config!.ssh).toEqual({ identity: ".qdeploy/sandbox/id_ed25519", knownHosts: ".qdeploy/sandbox/known_hosts", hostKey: "strict", persistSec: 60 });
     expect(config!.hosts).toEqual([{ user: "root", host: "127.0.0.1", port: 2222, label: "root@127.0.0.1:2222" }]);
   });
 

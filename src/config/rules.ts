@@ -310,7 +310,7 @@ export const jobsValid: Rule = (raw, ctx) =>
   });
 
 /**
- * drain, health_timeout, standby, watchdog, jitter, a job's timeout and release_timeout are
+ * drain, health_timeout, standby, watchdog, jitter, ssh.persist, a job's timeout and release_timeout are
  * systemd time spans; a timeout is more than 0; a watchdog 0 or at least its timer's 10 s.
  */
 export const durationsValid: Rule = (raw, ctx) =>
@@ -323,6 +323,7 @@ export const durationsValid: Rule = (raw, ctx) =>
       [["restart", "jitter"], table(tables.restart).jitter],
       [["release_timeout"], tables.release_timeout],
       [["hooks", "timeout"], table(tables.hooks).timeout],
+      [["ssh", "persist"], table(tables.ssh).persist],
       ...jobList(tables).flatMap((job, i): [KeyPath, unknown][] => [
         [["jobs", i, "jitter"], job.jitter],
         [["jobs", i, "timeout"], job.timeout],

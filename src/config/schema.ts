@@ -358,6 +358,12 @@ const sshSchema: JSONSchemaType<SshConfig> = {
       enum: ["strict", "accept-new"],
       description: "strict: the host must be in known_hosts; accept-new: record unknown hosts on first use. Default \"strict\".",
     },
+    persist: {
+      type: "string",
+      nullable: true,
+      description:
+        "How long a command's SSH connection to a host stays open after it, for the next command to use (as OpenSSH's ControlPersist): a background process of yours keeps it, behind a socket only you can open. systemd time span: 30s, 5m; \"0\" turns it off. Default \"60s\".",
+    },
   },
 };
 

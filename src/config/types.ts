@@ -90,6 +90,7 @@ export interface SshConfig {
   known_hosts?: string;
   jump?: string;
   host_key?: "strict" | "accept-new";
+  persist?: string;
 }
 
 /** `[secrets]`: where secret values come from. */
@@ -355,7 +356,8 @@ export interface ResolvedConfig {
   logDrain: LogDrain | null;
   vars: Record<string, string>;
   secrets: Required<Pick<SecretsConfig, "store">> & SecretsConfig;
-  ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new" };
+  /** persistSec: how long a connection stays open for the next command (ssh.persist); 0: not at all. */
+  ssh: { identity?: string; knownHosts: string; jump?: string; hostKey: "strict" | "accept-new"; persistSec: number };
   keepReleases: number;
   /** `[serve]` with its defaults (the same in every environment). */
   serve: ResolvedServe;

@@ -42,6 +42,6 @@ export interface OpContext {
 export type OpReport = Pick<OpContext, "events" | "redactor">;
 
 /** The real Connect: SSH as deploy.toml and ~/.ssh/config say (src/remote/ssh.ts). */
-export function sshConnect(cfg: ResolvedConfig, log: (line: string) => void, opts: Pick<ConnectOptions, "user"> = {}): Connect {
-  return (host) => connectSsh(host, cfg.ssh, { root: cfg.root, env: cfg.env, log, ...opts });
+export function sshConnect(cfg: ResolvedConfig, log: (line: string) => void, opts: Pick<ConnectOptions, "user" | "persistSec"> = {}): Connect {
+  return (host) => connectSsh(host, cfg.ssh, { root: cfg.root, env: cfg.env, log, persistSec: cfg.ssh.persistSec, ...opts });
 }

@@ -4,7 +4,7 @@
  * through ./transfer.ts, terminals through ./pty.ts; this keeps the connection's life
  * (lost, closed) and the channel that runs a command and collects its output.
  */
-import type { Client, ClientChannel } from "ssh2";
+import type { ClientChannel, PseudoTtyOptions } from "ssh2";
 import { OperationError, RemoteError } from "../errors.ts";
 import { quoteArgv } from "../util/quote.ts";
 import { ChannelLimiter } from "./channel-limiter.ts";
@@ -29,10 +29,23 @@ type RunOptions = Pick<ExecOptions, "onStdout" | "onStderr" | "signal">;
 /** Writes a channel's stdin; isClosed() is true once the channel has ended. */
 type ChannelFeed = (ch: ClientChannel, isClosed: () => boolean) => void | Promise<void>;
 
+type Opened = (err: Error | undefined, ch: ClientChannel) => void;
+
+/** What is used of a connection: ssh2's Client, or a connection kept by an earlier command (./mux-client.ts). */
+export interface Connection {
+  exec(command: string, cb: Opened): unknown;
+  exec(command: string, opts: { pty: PseudoTtyOptions }, cb: Opened): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  once(event: "close", listener: () => void): unknown;
+  end(): unknown;
+  destroy(): unknown;
+}
+
 /** What ./transfer.ts and ./pty.ts use of the connection. */
 export interface SshSession {
   readonly label: string;
-  readonly client: Client;
+  readonly client: Connection;
   readonly channels: ChannelLimiter;
   /** Why the connection is gone (`connection lost (...)`, `connection closed`); undefined while it is up. */
   readonly lostReason: string | undefined;
@@ -56,9 +69,11 @@ export class SshRemote implements Remote, SshSession {
     readonly label: string,
     /** Who logged in: anyone but root runs every command through `sudo -n` (./sudo.ts). */
     private readonly loginUser: string,
-    readonly client: Client,
-    private readonly jump?: Client,
+    readonly client: Connection,
+    private readonly jump?: Connection,
     private readonly env?: string,
+    /** Runs once close() has closed the connection (ssh.persist starts its daemon then, ./mux.ts). */
+    private readonly afterClose?: () => void,
   ) {
     client.on("error", (err) => (this.lastError = err));
     client.on("close", () => {
@@ -115,6 +130,11 @@ export class SshRemote implements Remote, SshSession {
     if (this.closing) return;
     this.closing = true;
     if (this.lostReason) return;
+    await this.end();
+    this.afterClose?.();
+  }
+
+  private async end(): Promise<void> {
     await new Promise<void>((res) => {
       const timer = setTimeout(() => {
         this.client.destroy();

@@ -16,6 +16,8 @@ import { expandPath, home, loadIdentities, type Identity } from "./identities.ts
 import { lookupHostKey, readKnownHosts } from "./known-hosts.ts";
 import type { Remote } from "./remote.ts";
 import { resolveSshTarget, type SshEndpoint, type SshTarget } from "./ssh-config.ts";
+import type { MuxSpec } from "./mux-daemon.ts";
+import { keepConnection, keptConnection, socketDir, socketPath } from "./mux.ts";
 import { SshRemote } from "./ssh-remote.ts";
 
 /** How connectSsh finds relative paths, how long it waits, where it reports. */
@@ -31,9 +33,12 @@ export interface ConnectOptions {
   user?: string;
   /** The environment's name, for the advice in a sudo refusal. */
   env?: string;
+  /** ssh.persist: keep the connection this many seconds for the next command (./mux.ts); 0 or absent: not. */
+  persistSec?: number;
 }
 
-type SshSettings = ResolvedConfig["ssh"];
+/** What connectSsh takes of [ssh]: ssh.persist is the caller's (ConnectOptions.persistSec). */
+export type SshSettings = Omit<ResolvedConfig["ssh"], "persistSec">;
 
 const KEEPALIVE_MS = 10_000;
 
@@ -66,6 +71,15 @@ export async function connectSsh(host: HostAddress, ssh: SshSettings, opts: Conn
       `${host.label}: no SSH key to offer: set ssh.identity in deploy.toml or start ssh-agent (SSH_AUTH_SOCK is not set)`,
     );
   }
+  // A connection an earlier command kept open (ssh.persist), else a direct one, kept after.
+  const keep = opts.persistSec ? persistence(host, ssh, opts, target, ctx.log) : null;
+  if (keep) {
+    const kept = await keptConnection(keep.socket);
+    if (kept) {
+      ctx.log(`${host.label}: using the connection an earlier command kept open (ssh.persist)`);
+      return new SshRemote(host.label, target.user, kept, undefined, opts.env);
+    }
+  }
   let jump: Client | undefined;
   let sock: Readable | undefined;
   if (target.jump) {
@@ -80,11 +94,23 @@ export async function connectSsh(host: HostAddress, ssh: SshSettings, opts: Conn
   }
   try {
     const client = await openClient(target, ctx, host.label, target.jump ? `via jump host ${target.jump.label}: ` : "", sock);
-    return new SshRemote(host.label, target.user, client, jump, opts.env);
+    return new SshRemote(host.label, target.user, client, jump, opts.env, keep ? () => keepConnection(keep.spec) : undefined);
   } catch (e) {
     jump?.end();
     throw e;
   }
+}
+
+/** Where a kept connection for these settings would be, and what its daemon needs; null when none can be kept. */
+function persistence(host: HostAddress, ssh: SshSettings, opts: ConnectOptions, target: SshTarget, log: (line: string) => void): { socket: string; spec: MuxSpec } | null {
+  const where = socketDir();
+  if ("problem" in where) {
+    log(`${host.label}: ssh.persist: ${where.problem}; not kept`);
+    return null;
+  }
+  const made: Omit<MuxSpec, "socket" | "persistSec"> = { host, ssh, opts: { root: opts.root ?? process.cwd(), env: opts.env, user: opts.user, sshConfigFile: opts.sshConfigFile } };
+  const socket = socketPath(where.dir, made, target);
+  return { socket, spec: { ...made, socket, persistSec: opts.persistSec! } };
 }
 
 /** What openClient needs for the host and its jump host alike. */

@@ -18,7 +18,7 @@ describe("withServedPlaces", () => {
       processes: { web: "hello serve", clock: "hello clock" },
       vars: { LOG_LEVEL: "debug" },
       hosts: [{ host: "evil.example", label: "root@evil.example" }],
-      ssh: { knownHosts: "/dev/null", hostKey: "accept-new" as const },
+      ssh: { knownHosts: "/dev/null", hostKey: "accept-new" as const, persistSec: 0 },
       secrets: { store: "command" as const, command: ["sh", "-c", "cat ~/.ssh/id_ed25519"] },
       serve: { ...helloConfig.serve, webhookSecret: "NOT_IT" },
     };

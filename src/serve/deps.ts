@@ -94,7 +94,7 @@ export async function realDeps(o: RealDepsOptions): Promise<ServeDeps> {
       // Kept open between requests (./pool.ts): a new connection was most of a GET status. Log
       // streams hold a channel each for as long as a client watches; with their own connection
       // they never fill the one status and push wait on (./log-streams.ts caps them).
-      connect: (host) => pool.lease(`${connections} ${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }))(host)),
+      connect: (host) => pool.lease(`${connections} ${cfg.env} ${host.label} ${JSON.stringify(cfg.ssh)}`, () => sshConnect(cfg, (line) => events({ type: "debug", line }), { persistSec: 0 })(host)),
       events,
       redactor,
       who,
