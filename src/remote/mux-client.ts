@@ -12,7 +12,7 @@ import { FrameReader, frame, type FrameType } from "./mux-frames.ts";
 type Opened = (err: Error | undefined, ch: ClientChannel) => void;
 
 /** Opens a Unix-socket connection to the daemon and says hello; resolves on its R (ready). */
-function open(socket: string, hello: object, timeoutMs: number): Promise<{ c: net.Socket; reader: FrameReader; rest: { type: FrameType; body: Buffer }[] }> {
+function open(socket: string, hello: object, timeoutMs?: number): Promise<{ c: net.Socket; reader: FrameReader; rest: { type: FrameType; body: Buffer }[] }> {
   return new Promise((res, rej) => {
     const c = net.connect(socket);
     const reader = new FrameReader();
@@ -21,7 +21,7 @@ function open(socket: string, hello: object, timeoutMs: number): Promise<{ c: ne
       c.destroy();
       rej(e);
     };
-    const timer = setTimeout(() => fail(new Error("the kept connection did not answer")), timeoutMs);
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => fail(new Error("the kept connection did not answer")), timeoutMs);
     c.once("error", fail);
     c.once("close", () => fail(new Error("the kept connection closed")));
     c.once("connect", () => c.write(frame("H", JSON.stringify(hello))));
@@ -126,8 +126,9 @@ export class MuxClient extends EventEmitter {
   ) {
     super();
     watch.on("error", () => {});
+    const reader = new FrameReader();
     watch.on("data", (chunk: Buffer) => {
-      for (const f of new FrameReader().push(chunk)) if (f.type === "L") this.lose(f.body.toString());
+      for (const f of reader.push(chunk)) if (f.type === "L") this.lose(f.body.toString());
     });
     watch.on("close", () => this.lose("the process keeping it exited"));
   }
@@ -145,7 +146,9 @@ export class MuxClient extends EventEmitter {
       queueMicrotask(() => done(new Error("connection lost"), undefined as never));
       return this;
     }
-    open(this.socket, { command, ...(pty && { pty }) }, 30_000).then(
+    // No deadline: the daemon may queue the channel behind others (sshd's MaxSessions), as a
+    // connection of one's own does; a daemon that dies closes the socket.
+    open(this.socket, { command, ...(pty && { pty }) }).then(
       ({ c, reader, rest }) => {
         this.channels.add(c);
         c.on("close", () => this.channels.delete(c));

@@ -35,14 +35,18 @@ export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
   const clients = new Set<net.Socket>();
   let idle: ReturnType<typeof setTimeout> | undefined;
   let ino = 0;
-  const shutdown = () => {
+  let stopping = false;
+  // `why`: the connection was lost; each command using it hears so (an L frame) before its socket ends.
+  const shutdown = (why?: string) => {
+    if (stopping) return;
+    stopping = true;
     server.close();
-    for (const c of clients) c.destroy();
+    for (const c of clients) (why === undefined ? c.end() : c.end(frame("L", why)));
     // Only our own socket: another daemon may have taken the name since.
     try {
       if (statSync(spec.socket).ino === ino) unlinkSync(spec.socket);
     } catch {}
-    void remote.close().finally(() => process.exit(0));
+    void remote.close().finally(() => setTimeout(() => process.exit(0), 100));
   };
   const busy = (c: net.Socket) => {
     clients.add(c);
@@ -52,11 +56,7 @@ export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
       if (!clients.size) idle = setTimeout(shutdown, spec.persistSec * 1000);
     });
   };
-  remote.client.on("close", () => {
-    const reason = remote.lostReason ?? "connection closed";
-    for (const c of clients) c.end(frame("L", reason));
-    shutdown();
-  });
+  remote.client.on("close", () => shutdown(remote.lostReason ?? "connection lost"));
 
   const server = net.createServer((c) => {
     busy(c);
@@ -66,7 +66,7 @@ export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
     c.on("data", (chunk: Buffer) => {
       for (const { type, body } of reader.push(chunk)) {
         if (serve) serve(type, body);
-        else if (type === "H") serve = hello(remote, c, JSON.parse(body.toString()));
+        else if (type === "H") serve = hello(remote, c, parse(body));
         else c.destroy();
       }
     });
@@ -77,6 +77,15 @@ export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
   renameSync(temp, spec.socket);
   ino = statSync(spec.socket).ino;
   idle = setTimeout(shutdown, spec.persistSec * 1000);
+}
+
+/** A hello's JSON; a malformed one asks for nothing (the socket is then closed by hello). */
+function parse(body: Buffer): { watch?: boolean; command?: string; pty?: object } {
+  try {
+    return JSON.parse(body.toString());
+  } catch {
+    return {};
+  }
 }
 
 /** Answers a client's hello: the connection's watch, or a channel it then drives. */
@@ -91,6 +100,11 @@ function hello(remote: SshRemote, c: net.Socket, h: { watch?: boolean; command?:
     });
     return () => {};
   }
+  if (typeof h.command !== "string") {
+    c.destroy();
+    return () => {};
+  }
+  const command = h.command;
   let ch: ClientChannel | undefined;
   const pending: [string, Buffer][] = [];
   const drive = (type: string, body: Buffer) => {
@@ -142,8 +156,8 @@ function hello(remote: SshRemote, c: net.Socket, h: { watch?: boolean; command?:
       });
       for (const [t, b] of pending.splice(0)) drive(t, b);
     };
-    if (h.pty) remote.client.exec(h.command ?? "", { pty: h.pty }, opened);
-    else remote.client.exec(h.command ?? "", opened);
+    if (h.pty) remote.client.exec(command, { pty: h.pty }, opened);
+    else remote.client.exec(command, opened);
   });
   return drive;
 }

@@ -172,7 +172,8 @@ export interface ProjectConfig {
   stamp?: string;
   env?: Record<string, string>;
   extra?: string;
-  ssh?: { identity?: string; known_hosts?: string };
+  /** persist: ssh.persist (default: none written, qdeploy's default). */
+  ssh?: { identity?: string; known_hosts?: string; persist?: string };
   workers?: number;
   healthTimeout?: string;
   /** web.standby (default: none written, qdeploy's default). */
@@ -221,7 +222,7 @@ ${env}
 
 [environments.sandbox]
 hosts = ["root@127.0.0.1:${info.sshPort}"]
-ssh = { identity = ${JSON.stringify(c.ssh?.identity ?? info.identity)}, known_hosts = ${JSON.stringify(c.ssh?.known_hosts ?? info.knownHosts)} }
+ssh = { identity = ${JSON.stringify(c.ssh?.identity ?? info.identity)}, known_hosts = ${JSON.stringify(c.ssh?.known_hosts ?? info.knownHosts)}${c.ssh?.persist === undefined ? "" : `, persist = ${JSON.stringify(c.ssh.persist)}`} }
 ${c.extra ?? ""}
 `,
   );
