@@ -546,7 +546,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   await load.stop();
   const loadSeconds = (now() - t0) / 1000;
 
-  log("without load: two pushes of code changes, one push, one rollback (to the warm standby), one of each with web.standby = 0, the floor");
+  log("without load: two pushes of code changes, one push, one rollback (to the warm standby), a push logging in afresh, one of each with web.standby = 0, the floor");
   // The pushes above change the version stamp alone, which a patch carries in a few hundred
   // bytes; these two change the code, as a day's commits do.
   changeCode(dir, "line");
@@ -554,9 +554,10 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   changeCode(dir, "package");
   ops.push(await runOp(info, dir, CODE_CHANGES.package, `b${++stamp}`, null));
   ops.push(await runOp(info, dir, "push (no load)", `b${++stamp}`, null));
-  // What the floor does: log in afresh (the pushes above use the connection the one before kept, ssh.persist).
-  ops.push(await runOp(info, dir, "push (no load, a new connection)", `b${++stamp}`, null));
   ops.push(await runOp(info, dir, "rollback (no load)", "", null));
+  // What the floor does: log in afresh (the others use the connection the command before kept,
+  // ssh.persist). The next push writes deploy.toml without that setting again.
+  ops.push(await runOp(info, dir, "push (no load, a new connection)", `b${++stamp}`, null));
   ops.push(await runOp(info, dir, "push (no load, standby off)", `b${++stamp}`, null));
   ops.push(await runOp(info, dir, "rollback (no load, outside the window)", "", null));
   const floorIdle = await floorRuns(info, floorBin, K.floorRuns);
