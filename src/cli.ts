@@ -59,6 +59,10 @@ if (import.meta.main) {
   if (process.argv[2] === "__build-worker") {
     const { buildWorkerMain } = await import("./serve/build-worker.ts");
     process.exitCode = await buildWorkerMain();
+  } else if (process.argv[2] === "__ssh-mux") {
+    // ssh.persist's daemon (src/remote/mux.ts starts it), not a command either.
+    const { muxDaemonMain } = await import("./remote/mux-daemon.ts");
+    await muxDaemonMain();
   } else {
     process.exitCode = await main(process.argv.slice(2));
   }

@@ -6,7 +6,7 @@
  * connection there is one channel on it (./mux-frames.ts). It exits when the connection
  * closes, or when no command has used it for ssh.persist.
  *
- * Run as `bun mux-daemon.ts` with its MuxSpec as JSON in $QDEPLOY_MUX_SPEC (paths and a host
+ * Run as `qdeploy __ssh-mux` with its MuxSpec as JSON in $QDEPLOY_MUX_SPEC (paths and a host
  * name: nothing secret; the environment is readable only by its user).
  */
 import { renameSync, statSync, unlinkSync } from "node:fs";
@@ -184,7 +184,8 @@ function answers(client: Client): Promise<boolean> {
 
 const PING_MS = 1500;
 
-if (import.meta.main) {
+/** `qdeploy __ssh-mux`: the daemon, its MuxSpec in $QDEPLOY_MUX_SPEC. */
+export async function muxDaemonMain(): Promise<void> {
   const spec = JSON.parse(process.env.QDEPLOY_MUX_SPEC ?? "null") as MuxSpec | null;
   if (!spec) process.exit(2);
   await runMuxDaemon(spec).catch(() => process.exit(1));

@@ -14,7 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { HostAddress } from "../config/types.ts";
@@ -73,7 +73,10 @@ export function keepConnection(spec: MuxSpec): void {
   const env: Record<string, string> = { QDEPLOY_MUX_SPEC: JSON.stringify(spec) };
   for (const k of ["PATH", "HOME", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR", "TMPDIR"]) if (process.env[k]) env[k] = process.env[k]!;
   try {
-    const child = spawn(process.execPath, ["--no-env-file", path.join(import.meta.dir, "mux-daemon.ts")], { detached: true, stdio: "ignore", env });
+    // From a checkout Bun runs src/cli.ts; a compiled qdeploy is its own entry.
+    const cli = path.join(import.meta.dir, "..", "cli.ts");
+    const argv = existsSync(cli) ? ["--no-env-file", cli, "__ssh-mux"] : ["__ssh-mux"];
+    const child = spawn(process.execPath, argv, { detached: true, stdio: "ignore", env });
     child.on("error", () => {});
     child.unref();
   } catch {}
