@@ -108,6 +108,16 @@ describe("ssh.persist", () => {
     await until("EOF on the host", () => existsSync(flag), 5000);
   });
 
+  test("commands in quick succession start one daemon, not one each", async () => {
+    const { dir } = runtime();
+    for (const pid of daemons()) process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 3; i++) await (await connectSsh(addr(), settings(), { persistSec: 10 })).close();
+    await until("the socket", () => sockets(dir).length === 1);
+    await Bun.sleep(500);
+    expect(daemons()).toHaveLength(1);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".starting"))).toEqual([]); // the daemon took its mark away
+  });
+
   test("a stale socket (its daemon killed) means a direct connection, and a new daemon", async () => {
     const { dir } = runtime();
     await (await connectKept(sshd, process.env.XDG_RUNTIME_DIR!, 10)).close();

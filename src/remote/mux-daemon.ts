@@ -9,11 +9,12 @@
  * Run as `qdeploy __ssh-mux` with its MuxSpec as JSON in $QDEPLOY_MUX_SPEC (paths and a host
  * name: nothing secret; the environment is readable only by its user).
  */
-import { renameSync, statSync, unlinkSync } from "node:fs";
+import { renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { Client, ClientChannel } from "ssh2";
 import type { HostAddress } from "../config/types.ts";
 import { FrameReader, frame } from "./mux-frames.ts";
+import { startingMark } from "./mux.ts";
 import { type ConnectOptions, connectSsh, type SshSettings } from "./ssh.ts";
 import type { SshRemote } from "./ssh-remote.ts";
 
@@ -26,6 +27,7 @@ export interface MuxSpec {
   persistSec: number;
 }
 
+/** Logs in, offers the connection at spec.socket, and serves until it is idle for spec.persistSec or lost. */
 export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
   process.umask(0o077);
   // Strict: the command that started it has just accepted (or recorded) the host's key.
@@ -188,5 +190,9 @@ const PING_MS = 1500;
 export async function muxDaemonMain(): Promise<void> {
   const spec = JSON.parse(process.env.QDEPLOY_MUX_SPEC ?? "null") as MuxSpec | null;
   if (!spec) process.exit(2);
-  await runMuxDaemon(spec).catch(() => process.exit(1));
+  const started = () => rmSync(startingMark(spec.socket), { force: true });
+  await runMuxDaemon(spec).then(started, () => {
+    started();
+    process.exit(1);
+  });
 }

@@ -2,7 +2,8 @@
  * ssh.persist: a command's connection to a host is kept open for the next command, as
  * OpenSSH's ControlPersist does, so that one skips the TCP connect, the key exchange, the
  * login and the host's session setup (about 0.6 s of a push to a small VM). A command that
- * connected starts ./mux-daemon.ts in the background, which logs in on its own; the next
+ * connected starts `qdeploy __ssh-mux` (./mux-daemon.ts) in the background as it closes its
+ * connection; the daemon logs in on its own, and the next
  * command with the same settings finds its socket and opens its channels through it
  * (./mux-client.ts). Anything wrong with a kept connection (none, stale, a refused channel)
  * means a direct connection, as without it.
@@ -14,7 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { HostAddress } from "../config/types.ts";
@@ -70,6 +71,20 @@ export async function keptConnection(socket: string): Promise<MuxClient | null> 
  * as the command closes its own connection, so the two logins never compete.
  */
 export function keepConnection(spec: MuxSpec): void {
+  // One daemon starting per socket: commands in quick succession would each start one, and
+  // each keep a login open on the host for ssh.persist. The daemon removes the mark once it
+  // listens (or fails); a mark older than a login can take is stale.
+  const starting = startingMark(spec.socket);
+  try {
+    writeFileSync(starting, String(process.pid), { flag: "wx" });
+  } catch {
+    try {
+      if (Date.now() - statSync(starting).mtimeMs < STARTING_STALE_MS) return;
+      writeFileSync(starting, String(process.pid));
+    } catch {
+      return;
+    }
+  }
   const env: Record<string, string> = { QDEPLOY_MUX_SPEC: JSON.stringify(spec) };
   for (const k of ["PATH", "HOME", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR", "TMPDIR"]) if (process.env[k]) env[k] = process.env[k]!;
   try {
@@ -81,3 +96,9 @@ export function keepConnection(spec: MuxSpec): void {
     child.unref();
   } catch {}
 }
+
+/** The mark that a daemon for `socket` is starting (./mux-daemon.ts removes it). */
+export const startingMark = (socket: string) => `${socket}.starting`;
+
+/** Longer than a daemon's login may take (its connect timeout is 20 s). */
+const STARTING_STALE_MS = 30_000;
