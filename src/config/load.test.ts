@@ -385,6 +385,11 @@ const rows: Row[] = [
     ],
   },
   {
+    name: "ssh.persist is a time span",
+    toml: lines(GOOD, "[ssh]", 'persist = "a minute"'),
+    want: ['deploy.toml:11 ssh.persist: bad duration "a minute"; write e.g. "30s", "15m", "1h30m" or "500ms" (a plain number is seconds)'],
+  },
+  {
     name: "web.watchdog is 0 or at least its timer's 10 s",
     toml: lines(GOOD.replace('health = "/healthz"', lines('health = "/healthz"', 'watchdog = "5s"').trimEnd()), "[environments.staging]", 'hosts = ["deploy@203.0.113.11"]', "web.watchdog = \"0\""),
     want: ['deploy.toml:8 web.watchdog: must be "0" or at least 10s: its timer looks every 10 s'],
