@@ -1,6 +1,8 @@
 /**
  * The SSH Remote against a real OpenSSH server on 127.0.0.1 (no mocks): quoting,
- * exit codes, atomic writes, checked uploads, host keys, auth, jump hosts, lost links.
+ * exit codes, atomic writes, checked uploads, host keys, auth, jump hosts, lost links. The
+ * exec, write and upload tests run twice: on a connection of their own, and on one an earlier
+ * command kept open (ssh.persist, src/remote/mux.ts; test/ssh-persist.test.ts has the rest).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
