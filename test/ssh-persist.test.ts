@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RemoteError } from "../src/errors.ts";
 import { connectSsh, type SshSettings } from "../src/remote/ssh.ts";
-import { connectKept, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
+import { connectKept, type CuttableProxy, startProxy, startSshd, type LocalSshd } from "./local-sshd.ts";
 
 setDefaultTimeout(30_000);
 
@@ -61,6 +61,23 @@ function daemons(): number[] {
       return [];
     }
   });
+}
+
+/**
+ * A connection kept (by the only daemon of this test run) to sshd through a proxy a test can
+ * cut or stall, with a known_hosts for the proxy's port; a fresh runtime folder.
+ */
+async function keptThroughProxy(): Promise<{ proxy: CuttableProxy; ssh: SshSettings }> {
+  const { dir } = runtime();
+  for (const pid of daemons()) process.kill(pid, "SIGKILL");
+  const proxy = await startProxy(sshd.port);
+  const kh = join(work, `known_hosts-${proxy.port}`);
+  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${sshd.hostPub}\n`);
+  const ssh = settings({ knownHosts: kh });
+  await (await connectSsh(addr(proxy.port), ssh, { persistSec: 30 })).close();
+  await until("the daemon", () => daemons().length === 1);
+  await until("its socket", () => sockets(dir).length === 1);
+  return { proxy, ssh };
 }
 
 describe("ssh.persist", () => {
@@ -144,16 +161,8 @@ describe("ssh.persist", () => {
   });
 
   test("a kept connection that drops: the command running and every one after say connection lost; the next command connects directly", async () => {
-    runtime();
-    for (const pid of daemons()) process.kill(pid, "SIGKILL");
-    const proxy = await startProxy(sshd.port);
-    const kh = join(work, `known_hosts-${proxy.port}`);
-    writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${sshd.hostPub}\n`);
+    const { proxy, ssh } = await keptThroughProxy();
     try {
-      const ssh = settings({ knownHosts: kh });
-      await (await connectSsh(addr(proxy.port), ssh, { persistSec: 30 })).close();
-      await until("the daemon", () => daemons().length === 1);
-      await until("its socket", () => sockets(join(process.env.XDG_RUNTIME_DIR!, `qdeploy-${process.getuid!()}`)).length === 1);
       const lines: string[] = [];
       const r = await connectSsh(addr(proxy.port), ssh, { persistSec: 30, log: (l) => lines.push(l) });
       expect(lines.at(-1)).toContain("kept open");
@@ -175,15 +184,8 @@ describe("ssh.persist", () => {
   });
 
   test("a kept connection that no longer answers (a host gone silent) is not used: the command connects directly", async () => {
-    runtime();
-    for (const pid of daemons()) process.kill(pid, "SIGKILL");
-    const proxy = await startProxy(sshd.port);
-    const kh = join(work, `known_hosts-${proxy.port}`);
-    writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${sshd.hostPub}\n`);
+    const { proxy, ssh } = await keptThroughProxy();
     try {
-      const ssh = settings({ knownHosts: kh });
-      await (await connectSsh(addr(proxy.port), ssh, { persistSec: 30 })).close();
-      await until("its socket", () => sockets(join(process.env.XDG_RUNTIME_DIR!, `qdeploy-${process.getuid!()}`)).length === 1);
       proxy.stall();
       const lines: string[] = [];
       const t = Date.now();
