@@ -72,11 +72,18 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
   // push saw, it starts now and runs while the hosts are reached and locked.
   const guess = opts.promote ? null : await lastKnownArchs(cfg);
   const early = guess ? settle(build(cfg, guess, op.events)) : null;
-  // One host: the changed binary goes while the lock is taken (./early-upload.ts).
-  const last = early && hosts.length === 1 ? await lastSent(cfg, hosts[0]!.label) : null;
-  let sentEarly: Promise<EarlyBlobs> | undefined;
+  // Each host's changed binary goes while the locks are taken (./early-upload.ts), at most
+  // rollout.concurrency hosts at a time, as the plan's own uploads go.
+  const last = early ? await lastSent(cfg, hosts.map((h) => h.label)) : new Map<string, SentRecord>();
+  let sentEarly: Promise<Map<string, EarlyBlobs>> | undefined;
   const sendBeside = (connections: Connection[]) => {
-    if (last && early) sentEarly = sendEarly(cfg, connections[0]!.remote, last, early.then((b) => (b.ok ? b.value : null)), op.events);
+    if (!early) return;
+    const built = early.then((b) => (b.ok ? b.value : null));
+    const sending = connections.filter((c) => last.has(c.host.label));
+    // sendEarly never rejects: a host it could not send to gets the plan's upload.
+    sentEarly = settleLimited(sending, hostConcurrency(cfg.rollout), (c) => sendEarly(cfg, c.remote, last.get(c.host.label)!, built, op.events)).then(
+      (done) => new Map(done.flatMap((d, i) => (d.status === "fulfilled" ? [[sending[i]!.host.label, d.value] as const] : []))),
+    );
   };
   return withLockedSessions(op, hosts, async (locked, times) => {
     // While the build runs: the add-ons' URLs go into every release's env file, so the
@@ -97,12 +104,12 @@ export async function push(op: OpContext, opts: DeployOptions = {}): Promise<Dep
     const buildSec = (performance.now() - tb) / 1000;
     // The blobs sent early are planned as uploads, which the executor finds done (the facts
     // may have seen them already).
-    const sent = sentEarly ? await sentEarly : null;
-    const sessions = sent ? locked.map((s) => ({ ...s, early: sent })) : locked;
+    const sent = sentEarly ? await sentEarly : new Map<string, EarlyBlobs>();
+    const sessions = locked.map((s) => (sent.has(s.host.label) ? { ...s, early: sent.get(s.host.label) } : s));
     const now = new Date();
     const plan = planPush({
       config: op.cfg,
-      facts: sent ? facts.map((f) => ({ ...f, blobs: f.blobs.filter((b) => !sent.has(b)) })) : facts,
+      facts: sessions.map((s) => (s.early ? { ...s.facts, blobs: s.facts.blobs.filter((b) => !s.early!.has(b)) } : s.facts)),
       artifacts: builds.artifacts,
       releaseId: uniqueReleaseId(now, facts),
       created: now.toISOString(),

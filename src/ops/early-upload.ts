@@ -1,6 +1,6 @@
 /**
- * A push to one host sends its changed binary beside the deploy lock's round trip, not after
- * it. The last push to the host recorded which blob of each binary it sent there
+ * A push sends each host its changed binary beside the deploy lock's round trip, not after
+ * it. The last push to a host recorded which blob of each binary it sent there
  * (./host-records.ts); the new build goes as a zstd patch against that blob, which the
  * host most likely keeps (its releases link it), while the lock is taken and the facts come
  * back. Before the lock only a blob is written: named by its sha256, checked, renamed into

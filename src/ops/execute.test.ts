@@ -456,6 +456,44 @@ describe("push and rollback as operations", () => {
     expect(r.hosts.map((h) => [h.outcome, h.bytesSent])).toEqual([["live", 1000]]);
   });
 
+  test("a push to a fleet sends each host its changed binary while it takes the locks, at most rollout.concurrency at once", async () => {
+    const cfg = fleetConfig(3, { rollout: { ...helloConfig.rollout, concurrency: 2 } });
+    const log: string[] = [];
+    const hosts = modelHosts(cfg);
+    const op = opOver(cfg, hosts, log);
+    let sending = 0;
+    let most = 0;
+    const bases: (string | undefined)[] = [];
+    const connect = op.connect;
+    op.connect = async (host) => {
+      const r = await connect(host);
+      const upload = r.upload.bind(r);
+      return {
+        ...r,
+        upload: async (local, remote, o) => {
+          bases.push(o.base?.remote);
+          most = Math.max(most, ++sending);
+          await Bun.sleep(5);
+          sending--;
+          return upload(local, remote, o);
+        },
+      };
+    };
+    await push(op); // the first: nothing recorded yet, so nothing goes early
+    const NEXT = "c".repeat(64);
+    op.build = async (_cfg, archs) => ({ artifacts: Object.fromEntries(archs.map((a) => [a, { binaries: { hello: { path: "/b2", sha256: NEXT, size: 1 } } }])), git: null, seconds: 0 });
+    log.length = 0;
+    bases.length = 0;
+    most = 0;
+    const r = await push(op);
+    expect(log.filter((l) => l.includes(" upload ")).sort()).toEqual(hosts.map((h) => `${h.label} upload /srv/qdeploy/hello/blobs/${NEXT}`));
+    expect(bases).toEqual(hosts.map(() => `/srv/qdeploy/hello/blobs/${SHA}`));
+    expect(most).toBe(2);
+    const early = op.seen.flatMap((e) => (e.type === "host" && e.line.endsWith(" while taking the lock") ? [`${e.host} ${e.line}`] : []));
+    expect(early.filter((l) => l.includes("uploaded 1.0 kB")).sort()).toEqual(hosts.map((h) => `${h.label} uploaded 1.0 kB while taking the lock`));
+    expect(r.hosts.map((h) => [h.outcome, h.bytesSent])).toEqual(hosts.map(() => ["live", 1000]));
+  });
+
   test("[hooks] remote_post_deploy runs on every host once all of them are live; a host's failure is an error line, the push stands; --no-hooks runs none", async () => {
     const cfg = fleetConfig(2, { hooks: { commands: {}, timeoutSec: 60, remotePostDeploy: "hello warm-cache" } });
     const log: string[] = [];

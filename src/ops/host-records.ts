@@ -65,13 +65,18 @@ export async function rememberArchs(cfg: ResolvedConfig, facts: { host: { label:
   });
 }
 
-/** What the last push sent this app on host `label`, if recorded well-formed (its shas name paths there). */
-export async function lastSent(cfg: ResolvedConfig, label: string): Promise<SentRecord | null> {
-  const r = (await readRecords(cfg.root))[label];
-  const s = r?.sent?.[cfg.app];
+/** What the last push sent this app on each of these hosts, where recorded well-formed (its shas name paths there). */
+export async function lastSent(cfg: ResolvedConfig, labels: string[]): Promise<Map<string, SentRecord>> {
+  const records = await readRecords(cfg.root);
   const sha = /^[0-9a-f]{64}$/;
-  if (!r || !s || !["zstd", "gzip"].includes(s.compression) || typeof s.binaries !== "object" || s.binaries === null) return null;
-  return Object.values(s.binaries).every((v) => typeof v === "string" && sha.test(v)) ? { arch: r.arch, compression: s.compression, binaries: s.binaries } : null;
+  const sent = new Map<string, SentRecord>();
+  for (const label of labels) {
+    const r = records[label];
+    const s = r?.sent?.[cfg.app];
+    if (!r || !s || !["zstd", "gzip"].includes(s.compression) || typeof s.binaries !== "object" || s.binaries === null) continue;
+    if (Object.values(s.binaries).every((v) => typeof v === "string" && sha.test(v))) sent.set(label, { arch: r.arch, compression: s.compression, binaries: s.binaries });
+  }
+  return sent;
 }
 
 /** Records what a push left live on these hosts, for the next push's early upload. */
