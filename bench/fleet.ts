@@ -61,6 +61,9 @@ function idleSeconds(): number {
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
 
+/** The CPU seconds all three VMs used in a push. */
+const allVmCpu = (p: Push) => p.vmCpu.reduce((a, b) => a + b, 0);
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
@@ -103,8 +106,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<{ section: strin
       three.push(await push("all", `f${i}b`));
     }
     const ratio = median(three.map((p) => p.total)) / median(one.map((p) => p.total));
-    const vmCpu = (ps: Push[]) => median(ps.map((p) => p.vmCpu.reduce((a, b) => a + b, 0)));
-    const cpuRatio = vmCpu(three) / vmCpu(one);
+    const cpuRatio = median(three.map(allVmCpu)) / median(one.map(allVmCpu));
     const cores = cpus().length;
     const perHost = three.map((p) => p.bytes);
     const section = [
@@ -131,7 +133,7 @@ export async function benchFleet(o: FleetBenchOptions): Promise<{ section: strin
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...([["1 host", one], ["3 hosts", three]] as const).map(([name, ps]) => {
         const m = (f: (p: Push) => number) => median(ps.map(f)).toFixed(1);
-        return `| ${name} | ${[0, 1, 2].map((v) => m((p) => p.vmCpu[v]!)).join(" | ")} | ${m((p) => p.vmCpu.reduce((a, b) => a + b, 0))} | ${m((p) => p.wall * cores)} | ${m((p) => p.idle)} |`;
+        return `| ${name} | ${[0, 1, 2].map((v) => m((p) => p.vmCpu[v]!)).join(" | ")} | ${m(allVmCpu)} | ${m((p) => p.wall * cores)} | ${m((p) => p.idle)} |`;
       }),
       "",
       `**3 hosts / 1 host: ${ratio.toFixed(2)} ×.** The three hosts write their releases at once, then start the new release beside the live one at once (switch stage); the canary switches, then the other two. Emulated, each host's push is CPU work for this machine: ${cpuRatio.toFixed(1)} × the VMs' CPU time of a push to one, on ${cores} cores left ${median(three.map((p) => p.idle)).toFixed(1)} core-seconds idle. On servers of their own, the hosts' work runs side by side.`, "",

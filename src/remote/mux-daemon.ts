@@ -27,7 +27,10 @@ export interface MuxSpec {
   persistSec: number;
 }
 
-/** Logs in, offers the connection at spec.socket, and serves until it is idle for spec.persistSec or lost. */
+/**
+ * Logs in and offers the connection at spec.socket; resolves once it listens (muxDaemonMain
+ * then removes the starting mark). It serves on until idle for spec.persistSec or lost.
+ */
 export async function runMuxDaemon(spec: MuxSpec): Promise<void> {
   process.umask(0o077);
   // Strict: the command that started it has just accepted (or recorded) the host's key.
