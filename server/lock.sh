@@ -32,11 +32,16 @@ case $cmd in
   hold)
     who=$3 wait=$4
     exec 9>>"$lock_file"
-    if ! flock -w "$wait" 9; then
+    # Held by another: say by whom before waiting, so the push does not sit silent for up to
+    # WAIT seconds. Free (the common case), this is the only flock: no process more.
+    if ! flock -n 9; then
+      line=$(holder_line)
+      (( wait > 0 )) && printf 'WAITING %s\n' "${line:-unknown}" && flock -w "$wait" 9
+    fi || {
       line=$(holder_line)
       printf 'deploy lock on %s is held by %s (waited %ss)\n' "$app" "${line:-unknown}" "$wait" >&2
       exit 75
-    fi
+    }
     proc_identity $$
     TZ=UTC printf '%s, pid %s, since %(%Y-%m-%dT%H:%M:%SZ)T\nprocess %s\n' "$who" "$$" -1 "$identity" > "$holder"
     echo LOCKED
@@ -58,9 +63,16 @@ case $cmd in
     if [ -n "$facts" ]; then (set -- "$app" claim; holding=1; eval "$facts"); echo "::facts-end"; fi
     # A builtin read, not cat: only this shell holds fd 9, so ending it frees the lock.
     while IFS= read -r _; do :; done
-    # The push is gone or done; a switch it started may still run (its channel dropped).
+    # The push is gone or done; a switch it started may still run (its channel dropped), or
+    # the web slot it left still finishes its requests (switch.sh's drain_slot): the record
+    # says so, for a push that waits for the lock meanwhile.
     exec 8>>"$switch_lock_file"
-    flock 8 9>&- # fd 9 stays with this shell only, so `lock release` can still end it
+    if ! flock -n 8 9>&-; then
+      line="" proof=""
+      { read -r line; read -r proof; } < "$holder" 2>/dev/null || :
+      [ -z "$line" ] || printf '%s (its command has ended; the switch it started still runs, or drains the old web slot)\n%s\n' "$line" "$proof" > "$holder"
+      flock 8 9>&- # fd 9 stays with this shell only, so `lock release` can still end it
+    fi
     rm -f "$holder" ;;
   status)
     if [ ! -e "$lock_file" ] || flock -n "$lock_file" true; then echo free

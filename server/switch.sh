@@ -24,7 +24,7 @@
 #   switch exec CMD...            run CMD with the live release's environment, as the app user
 #                                 (on a PTY of its own when run on a terminal: exec -it)
 #   switch unpack PACK            move a pack's slug blobs into blobs/, each checked by its sha256
-#   switch link ID                make releases/ID/app from releases/ID/app.tgz.b64 (hard links to blobs)
+#   switch link ID < TREE         make releases/ID, its bin/ and app/ from TREE (base64 of a tar.gz: hard links to blobs)
 #   switch destroy WHO            remove the app from this host: its units, site, web ports, add-ons
 #                                 here (no final backup), state and folder (a preview's end)
 set -euo pipefail
@@ -32,7 +32,10 @@ umask 022
 # When this run began, in ms: a flip to the standby says how long it took.
 started_ms=$(( ${EPOCHREALTIME/./} / 1000 ))
 
-# Builtins where they do: every process costs tens of milliseconds on a small VM.
+# Builtins where they do: every process costs tens of milliseconds on a small VM. Debian's
+# bash-builtins (setup installs it with Caddy) makes rm one: a flip to slot A is the rm of
+# route/b (below). Without it, /bin/rm.
+[ ! -e /usr/lib/bash/rm ] || enable -f /usr/lib/bash/rm rm 2>/dev/null || :
 # The app is the folder the switch is installed in. Every path and unit name below is a
 # variable src/server-layout.ts sets (layoutShell, here when the switch is installed).
 # standby_file holds "PORT RELEASE UNTIL" (epoch seconds): the web slot of the release
@@ -45,8 +48,9 @@ app=${app##*/}
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Atomically point symlink $1 at $2 (rename: never a moment without the link).
-relink() { ln -sfn "$2" "$1.tmp.$$" && mv -Tf "$1.tmp.$$" "$1"; }
+# Atomically point symlink $1 at $2: GNU ln -f makes the link under a temporary name and
+# renames it over the old one (never a moment without the link), in one process.
+relink() { ln -sfn "$2" "$1"; }
 # Atomically replace file $1 with stdin, or with $2 when given. SYNC=1: its bytes reach the
 # disk before its name does (sync FILE: fsync), for a file read at boot.
 replace() {
@@ -119,15 +123,20 @@ refuse_claimed() {
 # without systemd's unified cgroup hierarchy. There, each running unit has a folder under its
 # template's slice: a glob, no process, where `systemctl list-units` costs ~0.15 s on a small VM.
 running_instances() {
-  local cg=${cgroup_dir:-/sys/fs/cgroup} name=${1%@.service} d
+  local cg=${cgroup_dir:-/sys/fs/cgroup} name=${1%@.service} d slice
   [ -e "$cg/cgroup.controllers" ] || cg=$cg/unified
   [ -e "$cg/cgroup.controllers" ] && [ -d "$cg/system.slice" ] || return 1
-  # systemd escapes a dash in a slice's name: hello-web@ runs in system-hello\x2dweb.slice.
-  for d in "$cg/system.slice/system-${name//-/'\x2d'}.slice/$name@"*.service; do
+  slice_to slice "$cg" "$name"
+  for d in "$slice/$name@"*.service; do
     [ -d "$d" ] && printf '%s\n' "${d##*/}"
   done
   return 0
 }
+
+# Sets variable $1 to the cgroup folder, under hierarchy $2, of the slice systemd puts template
+# $3's instances in (APP-PROC, without @.service). systemd escapes a dash in a slice's name:
+# hello-web@ runs in system-hello\x2dweb.slice.
+slice_to() { printf -v "$1" '%s/system.slice/system-%s.slice' "$2" "${3//-/'\x2d'}"; }
 
 # Every instance of template $1 (APP-PROC@.service) that runs or is enabled, once each, one a
 # line (builtins for the rest: each process costs tens of milliseconds on a small VM); without
@@ -254,6 +263,14 @@ stop_extra_instances() {
   (( ${#extra[@]} == 0 )) || systemctl disable --no-reload --quiet --now "${extra[@]}" || true
 }
 
+# Sets variable $1 to the value of $3 in release folder $2's switch.conf (a plain word, as
+# UNITS_DIGEST is), or to "" (no such release), with builtins: not sourced, not in a $(...).
+conf_value_to() {
+  local _k _v
+  printf -v "$1" %s ""
+  { while IFS== read -r _k _v; do [ "$_k" = "$3" ] && { printf -v "$1" %s "$_v"; return 0; }; done < "$2/switch.conf"; } 2>/dev/null || :
+}
+
 # Reads a release's switch.conf; defaults cover keys that releases of older qdeploys lack.
 load_conf() {
   # shellcheck source=/dev/null
@@ -274,12 +291,48 @@ listeners() {
   done < <(ss -Hltnp "sport = :$1" 2>/dev/null)
 }
 
+# 0 when unit $1's processes hold every socket listening on TCP port $2, and there is one,
+# with builtins (ss is a process, ~0.1 s on a small VM): the listening sockets' inodes from
+# /proc/net/tcp and tcp6, the unit's processes from its cgroup (the unified hierarchy), their
+# sockets' inodes from /proc/PID/fdinfo (Linux 5.14 and later). Not 0 when it cannot tell
+# that: check_listener then asks ss, and says who else holds the port.
+unit_holds_listeners() {
+  local unit=$1 hex re table text listening="" held=" " cg=${cgroup_dir:-/sys/fs/cgroup} slice procs pid f key value n=0 ino
+  printf -v hex '%04X' "$2"
+  # A listening line: local address :PORT, remote HEX:0000, state 0A, then tx:rx, tr:when,
+  # retransmits, uid, timeout, inode.
+  re=":$hex [0-9A-F]+:0000 0A [0-9A-F]+:[0-9A-F]+ [0-9A-F]+:[0-9A-F]+ [0-9A-F]+ +[0-9]+ +[0-9]+ ([0-9]+) "
+  for table in /proc/net/tcp /proc/net/tcp6; do
+    text=""
+    { IFS= read -r -d '' text < "$table"; } 2>/dev/null || :
+    # A busy host's table (thousands of connections): ss reads it quicker than bash.
+    (( ${#text} <= 65536 )) || return 1
+    while [[ $text =~ $re ]]; do
+      listening+="${BASH_REMATCH[1]} "
+      # ${text/.../}, not ${text#*...}: bash takes the square of the length for the second.
+      text=${text/"${BASH_REMATCH[0]}"/}
+    done
+  done
+  slice_to slice "$cg" "${unit%%@*}"
+  procs=$slice/$unit/cgroup.procs
+  [ -n "$listening" ] && [ -e "$cg/cgroup.controllers" ] && [ -r "$procs" ] || return 1
+  while read -r pid; do
+    for f in "/proc/$pid/fdinfo/"*; do
+      # An app with many open files: ss is quicker than reading each one.
+      (( ++n <= 256 )) || return 1
+      { while read -r key value; do [ "$key" = ino: ] && { held+="$value "; break; }; done < "$f"; } 2>/dev/null || :
+    done
+  done < "$procs"
+  for ino in $listening; do [[ $held == *" $ino "* ]] || return 1; done
+}
+
 # Fails unless every listener on port $2 is a process of unit $1 (its cgroup): a port
 # another program holds would answer the health check for a release that is not running.
 # $3 = "before": the unit is not started yet, so no listener at all is the good case.
 check_listener() {
   local unit=$1 port=$2 when=$3 pid pids cg comm line
   if [ "$when" = before ] && ! port_listened "$port"; then return 0; fi
+  if [ "$when" = after ] && unit_holds_listeners "$unit" "$port"; then return 0; fi
   command -v ss >/dev/null || { say "ss (iproute2) is missing: the switch needs it to check who listens on port $port" >&2; return 1; }
   pids=$(listeners "$port")
   for pid in $pids; do
@@ -323,13 +376,14 @@ wait_healthy() {
       return 1
     fi
     # Every half second (a systemctl is a process): most apps answer before the first look.
-    if (( ++i % 5 == 0 )); then
+    if (( ++i % 20 == 0 )); then
       state=$(systemctl show -P SubState "$unit")
       case $state in failed|auto-restart|dead|exited)
         say "$unit stopped ($state) before it answered $path" >&2; return 1 ;;
       esac
     fi
-    nap 0.1
+    # A probe refused is a few ms of builtins: a short nap finds the answer ~40 ms sooner.
+    nap 0.025
   done
   local last="nothing answered on the port"
   [ -n "$answer" ] && last="its last answer: HTTP $answer"
@@ -361,7 +415,13 @@ take_locks() {
   [ -z "${have_switch_lock:-}" ] || return 0
   have_switch_lock=1
   exec 8>>"$switch_lock_file"
-  flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
+  if ! flock -n 8; then
+    # Most often the web slot the last push or rollback left, still finishing its requests.
+    local t0=${EPOCHREALTIME/./}
+    say "waiting for the app's previous switch (switch.lock), or the drain of the web slot it left"
+    flock -w 600 8 || die "another switch of $app kept switch.lock for 600s"
+    say "waited $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms for switch.lock"
+  fi
   if [ -z "${have_deploy_lock:-}" ]; then
     exec 9>>"$lock_file"
     flock -n 9 || exec 9>&-
@@ -559,6 +619,21 @@ start_idle_slot() {
     die "release $id failed its health check; $(left_serving "$prev")"
   fi
   say "healthy: $unit answers $HEALTH"
+  healthy_ms=$(( ${EPOCHREALTIME/./} / 1000 ))
+}
+
+# Sets the variable named $1 to what is left of CADDY_SETTLE since the slot started by
+# start_idle_slot first answered (healthy_ms), as sleep's argument; to "" once it has passed.
+# Caddy checks every slot on its own interval: it sees a slot up at most that long after the
+# slot answers, however long the switch took meanwhile. A slot started elsewhere (staged): all of it.
+settle_left_to() {
+  local _frac=${CADDY_SETTLE#*.} _total _left
+  [ "$_frac" != "$CADDY_SETTLE" ] || _frac=0
+  _frac=${_frac}000
+  _total=$(( 10#${CADDY_SETTLE%%.*} * 1000 + 10#${_frac:0:3} ))
+  _left=$(( _total - ${EPOCHREALTIME/./} / 1000 + ${healthy_ms:-0} ))
+  (( ${healthy_ms:-0} )) || _left=$_total
+  if (( _left > 0 )); then printf -v "$1" '%d.%03d' $(( _left / 1000 )) $(( _left % 1000 )); else printf -v "$1" ''; fi
 }
 
 # What `stage` left (st_port st_id: "PORT RELEASE"); fails when there is none.
@@ -612,6 +687,7 @@ activate() {
     next=$sb_port unit=$app-web@$sb_port.service flipped=1
     prefer "$next"
     ms=$(( ${EPOCHREALTIME/./} / 1000 - started_ms ))
+    [ -z "${log_after_flip:-}" ] || log_to_file "$log_after_flip"
     say "$prev -> $id (the standby)"
     replace "$live_slot_file" "$next"
     rm -f "$standby_file"
@@ -632,26 +708,34 @@ activate() {
       refuse "$unit" "$prev" "$id" "$who" "caddy did not accept the site"
       die "Caddy refused the site of release $id; $(left_serving "$prev")"
     fi
+  fi
+  # Nothing refuses the release from here on: the other processes move to it first, as their
+  # restart is what the switch waits for last, then the web's traffic.
+  relink "$current_link" "releases/$id"
+  : > "$rel/activated"
+  procs=""; [ "$only" = web ] || procs=$(instances)
+  local restarting="" draining="" timers="" was_digest="" left=""
+  if [ "$only" != web ]; then
+    # A timer is (re)armed from its unit file by a restart: needed only when the unit files
+    # differ from the live release's (a systemctl's work is ~0.1 s more with the timers).
+    [ -z "$prev" ] || conf_value_to was_digest "$releases_dir/$prev" UNITS_DIGEST
+    [ -n "$was_digest" ] && [ "$was_digest" = "$UNITS_DIGEST" ] || timers=$TIMERS
+    # Stop-then-start, all instances at once: instance numbers stay stable and a worker
+    # never runs two releases side by side. In the background: the bookkeeping and the
+    # web's move run meanwhile.
+    { [ -z "$procs$timers" ] || systemctl restart $procs $timers; stop_extra_instances; } & restarting=$!
+  fi
+  if (( WEB )) && [ -z "$flipped" ]; then
     prefer "$next"
     if [ -n "$old" ] && [ "$old" != "$next" ] && keeps_standby "$id" "$prev" "$undoing"; then
       keep=1 # the old slot keeps answering whatever Caddy still sends it: nothing to wait for
     else
       # Caddy's own health check must see the new slot up before the old one goes away (until
       # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
-      sleep "$CADDY_SETTLE" & settle=$!
+      settle_left_to left
+      [ -z "$left" ] || { sleep "$left" & settle=$!; }
     fi
     replace "$live_slot_file" "$next"
-  fi
-  relink "$current_link" "releases/$id"
-  : > "$rel/activated"
-  procs=""; [ "$only" = web ] || procs=$(instances)
-  local restarting="" draining=""
-  if [ "$only" != web ]; then
-    # Stop-then-start, all instances at once: instance numbers stay stable and a worker
-    # never runs two releases side by side. The timers in the same systemctl (one process,
-    # ~0.2 s on a small VM): a restart (re)arms each one from the unit file it has now. In the
-    # background: the web has the traffic by now, and the bookkeeping below runs meanwhile.
-    { [ -z "$procs$TIMERS" ] || systemctl restart $procs $TIMERS; stop_extra_instances; } & restarting=$!
   fi
   link_units "$unit" "$old" $procs $TIMERS
   if [ -n "$next" ] && [ -n "$old" ] && [ "$old" != "$next" ]; then
@@ -661,8 +745,7 @@ activate() {
       # A flip needs no wait: the standby passed Caddy's health checks all along.
       [ -z "$settle" ] || wait "$settle"
       say "caddy routes to 127.0.0.1:$next; draining $app-web@$old.service"
-      # In the background: the other processes move on while in-flight requests finish.
-      systemctl stop "$app-web@$old.service" & draining=$!
+      drain_slot "$app-web@$old.service"
     fi
   elif [ -n "$next" ]; then
     [ -z "$settle" ] || wait "$settle"
@@ -671,7 +754,8 @@ activate() {
     remove_web
   fi
   [ -z "$restarting" ] || wait "$restarting"
-  [ -z "$draining" ] || wait "$draining"
+  if [ -n "$draining" ] && [ -z "${drain_behind:-}" ]; then wait "$draining"; fi
+  [ -z "$draining" ] || [ -z "${drain_behind:-}" ] || say "$app-web@$old.service finishes its requests after this; the next push or rollback waits until it has stopped"
   remove_stale_units "$rel"
   # A switch back after a refused wave says so: facts.sh then drops the release it undid
   # from the history, so rollback never picks a release that did not pass the fleet.
@@ -681,6 +765,23 @@ activate() {
     audit "activated $id by $who${only:+ ($only only)}${flipped:+ (the standby)}"
   fi
   say "live: $id"
+}
+
+# Stops web slot $1, which finishes its in-flight requests first (SIGTERM, then web.drain),
+# in the background, and sets draining: the switch's other work goes on meanwhile. A push's or
+# rollback's switch (drain_behind) does not wait for it, as Heroku's does not: the command ends
+# once the new release serves. That stop keeps switch.lock (fd 8, inherited), and the deploy
+# lock's holder (lock.sh) waits for switch.lock before it lets go: the next push or rollback
+# waits for the deploy lock until the slot has stopped, and nothing starts that slot meanwhile.
+# The stop itself lets go of the deploy lock (fd 9), ignores the TERM that may end the lock's
+# holder (in whose process group a flip runs), and writes to switch.log, not to the command's
+# channel, which then closes.
+drain_slot() {
+  if [ -n "${drain_behind:-}" ]; then
+    { trap '' TERM HUP; systemctl stop "$1" && say "drained $1" || say "the stop of $1 failed: see journalctl -u $1"; } >> "$switch_log" 2>&1 < /dev/null 9>&- & draining=$!
+  else
+    systemctl stop "$1" & draining=$!
+  fi
 }
 
 # Enables units for the next boot and disables the web slot switched away from: only their
@@ -725,8 +826,9 @@ flip() {
   load_conf "$releases_dir/$sb_id"
   local live; live_slot_to live
   (( WEB )) && standby_serves "$sb_id" "$live" || exit 3
-  log_to_file flip "$who" "$want"
-  flip_checked=$sb_id activate "$sb_id" "$who"
+  # The log's two tees are two processes: they start once the traffic has moved (activate).
+  trap '' HUP PIPE
+  flip_checked=$sb_id log_after_flip="flip $who $want" activate "$sb_id" "$who"
 }
 
 # Zero-downtime restart of the live release: everything, or one process.
@@ -930,17 +1032,16 @@ run_unpack() {
   find "$tmp" -mindepth 1 -maxdepth 1 -exec mv -f -t "$blobs_dir" -- {} +
 }
 
-# releases/ID/app: the slug's files and the programs, hard links to their blobs (so kept
-# releases cost no space twice), and the symlinks the commit has. One tar, one process.
+# releases/ID from the base64 of a gzipped tar on stdin (renderAppTree): its folders, bin/
+# and app/ (the slug's files and the programs, hard links to their blobs, so kept releases
+# cost no space twice, and the symlinks the commit has). One tar, one process.
 run_link() {
   local id=$1 rel
   [[ $id =~ ^[0-9]+$ ]] || die "link: bad release id $id"
   rel=$releases_dir/$id
-  [ -f "$rel/app.tgz.b64" ] || die "link: $rel/app.tgz.b64 is missing"
   [ ! -e "$rel/app" ] || rm -rf -- "$rel/app"
-  base64 -d < "$rel/app.tgz.b64" | tar -xz -C "$root" --no-same-owner
-  [ -d "$rel/app" ] || install -d -m 0755 "$rel/app"
-  rm -f -- "$rel/app.tgz.b64"
+  base64 -d | tar -xz -C "$root" --no-same-owner
+  [ -d "$rel/app" ] || die "link: the tree on stdin made no $rel/app"
 }
 
 # Removes every trace of the app from this host, under its deploy lock: its units (the
@@ -987,14 +1088,15 @@ run_destroy() {
 
 cmd=${1:-}; shift || true
 case $cmd in
-  activate) log_to_file activate "$@"; activate "$1" "${2:-unknown}" "${3:-}" "${4:-}" ;;
+  # A push's and a rollback's switches: the slot switched away from drains after they end.
+  activate) log_to_file activate "$@"; drain_behind=1 activate "$1" "${2:-unknown}" "${3:-}" "${4:-}" ;;
   # The timer's restart waits for a push in progress (lock.sh holds the same lock).
   restart)
     log_to_file restart "$@"
     exec 9>>"$lock_file"; flock -w 600 9 || die "the deploy lock stayed busy for 600s"
     have_deploy_lock=1 restart "${1:-}" "${2:-}" ;;
   status) status ;;
-  flip) flip "${1:-unknown}" "${2:-}" ;;
+  flip) drain_behind=1 flip "${1:-unknown}" "${2:-}" ;;
   stage) log_to_file stage "$@"; stage "$1" "${2:-unknown}" ;;
   unstage) log_to_file unstage "$@"; unstage "$1" ;;
   end-standby)

@@ -167,6 +167,52 @@ describe("lock release", () => {
     await h.exited;
   });
 
+  test("a push that has ended keeps the lock while its switch still holds switch.lock (the old web slot draining), and its record says so; release still ends it", async () => {
+    const h = await hold();
+    // The slot the push left, still stopping: its stop holds switch.lock (switch.sh's drain_slot).
+    // -o: flock itself holds it (not its sleep), so killing flock frees it.
+    const drain = Bun.spawn(["flock", "-o", join(lockDir, "hello", "switch.lock"), "sleep", "60"]);
+    spawned.push(drain);
+    await Bun.sleep(200);
+    h.stdin.end(); // the push's command is done
+    const deadline = Date.now() + 5000;
+    while (!lock("status").out.includes("(its command has ended") && Date.now() < deadline) await Bun.sleep(50);
+    expect(lock("status").out).toMatch(/^held by alice@laptop, pid \d+, since \S+ \(its command has ended; the switch it started still runs, or drains the old web slot\)$/);
+    expect(await running(h)).toBe(true);
+    // The record still proves its holder: `lock release` ends it, and the lock is free.
+    expect(lock("release")).toEqual({ code: 0, out: `released (ended pid ${h.pid})`, err: "" });
+    await h.exited;
+    expect(lock("status").out).toBe("free");
+    drain.kill();
+    await drain.exited;
+    // Once switch.lock is free, a holder lets go by itself and removes its record.
+    const h2 = await hold();
+    h2.stdin.end();
+    await h2.exited;
+    expect(lock("status").out).toBe("free");
+    expect(existsSync(holder())).toBe(false);
+  });
+
+  test("a push that finds the lock held says whom it waits for, then takes the lock once it is free; with no wait it fails at once", async () => {
+    const h = await hold();
+    const line = readFileSync(holder(), "utf8").split("\n")[0];
+    expect(lock("hold", "bob@ci", "0")).toEqual({ code: 75, out: "", err: `deploy lock on hello is held by ${line} (waited 0s)\n` });
+    const waiter = Bun.spawn([bash, "-c", script, "lock", "hello", "hold", "bob@ci", "5"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    spawned.push(waiter);
+    const reader = waiter.stdout.getReader();
+    let seen = "";
+    while (!seen.includes("\n")) seen += new TextDecoder().decode((await reader.read()).value);
+    expect(seen).toBe(`WAITING ${line}\n`);
+    h.stdin.end();
+    await h.exited;
+    while (!seen.includes("LOCKED\n")) seen += new TextDecoder().decode((await reader.read()).value);
+    expect(seen).toBe(`WAITING ${line}\nLOCKED\n`);
+    expect(lock("status").out).toMatch(/^held by bob@ci, pid \d+, since \S+$/);
+    waiter.stdin.end();
+    await waiter.exited;
+    expect(lock("status").out).toBe("free");
+  });
+
   test("a held lock recorded by an older qdeploy (no start time) ends nothing: the pid proves nothing", async () => {
     const h = await hold();
     writeFileSync(holder(), `${readFileSync(holder(), "utf8").split("\n")[0]}\n`);
@@ -187,9 +233,33 @@ test("the switch keeps a standby only with a site whose live slot is picked by r
   expect(switchScript).toContain(': > "$route_dir/b"');
 });
 
+test("the switch waits for Caddy's health check only for what is left of CADDY_SETTLE since the new slot answered", () => {
+  const fn = /^settle_left_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0] ?? "";
+  expect(fn).toStartWith("settle_left_to() {");
+  // Into a variable named as activate's: the function's own locals must not shadow it.
+  const left = (settle: string, answeredMsAgo?: number) => {
+    const healthy = answeredMsAgo === undefined ? "" : `healthy_ms=$(( \${EPOCHREALTIME/./} / 1000 - ${answeredMsAgo} ))`;
+    const r = Bun.spawnSync([bash, "-euc", `${fn}\nCADDY_SETTLE=${settle}\n${healthy}\nleft=unset\nsettle_left_to left\nprintf '[%s]' "$left"`], { stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    return r.stdout.toString();
+  };
+  // A slot started elsewhere (staged), or none: all of it.
+  expect(left("0.7")).toBe("[0.700]");
+  expect(left("1.25")).toBe("[1.250]");
+  expect(left("2")).toBe("[2.000]");
+  // Answered 300 ms ago: 0.4 s left, less the few ms bash took since.
+  expect(left("0.7", 300)).toMatch(/^\[0\.(3[5-9]\d|400)\]$/);
+  // The switch's bookkeeping took longer than the settle: nothing to wait for.
+  expect(left("0.7", 900)).toBe("[]");
+});
+
+/** switch.sh's slice_to, which the cgroup readers below call. */
+const sliceFn = /^slice_to\(\) \{.*\}\n/m.exec(switchText)?.[0] ?? "";
+
 test("the running instances of a template are the unit folders under its slice, systemd's escape of an app name with dashes included", () => {
-  const fn = /^running_instances\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0];
-  expect(fn).toBeDefined();
+  const fn = `${sliceFn}${/^running_instances\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  expect(sliceFn).toStartWith("slice_to() {");
+  expect(fn).toContain("\nrunning_instances() {\n");
   const cg = mkdtempSync(join(tmpdir(), "qdeploy-cgroup-"));
   try {
     const run = (template: string) => Bun.spawnSync([bash, "-euc", `${fn}\ncgroup_dir=${cg}\nrunning_instances '${template}' || echo "(no hierarchy)"`], { stdout: "pipe", stderr: "pipe" });
@@ -207,6 +277,75 @@ test("the running instances of a template are the unit folders under its slice, 
     expect(run("other-web@.service").stdout.toString()).toBe("");
   } finally {
     rmSync(cg, { recursive: true, force: true });
+  }
+});
+
+test("who listens on a port is read from /proc (no ss): the unit's process holding it passes, anyone else's does not", async () => {
+  const fn = `${sliceFn}${/^unit_holds_listeners\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  expect(sliceFn).toStartWith("slice_to() {");
+  expect(fn).toContain("\nunit_holds_listeners() {\n");
+  // A real listener in a process of its own, as a web slot's app is.
+  const app = Bun.spawn([process.execPath, "-e", "const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } }); console.log(s.port); setInterval(() => {}, 1000);"], { stdout: "pipe" });
+  const cg = mkdtempSync(join(tmpdir(), "qdeploy-cgroup-"));
+  try {
+    const reader = app.stdout.getReader();
+    const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    expect(port).toBeGreaterThan(0);
+    // The kernel must say a socket's inode in fdinfo (Linux 5.14+), or the switch falls back to ss.
+    expect(readFileSync(`/proc/${app.pid}/fdinfo/0`, "utf8")).toMatch(/^ino:\s+\d+$/m);
+    writeFileSync(join(cg, "cgroup.controllers"), "cpu memory pids\n");
+    const unit = join(cg, "system.slice", "system-my\\x2dshop\\x2dweb.slice", `my-shop-web@${port}.service`);
+    mkdirSync(unit, { recursive: true });
+    const holds = (pids: number[], p = port) => {
+      writeFileSync(join(unit, "cgroup.procs"), pids.map((x) => `${x}\n`).join(""));
+      return Bun.spawnSync([bash, "-euc", `${fn}\ncgroup_dir=${cg}\nunit_holds_listeners 'my-shop-web@${port}.service' ${p} && echo yes || echo no`], { stdout: "pipe", stderr: "pipe" });
+    };
+    const yes = holds([app.pid]);
+    expect(yes.stderr.toString()).toBe("");
+    expect(yes.stdout.toString()).toBe("yes\n");
+    // The unit's processes do not hold the socket (another program does): ss is asked then.
+    expect(holds([process.pid]).stdout.toString()).toBe("no\n");
+    // Nothing listens on the port.
+    expect(holds([app.pid], 1).stdout.toString()).toBe("no\n");
+  } finally {
+    app.kill();
+    rmSync(cg, { recursive: true, force: true });
+  }
+});
+
+test("a push's or rollback's switch does not wait for the slot it left: that stop holds switch.lock, not the deploy lock, and logs to switch.log", () => {
+  const fn = `${/^say\(\) \{.*\}\n/m.exec(switchText)?.[0]}${/^drain_slot\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  expect(fn).toContain("\ndrain_slot() {\n");
+  const d = mkdtempSync(join(tmpdir(), "qdeploy-drain-"));
+  try {
+    // A stand-in systemctl whose stop takes two seconds, as a slot finishing its requests does.
+    mkdirSync(join(d, "tools"));
+    writeFileSync(join(d, "tools", "systemctl"), `#!/bin/sh\nsleep 2\necho "$@" > ${d}/stopped\n`, { mode: 0o755 });
+    const script = (behind: string) => `${fn}
+switch_log=${d}/switch.log
+exec 8>>${d}/switch.lock 9>>${d}/lock
+flock 8; flock 9
+${behind} drain_slot my-web@8001.service
+exec 8>&- 9>&-
+flock -w 1 ${d}/lock true && echo deploy-lock-free
+flock -n ${d}/switch.lock true || echo switch-lock-held
+[ -n "${behind}" ] || wait "$draining"
+cat ${d}/stopped 2>/dev/null || echo not-stopped`;
+    const run = (behind: string) => Bun.spawnSync([bash, "-euc", script(behind)], { env: { PATH: `${join(d, "tools")}:/usr/bin:/bin` }, stdout: "pipe", stderr: "pipe" });
+    const behind = run("drain_behind=1");
+    expect(behind.stderr.toString()).toBe("");
+    // Returned at once: the deploy lock free (once the stop's process has closed it: -w 1), the
+    // slot not yet stopped, switch.lock still held.
+    expect(behind.stdout.toString()).toBe("deploy-lock-free\nswitch-lock-held\nnot-stopped\n");
+    Bun.spawnSync(["flock", join(d, "switch.lock"), "true"]); // until the stop has ended
+    expect(readFileSync(join(d, "stopped"), "utf8")).toBe("stop my-web@8001.service\n");
+    expect(readFileSync(join(d, "switch.log"), "utf8")).toBe("drained my-web@8001.service\n");
+    rmSync(join(d, "stopped"));
+    // A restart's switch (the timer's, the watchdog's) waits for it, both locks held meanwhile.
+    const waits = run("");
+    expect(waits.stdout.toString()).toBe("switch-lock-held\nstop my-web@8001.service\n");
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 });
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { countsOf, jobsFor, laneEnv, planLanes, planRun } from "./lanes.ts";
+import { countsOf, failuresOf, jobsFor, laneEnv, planLanes, planRun } from "./lanes.ts";
 
 const FILES = ["src/a.test.ts", "test/cli.test.ts", "test/sandbox.test.ts", "test/e2e/deploy.test.ts", "test/e2e/fleet.test.ts", "test/e2e/slug.test.ts"];
 
@@ -52,4 +52,14 @@ test("lane 1 is the usual sandbox; lane 2 has its own folder and every port 10 u
     QDEPLOY_SANDBOX_PROBE_PORT: "8999",
   });
   expect(laneEnv(2, "/r", { QDEPLOY_SANDBOX_SSH_PORT: "3000" })).toMatchObject({ QDEPLOY_E2E_PROJECT: "/r/.qdeploy/lanes/2", QDEPLOY_SANDBOX_SSH_PORT: "3010", QDEPLOY_SANDBOX_HTTP_PORT: "8090" });
+});
+
+test("each failed test's lines are kept for the run's end: its error before its (fail) line, not the tests around it", () => {
+  const output = ["(pass) a [1ms]", "", "error: expect(received).toBe(expected)", "Expected: 1", "Received: 2", "      at t.ts:3:4", "(fail) b [2ms]", "(pass) c [1ms]", "ok", "(fail) d [1ms]", " 2 pass", " 2 fail"].join("\n");
+  expect(failuresOf(output)).toEqual(["error: expect(received).toBe(expected)\nExpected: 1\nReceived: 2\n      at t.ts:3:4\n(fail) b [2ms]", "ok\n(fail) d [1ms]"]);
+  expect(failuresOf(output, 2)).toEqual(["…\n      at t.ts:3:4\n(fail) b [2ms]", "ok\n(fail) d [1ms]"]);
+  expect(failuresOf("(pass) a\n 1 pass\n 0 fail\n")).toEqual([]);
+  // bun's closing list repeats the (fail) lines; a timeout's reason follows its (fail) line.
+  const closing = ["(pass) a [1ms]", "killed 1 dangling process", "(fail) b [5000ms]", "  ^ this test timed out after 5000ms.", "(pass) c [1ms]", "", "1 tests failed:", "(fail) b [5000ms]", " 2 pass", " 1 fail"].join("\n");
+  expect(failuresOf(closing)).toEqual(["killed 1 dangling process\n(fail) b [5000ms]\n  ^ this test timed out after 5000ms."]);
 });

@@ -101,6 +101,29 @@ export function countsOf(output: string, exitCode: number): Counts {
   return counts;
 }
 
+/**
+ * What a finished `bun test` said about each failed test: the "(fail)" line and the lines
+ * bun printed for it before it (the error, the diff, the stack), at most `maxLines` of them.
+ * The run prints these again at its end, where a CI log's tail still shows them.
+ */
+export function failuresOf(output: string, maxLines = 30): string[] {
+  const lines = output.split("\n");
+  const failures: string[] = [];
+  let start = 0;
+  for (const [i, line] of lines.entries()) {
+    // bun's closing list ("2 tests failed:") names the failed tests again: not new failures.
+    if (/^\d+ tests? failed:$/.test(line)) break;
+    if (line.startsWith("(pass)") || line.startsWith("(skip)") || line.startsWith("(todo)")) start = i + 1;
+    if (!line.startsWith("(fail)")) continue;
+    const block = lines.slice(start, i + 1).filter((l) => l.trim() !== "");
+    // A timeout says so on the line after its (fail).
+    if (/^\s*\^ this test timed out/.test(lines[i + 1] ?? "")) block.push(lines[i + 1]!);
+    failures.push((block.length > maxLines ? ["…", ...block.slice(-maxLines)] : block).join("\n"));
+    start = i + 1;
+  }
+  return failures;
+}
+
 /** The environment a lane's jobs run with: lane 1 is the sandbox as everyone knows it; lane k shifts every port by 10(k-1) and keeps its VM in its own folder. */
 export function laneEnv(lane: number, repo: string, env: Record<string, string | undefined>): Record<string, string> {
   const base = (name: string, fallback: number) => Number(env[`QDEPLOY_SANDBOX_${name}_PORT`]) || fallback;

@@ -18,7 +18,7 @@ import { goTarget } from "../src/build/arch.ts";
 import { buildBinary } from "../src/build/go-build.ts";
 import { ensureVmTools } from "../src/sandbox/host-tools.ts";
 import { ensureSandboxImage, sandboxDown } from "../src/sandbox/index.ts";
-import { countsOf, jobsFor, laneEnv, planRun, type Counts, type Job } from "./lanes.ts";
+import { countsOf, failuresOf, jobsFor, laneEnv, planRun, type Counts, type Job } from "./lanes.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const TIMINGS = path.join(REPO, "test/timings.json");
@@ -40,6 +40,8 @@ interface Done {
   lane: number;
   seconds: number;
   counts: Counts;
+  /** What it printed for each failed test (a file that failed without a test's failure: its last lines). */
+  failures: string[];
 }
 
 /** Runs one job's bun test with its output in a log file; prints the log when it ends. */
@@ -55,7 +57,9 @@ async function runJob(job: Job, lane: number, env: Record<string, string>): Prom
   const output = readFileSync(log, "utf8");
   const counts = countsOf(output, code);
   console.log(`\n===== [lane ${lane}] ${job.name}: ${seconds.toFixed(0)} s, ${counts.pass} pass, ${counts.fail} fail =====\n${output.trimEnd()}\n`);
-  return { job, lane, seconds, counts };
+  const failures = failuresOf(output);
+  if (counts.fail > failures.length) failures.push(output.trimEnd().split("\n").slice(-30).join("\n"));
+  return { job, lane, seconds, counts, failures };
 }
 
 /**
@@ -150,6 +154,10 @@ if (args.has("--update-timings")) {
   const measured = Object.fromEntries(results.map((r) => [r.job.name, Math.round(r.seconds)]).sort());
   writeFileSync(TIMINGS, `${JSON.stringify({ ...timings, ...measured }, null, 2)}\n`);
   console.log(`wrote ${path.relative(REPO, TIMINGS)}`);
+}
+// Again at the end, where the tail of a CI log shows them.
+for (const r of results.filter((r) => r.failures.length)) {
+  for (const f of r.failures) console.log(`\nfailed in ${r.job.name}:\n${f}`);
 }
 const pass = results.reduce((s, r) => s + r.counts.pass, 0);
 const fail = results.reduce((s, r) => s + r.counts.fail, 0);

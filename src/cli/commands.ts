@@ -97,7 +97,7 @@ export const COMMANDS: CommandSpec[] = [
     usage: "ENV",
     summary: "build, upload, switch with zero downtime, host wave by wave",
     details:
-      "lock, facts, build per arch, upload missing binaries, write the release on every host, release phase, health-gated switch wave by wave ([Fleets](fleets.md#fleets-roles-rollout-one-host-jobs)), prune",
+      "lock, facts, build per arch, upload missing binaries, write the release on every host, release phase, health-gated switch wave by wave ([Fleets](fleets.md#fleets-roles-rollout-one-host-jobs)) with the prune beside it",
     flags: [NO_REVERT, NO_HOOKS, ...FILTER, LOCK_WAIT, IDENTITY],
     examples: ["qdeploy push prod", "qdeploy push prod --hosts web-1 --lock-wait 300", "qdeploy push prod --json | jq '.waves'"],
     async run(ctx, inv) {

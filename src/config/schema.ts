@@ -138,7 +138,7 @@ const webSchema: JSONSchemaType<WebConfig> = {
     drain: {
       type: "string",
       nullable: true,
-      description: `How long a stopping instance may finish its requests after SIGTERM, before SIGKILL. ${DURATION}. Default "30s".`,
+      description: `How long a stopping instance may finish its requests after SIGTERM, before SIGKILL. A push or rollback does not wait for the old web slot's drain; the next one waits for the deploy lock until it ends. ${DURATION}. Default "30s".`,
     },
     health_timeout: {
       type: "string",
@@ -467,7 +467,7 @@ const overridableProperties = {
     nullable: true,
     minimum: 1,
     maximum: 100,
-    description: "Releases kept on each host; a live one is never pruned. Default 5.",
+    description: "Releases kept on each host, the one being pushed counted; a live one is never pruned. The prune runs while the new release starts (it touches neither that one nor the live one), so a release that fails its health check counts as one. Default 5.",
   },
   release_timeout: {
     type: "string",

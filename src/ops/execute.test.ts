@@ -389,6 +389,17 @@ describe("the deploy lock", () => {
     expect(log.some((l) => l.includes(" activate "))).toBe(false);
   });
 
+  test("a host whose lock another deploy holds says whom the push waits for, then the push goes on", async () => {
+    const cfg = fleetConfig(2);
+    const log: string[] = [];
+    const holder = "ci@runner, pid 42, since 2026-12-06T23:00:00Z";
+    const op = opOver(cfg, modelHosts(cfg, (h, i) => i === 1 && (h.waitedFor = holder)), log);
+    await push(op);
+    const lines = op.seen.filter((e) => e.type === "host" && e.line.includes("deploy lock"));
+    expect(lines).toEqual([{ type: "host", host: "root@10.0.0.2", line: `waiting up to 1s (--lock-wait) for the deploy lock, held by ${holder}` }]);
+    expect(log.some((l) => l.includes(" activate "))).toBe(true);
+  });
+
   test("a lock another deploy holds on one host: the locks taken on the others are released, nothing is built or written", async () => {
     const cfg = fleetConfig(3);
     const log: string[] = [];

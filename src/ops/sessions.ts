@@ -147,7 +147,11 @@ export async function withLockedSessions<T>(
       const held = await settleLimited(connections, limit, async (c) => {
         if (failures.length) return null; // a host refused its lock: take no more
         try {
-          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec, { flip, onLocked: () => ++locked === connections.length && sayLocked() });
+          return await lockAndGatherFacts(c.remote, c.host, op.cfg.app, op.who, op.lockWaitSec, {
+            flip,
+            onLocked: () => ++locked === connections.length && sayLocked(),
+            onWaiting: (holder) => op.events({ type: "host", host: c.host.label, line: `waiting up to ${op.lockWaitSec}s (--lock-wait) for the deploy lock, held by ${holder}` }),
+          });
         } catch (e) {
           failures.push(e);
           throw e;

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { helloConfig as cfg } from "../../test/fixtures/config.ts";
 import { freshHostFacts, type HostFacts, parseFacts, type ReleaseRecord } from "./facts.ts";
 import { patchBase, planPush, planPrune, rollbackTarget } from "./push.ts";
@@ -56,9 +57,6 @@ describe("planPush", () => {
     const d = "/srv/qdeploy/hello/releases/20261122010203";
     expect(lines(h.release).map((l) => l.split(" (")[0])).toEqual([
       "write  /srv/qdeploy/hello/digest.key",
-      `run    install -d -m 0755 ${d} ${d}/bin ${d}/units`,
-      `run    ln -f /srv/qdeploy/hello/blobs/${SHA} ${d}/bin/hello`,
-      `write  ${d}/app.tgz.b64`,
       `run    /srv/qdeploy/hello/switch link 20261122010203`,
       `write  ${d}/env`,
       `write  ${d}/switch.conf`,
@@ -73,9 +71,10 @@ describe("planPush", () => {
       `write  ${d}/units/hello-worker@.service`,
       `write  ${d}/release.json`,
     ]);
-    expect(lines(h.activate).map((l) => l.split(" (")[0])).toEqual([
+    // The prune runs beside the switch (async), started first.
+    expect(lines(h.activate)).toEqual([
+      "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -mmin +10 -name '[0-9a-f]*' -delete (beside the steps after it)",
       "run    /srv/qdeploy/hello/switch activate 20261122010203 me@here",
-      "run    find /srv/qdeploy/hello/blobs -maxdepth 1 -type f -links 1 -mmin +10 -name '[0-9a-f]*' -delete",
     ]);
   });
 
@@ -187,7 +186,7 @@ describe("pruning and rollback targets", () => {
     // although only the newest two are kept.
     const steps = planPrune({ ...cfg, keepReleases: 2 }, { releases: existing, partial: [], live: "05" }, "07");
     expect(lines(steps).filter((l) => l.includes("rm -rf"))).toEqual(
-      ["04", "03", "02", "01"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id}`),
+      ["04", "03", "02", "01"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id} (beside the steps after it)`),
     );
   });
 
@@ -215,7 +214,7 @@ describe("pruning and rollback targets", () => {
     // 01 is live (rolled back to): it stays with keep_releases = 2, and is 07's rollback target.
     const steps = planPrune({ ...cfg, keepReleases: 2 }, { releases: existing, partial: [], live: "01" }, "07");
     expect(lines(steps).filter((l) => l.includes("rm -rf"))).toEqual(
-      ["05", "04", "03", "02"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id}`),
+      ["05", "04", "03", "02"].map((id) => `run    rm -rf /srv/qdeploy/hello/releases/${id} (beside the steps after it)`),
     );
     expect(rollbackTarget([...existing, rel("07")], "07", ["05", "01", "07"])?.id).toBe("01");
   });
@@ -280,7 +279,7 @@ describe("release phase", () => {
     for (const h of p.hosts) {
       expect(h.release.some((s) => s.kind === "run" && s.argv.includes("activate"))).toBe(false);
       expect(h.release.at(-1)).toMatchObject({ kind: "write", path: "/srv/qdeploy/hello/releases/20261122010203/release.json" });
-      expect(h.activate[0]).toEqual({ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "20261122010203", "me@here"], why: "health-gated switch" });
+      expect(h.activate.at(-1)).toEqual({ kind: "run", argv: ["/srv/qdeploy/hello/switch", "activate", "20261122010203", "me@here"], why: "health-gated switch" });
     }
     expect(pushTwo({ ...withRelease, release: null }).releasePhase).toBeNull();
   });
@@ -346,7 +345,18 @@ describe("several binaries", () => {
       secrets: {},
       newDigestKey: "ab".repeat(32),
     });
-  const d = "/srv/qdeploy/hello/releases/20261122010203";
+  /** The release's bin/ links in the tree `switch link` reads (base64 of a tar.gz; short names, no long-name records). */
+  const programLinks = (release: Step[]) => {
+    const link = release.find((s) => s.kind === "run" && s.argv[1] === "link");
+    const tar = gunzipSync(Buffer.from(link?.kind === "run" ? (link.stdin ?? "") : "", "base64"));
+    const cut = (at: number, len: number) => tar.subarray(at, at + len).toString().replace(/\0.*$/s, "");
+    const found: string[] = [];
+    for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; at += 512) {
+      const m = /^releases\/20261122010203\/(bin\/.*)$/.exec(cut(at, 100));
+      if (m && cut(at + 156, 1) === "1") found.push(`${m[1]} -> ${cut(at + 157, 100)}`);
+    }
+    return found;
+  };
 
   test("only the blob the host lacks is uploaded; every name is linked", () => {
     const h = three(facts({ blobs: [WEB, MIGRATE] })).hosts[0]!;
@@ -357,11 +367,7 @@ describe("several binaries", () => {
       `binary of migrate ${MIGRATE.slice(0, 12)} is already on the host: nothing to upload`,
       `binary of web ${WEB.slice(0, 12)} is already on the host: nothing to upload`,
     ]);
-    expect(lines(h.release).filter((l) => l.includes("ln -f"))).toEqual([
-      `run    ln -f /srv/qdeploy/hello/blobs/${MIGRATE} ${d}/bin/migrate`,
-      `run    ln -f /srv/qdeploy/hello/blobs/${WEB} ${d}/bin/web`,
-      `run    ln -f /srv/qdeploy/hello/blobs/${WORKER} ${d}/bin/worker`,
-    ]);
+    expect(programLinks(h.release)).toEqual([`bin/migrate -> blobs/${MIGRATE}`, `bin/web -> blobs/${WEB}`, `bin/worker -> blobs/${WORKER}`]);
   });
 
   test("release.json records every binary and keeps sha256 for older readers", () => {
@@ -388,7 +394,7 @@ describe("several binaries", () => {
     }).hosts[0]!;
     expect(one.upload).toHaveLength(1);
     expect(one.upload[0]!.why).toBe("the x86_64 binary of hello, web");
-    expect(lines(one.release).filter((l) => l.includes("ln -f"))).toHaveLength(2);
+    expect(programLinks(one.release)).toEqual([`bin/hello -> blobs/${WEB}`, `bin/web -> blobs/${WEB}`]);
     const rec = one.release.find((s) => s.kind === "write" && s.path.endsWith("release.json"));
     expect(JSON.parse(rec?.kind === "write" ? rec.content : "{}").sha256).toBe(WEB);
   });

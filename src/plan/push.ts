@@ -142,8 +142,9 @@ export function planPush(inp: PushInputs): Plan {
       ...releaseSteps(cfg, meta, files, { tree: renderAppTree(meta.id, entries, binaries), files: entries.length, pack: pack && l.pack(pack.sha256) }),
     ];
     const activate: Step[] = [
-      { kind: "run", argv: switchCommands(cfg.app).activate(inp.releaseId, inp.who), why: "health-gated switch" },
+      // Beside the switch (async): it removes nothing the switch or a rollback uses.
       ...planPrune(cfg, facts, inp.releaseId),
+      { kind: "run", argv: switchCommands(cfg.app).activate(inp.releaseId, inp.who), why: "health-gated switch" },
     ];
     return { host: facts.host, arch: facts.arch, setup: planSetup(cfg, facts), upload, release, stage: [], activate, notes };
   });
@@ -189,21 +190,18 @@ export interface AppFolder {
 }
 
 /**
- * Writes one release directory: a hard link per binary, the app folder (the slug's files
- * and the programs, hard links to blobs), env file, units, site, metadata.
+ * Writes one release directory: its folders, a hard link per binary and the app folder (the
+ * slug's files and the programs, hard links to blobs) from one tar, env file, units, site,
+ * metadata.
  */
 export function releaseSteps(cfg: ResolvedConfig, meta: ReleaseMeta, files: ReturnType<typeof renderReleaseFiles>, app: AppFolder): Step[] {
-  const l = layout(cfg.app);
-  const dir = l.release(meta.id);
-  const binaries = Object.entries(meta.binaries ?? { [cfg.build.binary]: meta.sha256 }).sort();
+  const dir = layout(cfg.app).release(meta.id);
+  const programs = meta.binaries ? Object.keys(meta.binaries).length : 1;
   const steps: Step[] = [
-    { kind: "run", argv: ["install", "-d", "-m", "0755", dir, `${dir}/bin`, `${dir}/units`], why: `release ${meta.id}` },
-    // Hard links keep each blob's link count above 1 while a release uses it (the prune's test).
-    ...binaries.map(([name, sha256]): Step => ({ kind: "run", argv: ["ln", "-f", l.blob(sha256), `${dir}/bin/${name}`], why: binaries.length === 1 ? "the binary" : `the binary ${name}` })),
     ...(app.pack ? [{ kind: "run", argv: switchCommands(cfg.app).unpack(app.pack), why: "the slug's new files into blobs/" } as Step] : []),
-    // The tree travels as base64 text inside the batch script (a heredoc carries no NUL byte).
-    { kind: "write", path: `${dir}/app.tgz.b64`, content: base64Lines(app.tree), mode: 0o600, why: "the app folder's tree", fresh: true },
-    { kind: "run", argv: switchCommands(cfg.app).link(meta.id), why: `the app folder: ${app.files} file${app.files === 1 ? "" : "s"} and the programs` },
+    // The folder, its programs and app/ in one tar (one process where there were four), as
+    // base64 text inside the batch script (a heredoc carries no NUL byte).
+    { kind: "run", argv: switchCommands(cfg.app).link(meta.id), stdin: base64Lines(app.tree), why: `release ${meta.id}: ${programs === 1 ? "the program" : `${programs} programs`} and the app folder (${app.files} file${app.files === 1 ? "" : "s"})` },
     { kind: "write", path: `${dir}/env`, content: files.env, mode: 0o600, why: "config and secrets", secret: true, fresh: true },
     { kind: "write", path: `${dir}/switch.conf`, content: files.switchConf, mode: 0o644, why: "what the switch runs", fresh: true },
   ];
@@ -229,9 +227,11 @@ function base64Lines(bytes: Uint8Array): string {
 export const PRUNE_AFTER_MIN = 10;
 
 /**
- * Removes releases beyond the newest `keepReleases` once `newId` is live, never the new one
- * and never the one live now (the last good release, and the rollback target once `newId`
- * is live, however old it is), and the half-written directories of interrupted pushes.
+ * Removes releases beyond the newest `keepReleases`, `newId` counted, never the new one and
+ * never the one live now (the last good release, and the rollback target once `newId` is
+ * live, however old it is), and the half-written directories of interrupted pushes. Async
+ * steps: they run while the switch starts the new release (they touch neither), so a push
+ * whose release fails its health check has pruned as if it had gone live.
  */
 export function planPrune(cfg: ResolvedConfig, facts: Pick<HostFacts, "releases" | "partial" | "live">, newId: string): Step[] {
   const l = layout(cfg.app);
@@ -240,9 +240,10 @@ export function planPrune(cfg: ResolvedConfig, facts: Pick<HostFacts, "releases"
   const keep = new Set([newId, facts.live]);
   // Directories without release.json are writes an interrupted push left: never a release.
   const doomed = [...ids.slice(cfg.keepReleases).filter((id) => !keep.has(id)), ...facts.partial.filter((id) => id !== newId)];
-  const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}` }));
+  const steps: Step[] = doomed.map((id) => ({ kind: "run", argv: ["rm", "-rf", l.release(id)], why: `prune release ${id}`, async: true }));
   steps.push({
     kind: "run",
+    async: true,
     argv: ["find", l.blobs, "-maxdepth", "1", "-type", "f", "-links", "1", "-mmin", `+${PRUNE_AFTER_MIN}`, "-name", "[0-9a-f]*", "-delete"],
     why: "remove binaries no release uses",
   });

@@ -51,3 +51,36 @@ test("each write gets its own mode, and the steps after it the script's umask (0
   expect(readFileSync(`${dir}/umask`, "utf8").trim()).toBe("0077");
   rmSync(dir, { recursive: true });
 });
+
+test("an async step runs beside the steps after it; the script waits for it at its end and fails as it", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-script-async-"));
+  const script = (code: number) =>
+    renderBatchScript([
+      // It sees the later step's file only because both run at once.
+      { kind: "run", argv: ["sh", "-c", `while [ ! -e ${dir}/later ]; do sleep 0.01; done; touch ${dir}/async; exit ${code}`], why: "beside", async: true },
+      { kind: "run", argv: ["touch", `${dir}/later`], why: "later" },
+    ]);
+  const ok = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script(0)]), timeout: 10_000 });
+  expect(ok.exitCode).toBe(0);
+  expect(readFileSync(`${dir}/async`, "utf8")).toBe("");
+  rmSync(`${dir}/later`);
+  const failed = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script(3)]), timeout: 10_000 });
+  expect(failed.exitCode).toBe(3);
+  // The last step mark names the async step: the executor reports the failure as its.
+  expect(failed.stderr.toString().trim().split("\n").at(-1)).toBe("::qdeploy-step 0");
+  rmSync(dir, { recursive: true });
+});
+
+test("a run step with stdin reads exactly its text (a heredoc), and the steps after it still run", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "qd-script-heredoc-"));
+  const text = "line one\n$HOME `x` 'q'\nQDEPLOY_EOF\n";
+  const script = renderBatchScript([
+    { kind: "run", argv: ["sh", "-c", `cat > ${dir}/got`], stdin: text, why: "reads its stdin" },
+    { kind: "run", argv: ["touch", `${dir}/last`], why: "a later run" },
+  ]);
+  const r = Bun.spawnSync(["bash", "-s"], { stdin: new Blob([script]) });
+  expect(r.exitCode).toBe(0);
+  expect(readFileSync(`${dir}/got`, "utf8")).toBe(`${text}\n`);
+  expect(readFileSync(`${dir}/last`, "utf8")).toBe("");
+  rmSync(dir, { recursive: true });
+});

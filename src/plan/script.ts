@@ -27,31 +27,45 @@ qd_write() {
 }
 `;
 
+/** `text` as a quoted heredoc (no expansion), its delimiter derived from it: it cannot occur in it as a line. */
+function heredoc(text: string): string {
+  const eof = `QDEPLOY_EOF_${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+  return `<<'${eof}'\n${text}\n${eof}`;
+}
+
 /** A marker line the executor reads to tell which step failed. */
 export const STEP_MARK = "::qdeploy-step ";
 
-/** Renders steps (no uploads) as a bash script; step N announces itself on stderr. */
+/**
+ * Renders steps (no uploads) as a bash script; step N announces itself on stderr. An async
+ * step starts in the background and announces itself at the end, when the script waits for
+ * it: its failure then fails the script as that step.
+ */
 export function renderBatchScript(steps: Step[]): string {
+  const mark = (i: number) => `printf '%s\\n' ${quoteArgv([STEP_MARK + i])} >&2`;
+  const waits: string[] = [];
   const body = steps.map((step, i) => {
-    const mark = `printf '%s\\n' ${quoteArgv([STEP_MARK + i])} >&2`;
     switch (step.kind) {
-      case "run":
+      case "run": {
         // bash -s reads this script from stdin as it runs: a command that reads stdin would
-        // swallow the steps after it, so run steps read /dev/null. The app's switch (a bash
-        // script) is sourced in a subshell, not run: a second bash costs ~0.1 s on a small VM.
-        if (isSwitchScript(step.argv[0])) return `${mark}\n( . ${quoteArgv(step.argv)} ) </dev/null`;
-        return `${mark}\n${quoteArgv(step.argv)} </dev/null`;
+        // swallow the steps after it, so run steps read /dev/null or their own heredoc. The
+        // app's switch (a bash script) is sourced in a subshell, not run: a second bash
+        // costs ~0.1 s on a small VM.
+        const program = isSwitchScript(step.argv[0]) ? `( . ${quoteArgv(step.argv)} )` : quoteArgv(step.argv);
+        const command = step.stdin === undefined ? `${program} </dev/null` : `${program} ${heredoc(step.stdin)}`;
+        if (!step.async) return `${mark(i)}\n${command}`;
+        waits.push(`${mark(i)}\nwait "$qd_step_${i}"`);
+        return `${command} & qd_step_${i}=$!`;
+      }
       case "write": {
-        // A delimiter derived from the content cannot occur in it as a line.
-        const eof = `QDEPLOY_EOF_${createHash("sha256").update(step.content).digest("hex").slice(0, 16)}`;
         const umask = (~step.mode & 0o777).toString(8).padStart(3, "0");
         const chmod = step.mode & 0o111 ? step.mode.toString(8) : "-";
         const args = quoteArgv([step.path, umask, chmod, step.fresh ? "new" : "replace"]);
-        return `${mark}\nqd_write ${args} <<'${eof}'\n${step.content}\n${eof}`;
+        return `${mark(i)}\nqd_write ${args} ${heredoc(step.content)}`;
       }
       case "upload":
         throw new Error("uploads do not go into a batch script");
     }
   });
-  return `${PRELUDE}${body.join("\n")}\n`;
+  return `${PRELUDE}${[...body, ...waits].join("\n")}\n`;
 }

@@ -45,7 +45,7 @@ describe("planSetup", () => {
   test("nftables is installed on demand; changed ports only rewrite this app's file and reload the policy", () => {
     expect(steps({ nft: false, firewallPorts: "22 80" })).toEqual([
       "run    apt-get update -q",
-      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables bash-builtins",
       "run    install -d -m 0755 /etc/qdeploy/firewall",
       "write  /etc/qdeploy/firewall/hello.ports",
       "run    systemctl enable --quiet qdeploy-firewall.service",
@@ -56,7 +56,7 @@ describe("planSetup", () => {
   test("firewall = off leaves the firewall alone: no nftables, no files", () => {
     expect(steps({ nft: false, caddy: false, firewallSha: "", firewallPorts: "" }, { ...cfg, firewall: null })).toEqual([
       "run    apt-get update -q",
-      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy bash-builtins",
     ]);
   });
 
@@ -67,14 +67,14 @@ describe("planSetup", () => {
     expect(worker.filter((s) => s.includes("caddy"))).toEqual([]);
     expect(worker.slice(0, 3)).toEqual([
       "run    apt-get update -q",
-      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables bash-builtins",
       "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots",
     ]);
     // The web host of the same fleet gets all of it, as a one-host environment does.
     const webHost = steps(fresh, hostConfig(fleet, fleet.hosts[0]!));
     expect(webHost).toEqual(steps(fresh));
     expect(webHost.filter((s) => s.includes("caddy"))).toEqual([
-      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy nftables",
+      "run    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy nftables bash-builtins",
       "run    install -d -m 0755 /srv/qdeploy/hello /srv/qdeploy/hello/blobs /srv/qdeploy/hello/releases /srv/qdeploy/hello/slots /etc/caddy/qdeploy",
       "run    install -d -m 0755 /etc/systemd/system/caddy.service.d",
       "write  /etc/systemd/system/caddy.service.d/qdeploy.conf",

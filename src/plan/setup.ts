@@ -31,10 +31,13 @@ export function planSetup(cfg: ResolvedConfig, facts: HostFacts, force = false):
   const ports = renderFirewallPorts(cfg);
   const firewallFiles = firewallFilesSha();
 
-  const packages = [...(!web || facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
-  if (packages.length) {
+  const missing = [...(!web || facts.caddy ? [] : ["caddy"]), ...(ports !== null && !facts.nft ? ["nftables"] : [])];
+  if (missing.length) {
+    // With them, the switch's rm as a bash builtin (a flip is one rm: no process). Only with
+    // what a fresh host installs anyway: a host already set up is never sent to apt for it.
+    const packages = [...missing, "bash-builtins"];
     steps.push(
-      { kind: "run", argv: ["apt-get", "update", "-q"], why: `${packages.join(" and ")} not installed` },
+      { kind: "run", argv: ["apt-get", "update", "-q"], why: `${missing.join(" and ")} not installed` },
       { kind: "run", argv: ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", ...packages], why: `install ${packages.join(", ")}` },
     );
   }

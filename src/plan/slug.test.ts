@@ -73,11 +73,13 @@ describe("the slug on a host", () => {
     ]);
     expect(h.upload[1]!.why).toBe("the slug's 3 new files");
     const release = h.release.map(describeStep).map((l) => l.split(" (")[0]);
-    expect(release.slice(release.indexOf(`run    ln -f ${root}/blobs/${BIN} ${d}/bin/hello`) + 1, release.indexOf(`write  ${d}/env`))).toEqual([
+    expect(release.slice(release.indexOf(`write  ${root}/digest.key`) + 1, release.indexOf(`write  ${d}/env`))).toEqual([
       `run    ${root}/switch unpack ${root}/blobs/.pack-${"c".repeat(64)}`,
-      `write  ${d}/app.tgz.b64`,
       `run    ${root}/switch link 20261122010203`,
     ]);
+    // The tree goes on the link's stdin, inside the batch script: no file to write, none to remove.
+    const link = h.release.find((s) => s.kind === "run" && s.argv[1] === "link");
+    expect(link && link.kind === "run" && link.stdin?.length).toBeGreaterThan(0);
     expect(h.notes[0]).toBe("slug: 4 files, 58 B (2 left out by .slugignore or as qdeploy's own); 3 new to this host (41 B), in one pack");
   });
 
@@ -98,7 +100,7 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
     mkdirSync(path.join(root, "blobs"), { recursive: true });
     writeFileSync(path.join(root, "switch"), withLayout(switchText, path.dirname(root)), { mode: 0o755 });
     writeFileSync(path.join(root, "blobs", BIN), "the binary", { mode: 0o755 });
-    const run = (...args: string[]) => Bun.spawnSync([path.join(root, "switch"), ...args], { stderr: "pipe", stdout: "pipe" });
+    const run = (args: string[], stdin?: string) => Bun.spawnSync([path.join(root, "switch"), ...args], { stdin: stdin === undefined ? "ignore" : new Blob([stdin]), stderr: "pipe", stdout: "pipe" });
     return { root, run };
   };
   const contents = new Map(FILES.map((f) => [f.sha256, new TextEncoder().encode((f as { content?: string }).content ?? "")]));
@@ -107,7 +109,7 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
     const { root, run } = setup();
     const pack = path.join(root, "blobs", `.pack-${"c".repeat(64)}`);
     writeFileSync(pack, writeTar(packEntries(missingBlobs(FILES, []), contents)));
-    const u = run("unpack", pack);
+    const u = run(["unpack", pack]);
     expect(u.stderr.toString()).toBe("");
     expect(u.exitCode).toBe(0);
     expect(readdirSync(path.join(root, "blobs")).sort()).toEqual([BIN, ...FILES.filter((f) => f.kind !== "symlink").map(blobName)].sort());
@@ -115,9 +117,8 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
     expect(statSync(path.join(root, "blobs", blobName(FILES[2]!))).mode & 0o777).toBe(0o755);
 
     const rel = path.join(root, "releases", "20261122010203");
-    mkdirSync(rel, { recursive: true });
-    writeFileSync(path.join(rel, "app.tgz.b64"), Buffer.from(renderAppTree("20261122010203", FILES, { hello: BIN })).toString("base64"));
-    const l = run("link", "20261122010203");
+    mkdirSync(path.join(root, "releases"));
+    const l = run(["link", "20261122010203"], Buffer.from(renderAppTree("20261122010203", FILES, { hello: BIN })).toString("base64"));
     expect(l.stderr.toString()).toBe("");
     expect(l.exitCode).toBe(0);
     const app = path.join(rel, "app");
@@ -128,14 +129,17 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
     // Hard links: the blob and the release's file are one inode (no second copy on disk).
     expect(statSync(path.join(app, "static/app.css")).ino).toBe(statSync(path.join(root, "blobs", blobName(FILES[1]!))).ino);
     expect(statSync(path.join(app, "static/app.css")).nlink).toBe(2);
-    expect(readdirSync(rel)).toEqual(["app"]);
+    // The release's folders come from the tree too, 0755, and its bin/ links the program's blob.
+    expect(readdirSync(rel).sort()).toEqual(["app", "bin", "units"]);
+    for (const d of [rel, path.join(rel, "bin"), path.join(rel, "units"), app]) expect(statSync(d).mode & 0o777).toBe(0o755);
+    expect(statSync(path.join(rel, "bin/hello")).ino).toBe(statSync(path.join(root, "blobs", BIN)).ino);
   });
 
   test("a pack member whose bytes do not match its name is refused, and nothing reaches blobs/", () => {
     const { root, run } = setup();
     const pack = path.join(root, "blobs", `.pack-${"d".repeat(64)}`);
     writeFileSync(pack, writeTar([{ type: "file", name: `${sha("good")}.r`, mode: 0o644, data: new TextEncoder().encode("good") }, { type: "file", name: `${sha("x")}.r`, mode: 0o644, data: new TextEncoder().encode("not x") }]));
-    const u = run("unpack", pack);
+    const u = run(["unpack", pack]);
     expect(u.exitCode).toBe(1);
     expect(u.stderr.toString()).toContain(`does not match its sha256`);
     expect(readdirSync(path.join(root, "blobs"))).toEqual([BIN]);
@@ -143,10 +147,8 @@ describe("switch unpack and link (the real script, with GNU tar)", () => {
 
   test("a link to a blob the host lacks fails naming it", () => {
     const { root, run } = setup();
-    const rel = path.join(root, "releases", "20261122010203");
-    mkdirSync(rel, { recursive: true });
-    writeFileSync(path.join(rel, "app.tgz.b64"), Buffer.from(renderAppTree("20261122010203", FILES.slice(0, 1), {})).toString("base64"));
-    const l = run("link", "20261122010203");
+    mkdirSync(path.join(root, "releases"));
+    const l = run(["link", "20261122010203"], Buffer.from(renderAppTree("20261122010203", FILES.slice(0, 1), {})).toString("base64"));
     expect(l.exitCode).not.toBe(0);
     expect(l.stderr.toString()).toContain(blobName(FILES[0]!));
   });

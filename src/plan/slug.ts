@@ -56,19 +56,24 @@ export function packEntries(files: SlugEntry[], contents: Map<string, Uint8Array
 }
 
 /**
- * The release's app folder as a gzipped tar, paths relative to the app's root on the host:
- * `releases/ID/app/PATH` hard links to `blobs/NAME` (the files and every program's
- * `bin/NAME`), symlinks as committed. `switch link` extracts it: one process, however many files.
+ * The release's folder as a gzipped tar, paths relative to the app's root on the host: the
+ * folders `releases/ID/{,bin,units,app}` (0755), every program's `releases/ID/bin/NAME`, and
+ * `releases/ID/app/PATH`: hard links to `blobs/NAME` (the files and every program's
+ * `bin/NAME`), symlinks as committed. `switch link` extracts it from its stdin: one
+ * process, however many files.
  */
 export function renderAppTree(releaseId: string, entries: SlugEntry[], binaries: Record<string, string>): Uint8Array {
-  const dir = `releases/${releaseId}/app`;
+  const release = `releases/${releaseId}`;
+  const dir = `${release}/app`;
+  const programs = Object.entries(binaries).sort();
   const tar: TarEntry[] = [
+    ...[release, `${release}/bin`, `${release}/units`, dir].map((name): TarEntry => ({ type: "dir", name, mode: 0o755 })),
+    // Hard links keep each blob's link count above 1 while a release uses it (the prune's test).
+    ...programs.map(([name, sha]): TarEntry => ({ type: "hardlink", name: `${release}/bin/${name}`, target: `blobs/${sha}` })),
     ...entries.map((f): TarEntry =>
       f.kind === "symlink" ? { type: "symlink", name: `${dir}/${f.path}`, target: f.target ?? "" } : { type: "hardlink", name: `${dir}/${f.path}`, target: `blobs/${blobName(f)}` },
     ),
-    ...Object.entries(binaries)
-      .sort()
-      .map(([name, sha]): TarEntry => ({ type: "hardlink", name: `${dir}/bin/${name}`, target: `blobs/${sha}` })),
+    ...programs.map(([name, sha]): TarEntry => ({ type: "hardlink", name: `${dir}/bin/${name}`, target: `blobs/${sha}` })),
   ];
   // level 9 and no timestamp (node writes none): the same tree gives the same bytes.
   return gzipSync(writeTar(tar), { level: 9 });

@@ -4,8 +4,12 @@ import { quoteArgv } from "../util/quote.ts";
 import type { ReleasePhase } from "./release-phase.ts";
 
 export type Step =
-  /** Run an argv on the host. */
-  | { kind: "run"; argv: string[]; why: string }
+  /**
+   * Run an argv on the host. `async`: in a batch it starts here and runs beside the steps
+   * after it; the batch waits for it at its end (and fails as this step when it fails).
+   * `stdin`: text it reads (else /dev/null), inside the batch script as a heredoc.
+   */
+  | { kind: "run"; argv: string[]; why: string; async?: boolean; stdin?: string }
   /**
    * Write a file with this mode: atomically (temp + rename), or in place when `fresh` (a new
    * release directory that nothing reads yet). `secret` content is never printed.
@@ -57,7 +61,7 @@ export interface Plan {
 export function describeStep(step: Step): string {
   switch (step.kind) {
     case "run":
-      return `run    ${quoteArgv(step.argv)}`;
+      return `run    ${quoteArgv(step.argv)}${step.stdin === undefined ? "" : ` (${Buffer.byteLength(step.stdin)} bytes on stdin)`}${step.async ? " (beside the steps after it)" : ""}`;
     case "write":
       return `write  ${step.path} (${step.mode.toString(8).padStart(4, "0")}, ${Buffer.byteLength(step.content)} bytes${step.secret ? ", secret" : ""})`;
     case "upload":

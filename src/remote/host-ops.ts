@@ -34,6 +34,8 @@ export interface LockOptions {
   flip?: string | null;
   /** Called once the lock is held, before the flip and the facts. */
   onLocked?: () => void;
+  /** Called when another holds the lock and this one waits for it, with the holder's record. */
+  onWaiting?: (holder: string) => void;
 }
 
 /** Takes the deploy lock and, in the same round trip, reads the host's facts under it. */
@@ -64,12 +66,13 @@ export async function lockAndGatherFacts(
 }
 
 async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, o: LockOptions = {}) {
-  const { flip, onLocked: held } = o;
+  const { flip, onLocked: held, onWaiting } = o;
   const abort = new AbortController();
   let onLocked = () => {};
   const locked = new Promise<void>((resolve) => (onLocked = resolve));
   const ready = facts ? "::facts-end" : "LOCKED";
   let seen = "";
+  let saidWaiting = false;
   const extra = facts ? [facts, ...(flip !== undefined ? [flip ?? ""] : [])] : [];
   const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...extra], {
     keepStdinOpen: true,
@@ -78,6 +81,11 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
     onStdout: (chunk) => {
       const before = seen;
       seen += chunk;
+      const waiting = !saidWaiting && !before.includes("LOCKED\n") && /^WAITING (.*)\n/m.exec(seen);
+      if (waiting) {
+        saidWaiting = true;
+        onWaiting?.(waiting[1]!);
+      }
       if (held && !before.includes("LOCKED\n") && seen.includes("LOCKED\n")) held();
       if (seen.includes(ready)) onLocked();
     },

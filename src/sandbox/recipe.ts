@@ -22,6 +22,8 @@ export const PACKAGES = [
   "linux-image-cloud-amd64",
   "ca-certificates",
   "zstd",
+  // What setup installs with Caddy on a fresh host: the switch's rm as a builtin.
+  "bash-builtins",
   "iproute2",
   // setup's inbound firewall (qdeploy installs it on demand on a host without it).
   "nftables",

@@ -5,9 +5,10 @@
  * ustar's 100 bytes use GNU's long-name records, which GNU tar has always read.
  */
 
-/** One archive member: a file with its bytes, a hard link to a path already on disk, or a symlink. */
+/** One archive member: a file with its bytes, a folder, a hard link to a path already on disk, or a symlink. */
 export type TarEntry =
   | { type: "file"; name: string; mode: number; data: Uint8Array }
+  | { type: "dir"; name: string; mode: number }
   | { type: "hardlink"; name: string; target: string }
   | { type: "symlink"; name: string; target: string };
 
@@ -18,15 +19,16 @@ const encoder = new TextEncoder();
 export function writeTar(entries: TarEntry[]): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
-    const name = encoder.encode(e.name);
-    const target = encoder.encode(e.type === "file" ? "" : e.target);
+    // A folder's name ends in "/", as GNU tar writes it.
+    const name = encoder.encode(e.type === "dir" && !e.name.endsWith("/") ? `${e.name}/` : e.name);
+    const target = encoder.encode(e.type === "file" || e.type === "dir" ? "" : e.target);
     if (name.length === 0) throw new Error("tar: an entry without a name");
     // GNU long names: a ././@LongLink record ('L' for the name, 'K' for the link target) before the entry.
     if (name.length > 100) parts.push(...longRecord("L", name));
     if (target.length > 100) parts.push(...longRecord("K", target));
-    const type = e.type === "file" ? "0" : e.type === "hardlink" ? "1" : "2";
+    const type = { file: "0", hardlink: "1", symlink: "2", dir: "5" }[e.type];
     const size = e.type === "file" ? e.data.length : 0;
-    const mode = e.type === "file" ? e.mode : e.type === "symlink" ? 0o777 : 0o644;
+    const mode = e.type === "file" || e.type === "dir" ? e.mode : e.type === "symlink" ? 0o777 : 0o644;
     parts.push(header(name.subarray(0, 100), type, size, mode, target.subarray(0, 100)));
     if (e.type === "file") parts.push(...padded(e.data));
   }

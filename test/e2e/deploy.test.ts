@@ -72,7 +72,15 @@ describe("deploying to the sandbox", () => {
     expect(standbyPid).not.toBe("0");
 
     const load = keepRequesting(vm);
+    // A long request on the live slot: the rollback returns while that slot still finishes it
+    // (15 s: the rollback took up to 8.8 s here on a slow hour; the harness's web.drain, 20 s,
+    // must outlast the request from the SIGTERM on, so it cannot be much longer).
+    let longDone = false;
+    const long = get(vm, "/slow?ms=15000").finally(() => (longDone = true));
+    await Bun.sleep(500);
     const r = ok(await qdeploy(dir, ["rollback", "sandbox"]));
+    const drainingAtReturn = (await onVm(vm, ["systemctl", "is-active", `hello-web@${live}.service`])).stdout.trim();
+    const longWasDone = longDone;
     const results = await load.stop();
     timings["rollback to the standby"] = `${r.seconds.toFixed(1)}s`;
     expect(results.failed).toEqual([]);
@@ -80,9 +88,17 @@ describe("deploying to the sandbox", () => {
     expect(results.bodies).toEqual(["hello from v2 (config two)\n", "hello from v2\n"]);
     expect(r.stdout).toContain("the standby of");
     expect(r.stdout).toContain("started nothing");
+    expect(r.stdout).toContain(`hello-web@${live}.service finishes its requests after this`);
     expect(await slot()).toBe(String(st.standby.port));
     expect(await mainPid(String(st.standby.port))).toBe(standbyPid); // the same process serves
-    // The release rolled back from drained; there is no standby now.
+    // The rollback did not wait for the slot it left: that slot was still finishing the long request.
+    expect({ longWasDone, drainingAtReturn }).toEqual({ longWasDone: false, drainingAtReturn: "deactivating" });
+    expect(await long).toEqual({ status: 200, body: "slept 15000ms\n" });
+    // The release rolled back from drained behind it; there is no standby now.
+    const log = async () => (await onVm(vm, ["tail", "-n", "3", "/srv/qdeploy/hello/switch.log"])).stdout;
+    const stopped = Date.now() + MIN;
+    while (!(await log()).endsWith(`drained hello-web@${live}.service\n`) && Date.now() < stopped) await Bun.sleep(250);
+    expect((await log()).split("\n").at(-2)).toBe(`drained hello-web@${live}.service`);
     expect(await mainPid(live)).toBe("0");
     const [after] = JSON.parse(ok(await qdeploy(dir, ["status", "sandbox", "--json"])).stdout).hosts;
     expect(after.standby).toBeNull();
@@ -103,11 +119,13 @@ describe("deploying to the sandbox", () => {
   }, 5 * MIN);
 
   test("a release that fails its health check never takes traffic", async () => {
-    writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" }, healthTimeout: "5s" });
+    // 15s: an emulated VM on a busy machine has taken most of 5 s to start the app, and then
+    // nothing had answered (CI, 2026-12-06); the check is that the 503 it answers is reported.
+    writeConfig(dir, vm, { stamp: "v3", env: { HELLO_FAIL_HEALTH: "1" }, healthTimeout: "15s" });
     const r = await qdeploy(dir, ["push", "sandbox"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("failed its health check; the live release keeps serving");
-    expect(r.stderr).toMatch(/with 2xx within 5s \(its last answer: HTTP 503\)/);
+    expect(r.stderr).toMatch(/with 2xx within 15s \(its last answer: HTTP 503\)/);
     expect(r.stderr).toContain("last lines of hello-web@"); // the unit's journal is shown
     expect((await get(vm)).body).toBe("hello from v2 (config two)\n");
     const units = await onVm(vm, ["bash", "-c", "systemctl list-units --plain --no-legend --state=active 'hello-web@*' | wc -l"]);
@@ -238,6 +256,7 @@ describe("deploying to the sandbox", () => {
     try {
       const r = await qdeploy(dir, ["push", "sandbox", "--lock-wait", "2"]);
       expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/waiting up to 2s \(--lock-wait\) for the deploy lock, held by the-e2e-test, pid \d+, since /);
       expect(r.stderr).toContain("held by the-e2e-test");
       const st = ok(await qdeploy(dir, ["lock", "status", "sandbox"]));
       expect(st.stdout).toContain("held by the-e2e-test");

@@ -61,7 +61,9 @@ async function pullRequest(action: string, n: number, sha: string, delivery: str
 async function finished(answer: { body: Record<string, unknown> }): Promise<void> {
   const run = deps.runs.get((answer.body.run as { id: string }).id)!;
   await run.done;
-  expect(run.record.state === "succeeded" ? null : run.record.error).toBeNull();
+  // A failed run shows its last lines too: a release phase's own output says why it failed.
+  const tail = run.events.flatMap((e) => ("line" in e ? [`${"host" in e ? `${e.host} ` : ""}${e.line}`] : [])).slice(-25);
+  expect(run.record.state === "succeeded" ? null : { error: run.record.error, tail }).toBeNull();
 }
 
 /** What an app leaves on the host, by name: files, units, site, ports, databases and roles, Redis instances. */

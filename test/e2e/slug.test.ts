@@ -124,11 +124,13 @@ describe("an app that reads its own files", () => {
     expect(Number(sent)).toBeGreaterThan(0);
     expect((await page("/")).body).toContain("slugapp template v2");
     // The rollback flips to v1's web process, kept running as the warm standby; v2's, left,
-    // drains on SIGTERM through the Procfile's bash line.
+    // drains on SIGTERM through the Procfile's bash line (after the rollback has returned).
     ok(await qdeploy(dir, ["rollback", "sandbox"], { env }));
     expect((await page("/")).body).toContain("slugapp template v1");
-    const journal = await onVmOk(vm, `journalctl -u '${APP}-web@*' --since @${since} -o cat --no-pager`);
-    expect(journal).toMatch(/draining[\s\S]*drained/);
+    const journal = () => onVmOk(vm, `journalctl -u '${APP}-web@*' --since @${since} -o cat --no-pager`);
+    const deadline = Date.now() + 60_000;
+    while (!/draining[\s\S]*drained/.test(await journal()) && Date.now() < deadline) await Bun.sleep(500);
+    expect(await journal()).toMatch(/draining[\s\S]*drained/);
   }, 10 * MIN);
 
   test("kept releases share blobs: a template is on disk once however many releases hold it", async () => {
