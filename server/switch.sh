@@ -71,16 +71,19 @@ live_slot_to() { local _slot=""; [ -f "$live_slot_file" ] && read -r _slot < "$l
 live_release() { local r; live_release_to r; printf '%s\n' "$r"; }
 live_slot() { local s; live_slot_to s; printf '%s\n' "$s"; }
 
-# Sets $1 to the status GET http://127.0.0.1:$2$3 answers with, "" when nothing answers
-# (bash's /dev/tcp: no curl on a bare server), on a descriptor of its own closed before it
-# returns. SIGPIPE is ignored from then on (as log_to_file does): a slot that closes the
-# connection at once fails the probe, not the switch.
+# Sets $1 to the status GET http://127.0.0.1:$2$3 answers with (bash's /dev/tcp: no curl
+# on a bare server): "" when nothing listens, "none" when the connection got no status line
+# within PROBE_TIMEOUT seconds (as long as Caddy's health_timeout in the app's site). On a
+# descriptor of its own closed before it returns. SIGPIPE is ignored from then on (as
+# log_to_file does): a slot that closes the connection at once fails the probe, not the switch.
+PROBE_TIMEOUT=5
 probe_to() {
   local _fd _status=""
   trap '' PIPE
   if { exec {_fd}<>"/dev/tcp/127.0.0.1/$2"; } 2>/dev/null; then
+    _status=none
     if printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: qdeploy-health\r\n\r\n' "$3" >&"$_fd" 2>/dev/null; then
-      IFS=' ' read -r -t 5 _ _status _ <&"$_fd" 2>/dev/null || _status=""
+      IFS=' ' read -r -t "$PROBE_TIMEOUT" _ _status _ <&"$_fd" 2>/dev/null && [ -n "$_status" ] || _status=none
     fi
     exec {_fd}>&-
   fi
@@ -385,8 +388,11 @@ wait_healthy() {
     # A probe refused is a few ms of builtins: a short nap finds the answer ~40 ms sooner.
     nap 0.025
   done
-  local last="nothing answered on the port"
-  [ -n "$answer" ] && last="its last answer: HTTP $answer"
+  local last="its last answer: HTTP $answer"
+  case $answer in
+    "") last="nothing listened on the port" ;;
+    none) last="its last try got no HTTP answer within ${PROBE_TIMEOUT}s" ;;
+  esac
   say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s ($last)" >&2
   return 1
 }

@@ -253,6 +253,31 @@ test("the switch waits for Caddy's health check only for what is left of CADDY_S
   expect(left("0.7", 900)).toBe("[]");
 });
 
+test("the switch's probe tells a port nothing listens on from one that took the connection and never answered", async () => {
+  const fn = /^probe_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0] ?? "";
+  expect(fn).toStartWith("probe_to() {");
+  const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const answering = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response("", { status: new URL(req.url).pathname === "/up" ? 204 : 503 }) });
+  const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const closedPort = closed.port;
+  closed.stop(true);
+  try {
+    const status = async (port: number, path = "/health") => {
+      const p = Bun.spawn([bash, "-euc", `${fn}\nPROBE_TIMEOUT=1\nprobe_to s ${port} ${path}\nprintf '[%s]' "$s"`], { stdout: "pipe", stderr: "pipe" });
+      const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+      expect(err).toBe("");
+      return out;
+    };
+    expect(await status(answering.port!, "/up")).toBe("[204]");
+    expect(await status(answering.port!)).toBe("[503]");
+    expect(await status(closedPort)).toBe("[]");
+    expect(await status(silent.port)).toBe("[none]");
+  } finally {
+    silent.stop(true);
+    answering.stop(true);
+  }
+});
+
 /** switch.sh's slice_to, which the cgroup readers below call. */
 const sliceFn = /^slice_to\(\) \{.*\}\n/m.exec(switchText)?.[0] ?? "";
 

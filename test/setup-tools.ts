@@ -79,4 +79,8 @@ if (missing.length > 0) {
 }
 
 if (noGo.length > 0) fail(["npm test needs Go, which is not installed:", ...noGo]);
+// Prometheus's parser (test/prom-parse.ts) is `go run` inside a test's 5 s: its modules are
+// fetched and built here once, as a fresh machine takes longer than that for them.
+const promparse = Bun.spawnSync(["go", "build", "-o", "/dev/null", "."], { cwd: `${import.meta.dir}/fixtures/promparse`, stdout: "inherit", stderr: "inherit", env: { ...process.env, GOFLAGS: "-mod=mod" } });
+if (promparse.exitCode !== 0) fail([`test tools: \`go build\` of test/fixtures/promparse failed (exit ${promparse.exitCode}): Prometheus's parser needs the Go module proxy`]);
 console.log(`test tools: all ${Object.keys(TEST_TOOLS).length} programs and go are here`);

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"log"
@@ -99,7 +100,12 @@ func serve(db *sql.DB) {
 			http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		if err := db.PingContext(r.Context()); err != nil {
+		// A deadline of its own, not the request's: Caddy gives up on a check after 5 s, and
+		// lib/pq closes a connection whose query was cancelled, so on a slow host every late
+		// check would cost a new connection (TLS and SCRAM), making the next one later still.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
 			http.Error(w, "postgres: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -142,6 +148,14 @@ func serve(db *sql.DB) {
 			fmt.Fprintf(w, "%d %s: %s\n", id, author, body)
 		}
 	})
+	// Connected before it listens, as most apps are: the health checks then find a
+	// connection in the pool, and a database that is not there fails the start, not a check.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := db.PingContext(ctx)
+	cancel()
+	if err != nil {
+		log.Fatalf("notes: postgres: %v", err)
+	}
 	port := os.Getenv("PORT")
 	log.Printf("notes: listening on :%s", port)
 	log.Fatal(http.ListenAndServe(":"+port, nil))
