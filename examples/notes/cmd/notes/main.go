@@ -29,6 +29,10 @@ func main() {
 		log.Fatalf("notes: DATABASE_URL: %v", err)
 	}
 	defer db.Close()
+	// A small pool that stays open: each Postgres connection is a process there, and a new
+	// one costs a TLS handshake and SCRAM's hashing.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
 	switch os.Args[1] {
 	case "migrate":
 		if err := migrate(db, "migrations"); err != nil {
