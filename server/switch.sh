@@ -73,7 +73,7 @@ live_slot() { local s; live_slot_to s; printf '%s\n' "$s"; }
 
 # Sets $1 to the status GET http://127.0.0.1:$2$3 answers with (bash's /dev/tcp: no curl
 # on a bare server): "" when nothing listens, "none" when the connection got no status line
-# within PROBE_TIMEOUT seconds (as long as Caddy's health_timeout in the app's site). On a
+# within PROBE_TIMEOUT seconds (HEALTH_TRY_TIMEOUT_SEC, Caddy's health_timeout too). On a
 # descriptor of its own closed before it returns. SIGPIPE is ignored from then on (as
 # log_to_file does): a slot that closes the connection at once fails the probe, not the switch.
 PROBE_TIMEOUT=5
@@ -391,7 +391,7 @@ wait_healthy() {
   local last="its last answer: HTTP $answer"
   case $answer in
     "") last="nothing listened on the port" ;;
-    none) last="its last try got no HTTP answer within ${PROBE_TIMEOUT}s" ;;
+    none) last="the port took its last try's connection but sent no HTTP status line (waited up to ${PROBE_TIMEOUT}s)" ;;
   esac
   say "$unit did not answer http://127.0.0.1:$port$path with 2xx within $4s ($last)" >&2
   return 1

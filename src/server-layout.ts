@@ -191,6 +191,12 @@ export const FIRST_WEB_PORTS: [number, number] = [8001, 8002];
  */
 export const CADDY_HEALTH_INTERVAL_MS = 500;
 
+/**
+ * How long one health check waits for the answer, Caddy's (health_timeout) and the switch's
+ * (PROBE_TIMEOUT in server/switch.sh) alike: a slot the switch found healthy is so for Caddy.
+ */
+export const HEALTH_TRY_TIMEOUT_SEC = 5;
+
 /** How often web.watchdog's timer looks at the live web slot's health path. */
 export const WATCHDOG_INTERVAL_SEC = 10;
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTool } from "../test/tools.ts";
-import { layout, layoutShell, processPlace, unitNames } from "./server-layout.ts";
+import { HEALTH_TRY_TIMEOUT_SEC, layout, layoutShell, processPlace, unitNames } from "./server-layout.ts";
 import { renderCaddySite, SLOT_MATCHER } from "./render/caddy.ts";
 import { helloConfig } from "../test/fixtures/config.ts";
 import { processHardening } from "./render/units.ts";
@@ -223,6 +223,12 @@ describe("lock release", () => {
     h.stdin.end();
     await h.exited;
   });
+});
+
+test("the switch's health probe waits for an answer as long as Caddy's health check does", () => {
+  expect(switchText).toContain(`\nPROBE_TIMEOUT=${HEALTH_TRY_TIMEOUT_SEC}\n`);
+  const timeouts = renderCaddySite(helloConfig, [8101, 8102]).match(/health_timeout \S+/g);
+  expect(timeouts).toEqual([`health_timeout ${HEALTH_TRY_TIMEOUT_SEC}s`, `health_timeout ${HEALTH_TRY_TIMEOUT_SEC}s`]);
 });
 
 test("the switch keeps a standby only with a site whose live slot is picked by route/b, as renderCaddySite writes it", () => {

@@ -57,7 +57,7 @@ hello.localhost {
 			lb_try_interval 100ms
 			# A slot that refuses a connection is skipped at once.
 			fail_duration 1s
-			# A slot takes traffic only once its health path answers 2xx, within the 5 s
+			# A slot takes traffic only once its health path answers 2xx, within the time
 			# the switch's own check waits (a slot the switch found healthy is so here).
 			health_uri /healthz
 			health_interval 500ms

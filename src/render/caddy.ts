@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/types.ts";
 import { HEALTH_PATH, isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
-import { CADDY_HEALTH_INTERVAL_MS, HOST_PATHS, layout } from "../server-layout.ts";
+import { CADDY_HEALTH_INTERVAL_MS, HEALTH_TRY_TIMEOUT_SEC, HOST_PATHS, layout } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
@@ -52,6 +52,7 @@ export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): s
       portB: String(ports[1]),
       health,
       healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
+      healthTimeout: `${HEALTH_TRY_TIMEOUT_SEC}s`,
       maintenanceDir: layout(cfg.app).maintenance,
       routeDir: layout(cfg.app).route,
       retryAfter: String(MAINTENANCE_RETRY_AFTER_SEC),
