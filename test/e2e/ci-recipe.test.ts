@@ -26,8 +26,8 @@ let tarball: string;
 let ageKey: string;
 
 /** deploy.toml for the sandbox without [ssh]: the job's ~/.ssh is where the key and known_hosts go. */
-function configure(stamp: string, env: Record<string, string> = {}): void {
-  writeConfig(dir, vm, { app: APP, stamp, env });
+function configure(stamp: string, env: Record<string, string> = {}, healthTimeout?: string): void {
+  writeConfig(dir, vm, { app: APP, stamp, env, healthTimeout });
   const file = path.join(dir, "deploy.toml");
   writeFileSync(file, readFileSync(file, "utf8").replace(/^ssh = \{.*\}$/m, ""));
 }
@@ -84,7 +84,7 @@ describe("examples/ci/deploy.sh, as a CI job", () => {
   }, 5 * MIN);
 
   test("a release that fails its health check: a non-zero exit, a summary that says so, the live release still serving", async () => {
-    configure("ci-v2", { HELLO_FAIL_HEALTH: "1" });
+    configure("ci-v2", { HELLO_FAIL_HEALTH: "1" }, "20s");
     const r = await ciJob();
     expect(r.code).not.toBe(0);
     expect(r.summary).toStartWith(`### qdeploy push sandbox: failed (exit ${r.code})\n`);

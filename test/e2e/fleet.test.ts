@@ -30,8 +30,8 @@ const JOBS = `jobs = [
 ]
 rollout = { pause = "1s" }`;
 
-function configure(stamp: string, domains: string[] = []): void {
-  writeFleetConfig(dir, vms, { app: APP, stamp, domains, roles: { web: [1, 2, 3], worker: [3] }, extra: JOBS });
+function configure(stamp: string, domains: string[] = [], healthTimeout?: string): void {
+  writeFleetConfig(dir, vms, { app: APP, stamp, domains, healthTimeout, roles: { web: [1, 2, 3], worker: [3] }, extra: JOBS });
 }
 
 const label = (vm: SandboxInfo) => `root@127.0.0.1:${vm.sshPort}`;
@@ -97,7 +97,7 @@ describe("a fleet of three", () => {
     // loaded by daemon-reload: the switch restarts the standby's slot, a unit systemd has
     // loaded, for the new release); the live slot keeps the environment it started with.
     await sh(vms[2]!, `mkdir -p ${DROP_IN.replace(/\/[^/]+$/, "")} && printf '[Service]\\nEnvironment=HELLO_FAIL_HEALTH=1\\n' > ${DROP_IN} && systemctl daemon-reload`);
-    configure("v3");
+    configure("v3", [], "20s");
     const r = await qdeploy(dir, ["push", "fleet"]);
     await sh(vms[2]!, `rm -f ${DROP_IN} && systemctl daemon-reload`);
     expect(r.code).toBe(1);

@@ -175,6 +175,11 @@ export interface ProjectConfig {
   /** persist: ssh.persist (default: none written, qdeploy's default). */
   ssh?: { identity?: string; known_hosts?: string; persist?: string };
   workers?: number;
+  /**
+   * web.health_timeout (default 60s, qdeploy's own: at a busy hour a slot on the emulated CPU
+   * was seen to log "listening" only after 20 s, the value before). A test that expects a
+   * failing health check gives a short one, as that check waits all of it.
+   */
   healthTimeout?: string;
   /** web.standby (default: none written, qdeploy's default). */
   standby?: string;
@@ -202,7 +207,7 @@ domains = [${[`${c.app ?? "hello"}.localhost`, ...(c.domains ?? [])].map((d) => 
 health = "/healthz"
 tls = "internal"
 drain = "20s"
-health_timeout = "${c.healthTimeout ?? "20s"}"
+health_timeout = "${c.healthTimeout ?? "60s"}"
 ${c.standby === undefined ? "" : `standby = ${JSON.stringify(c.standby)}\n`}
 [scale]
 worker = ${c.workers ?? 2}

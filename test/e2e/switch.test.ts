@@ -42,7 +42,7 @@ stamp = { symbol = "main.version", value = ${JSON.stringify(o.stamp)} }
 ${web ? 'web = "hello serve"\n' : ""}worker = ${JSON.stringify(o.worker ?? "hello work")}
 ${o.extraProcess ?? ""}
 
-${web ? `[web]\ndomains = ["${name}.localhost"]\nhealth = "/healthz"\ntls = "internal"\ndrain = "5s"\nhealth_timeout = "${o.healthTimeout ?? "20s"}"\n` : ""}
+${web ? `[web]\ndomains = ["${name}.localhost"]\nhealth = "/healthz"\ntls = "internal"\ndrain = "5s"\nhealth_timeout = "${o.healthTimeout ?? "60s"}"\n` : ""}
 [scale]
 worker = 1
 
