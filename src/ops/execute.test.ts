@@ -531,7 +531,7 @@ describe("push and rollback as operations", () => {
     expect(log.filter((l) => l.endsWith(" locked"))).toEqual(["root@10.0.0.2 locked"]);
   });
 
-  test("rollback of one host with a warm standby flips to it in the lock's round trip: no switch of its own", async () => {
+  test("rollback of one host with a warm standby flips to it in the lock's round trip, at nice -10: no switch of its own", async () => {
     const cfg = fleetConfig(1);
     const log: string[] = [];
     const [h] = modelHosts(cfg);
@@ -539,7 +539,7 @@ describe("push and rollback as operations", () => {
     const op = opOver(cfg, [h!], log);
     const r = await rollback(op, null);
     expect([r.release, r.hosts[0]!.outcome, r.hosts[0]!.before, h!.live]).toEqual([OLD, "live", NEW, OLD]);
-    expect(log).toEqual([`${h!.label} locked`, `${h!.label} flip ${OLD}`, `${h!.label} unlocked`, `${h!.label} closed`]);
+    expect(log).toEqual([`${h!.label} locked at nice -n -10`, `${h!.label} flip ${OLD}`, `${h!.label} unlocked`, `${h!.label} closed`]);
     const said = op.seen.findIndex((e) => e.type === "info" && e.line.endsWith(`to ${OLD} (the standby)`));
     // The lock is said to be held before the flip's own lines (qdeploy serve answers then).
     expect(op.seen.findIndex((e) => e.type === "locked")).toBeGreaterThanOrEqual(0);

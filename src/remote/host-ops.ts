@@ -65,6 +65,16 @@ export async function lockAndGatherFacts(
   }
 }
 
+/**
+ * A rollback's lock channel runs its flip to the warm standby (lock.sh sources switch.sh), at a
+ * higher CPU priority than the apps: under load the flip's bash and flock otherwise queue
+ * behind Caddy's and the app's threads. On the sandbox under wrk the flip took 191-398 ms
+ * without it, 97-149 ms with it. Only this channel's processes: systemd starts every unit at
+ * the unit's own priority, and a push's channels keep the default (its upload's tar and
+ * sha256sum must not take the CPU from requests).
+ */
+const FLIP_PRIORITY = ["nice", "-n", "-10"];
+
 async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, o: LockOptions = {}) {
   const { flip, onLocked: held, onWaiting } = o;
   const abort = new AbortController();
@@ -74,7 +84,8 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
   let seen = "";
   let saidWaiting = false;
   const extra = facts ? [facts, ...(flip !== undefined ? [flip ?? ""] : [])] : [];
-  const done = remote.exec(["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...extra], {
+  const argv = ["bash", "-c", lockScript, "lock", app, "hold", who, String(waitSec), ...extra];
+  const done = remote.exec(flip !== undefined ? [...FLIP_PRIORITY, ...argv] : argv, {
     keepStdinOpen: true,
     signal: abort.signal,
     check: false,
