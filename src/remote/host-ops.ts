@@ -103,7 +103,9 @@ async function holdLock(remote: Remote, app: string, who: string, waitSec: numbe
   });
   const first = await Promise.race([locked.then(() => null), done]);
   if (first) {
-    const msg = first.stderr.trim() || `could not take the deploy lock (exit ${first.code})`;
+    // nice says on stderr when it may not raise the priority (a container without
+    // CAP_SYS_NICE), then runs the command all the same: not part of what the lock says.
+    const msg = first.stderr.replace(/^nice: .*\n?/gm, "").trim() || `could not take the deploy lock (exit ${first.code})`;
     if (first.code !== 75) throw new RemoteError(remote.label, msg);
     const holder = /held by (.*?)(?: \(waited [^)]*\))?$/m.exec(msg)?.[1] ?? "unknown";
     throw new LockHeldError(`${remote.label}: ${msg}; see \`qdeploy lock status\``, holder);
