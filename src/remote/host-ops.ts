@@ -73,7 +73,7 @@ export async function lockAndGatherFacts(
  * the unit's own priority, and a push's channels keep the default (its upload's tar and
  * sha256sum must not take the CPU from requests).
  */
-const FLIP_PRIORITY = ["nice", "-n", "-10"];
+export const FLIP_PRIORITY = ["nice", "-n", "-10"];
 
 async function holdLock(remote: Remote, app: string, who: string, waitSec: number, facts: string | null, o: LockOptions = {}) {
   const { flip, onLocked: held, onWaiting } = o;
