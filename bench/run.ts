@@ -273,7 +273,8 @@ async function switchPhases(info: SandboxInfo): Promise<SwitchPhases> {
   };
   // systemd logs "Started" for the new slot, the app "listening on"; then the switch waits
   // for its health check, has Caddy route to it (a POST /load only when the site file
-  // changed: Caddy's JSON log), enables units; systemd logs "Stopping"/"Stopped" of the old slot.
+  // changed: Caddy's JSON log), enables units, waits the hand-over; systemd logs
+  // "Stopping"/"Stopped" of the old slot.
   const started = after(ev[0]?.t, re(/^Start(ed|ing) hello-web@/));
   const listening = after(started, re(/^listening on 127\.0\.0\.1/));
   const stopping = after(listening, re(/^Stopping hello-web@/));
@@ -648,7 +649,7 @@ async function bench(info: SandboxInfo, mach: Awaited<ReturnType<typeof machine>
   L.push("");
 
   L.push("## Each push and rollback", "");
-  L.push("Seconds. `total` is the CLI's own (DeployReport); `wall` includes starting Bun. `switch` is the release batch (files + the server-side switch, drain included); `start`, `route`, `caddy load`, `drain` are the switch's phases from the VM's journal (the VM's clock): `start` is the new slot's `Started` → the app's `listening on`; `route` is from there to the old slot's `Stopping` (the switch's health wait, Caddy routing to the new slot — a Caddy config load only when the site file changed, shown in `caddy load` — the settle wait, `current`, enabling units); `drain` is the old slot's `Stopping` → `Stopped` (it finishes its in-flight requests, the long ones included). What the switch does besides (writing the release's files over SSH, restarting the workers, the audit line) is the rest of `switch`.", "");
+  L.push("Seconds. `total` is the CLI's own (DeployReport); `wall` includes starting Bun. `switch` is the release batch (files + the server-side switch, drain included); `start`, `route`, `caddy load`, `drain` are the switch's phases from the VM's journal (the VM's clock): `start` is the new slot's `Started` → the app's `listening on`; `route` is from there to the old slot's `Stopping` (the switch's health wait, Caddy routing to the new slot — a Caddy config load only when the site file changed, shown in `caddy load` — `current`, enabling units, the 0.2 s hand-over before the old slot's SIGTERM); `drain` is the old slot's `Stopping` → `Stopped` (it finishes its in-flight requests, the long ones included). What the switch does besides (writing the release's files over SSH, restarting the workers, the audit line) is the rest of `switch`.", "");
   L.push("| # | kind | stamp | wall | total | connect | lock+facts | build | upload | switch | start | route | caddy load | drain | bytes sent | raw binary | peak RSS |");
   L.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   ops.forEach((o, i) => {

@@ -73,9 +73,9 @@ live_slot() { local s; live_slot_to s; printf '%s\n' "$s"; }
 
 # Sets $1 to the status GET http://127.0.0.1:$2$3 answers with (bash's /dev/tcp: no curl
 # on a bare server): "" when nothing listens, "none" when the connection got no status line
-# within PROBE_TIMEOUT seconds (HEALTH_TRY_TIMEOUT_SEC, Caddy's health_timeout too). On a
-# descriptor of its own closed before it returns. SIGPIPE is ignored from then on (as
-# log_to_file does): a slot that closes the connection at once fails the probe, not the switch.
+# within PROBE_TIMEOUT seconds. On a descriptor of its own closed before it returns. SIGPIPE
+# is ignored from then on (as log_to_file does): a slot that closes the connection at once
+# fails the probe, not the switch.
 PROBE_TIMEOUT=5
 probe_to() {
   local _fd _status=""
@@ -435,8 +435,8 @@ take_locks() {
 }
 
 # Caddy sends requests to slot B first while route/b exists, else to slot A (the site's
-# @slot_b matcher looks on every request: no reload); the other slot is the fallback, until
-# Caddy's own health check has seen the live slot up. Creating or removing one file is atomic.
+# @slot_b matcher looks on every request: no reload); the other slot is the fallback while the
+# first refuses connections. Creating or removing one file is atomic.
 prefer() {
   if [ "$1" = "$PORT_B" ]; then
     [ -d "$route_dir" ] || install -d -m 2750 -o root -g caddy "$route_dir"
@@ -630,8 +630,9 @@ start_idle_slot() {
 
 # Sets the variable named $1 to what is left of CADDY_SETTLE since the slot started by
 # start_idle_slot first answered (healthy_ms), as sleep's argument; to "" once it has passed.
-# Caddy checks every slot on its own interval: it sees a slot up at most that long after the
-# slot answers, however long the switch took meanwhile. A slot started elsewhere (staged): all of it.
+# A site an earlier qdeploy wrote has Caddy check every slot on its own interval (its release
+# says 0.7): Caddy sees a slot up at most that long after it answers, however long the switch
+# took meanwhile. A slot started elsewhere (staged): all of it. A release written now says 0.
 settle_left_to() {
   local _frac=${CADDY_SETTLE#*.} _total _left
   [ "$_frac" != "$CADDY_SETTLE" ] || _frac=0
@@ -736,8 +737,9 @@ activate() {
     if [ -n "$old" ] && [ "$old" != "$next" ] && keeps_standby "$id" "$prev" "$undoing"; then
       keep=1 # the old slot keeps answering whatever Caddy still sends it: nothing to wait for
     else
-      # Caddy's own health check must see the new slot up before the old one goes away (until
-      # then the old one keeps taking requests); the bookkeeping below runs meanwhile.
+      # A release's site that checks each slot's health (written by an earlier qdeploy:
+      # CADDY_SETTLE) must have seen the new slot up before the old one goes away; the
+      # bookkeeping below runs meanwhile. A site without that check takes the next request.
       settle_left_to left
       [ -z "$left" ] || { sleep "$left" & settle=$!; }
     fi
@@ -748,7 +750,6 @@ activate() {
     if [ -n "$keep" ]; then
       keep_standby "$old" "$prev"
     else
-      # A flip needs no wait: the standby passed Caddy's health checks all along.
       [ -z "$settle" ] || wait "$settle"
       say "caddy routes to 127.0.0.1:$next; draining $app-web@$old.service"
       drain_slot "$app-web@$old.service"
@@ -773,7 +774,12 @@ activate() {
   say "live: $id"
 }
 
-# Stops web slot $1, which finishes its in-flight requests first (SIGTERM, then web.drain),
+# Seconds the slot switched away from keeps listening after the flip: a request Caddy sent it
+# just before (on a connection from its pool) reaches the app before SIGTERM, whose Shutdown
+# closes the connections that carry no request yet.
+HANDOVER=0.2
+
+# Stops web slot $1 (after HANDOVER), which finishes its in-flight requests first (SIGTERM, then web.drain),
 # in the background, and sets draining: the switch's other work goes on meanwhile. A push's or
 # rollback's switch (drain_behind) does not wait for it, as Heroku's does not: the command ends
 # once the new release serves. That stop keeps switch.lock (fd 8, inherited), and the deploy
@@ -784,9 +790,9 @@ activate() {
 # channel, which then closes.
 drain_slot() {
   if [ -n "${drain_behind:-}" ]; then
-    { trap '' TERM HUP; systemctl stop "$1" && say "drained $1" || say "the stop of $1 failed: see journalctl -u $1"; } >> "$switch_log" 2>&1 < /dev/null 9>&- & draining=$!
+    { trap '' TERM HUP; sleep "$HANDOVER"; systemctl stop "$1" && say "drained $1" || say "the stop of $1 failed: see journalctl -u $1"; } >> "$switch_log" 2>&1 < /dev/null 9>&- & draining=$!
   else
-    systemctl stop "$1" & draining=$!
+    { sleep "$HANDOVER"; systemctl stop "$1"; } & draining=$!
   fi
 }
 

@@ -185,18 +185,6 @@ export function unitPatterns(app: string, processes: string[], jobs: string[], r
 /** The web ports a host qdeploy never touched gives its first app (the registry's first pair). */
 export const FIRST_WEB_PORTS: [number, number] = [8001, 8002];
 
-/**
- * How often Caddy checks each web slot's health path. A slot takes traffic at most this long
- * after it is healthy; the switch waits that long before it stops the old slot.
- */
-export const CADDY_HEALTH_INTERVAL_MS = 500;
-
-/**
- * How long one health check waits for the answer, Caddy's (health_timeout) and the switch's
- * (PROBE_TIMEOUT in server/switch.sh) alike: a slot the switch found healthy is so for Caddy.
- */
-export const HEALTH_TRY_TIMEOUT_SEC = 5;
-
 /** How often web.watchdog's timer looks at the live web slot's health path. */
 export const WATCHDOG_INTERVAL_SEC = 10;
 

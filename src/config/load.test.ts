@@ -170,7 +170,7 @@ const rows: Row[] = [
     want: [`deploy.toml:4 processes.${"w".repeat(40)}: bad name; must be at most 32 characters`],
   },
   {
-    name: "web.health is one path: it goes into the health probe's request line and Caddy's health_uri",
+    name: "web.health is one path: it goes into the health probe's request line",
     toml: GOOD.replace('health = "/healthz"', 'health = "/healthz HTTP/1.0\\r\\nX: y"'),
     want: ['deploy.toml:7 web.health: must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"'],
   },

@@ -207,7 +207,7 @@ export const webValues: Rule = (raw, ctx) =>
     if (typeof web.health === "string" && !web.health.startsWith("/")) {
       out.push(problem(ctx, [...prefix, "web", "health"], `must start with "/", e.g. "/healthz"`));
     } else if (typeof web.health === "string" && !HEALTH_PATH.test(web.health)) {
-      // It is written into the probe's request line and Caddy's health_uri.
+      // It is written into the probe's request line (server/switch.sh probe_to).
       out.push(problem(ctx, [...prefix, "web", "health"], 'must be a plain URL path (letters, digits and ._~/%?=&+-; no spaces or quotes), e.g. "/healthz"'));
     }
     if (Array.isArray(web.domains)) {

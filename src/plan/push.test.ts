@@ -136,7 +136,7 @@ describe("planPush", () => {
     const h = push(facts()).hosts[0]!;
     const conf = h.release.find((s) => s.kind === "write" && s.path.endsWith("switch.conf"));
     expect(conf?.kind === "write" && conf.content).toMatch(
-      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=8101\nPORT_B=8102\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-usage.timer'\nCADDY_SETTLE=0.7\nSTANDBY=900\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
+      /^WEB=1\nHEALTH=\/healthz\nHEALTH_TIMEOUT=60\nPORT_A=8101\nPORT_B=8102\nPROCS=worker:2\nTIMERS='hello-restart.timer hello-job-cleanup.timer hello-usage.timer'\nCADDY_SETTLE=0\nSTANDBY=900\nUNITS_DIGEST=[0-9a-f]{64}\n$/,
     );
   });
 

@@ -6,7 +6,7 @@ import { renderCaddySite } from "../render/caddy.ts";
 import { renderEnvFile } from "../render/env-file.ts";
 import { renderUnits } from "../render/units.ts";
 import { quote } from "../util/quote.ts";
-import { CADDY_HEALTH_INTERVAL_MS, unitNames } from "../server-layout.ts";
+import { unitNames } from "../server-layout.ts";
 
 /** A release id: the UTC time as YYYYMMDDHHMMSS (sorts by time, like Capistrano's). */
 export function releaseId(now: Date): string {
@@ -84,8 +84,10 @@ export function renderSwitchConf(cfg: ResolvedConfig, units: Record<string, stri
     PORT_B: String(portB),
     PROCS: procs.join(" "),
     TIMERS: timers.join(" "),
-    // Seconds for Caddy's health check to see a new slot up (one interval and a margin).
-    CADDY_SETTLE: ((CADDY_HEALTH_INTERVAL_MS + 200) / 1000).toFixed(1),
+    // Seconds from the new slot's first answer until Caddy may send it requests: none, as the
+    // site has no active health check (caddy/site.caddy). A release written before says 0.7:
+    // its site checked each slot every 500 ms, and a switch back to it waits that out.
+    CADDY_SETTLE: "0",
     // Whole seconds the old web slot stays up as the warm standby after a push; 0: none
     // ("0" is off, not a standby of a second: wholeSeconds rounds up to at least 1).
     STANDBY: String((cfg.web?.standbySec ?? 0) > 0 ? wholeSeconds(cfg.web!.standbySec) : 0),

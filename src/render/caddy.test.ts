@@ -22,9 +22,9 @@ function withWeb(web: Partial<NonNullable<ResolvedConfig["web"]>>): ResolvedConf
 describe("renderCaddySite", () => {
   test("tls internal", () => {
     expect(renderCaddySite(cfg, PORTS)).toBe(`# hello: written by qdeploy from the release's deploy.toml; do not edit.
-# Both web slots are upstreams; Caddy sends traffic to the live slot while it is up and
-# passes its health check, else to the other, so a switch moves traffic without reloading
-# Caddy (a reload drops TLS handshakes while certificates reload, and closes WebSockets).
+# Both web slots are upstreams; Caddy sends traffic to the live slot, and to the other only
+# while the live one refuses connections, so a switch moves traffic without reloading Caddy
+# (a reload drops TLS handshakes while certificates reload, and closes WebSockets).
 hello.localhost {
 	tls internal
 	# Maintenance mode (\`qdeploy maintenance on|off\`): while the page below exists, every
@@ -55,13 +55,10 @@ hello.localhost {
 			# While no slot is up, hold a request briefly instead of failing it.
 			lb_try_duration 5s
 			lb_try_interval 100ms
-			# A slot that refuses a connection is skipped at once.
+			# A slot that refuses a connection is skipped at once, and for a second after.
 			fail_duration 1s
-			# A slot takes traffic only once its health path answers 2xx, within the time
-			# the switch's own check waits (a slot the switch found healthy is so here).
-			health_uri /healthz
-			health_interval 500ms
-			health_timeout 5s
+			# No active health check: the switch routes to a slot only once it answered
+			# the health path, so Caddy takes it on the next request, with no interval to wait.
 		}
 	}
 	handle {
@@ -71,9 +68,6 @@ hello.localhost {
 			lb_try_duration 5s
 			lb_try_interval 100ms
 			fail_duration 1s
-			health_uri /healthz
-			health_interval 500ms
-			health_timeout 5s
 		}
 	}
 }
@@ -95,10 +89,11 @@ hello.localhost {
     );
   });
 
-  test("both web slots of the app are the upstreams, the health path is Caddy's check", () => {
-    expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
-    expect(renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS)).toContain("health_uri /up?full=1\n");
-    expect(bugMessage(() => renderCaddySite(withWeb({ health: "/x {" }), PORTS))).toBe('web.health: "/x {" is not a plain path');
+  test("both web slots of the app are the upstreams; the health path is the switch's, not Caddy's", () => {
+    const site = renderCaddySite(withWeb({ health: "/up?full=1" }), PORTS);
+    expect(site).toContain(`reverse_proxy 127.0.0.1:${a} 127.0.0.1:${b} {`);
+    expect(site).not.toContain("/up?full=1");
+    expect(site).not.toMatch(/^\s*health_/m);
   });
 
   test("the maintenance switch: a file matcher on the app's page outside the releases, the marker maintenance on looks for", () => {

@@ -1,12 +1,12 @@
 /**
  * Caddy configuration (docs/server-layout.md): the main Caddyfile that imports one file per
- * app, and an app's site file proxying to both web slots, the live one taking the traffic
- * while it is healthy. Pure: (checked config) -> text.
+ * app, and an app's site file proxying to both web slots, the live one (route/b) taking the
+ * traffic. Pure: (checked config) -> text.
  */
 import type { ResolvedConfig } from "../config/types.ts";
-import { HEALTH_PATH, isHostName } from "./web-values.ts";
+import { isHostName } from "./web-values.ts";
 import { invariant } from "../errors.ts";
-import { CADDY_HEALTH_INTERVAL_MS, HEALTH_TRY_TIMEOUT_SEC, HOST_PATHS, layout } from "../server-layout.ts";
+import { HOST_PATHS, layout } from "../server-layout.ts";
 import { renderTemplate } from "./template.ts";
 import mainTemplate from "../../caddy/Caddyfile" with { type: "text" };
 import siteTemplate from "../../caddy/site.caddy" with { type: "text" };
@@ -35,10 +35,9 @@ export const SLOT_MATCHER = "@slot_b file {";
  */
 export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): string {
   if (!cfg.web) return "";
-  const { domains, tls, health } = cfg.web;
+  const { domains, tls } = cfg.web;
   // `check` refused anything else (src/config/rules.ts webValues, webNeedsDomainsAndHealth);
   // asserted still, as what keeps a value from injecting Caddyfile syntax.
-  invariant(HEALTH_PATH.test(health), `web.health: ${JSON.stringify(health)} is not a plain path`);
   invariant(domains.length > 0, "web.domains: the web process needs at least one domain");
   for (const d of domains) invariant(isHostName(d), `web.domains: ${JSON.stringify(d)} is not a host name`);
   const addresses = domains.map((d) => (tls === "off" ? `http://${d}` : d)).join(", ");
@@ -50,9 +49,6 @@ export function renderCaddySite(cfg: ResolvedConfig, ports: [number, number]): s
       tls: tls === "internal" ? "\ttls internal\n" : "",
       portA: String(ports[0]),
       portB: String(ports[1]),
-      health,
-      healthInterval: `${CADDY_HEALTH_INTERVAL_MS}ms`,
-      healthTimeout: `${HEALTH_TRY_TIMEOUT_SEC}s`,
       maintenanceDir: layout(cfg.app).maintenance,
       routeDir: layout(cfg.app).route,
       retryAfter: String(MAINTENANCE_RETRY_AFTER_SEC),

@@ -3,7 +3,7 @@
  * line and a Caddy site (src/render/caddy.ts, src/render/serve-unit.ts) can carry as written.
  */
 
-/** A plain URL path: the probe's request line and Caddy's health_uri carry it as is. */
+/** A plain URL path: the switch's health probe writes it into its request line as is. */
 export const HEALTH_PATH = /^\/[A-Za-z0-9._~\/%?=&+-]*$/;
 
 const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?";

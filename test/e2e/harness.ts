@@ -131,7 +131,7 @@ export async function cleanApp(info: SandboxInfo, app: string): Promise<void> {
 /**
  * Removes every app from the VM, as cleanApp does one. Under `npm test` each file ends with it
  * (test/preload.ts): the apps a file leaves would otherwise keep running on the shared VM, and
- * every later file would pay for their processes and Caddy's health probes on an emulated CPU.
+ * every later file would pay for their processes (web slots, workers, timers) on an emulated CPU.
  */
 export async function cleanAllApps(info: SandboxInfo): Promise<void> {
   const r = await onVm(info, ["bash", "-s"], readFileSync(path.join(import.meta.dir, "clean-app.sh"), "utf8"));
