@@ -437,6 +437,7 @@ take_locks() {
 # Caddy sends requests to slot B first while route/b exists, else to slot A (the site's
 # @slot_b matcher looks on every request: no reload); the other slot is the fallback while the
 # first refuses connections. Creating or removing one file is atomic.
+# Sets moved_ms, when the traffic moved: the slot it left stops HANDOVER_MS after (drain_slot).
 prefer() {
   if [ "$1" = "$PORT_B" ]; then
     [ -d "$route_dir" ] || install -d -m 2750 -o root -g caddy "$route_dir"
@@ -444,6 +445,7 @@ prefer() {
   else
     rm -f "$route_dir/b"
   fi
+  moved_ms=$(( ${EPOCHREALTIME/./} / 1000 ))
 }
 
 # A switch killed between the route and live-slot: the route follows live-slot ($1), as
@@ -634,12 +636,18 @@ start_idle_slot() {
 # says 0.7): Caddy sees a slot up at most that long after it answers, however long the switch
 # took meanwhile. A slot started elsewhere (staged): all of it. A release written now says 0.
 settle_left_to() {
-  local _frac=${CADDY_SETTLE#*.} _total _left
+  local _frac=${CADDY_SETTLE#*.} _total
   [ "$_frac" != "$CADDY_SETTLE" ] || _frac=0
   _frac=${_frac}000
   _total=$(( 10#${CADDY_SETTLE%%.*} * 1000 + 10#${_frac:0:3} ))
-  _left=$(( _total - ${EPOCHREALTIME/./} / 1000 + ${healthy_ms:-0} ))
-  (( ${healthy_ms:-0} )) || _left=$_total
+  left_of_to "$1" "$_total" "${healthy_ms:-}"
+}
+
+# Sets the variable named $1 to what is left of $2 ms counted from $3 (ms since the epoch; ""
+# counts from now), as sleep's argument; to "" once they have passed.
+left_of_to() {
+  local _left=$2
+  [ -z "$3" ] || _left=$(( _left - ${EPOCHREALTIME/./} / 1000 + $3 ))
   if (( _left > 0 )); then printf -v "$1" '%d.%03d' $(( _left / 1000 )) $(( _left % 1000 )); else printf -v "$1" ''; fi
 }
 
@@ -774,12 +782,12 @@ activate() {
   say "live: $id"
 }
 
-# Seconds the slot switched away from keeps listening after the flip: a request Caddy sent it
-# just before (on a connection from its pool) reaches the app before SIGTERM, whose Shutdown
-# closes the connections that carry no request yet.
-HANDOVER=0.2
+# Milliseconds the slot switched away from keeps listening after the traffic moved (moved_ms):
+# a request Caddy sent it just before (on a connection from its pool) reaches the app before
+# SIGTERM, whose Shutdown closes the connections that carry no request yet.
+HANDOVER_MS=200
 
-# Stops web slot $1 (after HANDOVER), which finishes its in-flight requests first (SIGTERM, then web.drain),
+# Stops web slot $1 (HANDOVER_MS after the traffic moved), which finishes its in-flight requests first (SIGTERM, then web.drain),
 # in the background, and sets draining: the switch's other work goes on meanwhile. A push's or
 # rollback's switch (drain_behind) does not wait for it, as Heroku's does not: the command ends
 # once the new release serves. That stop keeps switch.lock (fd 8, inherited), and the deploy
@@ -789,10 +797,12 @@ HANDOVER=0.2
 # holder (in whose process group a flip runs), and writes to switch.log, not to the command's
 # channel, which then closes.
 drain_slot() {
+  local handover
+  left_of_to handover "$HANDOVER_MS" "${moved_ms:-}"
   if [ -n "${drain_behind:-}" ]; then
-    { trap '' TERM HUP; sleep "$HANDOVER"; systemctl stop "$1" && say "drained $1" || say "the stop of $1 failed: see journalctl -u $1"; } >> "$switch_log" 2>&1 < /dev/null 9>&- & draining=$!
+    { trap '' TERM HUP; [ -z "$handover" ] || sleep "$handover"; systemctl stop "$1" && say "drained $1" || say "the stop of $1 failed: see journalctl -u $1"; } >> "$switch_log" 2>&1 < /dev/null 9>&- & draining=$!
   else
-    { sleep "$HANDOVER"; systemctl stop "$1"; } & draining=$!
+    { [ -z "$handover" ] || sleep "$handover"; systemctl stop "$1"; } & draining=$!
   fi
 }
 

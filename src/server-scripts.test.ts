@@ -234,8 +234,9 @@ test("the switch keeps a standby only with a site whose live slot is picked by r
 });
 
 test("the switch waits for Caddy only for what is left of the release's CADDY_SETTLE since the new slot answered", () => {
-  const fn = /^settle_left_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0] ?? "";
+  const fn = `${/^settle_left_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}${/^left_of_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
   expect(fn).toStartWith("settle_left_to() {");
+  expect(fn).toContain("\nleft_of_to() {\n");
   // Into a variable named as activate's: the function's own locals must not shadow it.
   const left = (settle: string, answeredMsAgo?: number) => {
     const healthy = answeredMsAgo === undefined ? "" : `healthy_ms=$(( \${EPOCHREALTIME/./} / 1000 - ${answeredMsAgo} ))`;
@@ -341,8 +342,33 @@ test("who listens on a port is read from /proc (no ss): the unit's process holdi
   }
 });
 
+test("the slot the traffic left gets its stop HANDOVER_MS after the move (prefer's moved_ms), at once when that has passed", () => {
+  const fn = ["say", "left_of_to", "drain_slot"].map((name) => new RegExp(`^${name}\\(\\) \\{(.*\\}\\n|\\n[\\s\\S]*?\\n\\}\\n)`, "m").exec(switchText)?.[0] ?? "").join("");
+  expect(fn).toContain("\ndrain_slot() {\n");
+  expect(switchText).toContain("\nHANDOVER_MS=200\n");
+  const d = mkdtempSync(join(tmpdir(), "qdeploy-handover-"));
+  try {
+    // A stand-in systemctl that says when it was asked to stop, in ms since the epoch.
+    mkdirSync(join(d, "tools"));
+    writeFileSync(join(d, "tools", "systemctl"), `#!/bin/bash\necho $(( \${EPOCHREALTIME/./} / 1000 ))\n`, { mode: 0o755 });
+    // Milliseconds from the move to the stop, the traffic having moved movedMsAgo before drain_slot.
+    const stopAfter = (movedMsAgo: number) => {
+      const script = `${fn}\nHANDOVER_MS=1000\nmoved_ms=$(( \${EPOCHREALTIME/./} / 1000 - ${movedMsAgo} ))\ndrain_slot my-web@8001.service\nwait "$draining"\necho "$moved_ms"`;
+      const r = Bun.spawnSync([bash, "-euc", script], { env: { PATH: `${join(d, "tools")}:/usr/bin:/bin` }, stdout: "pipe", stderr: "pipe" });
+      expect(r.stderr.toString()).toBe("");
+      const [stopped, moved] = r.stdout.toString().trim().split("\n").map(Number);
+      return stopped! - moved!;
+    };
+    expect(stopAfter(300)).toBeGreaterThanOrEqual(1000);
+    // The switch's bookkeeping since the move took longer than the hand-over: no wait.
+    expect(stopAfter(1500)).toBeLessThan(2400);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test("a push's or rollback's switch does not wait for the slot it left: that stop holds switch.lock, not the deploy lock, and logs to switch.log", () => {
-  const fn = `${/^say\(\) \{.*\}\n/m.exec(switchText)?.[0]}${/^drain_slot\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  const fn = `${/^say\(\) \{.*\}\n/m.exec(switchText)?.[0]}${/^left_of_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}${/^drain_slot\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
   expect(fn).toContain("\ndrain_slot() {\n");
   const d = mkdtempSync(join(tmpdir(), "qdeploy-drain-"));
   try {
@@ -350,7 +376,7 @@ test("a push's or rollback's switch does not wait for the slot it left: that sto
     mkdirSync(join(d, "tools"));
     writeFileSync(join(d, "tools", "systemctl"), `#!/bin/sh\nsleep 2\necho "$@" > ${d}/stopped\n`, { mode: 0o755 });
     const script = (behind: string) => `${fn}
-HANDOVER=0.1
+HANDOVER_MS=100
 switch_log=${d}/switch.log
 exec 8>>${d}/switch.lock 9>>${d}/lock
 flock 8; flock 9
