@@ -96,6 +96,15 @@ func serve(db *sql.DB) {
 		Dial: func() (redis.Conn, error) {
 			return redis.DialURL(os.Getenv("REDIS_URL"), redis.DialTLSSkipVerify(true))
 		},
+		// A connection that sat idle is checked before it is used: Redis may have restarted
+		// meanwhile (a restore, an upgrade, a reboot), and its first command would fail.
+		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
+			if time.Since(idleSince) < time.Second {
+				return nil
+			}
+			_, err := c.Do("PING")
+			return err
+		},
 	}
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		c := pool.Get()
@@ -104,7 +113,7 @@ func serve(db *sql.DB) {
 			http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		// A deadline of its own, not the request's: Caddy gives up on a check after 5 s, and
+		// A deadline of its own, not the request's: the switch's probe gives up after 5 s, and
 		// lib/pq closes a connection whose query was cancelled, so on a slow host every late
 		// check would cost a new connection (TLS and SCRAM), making the next one later still.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
