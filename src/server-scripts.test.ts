@@ -10,6 +10,11 @@ import { helloConfig } from "../test/fixtures/config.ts";
 import { processHardening } from "./render/units.ts";
 import { factsText, lockText, switchScript, switchText, withLayout } from "./server-scripts.ts";
 
+/** switch.sh's functions by name, their text in that order (a one-line `f() { …; }` or a block to its closing `}`), for bash to run alone. */
+function switchFunctions(...names: string[]): string {
+  return names.map((name) => new RegExp(`^${name}\\(\\) \\{(.*\\}\\n|\\n[\\s\\S]*?\\n\\}\\n)`, "m").exec(switchText)?.[0] ?? "").join("");
+}
+
 // `switch exec` runs the real switch script against a release laid out in a temp dir, with a
 // stand-in systemd-run that prints where it was started and its argv (the VM suites run the
 // real one).
@@ -234,7 +239,7 @@ test("the switch keeps a standby only with a site whose live slot is picked by r
 });
 
 test("the switch waits for Caddy only for what is left of the release's CADDY_SETTLE since the new slot answered", () => {
-  const fn = `${/^settle_left_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}${/^left_of_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  const fn = switchFunctions("settle_left_to", "left_of_to");
   expect(fn).toStartWith("settle_left_to() {");
   expect(fn).toContain("\nleft_of_to() {\n");
   // Into a variable named as activate's: the function's own locals must not shadow it.
@@ -258,7 +263,7 @@ test("the switch waits for Caddy only for what is left of the release's CADDY_SE
 });
 
 test("the switch's probe tells a port nothing listens on from one that took the connection and never answered", async () => {
-  const fn = /^probe_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0] ?? "";
+  const fn = switchFunctions("probe_to");
   expect(fn).toStartWith("probe_to() {");
   const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const answering = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response("", { status: new URL(req.url).pathname === "/up" ? 204 : 503 }) });
@@ -283,10 +288,10 @@ test("the switch's probe tells a port nothing listens on from one that took the 
 });
 
 /** switch.sh's slice_to, which the cgroup readers below call. */
-const sliceFn = /^slice_to\(\) \{.*\}\n/m.exec(switchText)?.[0] ?? "";
+const sliceFn = switchFunctions("slice_to");
 
 test("the running instances of a template are the unit folders under its slice, systemd's escape of an app name with dashes included", () => {
-  const fn = `${sliceFn}${/^running_instances\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  const fn = switchFunctions("slice_to", "running_instances");
   expect(sliceFn).toStartWith("slice_to() {");
   expect(fn).toContain("\nrunning_instances() {\n");
   const cg = mkdtempSync(join(tmpdir(), "qdeploy-cgroup-"));
@@ -310,7 +315,7 @@ test("the running instances of a template are the unit folders under its slice, 
 });
 
 test("who listens on a port is read from /proc (no ss): the unit's process holding it passes, anyone else's does not", async () => {
-  const fn = `${sliceFn}${/^unit_holds_listeners\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  const fn = switchFunctions("slice_to", "unit_holds_listeners");
   expect(sliceFn).toStartWith("slice_to() {");
   expect(fn).toContain("\nunit_holds_listeners() {\n");
   // A real listener in a process of its own, as a web slot's app is.
@@ -343,7 +348,7 @@ test("who listens on a port is read from /proc (no ss): the unit's process holdi
 });
 
 test("the slot the traffic left gets its stop HANDOVER_MS after the move (prefer's moved_ms), at once when that has passed", () => {
-  const fn = ["say", "left_of_to", "drain_slot"].map((name) => new RegExp(`^${name}\\(\\) \\{(.*\\}\\n|\\n[\\s\\S]*?\\n\\}\\n)`, "m").exec(switchText)?.[0] ?? "").join("");
+  const fn = switchFunctions("say", "left_of_to", "drain_slot");
   expect(fn).toContain("\ndrain_slot() {\n");
   expect(switchText).toContain("\nHANDOVER_MS=200\n");
   const d = mkdtempSync(join(tmpdir(), "qdeploy-handover-"));
@@ -368,7 +373,7 @@ test("the slot the traffic left gets its stop HANDOVER_MS after the move (prefer
 });
 
 test("a push's or rollback's switch does not wait for the slot it left: that stop holds switch.lock, not the deploy lock, and logs to switch.log", () => {
-  const fn = `${/^say\(\) \{.*\}\n/m.exec(switchText)?.[0]}${/^left_of_to\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}${/^drain_slot\(\) \{\n[\s\S]*?\n\}\n/m.exec(switchText)?.[0]}`;
+  const fn = switchFunctions("say", "left_of_to", "drain_slot");
   expect(fn).toContain("\ndrain_slot() {\n");
   const d = mkdtempSync(join(tmpdir(), "qdeploy-drain-"));
   try {
